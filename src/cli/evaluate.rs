@@ -1,0 +1,69 @@
+//! `thinkscale evaluate`: the model-card table of a policy (greedy, pass@1, majority@k, pass@k
+//! per level).
+
+use crate::analysis::evaluate_policy;
+use crate::backend::{default_policy_dir, LocalPolicy};
+use crate::data::DatasetSpec;
+use crate::engine::device::parse_device;
+use crate::engine::SamplingParams;
+use crate::search::CancelToken;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Policy model directory. Default: the committed toy policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Dataset: `toy`.
+    #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
+    pub dataset: DatasetSpec,
+    /// Samples per problem (k of majority@k and pass@k).
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// Temperature of the samples.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// At most this many problems (the toy split interleaves levels).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the table as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Device: cpu, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Runs `evaluate`.
+pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    if a.samples == 0 {
+        anyhow::bail!("--samples must be at least 1");
+    }
+    let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
+    let mut policy = LocalPolicy::load(&dir, &parse_device(&a.device)?)
+        .with_context(|| format!("cannot load policy {}", dir.display()))?;
+    let mut problems = a.dataset.load();
+    if let Some(k) = a.limit {
+        problems.truncate(k);
+    }
+    let sampling = SamplingParams { temperature: a.temperature, ..Default::default() };
+    let bar = super::progress_bar(problems.len() as u64, "problems")?;
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let eval = evaluate_policy(&mut policy, &problems, a.samples, &sampling, a.seed, &cancel, |d, _| {
+        bar.set_position(d as u64)
+    })?;
+    bar.finish_and_clear();
+    println!("policy {} on {} (T = {}, k = {}, seed {})", dir.display(), a.dataset, a.temperature, a.samples, a.seed);
+    print!("{}", eval.markdown());
+    if let Some(path) = &a.json {
+        crate::store::write_json(path, &eval)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

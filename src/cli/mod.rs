@@ -1,0 +1,69 @@
+//! The command line: no subcommand opens the workbench window; subcommands run headless.
+
+pub mod evaluate;
+pub mod run;
+pub mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// thinkscale: scale test-time compute — search over a model's reasoning steps against a verifier.
+#[derive(Debug, Parser)]
+#[command(name = "thinkscale", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Search every selected problem with one strategy and budget; write config.json,
+    /// records.jsonl and summary.json to the output directory.
+    Run(run::RunArgs),
+    /// Measure a policy: greedy, pass@1, majority@k and pass@k per level.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Train a toy model from scratch on the synthetic task.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
+}
+
+/// A flag set by Ctrl-C, installed once; long commands poll it and stop cleanly.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        if let Err(e) = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: finishing the current item and saving (Ctrl-C again to quit now)");
+        }) {
+            eprintln!("warning: cannot install the Ctrl-C handler: {e}");
+        }
+        flag
+    })
+    .clone()
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Evaluate(args)) => evaluate::run(args),
+        Some(Command::Train(cmd)) => train::run(cmd),
+        None => crate::ui::run().map(|_| ExitCode::SUCCESS),
+    }
+}
+
+/// A progress bar on standard error; hidden (and silent) when standard error is not a terminal.
+pub fn progress_bar(len: u64, unit: &str) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed_precise}} < {{eta}}]"
+    ))?);
+    Ok(bar)
+}

@@ -1,0 +1,155 @@
+//! `thinkscale run`: search every selected problem with one strategy and budget, and record it.
+
+use crate::backend::default_policy_dir;
+use crate::data::DatasetSpec;
+use crate::engine::SamplingParams;
+use crate::runner::{self, RunConfig, RunEvent};
+use crate::search::{Aggregation, CancelToken, StrategyKind, StrategySpec};
+use crate::verify::VerifierSpec;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Dataset: `toy` (the fixed 500-problem evaluation split of the synthetic task).
+    #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
+    pub dataset: DatasetSpec,
+    /// Strategy: majority, best-of-n, weighted-best-of-n.
+    #[arg(long, default_value = "weighted-best-of-n", value_parser = StrategyKind::parse)]
+    pub strategy: StrategyKind,
+    /// Budget N: generations (full solutions) per problem.
+    #[arg(long, default_value_t = 16)]
+    pub budget: usize,
+    /// Verifier that scores every step: oracle (the toy task's exact checker).
+    #[arg(long, default_value = "oracle", value_parser = VerifierSpec::parse)]
+    pub verifier: VerifierSpec,
+    /// How step scores become a solution's score: last, min, prod, mean.
+    #[arg(long, default_value = "last", value_parser = Aggregation::parse)]
+    pub aggregation: Aggregation,
+    /// At most this many problems, in dataset order (the toy split interleaves levels).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only these levels, comma-separated (e.g. 3,4,5).
+    #[arg(long, value_delimiter = ',')]
+    pub levels: Vec<u8>,
+    /// Seed of the run; every problem's search seed derives from it and the problem id.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory; must not exist. Default: runs/DATASET-STRATEGY-bBUDGET-sSEED (with a
+    /// numeric suffix if taken).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Policy model directory (Hugging Face layout). Default: the committed toy policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Nucleus sampling threshold in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Most tokens per generation.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    /// Step delimiter; `\n` and `\n\n` are written with backslashes.
+    #[arg(long, default_value = "\\n")]
+    pub step_delimiter: String,
+    /// Device: cpu, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Turns `\n` and `\t` written on a command line into the characters.
+pub fn unescape(s: &str) -> String {
+    s.replace("\\n", "\n").replace("\\t", "\t")
+}
+
+impl RunArgs {
+    /// The run configuration these flags describe.
+    pub fn config(&self) -> RunConfig {
+        RunConfig {
+            dataset: self.dataset.clone(),
+            levels: self.levels.clone(),
+            limit: self.limit,
+            policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            verifier: self.verifier.clone(),
+            strategy: StrategySpec { kind: self.strategy, aggregation: self.aggregation },
+            budget: self.budget,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                max_tokens: self.max_tokens,
+                step_delimiter: unescape(&self.step_delimiter),
+                stop_at_step: false,
+            },
+            seed: self.seed,
+            device: self.device.clone(),
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    fn out_dir(&self, config: &RunConfig) -> PathBuf {
+        if let Some(out) = &self.out {
+            return out.clone();
+        }
+        let base =
+            format!("runs/{}-{}-b{}-s{}", config.dataset, config.strategy.kind.as_str(), config.budget, config.seed);
+        let mut dir = PathBuf::from(&base);
+        let mut k = 2;
+        while dir.exists() {
+            dir = PathBuf::from(format!("{base}-{k}"));
+            k += 1;
+        }
+        dir
+    }
+}
+
+/// Runs `run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config();
+    config.validate()?;
+    let out = args.out_dir(&config);
+    if out.exists() {
+        anyhow::bail!("output directory {} already exists; choose another --out", out.display());
+    }
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let bar = super::progress_bar(0, "problems")?;
+    let mut correct = 0usize;
+    let result = runner::run(&config, &out, &cancel, &mut |e| match e {
+        RunEvent::Started { total } => bar.set_length(total as u64),
+        RunEvent::ProblemDone { index, record } => {
+            correct += record.correct as usize;
+            bar.set_position(index as u64 + 1);
+            bar.set_message(format!("accuracy {:.3}", correct as f64 / (index + 1) as f64));
+        }
+        RunEvent::Search { .. } => {}
+    })?;
+    bar.finish_and_clear();
+    let s = &result.summary;
+    println!(
+        "{} on {} ({}), budget {}, verifier {}, seed {}",
+        config.strategy.kind.as_str(),
+        config.dataset,
+        config.strategy.aggregation.as_str(),
+        config.budget,
+        config.verifier,
+        config.seed
+    );
+    println!("{:<8} {:>8} {:>9}", "level", "problems", "accuracy");
+    for (level, l) in &s.per_level {
+        println!("{:<8} {:>8} {:>9.3}", level, l.n, l.accuracy);
+    }
+    println!("{:<8} {:>8} {:>9.3}", "all", s.n, s.accuracy);
+    println!(
+        "compute: {} prompt + {} generated tokens, {:.3e} FLOPs; {:.1} s",
+        s.compute.prompt_tokens, s.compute.generated_tokens, s.compute.flops, s.elapsed_s
+    );
+    println!("results: {}", out.display());
+    if result.cancelled {
+        eprintln!("interrupted: {} finished problems kept in {}", s.n, out.display());
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}

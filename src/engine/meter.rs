@@ -1,0 +1,51 @@
+//! The compute meter: every forward pass adds its tokens and FLOPs here, so every strategy's
+//! cost is measured the same way.
+
+use serde::{Deserialize, Serialize};
+
+/// Tokens and floating-point operations spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComputeMeter {
+    /// Prompt (and prefix) tokens run through the policy.
+    pub prompt_tokens: u64,
+    /// Tokens the policy generated.
+    pub generated_tokens: u64,
+    /// Tokens a learned verifier scored (0 for the oracle).
+    pub verifier_tokens: u64,
+    /// Forward-pass FLOPs: `2·P` per token plus the attention term `4·layers·hidden·context`.
+    pub flops: f64,
+}
+
+impl ComputeMeter {
+    /// Adds another meter's counts to this one.
+    pub fn add(&mut self, other: &ComputeMeter) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.generated_tokens += other.generated_tokens;
+        self.verifier_tokens += other.verifier_tokens;
+        self.flops += other.flops;
+    }
+
+    /// All tokens the policy processed.
+    pub fn policy_tokens(&self) -> u64 {
+        self.prompt_tokens + self.generated_tokens
+    }
+}
+
+/// The FLOPs of one token's forward pass at context length `context`.
+pub fn flops_per_token(params: u64, layers: usize, hidden: usize, context: usize) -> f64 {
+    2.0 * params as f64 + 4.0 * layers as f64 * hidden as f64 * context as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meters_add_up() {
+        let mut a = ComputeMeter { prompt_tokens: 1, generated_tokens: 2, verifier_tokens: 3, flops: 4.0 };
+        a.add(&a.clone());
+        assert_eq!(a, ComputeMeter { prompt_tokens: 2, generated_tokens: 4, verifier_tokens: 6, flops: 8.0 });
+        assert_eq!(a.policy_tokens(), 6);
+        assert_eq!(flops_per_token(10, 2, 4, 3), 20.0 + 96.0);
+    }
+}

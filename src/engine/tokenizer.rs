@@ -1,0 +1,155 @@
+//! Tokenizers: loading `tokenizer.json`, and the character-level tokenizer of the toy models.
+
+use std::path::Path;
+use tokenizers::Tokenizer;
+
+/// End-of-text token of the toy models; also used as their beginning-of-sequence token.
+pub const TOY_EOS: &str = "<|endoftext|>";
+/// Unknown-character token of the toy models.
+pub const TOY_UNK: &str = "<unk>";
+/// Every character the toy task uses, in vocabulary order after the two special tokens.
+pub const TOY_CHARS: &str = "0123456789+-*()=: \n\\boxed{}";
+
+/// Errors of tokenizer handling.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    /// The file could not be read or parsed.
+    #[error("cannot load tokenizer {path}: {reason}")]
+    Load { path: String, reason: String },
+    /// A token the model needs is missing from the vocabulary.
+    #[error("tokenizer {path} has no token '{token}'")]
+    MissingToken { path: String, token: String },
+    /// Encoding or decoding failed.
+    #[error("tokenizer: {0}")]
+    Codec(String),
+}
+
+/// A loaded tokenizer with the ids the engine needs.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    /// End-of-sequence id.
+    pub eos_id: u32,
+    /// Beginning-of-sequence id, if the model uses one.
+    pub bos_id: Option<u32>,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer")
+            .field("vocab", &self.vocab_size())
+            .field("eos_id", &self.eos_id)
+            .field("bos_id", &self.bos_id)
+            .finish()
+    }
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json` and looks up the end-of-sequence token `eos` (and `bos`, if given).
+    pub fn load(path: &Path, eos: &str, bos: Option<&str>) -> Result<Self, TokenizerError> {
+        let p = path.display().to_string();
+        let inner = Self::read(path)?;
+        let id = |t: &str| {
+            inner.token_to_id(t).ok_or_else(|| TokenizerError::MissingToken { path: p.clone(), token: t.into() })
+        };
+        let eos_id = id(eos)?;
+        let bos_id = bos.map(id).transpose()?;
+        Ok(Self { inner, eos_id, bos_id })
+    }
+
+    /// Loads `tokenizer.json` with end/beginning-of-sequence ids taken from the model's config;
+    /// fails if the vocabulary does not hold them.
+    pub fn load_with_ids(path: &Path, eos_id: u32, bos_id: Option<u32>) -> Result<Self, TokenizerError> {
+        let inner = Self::read(path)?;
+        for id in std::iter::once(eos_id).chain(bos_id) {
+            if inner.id_to_token(id).is_none() {
+                return Err(TokenizerError::MissingToken {
+                    path: path.display().to_string(),
+                    token: format!("id {id} (named by config.json)"),
+                });
+            }
+        }
+        Ok(Self { inner, eos_id, bos_id })
+    }
+
+    fn read(path: &Path) -> Result<Tokenizer, TokenizerError> {
+        Tokenizer::from_file(path)
+            .map_err(|e| TokenizerError::Load { path: path.display().to_string(), reason: e.to_string() })
+    }
+
+    /// Number of tokens, special tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Token ids of `text`, without special tokens added.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Codec(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Text of `ids`, special tokens skipped.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, TokenizerError> {
+        self.inner.decode(ids, true).map_err(|e| TokenizerError::Codec(e.to_string()))
+    }
+}
+
+/// The toy models' `tokenizer.json`: one token per character of [`TOY_CHARS`], after
+/// `<|endoftext|>` (id 0) and `<unk>` (id 1). A BPE model without merges is exactly a character
+/// tokenizer, and the `Fuse` decoder joins characters back without spaces.
+pub fn toy_tokenizer_json() -> serde_json::Value {
+    let special = |id: u32, content: &str| {
+        serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true})
+    };
+    let mut vocab = serde_json::Map::new();
+    vocab.insert(TOY_EOS.into(), 0.into());
+    vocab.insert(TOY_UNK.into(), 1.into());
+    let mut seen = std::collections::HashSet::new();
+    for c in TOY_CHARS.chars().filter(|c| seen.insert(*c)) {
+        let id = vocab.len();
+        vocab.insert(c.to_string(), id.into());
+    }
+    serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [special(0, TOY_EOS), special(1, TOY_UNK)],
+        "normalizer": null, "pre_tokenizer": null, "post_processor": null,
+        "decoder": {"type": "Fuse"},
+        "model": {"type": "BPE", "dropout": null, "unk_token": TOY_UNK,
+            "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": false,
+            "byte_fallback": false, "ignore_merges": false, "vocab": vocab, "merges": []}
+    })
+}
+
+/// Number of tokens in the toy vocabulary.
+pub fn toy_vocab_size() -> usize {
+    let mut seen = std::collections::HashSet::new();
+    2 + TOY_CHARS.chars().filter(|c| seen.insert(*c)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toy_tokenizer_is_character_level_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        std::fs::write(&path, toy_tokenizer_json().to_string()).unwrap();
+        let tok = TextTokenizer::load(&path, TOY_EOS, Some(TOY_EOS)).unwrap();
+        assert_eq!(tok.vocab_size(), toy_vocab_size());
+        assert_eq!(tok.eos_id, 0);
+        let text = "(3+4)*12-5\n3+4=7: 7*12-5\n\\boxed{79}";
+        let ids = tok.encode(text).unwrap();
+        assert_eq!(ids.len(), text.chars().count());
+        assert!(!ids.contains(&1), "no unknown characters");
+        assert_eq!(tok.decode(&ids).unwrap(), text);
+        assert_eq!(tok.decode(&[0]).unwrap(), "");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = TextTokenizer::load(Path::new("/nonexistent/tokenizer.json"), TOY_EOS, None).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/tokenizer.json"));
+    }
+}

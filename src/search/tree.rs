@@ -1,0 +1,249 @@
+//! The search tree: an arena of step nodes under a root that stands for the question.
+//!
+//! Samples that share their first steps share nodes, so the tree shows where solutions diverge.
+//! Every change is also a [`SearchEvent`], and [`SearchTree::apply`] rebuilds a tree from its
+//! events, which is how a window mirrors a search running on another thread.
+
+use serde::{Deserialize, Serialize};
+
+/// Index of a node in its tree.
+pub type NodeId = usize;
+
+/// What became of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// Generated and kept.
+    Expanded,
+    /// Dropped by the search.
+    Pruned,
+    /// The last step of a solution.
+    Finished {
+        /// Extracted final answer.
+        answer: Option<String>,
+        /// Whether it matches the reference.
+        correct: Option<bool>,
+    },
+}
+
+/// One step of a (partial) solution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Parent node; `None` only for the root.
+    pub parent: Option<NodeId>,
+    /// Steps from the root (the root is 0).
+    pub depth: usize,
+    /// The step's text (the question, for the root).
+    pub text: String,
+    /// Tokens the policy generated for this step.
+    pub token_count: usize,
+    /// The verifier's score of the solution up to this step, in [0, 1].
+    pub score: Option<f32>,
+    /// What became of it.
+    pub status: NodeStatus,
+    /// Search round in which it was generated.
+    pub round: usize,
+    /// How many sampled solutions pass through it.
+    pub visits: usize,
+    /// Children, in order of creation.
+    pub children: Vec<NodeId>,
+}
+
+/// Something that happened during a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SearchEvent {
+    /// A search began on a question.
+    Started {
+        /// The question (the root's text).
+        question: String,
+    },
+    /// A step node was added (or an existing one visited again, `new == false`).
+    NodeAdded {
+        /// The node.
+        id: NodeId,
+        /// Its parent.
+        parent: NodeId,
+        /// The step text.
+        text: String,
+        /// Tokens generated for it.
+        token_count: usize,
+        /// Round of the search.
+        round: usize,
+        /// Whether the node is new.
+        new: bool,
+    },
+    /// A node was scored by the verifier.
+    NodeScored {
+        /// The node.
+        id: NodeId,
+        /// Score in [0, 1].
+        score: f32,
+    },
+    /// A node was pruned.
+    NodePruned {
+        /// The node.
+        id: NodeId,
+    },
+    /// A node ends a solution.
+    NodeFinished {
+        /// The node.
+        id: NodeId,
+        /// Extracted answer.
+        answer: Option<String>,
+        /// Whether it is right.
+        correct: Option<bool>,
+    },
+    /// The search chose its answer; `node` is one leaf that carries it.
+    Chosen {
+        /// The leaf.
+        node: Option<NodeId>,
+        /// The chosen answer.
+        answer: Option<String>,
+        /// Whether it is right.
+        correct: Option<bool>,
+    },
+    /// Generations done so far out of the budget.
+    Progress {
+        /// Done.
+        done: usize,
+        /// Total.
+        total: usize,
+    },
+}
+
+/// An arena of nodes; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchTree {
+    /// All nodes; ids index this vector.
+    pub nodes: Vec<Node>,
+}
+
+impl SearchTree {
+    /// A tree holding only the root.
+    pub fn new(question: &str) -> Self {
+        Self {
+            nodes: vec![Node {
+                parent: None,
+                depth: 0,
+                text: question.to_string(),
+                token_count: 0,
+                score: None,
+                status: NodeStatus::Expanded,
+                round: 0,
+                visits: 0,
+                children: Vec::new(),
+            }],
+        }
+    }
+
+    /// The root's id.
+    pub const ROOT: NodeId = 0;
+
+    /// The child of `parent` with `text`, created if missing. Returns the event that says so.
+    pub fn add_step(&mut self, parent: NodeId, text: &str, token_count: usize, round: usize) -> SearchEvent {
+        if let Some(&id) = self.nodes[parent].children.iter().find(|&&c| self.nodes[c].text == text) {
+            let ev = SearchEvent::NodeAdded { id, parent, text: text.into(), token_count, round, new: false };
+            self.apply(&ev);
+            return ev;
+        }
+        let ev =
+            SearchEvent::NodeAdded { id: self.nodes.len(), parent, text: text.into(), token_count, round, new: true };
+        self.apply(&ev);
+        ev
+    }
+
+    /// Applies an event; events that name nodes the tree lacks are ignored.
+    pub fn apply(&mut self, ev: &SearchEvent) {
+        match ev {
+            SearchEvent::Started { question } => *self = Self::new(question),
+            SearchEvent::NodeAdded { id, parent, text, token_count, round, new } => {
+                if *new && *id == self.nodes.len() && *parent < self.nodes.len() {
+                    let depth = self.nodes[*parent].depth + 1;
+                    self.nodes.push(Node {
+                        parent: Some(*parent),
+                        depth,
+                        text: text.clone(),
+                        token_count: *token_count,
+                        score: None,
+                        status: NodeStatus::Expanded,
+                        round: *round,
+                        visits: 1,
+                        children: Vec::new(),
+                    });
+                    self.nodes[*parent].children.push(*id);
+                } else if !*new {
+                    if let Some(n) = self.nodes.get_mut(*id) {
+                        n.visits += 1;
+                    }
+                }
+            }
+            SearchEvent::NodeScored { id, score } => {
+                if let Some(n) = self.nodes.get_mut(*id) {
+                    n.score = Some(*score);
+                }
+            }
+            SearchEvent::NodePruned { id } => {
+                if let Some(n) = self.nodes.get_mut(*id) {
+                    n.status = NodeStatus::Pruned;
+                }
+            }
+            SearchEvent::NodeFinished { id, answer, correct } => {
+                if let Some(n) = self.nodes.get_mut(*id) {
+                    n.status = NodeStatus::Finished { answer: answer.clone(), correct: *correct };
+                }
+            }
+            SearchEvent::Chosen { .. } | SearchEvent::Progress { .. } => {}
+        }
+    }
+
+    /// Ids from the root to `id`, root first.
+    pub fn path(&self, id: NodeId) -> Vec<NodeId> {
+        let mut out = vec![id];
+        let mut cur = id;
+        while let Some(p) = self.nodes.get(cur).and_then(|n| n.parent) {
+            out.push(p);
+            cur = p;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Leaves (nodes without children), in id order.
+    pub fn leaves(&self) -> Vec<NodeId> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].children.is_empty()).collect()
+    }
+
+    /// Deepest depth.
+    pub fn depth(&self) -> usize {
+        self.nodes.iter().map(|n| n.depth).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_prefixes_share_nodes_and_events_rebuild_the_tree() {
+        let mut t = SearchTree::new("1+2*3");
+        let mut events = vec![SearchEvent::Started { question: "1+2*3".into() }];
+        for path in [["2*3=6: 1+6", "1+6=7: 7"], ["2*3=6: 1+6", "1+6=8: 8"]] {
+            let mut parent = SearchTree::ROOT;
+            for s in path {
+                let ev = t.add_step(parent, s, 3, 0);
+                if let SearchEvent::NodeAdded { id, .. } = ev {
+                    parent = id;
+                }
+                events.push(ev);
+            }
+        }
+        assert_eq!(t.nodes.len(), 4);
+        assert_eq!(t.nodes[1].visits, 2);
+        assert_eq!(t.leaves(), vec![2, 3]);
+        assert_eq!(t.path(3), vec![0, 1, 3]);
+        let mut mirror = SearchTree::new("");
+        events.iter().for_each(|e| mirror.apply(e));
+        assert_eq!(mirror, t);
+    }
+}

@@ -1,0 +1,204 @@
+//! Run records on disk: `config.json` (the full run configuration), `records.jsonl` (one line
+//! per problem, appended and flushed as each finishes, so an interrupted run keeps every
+//! finished problem) and `summary.json`.
+
+use crate::engine::ComputeMeter;
+use crate::search::Candidate;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// One problem's result: a line of `records.jsonl`. The names `id`, `level`, `answer`, `correct`
+/// and `candidates` are stable; other tools read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Problem id.
+    pub id: String,
+    /// The dataset's level, if any.
+    pub level: Option<u8>,
+    /// The question.
+    pub question: String,
+    /// The reference answer.
+    pub reference: String,
+    /// The chosen answer.
+    pub answer: Option<String>,
+    /// Whether the chosen answer is right (`false` when there is none).
+    pub correct: bool,
+    /// Every candidate with its steps, step scores and token counts.
+    pub candidates: Vec<Candidate>,
+    /// Compute used on this problem.
+    pub compute: ComputeMeter,
+    /// The seed this problem's search used.
+    pub seed: u64,
+}
+
+/// Accuracy of one group of problems.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LevelSummary {
+    /// Problems.
+    pub n: usize,
+    /// Problems answered right.
+    pub correct: usize,
+    /// `correct / n`.
+    pub accuracy: f64,
+}
+
+/// `summary.json`: accuracy overall and per level, and compute. `accuracy` (0..1) and
+/// `per_level` are stable names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Fraction of problems answered right.
+    pub accuracy: f64,
+    /// Problems done.
+    pub n: usize,
+    /// Problems answered right.
+    pub correct: usize,
+    /// Per level, keyed by the level number (`"none"` for problems without one).
+    pub per_level: BTreeMap<String, LevelSummary>,
+    /// Total compute.
+    pub compute: ComputeMeter,
+    /// Whether every problem of the run was done (false after an interruption).
+    pub complete: bool,
+    /// Wall-clock seconds (not reproducible; everything else is).
+    pub elapsed_s: f64,
+}
+
+impl Summary {
+    /// Summarises records.
+    pub fn from_records(records: &[Record], complete: bool, elapsed_s: f64) -> Self {
+        let mut s = Summary { complete, elapsed_s, ..Default::default() };
+        for r in records {
+            s.n += 1;
+            s.correct += r.correct as usize;
+            s.compute.add(&r.compute);
+            let key = r.level.map_or_else(|| "none".to_string(), |l| l.to_string());
+            let l = s.per_level.entry(key).or_default();
+            l.n += 1;
+            l.correct += r.correct as usize;
+        }
+        s.accuracy = ratio(s.correct, s.n);
+        for l in s.per_level.values_mut() {
+            l.accuracy = ratio(l.correct, l.n);
+        }
+        s
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// A run directory being written.
+#[derive(Debug)]
+pub struct RunDir {
+    dir: PathBuf,
+    records: File,
+}
+
+impl RunDir {
+    /// Creates `dir` (which must not exist yet) and writes `config.json`.
+    pub fn create(dir: &Path, config: &impl Serialize) -> anyhow::Result<Self> {
+        if dir.exists() {
+            anyhow::bail!("output directory {} already exists; choose another --out", dir.display());
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write_json(&dir.join("config.json"), config)?;
+        let path = dir.join("records.jsonl");
+        let records = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Self { dir: dir.to_path_buf(), records })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one record and flushes it to disk.
+    pub fn append(&mut self, record: &Record) -> anyhow::Result<()> {
+        let mut line = serde_json::to_string(record)?;
+        line.push('\n');
+        self.records
+            .write_all(line.as_bytes())
+            .and_then(|_| self.records.sync_data())
+            .with_context(|| format!("cannot append to {}", self.dir.join("records.jsonl").display()))
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
+        write_json(&self.dir.join("summary.json"), summary)
+    }
+}
+
+/// Writes pretty JSON through a temporary file and a rename, so a crash never leaves half a file.
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads `records.jsonl`; a malformed line is an error naming the file and line.
+pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}: cannot read", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line).with_context(|| format!("{}:{}: malformed record", path.display(), i + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, level: u8, correct: bool) -> Record {
+        Record {
+            id: id.into(),
+            level: Some(level),
+            question: "1+1".into(),
+            reference: "2".into(),
+            answer: Some("2".into()),
+            correct,
+            candidates: vec![],
+            compute: ComputeMeter { generated_tokens: 10, ..Default::default() },
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn records_append_and_read_back_and_summaries_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        let mut run = RunDir::create(&dir, &serde_json::json!({"x": 1})).unwrap();
+        let recs = vec![rec("a", 1, true), rec("b", 1, false), rec("c", 2, true)];
+        for r in &recs {
+            run.append(r).unwrap();
+        }
+        assert_eq!(read_records(&dir.join("records.jsonl")).unwrap(), recs);
+        let s = Summary::from_records(&recs, true, 0.0);
+        assert!((s.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.per_level["1"].accuracy, 0.5);
+        assert_eq!(s.compute.generated_tokens, 30);
+        assert!(RunDir::create(&dir, &1).unwrap_err().to_string().contains("already exists"));
+        std::fs::write(dir.join("bad.jsonl"), "{\"id\":1}\n").unwrap();
+        let err = read_records(&dir.join("bad.jsonl")).unwrap_err();
+        assert!(format!("{err:#}").contains("bad.jsonl:1"));
+    }
+}

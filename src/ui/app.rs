@@ -1,0 +1,307 @@
+//! The app: state, the commands panels send, and the one place that applies them.
+
+use super::panels;
+use super::worker::{Job, Worker, WorkerEvent};
+use crate::data::{DatasetSpec, Problem};
+use crate::engine::SamplingParams;
+use crate::runner::RunConfig;
+use crate::search::{Aggregation, NodeId, SearchEvent, SearchTree, StrategyKind, StrategySpec};
+use crate::store::Record;
+use crate::verify::VerifierSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The user's choices; what a future session restores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Step-score aggregation.
+    pub aggregation: Aggregation,
+    /// Budget N.
+    pub budget: usize,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Show only this level in the problem list.
+    pub level_filter: Option<u8>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            strategy: StrategyKind::WeightedBestOfN,
+            aggregation: Aggregation::Last,
+            budget: 16,
+            temperature: 1.0,
+            seed: 0,
+            level_filter: None,
+        }
+    }
+}
+
+/// What panels ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Select a problem (index into the dataset).
+    SelectProblem(usize),
+    /// Run the selected problem with the current settings.
+    Run,
+    /// Stop the running search.
+    Cancel,
+    /// Inspect a node of the tree.
+    SelectNode(NodeId),
+    /// Replace the settings.
+    SetSettings(Settings),
+}
+
+/// State of the policy on the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStatus {
+    /// Being loaded.
+    Loading,
+    /// Ready: name and parameters.
+    Ready(String, u64),
+    /// Failed to load.
+    Failed(String),
+}
+
+/// Results of this session, per level: (problems run, answered right).
+pub type Tally = BTreeMap<u8, (usize, usize)>;
+
+/// The workbench.
+pub struct App {
+    /// User choices.
+    pub settings: Settings,
+    /// The dataset's problems.
+    pub problems: Vec<Problem>,
+    /// Selected problem.
+    pub selected: Option<usize>,
+    /// The policy's state.
+    pub model: ModelStatus,
+    /// Progress of the running search: (problem index, done, total).
+    pub running: Option<(usize, usize, usize)>,
+    /// The tree of the current (or last) search, mirrored from events.
+    pub tree: SearchTree,
+    /// The last finished search.
+    pub last: Option<Record>,
+    /// The node that carries the chosen answer.
+    pub chosen_leaf: Option<NodeId>,
+    /// The node being inspected.
+    pub selected_node: Option<NodeId>,
+    /// Verdicts of problems run this session, by id.
+    pub verdicts: BTreeMap<String, bool>,
+    /// Accuracy of this session by level.
+    pub tally: Tally,
+    /// The last error, shown until the next run.
+    pub error: Option<String>,
+    policy: PathBuf,
+    worker: Worker,
+}
+
+impl App {
+    /// Creates the app and starts its worker on `policy`.
+    pub fn new(ctx: &egui::Context, policy: PathBuf) -> std::io::Result<Self> {
+        let settings = Settings::default();
+        let problems = DatasetSpec::Toy.load();
+        let wake_ctx = ctx.clone();
+        let config = Self::config_for(&settings, &policy);
+        let worker = Worker::spawn(config, move || wake_ctx.request_repaint())?;
+        Ok(Self {
+            settings,
+            problems,
+            selected: None,
+            model: ModelStatus::Loading,
+            running: None,
+            tree: SearchTree::new(""),
+            last: None,
+            chosen_leaf: None,
+            selected_node: None,
+            verdicts: BTreeMap::new(),
+            tally: Tally::new(),
+            error: None,
+            policy,
+            worker,
+        })
+    }
+
+    /// The run configuration the settings describe (one problem at a time in the window).
+    pub fn config_for(settings: &Settings, policy: &std::path::Path) -> RunConfig {
+        RunConfig {
+            dataset: DatasetSpec::Toy,
+            levels: Vec::new(),
+            limit: None,
+            policy: policy.to_path_buf(),
+            verifier: VerifierSpec::Oracle,
+            strategy: StrategySpec { kind: settings.strategy, aggregation: settings.aggregation },
+            budget: settings.budget,
+            sampling: SamplingParams { temperature: settings.temperature, ..Default::default() },
+            seed: settings.seed,
+            device: "cpu".into(),
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    /// Applies one command.
+    pub fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::SelectProblem(i) if i < self.problems.len() => {
+                self.selected = Some(i);
+                if self.running.is_none() {
+                    self.tree = SearchTree::new(&self.problems[i].question);
+                    self.last = None;
+                    self.chosen_leaf = None;
+                    self.selected_node = None;
+                }
+            }
+            Command::SelectProblem(_) => {}
+            Command::Run => self.start_run(),
+            Command::Cancel => self.worker.cancel(),
+            Command::SelectNode(id) => self.selected_node = Some(id),
+            Command::SetSettings(s) => self.settings = s,
+        }
+    }
+
+    fn start_run(&mut self) {
+        let (Some(i), None, ModelStatus::Ready(..)) = (self.selected, self.running, &self.model) else { return };
+        let config = Self::config_for(&self.settings, &self.policy);
+        if let Err(e) = config.validate() {
+            self.error = Some(format!("{e:#}"));
+            return;
+        }
+        let problem = self.problems[i].clone();
+        match self.worker.submit(Job::Search { problem, config: Box::new(config) }) {
+            Ok(()) => {
+                self.running = Some((i, 0, self.settings.budget));
+                self.error = None;
+                self.last = None;
+                self.chosen_leaf = None;
+                self.selected_node = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Drains the worker's events into the state.
+    pub fn drain(&mut self) {
+        for ev in self.worker.poll(4096) {
+            match ev {
+                WorkerEvent::Loaded { policy, params } => self.model = ModelStatus::Ready(policy, params),
+                WorkerEvent::LoadFailed(e) => self.model = ModelStatus::Failed(e),
+                WorkerEvent::Search(e) => {
+                    match &e {
+                        SearchEvent::Progress { done, total } => {
+                            if let Some(r) = self.running.as_mut() {
+                                r.1 = *done;
+                                r.2 = *total;
+                            }
+                        }
+                        SearchEvent::Chosen { node, .. } => self.chosen_leaf = *node,
+                        _ => {}
+                    }
+                    self.tree.apply(&e);
+                }
+                WorkerEvent::Done(record) => {
+                    self.running = None;
+                    self.verdicts.insert(record.id.clone(), record.correct);
+                    let t = self.tally.entry(record.level.unwrap_or(0)).or_default();
+                    t.0 += 1;
+                    t.1 += record.correct as usize;
+                    self.last = Some(*record);
+                }
+                WorkerEvent::Failed(e) => {
+                    self.running = None;
+                    self.error = Some(e);
+                }
+                WorkerEvent::Cancelled => {
+                    self.running = None;
+                    self.error = Some("cancelled".into());
+                }
+            }
+        }
+    }
+
+    /// Draws the whole window into `ui` and applies what the panels asked for.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.drain();
+        let mut cmds = Vec::new();
+        egui::Panel::top("controls").show(ui, |ui| panels::controls::ui(ui, self, &mut cmds));
+        egui::Panel::left("problems").default_size(330.0).show(ui, |ui| panels::problems::ui(ui, self, &mut cmds));
+        egui::Panel::bottom("summary").default_size(210.0).resizable(true).show(ui, |ui| panels::summary::ui(ui, self));
+        egui::Panel::right("node").default_size(260.0).show(ui, |ui| panels::node::ui(ui, self));
+        egui::CentralPanel::default().show(ui, |ui| panels::tree_view::ui(ui, self, &mut cmds));
+        for c in cmds {
+            self.apply(c);
+        }
+        if self.running.is_some() || self.model == ModelStatus::Loading {
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::default_policy_dir;
+    use egui_kittest::kittest::Queryable;
+    use egui_kittest::Harness;
+    use std::time::{Duration, Instant};
+
+    fn step_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
+        let start = Instant::now();
+        while !done(harness.state()) {
+            assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+            harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        harness.run_steps(3);
+    }
+
+    #[test]
+    fn select_a_problem_press_run_and_find_the_result() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = app.problems[0].question.clone();
+        let mut harness =
+            Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the policy to load", |a| matches!(a.model, ModelStatus::Ready(..)));
+
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().selected, Some(0));
+
+        harness.get_by_label("Run").click();
+        harness.run_steps(2);
+        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        assert_eq!(record.id, app.problems[0].id);
+        assert_eq!(record.candidates.len(), app.settings.budget);
+        assert!(app.tree.nodes.len() > 1, "the tree was built from the worker's events");
+        assert!(app.chosen_leaf.is_some());
+        harness.get_by_label_contains("chosen answer");
+    }
+
+    #[test]
+    fn settings_changes_come_back_as_commands() {
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let s = Settings { budget: 64, strategy: StrategyKind::Majority, ..Settings::default() };
+        app.apply(Command::SetSettings(s.clone()));
+        assert_eq!(app.settings, s);
+        let c = App::config_for(&app.settings, std::path::Path::new("p"));
+        assert_eq!(c.budget, 64);
+        assert_eq!(c.strategy.kind, StrategyKind::Majority);
+        // Run without a selection does nothing.
+        app.apply(Command::Run);
+        assert!(app.running.is_none());
+    }
+}

@@ -1,0 +1,67 @@
+//! The top bar: strategy, aggregation, budget, temperature, seed, Run and Cancel.
+
+use crate::search::{Aggregation, StrategyKind};
+use crate::ui::app::{App, Command, ModelStatus};
+
+/// Budgets the slider offers: powers of two.
+pub const BUDGETS: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+
+/// Draws the bar.
+pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    let mut s = app.settings.clone();
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("thinkscale");
+        ui.separator();
+        egui::ComboBox::from_label("Strategy").selected_text(s.strategy.as_str()).show_ui(ui, |ui| {
+            for k in StrategyKind::ALL {
+                ui.selectable_value(&mut s.strategy, k, k.as_str());
+            }
+        });
+        ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
+            egui::ComboBox::from_label("Aggregation").selected_text(s.aggregation.as_str()).show_ui(ui, |ui| {
+                for a in Aggregation::ALL {
+                    ui.selectable_value(&mut s.aggregation, a, a.as_str());
+                }
+            });
+        });
+        let mut k = BUDGETS.iter().position(|&b| b >= s.budget).unwrap_or(BUDGETS.len() - 1);
+        let label = format!("Budget {}", BUDGETS[k]);
+        ui.add(egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1).show_value(false).text(label));
+        s.budget = BUDGETS[k];
+        ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05).text("Temperature"));
+        ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut s.seed));
+        ui.label("Verifier: oracle");
+        ui.separator();
+        let ready = matches!(app.model, ModelStatus::Ready(..));
+        let can_run = ready && app.selected.is_some() && app.running.is_none();
+        if ui.add_enabled(can_run, egui::Button::new("Run")).clicked() {
+            cmds.push(Command::Run);
+        }
+        if ui.add_enabled(app.running.is_some(), egui::Button::new("Cancel")).clicked() {
+            cmds.push(Command::Cancel);
+        }
+        match (&app.model, app.running) {
+            (ModelStatus::Loading, _) => {
+                ui.spinner();
+                ui.label("loading policy…");
+            }
+            (ModelStatus::Failed(e), _) => {
+                ui.colored_label(crate::ui::theme::BAD, format!("policy failed to load: {e}"));
+            }
+            (ModelStatus::Ready(..), Some((_, done, total))) => {
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .desired_width(120.0)
+                        .text(format!("{done}/{total} generations")),
+                );
+            }
+            (ModelStatus::Ready(name, params), None) => {
+                ui.label(format!("policy {name} ({params} parameters)"));
+            }
+        }
+    });
+    if s != app.settings {
+        cmds.push(Command::SetSettings(s));
+    }
+}

@@ -1,0 +1,7 @@
+//! The window's panels, one per file; each reads the app and pushes commands.
+
+pub mod controls;
+pub mod node;
+pub mod problems;
+pub mod summary;
+pub mod tree_view;

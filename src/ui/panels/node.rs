@@ -1,0 +1,47 @@
+//! Details of the node the user clicked: the whole step, its score, tokens and path.
+
+use crate::search::NodeStatus;
+use crate::ui::app::App;
+use crate::ui::theme;
+
+/// Draws the details.
+pub fn ui(ui: &mut egui::Ui, app: &App) {
+    ui.heading("Step");
+    let Some(node) = app.selected_node.and_then(|id| app.tree.nodes.get(id)) else {
+        ui.label("click a node of the tree");
+        return;
+    };
+    let id = app.selected_node.unwrap_or_default();
+    ui.label(format!(
+        "depth {}, round {}, {} tokens, {} samples pass here",
+        node.depth, node.round, node.token_count, node.visits
+    ));
+    match node.score {
+        Some(s) => ui.colored_label(theme::score_color(Some(s)), format!("verifier score {s:.3}")),
+        None => ui.label("not scored"),
+    };
+    match &node.status {
+        NodeStatus::Finished { answer, correct } => {
+            ui.colored_label(
+                theme::verdict_color(*correct),
+                format!(
+                    "final answer {}: {}",
+                    answer.as_deref().unwrap_or("none"),
+                    if *correct == Some(true) { "correct" } else { "wrong" }
+                ),
+            );
+        }
+        NodeStatus::Pruned => {
+            ui.label("pruned");
+        }
+        NodeStatus::Expanded => {}
+    }
+    ui.separator();
+    ui.label("Solution up to here:");
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for n in app.tree.path(id).into_iter().skip(1) {
+            let step = &app.tree.nodes[n];
+            ui.colored_label(theme::score_color(step.score), egui::RichText::new(&step.text).monospace());
+        }
+    });
+}

@@ -1,0 +1,144 @@
+//! The worker thread: it owns the models, takes jobs from a bounded channel, and sends events
+//! back; the window drains them each frame. A failure becomes an event, never a dead thread.
+
+use crate::data::Problem;
+use crate::runner::{load_policy, search_problem, RunConfig};
+use crate::search::{CancelToken, Cancelled, SearchEvent};
+use crate::store::Record;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::thread::JoinHandle;
+
+/// Work for the worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Search one problem with the configuration's strategy, budget and sampling.
+    Search {
+        /// The problem.
+        problem: Problem,
+        /// The configuration (its policy must be the worker's).
+        config: Box<RunConfig>,
+    },
+}
+
+/// What the worker reports.
+#[derive(Debug)]
+pub enum WorkerEvent {
+    /// The policy is loaded.
+    Loaded {
+        /// Its name.
+        policy: String,
+        /// Its parameters.
+        params: u64,
+    },
+    /// The policy could not be loaded.
+    LoadFailed(String),
+    /// An event of the running search.
+    Search(SearchEvent),
+    /// A search finished.
+    Done(Box<Record>),
+    /// A search failed.
+    Failed(String),
+    /// A search was cancelled.
+    Cancelled,
+}
+
+/// Handle to the worker thread.
+pub struct Worker {
+    jobs: Option<SyncSender<Job>>,
+    events: Receiver<WorkerEvent>,
+    cancel: CancelToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Events buffered between the worker and the window before the worker waits.
+const EVENT_CAPACITY: usize = 4096;
+
+impl Worker {
+    /// Starts the worker; it loads the policy of `config` first. `wake` is called after events
+    /// are sent (the window passes a repaint request).
+    pub fn spawn(config: RunConfig, wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
+        let (ev_tx, ev_rx) = mpsc::sync_channel::<WorkerEvent>(EVENT_CAPACITY);
+        let cancel = CancelToken::new();
+        let token = cancel.clone();
+        let thread = std::thread::Builder::new().name("thinkscale-worker".into()).spawn(move || {
+            let send = |e: WorkerEvent| {
+                let ok = ev_tx.send(e).is_ok();
+                wake();
+                ok
+            };
+            let mut policy = match load_policy(&config) {
+                Ok(p) => {
+                    send(WorkerEvent::Loaded { policy: config.policy.display().to_string(), params: p.model().params });
+                    p
+                }
+                Err(e) => {
+                    send(WorkerEvent::LoadFailed(format!("{e:#}")));
+                    return;
+                }
+            };
+            while let Ok(job) = job_rx.recv() {
+                match job {
+                    Job::Search { problem, config } => {
+                        token.reset();
+                        let mut verifier = config.verifier.build();
+                        let mut sink = |e: &SearchEvent| {
+                            send(WorkerEvent::Search(e.clone()));
+                        };
+                        let result =
+                            search_problem(&config, &problem, &mut policy, verifier.as_mut(), &mut sink, &token);
+                        let ev = match result {
+                            Ok(r) => WorkerEvent::Done(Box::new(r)),
+                            Err(e) if e.is::<Cancelled>() => WorkerEvent::Cancelled,
+                            Err(e) => WorkerEvent::Failed(format!("{e:#}")),
+                        };
+                        if !send(ev) {
+                            return;
+                        }
+                    }
+                }
+            }
+        })?;
+        Ok(Self { jobs: Some(job_tx), events: ev_rx, cancel, thread: Some(thread) })
+    }
+
+    /// Hands a job over; fails at once if the worker is busy or gone.
+    pub fn submit(&self, job: Job) -> Result<(), String> {
+        match self.jobs.as_ref().map(|j| j.try_send(job)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(TrySendError::Full(_))) => Err("the worker is busy".into()),
+            _ => Err("the worker has stopped".into()),
+        }
+    }
+
+    /// Asks the running search to stop.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Takes up to `max` waiting events without blocking.
+    pub fn poll(&self, max: usize) -> Vec<WorkerEvent> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.events.try_recv() {
+                Ok(e) => out.push(e),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.jobs.take();
+        // Unblock a worker waiting on a full event channel, then let it finish.
+        while self.events.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}

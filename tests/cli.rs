@@ -1,0 +1,192 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The real binary on the committed toy model: a run writes its files with the stable names,
+//! bad input gives a one-line error and a non-zero exit, and Ctrl-C keeps finished records.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_thinkscale"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn toy_policy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/toy/policy")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for sub in ["run", "evaluate", "train"] {
+        assert!(text.contains(sub), "--help lacks {sub}: {text}");
+    }
+    let o = run(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for flag in
+        ["--dataset", "--strategy", "--budget", "--verifier", "--aggregation", "--limit", "--seed", "--out", "--policy"]
+    {
+        assert!(text.contains(flag), "run --help lacks {flag}");
+    }
+}
+
+#[test]
+fn a_run_writes_config_records_and_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = run(&[
+        "run",
+        "--dataset",
+        "toy",
+        "--strategy",
+        "weighted-best-of-n",
+        "--budget",
+        "4",
+        "--verifier",
+        "oracle",
+        "--limit",
+        "10",
+        "--seed",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("accuracy"), "{stdout}");
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["budget"], 4);
+    assert_eq!(config["seed"], 0);
+    assert_eq!(config["strategy"]["kind"], "weighted-best-of-n");
+
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = records.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 10);
+    let mut levels = std::collections::BTreeSet::new();
+    for r in &records {
+        assert!(r["id"].is_string());
+        levels.insert(r["level"].as_u64().unwrap());
+        assert!(r["correct"].is_boolean());
+        assert!(r.get("answer").is_some());
+        let cands = r["candidates"].as_array().unwrap();
+        assert_eq!(cands.len(), 4);
+        for c in cands {
+            for s in c["steps"].as_array().unwrap() {
+                assert!(s["text"].is_string() && s["score"].is_number() && s["tokens"].is_number());
+            }
+        }
+        assert!(r["compute"]["generated_tokens"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(levels.len(), 5, "the first ten problems cover every level");
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let acc = summary["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let correct = records.iter().filter(|r| r["correct"] == true).count();
+    assert!((acc - correct as f64 / 10.0).abs() < 1e-9);
+    assert_eq!(summary["per_level"].as_object().unwrap().len(), 5);
+    assert_eq!(summary["complete"], true);
+
+    // The same seed gives the same records.
+    let again = tmp.path().join("again");
+    let o = run(&[
+        "run",
+        "--strategy",
+        "weighted-best-of-n",
+        "--budget",
+        "4",
+        "--limit",
+        "10",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let strip = |p: &Path| std::fs::read_to_string(p.join("records.jsonl")).unwrap();
+    assert_eq!(strip(&out), strip(&again));
+}
+
+fn assert_fails(args: &[&str], needle: &str) {
+    let o = run(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    assert_fails(&["run", "--strategy", "beam-of-dreams"], "unknown strategy");
+    assert_fails(&["run", "--budget", "0", "--out", &out("b0")], "budget must be at least 1");
+    assert_fails(&["run", "--dataset", "nope"], "unknown dataset");
+    assert_fails(&["run", "--policy", &out("missing"), "--out", &out("m")], "missing");
+
+    // A corrupt weights file.
+    let corrupt = tmp.path().join("corrupt");
+    std::fs::create_dir(&corrupt).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(toy_policy().join(f), corrupt.join(f)).unwrap();
+    }
+    std::fs::write(corrupt.join("model.safetensors"), b"\x10\x00\x00\x00\x00\x00\x00\x00{not json").unwrap();
+    assert_fails(&["run", "--policy", corrupt.to_str().unwrap(), "--out", &out("c")], "model.safetensors");
+
+    // A config.json with a missing field.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(toy_policy().join("config.json")).unwrap()).unwrap();
+    cfg.as_object_mut().unwrap().remove("hidden_size");
+    std::fs::write(broken.join("config.json"), cfg.to_string()).unwrap();
+    assert_fails(&["run", "--policy", broken.to_str().unwrap(), "--out", &out("k")], "hidden_size");
+
+    // An output directory that exists.
+    std::fs::create_dir(tmp.path().join("taken")).unwrap();
+    assert_fails(&["run", "--limit", "1", "--out", &out("taken")], "already exists");
+}
+
+#[test]
+fn ctrl_c_keeps_every_finished_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("interrupted");
+    let mut child = bin()
+        .args(["run", "--strategy", "majority", "--budget", "8", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let records = out.join("records.jsonl");
+    let start = Instant::now();
+    while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no records appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let kept = std::fs::read_to_string(&records).unwrap();
+    let n = kept.lines().count();
+    assert!((2..500).contains(&n), "{n} records");
+    for line in kept.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every kept line is a whole record");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["n"].as_u64().unwrap() as usize, n);
+}
