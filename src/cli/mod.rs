@@ -13,6 +13,11 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug, Parser)]
 #[command(name = "thinkscale", version, about, long_about = None)]
 pub struct Cli {
+    /// CPU threads for tensor work. Default: 1 for running and evaluating (the toy models are
+    /// too small to gain from more: measured 2.1x faster than 2 threads), all cores for
+    /// training. RAYON_NUM_THREADS, if set, wins.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -51,6 +56,16 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
 /// Parses the arguments and runs the command.
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    let threads = match (&cli.command, cli.threads) {
+        (_, Some(n)) => Some(n.max(1)),
+        (Some(Command::Train(_)), None) => None,
+        (_, None) => Some(1),
+    };
+    if let (Some(n), None) = (threads, std::env::var_os("RAYON_NUM_THREADS")) {
+        // candle reads this variable for every matrix product. Set here, before any other
+        // thread exists, so no thread can be reading the environment at the same time.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
