@@ -29,8 +29,8 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         ui.add(egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1).show_value(false).text(label));
         s.budget = BUDGETS[k];
         ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05).text("Temperature"));
-        ui.label("Seed");
-        ui.add(egui::DragValue::new(&mut s.seed));
+        let seed_label = ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(seed_label.id);
         ui.label("Verifier: oracle");
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
