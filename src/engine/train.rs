@@ -490,6 +490,19 @@ mod tests {
     }
 
     #[test]
+    fn training_is_reproducible_from_the_seed() {
+        let cfg = TrainConfig { steps: 4, ..tiny() };
+        let train = |seed| {
+            let dir = tempfile::tempdir().unwrap();
+            train_policy(&TrainConfig { seed, ..cfg.clone() }, dir.path(), |_| true).unwrap();
+            std::fs::read(dir.path().join("model.safetensors")).unwrap()
+        };
+        let a = train(5);
+        assert_eq!(a, train(5), "same seed, same weights, byte for byte");
+        assert_ne!(a, train(6));
+    }
+
+    #[test]
     fn learning_rate_warms_up_then_decays() {
         let cfg = TrainConfig { steps: 100, warmup: 10, lr: 1.0, ..Default::default() };
         assert!(lr_at(&cfg, 0) < lr_at(&cfg, 9));
