@@ -190,3 +190,42 @@ fn ctrl_c_keeps_every_finished_record() {
     assert_eq!(summary["complete"], false);
     assert_eq!(summary["n"].as_u64().unwrap() as usize, n);
 }
+
+#[test]
+fn jsonl_datasets_run_and_bad_lines_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("arith.jsonl");
+    std::fs::write(
+        &data,
+        "{\"question\": \"2+3\", \"answer\": \"add them\\n#### 5\"}\n{\"question\": \"4*5\", \"answer\": \"#### 20\"}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let o = run(&["run", "--dataset", data.to_str().unwrap(), "--budget", "2", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let ids: Vec<String> = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["gsm8k-1", "gsm8k-2"]);
+
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"question\": \"2+3\", \"answer\": \"#### 5\"}\n{oops\n").unwrap();
+    assert_fails(
+        &["run", "--dataset", bad.to_str().unwrap(), "--out", tmp.path().join("b").to_str().unwrap()],
+        "line 2: invalid JSON",
+    );
+    let o = run(&[
+        "run",
+        "--dataset",
+        bad.to_str().unwrap(),
+        "--skip-bad-lines",
+        "--budget",
+        "1",
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("skipped"), "{}", stderr(&o));
+}

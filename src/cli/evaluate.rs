@@ -18,7 +18,7 @@ pub struct EvaluateArgs {
     /// Policy model directory. Default: the committed toy policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// Dataset: `toy`.
+    /// Dataset: `toy` or the path of a JSONL file (MATH500 or GSM8K schema).
     #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
     pub dataset: DatasetSpec,
     /// Samples per problem (k of majority@k and pass@k).
@@ -49,7 +49,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
     let mut policy = LocalPolicy::load(&dir, &parse_device(&a.device)?)
         .with_context(|| format!("cannot load policy {}", dir.display()))?;
-    let mut problems = a.dataset.load();
+    let mut problems = a.dataset.load()?.problems;
     if let Some(k) = a.limit {
         problems.truncate(k);
     }

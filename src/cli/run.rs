@@ -1,6 +1,7 @@
 //! `thinkscale run`: search every selected problem with one strategy and budget, and record it.
 
 use crate::backend::default_policy_dir;
+use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
 use crate::engine::SamplingParams;
 use crate::runner::{self, RunConfig, RunEvent};
@@ -13,9 +14,17 @@ use std::process::ExitCode;
 /// Flags of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Dataset: `toy` (the fixed 500-problem evaluation split of the synthetic task).
+    /// Dataset: `toy` (the fixed 500-problem evaluation split of the synthetic task) or the
+    /// path of a JSONL file (MATH500 or GSM8K schema, guessed from the first line).
     #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
     pub dataset: DatasetSpec,
+    /// Format of a JSONL dataset: math500, gsm8k, or a field mapping
+    /// question=FIELD,answer=FIELD[,level=FIELD][,id=FIELD]. Default: guessed.
+    #[arg(long, value_parser = JsonlFormat::parse)]
+    pub dataset_format: Option<JsonlFormat>,
+    /// Skip (and report) malformed lines of a JSONL dataset instead of failing.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
     /// Strategy: majority, best-of-n, weighted-best-of-n.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = StrategyKind::parse)]
     pub strategy: StrategyKind,
@@ -70,7 +79,7 @@ impl RunArgs {
     /// The run configuration these flags describe.
     pub fn config(&self) -> RunConfig {
         RunConfig {
-            dataset: self.dataset.clone(),
+            dataset: self.dataset.clone().with_options(self.dataset_format.clone(), self.skip_bad_lines),
             levels: self.levels.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
@@ -94,8 +103,13 @@ impl RunArgs {
         if let Some(out) = &self.out {
             return out.clone();
         }
-        let base =
-            format!("runs/{}-{}-b{}-s{}", config.dataset, config.strategy.kind.as_str(), config.budget, config.seed);
+        let base = format!(
+            "runs/{}-{}-b{}-s{}",
+            config.dataset.short_name(),
+            config.strategy.kind.as_str(),
+            config.budget,
+            config.seed
+        );
         let mut dir = PathBuf::from(&base);
         let mut k = 2;
         while dir.exists() {

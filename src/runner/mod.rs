@@ -67,17 +67,20 @@ impl RunConfig {
     }
 
     /// The problems this run covers, in order.
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut ps: Vec<Problem> = self
-            .dataset
-            .load()
+    pub fn problems(&self) -> anyhow::Result<Vec<Problem>> {
+        let loaded = self.dataset.load()?;
+        for b in &loaded.skipped {
+            eprintln!("warning: {}:{}: skipped: {}", self.dataset, b.line, b.reason);
+        }
+        let mut ps: Vec<Problem> = loaded
+            .problems
             .into_iter()
             .filter(|p| self.levels.is_empty() || p.level.is_some_and(|l| self.levels.contains(&l)))
             .collect();
         if let Some(k) = self.limit {
             ps.truncate(k);
         }
-        ps
+        Ok(ps)
     }
 }
 
@@ -180,7 +183,7 @@ pub fn run(
     config.validate()?;
     let mut policy = load_policy(config)?;
     let mut verifier = config.verifier.build();
-    let problems = config.problems();
+    let problems = config.problems()?;
     if problems.is_empty() {
         anyhow::bail!("no problems selected from dataset {} (levels {:?})", config.dataset, config.levels);
     }

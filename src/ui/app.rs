@@ -106,7 +106,7 @@ impl App {
     /// Creates the app and starts its worker on `policy`.
     pub fn new(ctx: &egui::Context, policy: PathBuf) -> std::io::Result<Self> {
         let settings = Settings::default();
-        let problems = DatasetSpec::Toy.load();
+        let problems = crate::data::toy::eval_split();
         let wake_ctx = ctx.clone();
         let config = Self::config_for(&settings, &policy);
         let worker = Worker::spawn(config, move || wake_ctx.request_repaint())?;
