@@ -6,6 +6,9 @@
 //! [`data`] → [`engine`]/[`backend`] → [`search`] → [`runner`] → [`store`] → [`analysis`] → `ui`.
 //! Only [`ui`] knows egui.
 
+// Tests may unwrap: a failed unwrap is a failed test. Library code may not (Cargo.toml lints).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod analysis;
 pub mod backend;
 pub mod cli;

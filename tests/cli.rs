@@ -34,9 +34,17 @@ fn help_explains_every_subcommand() {
     }
     let o = run(&["run", "--help"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for flag in
-        ["--dataset", "--strategy", "--budget", "--verifier", "--aggregation", "--limit", "--seed", "--out", "--policy"]
-    {
+    for flag in [
+        "--dataset",
+        "--strategy",
+        "--budget",
+        "--verifier",
+        "--aggregation",
+        "--limit",
+        "--seed",
+        "--out",
+        "--policy",
+    ] {
         assert!(text.contains(flag), "run --help lacks {flag}");
     }
 }
@@ -73,7 +81,10 @@ fn a_run_writes_config_records_and_summary() {
     assert_eq!(config["strategy"]["kind"], "weighted-best-of-n");
 
     let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = records.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 10);
     let mut levels = std::collections::BTreeSet::new();
     for r in &records {
@@ -123,7 +134,10 @@ fn assert_fails(args: &[&str], needle: &str) {
     let o = run(args);
     let err = stderr(&o);
     assert!(!o.status.success(), "{args:?} succeeded");
-    assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
@@ -132,9 +146,15 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let out = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
     assert_fails(&["run", "--strategy", "beam-of-dreams"], "unknown strategy");
-    assert_fails(&["run", "--budget", "0", "--out", &out("b0")], "budget must be at least 1");
+    assert_fails(
+        &["run", "--budget", "0", "--out", &out("b0")],
+        "budget must be at least 1",
+    );
     assert_fails(&["run", "--dataset", "nope"], "unknown dataset");
-    assert_fails(&["run", "--policy", &out("missing"), "--out", &out("m")], "missing");
+    assert_fails(
+        &["run", "--policy", &out("missing"), "--out", &out("m")],
+        "missing",
+    );
 
     // A corrupt weights file.
     let corrupt = tmp.path().join("corrupt");
@@ -142,21 +162,47 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     for f in ["config.json", "tokenizer.json"] {
         std::fs::copy(toy_policy().join(f), corrupt.join(f)).unwrap();
     }
-    std::fs::write(corrupt.join("model.safetensors"), b"\x10\x00\x00\x00\x00\x00\x00\x00{not json").unwrap();
-    assert_fails(&["run", "--policy", corrupt.to_str().unwrap(), "--out", &out("c")], "model.safetensors");
+    std::fs::write(
+        corrupt.join("model.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json",
+    )
+    .unwrap();
+    assert_fails(
+        &[
+            "run",
+            "--policy",
+            corrupt.to_str().unwrap(),
+            "--out",
+            &out("c"),
+        ],
+        "model.safetensors",
+    );
 
     // A config.json with a missing field.
     let broken = tmp.path().join("broken");
     std::fs::create_dir(&broken).unwrap();
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(toy_policy().join("config.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(toy_policy().join("config.json")).unwrap())
+            .unwrap();
     cfg.as_object_mut().unwrap().remove("hidden_size");
     std::fs::write(broken.join("config.json"), cfg.to_string()).unwrap();
-    assert_fails(&["run", "--policy", broken.to_str().unwrap(), "--out", &out("k")], "hidden_size");
+    assert_fails(
+        &[
+            "run",
+            "--policy",
+            broken.to_str().unwrap(),
+            "--out",
+            &out("k"),
+        ],
+        "hidden_size",
+    );
 
     // An output directory that exists.
     std::fs::create_dir(tmp.path().join("taken")).unwrap();
-    assert_fails(&["run", "--limit", "1", "--out", &out("taken")], "already exists");
+    assert_fails(
+        &["run", "--limit", "1", "--out", &out("taken")],
+        "already exists",
+    );
 }
 
 #[test]
@@ -164,7 +210,15 @@ fn ctrl_c_keeps_every_finished_record() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("interrupted");
     let mut child = bin()
-        .args(["run", "--strategy", "majority", "--budget", "8", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--strategy",
+            "majority",
+            "--budget",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -172,10 +226,16 @@ fn ctrl_c_keeps_every_finished_record() {
     let records = out.join("records.jsonl");
     let start = Instant::now();
     while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no records appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no records appeared"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -201,19 +261,42 @@ fn jsonl_datasets_run_and_bad_lines_are_named() {
     )
     .unwrap();
     let out = tmp.path().join("run");
-    let o = run(&["run", "--dataset", data.to_str().unwrap(), "--budget", "2", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--budget",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
     let ids: Vec<String> = records
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, ["gsm8k-1", "gsm8k-2"]);
 
     let bad = tmp.path().join("bad.jsonl");
-    std::fs::write(&bad, "{\"question\": \"2+3\", \"answer\": \"#### 5\"}\n{oops\n").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"question\": \"2+3\", \"answer\": \"#### 5\"}\n{oops\n",
+    )
+    .unwrap();
     assert_fails(
-        &["run", "--dataset", bad.to_str().unwrap(), "--out", tmp.path().join("b").to_str().unwrap()],
+        &[
+            "run",
+            "--dataset",
+            bad.to_str().unwrap(),
+            "--out",
+            tmp.path().join("b").to_str().unwrap(),
+        ],
         "line 2: invalid JSON",
     );
     let o = run(&[

@@ -58,12 +58,25 @@ impl PolicyEval {
 
 fn candidate(problem: &Problem, text: &str, delimiter: &str) -> Candidate {
     let answer = grader::extract_answer(text);
-    let correct = answer.as_deref().map(|a| grader::equivalent(&problem.answer, a));
+    let correct = answer
+        .as_deref()
+        .map(|a| grader::equivalent(&problem.answer, a));
     let steps = split_steps(text, delimiter, &[], 0)
         .into_iter()
-        .map(|(text, tokens)| crate::search::Step { text, score: 0.0, tokens })
+        .map(|(text, tokens)| crate::search::Step {
+            text,
+            score: 0.0,
+            tokens,
+        })
         .collect();
-    Candidate { steps, answer, correct, score: 0.0, tokens: 0, leaf: 0 }
+    Candidate {
+        steps,
+        answer,
+        correct,
+        score: 0.0,
+        tokens: 0,
+        leaf: 0,
+    }
 }
 
 /// Measures a policy on `problems`: greedy, pass@1, majority@k and pass@k per level.
@@ -79,7 +92,10 @@ pub fn evaluate_policy(
 ) -> anyhow::Result<PolicyEval> {
     let mut meter = ComputeMeter::default();
     let mut sums: BTreeMap<u8, [f64; 5]> = BTreeMap::new();
-    let greedy = SamplingParams { temperature: 0.0, ..sampling.clone() };
+    let greedy = SamplingParams {
+        temperature: 0.0,
+        ..sampling.clone()
+    };
     for (i, p) in problems.iter().enumerate() {
         if cancel.is_cancelled() {
             return Err(Cancelled.into());
@@ -87,10 +103,14 @@ pub fn evaluate_policy(
         let s = problem_seed(seed, &p.id);
         let g = policy.generate(p, "", 1, &greedy, s, &mut meter)?;
         let samples = policy.generate(p, "", k, sampling, s, &mut meter)?;
-        let cands: Vec<Candidate> = samples.iter().map(|g| candidate(p, &g.text, &sampling.step_delimiter)).collect();
+        let cands: Vec<Candidate> = samples
+            .iter()
+            .map(|g| candidate(p, &g.text, &sampling.step_delimiter))
+            .collect();
         let right = cands.iter().filter(|c| c.correct == Some(true)).count();
-        let greedy_ok =
-            g.first().is_some_and(|g| candidate(p, &g.text, &sampling.step_delimiter).correct == Some(true));
+        let greedy_ok = g
+            .first()
+            .is_some_and(|g| candidate(p, &g.text, &sampling.step_delimiter).correct == Some(true));
         let maj_ok = choose_majority(&cands).is_some_and(|c| cands[c].correct == Some(true));
         let row = sums.entry(p.level.unwrap_or(0)).or_default();
         row[0] += 1.0;
@@ -116,5 +136,11 @@ pub fn evaluate_policy(
             )
         })
         .collect();
-    Ok(PolicyEval { k, temperature: sampling.temperature, seed, per_level, compute: meter })
+    Ok(PolicyEval {
+        k,
+        temperature: sampling.temperature,
+        seed,
+        per_level,
+        compute: meter,
+    })
 }

@@ -29,7 +29,9 @@ pub struct LocalPolicy {
 impl LocalPolicy {
     /// Loads a model directory on `device`.
     pub fn load(dir: &Path, device: &candle_core::Device) -> anyhow::Result<Self> {
-        Ok(Self { lm: CausalLm::load(dir, device)? })
+        Ok(Self {
+            lm: CausalLm::load(dir, device)?,
+        })
     }
 
     /// The loaded model.

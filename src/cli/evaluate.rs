@@ -53,14 +53,30 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(k) = a.limit {
         problems.truncate(k);
     }
-    let sampling = SamplingParams { temperature: a.temperature, ..Default::default() };
+    let sampling = SamplingParams {
+        temperature: a.temperature,
+        ..Default::default()
+    };
     let bar = super::progress_bar(problems.len() as u64, "problems")?;
     let cancel = CancelToken::from_flag(super::interrupt_flag());
-    let eval = evaluate_policy(&mut policy, &problems, a.samples, &sampling, a.seed, &cancel, |d, _| {
-        bar.set_position(d as u64)
-    })?;
+    let eval = evaluate_policy(
+        &mut policy,
+        &problems,
+        a.samples,
+        &sampling,
+        a.seed,
+        &cancel,
+        |d, _| bar.set_position(d as u64),
+    )?;
     bar.finish_and_clear();
-    println!("policy {} on {} (T = {}, k = {}, seed {})", dir.display(), a.dataset, a.temperature, a.samples, a.seed);
+    println!(
+        "policy {} on {} (T = {}, k = {}, seed {})",
+        dir.display(),
+        a.dataset,
+        a.temperature,
+        a.samples,
+        a.seed
+    );
     print!("{}", eval.markdown());
     if let Some(path) = &a.json {
         crate::store::write_json(path, &eval)?;

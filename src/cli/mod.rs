@@ -44,7 +44,9 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
             if f.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupted: finishing the current item and saving (Ctrl-C again to quit now)");
+            eprintln!(
+                "\ninterrupted: finishing the current item and saving (Ctrl-C again to quit now)"
+            );
         }) {
             eprintln!("warning: cannot install the Ctrl-C handler: {e}");
         }

@@ -79,12 +79,18 @@ impl RunArgs {
     /// The run configuration these flags describe.
     pub fn config(&self) -> RunConfig {
         RunConfig {
-            dataset: self.dataset.clone().with_options(self.dataset_format.clone(), self.skip_bad_lines),
+            dataset: self
+                .dataset
+                .clone()
+                .with_options(self.dataset_format.clone(), self.skip_bad_lines),
             levels: self.levels.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             verifier: self.verifier.clone(),
-            strategy: StrategySpec { kind: self.strategy, aggregation: self.aggregation },
+            strategy: StrategySpec {
+                kind: self.strategy,
+                aggregation: self.aggregation,
+            },
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,
@@ -126,7 +132,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.validate()?;
     let out = args.out_dir(&config);
     if out.exists() {
-        anyhow::bail!("output directory {} already exists; choose another --out", out.display());
+        anyhow::bail!(
+            "output directory {} already exists; choose another --out",
+            out.display()
+        );
     }
     let cancel = CancelToken::from_flag(super::interrupt_flag());
     let bar = super::progress_bar(0, "problems")?;
@@ -136,7 +145,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunEvent::ProblemDone { index, record } => {
             correct += record.correct as usize;
             bar.set_position(index as u64 + 1);
-            bar.set_message(format!("accuracy {:.3}", correct as f64 / (index + 1) as f64));
+            bar.set_message(format!(
+                "accuracy {:.3}",
+                correct as f64 / (index + 1) as f64
+            ));
         }
         RunEvent::Search { .. } => {}
     })?;
@@ -162,7 +174,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     println!("results: {}", out.display());
     if result.cancelled {
-        eprintln!("interrupted: {} finished problems kept in {}", s.n, out.display());
+        eprintln!(
+            "interrupted: {} finished problems kept in {}",
+            s.n,
+            out.display()
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)

@@ -42,20 +42,31 @@ pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TrainCommand::Policy(a) => {
             if a.out.join("model.safetensors").exists() && !a.force {
-                anyhow::bail!("{} already holds weights; pass --force to overwrite", a.out.display());
+                anyhow::bail!(
+                    "{} already holds weights; pass --force to overwrite",
+                    a.out.display()
+                );
             }
             if a.steps == 0 || a.batch_size == 0 {
                 anyhow::bail!("--steps and --batch-size must be at least 1");
             }
-            let cfg =
-                TrainConfig { seed: a.seed, steps: a.steps, batch_size: a.batch_size, lr: a.lr, ..Default::default() };
+            let cfg = TrainConfig {
+                seed: a.seed,
+                steps: a.steps,
+                batch_size: a.batch_size,
+                lr: a.lr,
+                ..Default::default()
+            };
             let bar = super::progress_bar(cfg.steps as u64, "steps")?;
             let stop = super::interrupt_flag();
             let report = train_policy(&cfg, &a.out, |p| {
                 bar.set_position(p.step as u64);
                 bar.set_message(format!("loss {:.4}  {:.0} tok/s", p.loss, p.tokens_per_s));
                 if p.step % 100 == 0 {
-                    let line = format!("step {:5}  loss {:.4}  {:.0} tok/s", p.step, p.loss, p.tokens_per_s);
+                    let line = format!(
+                        "step {:5}  loss {:.4}  {:.0} tok/s",
+                        p.step, p.loss, p.tokens_per_s
+                    );
                     if bar.is_hidden() {
                         eprintln!("{line}");
                     } else {

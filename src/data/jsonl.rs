@@ -41,20 +41,29 @@ impl JsonlFormat {
         }
         let (mut question, mut answer, mut level, mut id) = (None, None, None, None);
         for part in s.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("field mapping '{part}': expected KEY=FIELD (or math500, gsm8k)"))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("field mapping '{part}': expected KEY=FIELD (or math500, gsm8k)")
+            })?;
             let v = Some(v.trim().to_string());
             match k.trim() {
                 "question" => question = v,
                 "answer" => answer = v,
                 "level" => level = v,
                 "id" => id = v,
-                other => return Err(format!("field mapping: unknown key '{other}' (question, answer, level, id)")),
+                other => {
+                    return Err(format!(
+                        "field mapping: unknown key '{other}' (question, answer, level, id)"
+                    ))
+                }
             }
         }
         match (question, answer) {
-            (Some(question), Some(answer)) => Ok(Self::Fields { question, answer, level, id }),
+            (Some(question), Some(answer)) => Ok(Self::Fields {
+                question,
+                answer,
+                level,
+                id,
+            }),
             _ => Err("field mapping needs question=FIELD and answer=FIELD".into()),
         }
     }
@@ -64,7 +73,9 @@ impl JsonlFormat {
         if v.get("problem").is_some() && v.get("answer").is_some() {
             Some(Self::Math500)
         } else if v.get("question").is_some()
-            && v.get("answer").and_then(|a| a.as_str()).is_some_and(|a| a.contains("####"))
+            && v.get("answer")
+                .and_then(|a| a.as_str())
+                .is_some_and(|a| a.contains("####"))
         {
             Some(Self::Gsm8k)
         } else {
@@ -109,7 +120,12 @@ pub enum JsonlError {
 }
 
 fn list(lines: &[BadLine]) -> String {
-    lines.iter().take(5).map(|b| format!("line {}: {}", b.line, b.reason)).collect::<Vec<_>>().join("; ")
+    lines
+        .iter()
+        .take(5)
+        .map(|b| format!("line {}: {}", b.line, b.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn text_field(v: &serde_json::Value, key: &str) -> Result<String, String> {
@@ -131,7 +147,10 @@ fn level_field(v: &serde_json::Value, key: &str) -> Result<Option<u8>, String> {
             .ok_or_else(|| format!("field `{key}` is not a level")),
         Some(serde_json::Value::String(s)) => {
             let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
-            digits.parse().map(Some).map_err(|_| format!("field `{key}` ('{s}') is not a level"))
+            digits
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("field `{key}` ('{s}') is not a level"))
         }
         Some(_) => Err(format!("field `{key}` is not a level")),
     }
@@ -144,27 +163,44 @@ pub fn gsm8k_answer(solution: &str) -> Option<String> {
     (!a.is_empty()).then_some(a)
 }
 
-fn problem_from(v: &serde_json::Value, format: &JsonlFormat, line: usize) -> Result<Problem, String> {
+fn problem_from(
+    v: &serde_json::Value,
+    format: &JsonlFormat,
+    line: usize,
+) -> Result<Problem, String> {
     let fallback_id = format!("line-{line}");
     match format {
         JsonlFormat::Math500 => Ok(Problem {
-            id: v.get("unique_id").and_then(|x| x.as_str()).map_or(fallback_id, String::from),
+            id: v
+                .get("unique_id")
+                .and_then(|x| x.as_str())
+                .map_or(fallback_id, String::from),
             question: text_field(v, "problem")?,
             answer: text_field(v, "answer")?,
             level: level_field(v, "level")?,
-            subject: v.get("subject").and_then(|x| x.as_str()).unwrap_or_default().to_string(),
+            subject: v
+                .get("subject")
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string(),
         }),
         JsonlFormat::Gsm8k => {
             let solution = text_field(v, "answer")?;
             Ok(Problem {
                 id: format!("gsm8k-{line}"),
                 question: text_field(v, "question")?,
-                answer: gsm8k_answer(&solution).ok_or("field `answer` has no final answer after ####")?,
+                answer: gsm8k_answer(&solution)
+                    .ok_or("field `answer` has no final answer after ####")?,
                 level: None,
                 subject: String::new(),
             })
         }
-        JsonlFormat::Fields { question, answer, level, id } => Ok(Problem {
+        JsonlFormat::Fields {
+            question,
+            answer,
+            level,
+            id,
+        } => Ok(Problem {
             id: match id {
                 Some(k) => text_field(v, k)?,
                 None => fallback_id,
@@ -181,15 +217,25 @@ fn problem_from(v: &serde_json::Value, format: &JsonlFormat, line: usize) -> Res
 }
 
 /// Loads a JSONL dataset. `format` `None` guesses it from the first readable line.
-pub fn load(path: &Path, format: Option<&JsonlFormat>, skip_bad_lines: bool) -> Result<Loaded, JsonlError> {
-    let bytes = std::fs::read(path).map_err(|e| JsonlError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
+pub fn load(
+    path: &Path,
+    format: Option<&JsonlFormat>,
+    skip_bad_lines: bool,
+) -> Result<Loaded, JsonlError> {
+    let bytes = std::fs::read(path).map_err(|e| JsonlError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let mut format = format.cloned();
     let mut problems = Vec::new();
     let mut bad = Vec::new();
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
         let Ok(text) = std::str::from_utf8(raw) else {
-            bad.push(BadLine { line, reason: "invalid UTF-8".into() });
+            bad.push(BadLine {
+                line,
+                reason: "invalid UTF-8".into(),
+            });
             continue;
         };
         if text.trim().is_empty() {
@@ -198,7 +244,10 @@ pub fn load(path: &Path, format: Option<&JsonlFormat>, skip_bad_lines: bool) -> 
         let v: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                bad.push(BadLine { line, reason: format!("invalid JSON: {e}") });
+                bad.push(BadLine {
+                    line,
+                    reason: format!("invalid JSON: {e}"),
+                });
                 continue;
             }
         };
@@ -209,7 +258,12 @@ pub fn load(path: &Path, format: Option<&JsonlFormat>, skip_bad_lines: bool) -> 
                     format = Some(f.clone());
                     f
                 }
-                None => return Err(JsonlError::UnknownFormat { path: path.to_path_buf(), line }),
+                None => {
+                    return Err(JsonlError::UnknownFormat {
+                        path: path.to_path_buf(),
+                        line,
+                    })
+                }
             },
         };
         match problem_from(&v, &f, line) {
@@ -218,12 +272,20 @@ pub fn load(path: &Path, format: Option<&JsonlFormat>, skip_bad_lines: bool) -> 
         }
     }
     if !bad.is_empty() && !skip_bad_lines {
-        return Err(JsonlError::BadLines { path: path.to_path_buf(), lines: bad });
+        return Err(JsonlError::BadLines {
+            path: path.to_path_buf(),
+            lines: bad,
+        });
     }
     if problems.is_empty() {
-        return Err(JsonlError::Empty { path: path.to_path_buf() });
+        return Err(JsonlError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    Ok(Loaded { problems, skipped: bad })
+    Ok(Loaded {
+        problems,
+        skipped: bad,
+    })
 }
 
 #[cfg(test)]
@@ -272,8 +334,17 @@ mod tests {
         assert!(err.contains("line 4: missing field `answer`"), "{err}");
         assert!(err.contains("--skip-bad-lines"), "{err}");
         let l = load(f.path(), None, true).unwrap();
-        assert_eq!(l.problems.iter().map(|p| p.answer.as_str()).collect::<Vec<_>>(), ["1", "3"]);
-        assert_eq!(l.skipped.iter().map(|b| b.line).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            l.problems
+                .iter()
+                .map(|p| p.answer.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "3"]
+        );
+        assert_eq!(
+            l.skipped.iter().map(|b| b.line).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
     }
 
     #[test]
@@ -281,10 +352,21 @@ mod tests {
         let fmt = JsonlFormat::parse("question=q,answer=a,level=difficulty,id=key").unwrap();
         let f = write(b"{\"q\": \"x\", \"a\": 5, \"difficulty\": 2, \"key\": \"k1\"}\n");
         let p = &load(f.path(), Some(&fmt), false).unwrap().problems[0];
-        assert_eq!((p.id.as_str(), p.question.as_str(), p.answer.as_str(), p.level), ("k1", "x", "5", Some(2)));
+        assert_eq!(
+            (
+                p.id.as_str(),
+                p.question.as_str(),
+                p.answer.as_str(),
+                p.level
+            ),
+            ("k1", "x", "5", Some(2))
+        );
         assert!(JsonlFormat::parse("question=q").is_err());
         assert!(JsonlFormat::parse("colour=q,answer=a").is_err());
-        assert!(matches!(load(write(b"\n\n").path(), None, false), Err(JsonlError::Empty { .. })));
+        assert!(matches!(
+            load(write(b"\n\n").path(), None, false),
+            Err(JsonlError::Empty { .. })
+        ));
         assert!(matches!(
             load(write(b"{\"x\": 1}\n").path(), None, false),
             Err(JsonlError::UnknownFormat { line: 1, .. })

@@ -47,24 +47,41 @@ impl DatasetSpec {
         match s {
             "toy" => Ok(Self::Toy),
             path if path.ends_with(".jsonl") || std::path::Path::new(path).is_file() => {
-                Ok(Self::Jsonl { path: path.into(), format: None, skip_bad_lines: false })
+                Ok(Self::Jsonl {
+                    path: path.into(),
+                    format: None,
+                    skip_bad_lines: false,
+                })
             }
-            other => Err(format!("unknown dataset '{other}': use toy or the path of a .jsonl file")),
+            other => Err(format!(
+                "unknown dataset '{other}': use toy or the path of a .jsonl file"
+            )),
         }
     }
 
     /// Loads the problems; skipped bad lines (with `skip_bad_lines`) are returned too.
     pub fn load(&self) -> Result<jsonl::Loaded, jsonl::JsonlError> {
         match self {
-            Self::Toy => Ok(jsonl::Loaded { problems: toy::eval_split(), skipped: Vec::new() }),
-            Self::Jsonl { path, format, skip_bad_lines } => jsonl::load(path, format.as_ref(), *skip_bad_lines),
+            Self::Toy => Ok(jsonl::Loaded {
+                problems: toy::eval_split(),
+                skipped: Vec::new(),
+            }),
+            Self::Jsonl {
+                path,
+                format,
+                skip_bad_lines,
+            } => jsonl::load(path, format.as_ref(), *skip_bad_lines),
         }
     }
 
     /// The same dataset with a format and the bad-line policy set (for JSONL files).
     pub fn with_options(self, format: Option<jsonl::JsonlFormat>, skip_bad_lines: bool) -> Self {
         match self {
-            Self::Jsonl { path, .. } => Self::Jsonl { path, format, skip_bad_lines },
+            Self::Jsonl { path, .. } => Self::Jsonl {
+                path,
+                format,
+                skip_bad_lines,
+            },
             toy => toy,
         }
     }
@@ -84,7 +101,9 @@ impl DatasetSpec {
     pub fn short_name(&self) -> String {
         match self {
             Self::Toy => "toy".into(),
-            Self::Jsonl { path, .. } => path.file_stem().map_or("jsonl".into(), |s| s.to_string_lossy().into_owned()),
+            Self::Jsonl { path, .. } => path
+                .file_stem()
+                .map_or("jsonl".into(), |s| s.to_string_lossy().into_owned()),
         }
     }
 }

@@ -47,11 +47,36 @@ struct LevelSpec {
 
 fn level_spec(level: u8) -> LevelSpec {
     match level {
-        0 | 1 => LevelSpec { ops: 1, max_operand: 20, paren_groups: 0, paren_prob: 0.0 },
-        2 => LevelSpec { ops: 2, max_operand: 20, paren_groups: 0, paren_prob: 0.0 },
-        3 => LevelSpec { ops: 3, max_operand: 20, paren_groups: 1, paren_prob: 0.5 },
-        4 => LevelSpec { ops: 4, max_operand: 25, paren_groups: 1, paren_prob: 0.7 },
-        _ => LevelSpec { ops: 5, max_operand: 30, paren_groups: 2, paren_prob: 0.8 },
+        0 | 1 => LevelSpec {
+            ops: 1,
+            max_operand: 20,
+            paren_groups: 0,
+            paren_prob: 0.0,
+        },
+        2 => LevelSpec {
+            ops: 2,
+            max_operand: 20,
+            paren_groups: 0,
+            paren_prob: 0.0,
+        },
+        3 => LevelSpec {
+            ops: 3,
+            max_operand: 20,
+            paren_groups: 1,
+            paren_prob: 0.5,
+        },
+        4 => LevelSpec {
+            ops: 4,
+            max_operand: 25,
+            paren_groups: 1,
+            paren_prob: 0.7,
+        },
+        _ => LevelSpec {
+            ops: 5,
+            max_operand: 30,
+            paren_groups: 2,
+            paren_prob: 0.8,
+        },
     }
 }
 
@@ -118,12 +143,15 @@ fn canonical_step(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>)> {
         None => (0, toks.len()),
     };
     let group = &toks[lo..hi];
-    let k = group
-        .iter()
-        .position(|t| *t == Tok::Op(b'*'))
-        .or_else(|| group.iter().position(|t| matches!(t, Tok::Op(b'+') | Tok::Op(b'-'))))?;
+    let k = group.iter().position(|t| *t == Tok::Op(b'*')).or_else(|| {
+        group
+            .iter()
+            .position(|t| matches!(t, Tok::Op(b'+') | Tok::Op(b'-')))
+    })?;
     let k = lo + k;
-    let (Tok::Num(a), Tok::Op(op), Tok::Num(b)) = (*toks.get(k.checked_sub(1)?)?, toks[k], *toks.get(k + 1)?) else {
+    let (Tok::Num(a), Tok::Op(op), Tok::Num(b)) =
+        (*toks.get(k.checked_sub(1)?)?, toks[k], *toks.get(k + 1)?)
+    else {
         return None;
     };
     let c = apply(a, op, b)?;
@@ -137,7 +165,13 @@ fn canonical_step(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>)> {
         out.remove(p + 1);
         out.remove(p - 1);
     }
-    let step = CanonicalStep { a, op: op as char, b, c, expr: render(&out) };
+    let step = CanonicalStep {
+        a,
+        op: op as char,
+        b,
+        c,
+        expr: render(&out),
+    };
     Some((step, out))
 }
 
@@ -194,8 +228,12 @@ pub fn generate(level: u8, rng: &mut impl Rng) -> (String, i64) {
     let spec = level_spec(level);
     loop {
         let n = spec.ops + 1;
-        let operands: Vec<i64> = (0..n).map(|_| rng.random_range(1..=spec.max_operand)).collect();
-        let ops: Vec<u8> = (0..spec.ops).map(|_| b"+-*"[rng.random_range(0..3usize)]).collect();
+        let operands: Vec<i64> = (0..n)
+            .map(|_| rng.random_range(1..=spec.max_operand))
+            .collect();
+        let ops: Vec<u8> = (0..spec.ops)
+            .map(|_| b"+-*"[rng.random_range(0..3usize)])
+            .collect();
         // Parenthesised operand ranges [i, j], i < j, never the whole expression.
         let mut groups: Vec<(usize, usize)> = Vec::new();
         for _ in 0..spec.paren_groups {
@@ -233,7 +271,9 @@ pub fn generate(level: u8, rng: &mut impl Rng) -> (String, i64) {
         // Nested groups sharing an end must close the inner one first; render() handles order
         // by construction only when the outer group comes first, so re-check by solving.
         let question = render(&toks);
-        let Some((steps, value)) = solve(&question) else { continue };
+        let Some((steps, value)) = solve(&question) else {
+            continue;
+        };
         if steps.len() != spec.ops || steps.iter().any(|s| s.c < 0 || s.c > MAX_VALUE) {
             continue;
         }
@@ -246,7 +286,13 @@ pub fn generate(level: u8, rng: &mut impl Rng) -> (String, i64) {
 
 /// Builds a problem record.
 pub fn problem(id: String, level: u8, question: String, value: i64) -> Problem {
-    Problem { id, question, answer: value.to_string(), level: Some(level), subject: "arithmetic".into() }
+    Problem {
+        id,
+        question,
+        answer: value.to_string(),
+        level: Some(level),
+        subject: "arithmetic".into(),
+    }
 }
 
 /// The fixed evaluation split: [`EVAL_PER_LEVEL`] distinct problems per level, levels 1..=5,
@@ -261,13 +307,20 @@ pub fn eval_split() -> Vec<Problem> {
         while problems.len() < EVAL_PER_LEVEL {
             let (q, v) = generate(level, &mut rng);
             if seen.insert(q.clone()) {
-                problems.push(problem(format!("toy-L{level}-{:03}", problems.len()), level, q, v));
+                problems.push(problem(
+                    format!("toy-L{level}-{:03}", problems.len()),
+                    level,
+                    q,
+                    v,
+                ));
             }
         }
         by_level.push(problems);
     }
     // Levels interleaved, so that the first k problems cover every level evenly.
-    (0..EVAL_PER_LEVEL).flat_map(|i| by_level.iter().map(move |l| l[i].clone())).collect()
+    (0..EVAL_PER_LEVEL)
+        .flat_map(|i| by_level.iter().map(move |l| l[i].clone()))
+        .collect()
 }
 
 /// The questions of the evaluation split, so training can leave them out.
@@ -283,7 +336,11 @@ pub fn evaluate(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > MAX_EXPR_CHARS {
         return None;
     }
-    let mut p = Parser { b: s.as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser {
+        b: s.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     let v = p.expr()?;
     (p.i == p.b.len()).then_some(v)
 }
@@ -347,7 +404,10 @@ impl Parser<'_> {
                 while matches!(self.peek(), Some(b'0'..=b'9')) {
                     self.i += 1;
                 }
-                std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+                std::str::from_utf8(&self.b[start..self.i])
+                    .ok()?
+                    .parse()
+                    .ok()
             }
             _ => None,
         }
@@ -390,7 +450,9 @@ pub fn step_ok(line: &str, target: i64) -> bool {
     }
     let expr = match line.split_once(": ") {
         Some((annotation, expr)) => {
-            let Some((lhs, rhs)) = annotation.split_once('=') else { return false };
+            let Some((lhs, rhs)) = annotation.split_once('=') else {
+                return false;
+            };
             match (evaluate(lhs), evaluate(rhs)) {
                 (Some(l), Some(r)) if l == r => expr,
                 _ => return false,
@@ -423,7 +485,10 @@ mod tests {
         let s = canonical_solution("(3+4)*12-5").unwrap();
         assert_eq!(s, "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n\\boxed{79}");
         let s = canonical_solution("8*7+6*17").unwrap();
-        assert_eq!(s, "8*7=56: 56+6*17\n6*17=102: 56+102\n56+102=158: 158\n\\boxed{158}");
+        assert_eq!(
+            s,
+            "8*7=56: 56+6*17\n6*17=102: 56+102\n56+102=158: 158\n\\boxed{158}"
+        );
         let s = canonical_solution("2*((3+4)-1)").unwrap();
         assert_eq!(s, "3+4=7: 2*(7-1)\n7-1=6: 2*6\n2*6=12: 12\n\\boxed{12}");
     }
@@ -445,8 +510,14 @@ mod tests {
             assert!(steps.iter().all(|s| (0..=MAX_VALUE).contains(&s.c)));
         }
         // Parentheses appear only from level 3 on, and do appear there.
-        assert!(a.iter().filter(|p| p.level < Some(3)).all(|p| !p.question.contains('(')));
-        assert!(a.iter().filter(|p| p.level == Some(5)).any(|p| p.question.contains('(')));
+        assert!(a
+            .iter()
+            .filter(|p| p.level < Some(3))
+            .all(|p| !p.question.contains('(')));
+        assert!(a
+            .iter()
+            .filter(|p| p.level == Some(5))
+            .any(|p| p.question.contains('(')));
         // The first problems are pinned: the split must be the same on every machine.
         assert_eq!(a[0].id, "toy-L1-000");
         assert_eq!(a[4].id, "toy-L5-000");
@@ -475,14 +546,27 @@ mod tests {
 
     #[test]
     fn checker_flags_planted_errors_and_everything_after() {
-        let lines = ["8*7=56: 56+6*17", "6*17=112: 56+112", "56+112=168: 168", "\\boxed{168}"];
+        let lines = [
+            "8*7=56: 56+6*17",
+            "6*17=112: 56+112",
+            "56+112=168: 168",
+            "\\boxed{168}",
+        ];
         assert_eq!(check_steps(&lines, 158), vec![true, false, false, false]);
         // A wrong annotation with a right expression is still a wrong step.
         assert_eq!(check_steps(&["8*7=55: 56+6*17"], 158), vec![false]);
         // A right annotation with a miscopied expression is wrong.
         assert_eq!(check_steps(&["8*7=56: 56+7*17"], 158), vec![false]);
         // Garbage is wrong, never a panic.
-        for junk in ["", ":", "=:", "\\boxed{", "((((((", "9999999999999999999*9", "1=1: "] {
+        for junk in [
+            "",
+            ":",
+            "=:",
+            "\\boxed{",
+            "((((((",
+            "9999999999999999999*9",
+            "1=1: ",
+        ] {
             assert!(!step_ok(junk, 158), "{junk:?}");
         }
         assert!(step_ok("\\boxed{158}", 158));
@@ -499,7 +583,10 @@ mod tests {
 
     #[test]
     fn boxed_extraction_takes_the_last_balanced_box() {
-        assert_eq!(extract_boxed("a \\boxed{1} b \\boxed{{2}}").as_deref(), Some("{2}"));
+        assert_eq!(
+            extract_boxed("a \\boxed{1} b \\boxed{{2}}").as_deref(),
+            Some("{2}")
+        );
         assert_eq!(extract_boxed("\\boxed{12"), None);
         assert!(answers_equal("012", "12"));
     }

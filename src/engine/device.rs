@@ -11,18 +11,24 @@ pub fn parse_device(spec: &str) -> anyhow::Result<Device> {
     }
     if let Some(rest) = spec.strip_prefix("cuda") {
         let ordinal: usize = match rest.strip_prefix(':') {
-            Some(n) => n.parse().map_err(|_| anyhow::anyhow!("device '{spec}': expected cuda:N"))?,
+            Some(n) => n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("device '{spec}': expected cuda:N"))?,
             None if rest.is_empty() => 0,
             None => anyhow::bail!("device '{spec}': expected cuda:N"),
         };
         if !candle_core::utils::cuda_is_available() {
-            anyhow::bail!("device '{spec}': this build has no CUDA support (build with --features cuda)");
+            anyhow::bail!(
+                "device '{spec}': this build has no CUDA support (build with --features cuda)"
+            );
         }
         return Ok(Device::new_cuda(ordinal)?);
     }
     if spec == "metal" {
         if !candle_core::utils::metal_is_available() {
-            anyhow::bail!("device '{spec}': this build has no Metal support (build with --features metal)");
+            anyhow::bail!(
+                "device '{spec}': this build has no Metal support (build with --features metal)"
+            );
         }
         return Ok(Device::new_metal(0)?);
     }
@@ -36,9 +42,15 @@ mod tests {
     #[test]
     fn devices_parse_or_explain() {
         assert!(parse_device("cpu").unwrap().is_cpu());
-        assert!(parse_device("tpu").unwrap_err().to_string().contains("unknown device"));
+        assert!(parse_device("tpu")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown device"));
         if !candle_core::utils::cuda_is_available() {
-            assert!(parse_device("cuda:0").unwrap_err().to_string().contains("--features cuda"));
+            assert!(parse_device("cuda:0")
+                .unwrap_err()
+                .to_string()
+                .contains("--features cuda"));
         }
     }
 }

@@ -42,9 +42,22 @@ mod tests {
 
     #[test]
     fn meters_add_up() {
-        let mut a = ComputeMeter { prompt_tokens: 1, generated_tokens: 2, verifier_tokens: 3, flops: 4.0 };
+        let mut a = ComputeMeter {
+            prompt_tokens: 1,
+            generated_tokens: 2,
+            verifier_tokens: 3,
+            flops: 4.0,
+        };
         a.add(&a.clone());
-        assert_eq!(a, ComputeMeter { prompt_tokens: 2, generated_tokens: 4, verifier_tokens: 6, flops: 8.0 });
+        assert_eq!(
+            a,
+            ComputeMeter {
+                prompt_tokens: 2,
+                generated_tokens: 4,
+                verifier_tokens: 6,
+                flops: 8.0
+            }
+        );
         assert_eq!(a.policy_tokens(), 6);
         assert_eq!(flops_per_token(10, 2, 4, 3), 20.0 + 96.0);
     }

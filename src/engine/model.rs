@@ -70,7 +70,10 @@ pub struct CausalLm {
 
 impl std::fmt::Debug for CausalLm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CausalLm").field("dir", &self.dir).field("params", &self.params).finish()
+        f.debug_struct("CausalLm")
+            .field("dir", &self.dir)
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -80,30 +83,48 @@ fn read_json(path: &Path) -> Result<serde_json::Value, ModelError> {
             path: path.display().to_string(),
             what: "a model directory holds config.json, model.safetensors and tokenizer.json",
         },
-        _ => ModelError::Invalid { path: path.display().to_string(), reason: e.to_string() },
+        _ => ModelError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        },
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| ModelError::Invalid { path: path.display().to_string(), reason: e.to_string() })
+    serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads and checks a Qwen2 `config.json`.
 pub fn read_config(dir: &Path) -> Result<(qwen2::Config, serde_json::Value), ModelError> {
     let path = dir.join("config.json");
     let raw = read_json(&path)?;
-    let arch = raw.get("model_type").and_then(|v| v.as_str()).ok_or_else(|| ModelError::Invalid {
-        path: path.display().to_string(),
-        reason: "missing field `model_type`".into(),
-    })?;
+    let arch = raw
+        .get("model_type")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ModelError::Invalid {
+            path: path.display().to_string(),
+            reason: "missing field `model_type`".into(),
+        })?;
     if arch != "qwen2" {
-        return Err(ModelError::Unsupported { path: path.display().to_string(), arch: arch.into() });
+        return Err(ModelError::Unsupported {
+            path: path.display().to_string(),
+            arch: arch.into(),
+        });
     }
-    let config: qwen2::Config = serde_json::from_value(raw.clone())
-        .map_err(|e| ModelError::Invalid { path: path.display().to_string(), reason: e.to_string() })?;
+    let config: qwen2::Config =
+        serde_json::from_value(raw.clone()).map_err(|e| ModelError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     if config.hidden_size == 0
         || config.num_attention_heads == 0
         || config.num_key_value_heads == 0
-        || !config.hidden_size.is_multiple_of(config.num_attention_heads)
-        || !config.num_attention_heads.is_multiple_of(config.num_key_value_heads)
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        || !config
+            .num_attention_heads
+            .is_multiple_of(config.num_key_value_heads)
     {
         return Err(ModelError::Invalid {
             path: path.display().to_string(),
@@ -128,7 +149,8 @@ impl CausalLm {
             path: dir.join("config.json").display().to_string(),
             reason: "missing field `eos_token_id`".into(),
         })?;
-        let tokenizer = TextTokenizer::load_with_ids(&dir.join("tokenizer.json"), eos_id, id("bos_token_id"))?;
+        let tokenizer =
+            TextTokenizer::load_with_ids(&dir.join("tokenizer.json"), eos_id, id("bos_token_id"))?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(ModelError::Invalid {
                 path: dir.join("tokenizer.json").display().to_string(),
@@ -141,28 +163,46 @@ impl CausalLm {
         }
         let weights = dir.join("model.safetensors");
         if !weights.is_file() {
-            return Err(ModelError::Missing { path: weights.display().to_string(), what: "the weights" });
+            return Err(ModelError::Missing {
+                path: weights.display().to_string(),
+                what: "the weights",
+            });
         }
-        let tensors = candle_core::safetensors::load(&weights, device).map_err(|e| ModelError::Invalid {
-            path: weights.display().to_string(),
-            reason: format!("not a readable safetensors file: {e}"),
-        })?;
+        let tensors =
+            candle_core::safetensors::load(&weights, device).map_err(|e| ModelError::Invalid {
+                path: weights.display().to_string(),
+                reason: format!("not a readable safetensors file: {e}"),
+            })?;
         let params = tensors.values().map(|t| t.elem_count() as u64).sum();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let model = qwen2::ModelForCausalLM::new(&config, vb).map_err(|e| ModelError::Invalid {
             path: weights.display().to_string(),
             reason: format!("weights do not fit config.json: {e}"),
         })?;
-        Ok(Self { dir: dir.to_path_buf(), config, tokenizer, params, model, device: device.clone() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            tokenizer,
+            params,
+            model,
+            device: device.clone(),
+        })
     }
 
     /// Context length in tokens.
     pub fn context(&self) -> usize {
-        self.config.max_position_embeddings.min(self.config.sliding_window.max(1))
+        self.config
+            .max_position_embeddings
+            .min(self.config.sliding_window.max(1))
     }
 
     fn flops(&self, context: usize) -> f64 {
-        flops_per_token(self.params, self.config.num_hidden_layers, self.config.hidden_size, context)
+        flops_per_token(
+            self.params,
+            self.config.num_hidden_layers,
+            self.config.hidden_size,
+            context,
+        )
     }
 
     /// Samples `n` continuations of `prompt` (token ids, special tokens included). Sequence `i`
@@ -178,7 +218,10 @@ impl CausalLm {
     ) -> Result<Vec<Generation>, ModelError> {
         let context = self.context();
         if prompt.is_empty() || prompt.len() >= context {
-            return Err(ModelError::TooLong { tokens: prompt.len(), context });
+            return Err(ModelError::TooLong {
+                tokens: prompt.len(),
+                context,
+            });
         }
         let max_tokens = params.max_tokens.min(context - prompt.len());
         let mut out = Vec::with_capacity(n);

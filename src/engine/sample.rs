@@ -21,7 +21,13 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { temperature: 1.0, top_p: 1.0, max_tokens: 256, step_delimiter: "\n".into(), stop_at_step: false }
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            max_tokens: 256,
+            step_delimiter: "\n".into(),
+            stop_at_step: false,
+        }
     }
 }
 
@@ -33,13 +39,23 @@ pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> (u
     let argmax = logits
         .iter()
         .enumerate()
-        .fold((0usize, f32::NEG_INFINITY), |best, (i, &l)| if l > best.1 { (i, l) } else { best })
+        .fold((0usize, f32::NEG_INFINITY), |best, (i, &l)| {
+            if l > best.1 {
+                (i, l)
+            } else {
+                best
+            }
+        })
         .0;
     if params.temperature <= 0.0 || !max.is_finite() {
         return (argmax as u32, logprob(argmax));
     }
     let t = params.temperature as f32;
-    let mut probs: Vec<(usize, f32)> = logits.iter().enumerate().map(|(i, &l)| (i, ((l - max) / t).exp())).collect();
+    let mut probs: Vec<(usize, f32)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i, ((l - max) / t).exp()))
+        .collect();
     let total: f32 = probs.iter().map(|p| p.1).sum();
     probs.iter_mut().for_each(|p| p.1 /= total);
     if params.top_p < 1.0 {
@@ -75,7 +91,10 @@ mod tests {
 
     #[test]
     fn greedy_takes_the_argmax_and_reports_its_logprob() {
-        let p = SamplingParams { temperature: 0.0, ..Default::default() };
+        let p = SamplingParams {
+            temperature: 0.0,
+            ..Default::default()
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (tok, lp) = sample(&[0.0, 2.0, 1.0], &p, &mut rng);
         assert_eq!(tok, 1);
@@ -85,7 +104,11 @@ mod tests {
 
     #[test]
     fn top_p_cuts_the_tail_and_seeds_repeat() {
-        let p = SamplingParams { temperature: 1.0, top_p: 0.5, ..Default::default() };
+        let p = SamplingParams {
+            temperature: 1.0,
+            top_p: 0.5,
+            ..Default::default()
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for _ in 0..200 {
             assert_eq!(sample(&[5.0, 0.0, 0.0, 0.0], &p, &mut rng).0, 0);
@@ -93,10 +116,15 @@ mod tests {
         let p = SamplingParams::default();
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..50).map(|_| sample(&[0.0, 0.0, 0.0], &p, &mut rng).0).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| sample(&[0.0, 0.0, 0.0], &p, &mut rng).0)
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
         let d = draw(3);
-        assert!((0..3).all(|t| d.contains(&t)), "all tokens drawn at T=1: {d:?}");
+        assert!(
+            (0..3).all(|t| d.contains(&t)),
+            "all tokens drawn at T=1: {d:?}"
+        );
     }
 }

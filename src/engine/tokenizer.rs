@@ -50,16 +50,29 @@ impl TextTokenizer {
         let p = path.display().to_string();
         let inner = Self::read(path)?;
         let id = |t: &str| {
-            inner.token_to_id(t).ok_or_else(|| TokenizerError::MissingToken { path: p.clone(), token: t.into() })
+            inner
+                .token_to_id(t)
+                .ok_or_else(|| TokenizerError::MissingToken {
+                    path: p.clone(),
+                    token: t.into(),
+                })
         };
         let eos_id = id(eos)?;
         let bos_id = bos.map(id).transpose()?;
-        Ok(Self { inner, eos_id, bos_id })
+        Ok(Self {
+            inner,
+            eos_id,
+            bos_id,
+        })
     }
 
     /// Loads `tokenizer.json` with end/beginning-of-sequence ids taken from the model's config;
     /// fails if the vocabulary does not hold them.
-    pub fn load_with_ids(path: &Path, eos_id: u32, bos_id: Option<u32>) -> Result<Self, TokenizerError> {
+    pub fn load_with_ids(
+        path: &Path,
+        eos_id: u32,
+        bos_id: Option<u32>,
+    ) -> Result<Self, TokenizerError> {
         let inner = Self::read(path)?;
         for id in std::iter::once(eos_id).chain(bos_id) {
             if inner.id_to_token(id).is_none() {
@@ -69,12 +82,18 @@ impl TextTokenizer {
                 });
             }
         }
-        Ok(Self { inner, eos_id, bos_id })
+        Ok(Self {
+            inner,
+            eos_id,
+            bos_id,
+        })
     }
 
     fn read(path: &Path) -> Result<Tokenizer, TokenizerError> {
-        Tokenizer::from_file(path)
-            .map_err(|e| TokenizerError::Load { path: path.display().to_string(), reason: e.to_string() })
+        Tokenizer::from_file(path).map_err(|e| TokenizerError::Load {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// Number of tokens, special tokens included.
@@ -84,13 +103,18 @@ impl TextTokenizer {
 
     /// Token ids of `text`, without special tokens added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Codec(e.to_string()))?;
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| TokenizerError::Codec(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// Text of `ids`, special tokens skipped.
     pub fn decode(&self, ids: &[u32]) -> Result<String, TokenizerError> {
-        self.inner.decode(ids, true).map_err(|e| TokenizerError::Codec(e.to_string()))
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| TokenizerError::Codec(e.to_string()))
     }
 }
 
@@ -149,7 +173,8 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err = TextTokenizer::load(Path::new("/nonexistent/tokenizer.json"), TOY_EOS, None).unwrap_err();
+        let err = TextTokenizer::load(Path::new("/nonexistent/tokenizer.json"), TOY_EOS, None)
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/tokenizer.json"));
     }
 }

@@ -91,7 +91,14 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { seed: 0, steps: 2000, batch_size: 32, lr: 2e-3, warmup: 100, arch: ToyArch::default() }
+        Self {
+            seed: 0,
+            steps: 2000,
+            batch_size: 32,
+            lr: 2e-3,
+            warmup: 100,
+            arch: ToyArch::default(),
+        }
     }
 }
 
@@ -135,7 +142,9 @@ impl Twin {
     pub fn new(arch: &ToyArch, vocab: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let h = arch.hidden_size;
         let m = vb.pp("model");
-        let embed = m.pp("embed_tokens").get_with_hints((vocab, h), "weight", Init::Const(0.0))?;
+        let embed = m
+            .pp("embed_tokens")
+            .get_with_hints((vocab, h), "weight", Init::Const(0.0))?;
         let mut blocks = Vec::new();
         for i in 0..arch.num_hidden_layers {
             let l = m.pp("layers").pp(i);
@@ -149,14 +158,23 @@ impl Twin {
                 gate: linear_no_bias(h, arch.intermediate_size, mlp.pp("gate_proj"))?,
                 up: linear_no_bias(h, arch.intermediate_size, mlp.pp("up_proj"))?,
                 down: linear_no_bias(arch.intermediate_size, h, mlp.pp("down_proj"))?,
-                ln1: l.pp("input_layernorm").get_with_hints(h, "weight", Init::Const(1.0))?,
-                ln2: l.pp("post_attention_layernorm").get_with_hints(h, "weight", Init::Const(1.0))?,
+                ln1: l
+                    .pp("input_layernorm")
+                    .get_with_hints(h, "weight", Init::Const(1.0))?,
+                ln2: l.pp("post_attention_layernorm").get_with_hints(
+                    h,
+                    "weight",
+                    Init::Const(1.0),
+                )?,
             });
         }
         let norm = m.pp("norm").get_with_hints(h, "weight", Init::Const(1.0))?;
         let lm_head = linear_no_bias(h, vocab, vb.pp("lm_head"))?;
         let head_dim = h / arch.num_attention_heads;
-        let inv: Vec<f32> = (0..head_dim).step_by(2).map(|i| 1.0 / 10000f32.powf(i as f32 / head_dim as f32)).collect();
+        let inv: Vec<f32> = (0..head_dim)
+            .step_by(2)
+            .map(|i| 1.0 / 10000f32.powf(i as f32 / head_dim as f32))
+            .collect();
         let n = inv.len();
         let inv = Tensor::from_vec(inv, (1, n), vb.device())?;
         let t = Tensor::arange(0u32, arch.max_position_embeddings as u32, vb.device())?
@@ -180,8 +198,9 @@ impl Twin {
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let mut x = candle_nn::Embedding::new(self.embed.clone(), self.hidden).forward(ids)?;
-        let mask: Vec<f32> =
-            (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
+        let mask: Vec<f32> = (0..t)
+            .flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
         let mask = Tensor::from_vec(mask, (t, t), ids.device())?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
@@ -189,17 +208,25 @@ impl Twin {
         for blk in &self.blocks {
             let hn = rms_norm(&x, &blk.ln1, 1e-6)?;
             let split = |l: &Linear| -> candle_core::Result<Tensor> {
-                l.forward(&hn)?.reshape((b, t, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
+                l.forward(&hn)?
+                    .reshape((b, t, self.heads, self.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()
             };
             let q = candle_nn::rotary_emb::rope_slow(&split(&blk.q)?, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope_slow(&split(&blk.k)?, &cos, &sin)?;
             let v = split(&blk.v)?;
             let att = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask)?;
             let att = candle_nn::ops::softmax(&att, D::Minus1)?;
-            let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, self.hidden))?;
+            let y = att
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((b, t, self.hidden))?;
             x = (x + blk.o.forward(&y)?)?;
             let hn = rms_norm(&x, &blk.ln2, 1e-6)?;
-            let mlp = blk.down.forward(&(blk.gate.forward(&hn)?.silu()? * blk.up.forward(&hn)?)?)?;
+            let mlp = blk
+                .down
+                .forward(&(blk.gate.forward(&hn)?.silu()? * blk.up.forward(&hn)?)?)?;
             x = (x + mlp)?;
         }
         let x = rms_norm(&x, &self.norm, 1e-6)?;
@@ -211,7 +238,10 @@ impl Twin {
 /// with standard deviation 0.02 (residual output projections scaled by `1/sqrt(2·layers)`).
 fn seeded_init(varmap: &VarMap, layers: usize, seed: u64) -> candle_core::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("poisoned var map".into()))?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("poisoned var map".into()))?;
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
     for name in names {
@@ -350,11 +380,15 @@ pub fn write_toy_model_files(dir: &Path, arch: &ToyArch) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let write = |name: &str, v: serde_json::Value| -> anyhow::Result<()> {
         let p = dir.join(name);
-        std::fs::write(&p, serde_json::to_string_pretty(&v)?).with_context(|| format!("cannot write {}", p.display()))
+        std::fs::write(&p, serde_json::to_string_pretty(&v)?)
+            .with_context(|| format!("cannot write {}", p.display()))
     };
     write("config.json", arch.config_json())?;
     write("tokenizer.json", toy_tokenizer_json())?;
-    write("generation_config.json", serde_json::json!({"bos_token_id": 0, "eos_token_id": 0}))?;
+    write(
+        "generation_config.json",
+        serde_json::json!({"bos_token_id": 0, "eos_token_id": 0}),
+    )?;
     Ok(())
 }
 
@@ -376,7 +410,11 @@ pub fn train_policy(
     let params: usize = varmap.all_vars().iter().map(|v| v.elem_count()).sum();
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
-        candle_nn::ParamsAdamW { lr: cfg.lr, weight_decay: 0.01, ..Default::default() },
+        candle_nn::ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: 0.01,
+            ..Default::default()
+        },
     )?;
     let exclude = toy::eval_questions();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7261_696e);
@@ -397,15 +435,26 @@ pub fn train_policy(
         if step % 50 == 0 || step + 1 == cfg.steps {
             curve.push((step, loss));
         }
-        let p = TrainProgress { step: step + 1, loss, tokens_per_s: tokens as f64 / start.elapsed().as_secs_f64() };
+        let p = TrainProgress {
+            step: step + 1,
+            loss,
+            tokens_per_s: tokens as f64 / start.elapsed().as_secs_f64(),
+        };
         if !progress(&p) {
             break;
         }
     }
     let weights = out.join("model.safetensors");
-    varmap.save(&weights).with_context(|| format!("cannot write {}", weights.display()))?;
-    let report =
-        TrainReport { config: cfg.clone(), loss_curve: curve, seconds: start.elapsed().as_secs_f64(), tokens, params };
+    varmap
+        .save(&weights)
+        .with_context(|| format!("cannot write {}", weights.display()))?;
+    let report = TrainReport {
+        config: cfg.clone(),
+        loss_curve: curve,
+        seconds: start.elapsed().as_secs_f64(),
+        tokens,
+        params,
+    };
     let p = out.join("training.json");
     std::fs::write(&p, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", p.display()))?;
@@ -439,7 +488,8 @@ mod tests {
         let cfg = tiny();
         let dir = tempfile::tempdir().unwrap();
         write_toy_model_files(dir.path(), &cfg.arch).unwrap();
-        let tok = TextTokenizer::load(&dir.path().join("tokenizer.json"), TOY_EOS, Some(TOY_EOS)).unwrap();
+        let tok = TextTokenizer::load(&dir.path().join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))
+            .unwrap();
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let twin = Twin::new(&cfg.arch, toy_vocab_size(), vb).unwrap();
@@ -450,8 +500,16 @@ mod tests {
         let grads = loss.backward().unwrap();
         let data = varmap.data().lock().unwrap();
         for (name, var) in data.iter() {
-            let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name} got no gradient"));
-            let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{name} got no gradient"));
+            let norm = g
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(norm > 0.0, "{name} has a zero gradient");
         }
     }
@@ -472,7 +530,9 @@ mod tests {
 
         // The saved weights load in the stock model and give the twin's logits.
         let mut lm = CausalLm::load(dir.path(), &Device::Cpu).unwrap();
-        let ids: Vec<u32> = std::iter::once(0).chain(lm.tokenizer.encode("12+7\n12+7=19").unwrap()).collect();
+        let ids: Vec<u32> = std::iter::once(0)
+            .chain(lm.tokenizer.encode("12+7\n12+7=19").unwrap())
+            .collect();
         let varmap = {
             let mut vm = VarMap::new();
             let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
@@ -482,10 +542,26 @@ mod tests {
         };
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let twin = Twin::new(&cfg.arch, toy_vocab_size(), vb).unwrap();
-        let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let twin_last = twin.forward(&input).unwrap().squeeze(0).unwrap().get(ids.len() - 1).unwrap();
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let twin_last = twin
+            .forward(&input)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .get(ids.len() - 1)
+            .unwrap();
         let stock = lm.last_logits(&ids).unwrap();
-        let diff = (twin_last - stock).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (twin_last - stock)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-3, "twin and stock logits differ by {diff}");
     }
 
@@ -494,7 +570,15 @@ mod tests {
         let cfg = TrainConfig { steps: 4, ..tiny() };
         let train = |seed| {
             let dir = tempfile::tempdir().unwrap();
-            train_policy(&TrainConfig { seed, ..cfg.clone() }, dir.path(), |_| true).unwrap();
+            train_policy(
+                &TrainConfig {
+                    seed,
+                    ..cfg.clone()
+                },
+                dir.path(),
+                |_| true,
+            )
+            .unwrap();
             std::fs::read(dir.path().join("model.safetensors")).unwrap()
         };
         let a = train(5);
@@ -504,7 +588,12 @@ mod tests {
 
     #[test]
     fn learning_rate_warms_up_then_decays() {
-        let cfg = TrainConfig { steps: 100, warmup: 10, lr: 1.0, ..Default::default() };
+        let cfg = TrainConfig {
+            steps: 100,
+            warmup: 10,
+            lr: 1.0,
+            ..Default::default()
+        };
         assert!(lr_at(&cfg, 0) < lr_at(&cfg, 9));
         assert!((lr_at(&cfg, 10) - 1.0).abs() < 1e-9);
         assert!((lr_at(&cfg, 100) - 0.1).abs() < 1e-9);

@@ -7,7 +7,8 @@ use crate::data::{DatasetSpec, Problem};
 use crate::engine::device::parse_device;
 use crate::engine::SamplingParams;
 use crate::search::{
-    CancelToken, Cancelled, Policy, SearchContext, SearchEvent, SearchSink, Strategy, StrategySpec, Verifier,
+    CancelToken, Cancelled, Policy, SearchContext, SearchEvent, SearchSink, Strategy, StrategySpec,
+    Verifier,
 };
 use crate::store::{Record, RunDir, Summary};
 use crate::verify::VerifierSpec;
@@ -58,7 +59,10 @@ impl RunConfig {
             anyhow::bail!("top-p must be in (0, 1], got {}", self.sampling.top_p);
         }
         if self.sampling.temperature < 0.0 || !self.sampling.temperature.is_finite() {
-            anyhow::bail!("temperature must be >= 0, got {}", self.sampling.temperature);
+            anyhow::bail!(
+                "temperature must be >= 0, got {}",
+                self.sampling.temperature
+            );
         }
         if self.sampling.max_tokens == 0 {
             anyhow::bail!("max-tokens must be at least 1");
@@ -70,7 +74,10 @@ impl RunConfig {
     pub fn problems(&self) -> anyhow::Result<Vec<Problem>> {
         let loaded = self.dataset.load()?;
         for b in &loaded.skipped {
-            eprintln!("warning: {}:{}: skipped: {}", self.dataset, b.line, b.reason);
+            eprintln!(
+                "warning: {}:{}: skipped: {}",
+                self.dataset, b.line, b.reason
+            );
         }
         let mut ps: Vec<Problem> = loaded
             .problems
@@ -185,11 +192,17 @@ pub fn run(
     let mut verifier = config.verifier.build();
     let problems = config.problems()?;
     if problems.is_empty() {
-        anyhow::bail!("no problems selected from dataset {} (levels {:?})", config.dataset, config.levels);
+        anyhow::bail!(
+            "no problems selected from dataset {} (levels {:?})",
+            config.dataset,
+            config.levels
+        );
     }
     let mut dir = RunDir::create(out, config)?;
     let start = Instant::now();
-    on_event(RunEvent::Started { total: problems.len() });
+    on_event(RunEvent::Started {
+        total: problems.len(),
+    });
     let mut records = Vec::with_capacity(problems.len());
     let mut cancelled = false;
     for (index, problem) in problems.iter().enumerate() {
@@ -197,12 +210,27 @@ pub fn run(
             cancelled = true;
             break;
         }
-        let mut sink = |e: &SearchEvent| on_event(RunEvent::Search { index, event: e.clone() });
-        match search_problem(config, problem, &mut policy, verifier.as_mut(), &mut sink, cancel) {
+        let mut sink = |e: &SearchEvent| {
+            on_event(RunEvent::Search {
+                index,
+                event: e.clone(),
+            })
+        };
+        match search_problem(
+            config,
+            problem,
+            &mut policy,
+            verifier.as_mut(),
+            &mut sink,
+            cancel,
+        ) {
             Ok(record) => {
                 dir.append(&record)?;
                 records.push(record.clone());
-                on_event(RunEvent::ProblemDone { index, record: Box::new(record) });
+                on_event(RunEvent::ProblemDone {
+                    index,
+                    record: Box::new(record),
+                });
             }
             Err(e) if e.is::<Cancelled>() => {
                 cancelled = true;

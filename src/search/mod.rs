@@ -35,7 +35,12 @@ pub trait Verifier {
     /// A short name for records and the window.
     fn name(&self) -> String;
     /// One score in [0, 1] per step: how likely the solution is still right after that step.
-    fn score(&mut self, problem: &Problem, steps: &[String], meter: &mut ComputeMeter) -> anyhow::Result<Vec<f32>>;
+    fn score(
+        &mut self,
+        problem: &Problem,
+        steps: &[String],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<f32>>;
 }
 
 /// A flag shared between whoever runs a search and whoever may stop it.

@@ -6,7 +6,9 @@
 //! (weighted best-of-N, the paper's default). The choice functions are public so that analysis
 //! can re-apply them to subsets of a bank of samples.
 
-use super::{Cancelled, Candidate, Outcome, SearchContext, SearchEvent, SearchTree, Step, Strategy};
+use super::{
+    Cancelled, Candidate, Outcome, SearchContext, SearchEvent, SearchTree, Step, Strategy,
+};
 use crate::engine::ComputeMeter;
 use crate::verify::grader;
 use serde::{Deserialize, Serialize};
@@ -129,18 +131,38 @@ impl Strategy for StrategySpec {
             answer: answer.clone(),
             correct,
         });
-        Ok(Outcome { answer, correct, chosen, candidates, tree, compute })
+        Ok(Outcome {
+            answer,
+            correct,
+            chosen,
+            candidates,
+            tree,
+            compute,
+        })
     }
 }
 
 /// Splits a generation into steps at `delimiter`, with the tokens of each step
 /// (`step_ends` from the engine); empty pieces are dropped.
-pub fn split_steps(text: &str, delimiter: &str, step_ends: &[usize], total_tokens: usize) -> Vec<(String, usize)> {
-    let pieces: Vec<&str> = if delimiter.is_empty() { vec![text] } else { text.split(delimiter).collect() };
+pub fn split_steps(
+    text: &str,
+    delimiter: &str,
+    step_ends: &[usize],
+    total_tokens: usize,
+) -> Vec<(String, usize)> {
+    let pieces: Vec<&str> = if delimiter.is_empty() {
+        vec![text]
+    } else {
+        text.split(delimiter).collect()
+    };
     let mut out = Vec::new();
     let mut prev = 0;
     for (k, piece) in pieces.iter().enumerate() {
-        let end = step_ends.get(k).copied().unwrap_or(total_tokens).min(total_tokens);
+        let end = step_ends
+            .get(k)
+            .copied()
+            .unwrap_or(total_tokens)
+            .min(total_tokens);
         let tokens = end.saturating_sub(prev);
         prev = end.max(prev);
         if !piece.trim().is_empty() {
@@ -160,21 +182,36 @@ fn sample_candidates(
     let problem = ctx.problem;
     let mut meter = ComputeMeter::default();
     let mut tree = SearchTree::new(&problem.question);
-    ctx.sink.event(&SearchEvent::Started { question: problem.question.clone() });
-    ctx.sink.event(&SearchEvent::Progress { done: 0, total: ctx.budget });
+    ctx.sink.event(&SearchEvent::Started {
+        question: problem.question.clone(),
+    });
+    ctx.sink.event(&SearchEvent::Progress {
+        done: 0,
+        total: ctx.budget,
+    });
     if ctx.cancel.is_cancelled() {
         return Err(Cancelled.into());
     }
     let mut params = ctx.sampling.clone();
     params.stop_at_step = false;
-    let gens = ctx.policy.generate(problem, "", ctx.budget, &params, ctx.seed, &mut meter)?;
-    ctx.sink.event(&SearchEvent::Progress { done: gens.len(), total: ctx.budget });
+    let gens = ctx
+        .policy
+        .generate(problem, "", ctx.budget, &params, ctx.seed, &mut meter)?;
+    ctx.sink.event(&SearchEvent::Progress {
+        done: gens.len(),
+        total: ctx.budget,
+    });
     let mut candidates = Vec::with_capacity(gens.len());
     for g in &gens {
         if ctx.cancel.is_cancelled() {
             return Err(Cancelled.into());
         }
-        let steps = split_steps(&g.text, &params.step_delimiter, &g.step_ends, g.tokens.len());
+        let steps = split_steps(
+            &g.text,
+            &params.step_delimiter,
+            &g.step_ends,
+            g.tokens.len(),
+        );
         let texts: Vec<String> = steps.iter().map(|s| s.0.clone()).collect();
         let scores = ctx.verifier.score(problem, &texts, &mut meter)?;
         if scores.len() != texts.len() {
@@ -192,14 +229,23 @@ fn sample_candidates(
                 node = id;
             }
             ctx.sink.event(&ev);
-            let ev = SearchEvent::NodeScored { id: node, score: *score };
+            let ev = SearchEvent::NodeScored {
+                id: node,
+                score: *score,
+            };
             tree.apply(&ev);
             ctx.sink.event(&ev);
         }
         let answer = grader::extract_answer(&g.text);
-        let correct = answer.as_deref().map(|a| grader::equivalent(&problem.answer, a));
+        let correct = answer
+            .as_deref()
+            .map(|a| grader::equivalent(&problem.answer, a));
         if node != SearchTree::ROOT {
-            let ev = SearchEvent::NodeFinished { id: node, answer: answer.clone(), correct };
+            let ev = SearchEvent::NodeFinished {
+                id: node,
+                answer: answer.clone(),
+                correct,
+            };
             tree.apply(&ev);
             ctx.sink.event(&ev);
         }
@@ -207,7 +253,11 @@ fn sample_candidates(
             steps: steps
                 .iter()
                 .zip(&scores)
-                .map(|((text, tokens), &score)| Step { text: text.clone(), score, tokens: *tokens })
+                .map(|((text, tokens), &score)| Step {
+                    text: text.clone(),
+                    score,
+                    tokens: *tokens,
+                })
                 .collect(),
             answer,
             correct,
@@ -224,8 +274,15 @@ fn sample_candidates(
 pub fn answer_groups(candidates: &[Candidate]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        let Some(a) = c.answer.as_deref() else { continue };
-        match groups.iter_mut().find(|g| candidates[g[0]].answer.as_deref().is_some_and(|b| grader::equivalent(b, a))) {
+        let Some(a) = c.answer.as_deref() else {
+            continue;
+        };
+        match groups.iter_mut().find(|g| {
+            candidates[g[0]]
+                .answer
+                .as_deref()
+                .is_some_and(|b| grader::equivalent(b, a))
+        }) {
             Some(g) => g.push(i),
             None => groups.push(vec![i]),
         }
@@ -294,7 +351,13 @@ mod tests {
                     let tokens: Vec<u32> = text.bytes().map(u32::from).collect();
                     let step_ends = text.match_indices('\n').map(|(k, _)| k + 1).collect();
                     meter.generated_tokens += tokens.len() as u64;
-                    Generation { text, logprobs: vec![0.0; tokens.len()], tokens, ended: true, step_ends }
+                    Generation {
+                        text,
+                        logprobs: vec![0.0; tokens.len()],
+                        tokens,
+                        ended: true,
+                        step_ends,
+                    }
                 })
                 .collect())
         }
@@ -307,13 +370,27 @@ mod tests {
         fn name(&self) -> String {
             "table".into()
         }
-        fn score(&mut self, _: &Problem, steps: &[String], _: &mut ComputeMeter) -> anyhow::Result<Vec<f32>> {
-            Ok(steps.iter().map(|s| self.0.iter().find(|t| t.0 == s).map_or(0.5, |t| t.1)).collect())
+        fn score(
+            &mut self,
+            _: &Problem,
+            steps: &[String],
+            _: &mut ComputeMeter,
+        ) -> anyhow::Result<Vec<f32>> {
+            Ok(steps
+                .iter()
+                .map(|s| self.0.iter().find(|t| t.0 == s).map_or(0.5, |t| t.1))
+                .collect())
         }
     }
 
     fn problem() -> Problem {
-        Problem { id: "p".into(), question: "2*3+1".into(), answer: "7".into(), level: Some(2), subject: String::new() }
+        Problem {
+            id: "p".into(),
+            question: "2*3+1".into(),
+            answer: "7".into(),
+            level: Some(2),
+            subject: String::new(),
+        }
     }
 
     const RIGHT: &str = "2*3=6: 6+1\n6+1=7: 7\n\\boxed{7}";
@@ -363,7 +440,13 @@ mod tests {
     #[test]
     fn majority_picks_the_most_frequent_answer() {
         // Two wrong "6", one right "7": majority is wrong, exactly.
-        let (out, _) = run(StrategyKind::Majority, Aggregation::Last, vec![WRONG_A, RIGHT, WRONG_A], vec![], 3);
+        let (out, _) = run(
+            StrategyKind::Majority,
+            Aggregation::Last,
+            vec![WRONG_A, RIGHT, WRONG_A],
+            vec![],
+            3,
+        );
         assert_eq!(out.answer.as_deref(), Some("6"));
         assert_eq!(out.correct, Some(false));
         assert_eq!(out.chosen, Some(0));
@@ -375,10 +458,22 @@ mod tests {
         // "8" once with a high last score; "7" twice with middling scores.
         let table = vec![("\\boxed{8}", 0.9), ("\\boxed{7}", 0.6)];
         let script = vec![RIGHT, WRONG_B, RIGHT];
-        let (best, _) = run(StrategyKind::BestOfN, Aggregation::Last, script.clone(), table.clone(), 3);
+        let (best, _) = run(
+            StrategyKind::BestOfN,
+            Aggregation::Last,
+            script.clone(),
+            table.clone(),
+            3,
+        );
         assert_eq!(best.answer.as_deref(), Some("8"));
         assert_eq!(best.chosen, Some(1));
-        let (weighted, _) = run(StrategyKind::WeightedBestOfN, Aggregation::Last, script, table, 3);
+        let (weighted, _) = run(
+            StrategyKind::WeightedBestOfN,
+            Aggregation::Last,
+            script,
+            table,
+            3,
+        );
         assert_eq!(weighted.answer.as_deref(), Some("7"));
         assert_eq!(weighted.correct, Some(true));
         assert_eq!(weighted.chosen, Some(0));
@@ -387,9 +482,20 @@ mod tests {
     #[test]
     fn aggregation_changes_the_choice() {
         // Under "min", the early low step of RIGHT sinks it; under "last" it wins.
-        let table = vec![("2*3=6: 6+1", 0.1), ("\\boxed{7}", 0.9), ("\\boxed{6}", 0.5), ("2*3=5: 5+1", 0.5)];
+        let table = vec![
+            ("2*3=6: 6+1", 0.1),
+            ("\\boxed{7}", 0.9),
+            ("\\boxed{6}", 0.5),
+            ("2*3=5: 5+1", 0.5),
+        ];
         let script = vec![RIGHT, WRONG_A];
-        let (last, _) = run(StrategyKind::BestOfN, Aggregation::Last, script.clone(), table.clone(), 2);
+        let (last, _) = run(
+            StrategyKind::BestOfN,
+            Aggregation::Last,
+            script.clone(),
+            table.clone(),
+            2,
+        );
         assert_eq!(last.answer.as_deref(), Some("7"));
         let (min, _) = run(StrategyKind::BestOfN, Aggregation::Min, script, table, 2);
         assert_eq!(min.answer.as_deref(), Some("6"));
@@ -397,14 +503,26 @@ mod tests {
 
     #[test]
     fn the_tree_merges_shared_steps_and_events_mirror_it() {
-        let (out, events) = run(StrategyKind::Majority, Aggregation::Last, vec![RIGHT, WRONG_B, RIGHT], vec![], 3);
+        let (out, events) = run(
+            StrategyKind::Majority,
+            Aggregation::Last,
+            vec![RIGHT, WRONG_B, RIGHT],
+            vec![],
+            3,
+        );
         // root, shared "2*3=6: 6+1", then two branches of two steps each.
         assert_eq!(out.tree.nodes.len(), 6);
         assert_eq!(out.tree.nodes[1].visits, 3);
         let mut mirror = SearchTree::new("");
         events.iter().for_each(|e| mirror.apply(e));
         assert_eq!(mirror, out.tree);
-        assert!(matches!(events.last(), Some(SearchEvent::Chosen { correct: Some(true), .. })));
+        assert!(matches!(
+            events.last(),
+            Some(SearchEvent::Chosen {
+                correct: Some(true),
+                ..
+            })
+        ));
         let c = &out.candidates[0];
         assert_eq!(c.steps.len(), 3);
         assert_eq!(c.steps.iter().map(|s| s.tokens).sum::<usize>(), RIGHT.len());
@@ -412,7 +530,13 @@ mod tests {
 
     #[test]
     fn no_answer_means_no_choice() {
-        let (out, _) = run(StrategyKind::WeightedBestOfN, Aggregation::Last, vec!["2*3=6: 6+1"], vec![], 2);
+        let (out, _) = run(
+            StrategyKind::WeightedBestOfN,
+            Aggregation::Last,
+            vec!["2*3=6: 6+1"],
+            vec![],
+            2,
+        );
         assert_eq!(out.answer, None);
         assert_eq!(out.chosen, None);
         assert_eq!(out.correct, None);

@@ -141,14 +141,37 @@ impl SearchTree {
     pub const ROOT: NodeId = 0;
 
     /// The child of `parent` with `text`, created if missing. Returns the event that says so.
-    pub fn add_step(&mut self, parent: NodeId, text: &str, token_count: usize, round: usize) -> SearchEvent {
-        if let Some(&id) = self.nodes[parent].children.iter().find(|&&c| self.nodes[c].text == text) {
-            let ev = SearchEvent::NodeAdded { id, parent, text: text.into(), token_count, round, new: false };
+    pub fn add_step(
+        &mut self,
+        parent: NodeId,
+        text: &str,
+        token_count: usize,
+        round: usize,
+    ) -> SearchEvent {
+        if let Some(&id) = self.nodes[parent]
+            .children
+            .iter()
+            .find(|&&c| self.nodes[c].text == text)
+        {
+            let ev = SearchEvent::NodeAdded {
+                id,
+                parent,
+                text: text.into(),
+                token_count,
+                round,
+                new: false,
+            };
             self.apply(&ev);
             return ev;
         }
-        let ev =
-            SearchEvent::NodeAdded { id: self.nodes.len(), parent, text: text.into(), token_count, round, new: true };
+        let ev = SearchEvent::NodeAdded {
+            id: self.nodes.len(),
+            parent,
+            text: text.into(),
+            token_count,
+            round,
+            new: true,
+        };
         self.apply(&ev);
         ev
     }
@@ -157,7 +180,14 @@ impl SearchTree {
     pub fn apply(&mut self, ev: &SearchEvent) {
         match ev {
             SearchEvent::Started { question } => *self = Self::new(question),
-            SearchEvent::NodeAdded { id, parent, text, token_count, round, new } => {
+            SearchEvent::NodeAdded {
+                id,
+                parent,
+                text,
+                token_count,
+                round,
+                new,
+            } => {
                 if *new && *id == self.nodes.len() && *parent < self.nodes.len() {
                     let depth = self.nodes[*parent].depth + 1;
                     self.nodes.push(Node {
@@ -188,9 +218,16 @@ impl SearchTree {
                     n.status = NodeStatus::Pruned;
                 }
             }
-            SearchEvent::NodeFinished { id, answer, correct } => {
+            SearchEvent::NodeFinished {
+                id,
+                answer,
+                correct,
+            } => {
                 if let Some(n) = self.nodes.get_mut(*id) {
-                    n.status = NodeStatus::Finished { answer: answer.clone(), correct: *correct };
+                    n.status = NodeStatus::Finished {
+                        answer: answer.clone(),
+                        correct: *correct,
+                    };
                 }
             }
             SearchEvent::Chosen { .. } | SearchEvent::Progress { .. } => {}
@@ -211,7 +248,9 @@ impl SearchTree {
 
     /// Leaves (nodes without children), in id order.
     pub fn leaves(&self) -> Vec<NodeId> {
-        (0..self.nodes.len()).filter(|&i| self.nodes[i].children.is_empty()).collect()
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].children.is_empty())
+            .collect()
     }
 
     /// Deepest depth.
@@ -227,7 +266,9 @@ mod tests {
     #[test]
     fn shared_prefixes_share_nodes_and_events_rebuild_the_tree() {
         let mut t = SearchTree::new("1+2*3");
-        let mut events = vec![SearchEvent::Started { question: "1+2*3".into() }];
+        let mut events = vec![SearchEvent::Started {
+            question: "1+2*3".into(),
+        }];
         for path in [["2*3=6: 1+6", "1+6=7: 7"], ["2*3=6: 1+6", "1+6=8: 8"]] {
             let mut parent = SearchTree::ROOT;
             for s in path {

@@ -69,12 +69,18 @@ pub struct Summary {
 impl Summary {
     /// Summarises records.
     pub fn from_records(records: &[Record], complete: bool, elapsed_s: f64) -> Self {
-        let mut s = Summary { complete, elapsed_s, ..Default::default() };
+        let mut s = Summary {
+            complete,
+            elapsed_s,
+            ..Default::default()
+        };
         for r in records {
             s.n += 1;
             s.correct += r.correct as usize;
             s.compute.add(&r.compute);
-            let key = r.level.map_or_else(|| "none".to_string(), |l| l.to_string());
+            let key = r
+                .level
+                .map_or_else(|| "none".to_string(), |l| l.to_string());
             let l = s.per_level.entry(key).or_default();
             l.n += 1;
             l.correct += r.correct as usize;
@@ -106,7 +112,10 @@ impl RunDir {
     /// Creates `dir` (which must not exist yet) and writes `config.json`.
     pub fn create(dir: &Path, config: &impl Serialize) -> anyhow::Result<Self> {
         if dir.exists() {
-            anyhow::bail!("output directory {} already exists; choose another --out", dir.display());
+            anyhow::bail!(
+                "output directory {} already exists; choose another --out",
+                dir.display()
+            );
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write_json(&dir.join("config.json"), config)?;
@@ -116,7 +125,10 @@ impl RunDir {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(Self { dir: dir.to_path_buf(), records })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            records,
+        })
     }
 
     /// Where it is.
@@ -131,7 +143,12 @@ impl RunDir {
         self.records
             .write_all(line.as_bytes())
             .and_then(|_| self.records.sync_data())
-            .with_context(|| format!("cannot append to {}", self.dir.join("records.jsonl").display()))
+            .with_context(|| {
+                format!(
+                    "cannot append to {}",
+                    self.dir.join("records.jsonl").display()
+                )
+            })
     }
 
     /// Writes `summary.json`.
@@ -158,7 +175,8 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
             continue;
         }
         out.push(
-            serde_json::from_str(&line).with_context(|| format!("{}:{}: malformed record", path.display(), i + 1))?,
+            serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: malformed record", path.display(), i + 1))?,
         );
     }
     Ok(out)
@@ -177,7 +195,10 @@ mod tests {
             answer: Some("2".into()),
             correct,
             candidates: vec![],
-            compute: ComputeMeter { generated_tokens: 10, ..Default::default() },
+            compute: ComputeMeter {
+                generated_tokens: 10,
+                ..Default::default()
+            },
             seed: 1,
         }
     }
@@ -196,7 +217,10 @@ mod tests {
         assert!((s.accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(s.per_level["1"].accuracy, 0.5);
         assert_eq!(s.compute.generated_tokens, 30);
-        assert!(RunDir::create(&dir, &1).unwrap_err().to_string().contains("already exists"));
+        assert!(RunDir::create(&dir, &1)
+            .unwrap_err()
+            .to_string()
+            .contains("already exists"));
         std::fs::write(dir.join("bad.jsonl"), "{\"id\":1}\n").unwrap();
         let err = read_records(&dir.join("bad.jsonl")).unwrap_err();
         assert!(format!("{err:#}").contains("bad.jsonl:1"));

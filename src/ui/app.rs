@@ -136,9 +136,15 @@ impl App {
             limit: None,
             policy: policy.to_path_buf(),
             verifier: VerifierSpec::Oracle,
-            strategy: StrategySpec { kind: settings.strategy, aggregation: settings.aggregation },
+            strategy: StrategySpec {
+                kind: settings.strategy,
+                aggregation: settings.aggregation,
+            },
             budget: settings.budget,
-            sampling: SamplingParams { temperature: settings.temperature, ..Default::default() },
+            sampling: SamplingParams {
+                temperature: settings.temperature,
+                ..Default::default()
+            },
             seed: settings.seed,
             device: "cpu".into(),
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),
@@ -166,14 +172,20 @@ impl App {
     }
 
     fn start_run(&mut self) {
-        let (Some(i), None, ModelStatus::Ready(..)) = (self.selected, self.running, &self.model) else { return };
+        let (Some(i), None, ModelStatus::Ready(..)) = (self.selected, self.running, &self.model)
+        else {
+            return;
+        };
         let config = Self::config_for(&self.settings, &self.policy);
         if let Err(e) = config.validate() {
             self.error = Some(format!("{e:#}"));
             return;
         }
         let problem = self.problems[i].clone();
-        match self.worker.submit(Job::Search { problem, config: Box::new(config) }) {
+        match self.worker.submit(Job::Search {
+            problem,
+            config: Box::new(config),
+        }) {
             Ok(()) => {
                 self.running = Some((i, 0, self.settings.budget));
                 self.error = None;
@@ -189,7 +201,9 @@ impl App {
     pub fn drain(&mut self) {
         for ev in self.worker.poll(4096) {
             match ev {
-                WorkerEvent::Loaded { policy, params } => self.model = ModelStatus::Ready(policy, params),
+                WorkerEvent::Loaded { policy, params } => {
+                    self.model = ModelStatus::Ready(policy, params)
+                }
                 WorkerEvent::LoadFailed(e) => self.model = ModelStatus::Failed(e),
                 WorkerEvent::Search(e) => {
                     match &e {
@@ -229,15 +243,23 @@ impl App {
         self.drain();
         let mut cmds = Vec::new();
         egui::Panel::top("controls").show(ui, |ui| panels::controls::ui(ui, self, &mut cmds));
-        egui::Panel::left("problems").default_size(330.0).show(ui, |ui| panels::problems::ui(ui, self, &mut cmds));
-        egui::Panel::bottom("summary").default_size(210.0).resizable(true).show(ui, |ui| panels::summary::ui(ui, self));
-        egui::Panel::right("node").default_size(260.0).show(ui, |ui| panels::node::ui(ui, self));
+        egui::Panel::left("problems")
+            .default_size(330.0)
+            .show(ui, |ui| panels::problems::ui(ui, self, &mut cmds));
+        egui::Panel::bottom("summary")
+            .default_size(210.0)
+            .resizable(true)
+            .show(ui, |ui| panels::summary::ui(ui, self));
+        egui::Panel::right("node")
+            .default_size(260.0)
+            .show(ui, |ui| panels::node::ui(ui, self));
         egui::CentralPanel::default().show(ui, |ui| panels::tree_view::ui(ui, self, &mut cmds));
         for c in cmds {
             self.apply(c);
         }
         if self.running.is_some() || self.model == ModelStatus::Loading {
-            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
 }
@@ -259,7 +281,10 @@ mod tests {
     fn step_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
         let start = Instant::now();
         while !done(harness.state()) {
-            assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "timed out waiting for {what}"
+            );
             harness.step();
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -270,9 +295,12 @@ mod tests {
     fn select_a_problem_press_run_and_find_the_result() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let question = app.problems[0].question.clone();
-        let mut harness =
-            Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut App| app.show(ui), app);
-        step_until(&mut harness, "the policy to load", |a| matches!(a.model, ModelStatus::Ready(..)));
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the policy to load", |a| {
+            matches!(a.model, ModelStatus::Ready(..))
+        });
 
         harness.get_by_label_contains(&question).click();
         harness.run_steps(2);
@@ -286,7 +314,10 @@ mod tests {
         let record = app.last.as_ref().unwrap();
         assert_eq!(record.id, app.problems[0].id);
         assert_eq!(record.candidates.len(), app.settings.budget);
-        assert!(app.tree.nodes.len() > 1, "the tree was built from the worker's events");
+        assert!(
+            app.tree.nodes.len() > 1,
+            "the tree was built from the worker's events"
+        );
         assert!(app.chosen_leaf.is_some());
         harness.get_by_label_contains("chosen answer");
     }
@@ -294,7 +325,11 @@ mod tests {
     #[test]
     fn settings_changes_come_back_as_commands() {
         let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
-        let s = Settings { budget: 64, strategy: StrategyKind::Majority, ..Settings::default() };
+        let s = Settings {
+            budget: 64,
+            strategy: StrategyKind::Majority,
+            ..Settings::default()
+        };
         app.apply(Command::SetSettings(s.clone()));
         assert_eq!(app.settings, s);
         let c = App::config_for(&app.settings, std::path::Path::new("p"));

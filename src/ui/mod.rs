@@ -13,10 +13,16 @@ use crate::backend::default_policy_dir;
 /// Opens the window on the embedded default (the toy policy and the oracle verifier).
 pub fn run() -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_title("thinkscale"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 800.0])
+            .with_title("thinkscale"),
         ..Default::default()
     };
     let policy = default_policy_dir();
-    eframe::run_native("thinkscale", options, Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, policy)?))))
-        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    eframe::run_native(
+        "thinkscale",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, policy)?))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -61,45 +61,61 @@ impl Worker {
         let (ev_tx, ev_rx) = mpsc::sync_channel::<WorkerEvent>(EVENT_CAPACITY);
         let cancel = CancelToken::new();
         let token = cancel.clone();
-        let thread = std::thread::Builder::new().name("thinkscale-worker".into()).spawn(move || {
-            let send = |e: WorkerEvent| {
-                let ok = ev_tx.send(e).is_ok();
-                wake();
-                ok
-            };
-            let mut policy = match load_policy(&config) {
-                Ok(p) => {
-                    send(WorkerEvent::Loaded { policy: config.policy.display().to_string(), params: p.model().params });
-                    p
-                }
-                Err(e) => {
-                    send(WorkerEvent::LoadFailed(format!("{e:#}")));
-                    return;
-                }
-            };
-            while let Ok(job) = job_rx.recv() {
-                match job {
-                    Job::Search { problem, config } => {
-                        token.reset();
-                        let mut verifier = config.verifier.build();
-                        let mut sink = |e: &SearchEvent| {
-                            send(WorkerEvent::Search(e.clone()));
-                        };
-                        let result =
-                            search_problem(&config, &problem, &mut policy, verifier.as_mut(), &mut sink, &token);
-                        let ev = match result {
-                            Ok(r) => WorkerEvent::Done(Box::new(r)),
-                            Err(e) if e.is::<Cancelled>() => WorkerEvent::Cancelled,
-                            Err(e) => WorkerEvent::Failed(format!("{e:#}")),
-                        };
-                        if !send(ev) {
-                            return;
+        let thread = std::thread::Builder::new()
+            .name("thinkscale-worker".into())
+            .spawn(move || {
+                let send = |e: WorkerEvent| {
+                    let ok = ev_tx.send(e).is_ok();
+                    wake();
+                    ok
+                };
+                let mut policy = match load_policy(&config) {
+                    Ok(p) => {
+                        send(WorkerEvent::Loaded {
+                            policy: config.policy.display().to_string(),
+                            params: p.model().params,
+                        });
+                        p
+                    }
+                    Err(e) => {
+                        send(WorkerEvent::LoadFailed(format!("{e:#}")));
+                        return;
+                    }
+                };
+                while let Ok(job) = job_rx.recv() {
+                    match job {
+                        Job::Search { problem, config } => {
+                            token.reset();
+                            let mut verifier = config.verifier.build();
+                            let mut sink = |e: &SearchEvent| {
+                                send(WorkerEvent::Search(e.clone()));
+                            };
+                            let result = search_problem(
+                                &config,
+                                &problem,
+                                &mut policy,
+                                verifier.as_mut(),
+                                &mut sink,
+                                &token,
+                            );
+                            let ev = match result {
+                                Ok(r) => WorkerEvent::Done(Box::new(r)),
+                                Err(e) if e.is::<Cancelled>() => WorkerEvent::Cancelled,
+                                Err(e) => WorkerEvent::Failed(format!("{e:#}")),
+                            };
+                            if !send(ev) {
+                                return;
+                            }
                         }
                     }
                 }
-            }
-        })?;
-        Ok(Self { jobs: Some(job_tx), events: ev_rx, cancel, thread: Some(thread) })
+            })?;
+        Ok(Self {
+            jobs: Some(job_tx),
+            events: ev_rx,
+            cancel,
+            thread: Some(thread),
+        })
     }
 
     /// Hands a job over; fails at once if the worker is busy or gone.

@@ -20,7 +20,10 @@ pub fn equivalent(reference: &str, predicted: &str) -> bool {
     if let (Some(a), Some(b)) = (toy::evaluate(reference), toy::evaluate(predicted)) {
         return a == b;
     }
-    if let (Ok(a), Ok(b)) = (reference.trim().parse::<f64>(), predicted.trim().parse::<f64>()) {
+    if let (Ok(a), Ok(b)) = (
+        reference.trim().parse::<f64>(),
+        predicted.trim().parse::<f64>(),
+    ) {
         if a.is_finite() && b.is_finite() {
             return (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
         }

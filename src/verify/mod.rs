@@ -20,7 +20,9 @@ impl VerifierSpec {
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "oracle" => Ok(Self::Oracle),
-            other => Err(format!("unknown verifier '{other}': the verifiers are: oracle")),
+            other => Err(format!(
+                "unknown verifier '{other}': the verifiers are: oracle"
+            )),
         }
     }
 
@@ -50,7 +52,12 @@ impl Verifier for OracleVerifier {
         "oracle".into()
     }
 
-    fn score(&mut self, problem: &Problem, steps: &[String], _: &mut ComputeMeter) -> anyhow::Result<Vec<f32>> {
+    fn score(
+        &mut self,
+        problem: &Problem,
+        steps: &[String],
+        _: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<f32>> {
         let target: i64 = problem.answer.trim().parse().map_err(|_| {
             anyhow::anyhow!(
                 "the oracle verifier checks toy arithmetic, but problem {} has the non-integer answer '{}'",
@@ -58,7 +65,10 @@ impl Verifier for OracleVerifier {
                 problem.answer
             )
         })?;
-        Ok(toy::check_steps(steps, target).into_iter().map(|ok| if ok { 1.0 } else { 0.0 }).collect())
+        Ok(toy::check_steps(steps, target)
+            .into_iter()
+            .map(|ok| if ok { 1.0 } else { 0.0 })
+            .collect())
     }
 }
 
@@ -69,8 +79,12 @@ mod tests {
     #[test]
     fn oracle_scores_prefix_correctness() {
         let p = toy::problem("t".into(), 2, "2*3+1".into(), 7);
-        let steps: Vec<String> = ["2*3=6: 6+1", "6+1=8: 8", "\\boxed{8}"].map(String::from).to_vec();
-        let s = OracleVerifier.score(&p, &steps, &mut ComputeMeter::default()).unwrap();
+        let steps: Vec<String> = ["2*3=6: 6+1", "6+1=8: 8", "\\boxed{8}"]
+            .map(String::from)
+            .to_vec();
+        let s = OracleVerifier
+            .score(&p, &steps, &mut ComputeMeter::default())
+            .unwrap();
         assert_eq!(s, vec![1.0, 0.0, 0.0]);
         let mut q = p.clone();
         q.answer = "x".into();

@@ -12,25 +12,41 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         ui.heading("thinkscale");
         ui.separator();
-        egui::ComboBox::from_label("Strategy").selected_text(s.strategy.as_str()).show_ui(ui, |ui| {
-            for k in StrategyKind::ALL {
-                ui.selectable_value(&mut s.strategy, k, k.as_str());
-            }
-        });
-        ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
-            egui::ComboBox::from_label("Aggregation").selected_text(s.aggregation.as_str()).show_ui(ui, |ui| {
-                for a in Aggregation::ALL {
-                    ui.selectable_value(&mut s.aggregation, a, a.as_str());
+        egui::ComboBox::from_label("Strategy")
+            .selected_text(s.strategy.as_str())
+            .show_ui(ui, |ui| {
+                for k in StrategyKind::ALL {
+                    ui.selectable_value(&mut s.strategy, k, k.as_str());
                 }
             });
+        ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
+            egui::ComboBox::from_label("Aggregation")
+                .selected_text(s.aggregation.as_str())
+                .show_ui(ui, |ui| {
+                    for a in Aggregation::ALL {
+                        ui.selectable_value(&mut s.aggregation, a, a.as_str());
+                    }
+                });
         });
-        let mut k = BUDGETS.iter().position(|&b| b >= s.budget).unwrap_or(BUDGETS.len() - 1);
+        let mut k = BUDGETS
+            .iter()
+            .position(|&b| b >= s.budget)
+            .unwrap_or(BUDGETS.len() - 1);
         let label = format!("Budget {}", BUDGETS[k]);
-        ui.add(egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1).show_value(false).text(label));
+        ui.add(
+            egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1)
+                .show_value(false)
+                .text(label),
+        );
         s.budget = BUDGETS[k];
-        ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05).text("Temperature"));
+        ui.add(
+            egui::Slider::new(&mut s.temperature, 0.0..=1.5)
+                .step_by(0.05)
+                .text("Temperature"),
+        );
         let seed_label = ui.label("Seed");
-        ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(seed_label.id);
+        ui.add(egui::DragValue::new(&mut s.seed))
+            .labelled_by(seed_label.id);
         ui.label("Verifier: oracle");
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
@@ -38,7 +54,10 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         if ui.add_enabled(can_run, egui::Button::new("Run")).clicked() {
             cmds.push(Command::Run);
         }
-        if ui.add_enabled(app.running.is_some(), egui::Button::new("Cancel")).clicked() {
+        if ui
+            .add_enabled(app.running.is_some(), egui::Button::new("Cancel"))
+            .clicked()
+        {
             cmds.push(Command::Cancel);
         }
         match (&app.model, app.running) {

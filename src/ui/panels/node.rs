@@ -17,7 +17,10 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         node.depth, node.round, node.token_count, node.visits
     ));
     match node.score {
-        Some(s) => ui.colored_label(theme::score_color(Some(s)), format!("verifier score {s:.3}")),
+        Some(s) => ui.colored_label(
+            theme::score_color(Some(s)),
+            format!("verifier score {s:.3}"),
+        ),
         None => ui.label("not scored"),
     };
     match &node.status {
@@ -27,7 +30,11 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
                 format!(
                     "final answer {}: {}",
                     answer.as_deref().unwrap_or("none"),
-                    if *correct == Some(true) { "correct" } else { "wrong" }
+                    if *correct == Some(true) {
+                        "correct"
+                    } else {
+                        "wrong"
+                    }
                 ),
             );
         }
@@ -41,7 +48,10 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
     egui::ScrollArea::vertical().show(ui, |ui| {
         for n in app.tree.path(id).into_iter().skip(1) {
             let step = &app.tree.nodes[n];
-            ui.colored_label(theme::score_color(step.score), egui::RichText::new(&step.text).monospace());
+            ui.colored_label(
+                theme::score_color(step.score),
+                egui::RichText::new(&step.text).monospace(),
+            );
         }
     });
 }

@@ -25,36 +25,49 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         let answer = r.answer.clone().unwrap_or_else(|| "none".into());
         ui.colored_label(
             theme::verdict_color(Some(r.correct)),
-            format!("chosen answer {answer}: {}", if r.correct { "correct" } else { "wrong" }),
+            format!(
+                "chosen answer {answer}: {}",
+                if r.correct { "correct" } else { "wrong" }
+            ),
         );
     });
     ui.label(format!(
         "{} candidates, {} of them right; {} prompt + {} generated tokens; {:.3e} FLOPs",
         r.candidates.len(),
-        r.candidates.iter().filter(|c| c.correct == Some(true)).count(),
+        r.candidates
+            .iter()
+            .filter(|c| c.correct == Some(true))
+            .count(),
         r.compute.prompt_tokens,
         r.compute.generated_tokens,
         r.compute.flops
     ));
     ui.columns(2, |cols| {
-        egui::ScrollArea::vertical().id_salt("answers").show(&mut cols[0], |ui| {
-            egui::Grid::new("answers_grid").striped(true).show(ui, |ui| {
-                ui.strong("answer");
-                ui.strong("votes");
-                ui.strong("score sum");
-                ui.end_row();
-                let mut groups = answer_groups(&r.candidates);
-                groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
-                for g in groups {
-                    let c = &r.candidates[g[0]];
-                    let a = c.answer.clone().unwrap_or_default();
-                    ui.colored_label(theme::verdict_color(c.correct), a);
-                    ui.label(g.len().to_string());
-                    ui.label(format!("{:.2}", g.iter().map(|&i| r.candidates[i].score).sum::<f32>()));
-                    ui.end_row();
-                }
+        egui::ScrollArea::vertical()
+            .id_salt("answers")
+            .show(&mut cols[0], |ui| {
+                egui::Grid::new("answers_grid")
+                    .striped(true)
+                    .show(ui, |ui| {
+                        ui.strong("answer");
+                        ui.strong("votes");
+                        ui.strong("score sum");
+                        ui.end_row();
+                        let mut groups = answer_groups(&r.candidates);
+                        groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+                        for g in groups {
+                            let c = &r.candidates[g[0]];
+                            let a = c.answer.clone().unwrap_or_default();
+                            ui.colored_label(theme::verdict_color(c.correct), a);
+                            ui.label(g.len().to_string());
+                            ui.label(format!(
+                                "{:.2}",
+                                g.iter().map(|&i| r.candidates[i].score).sum::<f32>()
+                            ));
+                            ui.end_row();
+                        }
+                    });
             });
-        });
         let ui = &mut cols[1];
         ui.strong("This session by level");
         egui::Grid::new("tally").striped(true).show(ui, |ui| {

@@ -51,56 +51,82 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let chosen: Vec<usize> = app.chosen_leaf.map(|l| tree.path(l)).unwrap_or_default();
     let width = (tree.depth() + 1) as f32 * (theme::NODE_W + theme::GAP_X);
     let height = pos.iter().map(|p| p.y).fold(0.0, f32::max) + theme::ROW_H;
-    egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
-        let (area, _) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
-        let origin = area.min + vec2(4.0, 4.0);
-        let rect_of = |i: usize| Rect::from_min_size(origin + pos[i].to_vec2(), vec2(theme::NODE_W, theme::NODE_H));
-        let painter = ui.painter_at(area);
-        for (i, n) in tree.nodes.iter().enumerate() {
-            if let Some(p) = n.parent {
-                let on_path = chosen.contains(&i);
-                let stroke = if on_path {
-                    Stroke::new(2.5, theme::CHOSEN)
-                } else {
-                    Stroke::new(1.0, ui.visuals().weak_text_color())
-                };
-                painter.line_segment([rect_of(p).right_center(), rect_of(i).left_center()], stroke);
-            }
-        }
-        for (i, n) in tree.nodes.iter().enumerate() {
-            let rect = rect_of(i);
-            let fill =
-                if i == SearchTree::ROOT { ui.visuals().widgets.inactive.bg_fill } else { theme::score_color(n.score) };
-            let mut label = shorten(&n.text, 26);
-            if let NodeStatus::Finished { correct, .. } = &n.status {
-                label = format!("{label} {}", if *correct == Some(true) { "(right)" } else { "(wrong)" });
-            }
-            if n.visits > 1 {
-                label = format!("{label} x{}", n.visits);
-            }
-            painter.rect_filled(rect, 4.0, fill);
-            let border = if chosen.contains(&i) {
-                Stroke::new(2.5, theme::CHOSEN)
-            } else if app.selected_node == Some(i) {
-                Stroke::new(2.0, ui.visuals().strong_text_color())
-            } else {
-                Stroke::new(0.5, ui.visuals().weak_text_color())
+    egui::ScrollArea::both()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let (area, _) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
+            let origin = area.min + vec2(4.0, 4.0);
+            let rect_of = |i: usize| {
+                Rect::from_min_size(
+                    origin + pos[i].to_vec2(),
+                    vec2(theme::NODE_W, theme::NODE_H),
+                )
             };
-            painter.rect_stroke(rect, 4.0, border, egui::StrokeKind::Inside);
-            let text_color = if i == SearchTree::ROOT { ui.visuals().text_color() } else { theme::NODE_TEXT };
-            painter.text(
-                rect.left_center() + vec2(6.0, 0.0),
-                egui::Align2::LEFT_CENTER,
-                label,
-                egui::FontId::monospace(11.0),
-                text_color,
-            );
-            let resp = ui.interact(rect, ui.scope_id().with(("node", i)), Sense::click()).on_hover_text(&n.text);
-            if resp.clicked() {
-                cmds.push(Command::SelectNode(i));
+            let painter = ui.painter_at(area);
+            for (i, n) in tree.nodes.iter().enumerate() {
+                if let Some(p) = n.parent {
+                    let on_path = chosen.contains(&i);
+                    let stroke = if on_path {
+                        Stroke::new(2.5, theme::CHOSEN)
+                    } else {
+                        Stroke::new(1.0, ui.visuals().weak_text_color())
+                    };
+                    painter.line_segment(
+                        [rect_of(p).right_center(), rect_of(i).left_center()],
+                        stroke,
+                    );
+                }
             }
-        }
-    });
+            for (i, n) in tree.nodes.iter().enumerate() {
+                let rect = rect_of(i);
+                let fill = if i == SearchTree::ROOT {
+                    ui.visuals().widgets.inactive.bg_fill
+                } else {
+                    theme::score_color(n.score)
+                };
+                let mut label = shorten(&n.text, 26);
+                if let NodeStatus::Finished { correct, .. } = &n.status {
+                    label = format!(
+                        "{label} {}",
+                        if *correct == Some(true) {
+                            "(right)"
+                        } else {
+                            "(wrong)"
+                        }
+                    );
+                }
+                if n.visits > 1 {
+                    label = format!("{label} x{}", n.visits);
+                }
+                painter.rect_filled(rect, 4.0, fill);
+                let border = if chosen.contains(&i) {
+                    Stroke::new(2.5, theme::CHOSEN)
+                } else if app.selected_node == Some(i) {
+                    Stroke::new(2.0, ui.visuals().strong_text_color())
+                } else {
+                    Stroke::new(0.5, ui.visuals().weak_text_color())
+                };
+                painter.rect_stroke(rect, 4.0, border, egui::StrokeKind::Inside);
+                let text_color = if i == SearchTree::ROOT {
+                    ui.visuals().text_color()
+                } else {
+                    theme::NODE_TEXT
+                };
+                painter.text(
+                    rect.left_center() + vec2(6.0, 0.0),
+                    egui::Align2::LEFT_CENTER,
+                    label,
+                    egui::FontId::monospace(11.0),
+                    text_color,
+                );
+                let resp = ui
+                    .interact(rect, ui.scope_id().with(("node", i)), Sense::click())
+                    .on_hover_text(&n.text);
+                if resp.clicked() {
+                    cmds.push(Command::SelectNode(i));
+                }
+            }
+        });
 }
 
 #[cfg(test)]
