@@ -39,6 +39,11 @@ impl LocalPolicy {
         &self.lm
     }
 
+    /// The loaded model, for scoring.
+    pub fn model_mut(&mut self) -> &mut CausalLm {
+        &mut self.lm
+    }
+
     /// The prompt's token ids for `problem` continued after `prefix`.
     pub fn prompt_ids(&self, problem: &Problem, prefix: &str) -> anyhow::Result<Vec<u32>> {
         let tok = &self.lm.tokenizer;

@@ -6,7 +6,8 @@ use crate::backend::{default_policy_dir, LocalPolicy};
 use crate::data::DatasetSpec;
 use crate::engine::device::parse_device;
 use crate::engine::SamplingParams;
-use crate::search::CancelToken;
+use crate::search::{Aggregation, CancelToken};
+use crate::verify::VerifierSpec;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -36,6 +37,13 @@ pub struct EvaluateArgs {
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also judge the same samples with these verifiers, comma-separated (see `run --verifier`):
+    /// step AUC against the exact labels, best-of-k and weighted best-of-k accuracy per level.
+    #[arg(long, value_delimiter = ',', value_parser = VerifierSpec::parse)]
+    pub verifiers: Vec<VerifierSpec>,
+    /// How the verifiers' step scores become a solution's score: last, min, prod, mean.
+    #[arg(long, default_value = "last", value_parser = Aggregation::parse)]
+    pub aggregation: Aggregation,
     /// Device: cpu, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -47,7 +55,8 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--samples must be at least 1");
     }
     let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
-    let mut policy = LocalPolicy::load(&dir, &parse_device(&a.device)?)
+    let device = parse_device(&a.device)?;
+    let mut policy = LocalPolicy::load(&dir, &device)
         .with_context(|| format!("cannot load policy {}", dir.display()))?;
     let mut problems = a.dataset.load()?.problems;
     if let Some(k) = a.limit {
@@ -57,6 +66,14 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         temperature: a.temperature,
         ..Default::default()
     };
+    let mut verifiers = a
+        .verifiers
+        .iter()
+        .map(|v| {
+            v.build(&dir, &device, &sampling.step_delimiter)
+                .with_context(|| format!("cannot load verifier {v}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let bar = super::progress_bar(problems.len() as u64, "problems")?;
     let cancel = CancelToken::from_flag(super::interrupt_flag());
     let eval = evaluate_policy(
@@ -65,6 +82,8 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         a.samples,
         &sampling,
         a.seed,
+        &mut verifiers,
+        a.aggregation,
         &cancel,
         |d, _| bar.set_position(d as u64),
     )?;
@@ -78,6 +97,13 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         a.seed
     );
     print!("{}", eval.markdown());
+    if !eval.verifiers.is_empty() {
+        println!(
+            "\nverifiers on the same samples: weighted best-of-{k} accuracy (best-of-{k} in brackets)",
+            k = a.samples
+        );
+        print!("{}", eval.verifier_markdown());
+    }
     if let Some(path) = &a.json {
         crate::store::write_json(path, &eval)?;
     }

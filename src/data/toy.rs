@@ -284,6 +284,14 @@ pub fn generate(level: u8, rng: &mut impl Rng) -> (String, i64) {
     }
 }
 
+/// The subject of every toy problem.
+pub const SUBJECT: &str = "arithmetic";
+
+/// Whether `problem` is a toy problem (its steps can be checked exactly).
+pub fn is_toy(problem: &Problem) -> bool {
+    problem.subject == SUBJECT && problem.level.is_some()
+}
+
 /// Builds a problem record.
 pub fn problem(id: String, level: u8, question: String, value: i64) -> Problem {
     Problem {
@@ -291,7 +299,7 @@ pub fn problem(id: String, level: u8, question: String, value: i64) -> Problem {
         question,
         answer: value.to_string(),
         level: Some(level),
-        subject: "arithmetic".into(),
+        subject: SUBJECT.into(),
     }
 }
 

@@ -6,7 +6,7 @@ use super::meter::{flops_per_token, ComputeMeter};
 use super::sample::{sample, SamplingParams};
 use super::tokenizer::{TextTokenizer, TokenizerError};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::qwen2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -64,7 +64,8 @@ pub struct CausalLm {
     pub tokenizer: TextTokenizer,
     /// Number of parameters.
     pub params: u64,
-    model: qwen2::ModelForCausalLM,
+    model: qwen2::Model,
+    lm_head: Linear,
     device: Device,
 }
 
@@ -175,16 +176,29 @@ impl CausalLm {
             })?;
         let params = tensors.values().map(|t| t.elem_count() as u64).sum();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let model = qwen2::ModelForCausalLM::new(&config, vb).map_err(|e| ModelError::Invalid {
+        let unfit = |e: candle_core::Error| ModelError::Invalid {
             path: weights.display().to_string(),
             reason: format!("weights do not fit config.json: {e}"),
-        })?;
+        };
+        let model = qwen2::Model::new(&config, vb.clone()).map_err(unfit)?;
+        // As candle-transformers' ModelForCausalLM: a separate head, else tied embeddings.
+        let lm_head = if vb.contains_tensor("lm_head.weight") {
+            candle_nn::linear_no_bias(config.hidden_size, config.vocab_size, vb.pp("lm_head"))
+                .map_err(unfit)?
+        } else {
+            let embed = vb
+                .pp("model.embed_tokens")
+                .get((config.vocab_size, config.hidden_size), "weight")
+                .map_err(unfit)?;
+            Linear::new(embed, None)
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
             tokenizer,
             params,
             model,
+            lm_head,
             device: device.clone(),
         })
     }
@@ -265,7 +279,7 @@ impl CausalLm {
         self.model.clear_kv_cache();
         let ids: Vec<u32> = (0..rows).flat_map(|_| prompt.iter().copied()).collect();
         let input = Tensor::from_vec(ids, (rows, prompt.len()), &self.device)?;
-        let mut logits = self.model.forward(&input, 0)?;
+        let mut logits = self.next_logits(&input, 0)?;
         meter.prompt_tokens += (rows * prompt.len()) as u64;
         meter.flops += (0..prompt.len()).map(|c| self.flops(c + 1)).sum::<f64>() * rows as f64;
         let eos = self.tokenizer.eos_id;
@@ -301,7 +315,7 @@ impl CausalLm {
                 break;
             }
             let input = Tensor::from_vec(next, (rows, 1), &self.device)?;
-            logits = self.model.forward(&input, prompt.len() + t)?;
+            logits = self.next_logits(&input, prompt.len() + t)?;
         }
         self.model.clear_kv_cache();
         Ok(gens)
@@ -309,12 +323,52 @@ impl CausalLm {
 }
 
 impl CausalLm {
+    /// Logits `(batch, 1, vocab)` of the token after the last of `input` `(batch, time)`,
+    /// continuing the KV cache at position `offset`.
+    fn next_logits(&mut self, input: &Tensor, offset: usize) -> Result<Tensor, ModelError> {
+        let t = input.dim(1)?;
+        let hidden = self.model.forward(input, offset, None)?;
+        Ok(self.lm_head.forward(&hidden.narrow(1, t - 1, 1)?)?)
+    }
+
     /// Logits of the next token after `ids` (one sequence), for tests and scoring.
     pub fn last_logits(&mut self, ids: &[u32]) -> Result<Tensor, ModelError> {
         self.model.clear_kv_cache();
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let logits = self.model.forward(&input, 0)?.squeeze(0)?.squeeze(0)?;
+        let logits = self.next_logits(&input, 0);
         self.model.clear_kv_cache();
-        Ok(logits)
+        Ok(logits?.squeeze(0)?.squeeze(0)?)
+    }
+
+    /// Teacher-forced log-probabilities: entry `i` is `log p(ids[i + 1] | ids[..=i])`, so the
+    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence; its tokens
+    /// are added to the meter as verifier tokens (this is scoring, not generation).
+    pub fn token_logprobs(
+        &mut self,
+        ids: &[u32],
+        meter: &mut ComputeMeter,
+    ) -> Result<Vec<f32>, ModelError> {
+        let context = self.context();
+        if ids.len() < 2 || ids.len() > context {
+            return Err(ModelError::TooLong {
+                tokens: ids.len(),
+                context,
+            });
+        }
+        self.model.clear_kv_cache();
+        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        let hidden = self.model.forward(&input, 0, None);
+        self.model.clear_kv_cache();
+        let logits = self.lm_head.forward(&hidden?.squeeze(0)?)?;
+        let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
+        let targets = Tensor::new(&ids[1..], &self.device)?.unsqueeze(1)?;
+        let picked = logp
+            .narrow(0, 0, ids.len() - 1)?
+            .gather(&targets, 1)?
+            .squeeze(1)?
+            .to_vec1::<f32>()?;
+        meter.verifier_tokens += ids.len() as u64;
+        meter.flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
+        Ok(picked)
     }
 }

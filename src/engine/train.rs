@@ -129,7 +129,7 @@ pub struct Twin {
     embed: Tensor,
     blocks: Vec<Block>,
     norm: Tensor,
-    lm_head: Linear,
+    lm_head: Option<Linear>,
     cos: Tensor,
     sin: Tensor,
     heads: usize,
@@ -140,6 +140,13 @@ pub struct Twin {
 impl Twin {
     /// Builds the twin's variables in `vb` (names as in a Hugging Face Qwen2 checkpoint).
     pub fn new(arch: &ToyArch, vocab: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let mut twin = Self::backbone(arch, vocab, vb.clone())?;
+        twin.lm_head = Some(linear_no_bias(arch.hidden_size, vocab, vb.pp("lm_head"))?);
+        Ok(twin)
+    }
+
+    /// The twin without its language-model head (`model.*` only), for reward models.
+    pub fn backbone(arch: &ToyArch, vocab: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let h = arch.hidden_size;
         let m = vb.pp("model");
         let embed = m
@@ -169,7 +176,6 @@ impl Twin {
             });
         }
         let norm = m.pp("norm").get_with_hints(h, "weight", Init::Const(1.0))?;
-        let lm_head = linear_no_bias(h, vocab, vb.pp("lm_head"))?;
         let head_dim = h / arch.num_attention_heads;
         let inv: Vec<f32> = (0..head_dim)
             .step_by(2)
@@ -185,7 +191,7 @@ impl Twin {
             embed,
             blocks,
             norm,
-            lm_head,
+            lm_head: None,
             cos: freqs.cos()?,
             sin: freqs.sin()?,
             heads: arch.num_attention_heads,
@@ -196,6 +202,14 @@ impl Twin {
 
     /// Logits `(batch, time, vocab)` for token ids `(batch, time)` under a causal mask.
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let head = self.lm_head.as_ref().ok_or_else(|| {
+            candle_core::Error::Msg("this twin has no language-model head".into())
+        })?;
+        head.forward(&self.hidden(ids)?)
+    }
+
+    /// Final normalised hidden states `(batch, time, hidden)` under a causal mask.
+    pub fn hidden(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let mut x = candle_nn::Embedding::new(self.embed.clone(), self.hidden).forward(ids)?;
         let mask: Vec<f32> = (0..t)
@@ -229,14 +243,13 @@ impl Twin {
                 .forward(&(blk.gate.forward(&hn)?.silu()? * blk.up.forward(&hn)?)?)?;
             x = (x + mlp)?;
         }
-        let x = rms_norm(&x, &self.norm, 1e-6)?;
-        self.lm_head.forward(&x)
+        rms_norm(&x, &self.norm, 1e-6)
     }
 }
 
 /// Sets every variable from a seeded generator: norms to one, biases to zero, weights normal
 /// with standard deviation 0.02 (residual output projections scaled by `1/sqrt(2·layers)`).
-fn seeded_init(varmap: &VarMap, layers: usize, seed: u64) -> candle_core::Result<()> {
+pub fn seeded_init(varmap: &VarMap, layers: usize, seed: u64) -> candle_core::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let data = varmap
         .data()
@@ -339,6 +352,21 @@ pub fn masked_loss(logits: &Tensor, batch: &Batch) -> candle_core::Result<Tensor
     total.neg()? / batch.tokens.max(1) as f64
 }
 
+/// AdamW (weight decay 0.01) over every variable of `varmap`, and their parameter count.
+pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<(candle_nn::AdamW, usize)> {
+    let vars = varmap.all_vars();
+    let params = vars.iter().map(|v| v.elem_count()).sum();
+    let opt = candle_nn::AdamW::new(
+        vars,
+        candle_nn::ParamsAdamW {
+            lr,
+            weight_decay: 0.01,
+            ..Default::default()
+        },
+    )?;
+    Ok((opt, params))
+}
+
 /// Learning rate at `step`: linear warm-up, then cosine decay to a tenth of the peak.
 pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
     if step < cfg.warmup {
@@ -407,15 +435,7 @@ pub fn train_policy(
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let twin = Twin::new(&cfg.arch, toy_vocab_size(), vb)?;
     seeded_init(&varmap, cfg.arch.num_hidden_layers, cfg.seed)?;
-    let params: usize = varmap.all_vars().iter().map(|v| v.elem_count()).sum();
-    let mut opt = candle_nn::AdamW::new(
-        varmap.all_vars(),
-        candle_nn::ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: 0.01,
-            ..Default::default()
-        },
-    )?;
+    let (mut opt, params) = adamw(&varmap, cfg.lr)?;
     let exclude = toy::eval_questions();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7261_696e);
     let start = Instant::now();
@@ -455,9 +475,7 @@ pub fn train_policy(
         tokens,
         params,
     };
-    let p = out.join("training.json");
-    std::fs::write(&p, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", p.display()))?;
+    crate::store::write_json(&out.join("training.json"), &report)?;
     Ok(report)
 }
 

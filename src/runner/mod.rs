@@ -135,6 +135,15 @@ pub fn load_policy(config: &RunConfig) -> anyhow::Result<LocalPolicy> {
         .with_context(|| format!("cannot load policy {}", config.policy.display()))
 }
 
+/// Loads the verifier of `config`.
+pub fn load_verifier(config: &RunConfig) -> anyhow::Result<Box<dyn Verifier + Send>> {
+    let device = parse_device(&config.device)?;
+    config
+        .verifier
+        .build(&config.policy, &device, &config.sampling.step_delimiter)
+        .with_context(|| format!("cannot load verifier {}", config.verifier))
+}
+
 /// Searches one problem and makes its record.
 pub fn search_problem(
     config: &RunConfig,
@@ -189,7 +198,7 @@ pub fn run(
 ) -> anyhow::Result<RunResult> {
     config.validate()?;
     let mut policy = load_policy(config)?;
-    let mut verifier = config.verifier.build();
+    let mut verifier = load_verifier(config)?;
     let problems = config.problems()?;
     if problems.is_empty() {
         anyhow::bail!(

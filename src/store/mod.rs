@@ -167,6 +167,15 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
 
 /// Reads `records.jsonl`; a malformed line is an error naming the file and line.
 pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
+    read_jsonl(path, "malformed record")
+}
+
+/// Reads a file of JSON lines (blank lines skipped); a line that does not parse is an error
+/// naming the file, the line and `what` it should have been.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<Vec<T>> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in BufReader::new(f).lines().enumerate() {
@@ -176,7 +185,7 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
         }
         out.push(
             serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: malformed record", path.display(), i + 1))?,
+                .with_context(|| format!("{}:{}: {what}", path.display(), i + 1))?,
         );
     }
     Ok(out)

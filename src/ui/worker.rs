@@ -2,9 +2,10 @@
 //! back; the window drains them each frame. A failure becomes an event, never a dead thread.
 
 use crate::data::Problem;
-use crate::runner::{load_policy, search_problem, RunConfig};
-use crate::search::{CancelToken, Cancelled, SearchEvent};
+use crate::runner::{load_policy, load_verifier, search_problem, RunConfig};
+use crate::search::{CancelToken, Cancelled, SearchEvent, Verifier};
 use crate::store::Record;
+use crate::verify::VerifierSpec;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 
@@ -82,11 +83,29 @@ impl Worker {
                         return;
                     }
                 };
+                // The verifier is loaded on first use and kept while its choice stays the same.
+                let mut loaded: Option<(VerifierSpec, Box<dyn Verifier + Send>)> = None;
                 while let Ok(job) = job_rx.recv() {
                     match job {
                         Job::Search { problem, config } => {
                             token.reset();
-                            let mut verifier = config.verifier.build();
+                            if loaded
+                                .as_ref()
+                                .is_none_or(|(spec, _)| *spec != config.verifier)
+                            {
+                                loaded = match load_verifier(&config) {
+                                    Ok(v) => Some((config.verifier.clone(), v)),
+                                    Err(e) => {
+                                        if !send(WorkerEvent::Failed(format!("{e:#}"))) {
+                                            return;
+                                        }
+                                        continue;
+                                    }
+                                };
+                            }
+                            let Some((_, verifier)) = loaded.as_mut() else {
+                                continue;
+                            };
                             let mut sink = |e: &SearchEvent| {
                                 send(WorkerEvent::Search(e.clone()));
                             };

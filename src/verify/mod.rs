@@ -1,11 +1,17 @@
 //! Verifiers and grading: the oracle step checker of the toy task, and the answer grader.
 
 pub mod grader;
+pub mod logprob;
+pub mod train;
 
+use crate::backend::LocalPolicy;
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
 use crate::search::Verifier;
+use anyhow::Context;
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// Which verifier scores steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,24 +19,43 @@ use serde::{Deserialize, Serialize};
 pub enum VerifierSpec {
     /// The exact step checker of the toy task: 1 while every step so far is right, else 0.
     Oracle,
+    /// The policy's own token log-probabilities ([`logprob`]): free, no training.
+    Logprob,
 }
 
 impl VerifierSpec {
+    /// The names `--verifier` accepts, for help and error messages.
+    pub const NAMES: &'static str = "oracle, logprob";
+
     /// Parses a `--verifier` value.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "oracle" => Ok(Self::Oracle),
+            "logprob" => Ok(Self::Logprob),
             other => Err(format!(
-                "unknown verifier '{other}': the verifiers are: oracle"
+                "unknown verifier '{other}': the verifiers are: {}",
+                Self::NAMES
             )),
         }
     }
 
-    /// Builds the verifier.
-    pub fn build(&self) -> Box<dyn Verifier + Send> {
-        match self {
+    /// Builds the verifier. `policy` is the policy's model directory (the log-prob verifier
+    /// scores with it), `delimiter` what separates its steps.
+    pub fn build(
+        &self,
+        policy: &Path,
+        device: &Device,
+        delimiter: &str,
+    ) -> anyhow::Result<Box<dyn Verifier + Send>> {
+        Ok(match self {
             Self::Oracle => Box::new(OracleVerifier),
-        }
+            Self::Logprob => Box::new(logprob::LogprobVerifier::new(
+                LocalPolicy::load(policy, device).with_context(|| {
+                    format!("log-prob verifier: cannot load {}", policy.display())
+                })?,
+                delimiter,
+            )),
+        })
     }
 }
 
@@ -38,6 +63,7 @@ impl std::fmt::Display for VerifierSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Oracle => write!(f, "oracle"),
+            Self::Logprob => write!(f, "logprob"),
         }
     }
 }

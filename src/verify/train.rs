@@ -1,0 +1,718 @@
+//! Training the toy verifiers without human labels, as the paper trained its PRM (Math-Shepherd
+//! style): sample solutions from the policy, label every step by Monte Carlo rollouts (the
+//! fraction of the policy's continuations from that step that reach the right answer), and
+//! train a value head on the soft labels with binary cross-entropy.
+//!
+//! Two variants share the labels and the code:
+//! - the **PRM** learns the rollout label at the end of every step;
+//! - the **ORM** learns only whether the whole solution's answer is right, at its last step.
+//!
+//! Both are the policy's backbone (initialised from its weights) with a value head
+//! `v_head.summary` — `Linear(hidden, 1)`, sigmoid — read at each step's closing newline:
+//! the layout of Skywork's open PRMs, so the toy verifiers load through the same adapter as
+//! real ones (`Qwen2ForPrmModel`). The input is the policy's: beginning-of-sequence token,
+//! question, newline, then each step followed by a newline.
+
+use crate::backend::LocalPolicy;
+use crate::data::{toy, Problem};
+use crate::engine::tokenizer::{TextTokenizer, TOY_EOS};
+use crate::engine::train::{
+    adamw, lr_at, toy_prompt, write_toy_model_files, ToyArch, TrainConfig, Twin,
+};
+use crate::engine::{ComputeMeter, SamplingParams};
+use crate::search::Policy;
+use crate::verify::grader;
+use anyhow::Context;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Init, Linear, Optimizer, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The architecture string of a value-head reward model's `config.json`.
+pub const VALUE_HEAD_ARCHITECTURE: &str = "Qwen2ForPrmModel";
+
+/// How to label steps by rollouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelConfig {
+    /// The policy that samples solutions and rollouts.
+    pub policy: PathBuf,
+    /// Seeds the training questions, the samples and the rollouts.
+    pub seed: u64,
+    /// Training questions (fresh, never from the evaluation split), levels in turn.
+    pub questions: usize,
+    /// Solutions sampled per question.
+    pub samples: usize,
+    /// Rollouts from every step to estimate its label.
+    pub rollouts: usize,
+    /// Sampling temperature of solutions and rollouts.
+    pub temperature: f64,
+}
+
+impl Default for LabelConfig {
+    fn default() -> Self {
+        Self {
+            policy: crate::backend::default_policy_dir(),
+            seed: 0,
+            questions: 1500,
+            samples: 4,
+            rollouts: 8,
+            temperature: 1.0,
+        }
+    }
+}
+
+/// One sampled solution with its step labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledSample {
+    /// Index of its question in the labelling run.
+    pub question_index: usize,
+    /// The question's level.
+    pub level: u8,
+    /// The question.
+    pub question: String,
+    /// The reference answer.
+    pub answer: String,
+    /// The solution's steps (newline-separated lines, empty ones dropped).
+    pub steps: Vec<String>,
+    /// For every step, the fraction of rollouts from the end of that step that reach the right
+    /// answer; the last step's label is whether the solution itself is right.
+    pub mc: Vec<f32>,
+    /// Whether the solution's final answer is right.
+    pub correct: bool,
+}
+
+/// What labelling reports as it goes.
+#[derive(Debug, Clone, Default)]
+pub struct LabelProgress {
+    /// Questions labelled.
+    pub questions: usize,
+    /// Samples labelled.
+    pub samples: usize,
+    /// Rollouts generated.
+    pub rollouts: usize,
+    /// Compute spent so far.
+    pub compute: ComputeMeter,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    // SplitMix64 finaliser: stable across platforms and versions.
+    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The non-empty lines of a solution.
+pub fn solution_steps(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The training questions of a labelling run: fresh problems, levels 1..=5 in turn, none from
+/// the evaluation split.
+pub fn training_problems(seed: u64, n: usize) -> Vec<Problem> {
+    let exclude = toy::eval_questions();
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, 0x6c61_6265_6c73));
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let level = (out.len() % toy::LEVELS as usize) as u8 + 1;
+        let (q, v) = toy::generate(level, &mut rng);
+        if !exclude.contains(&q) {
+            out.push(toy::problem(format!("train-{}", out.len()), level, q, v));
+        }
+    }
+    out
+}
+
+fn config_path(labels: &Path) -> PathBuf {
+    labels.with_extension("config.json")
+}
+
+/// Reads a labels file, with the line number of any bad line.
+pub fn read_labels(path: &Path) -> anyhow::Result<Vec<LabelledSample>> {
+    crate::store::read_jsonl(path, "not a labelled sample")
+}
+
+/// Labels the steps of policy samples by rollouts, appending to `path` (JSON lines, one per
+/// sample, flushed per question; the configuration beside it as `*.config.json`). An existing
+/// file written with the same configuration is resumed from its last complete question, so an
+/// interrupted labelling loses nothing. `progress` may return `false` to stop early.
+pub fn label(
+    cfg: &LabelConfig,
+    path: &Path,
+    device: &Device,
+    mut progress: impl FnMut(&LabelProgress) -> bool,
+) -> anyhow::Result<Vec<LabelledSample>> {
+    if cfg.samples == 0 || cfg.rollouts == 0 || cfg.questions == 0 {
+        anyhow::bail!("questions, samples and rollouts must each be at least 1");
+    }
+    let cfg_path = config_path(path);
+    let mut done = Vec::new();
+    if path.exists() {
+        let old: Option<LabelConfig> = std::fs::read_to_string(&cfg_path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok());
+        if old.as_ref() != Some(cfg) {
+            anyhow::bail!(
+                "{} holds labels of another configuration (see {}); choose another --labels file or delete it",
+                path.display(),
+                cfg_path.display()
+            );
+        }
+        done = read_labels(path)?;
+        // Keep whole questions only: a question is written in one go, but be safe.
+        let complete = done.len() / cfg.samples;
+        done.truncate(complete * cfg.samples);
+    } else {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&cfg_path, serde_json::to_string_pretty(cfg)?)
+            .with_context(|| format!("cannot write {}", cfg_path.display()))?;
+    }
+    // Rewrite the kept lines, so a torn last line cannot survive a resume.
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    for s in &done {
+        writeln!(file, "{}", serde_json::to_string(s)?)?;
+    }
+    let mut policy = LocalPolicy::load(&cfg.policy, device)?;
+    let params = SamplingParams {
+        temperature: cfg.temperature,
+        ..Default::default()
+    };
+    let problems = training_problems(cfg.seed, cfg.questions);
+    let mut stats = LabelProgress {
+        questions: done.len() / cfg.samples,
+        samples: done.len(),
+        ..Default::default()
+    };
+    for (qi, problem) in problems.iter().enumerate().skip(stats.questions) {
+        let qseed = mix(cfg.seed, qi as u64);
+        let mut meter = ComputeMeter::default();
+        let gens = policy.generate(problem, "", cfg.samples, &params, qseed, &mut meter)?;
+        let right = |text: &str| {
+            grader::extract_answer(text).is_some_and(|a| grader::equivalent(&problem.answer, &a))
+        };
+        let mut cache: HashMap<String, f32> = HashMap::new();
+        let mut batch = Vec::with_capacity(gens.len());
+        for g in &gens {
+            let steps = solution_steps(&g.text);
+            let correct = right(&g.text);
+            let mut mc = Vec::with_capacity(steps.len());
+            for k in 0..steps.len() {
+                if k + 1 == steps.len() {
+                    mc.push(if correct { 1.0 } else { 0.0 });
+                    break;
+                }
+                let prefix = steps[..=k].join("\n") + "\n";
+                if let Some(v) = cache.get(&prefix) {
+                    mc.push(*v);
+                    continue;
+                }
+                let outs = policy.generate(
+                    problem,
+                    &prefix,
+                    cfg.rollouts,
+                    &params,
+                    mix(qseed, fnv(&prefix)),
+                    &mut meter,
+                )?;
+                stats.rollouts += outs.len();
+                let v = outs.iter().filter(|o| right(&o.text)).count() as f32 / outs.len() as f32;
+                cache.insert(prefix, v);
+                mc.push(v);
+            }
+            batch.push(LabelledSample {
+                question_index: qi,
+                level: problem.level.unwrap_or(0),
+                question: problem.question.clone(),
+                answer: problem.answer.clone(),
+                steps,
+                mc,
+                correct,
+            });
+        }
+        for s in &batch {
+            writeln!(file, "{}", serde_json::to_string(s)?)?;
+        }
+        file.flush()?;
+        file.sync_data()?;
+        stats.questions += 1;
+        stats.samples += batch.len();
+        stats.compute.add(&meter);
+        done.extend(batch);
+        if !progress(&stats) {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Which verifier to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifierKind {
+    /// Process reward model: a rollout label at every step.
+    Prm,
+    /// Outcome reward model: the answer's correctness at the last step only.
+    Orm,
+}
+
+impl std::fmt::Display for VerifierKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Prm => "prm",
+            Self::Orm => "orm",
+        })
+    }
+}
+
+/// How to train a toy verifier on labelled samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifierTrainConfig {
+    /// PRM or ORM.
+    pub kind: VerifierKind,
+    /// Seeds the batch order and the held-out questions.
+    pub seed: u64,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    pub lr: f64,
+    /// Warm-up steps.
+    pub warmup: usize,
+    /// Every this many questions, one is held out to measure the loss on.
+    pub hold_out_every: usize,
+}
+
+impl Default for VerifierTrainConfig {
+    fn default() -> Self {
+        Self {
+            kind: VerifierKind::Prm,
+            seed: 0,
+            steps: 1000,
+            batch_size: 32,
+            lr: 5e-4,
+            warmup: 50,
+            hold_out_every: 20,
+        }
+    }
+}
+
+/// The record of a verifier training run, saved as `training.json` beside the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifierTrainReport {
+    /// The training configuration.
+    pub config: VerifierTrainConfig,
+    /// How the labels were made.
+    pub labels: Option<LabelConfig>,
+    /// Samples trained on and held out.
+    pub train_samples: usize,
+    /// Samples held out.
+    pub held_out_samples: usize,
+    /// Loss every 50 steps.
+    pub loss_curve: Vec<(usize, f32)>,
+    /// Binary cross-entropy on the held-out samples' labels, before and after training.
+    pub held_out_bce: (f32, f32),
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Parameters.
+    pub params: usize,
+}
+
+/// Token ids of a sample as the value-head verifier reads it, and the positions of its steps'
+/// closing newlines.
+pub fn encode_steps(
+    tok: &TextTokenizer,
+    question: &str,
+    steps: &[String],
+) -> anyhow::Result<(Vec<u32>, Vec<usize>)> {
+    let mut ids: Vec<u32> = tok.bos_id.into_iter().collect();
+    ids.extend(tok.encode(&toy_prompt(question))?);
+    let newline = tok.encode("\n")?;
+    let mut ends = Vec::with_capacity(steps.len());
+    for s in steps {
+        ids.extend(tok.encode(s)?);
+        ids.extend(&newline);
+        ends.push(ids.len() - 1);
+    }
+    Ok((ids, ends))
+}
+
+struct Targets {
+    ids: Tensor,
+    positions: Tensor,
+    labels: Tensor,
+}
+
+fn targets(
+    tok: &TextTokenizer,
+    kind: VerifierKind,
+    batch: &[&LabelledSample],
+    device: &Device,
+) -> anyhow::Result<Targets> {
+    let mut seqs = Vec::with_capacity(batch.len());
+    for s in batch {
+        seqs.push(encode_steps(tok, &s.question, &s.steps)?);
+    }
+    let t = seqs.iter().map(|(ids, _)| ids.len()).max().unwrap_or(1);
+    let (mut ids, mut positions, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, ((seq, ends), s)) in seqs.iter().zip(batch).enumerate() {
+        ids.extend(seq);
+        ids.extend(std::iter::repeat_n(tok.eos_id, t - seq.len()));
+        let picked: Vec<(usize, f32)> = match kind {
+            VerifierKind::Prm => ends.iter().copied().zip(s.mc.iter().copied()).collect(),
+            VerifierKind::Orm => ends
+                .last()
+                .map(|&e| (e, if s.correct { 1.0 } else { 0.0 }))
+                .into_iter()
+                .collect(),
+        };
+        for (p, y) in picked {
+            positions.push((row * t + p) as u32);
+            labels.push(y);
+        }
+    }
+    let n = labels.len();
+    Ok(Targets {
+        ids: Tensor::from_vec(ids, (batch.len(), t), device)?,
+        positions: Tensor::from_vec(positions, n, device)?,
+        labels: Tensor::from_vec(labels, n, device)?,
+    })
+}
+
+/// The value-head model being trained: the policy's backbone plus `v_head.summary`.
+struct ValueModel {
+    twin: Twin,
+    head: Linear,
+    hidden: usize,
+}
+
+impl ValueModel {
+    /// Logits (before the sigmoid) at the target positions.
+    fn logits(&self, t: &Targets) -> candle_core::Result<Tensor> {
+        let h = self.twin.hidden(&t.ids)?;
+        let (b, n, _) = h.dims3()?;
+        let picked = h
+            .reshape((b * n, self.hidden))?
+            .index_select(&t.positions, 0)?;
+        self.head.forward(&picked)?.squeeze(1)
+    }
+}
+
+/// Mean binary cross-entropy of sigmoid(`z`) against soft labels `y`, computed stably:
+/// `max(z, 0) - z·y + log(1 + exp(-|z|))`.
+pub fn bce_with_logits(z: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+    let stable = (z.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    (z.relu()? - (z * y)?)?.add(&stable)?.mean_all()
+}
+
+/// Trains a toy verifier on `samples`, starting from the policy in `policy_dir`, and saves it
+/// in Hugging Face layout under `out`. `progress` gets (step, loss) and may return `false` to
+/// stop early (the weights so far are still saved).
+pub fn train_verifier(
+    cfg: &VerifierTrainConfig,
+    samples: &[LabelledSample],
+    labels: Option<&LabelConfig>,
+    policy_dir: &Path,
+    out: &Path,
+    mut progress: impl FnMut(usize, f32) -> bool,
+) -> anyhow::Result<VerifierTrainReport> {
+    if cfg.steps == 0 || cfg.batch_size == 0 {
+        anyhow::bail!("steps and batch size must each be at least 1");
+    }
+    let device = Device::Cpu;
+    let arch: ToyArch = {
+        let p = policy_dir.join("config.json");
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a toy config", p.display()))?
+    };
+    let hold = cfg.hold_out_every.max(2);
+    let (held, train): (Vec<&LabelledSample>, Vec<&LabelledSample>) = samples
+        .iter()
+        .partition(|s| s.question_index % hold == hold - 1);
+    if train.is_empty() {
+        anyhow::bail!("no labelled samples to train on");
+    }
+    write_toy_model_files(out, &arch)?;
+    let mut config = arch.config_json();
+    config["architectures"] = serde_json::json!([VALUE_HEAD_ARCHITECTURE]);
+    config["num_labels"] = serde_json::json!(1);
+    let config_file = out.join("config.json");
+    std::fs::write(&config_file, serde_json::to_string_pretty(&config)?)
+        .with_context(|| format!("cannot write {}", config_file.display()))?;
+    let _ = std::fs::remove_file(out.join("generation_config.json"));
+    let tok = TextTokenizer::load(&out.join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))?;
+
+    let mut varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let twin = Twin::backbone(&arch, tok.vocab_size(), vb.clone())?;
+    let policy_weights = policy_dir.join("model.safetensors");
+    varmap
+        .load(&policy_weights)
+        .with_context(|| format!("cannot initialise from {}", policy_weights.display()))?;
+    // The head starts at zero (every score 0.5), after loading: the policy has no head.
+    let v = vb.pp("v_head").pp("summary");
+    let head = Linear::new(
+        v.get_with_hints((1, arch.hidden_size), "weight", Init::Const(0.0))?,
+        Some(v.get_with_hints(1, "bias", Init::Const(0.0))?),
+    );
+    let model = ValueModel {
+        twin,
+        head,
+        hidden: arch.hidden_size,
+    };
+    let (mut opt, params) = adamw(&varmap, cfg.lr)?;
+    let schedule = TrainConfig {
+        steps: cfg.steps,
+        lr: cfg.lr,
+        warmup: cfg.warmup,
+        ..Default::default()
+    };
+    let held_out_bce = |m: &ValueModel| -> anyhow::Result<f32> {
+        let (mut total, mut n) = (0f64, 0usize);
+        for chunk in held.chunks(64) {
+            let t = targets(&tok, cfg.kind, chunk, &device)?;
+            let k = t.labels.dim(0)?;
+            if k == 0 {
+                continue;
+            }
+            let loss = bce_with_logits(&m.logits(&t)?, &t.labels)?.to_scalar::<f32>()?;
+            total += f64::from(loss) * k as f64;
+            n += k;
+        }
+        Ok(if n == 0 {
+            f32::NAN
+        } else {
+            (total / n as f64) as f32
+        })
+    };
+    let before = held_out_bce(&model)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x0070_726d));
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut cursor = order.len();
+    let start = Instant::now();
+    let mut curve = Vec::new();
+    for step in 0..cfg.steps {
+        let mut batch = Vec::with_capacity(cfg.batch_size);
+        while batch.len() < cfg.batch_size {
+            if cursor == order.len() {
+                order.shuffle(&mut rng);
+                cursor = 0;
+            }
+            batch.push(train[order[cursor]]);
+            cursor += 1;
+        }
+        let t = targets(&tok, cfg.kind, &batch, &device)?;
+        let loss = bce_with_logits(&model.logits(&t)?, &t.labels)?;
+        opt.set_learning_rate(lr_at(&schedule, step));
+        opt.backward_step(&loss)?;
+        let loss = loss.to_scalar::<f32>()?;
+        if !loss.is_finite() {
+            anyhow::bail!("training diverged at step {step} (loss {loss})");
+        }
+        if step % 50 == 0 || step + 1 == cfg.steps {
+            curve.push((step, loss));
+        }
+        if !progress(step + 1, loss) {
+            break;
+        }
+    }
+    let after = held_out_bce(&model)?;
+    let weights = out.join("model.safetensors");
+    varmap
+        .save(&weights)
+        .with_context(|| format!("cannot write {}", weights.display()))?;
+    let report = VerifierTrainReport {
+        config: cfg.clone(),
+        labels: labels.cloned(),
+        train_samples: train.len(),
+        held_out_samples: held.len(),
+        loss_curve: curve,
+        held_out_bce: (before, after),
+        seconds: start.elapsed().as_secs_f64(),
+        params,
+    };
+    crate::store::write_json(&out.join("training.json"), &report)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bce_matches_its_definition_and_its_gradient() {
+        let z = candle_core::Var::new(&[2.0f32, -1.0, 0.0], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[1.0f32, 0.25, 0.5], &Device::Cpu).unwrap();
+        let loss = bce_with_logits(z.as_tensor(), &y).unwrap();
+        let got = loss.to_scalar::<f32>().unwrap();
+        // d/dz of the mean BCE is (sigmoid(z) - y) / n.
+        let grad = loss
+            .backward()
+            .unwrap()
+            .get(z.as_tensor())
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for ((g, z), y) in grad
+            .iter()
+            .zip([2.0f32, -1.0, 0.0])
+            .zip([1.0f32, 0.25, 0.5])
+        {
+            let want = (1.0 / (1.0 + (-z).exp()) - y) / 3.0;
+            assert!((g - want).abs() < 1e-6, "gradient {g} vs {want}");
+        }
+        let direct: f32 = [(2.0f32, 1.0f32), (-1.0, 0.25), (0.0, 0.5)]
+            .iter()
+            .map(|&(z, y)| {
+                let p = 1.0 / (1.0 + (-z).exp());
+                -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+            })
+            .sum::<f32>()
+            / 3.0;
+        assert!((got - direct).abs() < 1e-6, "{got} vs {direct}");
+    }
+
+    fn sample(qi: usize, steps: &[&str], mc: &[f32], correct: bool) -> LabelledSample {
+        LabelledSample {
+            question_index: qi,
+            level: 2,
+            question: "2*3+1".into(),
+            answer: "7".into(),
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+            mc: mc.to_vec(),
+            correct,
+        }
+    }
+
+    #[test]
+    fn step_ends_are_the_newlines_after_each_step() {
+        let dir = tempfile::tempdir().unwrap();
+        write_toy_model_files(dir.path(), &ToyArch::default()).unwrap();
+        let tok = TextTokenizer::load(&dir.path().join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))
+            .unwrap();
+        let steps = vec!["2*3=6: 6+1".to_string(), "\\boxed{7}".to_string()];
+        let (ids, ends) = encode_steps(&tok, "2*3+1", &steps).unwrap();
+        let nl = tok.encode("\n").unwrap()[0];
+        assert_eq!(ends.len(), 2);
+        assert!(ends.iter().all(|&e| ids[e] == nl));
+        assert_eq!(*ends.last().unwrap(), ids.len() - 1);
+        assert_eq!(
+            tok.decode(&ids[..=ends[0]]).unwrap(),
+            "2*3+1\n2*3=6: 6+1\n",
+            "bos is special and decodes to nothing"
+        );
+    }
+
+    #[test]
+    fn prm_and_orm_read_their_labels_at_the_right_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        write_toy_model_files(dir.path(), &ToyArch::default()).unwrap();
+        let tok = TextTokenizer::load(&dir.path().join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))
+            .unwrap();
+        let a = sample(0, &["2*3=6: 6+1", "\\boxed{7}"], &[0.75, 1.0], true);
+        let b = sample(
+            1,
+            &["2*3=5: 5+1", "5+1=6: 6", "\\boxed{6}"],
+            &[0.0, 0.0, 0.0],
+            false,
+        );
+        let prm = targets(&tok, VerifierKind::Prm, &[&a, &b], &Device::Cpu).unwrap();
+        assert_eq!(
+            prm.labels.to_vec1::<f32>().unwrap(),
+            vec![0.75, 1.0, 0.0, 0.0, 0.0]
+        );
+        let orm = targets(&tok, VerifierKind::Orm, &[&a, &b], &Device::Cpu).unwrap();
+        assert_eq!(orm.labels.to_vec1::<f32>().unwrap(), vec![1.0, 0.0]);
+        let t = prm.ids.dim(1).unwrap();
+        let pos = orm.positions.to_vec1::<u32>().unwrap();
+        let (_, ends_b) = encode_steps(&tok, &b.question, &b.steps).unwrap();
+        assert_eq!(pos[1] as usize, t + ends_b[2]);
+    }
+
+    #[test]
+    fn labelling_writes_resumable_files_and_training_learns_the_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels = dir.path().join("labels.jsonl");
+        let cfg = LabelConfig {
+            questions: 3,
+            samples: 2,
+            rollouts: 2,
+            ..Default::default()
+        };
+        let mut calls = 0;
+        // Stop after the first question, then resume.
+        let first = label(&cfg, &labels, &Device::Cpu, |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!((calls, first.len()), (1, 2));
+        let all = label(&cfg, &labels, &Device::Cpu, |_| true).unwrap();
+        assert_eq!(all.len(), 6);
+        assert_eq!(&all[..2], &first[..]);
+        assert_eq!(read_labels(&labels).unwrap(), all);
+        for s in &all {
+            assert_eq!(s.steps.len(), s.mc.len());
+            assert!(s.mc.iter().all(|v| (0.0..=1.0).contains(v)));
+            assert_eq!(*s.mc.last().unwrap(), if s.correct { 1.0 } else { 0.0 });
+        }
+        // Another configuration must not append to these labels.
+        let other = LabelConfig {
+            seed: 9,
+            ..cfg.clone()
+        };
+        assert!(label(&other, &labels, &Device::Cpu, |_| true).is_err());
+
+        let out = dir.path().join("prm");
+        let tcfg = VerifierTrainConfig {
+            steps: 3,
+            batch_size: 4,
+            warmup: 1,
+            hold_out_every: 3,
+            ..Default::default()
+        };
+        let report = train_verifier(
+            &tcfg,
+            &all,
+            Some(&cfg),
+            &crate::backend::default_policy_dir(),
+            &out,
+            |_, _| true,
+        )
+        .unwrap();
+        assert_eq!(report.held_out_samples, 2);
+        assert!(report.held_out_bce.0.is_finite() && report.held_out_bce.1.is_finite());
+        let names: Vec<String> =
+            candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu)
+                .unwrap()
+                .into_keys()
+                .collect();
+        assert!(names.iter().any(|n| n == "v_head.summary.weight"));
+        assert!(names.iter().any(|n| n == "model.embed_tokens.weight"));
+        assert!(!names.iter().any(|n| n.starts_with("lm_head")));
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["architectures"][0], VALUE_HEAD_ARCHITECTURE);
+    }
+}
