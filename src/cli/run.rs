@@ -31,7 +31,10 @@ pub struct RunArgs {
     /// Budget N: generations (full solutions) per problem.
     #[arg(long, default_value_t = 16)]
     pub budget: usize,
-    /// Verifier that scores every step: oracle (the toy task's exact checker).
+    /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
+    /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
+    /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
+    /// Skywork PRM, Math-Shepherd, RLHFlow; the format is read from the checkpoint).
     #[arg(long, default_value = "oracle", value_parser = VerifierSpec::parse)]
     pub verifier: VerifierSpec,
     /// How step scores become a solution's score: last, min, prod, mean.

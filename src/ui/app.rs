@@ -20,6 +20,8 @@ pub struct Settings {
     pub strategy: StrategyKind,
     /// Step-score aggregation.
     pub aggregation: Aggregation,
+    /// What scores the steps.
+    pub verifier: VerifierSpec,
     /// Budget N.
     pub budget: usize,
     /// Sampling temperature.
@@ -35,6 +37,7 @@ impl Default for Settings {
         Self {
             strategy: StrategyKind::WeightedBestOfN,
             aggregation: Aggregation::Last,
+            verifier: VerifierSpec::Oracle,
             budget: 16,
             temperature: 1.0,
             seed: 0,
@@ -135,7 +138,7 @@ impl App {
             levels: Vec::new(),
             limit: None,
             policy: policy.to_path_buf(),
-            verifier: VerifierSpec::Oracle,
+            verifier: settings.verifier.clone(),
             strategy: StrategySpec {
                 kind: settings.strategy,
                 aggregation: settings.aggregation,

@@ -27,6 +27,9 @@ impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
     pub const NAMES: &'static str = "oracle, logprob";
 
+    /// The verifiers that need no path, as the window offers them.
+    pub const BUILT_IN: [VerifierSpec; 2] = [Self::Oracle, Self::Logprob];
+
     /// Parses a `--verifier` value.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {

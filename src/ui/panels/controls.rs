@@ -1,7 +1,8 @@
-//! The top bar: strategy, aggregation, budget, temperature, seed, Run and Cancel.
+//! The top bar: strategy, verifier, aggregation, budget, temperature, seed, Run and Cancel.
 
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
+use crate::verify::VerifierSpec;
 
 /// Budgets the slider offers: powers of two.
 pub const BUDGETS: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
@@ -20,6 +21,14 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 }
             });
         ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
+            egui::ComboBox::from_label("Verifier")
+                .selected_text(s.verifier.to_string())
+                .show_ui(ui, |ui| {
+                    for v in VerifierSpec::BUILT_IN {
+                        let name = v.to_string();
+                        ui.selectable_value(&mut s.verifier, v, name);
+                    }
+                });
             egui::ComboBox::from_label("Aggregation")
                 .selected_text(s.aggregation.as_str())
                 .show_ui(ui, |ui| {
@@ -47,7 +56,6 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         let seed_label = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut s.seed))
             .labelled_by(seed_label.id);
-        ui.label("Verifier: oracle");
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
         let can_run = ready && app.selected.is_some() && app.running.is_none();
