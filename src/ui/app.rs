@@ -326,6 +326,38 @@ mod tests {
     }
 
     #[test]
+    fn choose_the_log_prob_verifier_and_its_scores_come_back() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = app.problems[2].question.clone();
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the policy to load", |a| {
+            matches!(a.model, ModelStatus::Ready(..))
+        });
+        harness.get_by_label("Verifier").click();
+        harness.run_steps(2);
+        harness.get_by_label("logprob").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.verifier, VerifierSpec::Logprob);
+
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        harness.get_by_label("Run").click();
+        harness.run_steps(2);
+        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        let record = harness.state().last.clone().unwrap();
+        // Log-probability scores lie in (0, 1] and, unlike the oracle's, are not all 0 or 1.
+        let scores: Vec<f32> = record
+            .candidates
+            .iter()
+            .flat_map(|c| c.steps.iter().map(|s| s.score))
+            .collect();
+        assert!(scores.iter().all(|&s| s > 0.0 && s <= 1.0), "{scores:?}");
+        assert!(scores.iter().any(|&s| s < 1.0), "{scores:?}");
+    }
+
+    #[test]
     fn settings_changes_come_back_as_commands() {
         let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let s = Settings {
