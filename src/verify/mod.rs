@@ -1,6 +1,7 @@
 //! Verifiers and grading: the oracle step checker of the toy task, and the answer grader.
 
 pub mod grader;
+pub mod prm;
 
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
