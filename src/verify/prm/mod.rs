@@ -1,27 +1,38 @@
 //! Real process reward models (PRMs) behind the [`Verifier`] trait.
 //!
-//! Two checkpoint formats are read so far, each scoring every step of a candidate in one forward
-//! pass (every token runs through the model once):
+//! Four checkpoint formats are read, each scoring every step of a candidate in one forward pass
+//! (every token runs through the model once):
 //!
 //! | format | backbone | where a step is scored | score |
 //! |---|---|---|---|
 //! | [`PrmFormat::QwenMathPrm`] (Qwen2.5-Math-PRM) | Qwen2 | each `<extra_0>` after a step | softmax of the 2-class head `score.0`–ReLU–`score.2`, class 1 |
 //! | [`PrmFormat::ValueHead`] (Skywork-o1-Open-PRM, the toy PRM) | Qwen2 | the step separator `"\n"` after each step | sigmoid of `v_head.summary` |
+//! | [`PrmFormat::MathShepherd`] | Mistral (or Llama) | the tag `ки` after each step | P(`+`) of the next-token softmax restricted to `+`/`-` |
+//! | [`PrmFormat::Rlhflow`] (RLHFlow Llama3.1-8B-PRM) | Llama (or Mistral) | the token before each assistant reply `+` | P(`+`) of the next-token softmax restricted to `+`/`-` |
 //!
-//! Both run candle's `qwen2::Model`, which returns the hidden states of all positions, and apply
-//! the head to the scored positions. Tokens after the last scored position (for example
-//! `<|im_end|><|endoftext|>` after the last `<extra_0>`) cannot change a causal model's scores,
-//! so they are not run.
+//! The head formats run candle's `qwen2::Model`, which returns the hidden states of all
+//! positions, and apply the head to the scored positions. candle's `mistral`/`llama` models
+//! return only the last position's logits, so the token-probability formats feed the sequence in
+//! chunks that end at the scored positions, through the KV cache, and read the last logits of
+//! each chunk: still one pass, each token processed once. Tokens after the last scored
+//! position (for example `<|im_end|><|endoftext|>` after the last `<extra_0>`, or the last
+//! assistant reply `+<|eot_id|>`) cannot change a causal model's scores, so they are not run.
 //!
 //! The exact input layouts are documented on each format's module: [`qwen_math`],
-//! [`value_head`].
+//! [`value_head`], [`math_shepherd`], [`rlhflow`].
 //!
 //! # Detection ([`detect`])
 //! In this order:
-//! 1. `config.json` field `"prm_format"` (`qwen-math-prm` or `value-head`), an explicit hint
-//!    that wins over everything else;
+//! 1. `config.json` field `"prm_format"` (one of `qwen-math-prm`, `value-head`,
+//!    `math-shepherd`, `rlhflow`), an explicit hint that wins over everything else;
 //! 2. head tensors in the safetensors: `score.0.weight` and `score.2.weight` → Qwen2.5-Math-PRM;
-//!    `v_head.summary.weight` → value head.
+//!    `v_head.summary.weight` → value head;
+//! 3. a causal LM (`model_type` `mistral` or `llama`, e.g. `MistralForCausalLM`,
+//!    `LlamaForCausalLM`): a tokenizer holding all of Llama 3's `<|begin_of_text|>`,
+//!    `<|start_header_id|>`, `<|end_header_id|>`, `<|eot_id|>` → RLHFlow; otherwise a tokenizer
+//!    in which `ки` is one token and `+ -` two → Math-Shepherd. The files of a plain Mistral LM
+//!    look exactly like Math-Shepherd's (its vocabulary has `▁ки` too), so such a model is read
+//!    as Math-Shepherd; name the format with the hint when that is wrong.
 //!
 //! Anything else is refused with an error that names `config.json`, what was found, and the
 //! supported formats.
@@ -29,7 +40,9 @@
 mod backbone;
 mod checkpoint;
 mod input;
+pub mod math_shepherd;
 pub mod qwen_math;
+pub mod rlhflow;
 #[cfg(test)]
 mod testkit;
 pub mod value_head;
@@ -38,7 +51,7 @@ use crate::data::Problem;
 use crate::engine::meter::flops_per_token;
 use crate::engine::ComputeMeter;
 use crate::search::Verifier;
-use backbone::Qwen2Backbone;
+use backbone::{CausalLm, LoadedLm, Qwen2Backbone};
 use candle_core::{Device, Tensor};
 use checkpoint::Checkpoint;
 use input::ScoringInput;
@@ -47,7 +60,9 @@ use std::path::Path;
 /// The formats this build reads, as the `prm_format` hint spells them.
 pub const SUPPORTED: &str =
     "qwen-math-prm (Qwen2ForProcessRewardModel: Qwen2 + score.0/score.2 head), \
-value-head (Skywork-o1-Open-PRM / toy PRM: Qwen2 + v_head.summary)";
+value-head (Skywork-o1-Open-PRM / toy PRM: Qwen2 + v_head.summary), \
+math-shepherd (Mistral/Llama causal LM, +/- at the ки tag), \
+rlhflow (Llama 3 chat causal LM, +/- as the assistant's reply)";
 
 /// A PRM checkpoint format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,11 +73,22 @@ pub enum PrmFormat {
     /// Skywork-o1-Open-PRM and the toy PRM: a Qwen2 backbone with a scalar value head
     /// (`v_head.summary`) read at each step's separator. See [`value_head`].
     ValueHead,
+    /// Math-Shepherd: a causal LM whose next-token probabilities of `+` and `-` at the step tag
+    /// `ки` score the step. See [`math_shepherd`].
+    MathShepherd,
+    /// RLHFlow's Llama3.1-8B-PRM: a Llama 3 chat model where each step is a user turn and the
+    /// probability that the assistant answers `+` (rather than `-`) scores it. See [`rlhflow`].
+    Rlhflow,
 }
 
 impl PrmFormat {
     /// Every format, in the order [`SUPPORTED`] lists them.
-    pub const ALL: [PrmFormat; 2] = [Self::QwenMathPrm, Self::ValueHead];
+    pub const ALL: [PrmFormat; 4] = [
+        Self::QwenMathPrm,
+        Self::ValueHead,
+        Self::MathShepherd,
+        Self::Rlhflow,
+    ];
 
     /// Parses the name [`Display`](std::fmt::Display) writes (the `prm_format` hint).
     pub fn parse(s: &str) -> Option<Self> {
@@ -75,6 +101,8 @@ impl std::fmt::Display for PrmFormat {
         f.write_str(match self {
             Self::QwenMathPrm => "qwen-math-prm",
             Self::ValueHead => "value-head",
+            Self::MathShepherd => "math-shepherd",
+            Self::Rlhflow => "rlhflow",
         })
     }
 }
@@ -139,11 +167,9 @@ pub fn detect(dir: &Path) -> Result<PrmFormat, PrmError> {
 fn detect_in(ck: &Checkpoint) -> Result<PrmFormat, PrmError> {
     if let Some(hint) = ck.config.get("prm_format") {
         let name = hint.as_str().unwrap_or_default();
-        return PrmFormat::parse(name).ok_or_else(|| {
-            ck.invalid_config(format!(
-                "field `prm_format` is {hint}; it names one of: qwen-math-prm, value-head"
-            ))
-        });
+        return PrmFormat::parse(name).ok_or_else(|| ck.invalid_config(format!(
+            "field `prm_format` is {hint}; it names one of: qwen-math-prm, value-head, math-shepherd, rlhflow"
+        )));
     }
     if ck.has_tensor("score.0.weight") && ck.has_tensor("score.2.weight") {
         return Ok(PrmFormat::QwenMathPrm);
@@ -152,6 +178,22 @@ fn detect_in(ck: &Checkpoint) -> Result<PrmFormat, PrmError> {
         return Ok(PrmFormat::ValueHead);
     }
     let model_type = ck.model_type()?;
+    if matches!(model_type, "mistral" | "llama") {
+        let tok = ck.tokenizer()?;
+        if rlhflow::CHAT_TOKENS
+            .iter()
+            .all(|t| tok.token_to_id(t).is_some())
+        {
+            return Ok(PrmFormat::Rlhflow);
+        }
+        if math_shepherd::tokens(ck, &tok).is_ok() {
+            return Ok(PrmFormat::MathShepherd);
+        }
+        return Err(ck.unsupported(format!(
+            "a {model_type} causal LM whose tokenizer has neither Llama 3's chat tokens nor \
+             Math-Shepherd's one-token `ки` step tag"
+        )));
+    }
     Err(ck.unsupported(format!(
         "architectures {} (model_type {model_type:?}) without a PRM head (no score.0/score.2 or \
          v_head.summary tensors)",
@@ -166,6 +208,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<Box<dyn Verifier + Send>, Prm
     let prm = match detect_in(&ck)? {
         PrmFormat::QwenMathPrm => qwen_math::load(&ck, device)?,
         PrmFormat::ValueHead => value_head::load(&ck, device)?,
+        PrmFormat::MathShepherd => math_shepherd::load(&ck, device)?,
+        PrmFormat::Rlhflow => rlhflow::load(&ck, device)?,
     };
     Ok(Box::new(prm))
 }
@@ -189,6 +233,8 @@ enum Scorer {
         backbone: Qwen2Backbone,
         head: Box<dyn Head>,
     },
+    /// The next-token probability of `good` against `bad` from a causal LM.
+    Tokens { lm: CausalLm, good: u32, bad: u32 },
 }
 
 /// The model's size, for the compute meter.
@@ -229,6 +275,22 @@ impl Prm {
             context,
             cost,
         )
+    }
+
+    /// A PRM that reads P(`good`) against `bad` for the token after each scored position.
+    fn with_lm(
+        ck: &Checkpoint,
+        format: PrmFormat,
+        layout: impl Layout + 'static,
+        lm: LoadedLm,
+        [good, bad]: [u32; 2],
+    ) -> Self {
+        let scorer = Scorer::Tokens {
+            lm: lm.lm,
+            good,
+            bad,
+        };
+        Self::assemble(ck, format, Box::new(layout), scorer, lm.context, lm.cost)
     }
 
     fn assemble(
@@ -273,6 +335,11 @@ impl Prm {
             Scorer::Head { backbone, head } => {
                 head.scores(&backbone.hidden_at(&input.ids, &input.positions)?)?
             }
+            Scorer::Tokens { lm, good, bad } => lm
+                .pair_logits(&input.ids, &input.positions, [*good, *bad])?
+                .into_iter()
+                .map(|[g, b]| 1.0 / (1.0 + (b - g).exp()))
+                .collect(),
         };
         Ok((scores, input.ids.len()))
     }
@@ -342,6 +409,19 @@ mod tests {
         let err = detect(dir.path()).unwrap_err().to_string();
         assert!(
             err.contains("prm_format") && err.contains("config.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn prm_format_hint_tells_math_shepherd_from_a_llama_chat_model() {
+        let dir = write_rlhflow(false);
+        edit_config(dir.path(), |c| c["prm_format"] = "math-shepherd".into());
+        assert_eq!(detect(dir.path()).unwrap(), PrmFormat::MathShepherd);
+        // The Llama 3 test tokenizer has no `ки`, so loading as Math-Shepherd names the tag.
+        let err = load_error(dir.path());
+        assert!(
+            err.contains("ки") && err.contains("tokenizer.json"),
             "{err}"
         );
     }

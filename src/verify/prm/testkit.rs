@@ -10,7 +10,7 @@ use crate::engine::ComputeMeter;
 use crate::search::Verifier;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::qwen2;
+use candle_transformers::models::{llama, mistral, qwen2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -244,11 +244,117 @@ pub fn write_value_head() -> TempDir {
     write_checkpoint(config, &w, &tok, None)
 }
 
+/// Fields of a Mistral or Llama `config.json`.
+fn lm_config(architecture: &str, model_type: &str, vocab: usize, bos: u32, eos: Value) -> Value {
+    let mut c = json!({
+        "architectures": [architecture], "model_type": model_type,
+        "vocab_size": vocab, "hidden_size": HIDDEN, "intermediate_size": INTERMEDIATE,
+        "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
+        "num_key_value_heads": KV_HEADS, "max_position_embeddings": CONTEXT,
+        "rms_norm_eps": 1e-5, "hidden_act": "silu", "tie_word_embeddings": false,
+        "bos_token_id": bos, "eos_token_id": eos, "torch_dtype": "float32"
+    });
+    if model_type == "mistral" {
+        c["rope_theta"] = json!(10000.0);
+        c["sliding_window"] = json!(4096);
+    } else {
+        c["rope_theta"] = json!(500000.0);
+        c["rope_scaling"] = json!({"factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 64,
+            "rope_type": "llama3"});
+    }
+    c
+}
+
+fn lm_weights(seed: u64, vocab: usize) -> Weights {
+    let mut w = Weights::new(seed);
+    w.decoder(vocab, KV_HEADS, false);
+    w.add("lm_head.weight", &[vocab, HIDDEN], 0.0);
+    w
+}
+
+/// A SentencePiece-like tokenizer as Mistral's `tokenizer.json` is built: spaces become `▁`
+/// with one prepended, `<s>` added by the post-processor, and merges that make Mistral's
+/// `▁ки`, `▁+` and `▁-` tokens.
+pub fn shepherd_tokenizer(merges: &[(&str, &str)]) -> Value {
+    let chars: String = ('!'..='~').chain(['\n', '▁', 'к', 'и']).collect();
+    let mut all = vec![("▁", "к"), ("▁к", "и"), ("▁", "+"), ("▁", "-")];
+    all.extend_from_slice(merges);
+    char_tokenizer(
+        &["<unk>", "<s>", "</s>"],
+        &chars,
+        &all,
+        json!({
+            "normalizer": {"type": "Sequence", "normalizers": [
+                {"type": "Prepend", "prepend": "▁"},
+                {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+            "post_processor": {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                           {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                         {"Sequence": {"id": "A", "type_id": 0}},
+                         {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+            "decoder": {"type": "Sequence", "decoders": [
+                {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+                {"type": "Fuse"},
+                {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+        }),
+    )
+}
+
+/// A tiny Math-Shepherd: a Mistral causal LM with a SentencePiece-like tokenizer.
+pub fn write_math_shepherd() -> TempDir {
+    let tok = shepherd_tokenizer(&[]);
+    let vocab = vocab_size(&tok) + PADDING;
+    let config = lm_config("MistralForCausalLM", "mistral", vocab, 1, json!(2));
+    let tc = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
+    write_checkpoint(config, &lm_weights(3, vocab), &tok, Some(tc))
+}
+
+/// The special tokens of Llama 3's tokenizer that the RLHFlow format uses.
+pub const LLAMA3_SPECIALS: [&str; 5] = [
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+];
+
+/// A tiny RLHFlow PRM: a Llama causal LM (Llama 3.1 rope scaling) with Llama 3's chat tokens,
+/// a post-processor that adds `<|begin_of_text|>` (as Llama 3's does), a `\n\n` token, and a
+/// `tokenizer_config.json` whose chat template is Llama 3.1's when `llama31`.
+pub fn write_rlhflow(llama31: bool) -> TempDir {
+    let tok = char_tokenizer(
+        &LLAMA3_SPECIALS,
+        &ascii(),
+        &[("\n", "\n")],
+        json!({"post_processor": {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [0],
+                "tokens": ["<|begin_of_text|>"]}}}}),
+    );
+    let vocab = vocab_size(&tok) + PADDING;
+    let config = lm_config("LlamaForCausalLM", "llama", vocab, 0, json!([1, 4]));
+    let template = if llama31 {
+        "{{- bos_token }}{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}{{- \"Cutting Knowledge Date: December 2023\\n\" }}…"
+    } else {
+        "{% set loop_messages = messages %}{% for message in loop_messages %}…"
+    };
+    let tc = json!({"bos_token": "<|begin_of_text|>", "chat_template": template});
+    write_checkpoint(config, &lm_weights(4, vocab), &tok, Some(tc))
+}
+
 /// One tiny checkpoint of every format.
 pub fn all_tiny_checkpoints() -> Vec<(PrmFormat, TempDir)> {
     vec![
         (PrmFormat::QwenMathPrm, write_qwen_math()),
         (PrmFormat::ValueHead, write_value_head()),
+        (PrmFormat::MathShepherd, write_math_shepherd()),
+        (PrmFormat::Rlhflow, write_rlhflow(true)),
     ]
 }
 
@@ -344,6 +450,29 @@ pub fn qwen2_last_hidden(dir: &Path, ids: &[u32]) -> Vec<f32> {
     let mut model = qwen2::Model::new(&cfg, vb).unwrap();
     let h = model.forward(&input(ids), 0, None).unwrap();
     h.i((0, ids.len() - 1)).unwrap().to_vec1().unwrap()
+}
+
+/// P(`good`) against `bad` for the token after `ids`, from a fresh stock Mistral or Llama fed
+/// the whole prefix at once.
+pub fn next_token_prob(dir: &Path, ids: &[u32], good: u32, bad: u32) -> f32 {
+    let (config, vb) = vars(dir);
+    let logits: Vec<f32> = if config["model_type"] == "mistral" {
+        let cfg: mistral::Config = serde_json::from_value(config).unwrap();
+        let mut model = mistral::Model::new(&cfg, vb).unwrap();
+        model.forward(&input(ids), 0).unwrap()
+    } else {
+        let raw: llama::LlamaConfig = serde_json::from_value(config).unwrap();
+        let cfg = raw.into_config(false);
+        let model = llama::Llama::load(vb, &cfg).unwrap();
+        let mut cache = llama::Cache::new(false, DType::F32, &cfg, &Device::Cpu).unwrap();
+        model.forward(&input(ids), 0, &mut cache).unwrap()
+    }
+    .flatten_all()
+    .unwrap()
+    .to_vec1()
+    .unwrap();
+    let (g, b) = (logits[good as usize], logits[bad as usize]);
+    g.exp() / (g.exp() + b.exp())
 }
 
 /// Loads the PRM in `dir` on the CPU.
