@@ -10,14 +10,19 @@ use std::path::{Path, PathBuf};
 /// The toy policy committed with the repository, relative to the crate root.
 pub const DEFAULT_POLICY: &str = "models/toy/policy";
 
-/// Resolves the default policy directory: beside the working directory, else beside the
-/// crate's source (for `cargo run` from elsewhere).
+/// Resolves the default policy directory (see [`beside_crate`]).
 pub fn default_policy_dir() -> PathBuf {
-    let local = PathBuf::from(DEFAULT_POLICY);
+    beside_crate(DEFAULT_POLICY)
+}
+
+/// Resolves a committed model directory given relative to the crate root: beside the working
+/// directory if it is there, else beside the crate's source.
+pub fn beside_crate(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
     if local.join("config.json").exists() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_POLICY)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// A model run in this process by the engine. Prompts are raw: the beginning-of-sequence token,

@@ -1,7 +1,10 @@
-//! Verifiers and grading: the oracle step checker of the toy task, and the answer grader.
+//! Verifiers and grading: the oracle step checker of the toy task, the policy's own
+//! log-probabilities, learned reward models (the toy PRM and ORM, and real PRM checkpoints in
+//! four formats), their training, and the answer grader.
 
 pub mod grader;
 pub mod logprob;
+pub mod prm;
 pub mod train;
 
 use crate::backend::LocalPolicy;
@@ -11,7 +14,7 @@ use crate::search::Verifier;
 use anyhow::Context;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which verifier scores steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,20 +24,38 @@ pub enum VerifierSpec {
     Oracle,
     /// The policy's own token log-probabilities ([`logprob`]): free, no training.
     Logprob,
+    /// The committed toy process reward model (`models/toy/prm`).
+    ToyPrm,
+    /// The committed toy outcome reward model (`models/toy/orm`).
+    ToyOrm,
+    /// A PRM checkpoint directory; its format is read from the checkpoint ([`prm::detect`]).
+    Prm(PathBuf),
 }
+
+/// The committed toy PRM, relative to the crate root.
+pub const TOY_PRM: &str = "models/toy/prm";
+/// The committed toy ORM, relative to the crate root.
+pub const TOY_ORM: &str = "models/toy/orm";
 
 impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
-    pub const NAMES: &'static str = "oracle, logprob";
+    pub const NAMES: &'static str =
+        "oracle, logprob, toy-prm, toy-orm, or the directory of a PRM checkpoint";
 
     /// The verifiers that need no path, as the window offers them.
-    pub const BUILT_IN: [VerifierSpec; 2] = [Self::Oracle, Self::Logprob];
+    pub const BUILT_IN: [VerifierSpec; 4] =
+        [Self::Oracle, Self::Logprob, Self::ToyPrm, Self::ToyOrm];
 
-    /// Parses a `--verifier` value.
+    /// Parses a `--verifier` value: a name, or else a path (it must look like one).
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "oracle" => Ok(Self::Oracle),
             "logprob" => Ok(Self::Logprob),
+            "toy-prm" => Ok(Self::ToyPrm),
+            "toy-orm" => Ok(Self::ToyOrm),
+            path if path.contains(std::path::MAIN_SEPARATOR) || Path::new(path).is_dir() => {
+                Ok(Self::Prm(PathBuf::from(path)))
+            }
             other => Err(format!(
                 "unknown verifier '{other}': the verifiers are: {}",
                 Self::NAMES
@@ -58,6 +79,9 @@ impl VerifierSpec {
                 })?,
                 delimiter,
             )),
+            Self::ToyPrm => prm::load(&crate::backend::beside_crate(TOY_PRM), device)?,
+            Self::ToyOrm => prm::load(&crate::backend::beside_crate(TOY_ORM), device)?,
+            Self::Prm(dir) => prm::load(dir, device)?,
         })
     }
 }
@@ -67,6 +91,9 @@ impl std::fmt::Display for VerifierSpec {
         match self {
             Self::Oracle => write!(f, "oracle"),
             Self::Logprob => write!(f, "logprob"),
+            Self::ToyPrm => write!(f, "toy-prm"),
+            Self::ToyOrm => write!(f, "toy-orm"),
+            Self::Prm(dir) => write!(f, "{}", dir.display()),
         }
     }
 }

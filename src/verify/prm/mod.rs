@@ -1,0 +1,508 @@
+//! Real process reward models (PRMs) behind the [`Verifier`] trait.
+//!
+//! Four checkpoint formats are read, each scoring every step of a candidate in one forward pass
+//! (every token runs through the model once):
+//!
+//! | format | backbone | where a step is scored | score |
+//! |---|---|---|---|
+//! | [`PrmFormat::QwenMathPrm`] (Qwen2.5-Math-PRM) | Qwen2 | each `<extra_0>` after a step | softmax of the 2-class head `score.0`–ReLU–`score.2`, class 1 |
+//! | [`PrmFormat::ValueHead`] (Skywork-o1-Open-PRM, the toy PRM) | Qwen2 | the step separator `"\n"` after each step | sigmoid of `v_head.summary` |
+//! | [`PrmFormat::MathShepherd`] | Mistral (or Llama) | the tag `ки` after each step | P(`+`) of the next-token softmax restricted to `+`/`-` |
+//! | [`PrmFormat::Rlhflow`] (RLHFlow Llama3.1-8B-PRM) | Llama (or Mistral) | the token before each assistant reply `+` | P(`+`) of the next-token softmax restricted to `+`/`-` |
+//!
+//! The head formats run candle's `qwen2::Model`, which returns the hidden states of all
+//! positions, and apply the head to the scored positions. candle's `mistral`/`llama` models
+//! return only the last position's logits, so the token-probability formats feed the sequence in
+//! chunks that end at the scored positions, through the KV cache, and read the last logits of
+//! each chunk: still one pass, each token processed once. Tokens after the last scored
+//! position (for example `<|im_end|><|endoftext|>` after the last `<extra_0>`, or the last
+//! assistant reply `+<|eot_id|>`) cannot change a causal model's scores, so they are not run.
+//!
+//! The exact input layouts are documented on each format's module: [`qwen_math`],
+//! [`value_head`], [`math_shepherd`], [`rlhflow`].
+//!
+//! # Detection ([`detect`])
+//! In this order:
+//! 1. `config.json` field `"prm_format"` (one of `qwen-math-prm`, `value-head`,
+//!    `math-shepherd`, `rlhflow`), an explicit hint that wins over everything else;
+//! 2. head tensors in the safetensors: `score.0.weight` and `score.2.weight` → Qwen2.5-Math-PRM;
+//!    `v_head.summary.weight` → value head;
+//! 3. a causal LM (`model_type` `mistral` or `llama`, e.g. `MistralForCausalLM`,
+//!    `LlamaForCausalLM`): a tokenizer holding all of Llama 3's `<|begin_of_text|>`,
+//!    `<|start_header_id|>`, `<|end_header_id|>`, `<|eot_id|>` → RLHFlow; otherwise a tokenizer
+//!    in which `ки` is one token and `+ -` two → Math-Shepherd. The files of a plain Mistral LM
+//!    look exactly like Math-Shepherd's (its vocabulary has `▁ки` too), so such a model is read
+//!    as Math-Shepherd; name the format with the hint when that is wrong.
+//!
+//! Anything else is refused with an error that names `config.json`, what was found, and the
+//! supported formats.
+
+mod backbone;
+mod checkpoint;
+mod input;
+pub mod math_shepherd;
+pub mod qwen_math;
+pub mod rlhflow;
+#[cfg(test)]
+mod testkit;
+pub mod value_head;
+
+use crate::data::Problem;
+use crate::engine::meter::flops_per_token;
+use crate::engine::ComputeMeter;
+use crate::search::Verifier;
+use backbone::{CausalLm, LoadedLm, Qwen2Backbone};
+use candle_core::{Device, Tensor};
+use checkpoint::Checkpoint;
+use input::ScoringInput;
+use std::path::Path;
+
+/// The formats this build reads, as the `prm_format` hint spells them.
+pub const SUPPORTED: &str =
+    "qwen-math-prm (Qwen2ForProcessRewardModel: Qwen2 + score.0/score.2 head), \
+value-head (Skywork-o1-Open-PRM / toy PRM: Qwen2 + v_head.summary), \
+math-shepherd (Mistral/Llama causal LM, +/- at the ки tag), \
+rlhflow (Llama 3 chat causal LM, +/- as the assistant's reply)";
+
+/// A PRM checkpoint format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrmFormat {
+    /// Qwen2.5-Math-PRM: a Qwen2 backbone with a 2-class head (`score.0`, ReLU, `score.2`) read
+    /// at `<extra_0>` tokens inside the Qwen chat template. See [`qwen_math`].
+    QwenMathPrm,
+    /// Skywork-o1-Open-PRM and the toy PRM: a Qwen2 backbone with a scalar value head
+    /// (`v_head.summary`) read at each step's separator. See [`value_head`].
+    ValueHead,
+    /// Math-Shepherd: a causal LM whose next-token probabilities of `+` and `-` at the step tag
+    /// `ки` score the step. See [`math_shepherd`].
+    MathShepherd,
+    /// RLHFlow's Llama3.1-8B-PRM: a Llama 3 chat model where each step is a user turn and the
+    /// probability that the assistant answers `+` (rather than `-`) scores it. See [`rlhflow`].
+    Rlhflow,
+}
+
+impl PrmFormat {
+    /// Every format, in the order [`SUPPORTED`] lists them.
+    pub const ALL: [PrmFormat; 4] = [
+        Self::QwenMathPrm,
+        Self::ValueHead,
+        Self::MathShepherd,
+        Self::Rlhflow,
+    ];
+
+    /// Parses the name [`Display`](std::fmt::Display) writes (the `prm_format` hint).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.to_string() == s)
+    }
+}
+
+impl std::fmt::Display for PrmFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::QwenMathPrm => "qwen-math-prm",
+            Self::ValueHead => "value-head",
+            Self::MathShepherd => "math-shepherd",
+            Self::Rlhflow => "rlhflow",
+        })
+    }
+}
+
+/// Errors of PRM loading and scoring. Each names the file (or the limit) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PrmError {
+    /// A file the PRM needs is not there.
+    #[error("{path}: missing ({what})")]
+    Missing { path: String, what: String },
+    /// A file is there but cannot be used.
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+    /// The checkpoint is not a PRM format this build reads.
+    #[error("{path}: {found} is not a PRM format this build reads; supported: {SUPPORTED}")]
+    Unsupported { path: String, found: String },
+    /// A token the format needs is not in the tokenizer.
+    #[error("{path}: the {format} format needs the token {token:?}, which this tokenizer {why}")]
+    MissingToken {
+        path: String,
+        format: PrmFormat,
+        token: String,
+        why: String,
+    },
+    /// The tokenizer's vocabulary does not fit the model's embeddings.
+    #[error("{path}: vocabulary of {tokens} tokens does not fit the model's {vocab} embeddings (config.json vocab_size)")]
+    VocabMismatch {
+        path: String,
+        tokens: usize,
+        vocab: usize,
+    },
+    /// A token that marks a scored position merged with the text around it.
+    #[error("{format}: the {token:?} after step {step} did not tokenize as its own token (id {id}); the step text runs into it")]
+    TagNotAlone {
+        format: PrmFormat,
+        step: usize,
+        token: String,
+        id: u32,
+    },
+    /// The input does not fit the model's context.
+    #[error(
+        "{format} input of {tokens} tokens does not fit the model's context of {context} tokens"
+    )]
+    TooLong {
+        format: PrmFormat,
+        tokens: usize,
+        context: usize,
+    },
+    /// Encoding text failed.
+    #[error("tokenizer: {0}")]
+    Codec(String),
+    /// A tensor operation failed.
+    #[error("PRM inference failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Reads which PRM format the checkpoint in `dir` holds (rules in the [module docs](self)).
+pub fn detect(dir: &Path) -> Result<PrmFormat, PrmError> {
+    detect_in(&Checkpoint::open(dir)?)
+}
+
+fn detect_in(ck: &Checkpoint) -> Result<PrmFormat, PrmError> {
+    if let Some(hint) = ck.config.get("prm_format") {
+        let name = hint.as_str().unwrap_or_default();
+        return PrmFormat::parse(name).ok_or_else(|| ck.invalid_config(format!(
+            "field `prm_format` is {hint}; it names one of: qwen-math-prm, value-head, math-shepherd, rlhflow"
+        )));
+    }
+    if ck.has_tensor("score.0.weight") && ck.has_tensor("score.2.weight") {
+        return Ok(PrmFormat::QwenMathPrm);
+    }
+    if ck.has_tensor("v_head.summary.weight") {
+        return Ok(PrmFormat::ValueHead);
+    }
+    let model_type = ck.model_type()?;
+    if matches!(model_type, "mistral" | "llama") {
+        let tok = ck.tokenizer()?;
+        if rlhflow::CHAT_TOKENS
+            .iter()
+            .all(|t| tok.token_to_id(t).is_some())
+        {
+            return Ok(PrmFormat::Rlhflow);
+        }
+        if math_shepherd::tokens(ck, &tok).is_ok() {
+            return Ok(PrmFormat::MathShepherd);
+        }
+        return Err(ck.unsupported(format!(
+            "a {model_type} causal LM whose tokenizer has neither Llama 3's chat tokens nor \
+             Math-Shepherd's one-token `ки` step tag"
+        )));
+    }
+    Err(ck.unsupported(format!(
+        "architectures {} (model_type {model_type:?}) without a PRM head (no score.0/score.2 or \
+         v_head.summary tensors)",
+        ck.architectures()
+    )))
+}
+
+/// Loads the PRM in `dir` onto `device` as a verifier. Its [`Verifier::name`] is
+/// `<format>:<directory name>`.
+pub fn load(dir: &Path, device: &Device) -> Result<Box<dyn Verifier + Send>, PrmError> {
+    let ck = Checkpoint::open(dir)?;
+    let prm = match detect_in(&ck)? {
+        PrmFormat::QwenMathPrm => qwen_math::load(&ck, device)?,
+        PrmFormat::ValueHead => value_head::load(&ck, device)?,
+        PrmFormat::MathShepherd => math_shepherd::load(&ck, device)?,
+        PrmFormat::Rlhflow => rlhflow::load(&ck, device)?,
+    };
+    Ok(Box::new(prm))
+}
+
+/// Turns a problem and its steps into the tokens a format reads and the positions it scores.
+trait Layout: Send {
+    /// The token ids and, per step, the position whose output scores it (increasing).
+    fn build(&self, question: &str, steps: &[String]) -> Result<ScoringInput, PrmError>;
+}
+
+/// A classification head applied to the hidden states of the scored positions.
+trait Head: Send {
+    /// One score in [0, 1] per row of `hidden` (`[steps, hidden_size]`).
+    fn scores(&self, hidden: &Tensor) -> candle_core::Result<Vec<f32>>;
+}
+
+/// How a format turns the model's outputs into scores.
+enum Scorer {
+    /// A head on the hidden states of a Qwen2 backbone.
+    Head {
+        backbone: Qwen2Backbone,
+        head: Box<dyn Head>,
+    },
+    /// The next-token probability of `good` against `bad` from a causal LM.
+    Tokens { lm: CausalLm, good: u32, bad: u32 },
+}
+
+/// The model's size, for the compute meter.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    params: u64,
+    layers: usize,
+    hidden: usize,
+}
+
+/// A loaded PRM of any format.
+struct Prm {
+    name: String,
+    format: PrmFormat,
+    layout: Box<dyn Layout>,
+    scorer: Scorer,
+    context: usize,
+    cost: Cost,
+}
+
+impl Prm {
+    /// A PRM whose `head` reads the hidden states of a Qwen2 `backbone` of `params` parameters.
+    fn with_head(
+        ck: &Checkpoint,
+        format: PrmFormat,
+        layout: impl Layout + 'static,
+        backbone: Qwen2Backbone,
+        head: impl Head + 'static,
+        params: u64,
+    ) -> Self {
+        let (context, cost) = (backbone.context(), backbone.cost(params));
+        let head = Box::new(head);
+        Self::assemble(
+            ck,
+            format,
+            Box::new(layout),
+            Scorer::Head { backbone, head },
+            context,
+            cost,
+        )
+    }
+
+    /// A PRM that reads P(`good`) against `bad` for the token after each scored position.
+    fn with_lm(
+        ck: &Checkpoint,
+        format: PrmFormat,
+        layout: impl Layout + 'static,
+        lm: LoadedLm,
+        [good, bad]: [u32; 2],
+    ) -> Self {
+        let scorer = Scorer::Tokens {
+            lm: lm.lm,
+            good,
+            bad,
+        };
+        Self::assemble(ck, format, Box::new(layout), scorer, lm.context, lm.cost)
+    }
+
+    fn assemble(
+        ck: &Checkpoint,
+        format: PrmFormat,
+        layout: Box<dyn Layout>,
+        scorer: Scorer,
+        context: usize,
+        cost: Cost,
+    ) -> Self {
+        Self {
+            name: format!("{format}:{}", ck.dir_name()),
+            format,
+            layout,
+            scorer,
+            context,
+            cost,
+        }
+    }
+
+    /// Scores the steps of one candidate; the input's tokens after the last scored position
+    /// are dropped first (they cannot change a causal model's scores).
+    fn score_input(&mut self, mut input: ScoringInput) -> Result<(Vec<f32>, usize), PrmError> {
+        let Some(&last) = input.positions.last() else {
+            return Ok((Vec::new(), 0));
+        };
+        input.ids.truncate(last + 1);
+        if input.ids.len() > self.context {
+            return Err(PrmError::TooLong {
+                format: self.format,
+                tokens: input.ids.len(),
+                context: self.context,
+            });
+        }
+        if input.positions.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(PrmError::Codec(format!(
+                "{}: scored positions {:?} are not increasing",
+                self.format, input.positions
+            )));
+        }
+        let scores = match &mut self.scorer {
+            Scorer::Head { backbone, head } => {
+                head.scores(&backbone.hidden_at(&input.ids, &input.positions)?)?
+            }
+            Scorer::Tokens { lm, good, bad } => lm
+                .pair_logits(&input.ids, &input.positions, [*good, *bad])?
+                .into_iter()
+                .map(|[g, b]| 1.0 / (1.0 + (b - g).exp()))
+                .collect(),
+        };
+        Ok((scores, input.ids.len()))
+    }
+}
+
+impl Verifier for Prm {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn score(
+        &mut self,
+        problem: &Problem,
+        steps: &[String],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<f32>> {
+        let input = self.layout.build(&problem.question, steps)?;
+        let (scores, tokens) = self.score_input(input)?;
+        let Cost {
+            params,
+            layers,
+            hidden,
+        } = self.cost;
+        meter.verifier_tokens += tokens as u64;
+        meter.flops += (1..=tokens)
+            .map(|c| flops_per_token(params, layers, hidden, c))
+            .sum::<f64>();
+        Ok(scores)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+
+    #[test]
+    fn prm_format_names_round_trip() {
+        for f in PrmFormat::ALL {
+            assert_eq!(PrmFormat::parse(&f.to_string()), Some(f));
+            assert!(SUPPORTED.contains(&f.to_string()));
+        }
+        assert_eq!(PrmFormat::parse("orm"), None);
+    }
+
+    #[test]
+    fn prm_detects_each_format_and_refuses_a_plain_policy() {
+        for (fmt, dir) in all_tiny_checkpoints() {
+            assert_eq!(detect(dir.path()).unwrap(), fmt);
+        }
+        let toy = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/toy/policy");
+        let err = detect(&toy).unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+        assert!(err.contains("Qwen2ForCausalLM"), "{err}");
+        assert!(err.contains("supported: qwen-math-prm"), "{err}");
+        assert!(load(&toy, &Device::Cpu).is_err());
+    }
+
+    #[test]
+    fn prm_format_hint_wins_and_a_bad_hint_is_named() {
+        let dir = write_value_head();
+        edit_config(dir.path(), |c| c["prm_format"] = "qwen-math-prm".into());
+        assert_eq!(detect(dir.path()).unwrap(), PrmFormat::QwenMathPrm);
+        let err = load_error(dir.path());
+        assert!(err.contains("the qwen-math-prm format needs"), "{err}");
+        edit_config(dir.path(), |c| c["prm_format"] = "orm".into());
+        let err = detect(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("prm_format") && err.contains("config.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn prm_format_hint_tells_math_shepherd_from_a_llama_chat_model() {
+        let dir = write_rlhflow(false);
+        edit_config(dir.path(), |c| c["prm_format"] = "math-shepherd".into());
+        assert_eq!(detect(dir.path()).unwrap(), PrmFormat::MathShepherd);
+        // The Llama 3 test tokenizer has no `ки`, so loading as Math-Shepherd names the tag.
+        let err = load_error(dir.path());
+        assert!(
+            err.contains("ки") && err.contains("tokenizer.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn prm_missing_and_corrupt_files_are_named() {
+        let err = detect(Path::new("/nonexistent/prm"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/prm/config.json"), "{err}");
+
+        let dir = write_value_head();
+        std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+        let err = detect(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors"), "{err}");
+
+        let dir = write_value_head();
+        std::fs::write(
+            dir.path().join("model.safetensors"),
+            b"not a safetensors file",
+        )
+        .unwrap();
+        let err = load_error(dir.path());
+        assert!(
+            err.contains("model.safetensors") && err.contains("header"),
+            "{err}"
+        );
+
+        let dir = write_value_head();
+        std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+        let err = load_error(dir.path());
+        assert!(err.contains("tokenizer.json"), "{err}");
+    }
+
+    #[test]
+    fn prm_vocabulary_larger_than_the_embeddings_is_refused() {
+        for (_, dir) in all_tiny_checkpoints() {
+            edit_config(dir.path(), |c| c["vocab_size"] = 3.into());
+            let err = load_error(dir.path());
+            assert!(
+                err.contains("tokenizer.json") && err.contains("does not fit"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn prm_sequence_longer_than_the_context_is_refused() {
+        for (fmt, dir) in all_tiny_checkpoints() {
+            let mut prm = load_prm(dir.path());
+            let long = problem(&"1".repeat(300));
+            let err = prm
+                .score(&long, &steps(), &mut ComputeMeter::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("context of 256 tokens"), "{fmt}: {err}");
+        }
+    }
+
+    #[test]
+    fn prm_names_say_format_and_directory_and_meter_counts_tokens() {
+        for (fmt, dir) in all_tiny_checkpoints() {
+            let mut prm = load_prm(dir.path());
+            let dir_name = dir.path().file_name().unwrap().to_string_lossy();
+            assert_eq!(prm.name(), format!("{fmt}:{dir_name}"));
+            let mut meter = ComputeMeter::default();
+            assert!(prm
+                .score(&problem("2+3"), &[], &mut meter)
+                .unwrap()
+                .is_empty());
+            assert_eq!(meter, ComputeMeter::default());
+            let s = prm.score(&problem("2+3"), &steps(), &mut meter).unwrap();
+            assert_eq!(s.len(), 3);
+            assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{fmt}: {s:?}");
+            assert!(meter.verifier_tokens > 0 && meter.flops > 0.0);
+            assert_eq!(meter.policy_tokens(), 0);
+            // The KV caches are cleared: the same candidate scores the same again.
+            let again = prm
+                .score(&problem("2+3"), &steps(), &mut ComputeMeter::default())
+                .unwrap();
+            assert_eq!(s, again, "{fmt}");
+        }
+    }
+}
