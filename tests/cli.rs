@@ -312,3 +312,70 @@ fn jsonl_datasets_run_and_bad_lines_are_named() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("skipped"), "{}", stderr(&o));
 }
+
+#[test]
+fn learned_verifiers_run_and_judge_the_same_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("prm-run");
+    let o = run(&[
+        "run",
+        "--verifier",
+        "toy-prm",
+        "--strategy",
+        "weighted-best-of-n",
+        "--budget",
+        "4",
+        "--limit",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(config.contains("toy-prm"), "{config}");
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+    let score = first["candidates"][0]["steps"][0]["score"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        score > 0.0 && score < 1.0,
+        "a learned score, not 0/1: {score}"
+    );
+    assert!(first["compute"]["verifier_tokens"].as_u64().unwrap() > 0);
+
+    let o = run(&[
+        "evaluate",
+        "--limit",
+        "5",
+        "--samples",
+        "4",
+        "--verifiers",
+        "oracle,logprob,toy-prm,toy-orm",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for row in [
+        "majority@4",
+        "oracle (last)",
+        "logprob",
+        "value-head:prm",
+        "value-head:orm",
+    ] {
+        assert!(text.contains(row), "evaluate lacks {row}: {text}");
+    }
+
+    // The policy is a causal LM, not a reward model: its head is named as unsupported.
+    assert_fails(
+        &[
+            "run",
+            "--verifier",
+            toy_policy().to_str().unwrap(),
+            "--limit",
+            "1",
+            "--out",
+            tmp.path().join("x").to_str().unwrap(),
+        ],
+        "config.json",
+    );
+}

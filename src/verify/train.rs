@@ -300,6 +300,10 @@ pub struct VerifierTrainConfig {
     pub warmup: usize,
     /// Every this many questions, one is held out to measure the loss on.
     pub hold_out_every: usize,
+    /// Weight of the pairwise loss between right and wrong samples of one question (0: binary
+    /// cross-entropy alone). Batches hold whole questions, so such pairs meet.
+    #[serde(default)]
+    pub pair_weight: f64,
 }
 
 impl Default for VerifierTrainConfig {
@@ -312,6 +316,7 @@ impl Default for VerifierTrainConfig {
             lr: 5e-4,
             warmup: 50,
             hold_out_every: 20,
+            pair_weight: 1.0,
         }
     }
 }
@@ -360,6 +365,9 @@ struct Targets {
     ids: Tensor,
     positions: Tensor,
     labels: Tensor,
+    /// Pairs of samples of one question, the first right and the second wrong, as indices of
+    /// their last steps' targets.
+    pairs: Option<(Tensor, Tensor)>,
 }
 
 fn targets(
@@ -374,6 +382,7 @@ fn targets(
     }
     let t = seqs.iter().map(|(ids, _)| ids.len()).max().unwrap_or(1);
     let (mut ids, mut positions, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = Vec::with_capacity(batch.len());
     for (row, ((seq, ends), s)) in seqs.iter().zip(batch).enumerate() {
         ids.extend(seq);
         ids.extend(std::iter::repeat_n(tok.eos_id, t - seq.len()));
@@ -389,12 +398,32 @@ fn targets(
             positions.push((row * t + p) as u32);
             labels.push(y);
         }
+        last.push(labels.len().saturating_sub(1) as u32);
+    }
+    let (mut right, mut wrong) = (Vec::new(), Vec::new());
+    for (i, a) in batch.iter().enumerate() {
+        for (j, b) in batch.iter().enumerate() {
+            if a.question_index == b.question_index && a.correct && !b.correct {
+                right.push(last[i]);
+                wrong.push(last[j]);
+            }
+        }
     }
     let n = labels.len();
+    let pairs = if right.is_empty() {
+        None
+    } else {
+        let k = right.len();
+        Some((
+            Tensor::from_vec(right, k, device)?,
+            Tensor::from_vec(wrong, k, device)?,
+        ))
+    };
     Ok(Targets {
         ids: Tensor::from_vec(ids, (batch.len(), t), device)?,
         positions: Tensor::from_vec(positions, n, device)?,
         labels: Tensor::from_vec(labels, n, device)?,
+        pairs,
     })
 }
 
@@ -414,6 +443,22 @@ impl ValueModel {
             .reshape((b * n, self.hidden))?
             .index_select(&t.positions, 0)?;
         self.head.forward(&picked)?.squeeze(1)
+    }
+}
+
+/// The training loss at the targets `t` given the logits `z`: binary cross-entropy on the
+/// labels, plus `pair_weight` times the mean pairwise loss `log(1 + exp(z_wrong - z_right))`
+/// over pairs of samples of one question whose answers differ (read at their last steps).
+fn loss(z: &Tensor, t: &Targets, pair_weight: f64) -> candle_core::Result<Tensor> {
+    let bce = bce_with_logits(z, &t.labels)?;
+    match &t.pairs {
+        Some((right, wrong)) if pair_weight > 0.0 => {
+            let d = (z.index_select(right, 0)? - z.index_select(wrong, 0)?)?;
+            // softplus(-d), stably.
+            let pair = (d.neg()?.relu()? + (d.abs()?.neg()?.exp()? + 1.0)?.log()?)?.mean_all()?;
+            bce + (pair * pair_weight)?
+        }
+        _ => Ok(bce),
     }
 }
 
@@ -507,7 +552,15 @@ pub fn train_verifier(
     };
     let before = held_out_bce(&model)?;
     let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x0070_726d));
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    // Whole questions per batch, so that the samples of one question meet in the pairwise loss.
+    let mut questions: Vec<Vec<&LabelledSample>> = Vec::new();
+    for s in &train {
+        match questions.last_mut() {
+            Some(q) if q[0].question_index == s.question_index => q.push(s),
+            _ => questions.push(vec![s]),
+        }
+    }
+    let mut order: Vec<usize> = (0..questions.len()).collect();
     let mut cursor = order.len();
     let start = Instant::now();
     let mut curve = Vec::new();
@@ -518,11 +571,11 @@ pub fn train_verifier(
                 order.shuffle(&mut rng);
                 cursor = 0;
             }
-            batch.push(train[order[cursor]]);
+            batch.extend(&questions[order[cursor]]);
             cursor += 1;
         }
         let t = targets(&tok, cfg.kind, &batch, &device)?;
-        let loss = bce_with_logits(&model.logits(&t)?, &t.labels)?;
+        let loss = loss(&model.logits(&t)?, &t, cfg.pair_weight)?;
         opt.set_learning_rate(lr_at(&schedule, step));
         opt.backward_step(&loss)?;
         let loss = loss.to_scalar::<f32>()?;
@@ -647,6 +700,26 @@ mod tests {
         let pos = orm.positions.to_vec1::<u32>().unwrap();
         let (_, ends_b) = encode_steps(&tok, &b.question, &b.steps).unwrap();
         assert_eq!(pos[1] as usize, t + ends_b[2]);
+        assert!(prm.pairs.is_none(), "different questions make no pair");
+
+        // Two samples of one question, one right and one wrong: a pair of their last steps.
+        let b = LabelledSample {
+            question_index: 0,
+            ..b
+        };
+        let prm = targets(&tok, VerifierKind::Prm, &[&b, &a], &Device::Cpu).unwrap();
+        let (right, wrong) = prm.pairs.as_ref().unwrap();
+        assert_eq!(right.to_vec1::<u32>().unwrap(), vec![4]);
+        assert_eq!(wrong.to_vec1::<u32>().unwrap(), vec![2]);
+        // The pairwise term is log 2 when the scores tie, and shrinks as right outscores wrong.
+        let tie = Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap();
+        let with = loss(&tie, &prm, 1.0).unwrap().to_scalar::<f32>().unwrap();
+        let without = loss(&tie, &prm, 0.0).unwrap().to_scalar::<f32>().unwrap();
+        assert!((with - without - std::f32::consts::LN_2).abs() < 1e-6);
+        let apart = Tensor::new(&[0f32, 0.0, -3.0, 0.0, 3.0], &Device::Cpu).unwrap();
+        let a_loss = loss(&apart, &prm, 1.0).unwrap().to_scalar::<f32>().unwrap()
+            - loss(&apart, &prm, 0.0).unwrap().to_scalar::<f32>().unwrap();
+        assert!(a_loss < 0.01, "{a_loss}");
     }
 
     #[test]
