@@ -8,6 +8,9 @@
 //! - two decimal numbers are equal within a relative 1e-9: `0.50` = `.5`;
 //! - otherwise they are equal when they match with white space removed: `x + 1` = `x+1`.
 
+pub mod expr;
+pub mod rational;
+
 use crate::data::toy;
 
 /// The final answer of a solution: the content of its last `\boxed{}`.
