@@ -95,13 +95,16 @@
 //! exact arithmetic is checked `i128` that falls back to floats on overflow; powers,
 //! factorials and binomials are cut off; sets longer than [`answer::MAX_MATCHED_ITEMS`] compare
 //! sorted normal forms instead of matching items. `equivalent(a, a)` always holds and
-//! `equivalent(a, b) == equivalent(b, a)`.
+//! `equivalent(a, b) == equivalent(b, a)`; property tests check both.
 
 pub mod answer;
 pub mod expr;
 pub mod extract;
 pub mod normalize;
 pub mod rational;
+
+#[cfg(test)]
+mod props;
 
 pub use extract::{extract, ExtractOptions, ExtractRule, Extracted};
 
