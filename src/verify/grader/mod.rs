@@ -1,6 +1,7 @@
 //! The answer grader: finds the final answer in a solution and decides whether it is
 //! equivalent to the reference, the way the MATH grader (Hendrycks et al., `math_equivalence`)
 //! and PRM800K's `grader.py` do, but with exact arithmetic instead of sympy.
+//! `thinkscale grade GOLD PRED` runs it from the command line.
 //!
 //! # Extraction ([`extract_answer`], [`extract`])
 //!
