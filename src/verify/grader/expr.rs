@@ -17,6 +17,8 @@
 //! LaTeX (`\frac12` = `\frac{1}{2}`), but an unbraced exponent is a whole digit run, as people
 //! type it (`2^10` = 1024). An integer followed by `\frac` of two integers is a mixed number
 //! (`2\frac{1}{2}` = 5/2); any other juxtaposition is a product (`2\sqrt{2}`, `2x`, `(x+1)(x-1)`).
+//! A function's unbracketed argument runs over the factors juxtaposed to it: `\sin 2x` is
+//! `\sin(2x)`, but `\sin x \cos x` is `(\sin x)(\cos x)`.
 //!
 //! Work is bounded: nesting deeper than [`MAX_DEPTH`] does not parse, sums and products are
 //! flat lists (so `1+1+...+1` is one level deep, not thousands), exact arithmetic is checked
@@ -535,10 +537,36 @@ impl Parser {
         })
     }
 
-    /// The argument of `\sin` and friends: a group, or the next signed power (`\sin 2x` is
-    /// `(\sin 2) x`, as in most computer algebra systems).
+    /// The argument of `\sin` and friends: a signed factor and the factors juxtaposed to it,
+    /// up to the next operator or function, as mathematicians write it: `\sin 2x` is
+    /// `\sin(2x)`, `\sin x \cos x` is `(\sin x)(\cos x)`, `\sin x + 1` is `(\sin x) + 1`.
     fn function_argument(&mut self) -> Option<Expr> {
-        self.nested(Self::unary)
+        self.nested(|p| {
+            let mut factors = vec![Factor {
+                expr: p.unary()?,
+                divide: false,
+            }];
+            while !p.function_follows()
+                && p.implicit_factor_follows(factors.last().map(|f| &f.expr))
+            {
+                factors.push(Factor {
+                    expr: p.power()?,
+                    divide: false,
+                });
+            }
+            Some(if factors.len() == 1 {
+                factors.pop()?.expr
+            } else {
+                Expr::Product(factors)
+            })
+        })
+    }
+
+    /// Whether a function command (`\sin`, `\log`...) is next.
+    fn function_follows(&mut self) -> bool {
+        self.skip_ws();
+        self.command_at(self.pos)
+            .is_some_and(|(name, _)| name == "log" || function(&name).is_some())
     }
 
     fn number_or_mixed(&mut self) -> Option<Expr> {
@@ -917,10 +945,13 @@ fn binom(n: f64, k: f64) -> f64 {
     (0..k as u32).fold(1.0, |acc, i| acc * (n - f64::from(i)) / f64::from(i + 1))
 }
 
-/// The value of variable `name` at test point `point`: a pseudo-random number fixed by the
-/// name and the point, of magnitude in `[0.4, 2.4)`, negative at the last three points (so
-/// `\sqrt{x^2}` and `x` differ) and positive at the others (so `\sqrt{x}` and `\ln x` are
-/// defined at seven points).
+/// The test points before jitter: on both sides of 1 (so `x^{100}` and `x^{101}` differ
+/// somewhere), six inside `(-1, 1)` (so `\arcsin x` is defined at six), and negative at the last
+/// three (so `\sqrt{x^2}` and `x` differ) while `\sqrt{x}` and `\ln x` stay defined at seven.
+const TEST_POINTS: [f64; POINTS] = [0.3, 0.55, 0.8, 1.3, 1.7, 2.1, 0.65, -0.45, -0.9, -1.6];
+
+/// The value of variable `name` at test point `point`: the point's magnitude scaled by a factor
+/// in `[0.95, 1.05)` fixed by the name, so different variables never take the same value.
 pub fn test_value(name: &str, point: usize) -> f64 {
     // FNV-1a of the name, then one SplitMix64 step mixed with the point.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -931,12 +962,8 @@ pub fn test_value(name: &str, point: usize) -> f64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
     let unit = (z >> 11) as f64 / (1u64 << 53) as f64;
-    let magnitude = 0.4 + 2.0 * unit;
-    if point + 3 >= POINTS {
-        -magnitude
-    } else {
-        magnitude
-    }
+    let base = TEST_POINTS.get(point).copied().unwrap_or(1.0);
+    base * (0.95 + 0.1 * unit)
 }
 
 #[cfg(test)]
@@ -1005,6 +1032,10 @@ mod tests {
         assert_eq!(exact("\\pi"), None);
         assert_eq!(exact("\\sqrt{2}"), None);
         assert!((value("\\sin^2 x + \\cos^2 x") - 1.0).abs() < 1e-12);
+        let x = test_value("x", 0);
+        assert!((value("\\sin 2x") - (2.0 * x).sin()).abs() < 1e-12);
+        assert!((value("\\sin x \\cos x") - x.sin() * x.cos()).abs() < 1e-12);
+        assert!((value("\\sin x + 1") - (x.sin() + 1.0)).abs() < 1e-12);
         assert!((value("\\ln(e)") - test_value("e", 0).ln()).abs() < 1e-12);
         assert!((value("\\sqrt[3]{-8}") + 2.0).abs() < 1e-12);
         assert!((value("(-8)^{1/3}") + 2.0).abs() < 1e-12);
@@ -1020,9 +1051,13 @@ mod tests {
         for p in 0..POINTS {
             let (x, y) = (test_value("x", p), test_value("y", p));
             assert!(x != y);
-            assert!((0.4..2.4).contains(&x.abs()));
+            assert!((0.25..2.25).contains(&x.abs()));
             assert_eq!(x < 0.0, p + 3 >= POINTS);
         }
+        let inside = (0..POINTS)
+            .filter(|&p| test_value("x", p).abs() < 1.0)
+            .count();
+        assert_eq!(inside, 6);
     }
 
     #[test]

@@ -85,7 +85,7 @@
 //! The expression language ([`expr`] module) reads LaTeX and ASCII: `\frac`, `\sqrt[n]{}`,
 //! `^`, `\cdot`, `\times`, `\div`, `*`, `/`, implicit products (`2x`, `2\sqrt{2}`,
 //! `(x+1)(x-1)`), `\pi`, `\infty`, `e` and `i` as variables, Greek letters, `x_1`,
-//! `\sin`…`\arctan`, `\ln`, `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`,
+//! `\sin`…`\arctan` (`\sin 2x` = `\sin(2x)`), `\ln`, `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`,
 //! `\binom`, scientific `1.5e3`, and mixed numbers `2\frac{1}{2}` = `5/2`. `2^10` is 1024.
 //!
 //! # Bounded work
@@ -405,6 +405,9 @@ mod tests {
         same("\\frac{x}{2}", "0.5x");
         same("\\sin^2\\theta+\\cos^2\\theta", "1");
         same("a_1 + a_2", "a_2 + a_1");
+        same("\\arcsin x", "\\arcsin(x)");
+        same("\\sin 2x", "2\\sin x\\cos x");
+        differ("x^{100}", "x^{101}");
         decided_by("2x+1", "1+2x", Rule::Expressions);
         differ("\\sqrt{x^2}", "x");
         differ("x^2", "x^3");
