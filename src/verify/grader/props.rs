@@ -1,10 +1,10 @@
 //! Property tests of the grader: no input panics, `equivalent` is reflexive and symmetric,
 //! extraction finds what a box holds, and huge or deeply nested input returns.
 //!
-//! `grader_fuzz_long` is the fuzz target (cargo-fuzz needs a nightly toolchain and its own
-//! build of every dependency; this runs on stable with the normal test build). It is ignored by
-//! default; run it with
-//! `cargo test --lib grader_fuzz_long -- --ignored` (`PROPTEST_CASES=N` sets its cases).
+//! `grader_fuzz_long` is the stable fuzz run, ignored by default; run it with
+//! `cargo test --lib grader_fuzz_long -- --ignored` (`PROPTEST_CASES=N` sets its cases, 200k by
+//! default). The coverage-guided libFuzzer target is `fuzz/fuzz_targets/grader.rs`; it needs a
+//! nightly toolchain and cargo-fuzz: `cargo +nightly fuzz run grader -- -dict=fuzz/grader.dict`.
 
 use super::*;
 use proptest::prelude::*;
