@@ -25,7 +25,7 @@
 //!
 //! Both answers are rewritten before they are compared:
 //! - math delimiters and wrappers go: `$x$`, `\(x\)`, `\boxed{x}` → `x`;
-//! - `\dfrac` and `\tfrac` are `\frac`, `\dbinom` and `\tbinom` are `\binom`:
+//! - `\dfrac`, `\tfrac` and `\cfrac` are `\frac`, `\dbinom` and `\tbinom` are `\binom`:
 //!   `\dfrac12` = `\frac{1}{2}`;
 //! - `\left`, `\right`, `\big` and friends, `\displaystyle` go: `\left(1,2\right]` = `(1,2]`;
 //! - spacing goes: `\!`, `\,`, `\;`, `\:`, `\ `, `~`, `\quad` and white space:
@@ -331,6 +331,9 @@ mod tests {
     fn normalisation_rules() {
         same("\\frac{1}{2}", "\\dfrac12");
         same("\\frac{1}{2}", "\\tfrac{1}{2}");
+        same("\\frac{1}{3}", "\\cfrac{1}{3}");
+        same("28\\%", "28 percent");
+        same("28\\%", "28 pct");
         same("$\\frac{1}{2}$", "\\boxed{\\frac{1}{2}}");
         same("(1,2]", "\\left( 1 , 2 \\right]");
         same("x+1", "x\\!+\\,1");

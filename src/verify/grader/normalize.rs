@@ -71,6 +71,7 @@ const UNITS: &[&str] = &[
     "ml",
     "mph",
     "percent",
+    "pct",
 ];
 
 /// Unicode symbols that models write for LaTeX commands. Each replacement ends in a space so a
@@ -218,7 +219,7 @@ fn unwrap_command<'a>(s: &'a str, names: &[&str]) -> Option<&'a str> {
 /// Rewrites commands in one left-to-right pass: drops sizing (`\left`, `\right`, `\big`...),
 /// style (`\displaystyle`), thin spaces `\!`, degree signs `\circ`, `\$` and `\%`, and the
 /// delimiters `\(`, `\)`, `\[`, `\]`; turns `\,` `\;` `\:` `\ ` `\quad` into spaces and
-/// `\dfrac`/`\tfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays.
+/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays.
 fn rewrite_commands(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
@@ -266,7 +267,7 @@ fn rewrite_commands(s: &str) -> String {
             }
             "big" | "Big" | "bigg" | "Bigg" | "bigl" | "bigr" | "Bigl" | "Bigr" | "biggl"
             | "biggr" | "Biggl" | "Biggr" | "displaystyle" | "textstyle" | "circ" | "degree" => {}
-            "dfrac" | "tfrac" => out.push_str("\\frac"),
+            "dfrac" | "tfrac" | "cfrac" => out.push_str("\\frac"),
             "dbinom" | "tbinom" => out.push_str("\\binom"),
             "quad" | "qquad" => out.push(' '),
             "infin" | "infinity" => out.push_str("\\infty"),
