@@ -74,6 +74,13 @@ const UNITS: &[&str] = &[
     "pct",
 ];
 
+/// Commands recognised after a doubled backslash (`\\frac`): the common ones of final answers.
+const DOUBLED_COMMANDS: &[&str] = &[
+    "frac", "dfrac", "tfrac", "cfrac", "sqrt", "text", "textbf", "mbox", "mathrm", "pi", "infty",
+    "cdot", "times", "div", "left", "right", "boxed", "binom", "dbinom", "circ", "pm", "cup", "in",
+    "begin", "end", "sin", "cos", "tan", "log", "ln",
+];
+
 /// Unicode symbols that models write for LaTeX commands. Each replacement ends in a space so a
 /// following letter does not run into the command name (`πr` → `\pi r`).
 const UNICODE: &[(char, &str)] = &[
@@ -94,7 +101,7 @@ const UNICODE: &[(char, &str)] = &[
 /// items, thousands separators, mixed numbers `2 1/2`, a trailing period, trailing units.
 pub fn normalize_whole(answer: &str) -> String {
     let mut s = String::with_capacity(answer.len());
-    for c in answer.chars() {
+    for c in answer.trim().chars() {
         match UNICODE.iter().find(|(u, _)| *u == c) {
             Some((_, latex)) => s.push_str(latex),
             None if c.is_whitespace() => s.push(' '),
@@ -104,11 +111,12 @@ pub fn normalize_whole(answer: &str) -> String {
     for degree in ["^{\\circ}", "^\\circ", "^{ \\circ }", "^ \\circ"] {
         s = s.replace(degree, "");
     }
-    let s = rewrite_commands(&s)
-        .replace(['$', '%'], "")
+    let s = rewrite_commands(&s).replace(['$', '%'], "");
+    let s = strip_trailing_period(&s);
+    let s = unwrap_command(s, &["boxed", "fbox"])
+        .unwrap_or(s)
         .replace("{,}", ",");
-    let s = unwrap_command(s.trim(), &["boxed", "fbox"]).unwrap_or(&s);
-    let s = conjunctions_to_commas(s);
+    let s = conjunctions_to_commas(&s);
     let s = drop_thousands_separators(&s);
     let s = mixed_numbers_to_fracs(&s);
     strip_units(strip_trailing_period(&s)).to_string()
@@ -174,6 +182,24 @@ pub fn wrapped<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
     balanced(inner).then_some(inner)
 }
 
+/// The inside of `s` when it is one brace group `{...}`. Only braces count, as for a LaTeX
+/// argument: `{(1,2}` is a group, `{a}{b}` is not.
+fn braced(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('{')?.strip_suffix('}')?;
+    let mut depth = 0i64;
+    for c in inner.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    (depth == 0).then_some(inner)
+}
+
 /// The pieces of `s` between occurrences of `separator` outside all brackets. A command
 /// separator such as `\cup` does not match the start of a longer name (`\cupcake`).
 pub fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
@@ -212,19 +238,32 @@ fn unwrap_command<'a>(s: &'a str, names: &[&str]) -> Option<&'a str> {
     let rest = s.strip_prefix('\\')?;
     names.iter().find_map(|name| {
         let inner = rest.strip_prefix(name)?.trim_start();
-        wrapped(inner, "{", "}")
+        braced(inner)
     })
 }
 
 /// Rewrites commands in one left-to-right pass: drops sizing (`\left`, `\right`, `\big`...),
 /// style (`\displaystyle`), thin spaces `\!`, degree signs `\circ`, `\$` and `\%`, and the
 /// delimiters `\(`, `\)`, `\[`, `\]`; turns `\,` `\;` `\:` `\ ` `\quad` into spaces and
-/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays.
+/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays
+/// (a matrix row ends with it), except before a common command name, where it is a backslash
+/// doubled by JSON escaping: `\\frac` is `\frac`.
 fn rewrite_commands(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while let Some(&c) = chars.get(i) {
+        if c == '\\' && chars.get(i + 1) == Some(&'\\') {
+            let name: String = chars
+                .iter()
+                .skip(i + 2)
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            if DOUBLED_COMMANDS.contains(&name.as_str()) {
+                i += 1;
+                continue;
+            }
+        }
         if c == '~' {
             out.push(' ');
             i += 1;
@@ -555,7 +594,7 @@ fn brace_arguments(s: &str) -> String {
 /// `s` without braces that wrap all of it: `{{5}}` → `5`.
 fn strip_outer_braces(s: &str) -> &str {
     let mut s = s.trim();
-    while let Some(inner) = wrapped(s, "{", "}") {
+    while let Some(inner) = braced(s) {
         s = inner.trim();
     }
     s
@@ -633,8 +672,10 @@ mod tests {
         assert_eq!(n("5\\text{ cm}"), "5");
         assert_eq!(n("5 square feet"), "5");
         assert_eq!(n("\\boxed{7}"), "7");
+        assert_eq!(n("$\\boxed{7}$."), "7");
         assert_eq!(n("πr^2"), "\\pi r^2");
         assert_eq!(n("a\\\\b"), "a\\\\b");
+        assert_eq!(n("\\\\dfrac{1}{2}"), "\\frac{1}{2}");
         assert_eq!(n("\\leftarrow"), "\\leftarrow");
     }
 
@@ -676,6 +717,8 @@ mod tests {
         assert_eq!(wrapped("(1,2]", "(", "]"), Some("1,2"));
         assert_eq!(wrapped("(1)+(2)", "(", ")"), None);
         assert_eq!(wrapped("\\{1\\}", "\\{", "\\}"), Some("1"));
+        assert_eq!(braced("{(1,2}"), Some("(1,2"));
+        assert_eq!(braced("{a}{b}"), None);
     }
 
     #[test]

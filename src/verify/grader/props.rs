@@ -1,4 +1,5 @@
 //! Property tests of the grader: no input panics, `equivalent` is reflexive and symmetric,
+//! decorations (`$..$`, `\boxed{}`, `x =`, `\dfrac`, `\left(`) do not change an answer,
 //! extraction finds what a box holds, and huge or deeply nested input returns.
 //!
 //! `grader_fuzz_long` is the stable fuzz run, ignored by default; run it with
@@ -101,6 +102,35 @@ fn check_pair(a: &str, b: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Checks that `$..$`, padding, `\dfrac`, `\boxed{}`, `x =` and `\left(..\right)` do not
+/// change what an answer means.
+fn check_decorations(a: &str) -> Result<(), TestCaseError> {
+    // A trailing backslash or one before `$` or `^` makes `\$` or `\^`: a different answer.
+    if a.contains('$') || a.ends_with('\\') || a.contains("\\^") {
+        return Ok(());
+    }
+    let mut spellings = vec![
+        format!("  {a} "),
+        format!("${a}$"),
+        a.replace("\\frac{", "\\dfrac{"),
+    ];
+    if !a.contains(['=', '{', '}']) && !a.contains("\\in") {
+        spellings.push(format!("\\boxed{{{a}}}"));
+        spellings.push(format!("x = {a}"));
+    }
+    for b in &spellings {
+        prop_assert!(equivalent(a, b), "{:?} vs {:?}: {}", a, b, grade(a, b));
+    }
+    let (parenthesised, sized) = (format!("({a})"), format!("\\left({a}\\right)"));
+    prop_assert!(
+        equivalent(&parenthesised, &sized),
+        "{:?}: {}",
+        sized,
+        grade(&parenthesised, &sized)
+    );
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_is_graded_without_panics(a in any::<String>(), b in any::<String>()) {
@@ -110,6 +140,11 @@ proptest! {
     #[test]
     fn latexish_answers_are_reflexive_and_symmetric(a in latexish(), b in latexish()) {
         check_pair(&a, &b)?;
+    }
+
+    #[test]
+    fn decorations_do_not_change_the_answer(a in latexish()) {
+        check_decorations(&a)?;
     }
 
     #[test]
@@ -181,7 +216,7 @@ fn huge_and_deeply_nested_input_returns() {
     assert!(!equivalent(&nested, &other));
 }
 
-/// The fuzz target: many more cases of both generators. Not run by default.
+/// The stable fuzz run: many more cases of every property above. Not run by default.
 #[test]
 #[ignore = "long: the fuzz target, run with --ignored"]
 fn grader_fuzz_long() {
@@ -206,7 +241,11 @@ fn grader_fuzz_long() {
             "[-0-9.,/(){}\\[\\]\\\\a-e xy^_=+*!|$%]{0,60}"
         ],
     );
-    let result = TestRunner::new(config).run(&pair, |(a, b)| check_pair(&a, &b));
+    let result = TestRunner::new(config.clone()).run(&pair, |(a, b)| check_pair(&a, &b));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let result = TestRunner::new(config).run(&latexish(), |a| check_decorations(&a));
     if let Err(e) = result {
         panic!("{e}");
     }
