@@ -39,7 +39,7 @@
 //! - thousands separators go outside brackets: `1,000` = `1000`, `12,345.5` = `12345.5`;
 //!   `(1,100)` and `[0,100]` keep their commas;
 //! - mixed numbers are whole plus fraction: `2 1/2` = `2\frac{1}{2}` = `5/2`;
-//! - a variable prefix goes: `x = 3` = `x \in 3` = `3`, `(x,y) = (1,2)` = `(1,2)`;
+//! - a variable prefix goes: `x = 3` = `3`, `x \in (0,1)` = `(0,1)`, `(x,y) = (1,2)` = `(1,2)`;
 //! - `\frac12` = `\frac{1}{2}`, `\sqrt3` = `\sqrt{3}`; `\\frac` (a doubled backslash) = `\frac`;
 //! - a trailing period goes: `42.` = `42`;
 //! - Unicode math is LaTeX: `π` = `\pi`, `−1` = `-1`, `∞` = `\infty`.
@@ -76,17 +76,19 @@
 //! 4. **numbers** — otherwise, when neither has a variable, their values must agree to a
 //!    relative 1e-9: `2\sqrt{2}` = `\sqrt{8}`, `\pi/2` = `\frac{\pi}{2}`, `\infty` = `\infty`,
 //!    but `3.14` ≠ `\pi`;
-//! 5. **expressions** — with variables, both are evaluated at ten fixed pseudo-random points
-//!    (seven positive, three negative) and must agree wherever both are defined, at three
-//!    points at least: `2x+1` = `1+2x`, `x^2+2x+1` = `(x+1)^2`, `\frac{x}{2}` = `x/2`, but
-//!    `\sqrt{x^2}` ≠ `x`;
+//! 5. **expressions** — with variables, both are evaluated at ten fixed points (from 0.3 to
+//!    2.1 in size, seven positive and three negative, six inside (-1, 1), each variable
+//!    jittered by its own 5%) and must agree wherever both are defined, at three points at
+//!    least: `2x+1` = `1+2x`, `x^2+2x+1` = `(x+1)^2`, `\frac{x}{2}` = `x/2`, `2+3i` = `3i+2`,
+//!    but `\sqrt{x^2}` ≠ `x`;
 //! 6. **strings** — otherwise, the normal forms must be identical.
 //!
 //! The expression language ([`expr`] module) reads LaTeX and ASCII: `\frac`, `\sqrt[n]{}`,
 //! `^`, `\cdot`, `\times`, `\div`, `*`, `/`, implicit products (`2x`, `2\sqrt{2}`,
-//! `(x+1)(x-1)`), `\pi`, `\infty`, `e` and `i` as variables, Greek letters, `x_1`,
-//! `\sin`…`\arctan` (`\sin 2x` = `\sin(2x)`), `\ln`, `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`,
-//! `\binom`, scientific `1.5e3`, and mixed numbers `2\frac{1}{2}` = `5/2`. `2^10` is 1024.
+//! `(x+1)(x-1)`), `\pi`, `\infty`, `e` and `i` as variables (not Euler's number and the
+//! imaginary unit), Greek letters, `x_1`, `\sin`…`\arctan` (`\sin 2x` = `\sin(2x)`), `\ln`,
+//! `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`, `\binom`, scientific `1.5e3`,
+//! and mixed numbers `2\frac{1}{2}` = `5/2`. `2^10` is 1024.
 //!
 //! # Bounded work
 //!
@@ -231,7 +233,7 @@ pub fn grade(reference: &str, predicted: &str) -> Verdict {
             equal,
             rule: Rule::Strings,
             detail: format!(
-                "strings: an answer over {MAX_ANSWER_BYTES} bytes is compared as text without white space"
+                "strings: answers over {MAX_ANSWER_BYTES} bytes compare without white space"
             ),
             reference,
             predicted,
@@ -410,6 +412,7 @@ mod tests {
         same("\\frac{x}{2}", "0.5x");
         same("\\sin^2\\theta+\\cos^2\\theta", "1");
         same("a_1 + a_2", "a_2 + a_1");
+        same("2+3i", "3i+2");
         same("\\arcsin x", "\\arcsin(x)");
         same("\\sin 2x", "2\\sin x\\cos x");
         differ("x^{100}", "x^{101}");

@@ -136,9 +136,7 @@ pub struct LeafText {
 /// Normalises one item of an answer (an element of a tuple, set or matrix, or the whole answer).
 pub fn normalize_leaf(item: &str) -> LeafText {
     let item = item.trim();
-    let text_origin = TEXT_COMMANDS
-        .iter()
-        .any(|c| unwrap_command(item, &[c]).is_some());
+    let text_origin = unwrap_command(item, TEXT_COMMANDS).is_some();
     let unwrapped = unwrap_text_commands(item).replace("\\\\", "\\");
     let stripped = strip_trailing_period(strip_units(&unwrapped)).trim();
     let braced = brace_arguments(stripped);
