@@ -508,6 +508,19 @@ mod tests {
         assert_eq!(normalize("\\text{Monday}"), "\\text{monday}");
     }
 
+    /// Inputs on which the decorations property failed before the fixes in normalize.rs.
+    #[test]
+    fn decoration_regressions_found_by_the_property() {
+        // Padding used to turn a final backslash into the space command `\ `.
+        same("0+0+\\", "  0+0+\\ ");
+        // `\boxed{}` with unbalanced parentheses inside stayed boxed.
+        same("((,0]\\cup 0", "\\boxed{((,0]\\cup 0}");
+        // `{,}` was read as a thousands separator inside `\boxed{,}`.
+        same(",", "\\boxed{,}");
+        // `\\dfrac` (a JSON-doubled backslash) did not become `\frac`.
+        same("0, \\\\frac{0}{0}", "0, \\\\dfrac{0}{0}");
+    }
+
     #[test]
     fn long_answers_compare_as_strings() {
         let long = "1".repeat(MAX_ANSWER_BYTES + 1);
