@@ -24,12 +24,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
 #[test]
 fn help_explains_every_subcommand() {
     let o = run(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for sub in ["run", "evaluate", "train"] {
+    for sub in ["run", "evaluate", "train", "grade"] {
         assert!(text.contains(sub), "--help lacks {sub}: {text}");
     }
     let o = run(&["run", "--help"]);
@@ -378,4 +382,77 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         ],
         "config.json",
     );
+}
+
+#[test]
+fn grade_prints_both_normal_forms_and_exits_by_the_verdict() {
+    let o = run(&["grade", "\\dfrac{1}{2}", "0.5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "gold:      \\frac{1}{2}\npredicted: 0.5\nequal: rationals 1/2 = 1/2\n"
+    );
+
+    let o = run(&["grade", "(1,2]", "[1,2]"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with("not equal: tuples/intervals: brackets (..] != [..]\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Negative numbers are answers, not flags.
+    assert_eq!(run(&["grade", "-12", "-012"]).status.code(), Some(0));
+    // An empty prediction is wrong, not a usage error.
+    let o = run(&["grade", "5", ""]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("predicted: (empty)"), "{}", stdout(&o));
+}
+
+#[test]
+fn grade_extracts_the_answer_of_a_solution() {
+    let o = run(&["grade", "72", "She sold 72 clips.\n#### 72", "--extract"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("extracted: 72 (by ####)\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(&[
+        "grade",
+        "\\frac{1}{2}",
+        "so $x = \\boxed{0.5}$",
+        "--extract",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    let o = run(&["grade", "5", "I think it is 5", "--extract"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("no answer found"), "{}", stdout(&o));
+
+    let o = run(&[
+        "grade",
+        "5",
+        "I think it is 5",
+        "--extract",
+        "--last-number",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn grade_usage_errors_exit_2() {
+    for args in [
+        &["grade"][..],
+        &["grade", "1"],
+        &["grade", "1", "2", "--bogus"],
+        &["grade", "1", "2", "--last-number"],
+        &["grade", " ", "2"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(stderr(&run(&["grade", "", "2"])).contains("GOLD is empty"));
 }

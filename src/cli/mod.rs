@@ -1,6 +1,7 @@
 //! The command line: no subcommand opens the workbench window; subcommands run headless.
 
 pub mod evaluate;
+pub mod grade;
 pub mod run;
 pub mod train;
 
@@ -32,6 +33,9 @@ enum Command {
     /// Train a toy model from scratch on the synthetic task.
     #[command(subcommand)]
     Train(train::TrainCommand),
+    /// Grade a predicted answer against a gold answer: print both normal forms and the
+    /// verdict; exit 0 when equivalent, 1 when not, 2 on a usage error.
+    Grade(grade::GradeArgs),
 }
 
 /// A flag set by Ctrl-C, installed once; long commands poll it and stop cleanly.
@@ -72,6 +76,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
         Some(Command::Train(cmd)) => train::run(cmd),
+        Some(Command::Grade(args)) => grade::run(args),
         None => crate::ui::run().map(|_| ExitCode::SUCCESS),
     }
 }

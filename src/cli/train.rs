@@ -55,6 +55,10 @@ pub struct TrainVerifierArgs {
     /// Peak learning rate (AdamW, warm-up then cosine decay).
     #[arg(long, default_value_t = 5e-4)]
     pub lr: f64,
+    /// Weight of a pairwise loss between right and wrong samples of one question, added to the
+    /// binary cross-entropy (0: cross-entropy alone, the paper's recipe).
+    #[arg(long, default_value_t = 0.0)]
+    pub pair_weight: f64,
     /// Where to save the verifier (default models/toy/prm or models/toy/orm).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -195,6 +199,7 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         steps: a.steps,
         batch_size: a.batch_size,
         lr: a.lr,
+        pair_weight: a.pair_weight,
         ..Default::default()
     };
     let bar = super::progress_bar(cfg.steps as u64, "steps")?;

@@ -147,6 +147,26 @@ pub fn read_labels(path: &Path) -> anyhow::Result<Vec<LabelledSample>> {
     crate::store::read_jsonl(path, "not a labelled sample")
 }
 
+/// Reads a labels file to resume it: a last line cut short by an interruption is dropped; a bad
+/// line anywhere else is an error with its line number.
+fn read_resumable(path: &Path) -> anyhow::Result<Vec<LabelledSample>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(s) => out.push(s),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
+            Err(e) => anyhow::bail!("{}:{}: not a labelled sample: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(out)
+}
+
 /// Labels the steps of policy samples by rollouts, appending to `path` (JSON lines, one per
 /// sample, flushed per question; the configuration beside it as `*.config.json`). An existing
 /// file written with the same configuration is resumed from its last complete question, so an
@@ -173,10 +193,14 @@ pub fn label(
                 cfg_path.display()
             );
         }
-        done = read_labels(path)?;
+        done = read_resumable(path)?;
         // Keep whole questions only: a question is written in one go, but be safe.
         let complete = done.len() / cfg.samples;
         done.truncate(complete * cfg.samples);
+        if complete >= cfg.questions {
+            // Everything is labelled: read only, so other runs may share the file.
+            return Ok(done);
+        }
     } else {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -185,12 +209,20 @@ pub fn label(
         std::fs::write(&cfg_path, serde_json::to_string_pretty(cfg)?)
             .with_context(|| format!("cannot write {}", cfg_path.display()))?;
     }
-    // Rewrite the kept lines, so a torn last line cannot survive a resume.
-    let mut file =
-        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    // Rewrite the kept lines (through a temporary file and a rename, so the old file stays whole
+    // until the new one is), then append: a torn last line cannot survive a resume.
+    let tmp = path.with_extension("jsonl.tmp");
+    let mut kept = String::new();
     for s in &done {
-        writeln!(file, "{}", serde_json::to_string(s)?)?;
+        kept.push_str(&serde_json::to_string(s)?);
+        kept.push('\n');
     }
+    std::fs::write(&tmp, kept).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let mut policy = LocalPolicy::load(&cfg.policy, device)?;
     let params = SamplingParams {
         temperature: cfg.temperature,
@@ -300,8 +332,9 @@ pub struct VerifierTrainConfig {
     pub warmup: usize,
     /// Every this many questions, one is held out to measure the loss on.
     pub hold_out_every: usize,
-    /// Weight of the pairwise loss between right and wrong samples of one question (0: binary
-    /// cross-entropy alone). Batches hold whole questions, so such pairs meet.
+    /// Weight of the pairwise loss between right and wrong samples of one question (0, the
+    /// default: binary cross-entropy alone, the paper's recipe). When it is above 0, batches
+    /// hold whole questions so that such pairs meet.
     #[serde(default)]
     pub pair_weight: f64,
 }
@@ -316,7 +349,7 @@ impl Default for VerifierTrainConfig {
             lr: 5e-4,
             warmup: 50,
             hold_out_every: 20,
-            pair_weight: 1.0,
+            pair_weight: 0.0,
         }
     }
 }
@@ -552,11 +585,14 @@ pub fn train_verifier(
     };
     let before = held_out_bce(&model)?;
     let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x0070_726d));
-    // Whole questions per batch, so that the samples of one question meet in the pairwise loss.
+    // With the pairwise loss, whole questions per batch, so that the samples of one question
+    // meet; without it, samples one by one.
     let mut questions: Vec<Vec<&LabelledSample>> = Vec::new();
     for s in &train {
         match questions.last_mut() {
-            Some(q) if q[0].question_index == s.question_index => q.push(s),
+            Some(q) if cfg.pair_weight > 0.0 && q[0].question_index == s.question_index => {
+                q.push(s)
+            }
             _ => questions.push(vec![s]),
         }
     }
@@ -744,6 +780,19 @@ mod tests {
         assert_eq!(all.len(), 6);
         assert_eq!(&all[..2], &first[..]);
         assert_eq!(read_labels(&labels).unwrap(), all);
+        // Complete labels are only read, never rewritten (runs may share them).
+        let before = std::fs::metadata(&labels).unwrap().modified().unwrap();
+        assert_eq!(label(&cfg, &labels, &Device::Cpu, |_| true).unwrap(), all);
+        assert_eq!(
+            std::fs::metadata(&labels).unwrap().modified().unwrap(),
+            before
+        );
+        // A last line cut short by an interruption is dropped on resume, then relabelled.
+        let text = std::fs::read_to_string(&labels).unwrap();
+        let cut = text.len() - 20;
+        std::fs::write(&labels, &text[..cut]).unwrap();
+        assert_eq!(label(&cfg, &labels, &Device::Cpu, |_| true).unwrap(), all);
+        assert_eq!(std::fs::read_to_string(&labels).unwrap(), text);
         for s in &all {
             assert_eq!(s.steps.len(), s.mc.len());
             assert!(s.mc.iter().all(|v| (0.0..=1.0).contains(v)));

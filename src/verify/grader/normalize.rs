@@ -1,0 +1,732 @@
+//! Text normalisation of answers, after the MATH grader (Hendrycks et al., `strip_string`) and
+//! PRM800K's `grader.py`: the rewrites that make equal answers look alike before they are
+//! split into structure ([`super::answer`]) and parsed as math ([`super::expr`]).
+//!
+//! Everything here is linear in the input (a few passes over its characters) and works on
+//! `char`s or on byte offsets that `str` itself returned, so no input can panic it.
+
+/// Commands whose argument is plain text: `\text{...}` and its relatives.
+const TEXT_COMMANDS: &[&str] = &[
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textsf",
+    "texttt",
+    "textup",
+    "mbox",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mathsf",
+    "operatorname",
+];
+
+/// Unit words removed from the end of an answer (`5 cm` → `5`), singular; plurals in `s` and
+/// `es` match too. After PRM800K's list, with common abbreviations.
+const UNITS: &[&str] = &[
+    "degree",
+    "radian",
+    "cm",
+    "mm",
+    "km",
+    "meter",
+    "metre",
+    "centimeter",
+    "centimetre",
+    "millimeter",
+    "kilometer",
+    "inch",
+    "foot",
+    "feet",
+    "ft",
+    "yard",
+    "yd",
+    "mile",
+    "second",
+    "sec",
+    "minute",
+    "min",
+    "hour",
+    "hr",
+    "day",
+    "week",
+    "month",
+    "year",
+    "unit",
+    "square",
+    "sq",
+    "cubic",
+    "dollar",
+    "cent",
+    "gram",
+    "kg",
+    "kilogram",
+    "pound",
+    "lb",
+    "ounce",
+    "oz",
+    "liter",
+    "litre",
+    "ml",
+    "mph",
+    "percent",
+    "pct",
+];
+
+/// Commands recognised after a doubled backslash (`\\frac`): the common ones of final answers.
+const DOUBLED_COMMANDS: &[&str] = &[
+    "frac", "dfrac", "tfrac", "cfrac", "sqrt", "text", "textbf", "mbox", "mathrm", "pi", "infty",
+    "cdot", "times", "div", "left", "right", "boxed", "binom", "dbinom", "circ", "pm", "cup", "in",
+    "begin", "end", "sin", "cos", "tan", "log", "ln",
+];
+
+/// Unicode symbols that models write for LaTeX commands. Each replacement ends in a space so a
+/// following letter does not run into the command name (`πr` → `\pi r`).
+const UNICODE: &[(char, &str)] = &[
+    ('\u{2212}', "-"),
+    ('\u{2013}', "-"),
+    ('π', "\\pi "),
+    ('∞', "\\infty "),
+    ('×', "\\times "),
+    ('÷', "\\div "),
+    ('·', "\\cdot "),
+    ('⋅', "\\cdot "),
+    ('√', "\\sqrt "),
+    ('°', ""),
+];
+
+/// The rewrites that apply to a whole answer before it is split into items: math delimiters,
+/// sizing and spacing commands, `\dfrac`, degrees, percent and dollar signs, `and`/`or` between
+/// items, thousands separators, mixed numbers `2 1/2`, a trailing period, trailing units.
+pub fn normalize_whole(answer: &str) -> String {
+    let mut s = String::with_capacity(answer.len());
+    for c in answer.trim().chars() {
+        match UNICODE.iter().find(|(u, _)| *u == c) {
+            Some((_, latex)) => s.push_str(latex),
+            None if c.is_whitespace() => s.push(' '),
+            None => s.push(c),
+        }
+    }
+    for degree in ["^{\\circ}", "^\\circ", "^{ \\circ }", "^ \\circ"] {
+        s = s.replace(degree, "");
+    }
+    let s = rewrite_commands(&s).replace(['$', '%'], "");
+    let s = strip_trailing_period(&s);
+    let s = unwrap_command(s, &["boxed", "fbox"])
+        .unwrap_or(s)
+        .replace("{,}", ",");
+    let s = conjunctions_to_commas(&s);
+    let s = drop_thousands_separators(&s);
+    let s = mixed_numbers_to_fracs(&s);
+    strip_units(strip_trailing_period(&s)).to_string()
+}
+
+/// One item of an answer, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafText {
+    /// The normal form: text commands unwrapped, units dropped, `\frac12` braced, spaces
+    /// removed; lower case when `is_text`.
+    pub text: String,
+    /// Whether the item is words rather than math: a `\text{...}` of two or more letters in a
+    /// row, or bare letters with a word of three or more (`monday`).
+    pub is_text: bool,
+}
+
+/// Normalises one item of an answer (an element of a tuple, set or matrix, or the whole answer).
+pub fn normalize_leaf(item: &str) -> LeafText {
+    let item = item.trim();
+    let text_origin = unwrap_command(item, TEXT_COMMANDS).is_some();
+    let unwrapped = unwrap_text_commands(item).replace("\\\\", "\\");
+    let stripped = strip_trailing_period(strip_units(&unwrapped)).trim();
+    let braced = brace_arguments(stripped);
+    let text = squash_spaces(strip_outer_braces(&braced));
+    let bare_words = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
+        && longest_letter_run(&text) >= 3;
+    let is_text = (text_origin && longest_letter_run(&text) >= 2) || bare_words;
+    LeafText {
+        text: if is_text { text.to_lowercase() } else { text },
+        is_text,
+    }
+}
+
+/// Bracket depth change of one character: `([{` open, `)]}` close. Intervals mix the kinds
+/// (`(1,2]`), so any closer closes any opener.
+fn depth_step(c: char) -> i64 {
+    match c {
+        '(' | '[' | '{' => 1,
+        ')' | ']' | '}' => -1,
+        _ => 0,
+    }
+}
+
+/// Whether `s` is balanced and never closes more than it opened.
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i64;
+    for c in s.chars() {
+        depth += depth_step(c);
+        if depth < 0 {
+            return false;
+        }
+    }
+    depth == 0
+}
+
+/// The inside of `s` when it is `open ... close` and the opener's match is the final closer:
+/// `wrapped("(1,2]", "(", "]")` is `1,2`, but `(1)+(2)` is not wrapped by `(` and `)`.
+pub fn wrapped<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let inner = s.strip_prefix(open)?.strip_suffix(close)?;
+    balanced(inner).then_some(inner)
+}
+
+/// The inside of `s` when it is one brace group `{...}`. Only braces count, as for a LaTeX
+/// argument: `{(1,2}` is a group, `{a}{b}` is not.
+fn braced(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('{')?.strip_suffix('}')?;
+    let mut depth = 0i64;
+    for c in inner.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    (depth == 0).then_some(inner)
+}
+
+/// The pieces of `s` between occurrences of `separator` outside all brackets. A command
+/// separator such as `\cup` does not match the start of a longer name (`\cupcake`).
+pub fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
+    let is_command = separator.starts_with('\\')
+        && separator
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+    let mut parts = Vec::new();
+    let mut depth = 0i64;
+    let mut start = 0;
+    let mut skip_until = 0;
+    for (i, c) in s.char_indices() {
+        if i < skip_until {
+            continue;
+        }
+        if depth == 0 {
+            if let Some(rest) = s.get(i..).and_then(|r| r.strip_prefix(separator)) {
+                let ends_name = is_command && rest.starts_with(|c: char| c.is_ascii_alphabetic());
+                if !separator.is_empty() && !ends_name {
+                    parts.push(s.get(start..i).unwrap_or_default());
+                    start = i + separator.len();
+                    skip_until = start;
+                    continue;
+                }
+            }
+        }
+        depth += depth_step(c);
+    }
+    parts.push(s.get(start..).unwrap_or_default());
+    parts
+}
+
+/// The argument of `s` when `s` is exactly one `\name{...}` with `name` among `names`.
+fn unwrap_command<'a>(s: &'a str, names: &[&str]) -> Option<&'a str> {
+    let rest = s.strip_prefix('\\')?;
+    names.iter().find_map(|name| {
+        let inner = rest.strip_prefix(name)?.trim_start();
+        braced(inner)
+    })
+}
+
+/// Rewrites commands in one left-to-right pass: drops sizing (`\left`, `\right`, `\big`...),
+/// style (`\displaystyle`), thin spaces `\!`, degree signs `\circ`, `\$` and `\%`, and the
+/// delimiters `\(`, `\)`, `\[`, `\]`; turns `\,` `\;` `\:` `\ ` `\quad` into spaces and
+/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays
+/// (a matrix row ends with it), except before a common command name, where it is a backslash
+/// doubled by JSON escaping: `\\frac` is `\frac`.
+fn rewrite_commands(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '\\' && chars.get(i + 1) == Some(&'\\') {
+            let name: String = chars
+                .iter()
+                .skip(i + 2)
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            if DOUBLED_COMMANDS.contains(&name.as_str()) {
+                i += 1;
+                continue;
+            }
+        }
+        if c == '~' {
+            out.push(' ');
+            i += 1;
+            continue;
+        }
+        if c != '\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(&next) = chars.get(i + 1) else {
+            out.push(c);
+            break;
+        };
+        if !next.is_ascii_alphabetic() {
+            i += 2;
+            match next {
+                '\\' => out.push_str("\\\\"),
+                '!' | '$' | '%' | '(' | ')' | '[' | ']' => {}
+                ',' | ';' | ':' | ' ' => out.push(' '),
+                other => {
+                    out.push('\\');
+                    out.push(other);
+                }
+            }
+            continue;
+        }
+        let name: String = chars
+            .iter()
+            .skip(i + 1)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        i += 1 + name.len();
+        match name.as_str() {
+            "left" | "right" => {
+                // `\left.` is an invisible delimiter.
+                if chars.get(i) == Some(&'.') {
+                    i += 1;
+                }
+            }
+            "big" | "Big" | "bigg" | "Bigg" | "bigl" | "bigr" | "Bigl" | "Bigr" | "biggl"
+            | "biggr" | "Biggl" | "Biggr" | "displaystyle" | "textstyle" | "circ" | "degree" => {}
+            "dfrac" | "tfrac" | "cfrac" => out.push_str("\\frac"),
+            "dbinom" | "tbinom" => out.push_str("\\binom"),
+            "quad" | "qquad" => out.push(' '),
+            "infin" | "infinity" => out.push_str("\\infty"),
+            _ => {
+                out.push('\\');
+                out.push_str(&name);
+            }
+        }
+    }
+    out
+}
+
+/// `1 \text{ and } 2`, `1 and 2`, `1 or 2` → `1,2`: PRM800K reads these as lists.
+fn conjunctions_to_commas(s: &str) -> String {
+    let mut out = s.to_string();
+    for command in TEXT_COMMANDS {
+        for word in ["and", "or"] {
+            for pad in ["", " "] {
+                out = out.replace(&format!("\\{command}{{{pad}{word}{pad}}}"), ",");
+            }
+        }
+    }
+    out.replace(" and ", ",").replace(" or ", ",")
+}
+
+/// Removes commas that separate thousands: `1,000,000` → `1000000`, `12,345.5` → `12345.5`. A
+/// number counts as grouped when it is one to three digits, then groups of a comma and exactly
+/// three digits, outside all brackets: `(1,100)` and `\{1,000\}` are lists, and so are `1, 000`
+/// and `1,0000`. (PRM800K strips such commas inside brackets too, which breaks `[0,100]`.)
+fn drop_thousands_separators(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let mut drop = vec![false; chars.len()];
+    let mut depth = 0i64;
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let starts_number = c.is_ascii_digit()
+            && (i == 0
+                || !chars
+                    .get(i - 1)
+                    .is_some_and(|p| p.is_ascii_digit() || matches!(p, '.' | ',')));
+        if depth == 0 && starts_number {
+            let lead = (i..).take_while(|&k| digit(k)).count();
+            let mut end = i + lead;
+            let mut commas = Vec::new();
+            while chars.get(end) == Some(&',') && (1..=3).all(|k| digit(end + k)) && !digit(end + 4)
+            {
+                commas.push(end);
+                end += 4;
+            }
+            let list_follows = chars.get(end) == Some(&',') && digit(end + 1);
+            if lead <= 3 && !commas.is_empty() && !list_follows {
+                for k in commas {
+                    if let Some(d) = drop.get_mut(k) {
+                        *d = true;
+                    }
+                }
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        depth += depth_step(c);
+        i += 1;
+    }
+    chars
+        .iter()
+        .zip(drop)
+        .filter(|(_, dropped)| !dropped)
+        .map(|(&c, _)| c)
+        .collect()
+}
+
+/// `2 1/2` → `2\frac{1}{2}` (a whole number, spaces, then a fraction of whole numbers), which
+/// the expression parser reads as a mixed number.
+fn mixed_numbers_to_fracs(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let digits_from = |i: usize| {
+        chars
+            .iter()
+            .skip(i)
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let starts_number = c.is_ascii_digit()
+            && (i == 0
+                || chars
+                    .get(i - 1)
+                    .is_some_and(|p| matches!(p, ' ' | '(' | '[' | '{' | ',' | '-' | '+' | '=')));
+        if starts_number {
+            let whole = digits_from(i);
+            let spaces = chars
+                .iter()
+                .skip(i + whole)
+                .take_while(|c| **c == ' ')
+                .count();
+            let num_at = i + whole + spaces;
+            let num = digits_from(num_at);
+            let den_at = num_at + num + 1;
+            let den = digits_from(den_at);
+            let after = chars.get(den_at + den);
+            if spaces > 0
+                && num > 0
+                && chars.get(num_at + num) == Some(&'/')
+                && den > 0
+                && !after.is_some_and(|c| c.is_ascii_digit() || *c == '.' || *c == '/')
+            {
+                let text = |from: usize, len: usize| -> String {
+                    chars.iter().skip(from).take(len).collect()
+                };
+                out.push_str(&format!(
+                    "{}\\frac{{{}}}{{{}}}",
+                    text(i, whole),
+                    text(num_at, num),
+                    text(den_at, den)
+                ));
+                i = den_at + den;
+                continue;
+            }
+            let whole_text: String = chars.iter().skip(i).take(whole).collect();
+            out.push_str(&whole_text);
+            i += whole;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn strip_trailing_period(s: &str) -> &str {
+    let s = s.trim();
+    s.strip_suffix('.').unwrap_or(s).trim_end()
+}
+
+/// Removes unit words from the end while something remains: `5 cm` → `5`, `12 square feet` →
+/// `12`, `3\text{ cm}^2` → `3`, `\$4 dollars` → `4`. A word that is the whole answer stays
+/// (`\text{second}`), and `\sec`/`\min` are commands, not units.
+fn strip_units(s: &str) -> &str {
+    let mut s = s.trim_end();
+    loop {
+        let body = ["^2", "^3", "^{2}", "^{3}"]
+            .iter()
+            .find_map(|p| s.strip_suffix(p))
+            .unwrap_or(s)
+            .trim_end();
+        let rest = strip_unit_group(body).or_else(|| strip_unit_word(body));
+        match rest.map(str::trim_end) {
+            Some(rest) if !rest.is_empty() => s = rest,
+            _ => return s,
+        }
+    }
+}
+
+fn is_unit(word: &str) -> bool {
+    let word = word.to_ascii_lowercase();
+    let forms = [
+        Some(word.as_str()),
+        word.strip_suffix('s'),
+        word.strip_suffix("es"),
+    ];
+    forms.iter().flatten().any(|w| UNITS.contains(w))
+}
+
+/// `s` without its final word when that word is a unit.
+fn strip_unit_word(s: &str) -> Option<&str> {
+    let start = s
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphabetic())
+        .last()
+        .map(|(i, _)| i)?;
+    let (rest, word) = (s.get(..start)?, s.get(start..)?);
+    (!rest.ends_with('\\') && is_unit(word)).then_some(rest)
+}
+
+/// `s` without a final `\text{...}` whose words are all units (`5\text{ square cm}`).
+fn strip_unit_group(s: &str) -> Option<&str> {
+    let inner_end = s.strip_suffix('}')?;
+    // Find the opening brace of the final group.
+    let mut depth = 0i64;
+    let mut open = None;
+    for (i, c) in inner_end.char_indices().rev() {
+        depth -= depth_step(c);
+        if depth < 0 {
+            open = Some(i);
+            break;
+        }
+    }
+    let open = open?;
+    let before = s.get(..open)?;
+    let content = inner_end.get(open + 1..)?;
+    let command = TEXT_COMMANDS
+        .iter()
+        .find_map(|c| before.trim_end().strip_suffix(&format!("\\{c}")))?;
+    let words: Vec<&str> = content.split_whitespace().collect();
+    (!words.is_empty() && words.iter().all(|w| is_unit(w))).then_some(command)
+}
+
+/// Removes every text command but keeps its argument: `\text{(A)}` → `(A)`,
+/// `5\mbox{ cm}` → `5 cm`. One pass with a stack of open braces, so nesting costs nothing.
+fn unwrap_text_commands(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    // For each open brace: whether it belongs to a text command (and is dropped with its match).
+    let mut stack: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '\\' {
+            let name: String = chars
+                .iter()
+                .skip(i + 1)
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            let after = i + 1 + name.len();
+            let brace = chars
+                .iter()
+                .skip(after)
+                .position(|c| !c.is_whitespace())
+                .map(|k| after + k);
+            if TEXT_COMMANDS.contains(&name.as_str())
+                && brace.is_some_and(|b| chars.get(b) == Some(&'{'))
+            {
+                stack.push(true);
+                i = brace.map_or(after, |b| b + 1);
+                continue;
+            }
+        }
+        match c {
+            '{' => stack.push(false),
+            '}' if stack.pop() == Some(true) => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Braces the unbraced arguments of `\frac` and `\sqrt`, as the MATH grader does:
+/// `\frac12` → `\frac{1}{2}`, `\frac1{72}` → `\frac{1}{72}`, `\sqrt3` → `\sqrt{3}`.
+fn brace_arguments(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        out.push(c);
+        i += 1;
+        if c != '\\' {
+            continue;
+        }
+        let name: String = chars
+            .iter()
+            .skip(i)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        let arguments = match name.as_str() {
+            "frac" => 2,
+            "sqrt" => 1,
+            _ => continue,
+        };
+        out.push_str(&name);
+        i += name.len();
+        for _ in 0..arguments {
+            match chars.get(i) {
+                Some(&a) if a.is_ascii_alphanumeric() => {
+                    out.push('{');
+                    out.push(a);
+                    out.push('}');
+                    i += 1;
+                }
+                // A braced (or missing) argument: leave it and what follows as written.
+                _ => break,
+            }
+        }
+    }
+    out
+}
+
+/// `s` without braces that wrap all of it: `{{5}}` → `5`.
+fn strip_outer_braces(s: &str) -> &str {
+    let mut s = s.trim();
+    while let Some(inner) = braced(s) {
+        s = inner.trim();
+    }
+    s
+}
+
+/// Removes white space, except one space between a command name and a letter (`\pi r`).
+fn squash_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_command = false;
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            pending_space = in_command;
+            continue;
+        }
+        if pending_space && c.is_ascii_alphabetic() {
+            out.push(' ');
+        }
+        pending_space = false;
+        in_command = if c == '\\' {
+            true
+        } else {
+            in_command && c.is_ascii_alphabetic()
+        };
+        out.push(c);
+    }
+    out
+}
+
+fn longest_letter_run(s: &str) -> usize {
+    let mut best = 0;
+    let mut run = 0;
+    let mut after_backslash = false;
+    for c in s.chars() {
+        if c.is_ascii_alphabetic() && !after_backslash {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+        after_backslash = c == '\\' || (after_backslash && c.is_ascii_alphabetic());
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_answers_lose_their_decoration() {
+        let n = normalize_whole;
+        assert_eq!(n("$\\dfrac{1}{2}$"), "\\frac{1}{2}");
+        assert_eq!(n("\\left( 1, 2 \\right]"), "( 1, 2 ]");
+        assert_eq!(n("\\left.x\\right|"), "x|");
+        assert_eq!(n("90^\\circ"), "90");
+        assert_eq!(n("90^{\\circ}"), "90");
+        assert_eq!(n("10\\%"), "10");
+        assert_eq!(n("\\$5"), "5");
+        assert_eq!(n("1,000,000"), "1000000");
+        assert_eq!(n("1, 000"), "1, 000");
+        assert_eq!(n("(1,2)"), "(1,2)");
+        assert_eq!(n("[0,100]"), "[0,100]");
+        assert_eq!(n("1,000, 2,000"), "1000, 2000");
+        assert_eq!(n("12,345.5"), "12345.5");
+        assert_eq!(n("1,000,00"), "1,000,00");
+        assert_eq!(n("1{,}000"), "1000");
+        assert_eq!(n("12,\\!345"), "12345");
+        assert_eq!(n("2 1/2"), "2\\frac{1}{2}");
+        assert_eq!(n("-2 1/2"), "-2\\frac{1}{2}");
+        assert_eq!(n("x^2 1/2"), "x^2 1/2");
+        assert_eq!(n("1 \\text{ and } 2"), "1 , 2");
+        assert_eq!(n("3 or 4"), "3,4");
+        assert_eq!(n("42."), "42");
+        assert_eq!(n("5\\text{ cm}"), "5");
+        assert_eq!(n("5 square feet"), "5");
+        assert_eq!(n("\\boxed{7}"), "7");
+        assert_eq!(n("$\\boxed{7}$."), "7");
+        assert_eq!(n("πr^2"), "\\pi r^2");
+        assert_eq!(n("a\\\\b"), "a\\\\b");
+        assert_eq!(n("\\\\dfrac{1}{2}"), "\\frac{1}{2}");
+        assert_eq!(n("\\leftarrow"), "\\leftarrow");
+    }
+
+    #[test]
+    fn leaves_unwrap_text_and_units() {
+        let leaf = |s: &str| normalize_leaf(s);
+        assert_eq!(leaf("\\text{(A)}").text, "(A)");
+        assert!(!leaf("\\text{(A)}").is_text);
+        let monday = leaf("\\text{Monday}");
+        assert_eq!(monday.text, "monday");
+        assert!(monday.is_text);
+        assert!(leaf("monday").is_text);
+        assert!(!leaf("xy").is_text);
+        assert!(!leaf("abc+2ab").is_text);
+        assert!(leaf("\\text{no}").is_text);
+        assert_eq!(leaf("5\\text{ cm}^2").text, "5");
+        assert_eq!(leaf("\\text{5 inches}").text, "5");
+        assert_eq!(leaf("\\text{second}").text, "second");
+        assert_eq!(leaf("2\\sec").text, "2\\sec");
+        assert_eq!(leaf("\\frac12").text, "\\frac{1}{2}");
+        assert_eq!(leaf("\\frac1{72}").text, "\\frac{1}{72}");
+        assert_eq!(leaf("\\sqrt3").text, "\\sqrt{3}");
+        assert_eq!(leaf("{{5}}").text, "5");
+        assert_eq!(leaf("2 \\pi r").text, "2\\pi r");
+        assert_eq!(leaf("\\text{\\textbf{x}}").text, "x");
+        assert_eq!(leaf("\\\\frac{1}{2}").text, "\\frac{1}{2}");
+    }
+
+    #[test]
+    fn splitting_respects_brackets() {
+        assert_eq!(
+            split_top("1,(2,3),\\{4,5\\}", ","),
+            ["1", "(2,3)", "\\{4,5\\}"]
+        );
+        assert_eq!(split_top("(1,2]\\cup[3,4)", "\\cup"), ["(1,2]", "[3,4)"]);
+        assert_eq!(split_top("\\cupcake", "\\cup"), ["\\cupcake"]);
+        assert_eq!(split_top("x\\in(0,1)", "\\in"), ["x", "(0,1)"]);
+        assert_eq!(split_top("a", ""), ["a"]);
+        assert_eq!(wrapped("(1,2]", "(", "]"), Some("1,2"));
+        assert_eq!(wrapped("(1)+(2)", "(", ")"), None);
+        assert_eq!(wrapped("\\{1\\}", "\\{", "\\}"), Some("1"));
+        assert_eq!(braced("{(1,2}"), Some("(1,2"));
+        assert_eq!(braced("{a}{b}"), None);
+    }
+
+    #[test]
+    fn odd_text_does_not_panic() {
+        for s in [
+            "", "\\", "}", "{", "\\text{", "é,ü", "1,", ",123", "2 1/", "\\frac", "5 ^2",
+        ] {
+            let _ = normalize_whole(s);
+            let _ = normalize_leaf(s);
+            let _ = split_top(s, ",");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Property tests of the grader: no input panics, `equivalent` is reflexive and symmetric,
+//! decorations (`$..$`, `\boxed{}`, `x =`, `\dfrac`, `\left(`) do not change an answer,
+//! extraction finds what a box holds, and huge or deeply nested input returns.
+//!
+//! `grader_fuzz_long` is the stable fuzz run, ignored by default; run it with
+//! `cargo test --lib grader_fuzz_long -- --ignored` (`PROPTEST_CASES=N` sets its cases, 200k by
+//! default). The coverage-guided libFuzzer target is `tests/fuzz/fuzz_targets/grader.rs`; it needs a
+//! nightly toolchain and cargo-fuzz: `cargo +nightly fuzz run --fuzz-dir tests/fuzz grader -- -dict=tests/fuzz/grader.dict`.
+
+use super::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// LaTeX-ish answers from a small grammar: numbers, variables, fractions, roots, powers,
+/// brackets of every kind, sets, intervals, matrices, text, units, and stray syntax.
+fn latexish() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        (0u32..2000).prop_map(|n| n.to_string()),
+        (0u32..100, 0u32..100).prop_map(|(a, b)| format!("{a}.{b}")),
+        prop::sample::select(vec![
+            "x",
+            "y",
+            "e",
+            "i",
+            "A",
+            "(B)",
+            "\\pi",
+            "\\infty",
+            "-",
+            ",",
+            "=",
+            "\\",
+            "{",
+            "}",
+            "(",
+            ")",
+            "[",
+            "]",
+            "$",
+            "\\%",
+            "^\\circ",
+            "\\!",
+            " ",
+            "\\text{ cm}",
+            "\\text{Monday}",
+            "\\pm",
+            "\\cup",
+            "&",
+            "\\\\",
+            "1,000",
+            "2 1/2",
+            "0.\\overline{3}",
+            "é",
+            "#### ",
+            "\\boxed{",
+            "\\left(",
+            "\\right]",
+            "\\sqrt",
+            "\\frac",
+            "^",
+            "_",
+            "!",
+            "|",
+        ])
+        .prop_map(str::to_string),
+    ];
+    atom.prop_recursive(6, 64, 4, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("\\frac{{{a}}}{{{b}}}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("\\dfrac{a}{b}")),
+            inner.clone().prop_map(|a| format!("\\sqrt{{{a}}}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}^{{{b}}}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}+{b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}{b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a},{b}]")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("\\{{{a}, {b}\\}}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}, {b}")),
+            inner.clone().prop_map(|a| format!("{{{a}}}")),
+            inner.clone().prop_map(|a| format!("\\text{{{a}}}")),
+            inner.clone().prop_map(|a| format!("x = {a}")),
+            (inner.clone(), inner.clone(), inner.clone(), inner.clone()).prop_map(
+                |(a, b, c, d)| format!("\\begin{{pmatrix}}{a}&{b}\\\\{c}&{d}\\end{{pmatrix}}")
+            ),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("{a}\\cup {b}")),
+        ]
+    })
+}
+
+/// Checks what must hold for every pair: no panic (implicitly), reflexivity, symmetry, and an
+/// answer boxed in a solution is extracted unchanged.
+fn check_pair(a: &str, b: &str) -> Result<(), TestCaseError> {
+    prop_assert!(equivalent(a, a), "not reflexive: {a:?}: {}", grade(a, a));
+    prop_assert_eq!(
+        equivalent(a, b),
+        equivalent(b, a),
+        "not symmetric: {:?} vs {:?}",
+        a,
+        b
+    );
+    let _ = normalize(a);
+    let _ = extract(a, &ExtractOptions::all());
+    Ok(())
+}
+
+/// Checks that `$..$`, padding, `\dfrac`, `\boxed{}`, `x =` and `\left(..\right)` do not
+/// change what an answer means.
+fn check_decorations(a: &str) -> Result<(), TestCaseError> {
+    // A trailing backslash or one before `$` or `^` makes `\$` or `\^`: a different answer.
+    if a.contains('$') || a.trim_end().ends_with('\\') || a.contains("\\^") {
+        return Ok(());
+    }
+    let mut spellings = vec![
+        format!("  {a} "),
+        format!("${a}$"),
+        a.replace("\\frac{", "\\dfrac{"),
+    ];
+    if !a.contains(['=', '{', '}']) && !a.contains("\\in") {
+        spellings.push(format!("\\boxed{{{a}}}"));
+        spellings.push(format!("x = {a}"));
+    }
+    for b in &spellings {
+        prop_assert!(equivalent(a, b), "{:?} vs {:?}: {}", a, b, grade(a, b));
+    }
+    let (parenthesised, sized) = (format!("({a})"), format!("\\left({a}\\right)"));
+    prop_assert!(
+        equivalent(&parenthesised, &sized),
+        "{:?}: {}",
+        sized,
+        grade(&parenthesised, &sized)
+    );
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_is_graded_without_panics(a in any::<String>(), b in any::<String>()) {
+        check_pair(&a, &b)?;
+    }
+
+    #[test]
+    fn latexish_answers_are_reflexive_and_symmetric(a in latexish(), b in latexish()) {
+        check_pair(&a, &b)?;
+    }
+
+    #[test]
+    fn decorations_do_not_change_the_answer(a in latexish()) {
+        check_decorations(&a)?;
+    }
+
+    #[test]
+    fn fractions_equal_their_other_spellings(a in -999i64..1000, b in 1i64..1000, k in 1i64..50) {
+        let frac = format!("\\frac{{{a}}}{{{b}}}");
+        let slash = format!("{a}/{b}");
+        let scaled = format!("\\dfrac{{{}}}{{{}}}", a * k, b * k);
+        let off_by_one = format!("{}/{}", a + 1, b);
+        prop_assert!(equivalent(&frac, &slash), "{} vs {}", frac, slash);
+        prop_assert!(equivalent(&frac, &scaled), "{} vs {}", frac, scaled);
+        prop_assert!(!equivalent(&frac, &off_by_one), "{} vs {}", frac, off_by_one);
+    }
+
+    #[test]
+    fn a_boxed_answer_is_extracted_unchanged(
+        before in "[^{}]{0,40}",
+        answer in "[^{}\\\\]{1,20}",
+        after in "[^{}]{0,20}",
+    ) {
+        let text = format!("{before}\\boxed{{{answer}}}{after}");
+        let want = answer.trim();
+        let got = extract_answer(&text);
+        if want.is_empty() || after.contains("\\boxed") || after.contains("\\fbox") {
+            // Nothing to find, or a later (unclosed) box takes precedence.
+            return Ok(());
+        }
+        prop_assert_eq!(got.as_deref(), Some(want));
+    }
+}
+
+/// Inputs of 100 KB (and just under the parse limit) that would hang or overflow the stack of
+/// a grader without bounds; the test passes by returning.
+#[test]
+fn huge_and_deeply_nested_input_returns() {
+    let n = 50_000;
+    let under = MAX_ANSWER_BYTES / 2 - 8;
+    let inputs = [
+        format!("{}1{}", "{".repeat(n), "}".repeat(n)),
+        format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        "\\frac{".repeat(n / 3),
+        format!("{}1", "-".repeat(2 * n)),
+        format!("{}1{}", "{".repeat(under), "}".repeat(under)),
+        format!("{}1{}", "(".repeat(under), ")".repeat(under)),
+        format!("{}1{}", "\\{".repeat(under / 2), "\\}".repeat(under / 2)),
+        format!("{}1", "-".repeat(MAX_ANSWER_BYTES - 1)),
+        format!("{}1", "2^".repeat(MAX_ANSWER_BYTES / 2 - 1)),
+        format!("{}1", "1+".repeat(MAX_ANSWER_BYTES / 2 - 1)),
+        format!("{}2", "\\sqrt".repeat(MAX_ANSWER_BYTES / 5 - 1)),
+        format!("{}1", "x=".repeat(MAX_ANSWER_BYTES / 2 - 1)),
+        format!("{}1", "\\pm".repeat(MAX_ANSWER_BYTES / 3 - 1)),
+        "1,".repeat(MAX_ANSWER_BYTES / 2 - 1),
+        format!("{}9", "9".repeat(MAX_ANSWER_BYTES - 1)),
+        format!("{}!", "100".repeat(MAX_ANSWER_BYTES / 3 - 1)),
+        "\\boxed{".repeat(n / 7),
+        "é{".repeat(n),
+    ];
+    for a in &inputs {
+        for b in &inputs {
+            let _ = grade(a, b);
+        }
+        assert!(equivalent(a, a));
+        let _ = extract(a, &ExtractOptions::all());
+    }
+    // Sets of sets: the most pairwise work an answer under the limit can ask for.
+    let inner = (0..30).map(|k| k.to_string()).collect::<Vec<_>>().join(",");
+    let nested = format!("\\{{{}\\}}", vec![format!("\\{{{inner}\\}}"); 20].join(","));
+    let other = nested.replacen("29", "31", 1);
+    assert!(nested.len() <= MAX_ANSWER_BYTES);
+    assert!(!equivalent(&nested, &other));
+}
+
+/// The stable fuzz run: many more cases of every property above. Not run by default.
+#[test]
+#[ignore = "long: the fuzz target, run with --ignored"]
+fn grader_fuzz_long() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200_000);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let pair = (
+        prop_oneof![
+            latexish(),
+            any::<String>(),
+            "[-0-9.,/(){}\\[\\]\\\\a-e xy^_=+*!|$%]{0,60}"
+        ],
+        prop_oneof![
+            latexish(),
+            any::<String>(),
+            "[-0-9.,/(){}\\[\\]\\\\a-e xy^_=+*!|$%]{0,60}"
+        ],
+    );
+    let result = TestRunner::new(config.clone()).run(&pair, |(a, b)| check_pair(&a, &b));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let result = TestRunner::new(config).run(&latexish(), |a| check_decorations(&a));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
