@@ -28,6 +28,9 @@ pub struct EvaluateArgs {
     /// Temperature of the samples.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
+    /// Sample only among the K most likely tokens; 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
     /// At most this many problems (the toy split interleaves levels).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -64,6 +67,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let sampling = SamplingParams {
         temperature: a.temperature,
+        top_k: a.top_k,
         ..Default::default()
     };
     let mut verifiers = a

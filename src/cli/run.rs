@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// Nucleus sampling threshold in (0, 1].
     #[arg(long, default_value_t = 1.0)]
     pub top_p: f64,
+    /// Sample only among the K most likely tokens (applied before --top-p); 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
     /// Most tokens per generation.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
@@ -98,6 +101,7 @@ impl RunArgs {
             sampling: SamplingParams {
                 temperature: self.temperature,
                 top_p: self.top_p,
+                top_k: self.top_k,
                 max_tokens: self.max_tokens,
                 step_delimiter: unescape(&self.step_delimiter),
                 stop_at_step: false,
