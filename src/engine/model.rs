@@ -4,7 +4,7 @@
 
 use super::meter::{flops_per_token, ComputeMeter};
 use super::sample::{sample, SamplingParams};
-use super::tokenizer::{TextTokenizer, TokenizerError};
+use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::qwen2;
@@ -275,6 +275,7 @@ impl CausalLm {
                 step_ends: Vec::new(),
             })
             .collect();
+        let mut streams: Vec<(TextStream, StepScan)> = vec![Default::default(); rows];
         let mut done = vec![false; rows];
         self.model.clear_kv_cache();
         let ids: Vec<u32> = (0..rows).flat_map(|_| prompt.iter().copied()).collect();
@@ -283,6 +284,7 @@ impl CausalLm {
         meter.prompt_tokens += (rows * prompt.len()) as u64;
         meter.flops += (0..prompt.len()).map(|c| self.flops(c + 1)).sum::<f64>() * rows as f64;
         let eos = self.tokenizer.eos_id;
+        let delim = params.step_delimiter.as_str();
         for t in 0..max_tokens {
             let rows_logits: Vec<Vec<f32>> = logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()?;
             let mut next = vec![eos; rows];
@@ -302,13 +304,11 @@ impl CausalLm {
                 }
                 g.tokens.push(tok);
                 g.logprobs.push(lp);
-                g.text = self.tokenizer.decode(&g.tokens)?;
-                let delim = params.step_delimiter.as_str();
-                if !delim.is_empty() && g.text.matches(delim).count() > g.step_ends.len() {
-                    g.step_ends.push(g.tokens.len());
-                    if params.stop_at_step {
-                        done[r] = true;
-                    }
+                let (stream, scan) = &mut streams[r];
+                let changed_from = stream.push(&self.tokenizer, tok)?;
+                let found = scan.advance(stream.text(), changed_from, delim, g);
+                if found && params.stop_at_step {
+                    done[r] = true;
                 }
             }
             if done.iter().all(|&d| d) || t + 1 == max_tokens {
@@ -317,8 +317,60 @@ impl CausalLm {
             let input = Tensor::from_vec(next, (rows, 1), &self.device)?;
             logits = self.next_logits(&input, prompt.len() + t)?;
         }
+        // One full decode per row: the text is exactly what decoding all tokens gives, even
+        // where the stream still holds back an unfinished character.
+        for g in &mut gens {
+            g.text = self.tokenizer.decode(&g.tokens)?;
+        }
         self.model.clear_kv_cache();
         Ok(gens)
+    }
+}
+
+/// Finds step delimiters in a generation's growing text without rescanning it: a delimiter can
+/// only begin in the last `delimiter.len() - 1` bytes already seen, or in the new text.
+#[derive(Debug, Clone, Default)]
+struct StepScan {
+    /// Byte offset from which the text has not been searched.
+    from: usize,
+}
+
+impl StepScan {
+    /// Records in `g.step_ends` every delimiter completed in `text`, which changed from byte
+    /// `changed_from` on; returns whether any was found. A token that completes two delimiters
+    /// records two step ends with the same token count.
+    fn advance(
+        &mut self,
+        text: &str,
+        changed_from: usize,
+        delim: &str,
+        g: &mut Generation,
+    ) -> bool {
+        if delim.is_empty() {
+            return false;
+        }
+        let before = g.step_ends.len();
+        if changed_from < self.from {
+            // The decoder rewrote earlier text (not prefix-stable): count again from the start.
+            let mut end = 0;
+            for (k, (i, _)) in text.match_indices(delim).enumerate() {
+                end = i + delim.len();
+                if k >= g.step_ends.len() {
+                    g.step_ends.push(g.tokens.len());
+                }
+            }
+            self.from = end;
+        }
+        while let Some(i) = text.get(self.from..).and_then(|rest| rest.find(delim)) {
+            g.step_ends.push(g.tokens.len());
+            self.from += i + delim.len();
+        }
+        let mut keep = text.len().saturating_sub(delim.len() - 1).max(self.from);
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        self.from = keep;
+        g.step_ends.len() > before
     }
 }
 
@@ -370,5 +422,106 @@ impl CausalLm {
         meter.verifier_tokens += ids.len() as u64;
         meter.flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
         Ok(picked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::default_policy_dir;
+
+    fn toy() -> CausalLm {
+        CausalLm::load(&default_policy_dir(), &Device::Cpu).unwrap()
+    }
+
+    fn toy_prompt_ids(lm: &CausalLm, question: &str) -> Vec<u32> {
+        let mut ids = vec![lm.tokenizer.eos_id];
+        ids.extend(lm.tokenizer.encode(&format!("{question}\n")).unwrap());
+        ids
+    }
+
+    /// Tokens and step ends of the toy policy on a fixed prompt and seed, recorded with the
+    /// engine as it was before decoding became incremental (it decoded every row's whole text
+    /// after each token): the incremental decoder must not change a single token.
+    #[test]
+    fn incremental_decoding_keeps_the_recorded_tokens() {
+        let mut lm = toy();
+        let ids = toy_prompt_ids(&lm, "(3+4)*12-5");
+        let params = SamplingParams {
+            max_tokens: 40,
+            ..Default::default()
+        };
+        let gens = lm
+            .generate(&ids, 3, &params, 7, &mut ComputeMeter::default())
+            .unwrap();
+        let recorded: [(&[u32], &str); 3] = [
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 11, 6, 18,
+                    19, 11, 6, 13, 7, 20, 11, 6, 13, 7, 17, 10, 11, 18, 19, 10, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=94: 94-5\n94-5=89: 89\n",
+            ),
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 10, 6, 18,
+                    19, 10, 6, 13, 7, 20, 10, 6, 13, 7, 17, 9, 11, 18, 19, 9, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n",
+            ),
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 10, 6, 18,
+                    19, 10, 6, 13, 7, 20, 10, 6, 13, 7, 17, 9, 11, 18, 19, 9, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n",
+            ),
+        ];
+        for (g, (tokens, text)) in gens.iter().zip(recorded) {
+            assert_eq!(g.tokens, tokens);
+            assert_eq!(g.text, text);
+            assert_eq!(g.step_ends, [14, 28, 40]);
+        }
+        // Stopping at the first step stops on the same token.
+        let first = lm
+            .generate(
+                &ids,
+                3,
+                &SamplingParams {
+                    stop_at_step: true,
+                    ..params
+                },
+                7,
+                &mut ComputeMeter::default(),
+            )
+            .unwrap();
+        for (g, (tokens, _)) in first.iter().zip(recorded) {
+            assert_eq!(g.tokens, tokens[..14]);
+            assert_eq!(g.step_ends, [14]);
+        }
+    }
+
+    #[test]
+    fn step_scan_finds_delimiters_across_and_within_tokens() {
+        let delim = "\n\n";
+        let mut g = Generation {
+            text: String::new(),
+            tokens: Vec::new(),
+            logprobs: Vec::new(),
+            ended: false,
+            step_ends: Vec::new(),
+        };
+        let mut scan = StepScan::default();
+        let mut text = String::new();
+        // Pieces as tokens would add them: a delimiter split over two tokens, then a token
+        // holding two whole delimiters, then multi-byte characters.
+        for piece in ["a", "\n", "\nb", "\n\n\n\n", "é", "ü\n", "\n"] {
+            let from = text.len();
+            text.push_str(piece);
+            g.tokens.push(0);
+            scan.advance(&text, from, delim, &mut g);
+        }
+        assert_eq!(g.step_ends, [3, 4, 4, 7]);
+        assert_eq!(text.matches(delim).count(), g.step_ends.len());
     }
 }

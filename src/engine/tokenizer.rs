@@ -118,6 +118,70 @@ impl TextTokenizer {
     }
 }
 
+/// Decodes a growing token sequence a token at a time, in time independent of its length.
+///
+/// Each step decodes only a short window: the tokens since the previous emitted piece plus the
+/// one before them, so decoders that treat the first token specially (SentencePiece's leading
+/// space) see the same context as in a full decode. A window that ends in the middle of a
+/// UTF-8 character (U+FFFD) is held back until the character completes. Where a decoder is not
+/// prefix-stable (the window's text does not extend the previous window's), it falls back to a
+/// full decode, so [`TextStream::text`] always equals decoding every token at once.
+#[derive(Debug, Clone, Default)]
+pub struct TextStream {
+    tokens: Vec<u32>,
+    text: String,
+    /// Start of the decode window.
+    prefix: usize,
+    /// Tokens already reflected in `text`.
+    read: usize,
+    /// Text of `tokens[prefix..read]`.
+    prefix_text: String,
+}
+
+impl TextStream {
+    /// The text decoded so far (special tokens skipped).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The tokens pushed so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Appends `id`; returns the byte offset in [`Self::text`] from which the text may have
+    /// changed (the old length, unless a full-decode fallback rewrote earlier text).
+    pub fn push(&mut self, tok: &TextTokenizer, id: u32) -> Result<usize, TokenizerError> {
+        self.tokens.push(id);
+        let now = tok.decode(&self.tokens[self.prefix..])?;
+        if now.len() <= self.prefix_text.len() || now.ends_with('\u{FFFD}') {
+            return Ok(self.text.len());
+        }
+        let changed_from = match now.strip_prefix(self.prefix_text.as_str()) {
+            Some(new) => {
+                let from = self.text.len();
+                self.text.push_str(new);
+                from
+            }
+            None => {
+                let full = tok.decode(&self.tokens)?;
+                let common = self
+                    .text
+                    .char_indices()
+                    .zip(full.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(self.text.len().min(full.len()), |((i, _), _)| i);
+                self.text = full;
+                common
+            }
+        };
+        self.prefix = self.read;
+        self.read = self.tokens.len();
+        self.prefix_text = tok.decode(&self.tokens[self.prefix..self.read])?;
+        Ok(changed_from)
+    }
+}
+
 /// The toy models' `tokenizer.json`: one token per character of [`TOY_CHARS`], after
 /// `<|endoftext|>` (id 0) and `<unk>` (id 1). A BPE model without merges is exactly a character
 /// tokenizer, and the `Fuse` decoder joins characters back without spaces.
