@@ -47,7 +47,7 @@ impl LocalPolicy {
     /// The prompt's token ids for `problem` continued after `prefix`.
     pub fn prompt_ids(&self, problem: &Problem, prefix: &str) -> anyhow::Result<Vec<u32>> {
         let tok = &self.lm.tokenizer;
-        let mut ids: Vec<u32> = tok.bos_id.into_iter().collect();
+        let mut ids: Vec<u32> = tok.bos_id.filter(|_| tok.add_bos).into_iter().collect();
         ids.extend(tok.encode(&(toy_prompt(&problem.question) + prefix))?);
         Ok(ids)
     }

