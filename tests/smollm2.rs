@@ -182,3 +182,60 @@ fn teacher_forced_logprobs_equal_step_by_step_logits() {
     }
     assert!(meter.verifier_tokens == ids.len() as u64);
 }
+
+/// The chat prompt of `What is 17 + 25?` as llama.cpp b11434's `/apply-template` renders the
+/// file's template and `/tokenize` tokenizes it (system prompt: step by step, \boxed{}).
+const CHAT_PROMPT_IDS: [u32; 41] = [
+    1, 9690, 198, 10180, 2166, 1833, 411, 1833, 28, 284, 1830, 469, 3403, 2988, 1127, 3814, 4810,
+    277, 6150, 30, 2, 198, 1, 4093, 198, 1780, 314, 216, 33, 39, 1232, 216, 34, 37, 47, 2, 198, 1,
+    520, 9531, 198,
+];
+
+/// Its greedy continuation (`/completion` with `n_predict: 24`, temperature 0, top-k 1):
+/// "To solve this problem, we need to first find the sum of 17 and 25.\n\nFirst".
+const CHAT_GREEDY: [u32; 24] = [
+    2068, 5482, 451, 1732, 28, 392, 737, 288, 808, 1042, 260, 2028, 282, 216, 33, 39, 284, 216, 34,
+    37, 30, 198, 198, 5345,
+];
+
+#[test]
+fn chat_prompts_use_the_gguf_template() {
+    use thinkscale::backend::LocalPolicy;
+    use thinkscale::engine::PromptFormat;
+    use thinkscale::search::Policy;
+    if smollm2().is_none() {
+        return;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(GGUF);
+    let mut policy = LocalPolicy::load(&path, &Device::Cpu).unwrap();
+    assert_eq!(
+        policy.prompt_format(),
+        PromptFormat::Chat,
+        "auto picks the template"
+    );
+    let problem = thinkscale::data::Problem {
+        id: "p".into(),
+        question: "What is 17 + 25?".into(),
+        answer: "42".into(),
+        level: None,
+        subject: String::new(),
+    };
+    assert_eq!(policy.prompt_ids(&problem, "").unwrap(), CHAT_PROMPT_IDS);
+    let greedy = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 24,
+        ..Default::default()
+    };
+    let g = policy
+        .generate(&problem, "", 1, &greedy, 0, &mut ComputeMeter::default())
+        .unwrap()
+        .remove(0);
+    assert_eq!(g.tokens, CHAT_GREEDY, "{:?}", g.text);
+
+    let raw = LocalPolicy::load_with(&path, &Device::Cpu, PromptFormat::Raw).unwrap();
+    assert_eq!(
+        raw.prompt_ids(&problem, "").unwrap(),
+        PROMPT_IDS,
+        "raw: no BOS, question, newline"
+    );
+}

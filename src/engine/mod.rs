@@ -1,6 +1,7 @@
 //! The inference engine: loading models (Hugging Face layout or GGUF), tokenizers, sampling,
 //! batched generation, the compute meter, devices, and training of the toy models.
 
+pub mod chat;
 pub mod device;
 pub mod gguf;
 pub mod hf;
@@ -12,6 +13,7 @@ pub mod tokenizer;
 pub mod train;
 pub mod transformer;
 
+pub use chat::PromptFormat;
 pub use meter::ComputeMeter;
 pub use model::{CausalLm, Generation, ModelError};
 pub use sample::SamplingParams;
