@@ -340,6 +340,15 @@ impl GgufFile {
         }
     }
 
+    /// The GGUF version (1 to 3).
+    pub fn version(&self) -> u32 {
+        match self.content.magic {
+            candle_core::quantized::gguf_file::VersionedMagic::GgufV1 => 1,
+            candle_core::quantized::gguf_file::VersionedMagic::GgufV2 => 2,
+            candle_core::quantized::gguf_file::VersionedMagic::GgufV3 => 3,
+        }
+    }
+
     /// `general.architecture`.
     pub fn architecture(&self) -> &str {
         self.string("general.architecture").unwrap_or("")

@@ -268,103 +268,114 @@ fn check_vocab(tok: &TextTokenizer, model_vocab: usize, path: &Path) -> Result<(
     Ok(())
 }
 
-impl CausalLm {
-    /// Loads a model onto `device`: a HF-layout directory, a GGUF file (or a directory holding
+/// The weights a [`ModelHeader`] points at.
+pub enum WeightSource {
+    /// Safetensors files (one, or the shards of an index), with the raw `config.json`.
+    Safetensors {
+        /// The files, in order.
+        files: Vec<PathBuf>,
+        /// `config.json` as read.
+        raw_config: serde_json::Value,
+    },
+    /// An open GGUF file.
+    Gguf(Box<GgufFile>),
+}
+
+/// Everything the headers of a model's files say, read without loading the weights: what
+/// `thinkscale inspect` prints, and the first half of [`CausalLm::load`].
+pub struct ModelHeader {
+    /// Where the model is.
+    pub source: ModelSource,
+    /// The transformer configuration.
+    pub config: transformer::Config,
+    /// Architecture, size, context and chat template.
+    pub shape: ModelShape,
+    /// The tokenizer with its special ids.
+    pub tokenizer: TextTokenizer,
+    /// Where the tokenizer came from (`tokenizer.json`, or the GGUF metadata).
+    pub tokenizer_source: String,
+    /// Number of parameters.
+    pub params: u64,
+    /// Parameters per stored type (`BF16`, `Q4_1`, ...).
+    pub dtypes: std::collections::BTreeMap<String, u64>,
+    /// `general.name` of a GGUF file.
+    pub name: Option<String>,
+    /// Format in words: `safetensors (1 file)`, `GGUF v3`.
+    pub format: String,
+    /// The weights.
+    pub weights: WeightSource,
+}
+
+impl ModelHeader {
+    /// Reads the headers of a model: a HF-layout directory, a GGUF file (or a directory holding
     /// one), or a Hugging Face repo id in the local cache.
-    pub fn load(spec: &Path, device: &Device) -> Result<Self, ModelError> {
+    pub fn read(spec: &Path) -> Result<Self, ModelError> {
         match source::resolve(spec)? {
-            ModelSource::HfDir(dir) => Self::load_hf(&dir, device),
-            ModelSource::Gguf(file) => Self::load_gguf(&file, device),
+            ModelSource::HfDir(dir) => Self::read_hf(dir),
+            ModelSource::Gguf(file) => Self::read_gguf(file),
         }
     }
 
-    fn load_hf(dir: &Path, device: &Device) -> Result<Self, ModelError> {
-        let (hf_cfg, raw) = read_config(dir)?;
+    fn read_hf(dir: PathBuf) -> Result<Self, ModelError> {
+        let (hf_cfg, raw) = read_config(&dir)?;
         let config_path = dir.join("config.json");
-        let cfg = hf_cfg.transformer().map_err(|e| invalid(&config_path, e))?;
+        let config = hf_cfg.transformer().map_err(|e| invalid(&config_path, e))?;
         let tokenizer_config =
-            hf::side_json(dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
-        let tokenizer = hf_tokenizer(dir, &raw, tokenizer_config.as_ref())?;
-        check_vocab(&tokenizer, cfg.vocab_size, &dir.join("tokenizer.json"))?;
-        let files = hf::weight_files(dir).map_err(|(p, e)| match p.exists() {
+            hf::side_json(&dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
+        let tokenizer = hf_tokenizer(&dir, &raw, tokenizer_config.as_ref())?;
+        let tokenizer_source = dir.join("tokenizer.json").display().to_string();
+        check_vocab(&tokenizer, config.vocab_size, Path::new(&tokenizer_source))?;
+        let files = hf::weight_files(&dir).map_err(|(p, e)| match p.exists() {
             true => invalid(&p, e),
             false => ModelError::Missing {
                 path: p.display().to_string(),
                 what: "the weights: model.safetensors, or shards named by model.safetensors.index.json",
             },
         })?;
-        let mut tensors = std::collections::HashMap::new();
+        let mut dtypes = std::collections::BTreeMap::new();
         for f in &files {
-            hf::file_header(f)
+            let header = hf::file_header(f)
                 .map_err(|e| invalid(f, format!("not a valid safetensors file: {e}")))?;
-            let part = candle_core::safetensors::load(f, device)
-                .map_err(|e| invalid(f, format!("not a readable safetensors file: {e}")))?;
-            tensors.extend(part);
+            for t in header.values() {
+                *dtypes.entry(t.dtype.clone()).or_insert(0) +=
+                    t.shape.iter().map(|&d| d as u64).product::<u64>();
+            }
         }
-        let params = tensors.values().map(|t| t.elem_count() as u64).sum();
-        let weights_name = if files.len() == 1 {
-            files[0].clone()
-        } else {
-            dir.join("model.safetensors.index.json")
-        };
-        let unfit = |e: candle_core::Error| {
-            invalid(
-                &weights_name,
-                format!("weights do not fit config.json: {e}"),
-            )
-        };
-        let backend = if hf_cfg.model_type == "qwen2" {
-            let qcfg: qwen2::Config =
-                serde_json::from_value(raw.clone()).map_err(|e| invalid(&config_path, e))?;
-            let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-            let model = qwen2::Model::new(&qcfg, vb.clone()).map_err(unfit)?;
-            // As candle-transformers' ModelForCausalLM: a separate head, else tied embeddings.
-            let lm_head = if vb.contains_tensor("lm_head.weight") {
-                candle_nn::linear_no_bias(qcfg.hidden_size, qcfg.vocab_size, vb.pp("lm_head"))
-                    .map_err(unfit)?
-            } else {
-                let embed = vb
-                    .pp("model.embed_tokens")
-                    .get((qcfg.vocab_size, qcfg.hidden_size), "weight")
-                    .map_err(unfit)?;
-                Linear::new(embed, None)
-            };
-            Backend::Qwen2 { model, lm_head }
-        } else {
-            let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
-            Backend::Transformer(Box::new(Transformer::new(cfg.clone(), w, device)?))
-        };
         // candle's Qwen2 always applies its sliding window: the context ends there.
-        let context = match &backend {
-            Backend::Qwen2 { .. } => raw
-                .get("sliding_window")
-                .and_then(|v| v.as_u64())
-                .map_or(cfg.max_position_embeddings, |w| {
-                    cfg.max_position_embeddings.min((w as usize).max(1))
-                }),
-            Backend::Transformer(_) => cfg.max_position_embeddings,
+        let context = match (hf_cfg.model_type.as_str(), hf_cfg.sliding_window) {
+            ("qwen2", Some(w)) => config.max_position_embeddings.min(w.max(1)),
+            _ => config.max_position_embeddings,
         };
         Ok(Self {
-            dir: dir.to_path_buf(),
-            tokenizer,
-            params,
             shape: ModelShape {
                 architecture: hf_cfg.model_type.clone(),
-                layers: cfg.num_layers,
-                hidden: cfg.hidden_size,
-                vocab_size: cfg.vocab_size,
+                layers: config.num_layers,
+                hidden: config.hidden_size,
+                vocab_size: config.vocab_size,
                 context,
-                chat_template: hf::chat_template(dir, tokenizer_config.as_ref()),
+                chat_template: hf::chat_template(&dir, tokenizer_config.as_ref()),
             },
-            backend,
-            device: device.clone(),
-            max_batch: MAX_BATCH,
+            config,
+            tokenizer,
+            tokenizer_source,
+            params: dtypes.values().sum(),
+            dtypes,
+            name: None,
+            format: match files.len() {
+                1 => "safetensors (1 file)".to_string(),
+                n => format!("safetensors ({n} shards)"),
+            },
+            weights: WeightSource::Safetensors {
+                files,
+                raw_config: raw,
+            },
+            source: ModelSource::HfDir(dir),
         })
     }
 
-    fn load_gguf(path: &Path, device: &Device) -> Result<Self, ModelError> {
-        let g = GgufFile::open(path)
-            .map_err(|e| invalid(path, format!("not a valid GGUF file: {e}")))?;
+    fn read_gguf(path: PathBuf) -> Result<Self, ModelError> {
+        let g = GgufFile::open(&path)
+            .map_err(|e| invalid(&path, format!("not a valid GGUF file: {e}")))?;
         let arch = g.architecture().to_string();
         if !arch.is_empty() && !matches!(arch.as_str(), "llama" | "qwen2") {
             return Err(ModelError::Unsupported {
@@ -373,71 +384,144 @@ impl CausalLm {
                 supported: "llama (Llama, SmolLM2, Mistral), qwen2",
             });
         }
-        let mut cfg = g.config().map_err(|e| invalid(path, e))?;
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let config = g.config().map_err(|e| invalid(&path, e))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let beside = dir.join("tokenizer.json");
         let ids = g.special_ids();
         let eos = ids
             .eos
-            .ok_or_else(|| invalid(path, "metadata lacks tokenizer.ggml.eos_token_id"))?;
+            .ok_or_else(|| invalid(&path, "metadata lacks tokenizer.ggml.eos_token_id"))?;
         let ends: Vec<u32> = [ids.eot, ids.eom].into_iter().flatten().collect();
-        let (inner, tok_source) = if beside.is_file() {
-            (TextTokenizer::read(&beside)?, beside.clone())
+        let (inner, tokenizer_source) = if beside.is_file() {
+            (TextTokenizer::read(&beside)?, beside.display().to_string())
         } else {
             let t = g
                 .tokenizer()
-                .map_err(|e| invalid(path, format!("tokenizer from metadata: {e}")))?;
-            (t, path.to_path_buf())
+                .map_err(|e| invalid(&path, format!("tokenizer from metadata: {e}")))?;
+            let pre = g.string("tokenizer.ggml.pre").unwrap_or("default");
+            (
+                t,
+                format!("{} (GGUF metadata, pre-tokenizer {pre})", path.display()),
+            )
         };
-        let tokenizer = TextTokenizer::from_parts(
-            inner,
-            &tok_source.display().to_string(),
-            eos,
-            ids.bos,
-            ids.add_bos,
-            &ends,
-        )?;
-        check_vocab(&tokenizer, cfg.vocab_size, &tok_source)?;
-        let params = g.params();
+        let tokenizer =
+            TextTokenizer::from_parts(inner, &tokenizer_source, eos, ids.bos, ids.add_bos, &ends)?;
+        check_vocab(&tokenizer, config.vocab_size, &path)?;
         let chat_template = match g.chat_template() {
             Some(t) => Some(t.to_string()),
             None => {
-                let tc =
-                    hf::side_json(dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
-                hf::chat_template(dir, tc.as_ref())
+                let tc = hf::side_json(&dir, "tokenizer_config.json")
+                    .map_err(|(p, e)| invalid(&p, e))?;
+                hf::chat_template(&dir, tc.as_ref())
             }
         };
-        let unfit =
-            |e: candle_core::Error| invalid(path, format!("weights do not fit the metadata: {e}"));
-        let GgufFile { content, mut file } = g;
-        if let RopeScaling::Factors(_) = cfg.rope_scaling {
-            let f = content
-                .tensor(&mut file, "rope_freqs.weight", device)
-                .and_then(|t| t.dequantize(device))
-                .and_then(|t| t.flatten_all())
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(unfit)?;
-            cfg.rope_scaling = RopeScaling::Factors(f);
-        }
-        let w = transformer::weights_from_gguf(
-            &cfg,
-            transformer::gguf_reader(&content, &mut file, device),
-            device,
-        )
-        .map_err(unfit)?;
         Ok(Self {
-            dir: path.to_path_buf(),
-            tokenizer,
-            params,
             shape: ModelShape {
                 architecture: arch,
-                layers: cfg.num_layers,
-                hidden: cfg.hidden_size,
-                vocab_size: cfg.vocab_size,
-                context: cfg.max_position_embeddings,
+                layers: config.num_layers,
+                hidden: config.hidden_size,
+                vocab_size: config.vocab_size,
+                context: config.max_position_embeddings,
                 chat_template,
             },
-            backend: Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?)),
+            config,
+            tokenizer,
+            tokenizer_source,
+            params: g.params(),
+            dtypes: g.dtypes(),
+            name: g.string("general.name").map(String::from),
+            format: format!("GGUF v{}", g.version()),
+            weights: WeightSource::Gguf(Box::new(g)),
+            source: ModelSource::Gguf(path),
+        })
+    }
+}
+
+impl CausalLm {
+    /// Loads a model onto `device`: a HF-layout directory, a GGUF file (or a directory holding
+    /// one), or a Hugging Face repo id in the local cache.
+    pub fn load(spec: &Path, device: &Device) -> Result<Self, ModelError> {
+        Self::from_header(ModelHeader::read(spec)?, device)
+    }
+
+    /// Loads the weights a header points at.
+    pub fn from_header(h: ModelHeader, device: &Device) -> Result<Self, ModelError> {
+        let path = h.source.path().to_path_buf();
+        let mut cfg = h.config;
+        let backend = match h.weights {
+            WeightSource::Safetensors { files, raw_config } => {
+                let mut tensors = std::collections::HashMap::new();
+                for f in &files {
+                    let part = candle_core::safetensors::load(f, device)
+                        .map_err(|e| invalid(f, format!("not a readable safetensors file: {e}")))?;
+                    tensors.extend(part);
+                }
+                let weights_name = match &files[..] {
+                    [one] => one.clone(),
+                    _ => path.join("model.safetensors.index.json"),
+                };
+                let unfit = |e: candle_core::Error| {
+                    invalid(
+                        &weights_name,
+                        format!("weights do not fit config.json: {e}"),
+                    )
+                };
+                if h.shape.architecture == "qwen2" {
+                    let qcfg: qwen2::Config = serde_json::from_value(raw_config)
+                        .map_err(|e| invalid(&path.join("config.json"), e))?;
+                    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+                    let model = qwen2::Model::new(&qcfg, vb.clone()).map_err(unfit)?;
+                    // As candle-transformers' ModelForCausalLM: a separate head, else tied
+                    // embeddings.
+                    let lm_head = if vb.contains_tensor("lm_head.weight") {
+                        candle_nn::linear_no_bias(
+                            qcfg.hidden_size,
+                            qcfg.vocab_size,
+                            vb.pp("lm_head"),
+                        )
+                        .map_err(unfit)?
+                    } else {
+                        let embed = vb
+                            .pp("model.embed_tokens")
+                            .get((qcfg.vocab_size, qcfg.hidden_size), "weight")
+                            .map_err(unfit)?;
+                        Linear::new(embed, None)
+                    };
+                    Backend::Qwen2 { model, lm_head }
+                } else {
+                    let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
+                    Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
+                }
+            }
+            WeightSource::Gguf(g) => {
+                let unfit = |e: candle_core::Error| {
+                    invalid(&path, format!("weights do not fit the metadata: {e}"))
+                };
+                let GgufFile { content, mut file } = *g;
+                if let RopeScaling::Factors(_) = cfg.rope_scaling {
+                    let f = content
+                        .tensor(&mut file, "rope_freqs.weight", device)
+                        .and_then(|t| t.dequantize(device))
+                        .and_then(|t| t.flatten_all())
+                        .and_then(|t| t.to_vec1::<f32>())
+                        .map_err(unfit)?;
+                    cfg.rope_scaling = RopeScaling::Factors(f);
+                }
+                let w = transformer::weights_from_gguf(
+                    &cfg,
+                    transformer::gguf_reader(&content, &mut file, device),
+                    device,
+                )
+                .map_err(unfit)?;
+                Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
+            }
+        };
+        Ok(Self {
+            dir: path,
+            tokenizer: h.tokenizer,
+            params: h.params,
+            shape: h.shape,
+            backend,
             device: device.clone(),
             max_batch: MAX_BATCH,
         })
