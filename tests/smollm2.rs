@@ -239,3 +239,153 @@ fn chat_prompts_use_the_gguf_template() {
         "raw: no BOS, question, newline"
     );
 }
+
+/// The binary on the real model: `inspect` and a short `run` (the brief's smoke test, with
+/// fewer tokens per sample so that it takes seconds, not minutes).
+#[test]
+fn cli_inspects_and_runs_the_gguf() {
+    if smollm2().is_none() {
+        return;
+    }
+    let bin = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_thinkscale"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"));
+        c
+    };
+    let o = bin().args(["inspect", GGUF]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for needle in [
+        "format         GGUF v3",
+        "architecture   llama",
+        "parameters     134.52M",
+        "Q4_1 106.17M, Q8_0 28.31M, F32 35.1k",
+        "context        8192 tokens",
+        "49152 embeddings, 49152 tokens in the tokenizer",
+        "pre-tokenizer smollm",
+        "bos            1 \"<|im_start|>\" (does not start raw prompts)",
+        "eos            2 \"<|im_end|>\"",
+        "special tokens 17: 0 \"<|endoftext|>\"",
+        "chat template  yes",
+    ] {
+        assert!(text.contains(needle), "inspect lacks {needle:?}:\n{text}");
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = bin()
+        .args([
+            "run",
+            "--policy",
+            GGUF,
+            "--dataset",
+            "toy",
+            "--limit",
+            "2",
+            "--budget",
+            "2",
+        ])
+        .args(["--strategy", "majority", "--max-tokens", "24", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["prompt"], "auto");
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 2);
+    for line in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["candidates"].as_array().unwrap().len(), 2);
+        let generated = r["compute"]["generated_tokens"].as_u64().unwrap();
+        assert!((1..=48).contains(&generated), "{generated}");
+    }
+}
+
+/// Throughput on this machine: `cargo test --test smollm2 -- --ignored --nocapture throughput`
+/// (RAYON_NUM_THREADS sets candle's threads). Not a pass/fail test: it prints tokens/s.
+#[test]
+#[ignore]
+fn throughput() {
+    let Some(mut lm) = smollm2() else { return };
+    let prompt: Vec<u32> = (0..128).map(|i| PROMPT_IDS[i % PROMPT_IDS.len()]).collect();
+    let mut meter = ComputeMeter::default();
+    let t = std::time::Instant::now();
+    lm.token_logprobs(&prompt, &mut meter).unwrap();
+    let prefill = prompt.len() as f64 / t.elapsed().as_secs_f64();
+    println!("prompt (128 tokens, one pass): {prefill:.1} tokens/s");
+    for rows in [1, 4, 16] {
+        let params = SamplingParams {
+            temperature: 1.0,
+            max_tokens: 64,
+            ..Default::default()
+        };
+        let mut meter = ComputeMeter::default();
+        let t = std::time::Instant::now();
+        lm.generate(&PROMPT_IDS, rows, &params, 0, &mut meter)
+            .unwrap();
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{rows} rows: {} generated tokens in {s:.2} s = {:.1} tokens/s (prompt included)",
+            meter.generated_tokens,
+            meter.generated_tokens as f64 / s
+        );
+    }
+}
+
+/// The same decode loop on candle's stock quantized_llama, for comparison under the same load.
+#[test]
+#[ignore]
+fn throughput_stock() {
+    use candle_core::quantized::gguf_file;
+    use candle_core::Tensor;
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(GGUF);
+    let mut f = std::fs::File::open(&path).unwrap();
+    let ct = gguf_file::Content::read(&mut f).unwrap();
+    let mut m = ModelWeights::from_gguf(ct, &mut f, &Device::Cpu).unwrap();
+    let x = Tensor::new(&PROMPT_IDS, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let t = std::time::Instant::now();
+    let mut logits = m.forward(&x, 0).unwrap();
+    println!(
+        "stock prompt: {:.1} tokens/s",
+        PROMPT_IDS.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    for i in 0..64 {
+        let next = logits
+            .squeeze(0)
+            .unwrap()
+            .argmax(0)
+            .unwrap()
+            .to_scalar::<u32>()
+            .unwrap();
+        let x = Tensor::new(&[next], &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        logits = m.forward(&x, PROMPT_IDS.len() + i).unwrap();
+    }
+    println!(
+        "stock decode: {:.1} tokens/s",
+        64.0 / t.elapsed().as_secs_f64()
+    );
+    let Some(mut lm) = smollm2() else { return };
+    let params = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 64,
+        ..Default::default()
+    };
+    let mut meter = ComputeMeter::default();
+    let t = std::time::Instant::now();
+    lm.generate(&PROMPT_IDS, 1, &params, 0, &mut meter).unwrap();
+    println!(
+        "ours greedy: {:.1} tokens/s ({} tokens)",
+        meter.generated_tokens as f64 / t.elapsed().as_secs_f64(),
+        meter.generated_tokens
+    );
+}
