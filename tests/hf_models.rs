@@ -5,154 +5,24 @@
 //! candle-transformers' own implementations on the same weights. Bad files fail with the file
 //! and the reason.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use rand::{Rng, SeedableRng};
+use common::Tiny;
 use std::collections::HashMap;
 use std::path::Path;
-use thinkscale::engine::tokenizer::{toy_tokenizer_json, toy_vocab_size};
+use thinkscale::engine::tokenizer::toy_vocab_size;
 use thinkscale::engine::{CausalLm, ComputeMeter, SamplingParams};
 
-const HIDDEN: usize = 32;
-const INTER: usize = 64;
-const LAYERS: usize = 2;
-const HEADS: usize = 4;
-const KV_HEADS: usize = 2;
-const VOCAB: usize = 32;
+const TINY: Tiny = Tiny::SMALL;
 
-fn config(model_type: &str) -> serde_json::Value {
-    let mut c = serde_json::json!({
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": model_type,
-        "vocab_size": VOCAB,
-        "hidden_size": HIDDEN,
-        "intermediate_size": INTER,
-        "num_hidden_layers": LAYERS,
-        "num_attention_heads": HEADS,
-        "num_key_value_heads": KV_HEADS,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "max_position_embeddings": 64,
-        "bos_token_id": 0,
-        "eos_token_id": 0,
-        "tie_word_embeddings": false,
-        "torch_dtype": "float32"
-    });
-    match model_type {
-        "llama" => {
-            c["rope_scaling"] = serde_json::json!({
-                "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                "high_freq_factor": 4.0, "original_max_position_embeddings": 16
-            });
-        }
-        "mistral" => {
-            c["architectures"] = serde_json::json!(["MistralForCausalLM"]);
-            c["sliding_window"] = serde_json::json!(4096);
-        }
-        "qwen2" => {
-            c["architectures"] = serde_json::json!(["Qwen2ForCausalLM"]);
-            c["sliding_window"] = serde_json::json!(64);
-            c["max_window_layers"] = serde_json::json!(LAYERS);
-            c["use_sliding_window"] = serde_json::json!(false);
-            c["hidden_act"] = serde_json::json!("silu");
-        }
-        _ => {}
-    }
-    c
+fn config(arch: &str) -> serde_json::Value {
+    TINY.config(arch)
 }
 
-/// Weights with the checkpoints' names, drawn from a seeded generator.
-fn weights(model_type: &str, seed: u64) -> HashMap<String, Tensor> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut t = HashMap::new();
-    let mut put = |name: String, shape: &[usize], scale: f32| {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
-            .collect();
-        t.insert(name, Tensor::from_vec(v, shape, &Device::Cpu).unwrap());
-    };
-    let head = HIDDEN / HEADS;
-    put("model.embed_tokens.weight".into(), &[VOCAB, HIDDEN], 1.0);
-    for i in 0..LAYERS {
-        let p = format!("model.layers.{i}");
-        put(
-            format!("{p}.self_attn.q_proj.weight"),
-            &[HEADS * head, HIDDEN],
-            0.3,
-        );
-        put(
-            format!("{p}.self_attn.k_proj.weight"),
-            &[KV_HEADS * head, HIDDEN],
-            0.3,
-        );
-        put(
-            format!("{p}.self_attn.v_proj.weight"),
-            &[KV_HEADS * head, HIDDEN],
-            0.3,
-        );
-        put(
-            format!("{p}.self_attn.o_proj.weight"),
-            &[HIDDEN, HEADS * head],
-            0.3,
-        );
-        if model_type == "qwen2" {
-            put(format!("{p}.self_attn.q_proj.bias"), &[HEADS * head], 0.3);
-            put(
-                format!("{p}.self_attn.k_proj.bias"),
-                &[KV_HEADS * head],
-                0.3,
-            );
-            put(
-                format!("{p}.self_attn.v_proj.bias"),
-                &[KV_HEADS * head],
-                0.3,
-            );
-        }
-        put(format!("{p}.mlp.gate_proj.weight"), &[INTER, HIDDEN], 0.3);
-        put(format!("{p}.mlp.up_proj.weight"), &[INTER, HIDDEN], 0.3);
-        put(format!("{p}.mlp.down_proj.weight"), &[HIDDEN, INTER], 0.3);
-        put(format!("{p}.input_layernorm.weight"), &[HIDDEN], 1.0);
-        put(
-            format!("{p}.post_attention_layernorm.weight"),
-            &[HIDDEN],
-            1.0,
-        );
-    }
-    put("model.norm.weight".into(), &[HIDDEN], 1.0);
-    put("lm_head.weight".into(), &[VOCAB, HIDDEN], 1.0);
-    t
-}
-
-/// Writes a tiny model of `model_type` into `dir`; `shards` > 1 splits the weights.
-fn write_model(dir: &Path, model_type: &str, shards: usize) -> HashMap<String, Tensor> {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("config.json"), config(model_type).to_string()).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), toy_tokenizer_json().to_string()).unwrap();
-    let w = weights(model_type, 7);
-    if shards == 1 {
-        candle_core::safetensors::save(&w, dir.join("model.safetensors")).unwrap();
-    } else {
-        let mut names: Vec<&String> = w.keys().collect();
-        names.sort();
-        let mut map = serde_json::Map::new();
-        for s in 0..shards {
-            let file = format!("model-{:05}-of-{shards:05}.safetensors", s + 1);
-            let part: HashMap<String, Tensor> = names
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % shards == s)
-                .map(|(_, n)| {
-                    map.insert((*n).clone(), file.clone().into());
-                    ((*n).clone(), w[*n].clone())
-                })
-                .collect();
-            candle_core::safetensors::save(&part, dir.join(&file)).unwrap();
-        }
-        let index = serde_json::json!({"metadata": {}, "weight_map": map});
-        std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
-    }
-    w
+fn write_model(dir: &Path, arch: &str, shards: usize) -> HashMap<String, Tensor> {
+    TINY.write(dir, arch, 7, shards)
 }
 
 fn ids(lm: &CausalLm, text: &str) -> Vec<u32> {
