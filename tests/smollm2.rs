@@ -58,6 +58,15 @@ fn tokenizer_matches_llama_cpp() {
     // Decoding skips the special token; everything else comes back byte for byte.
     assert_eq!(tok.decode(&ids).unwrap(), text.replace("<|im_start|>", ""));
     assert_eq!(tok.encode("What is 17 + 25?\n").unwrap(), PROMPT_IDS);
+
+    // Decoding a token at a time (as generation does) holds back the bytes of an unfinished
+    // character and ends with exactly the full decode.
+    let mut stream = thinkscale::engine::tokenizer::TextStream::default();
+    for &id in &ids {
+        stream.push(tok, id).unwrap();
+        assert!(!stream.text().contains('\u{FFFD}'), "{:?}", stream.text());
+    }
+    assert_eq!(stream.text(), tok.decode(&ids).unwrap());
 }
 
 #[test]
