@@ -19,7 +19,10 @@ fn smollm2() -> Option<CausalLm> {
         if std::env::var_os("THINKSCALE_REQUIRE_MODELS").is_some() {
             panic!("{} is missing: run scripts/fetch-models.sh", path.display());
         }
-        eprintln!(
+        // Straight to stderr: libtest captures eprintln! and shows it only for failures.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "notice: skipped, {} is missing (run scripts/fetch-models.sh)",
             path.display()
         );
