@@ -33,7 +33,7 @@ fn help_explains_every_subcommand() {
     let o = run(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for sub in ["run", "evaluate", "train", "grade"] {
+    for sub in ["run", "evaluate", "train", "grade", "inspect"] {
         assert!(text.contains(sub), "--help lacks {sub}: {text}");
     }
     let o = run(&["run", "--help"]);
@@ -48,6 +48,8 @@ fn help_explains_every_subcommand() {
         "--seed",
         "--out",
         "--policy",
+        "--top-k",
+        "--prompt",
     ] {
         assert!(text.contains(flag), "run --help lacks {flag}");
     }
@@ -455,4 +457,99 @@ fn grade_usage_errors_exit_2() {
         assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
     }
     assert!(stderr(&run(&["grade", "", "2"])).contains("GOLD is empty"));
+}
+
+#[test]
+fn inspect_describes_a_model_and_finds_cached_repo_ids() {
+    let o = run(&["inspect", toy_policy().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "architecture   qwen2",
+        "parameters     1.06M",
+        "F32",
+        "context        512 tokens",
+        "29 embeddings",
+        "eos            0 \"<|endoftext|>\"",
+        "chat template  no",
+    ] {
+        assert!(text.contains(needle), "inspect lacks {needle:?}: {text}");
+    }
+
+    // ORG/NAME resolves in the Hugging Face cache ($HF_HUB_CACHE), refs/main picking the
+    // snapshot.
+    let cache = tempfile::tempdir().unwrap();
+    let repo = cache.path().join("models--thinkscale--toy-policy");
+    let snap = repo.join("snapshots/0123abc");
+    std::fs::create_dir_all(&snap).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(toy_policy().join(f), snap.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0123abc").unwrap();
+    let o = bin()
+        .args(["inspect", "--json", "thinkscale/toy-policy"])
+        .env("HF_HUB_CACHE", cache.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["architecture"], "qwen2");
+    assert_eq!(info["parameters"], 1058688);
+    assert!(info["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("snapshots/0123abc"));
+    let o = bin()
+        .args(["inspect", "thinkscale/other"])
+        .env("HF_HUB_CACHE", cache.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("huggingface-cli download thinkscale/other"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_models_are_named_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_fails(&["inspect", "Cargo.toml"], "Cargo.toml: not a GGUF file");
+    assert_fails(
+        &["inspect", tmp.path().to_str().unwrap()],
+        "holds neither config.json",
+    );
+    let gguf = tmp.path().join("broken.gguf");
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend(3u32.to_le_bytes());
+    bytes.extend(0u64.to_le_bytes());
+    bytes.extend(5u64.to_le_bytes());
+    bytes.extend([7u8; 40]);
+    std::fs::write(&gguf, &bytes).unwrap();
+    assert_fails(
+        &["inspect", gguf.to_str().unwrap()],
+        "broken.gguf: not a valid GGUF file",
+    );
+    std::fs::write(&gguf, b"GGML").unwrap();
+    assert_fails(
+        &["run", "--policy", gguf.to_str().unwrap(), "--limit", "1"],
+        "not a GGUF file",
+    );
+    // The toy policy has no chat template: asking for chat prompts says so.
+    assert_fails(
+        &[
+            "run",
+            "--prompt",
+            "chat",
+            "--limit",
+            "1",
+            "--out",
+            tmp.path().join("chat").to_str().unwrap(),
+        ],
+        "has no chat template",
+    );
+    assert_fails(&["run", "--prompt", "xml"], "auto, raw, chat");
+    assert_fails(&["run", "--device", "cuda:0"], "cuda");
 }

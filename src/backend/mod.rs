@@ -2,8 +2,9 @@
 //! OpenAI-compatible server backend will sit beside it behind the same [`Policy`] trait.
 
 use crate::data::Problem;
+use crate::engine::chat::ChatTemplate;
 use crate::engine::train::toy_prompt;
-use crate::engine::{CausalLm, ComputeMeter, Generation, SamplingParams};
+use crate::engine::{CausalLm, ComputeMeter, Generation, PromptFormat, SamplingParams};
 use crate::search::Policy;
 use std::path::{Path, PathBuf};
 
@@ -25,18 +26,60 @@ pub fn beside_crate(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// A model run in this process by the engine. Prompts are raw: the beginning-of-sequence token,
-/// the question, a newline, then the solution so far.
+/// A model run in this process by the engine, with its prompt format
+/// ([`PromptFormat`]): raw (the beginning-of-sequence token where the model starts prompts
+/// with it, the question, a newline, then the solution so far) or the model's chat template.
 pub struct LocalPolicy {
     lm: CausalLm,
+    /// The compiled chat template where prompts are chat prompts.
+    chat: Option<ChatTemplate>,
 }
 
 impl LocalPolicy {
-    /// Loads a model directory on `device`.
+    /// Loads a model (directory, GGUF file or cached repo id) on `device`, with the prompt
+    /// format `auto`: the chat template where the model has one, else raw.
     pub fn load(dir: &Path, device: &candle_core::Device) -> anyhow::Result<Self> {
-        Ok(Self {
-            lm: CausalLm::load(dir, device)?,
-        })
+        Self::load_with(dir, device, PromptFormat::Auto)
+    }
+
+    /// Loads a model with the given prompt format.
+    pub fn load_with(
+        dir: &Path,
+        device: &candle_core::Device,
+        format: PromptFormat,
+    ) -> anyhow::Result<Self> {
+        let lm = CausalLm::load(dir, device)?;
+        let source = match (format, &lm.shape.chat_template) {
+            (PromptFormat::Raw, _) | (PromptFormat::Auto, None) => None,
+            (_, Some(t)) => Some(t.as_str()),
+            (PromptFormat::Chat, None) => anyhow::bail!(
+                "{} has no chat template (no tokenizer.chat_template, tokenizer_config.json \
+                 chat_template or chat_template.jinja); use --prompt raw",
+                lm.dir.display()
+            ),
+        };
+        let chat = source
+            .map(|src| {
+                let text =
+                    |id: Option<u32>| id.and_then(|i| lm.tokenizer.token(i)).unwrap_or_default();
+                ChatTemplate::new(
+                    src,
+                    &text(lm.tokenizer.bos_id),
+                    &text(Some(lm.tokenizer.eos_id)),
+                )
+                .map_err(|e| anyhow::anyhow!("{}: {e}; use --prompt raw", lm.dir.display()))
+            })
+            .transpose()?;
+        Ok(Self { lm, chat })
+    }
+
+    /// The prompt format in use: raw or chat (auto resolved).
+    pub fn prompt_format(&self) -> PromptFormat {
+        if self.chat.is_some() {
+            PromptFormat::Chat
+        } else {
+            PromptFormat::Raw
+        }
     }
 
     /// The loaded model.
@@ -49,11 +92,31 @@ impl LocalPolicy {
         &mut self.lm
     }
 
-    /// The prompt's token ids for `problem` continued after `prefix`.
+    /// The prompt text for `problem` continued after `prefix`, without the raw format's
+    /// beginning-of-sequence token (a chat template writes its own).
+    pub fn prompt_text(&self, problem: &Problem, prefix: &str) -> anyhow::Result<String> {
+        Ok(match &self.chat {
+            Some(t) => {
+                t.prompt(&problem.question)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", self.lm.dir.display()))?
+                    + prefix
+            }
+            None => toy_prompt(&problem.question) + prefix,
+        })
+    }
+
+    /// The prompt's token ids for `problem` continued after `prefix`. The beginning-of-sequence
+    /// token leads where the model starts prompts with it, once (a chat template may already
+    /// have written it).
     pub fn prompt_ids(&self, problem: &Problem, prefix: &str) -> anyhow::Result<Vec<u32>> {
         let tok = &self.lm.tokenizer;
-        let mut ids: Vec<u32> = tok.bos_id.into_iter().collect();
-        ids.extend(tok.encode(&(toy_prompt(&problem.question) + prefix))?);
+        let text = tok.encode(&self.prompt_text(problem, prefix)?)?;
+        let bos = tok.bos_id.filter(|_| tok.add_bos);
+        let mut ids: Vec<u32> = bos
+            .filter(|b| text.first() != Some(b))
+            .into_iter()
+            .collect();
+        ids.extend(text);
         Ok(ids)
     }
 }

@@ -5,7 +5,7 @@ use crate::analysis::evaluate_policy;
 use crate::backend::{default_policy_dir, LocalPolicy};
 use crate::data::DatasetSpec;
 use crate::engine::device::parse_device;
-use crate::engine::SamplingParams;
+use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{Aggregation, CancelToken};
 use crate::verify::VerifierSpec;
 use anyhow::Context;
@@ -16,7 +16,8 @@ use std::process::ExitCode;
 /// Flags of `evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Policy model directory. Default: the committed toy policy.
+    /// Policy model: a directory in Hugging Face layout, a .gguf file, or ORG/NAME in the local
+    /// Hugging Face cache. Default: the committed toy policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Dataset: `toy` or the path of a JSONL file (MATH500 or GSM8K schema).
@@ -28,6 +29,9 @@ pub struct EvaluateArgs {
     /// Temperature of the samples.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
+    /// Sample only among the K most likely tokens; 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
     /// At most this many problems (the toy split interleaves levels).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -44,6 +48,9 @@ pub struct EvaluateArgs {
     /// How the verifiers' step scores become a solution's score: last, min, prod, mean.
     #[arg(long, default_value = "last", value_parser = Aggregation::parse)]
     pub aggregation: Aggregation,
+    /// Prompt format: raw, chat or auto (chat where the model has a chat template).
+    #[arg(long, default_value = "auto", value_parser = PromptFormat::parse)]
+    pub prompt: PromptFormat,
     /// Device: cpu, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -56,7 +63,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
     let device = parse_device(&a.device)?;
-    let mut policy = LocalPolicy::load(&dir, &device)
+    let mut policy = LocalPolicy::load_with(&dir, &device, a.prompt)
         .with_context(|| format!("cannot load policy {}", dir.display()))?;
     let mut problems = a.dataset.load()?.problems;
     if let Some(k) = a.limit {
@@ -64,6 +71,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let sampling = SamplingParams {
         temperature: a.temperature,
+        top_k: a.top_k,
         ..Default::default()
     };
     let mut verifiers = a

@@ -2,6 +2,7 @@
 
 pub mod evaluate;
 pub mod grade;
+pub mod inspect;
 pub mod run;
 pub mod train;
 
@@ -30,6 +31,9 @@ enum Command {
     Run(run::RunArgs),
     /// Measure a policy: greedy, pass@1, majority@k and pass@k per level.
     Evaluate(evaluate::EvaluateArgs),
+    /// Describe a model (HF directory, GGUF file or cached repo id) without loading its
+    /// weights: architecture, parameters, stored types, context, vocabulary, special tokens.
+    Inspect(inspect::InspectArgs),
     /// Train a toy model from scratch on the synthetic task.
     #[command(subcommand)]
     Train(train::TrainCommand),
@@ -75,6 +79,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
+        Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Train(cmd)) => train::run(cmd),
         Some(Command::Grade(args)) => grade::run(args),
         None => crate::ui::run().map(|_| ExitCode::SUCCESS),

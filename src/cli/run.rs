@@ -3,7 +3,7 @@
 use crate::backend::default_policy_dir;
 use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
-use crate::engine::SamplingParams;
+use crate::engine::{PromptFormat, SamplingParams};
 use crate::runner::{self, RunConfig, RunEvent};
 use crate::search::{Aggregation, CancelToken, StrategyKind, StrategySpec};
 use crate::verify::VerifierSpec;
@@ -53,7 +53,8 @@ pub struct RunArgs {
     /// numeric suffix if taken).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Policy model directory (Hugging Face layout). Default: the committed toy policy.
+    /// Policy model: a directory in Hugging Face layout, a .gguf file, or ORG/NAME in the local
+    /// Hugging Face cache. Default: the committed toy policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Sampling temperature (0 = greedy).
@@ -62,9 +63,17 @@ pub struct RunArgs {
     /// Nucleus sampling threshold in (0, 1].
     #[arg(long, default_value_t = 1.0)]
     pub top_p: f64,
+    /// Sample only among the K most likely tokens (applied before --top-p); 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
     /// Most tokens per generation.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
+    /// Prompt format: raw (BOS, question, newline: the toy models' format), chat (the model's
+    /// chat template with a step-by-step system prompt), or auto (chat where the model has a
+    /// template, else raw).
+    #[arg(long, default_value = "auto", value_parser = PromptFormat::parse)]
+    pub prompt: PromptFormat,
     /// Step delimiter; `\n` and `\n\n` are written with backslashes.
     #[arg(long, default_value = "\\n")]
     pub step_delimiter: String,
@@ -98,10 +107,12 @@ impl RunArgs {
             sampling: SamplingParams {
                 temperature: self.temperature,
                 top_p: self.top_p,
+                top_k: self.top_k,
                 max_tokens: self.max_tokens,
                 step_delimiter: unescape(&self.step_delimiter),
                 stop_at_step: false,
             },
+            prompt: self.prompt,
             seed: self.seed,
             device: self.device.clone(),
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),

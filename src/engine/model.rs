@@ -1,10 +1,19 @@
-//! Causal language models in Hugging Face layout (`config.json`, `model.safetensors`,
-//! `tokenizer.json`), served by candle-transformers' own Qwen2 implementation so that the toy
-//! models and real Qwen2-family checkpoints take the same code path.
+//! Causal language models: loading and batched generation.
+//!
+//! A model is a directory in Hugging Face layout (`config.json`, `*.safetensors`,
+//! `tokenizer.json`) or a GGUF file (see [`super::source`]). Qwen2 checkpoints in HF layout,
+//! the toy models among them, run on candle-transformers' own Qwen2 (their outputs are pinned by
+//! tests); the Llama family in HF layout and every GGUF file run on [`Transformer`], which
+//! returns all positions' hidden states, so teacher-forced scoring takes one forward pass for
+//! every backend.
 
+use super::gguf::GgufFile;
+use super::hf::{self, HfConfig};
 use super::meter::{flops_per_token, ComputeMeter};
 use super::sample::{sample, SamplingParams};
-use super::tokenizer::{TextTokenizer, TokenizerError};
+use super::source::{self, ModelSource};
+use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
+use super::transformer::{self, RopeScaling, Transformer};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::qwen2;
@@ -14,6 +23,10 @@ use std::path::{Path, PathBuf};
 
 /// Most sequences run together in one batched forward pass.
 pub const MAX_BATCH: usize = 64;
+
+/// Positions scored per slice in [`CausalLm::token_logprobs`]: bounds the logits held at once
+/// (a 150k vocabulary makes 600 kB of logits per position).
+const SCORE_CHUNK: usize = 256;
 
 /// Errors of model loading and inference.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +38,15 @@ pub enum ModelError {
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },
     /// The architecture is not one this build serves.
-    #[error("{path}: unsupported architecture '{arch}' (supported: qwen2)")]
-    Unsupported { path: String, arch: String },
+    #[error("{path}: unsupported architecture '{arch}' (supported: {supported})")]
+    Unsupported {
+        path: String,
+        arch: String,
+        supported: &'static str,
+    },
+    /// The model name leads to no files.
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
     /// Tokenizer trouble.
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
@@ -36,6 +56,13 @@ pub enum ModelError {
     /// A tensor operation failed.
     #[error("inference failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+fn invalid(path: &Path, reason: impl std::fmt::Display) -> ModelError {
+    ModelError::Invalid {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// One sampled continuation.
@@ -54,19 +81,71 @@ pub struct Generation {
     pub step_ends: Vec<usize>,
 }
 
+/// What a loaded model is, for the compute meter and for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelShape {
+    /// `llama`, `mistral`, `qwen2` (HF `model_type` or GGUF `general.architecture`).
+    pub architecture: String,
+    /// Decoder blocks.
+    pub layers: usize,
+    /// Residual width.
+    pub hidden: usize,
+    /// Rows of the embedding table.
+    pub vocab_size: usize,
+    /// Longest sequence, prompt and generation together.
+    pub context: usize,
+    /// The model's Jinja chat template, if it has one.
+    pub chat_template: Option<String>,
+}
+
+/// The network behind a [`CausalLm`].
+enum Backend {
+    /// candle-transformers' Qwen2 and a head: HF-layout Qwen2, the toy models included.
+    Qwen2 {
+        model: qwen2::Model,
+        lm_head: Linear,
+    },
+    /// [`Transformer`]: the Llama family in HF layout, and every GGUF file.
+    Transformer(Box<Transformer>),
+}
+
+impl Backend {
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Self::Qwen2 { model, .. } => model.clear_kv_cache(),
+            Self::Transformer(t) => t.clear_kv_cache(),
+        }
+    }
+
+    /// Final hidden states `(batch, time, hidden)` of `input`, continuing the cache at `offset`.
+    fn hidden(&mut self, input: &Tensor, offset: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Qwen2 { model, .. } => model.forward(input, offset, None),
+            Self::Transformer(t) => t.forward(input, offset),
+        }
+    }
+
+    fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Qwen2 { lm_head, .. } => lm_head.forward(hidden),
+            Self::Transformer(t) => t.logits(hidden),
+        }
+    }
+}
+
 /// A loaded causal language model with its tokenizer.
 pub struct CausalLm {
-    /// Where it was loaded from.
+    /// Where it was loaded from: the model directory or the GGUF file.
     pub dir: PathBuf,
-    /// The parsed configuration.
-    pub config: qwen2::Config,
     /// The tokenizer.
     pub tokenizer: TextTokenizer,
     /// Number of parameters.
     pub params: u64,
-    model: qwen2::Model,
-    lm_head: Linear,
+    /// Architecture, size and chat template.
+    pub shape: ModelShape,
+    backend: Backend,
     device: Device,
+    max_batch: usize,
 }
 
 impl std::fmt::Debug for CausalLm {
@@ -74,6 +153,7 @@ impl std::fmt::Debug for CausalLm {
         f.debug_struct("CausalLm")
             .field("dir", &self.dir)
             .field("params", &self.params)
+            .field("architecture", &self.shape.architecture)
             .finish()
     }
 }
@@ -84,139 +164,382 @@ fn read_json(path: &Path) -> Result<serde_json::Value, ModelError> {
             path: path.display().to_string(),
             what: "a model directory holds config.json, model.safetensors and tokenizer.json",
         },
-        _ => ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        },
+        _ => invalid(path, e),
     })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    serde_json::from_str(&text).map_err(|e| invalid(path, e))
 }
 
-/// Reads and checks a Qwen2 `config.json`.
-pub fn read_config(dir: &Path) -> Result<(qwen2::Config, serde_json::Value), ModelError> {
+/// Reads and checks a model directory's `config.json`: its parsed fields and the raw JSON.
+pub fn read_config(dir: &Path) -> Result<(HfConfig, serde_json::Value), ModelError> {
     let path = dir.join("config.json");
     let raw = read_json(&path)?;
     let arch = raw
         .get("model_type")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: "missing field `model_type`".into(),
-        })?;
-    if arch != "qwen2" {
+        .ok_or_else(|| invalid(&path, "missing field `model_type`"))?;
+    if !matches!(arch, "llama" | "mistral" | "qwen2") {
         return Err(ModelError::Unsupported {
             path: path.display().to_string(),
             arch: arch.into(),
+            supported: hf::SUPPORTED,
         });
     }
-    let config: qwen2::Config =
-        serde_json::from_value(raw.clone()).map_err(|e| ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    if config.hidden_size == 0
-        || config.num_attention_heads == 0
-        || config.num_key_value_heads == 0
-        || !config
-            .hidden_size
-            .is_multiple_of(config.num_attention_heads)
-        || !config
-            .num_attention_heads
-            .is_multiple_of(config.num_key_value_heads)
-    {
-        return Err(ModelError::Invalid {
-            path: path.display().to_string(),
-            reason: "hidden_size, num_attention_heads and num_key_value_heads do not divide".into(),
-        });
-    }
+    let config: HfConfig = serde_json::from_value(raw.clone()).map_err(|e| invalid(&path, e))?;
+    config.transformer().map_err(|e| invalid(&path, e))?;
     Ok((config, raw))
 }
 
-impl CausalLm {
-    /// Loads a model directory onto `device`.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
-        if !dir.is_dir() {
-            return Err(ModelError::Missing {
-                path: dir.display().to_string(),
-                what: "not a directory; a model directory holds config.json, model.safetensors and tokenizer.json",
-            });
-        }
-        let (config, raw) = read_config(dir)?;
-        let id = |key: &str| raw.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
-        let eos_id = id("eos_token_id").ok_or_else(|| ModelError::Invalid {
-            path: dir.join("config.json").display().to_string(),
-            reason: "missing field `eos_token_id`".into(),
+/// The tokenizer of a HF directory, with ids from `config.json`, `generation_config.json`
+/// and `tokenizer_config.json`.
+///
+/// Whether a raw prompt starts with BOS: where `tokenizer.json`'s post-processor adds it
+/// (Llama 3), yes; else `tokenizer_config.json`'s `add_bos_token` (absent: no, as Qwen2 and
+/// SmolLM2); a directory without `tokenizer_config.json` (the toy models) starts with the BOS
+/// that `config.json` names.
+fn hf_tokenizer(
+    dir: &Path,
+    raw: &serde_json::Value,
+    tokenizer_config: Option<&serde_json::Value>,
+) -> Result<TextTokenizer, ModelError> {
+    let path = dir.join("tokenizer.json");
+    if !path.is_file() {
+        return Err(ModelError::Missing {
+            path: path.display().to_string(),
+            what: "the tokenizer",
+        });
+    }
+    let inner = TextTokenizer::read(&path)?;
+    let by_name =
+        |key: &str| hf::config_token(tokenizer_config, key).and_then(|t| inner.token_to_id(&t));
+    let generation =
+        hf::side_json(dir, "generation_config.json").map_err(|(p, e)| invalid(&p, e))?;
+    let mut ends = hf::token_ids(raw.get("eos_token_id"));
+    ends.extend(hf::token_ids(
+        generation.as_ref().and_then(|g| g.get("eos_token_id")),
+    ));
+    let eos = ends
+        .first()
+        .copied()
+        .or_else(|| by_name("eos_token"))
+        .ok_or_else(|| {
+            invalid(
+                &dir.join("config.json"),
+                "no `eos_token_id` here or in generation_config.json, and no `eos_token` in \
+             tokenizer_config.json",
+            )
         })?;
-        let tokenizer =
-            TextTokenizer::load_with_ids(&dir.join("tokenizer.json"), eos_id, id("bos_token_id"))?;
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(ModelError::Invalid {
-                path: dir.join("tokenizer.json").display().to_string(),
-                reason: format!(
-                    "vocabulary of {} tokens does not match the model's {}",
-                    tokenizer.vocab_size(),
-                    config.vocab_size
-                ),
-            });
+    let bos = hf::token_ids(raw.get("bos_token_id"))
+        .first()
+        .copied()
+        .or_else(|| by_name("bos_token"));
+    let framed = inner
+        .encode("a", true)
+        .map_err(|e| TokenizerError::Codec(e.to_string()))?;
+    let add_bos = if bos.is_some() && framed.get_ids().first().copied() == bos {
+        true
+    } else if let Some(tc) = tokenizer_config {
+        tc.get("add_bos_token")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    } else {
+        bos.is_some()
+    };
+    Ok(TextTokenizer::from_parts(
+        inner,
+        &path.display().to_string(),
+        eos,
+        bos,
+        add_bos,
+        &ends,
+    )?)
+}
+
+fn check_vocab(tok: &TextTokenizer, model_vocab: usize, path: &Path) -> Result<(), ModelError> {
+    if tok.vocab_size() > model_vocab {
+        return Err(invalid(
+            path,
+            format!(
+                "vocabulary of {} tokens does not match the model's {} embeddings",
+                tok.vocab_size(),
+                model_vocab
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The weights a [`ModelHeader`] points at.
+pub enum WeightSource {
+    /// Safetensors files (one, or the shards of an index), with the raw `config.json`.
+    Safetensors {
+        /// The files, in order.
+        files: Vec<PathBuf>,
+        /// `config.json` as read.
+        raw_config: serde_json::Value,
+    },
+    /// An open GGUF file.
+    Gguf(Box<GgufFile>),
+}
+
+/// Everything the headers of a model's files say, read without loading the weights: what
+/// `thinkscale inspect` prints, and the first half of [`CausalLm::load`].
+pub struct ModelHeader {
+    /// Where the model is.
+    pub source: ModelSource,
+    /// The transformer configuration.
+    pub config: transformer::Config,
+    /// Architecture, size, context and chat template.
+    pub shape: ModelShape,
+    /// The tokenizer with its special ids.
+    pub tokenizer: TextTokenizer,
+    /// Where the tokenizer came from (`tokenizer.json`, or the GGUF metadata).
+    pub tokenizer_source: String,
+    /// Number of parameters.
+    pub params: u64,
+    /// Parameters per stored type (`BF16`, `Q4_1`, ...).
+    pub dtypes: std::collections::BTreeMap<String, u64>,
+    /// `general.name` of a GGUF file.
+    pub name: Option<String>,
+    /// Format in words: `safetensors (1 file)`, `GGUF v3`.
+    pub format: String,
+    /// The weights.
+    pub weights: WeightSource,
+}
+
+impl ModelHeader {
+    /// Reads the headers of a model: a HF-layout directory, a GGUF file (or a directory holding
+    /// one), or a Hugging Face repo id in the local cache.
+    pub fn read(spec: &Path) -> Result<Self, ModelError> {
+        match source::resolve(spec)? {
+            ModelSource::HfDir(dir) => Self::read_hf(dir),
+            ModelSource::Gguf(file) => Self::read_gguf(file),
         }
-        let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
-            return Err(ModelError::Missing {
-                path: weights.display().to_string(),
-                what: "the weights",
-            });
+    }
+
+    fn read_hf(dir: PathBuf) -> Result<Self, ModelError> {
+        let (hf_cfg, raw) = read_config(&dir)?;
+        let config_path = dir.join("config.json");
+        let config = hf_cfg.transformer().map_err(|e| invalid(&config_path, e))?;
+        let tokenizer_config =
+            hf::side_json(&dir, "tokenizer_config.json").map_err(|(p, e)| invalid(&p, e))?;
+        let tokenizer = hf_tokenizer(&dir, &raw, tokenizer_config.as_ref())?;
+        let tokenizer_source = dir.join("tokenizer.json").display().to_string();
+        check_vocab(&tokenizer, config.vocab_size, Path::new(&tokenizer_source))?;
+        let files = hf::weight_files(&dir).map_err(|(p, e)| match p.exists() {
+            true => invalid(&p, e),
+            false => ModelError::Missing {
+                path: p.display().to_string(),
+                what: "the weights: model.safetensors, or shards named by model.safetensors.index.json",
+            },
+        })?;
+        let mut dtypes = std::collections::BTreeMap::new();
+        for f in &files {
+            let header = hf::file_header(f)
+                .map_err(|e| invalid(f, format!("not a valid safetensors file: {e}")))?;
+            for t in header.values() {
+                *dtypes.entry(t.dtype.clone()).or_insert(0) +=
+                    t.shape.iter().map(|&d| d as u64).product::<u64>();
+            }
         }
-        let tensors =
-            candle_core::safetensors::load(&weights, device).map_err(|e| ModelError::Invalid {
-                path: weights.display().to_string(),
-                reason: format!("not a readable safetensors file: {e}"),
-            })?;
-        let params = tensors.values().map(|t| t.elem_count() as u64).sum();
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let unfit = |e: candle_core::Error| ModelError::Invalid {
-            path: weights.display().to_string(),
-            reason: format!("weights do not fit config.json: {e}"),
-        };
-        let model = qwen2::Model::new(&config, vb.clone()).map_err(unfit)?;
-        // As candle-transformers' ModelForCausalLM: a separate head, else tied embeddings.
-        let lm_head = if vb.contains_tensor("lm_head.weight") {
-            candle_nn::linear_no_bias(config.hidden_size, config.vocab_size, vb.pp("lm_head"))
-                .map_err(unfit)?
-        } else {
-            let embed = vb
-                .pp("model.embed_tokens")
-                .get((config.vocab_size, config.hidden_size), "weight")
-                .map_err(unfit)?;
-            Linear::new(embed, None)
+        // candle's Qwen2 always applies its sliding window: the context ends there.
+        let context = match (hf_cfg.model_type.as_str(), hf_cfg.sliding_window) {
+            ("qwen2", Some(w)) => config.max_position_embeddings.min(w.max(1)),
+            _ => config.max_position_embeddings,
         };
         Ok(Self {
-            dir: dir.to_path_buf(),
+            shape: ModelShape {
+                architecture: hf_cfg.model_type.clone(),
+                layers: config.num_layers,
+                hidden: config.hidden_size,
+                vocab_size: config.vocab_size,
+                context,
+                chat_template: hf::chat_template(&dir, tokenizer_config.as_ref()),
+            },
             config,
             tokenizer,
-            params,
-            model,
-            lm_head,
+            tokenizer_source,
+            params: dtypes.values().sum(),
+            dtypes,
+            name: None,
+            format: match files.len() {
+                1 => "safetensors (1 file)".to_string(),
+                n => format!("safetensors ({n} shards)"),
+            },
+            weights: WeightSource::Safetensors {
+                files,
+                raw_config: raw,
+            },
+            source: ModelSource::HfDir(dir),
+        })
+    }
+
+    fn read_gguf(path: PathBuf) -> Result<Self, ModelError> {
+        let g = GgufFile::open(&path)
+            .map_err(|e| invalid(&path, format!("not a valid GGUF file: {e}")))?;
+        let arch = g.architecture().to_string();
+        if !arch.is_empty() && !matches!(arch.as_str(), "llama" | "qwen2") {
+            return Err(ModelError::Unsupported {
+                path: path.display().to_string(),
+                arch,
+                supported: "llama (Llama, SmolLM2, Mistral), qwen2",
+            });
+        }
+        let config = g.config().map_err(|e| invalid(&path, e))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let beside = dir.join("tokenizer.json");
+        let ids = g.special_ids();
+        let eos = ids
+            .eos
+            .ok_or_else(|| invalid(&path, "metadata lacks tokenizer.ggml.eos_token_id"))?;
+        let ends: Vec<u32> = [ids.eot, ids.eom].into_iter().flatten().collect();
+        let (inner, tokenizer_source) = if beside.is_file() {
+            (TextTokenizer::read(&beside)?, beside.display().to_string())
+        } else {
+            let t = g
+                .tokenizer()
+                .map_err(|e| invalid(&path, format!("tokenizer from metadata: {e}")))?;
+            let pre = g.string("tokenizer.ggml.pre").unwrap_or("default");
+            (
+                t,
+                format!("{} (GGUF metadata, pre-tokenizer {pre})", path.display()),
+            )
+        };
+        let tokenizer =
+            TextTokenizer::from_parts(inner, &tokenizer_source, eos, ids.bos, ids.add_bos, &ends)?;
+        check_vocab(&tokenizer, config.vocab_size, &path)?;
+        let chat_template = match g.chat_template() {
+            Some(t) => Some(t.to_string()),
+            None => {
+                let tc = hf::side_json(&dir, "tokenizer_config.json")
+                    .map_err(|(p, e)| invalid(&p, e))?;
+                hf::chat_template(&dir, tc.as_ref())
+            }
+        };
+        Ok(Self {
+            shape: ModelShape {
+                architecture: arch,
+                layers: config.num_layers,
+                hidden: config.hidden_size,
+                vocab_size: config.vocab_size,
+                context: config.max_position_embeddings,
+                chat_template,
+            },
+            config,
+            tokenizer,
+            tokenizer_source,
+            params: g.params(),
+            dtypes: g.dtypes(),
+            name: g.string("general.name").map(String::from),
+            format: format!("GGUF v{}", g.version()),
+            weights: WeightSource::Gguf(Box::new(g)),
+            source: ModelSource::Gguf(path),
+        })
+    }
+}
+
+impl CausalLm {
+    /// Loads a model onto `device`: a HF-layout directory, a GGUF file (or a directory holding
+    /// one), or a Hugging Face repo id in the local cache.
+    pub fn load(spec: &Path, device: &Device) -> Result<Self, ModelError> {
+        Self::from_header(ModelHeader::read(spec)?, device)
+    }
+
+    /// Loads the weights a header points at.
+    pub fn from_header(h: ModelHeader, device: &Device) -> Result<Self, ModelError> {
+        let path = h.source.path().to_path_buf();
+        let mut cfg = h.config;
+        let backend = match h.weights {
+            WeightSource::Safetensors { files, raw_config } => {
+                let mut tensors = std::collections::HashMap::new();
+                for f in &files {
+                    let part = candle_core::safetensors::load(f, device)
+                        .map_err(|e| invalid(f, format!("not a readable safetensors file: {e}")))?;
+                    tensors.extend(part);
+                }
+                let weights_name = match &files[..] {
+                    [one] => one.clone(),
+                    _ => path.join("model.safetensors.index.json"),
+                };
+                let unfit = |e: candle_core::Error| {
+                    invalid(
+                        &weights_name,
+                        format!("weights do not fit config.json: {e}"),
+                    )
+                };
+                if h.shape.architecture == "qwen2" {
+                    let qcfg: qwen2::Config = serde_json::from_value(raw_config)
+                        .map_err(|e| invalid(&path.join("config.json"), e))?;
+                    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+                    let model = qwen2::Model::new(&qcfg, vb.clone()).map_err(unfit)?;
+                    // As candle-transformers' ModelForCausalLM: a separate head, else tied
+                    // embeddings.
+                    let lm_head = if vb.contains_tensor("lm_head.weight") {
+                        candle_nn::linear_no_bias(
+                            qcfg.hidden_size,
+                            qcfg.vocab_size,
+                            vb.pp("lm_head"),
+                        )
+                        .map_err(unfit)?
+                    } else {
+                        let embed = vb
+                            .pp("model.embed_tokens")
+                            .get((qcfg.vocab_size, qcfg.hidden_size), "weight")
+                            .map_err(unfit)?;
+                        Linear::new(embed, None)
+                    };
+                    Backend::Qwen2 { model, lm_head }
+                } else {
+                    let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
+                    Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
+                }
+            }
+            WeightSource::Gguf(g) => {
+                let unfit = |e: candle_core::Error| {
+                    invalid(&path, format!("weights do not fit the metadata: {e}"))
+                };
+                let GgufFile { content, mut file } = *g;
+                if let RopeScaling::Factors(_) = cfg.rope_scaling {
+                    let f = content
+                        .tensor(&mut file, "rope_freqs.weight", device)
+                        .and_then(|t| t.dequantize(device))
+                        .and_then(|t| t.flatten_all())
+                        .and_then(|t| t.to_vec1::<f32>())
+                        .map_err(unfit)?;
+                    cfg.rope_scaling = RopeScaling::Factors(f);
+                }
+                let w = transformer::weights_from_gguf(
+                    &cfg,
+                    transformer::gguf_reader(&content, &mut file, device),
+                    device,
+                )
+                .map_err(unfit)?;
+                Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
+            }
+        };
+        Ok(Self {
+            dir: path,
+            tokenizer: h.tokenizer,
+            params: h.params,
+            shape: h.shape,
+            backend,
             device: device.clone(),
+            max_batch: MAX_BATCH,
         })
     }
 
     /// Context length in tokens.
     pub fn context(&self) -> usize {
-        self.config
-            .max_position_embeddings
-            .min(self.config.sliding_window.max(1))
+        self.shape.context
+    }
+
+    /// Runs at most `rows` sequences per forward pass (default [`MAX_BATCH`]; at least 1).
+    /// Samples do not depend on it: it trades memory for speed.
+    pub fn set_max_batch(&mut self, rows: usize) {
+        self.max_batch = rows.max(1);
     }
 
     fn flops(&self, context: usize) -> f64 {
-        flops_per_token(
-            self.params,
-            self.config.num_hidden_layers,
-            self.config.hidden_size,
-            context,
-        )
+        flops_per_token(self.params, self.shape.layers, self.shape.hidden, context)
     }
 
     /// Samples `n` continuations of `prompt` (token ids, special tokens included). Sequence `i`
@@ -241,7 +564,7 @@ impl CausalLm {
         let mut out = Vec::with_capacity(n);
         let mut start = 0;
         while start < n {
-            let rows = (n - start).min(MAX_BATCH);
+            let rows = (n - start).min(self.max_batch);
             out.extend(self.generate_batch(prompt, start, rows, max_tokens, params, seed, meter)?);
             start += rows;
         }
@@ -275,14 +598,16 @@ impl CausalLm {
                 step_ends: Vec::new(),
             })
             .collect();
+        let mut streams: Vec<(TextStream, StepScan)> = vec![Default::default(); rows];
         let mut done = vec![false; rows];
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let ids: Vec<u32> = (0..rows).flat_map(|_| prompt.iter().copied()).collect();
         let input = Tensor::from_vec(ids, (rows, prompt.len()), &self.device)?;
         let mut logits = self.next_logits(&input, 0)?;
         meter.prompt_tokens += (rows * prompt.len()) as u64;
         meter.flops += (0..prompt.len()).map(|c| self.flops(c + 1)).sum::<f64>() * rows as f64;
         let eos = self.tokenizer.eos_id;
+        let delim = params.step_delimiter.as_str();
         for t in 0..max_tokens {
             let rows_logits: Vec<Vec<f32>> = logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()?;
             let mut next = vec![eos; rows];
@@ -295,20 +620,18 @@ impl CausalLm {
                 meter.generated_tokens += 1;
                 meter.flops += self.flops(prompt.len() + t + 1);
                 let g = &mut gens[r];
-                if tok == eos {
+                if self.tokenizer.is_end(tok) {
                     g.ended = true;
                     done[r] = true;
                     continue;
                 }
                 g.tokens.push(tok);
                 g.logprobs.push(lp);
-                g.text = self.tokenizer.decode(&g.tokens)?;
-                let delim = params.step_delimiter.as_str();
-                if !delim.is_empty() && g.text.matches(delim).count() > g.step_ends.len() {
-                    g.step_ends.push(g.tokens.len());
-                    if params.stop_at_step {
-                        done[r] = true;
-                    }
+                let (stream, scan) = &mut streams[r];
+                let changed_from = stream.push(&self.tokenizer, tok)?;
+                let found = scan.advance(stream.text(), changed_from, delim, g);
+                if found && params.stop_at_step {
+                    done[r] = true;
                 }
             }
             if done.iter().all(|&d| d) || t + 1 == max_tokens {
@@ -317,8 +640,60 @@ impl CausalLm {
             let input = Tensor::from_vec(next, (rows, 1), &self.device)?;
             logits = self.next_logits(&input, prompt.len() + t)?;
         }
-        self.model.clear_kv_cache();
+        // One full decode per row: the text is exactly what decoding all tokens gives, even
+        // where the stream still holds back an unfinished character.
+        for g in &mut gens {
+            g.text = self.tokenizer.decode(&g.tokens)?;
+        }
+        self.backend.clear_kv_cache();
         Ok(gens)
+    }
+}
+
+/// Finds step delimiters in a generation's growing text without rescanning it: a delimiter can
+/// only begin in the last `delimiter.len() - 1` bytes already seen, or in the new text.
+#[derive(Debug, Clone, Default)]
+struct StepScan {
+    /// Byte offset from which the text has not been searched.
+    from: usize,
+}
+
+impl StepScan {
+    /// Records in `g.step_ends` every delimiter completed in `text`, which changed from byte
+    /// `changed_from` on; returns whether any was found. A token that completes two delimiters
+    /// records two step ends with the same token count.
+    fn advance(
+        &mut self,
+        text: &str,
+        changed_from: usize,
+        delim: &str,
+        g: &mut Generation,
+    ) -> bool {
+        if delim.is_empty() {
+            return false;
+        }
+        let before = g.step_ends.len();
+        if changed_from < self.from {
+            // The decoder rewrote earlier text (not prefix-stable): count again from the start.
+            let mut end = 0;
+            for (k, (i, _)) in text.match_indices(delim).enumerate() {
+                end = i + delim.len();
+                if k >= g.step_ends.len() {
+                    g.step_ends.push(g.tokens.len());
+                }
+            }
+            self.from = end;
+        }
+        while let Some(i) = text.get(self.from..).and_then(|rest| rest.find(delim)) {
+            g.step_ends.push(g.tokens.len());
+            self.from += i + delim.len();
+        }
+        let mut keep = text.len().saturating_sub(delim.len() - 1).max(self.from);
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        self.from = keep;
+        g.step_ends.len() > before
     }
 }
 
@@ -327,22 +702,24 @@ impl CausalLm {
     /// continuing the KV cache at position `offset`.
     fn next_logits(&mut self, input: &Tensor, offset: usize) -> Result<Tensor, ModelError> {
         let t = input.dim(1)?;
-        let hidden = self.model.forward(input, offset, None)?;
-        Ok(self.lm_head.forward(&hidden.narrow(1, t - 1, 1)?)?)
+        let hidden = self.backend.hidden(input, offset)?;
+        Ok(self.backend.logits(&hidden.narrow(1, t - 1, 1)?)?)
     }
 
     /// Logits of the next token after `ids` (one sequence), for tests and scoring.
     pub fn last_logits(&mut self, ids: &[u32]) -> Result<Tensor, ModelError> {
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
         let logits = self.next_logits(&input, 0);
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         Ok(logits?.squeeze(0)?.squeeze(0)?)
     }
 
     /// Teacher-forced log-probabilities: entry `i` is `log p(ids[i + 1] | ids[..=i])`, so the
-    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence; its tokens
-    /// are added to the meter as verifier tokens (this is scoring, not generation).
+    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence (every
+    /// backend returns all positions' hidden states); the head and the softmax run over slices
+    /// of positions. Its tokens are added to the meter as verifier tokens (this is scoring, not
+    /// generation).
     pub fn token_logprobs(
         &mut self,
         ids: &[u32],
@@ -355,20 +732,126 @@ impl CausalLm {
                 context,
             });
         }
-        self.model.clear_kv_cache();
+        self.backend.clear_kv_cache();
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let hidden = self.model.forward(&input, 0, None);
-        self.model.clear_kv_cache();
-        let logits = self.lm_head.forward(&hidden?.squeeze(0)?)?;
-        let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
-        let targets = Tensor::new(&ids[1..], &self.device)?.unsqueeze(1)?;
-        let picked = logp
-            .narrow(0, 0, ids.len() - 1)?
-            .gather(&targets, 1)?
-            .squeeze(1)?
-            .to_vec1::<f32>()?;
+        let hidden = self.backend.hidden(&input, 0);
+        self.backend.clear_kv_cache();
+        let hidden = hidden?.squeeze(0)?;
+        let n = ids.len() - 1;
+        let mut picked = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let len = SCORE_CHUNK.min(n - start);
+            let logits = self.backend.logits(&hidden.narrow(0, start, len)?)?;
+            let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
+            let targets =
+                Tensor::new(&ids[start + 1..start + 1 + len], &self.device)?.unsqueeze(1)?;
+            picked.extend(logp.gather(&targets, 1)?.squeeze(1)?.to_vec1::<f32>()?);
+            start += len;
+        }
         meter.verifier_tokens += ids.len() as u64;
         meter.flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
         Ok(picked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::default_policy_dir;
+
+    fn toy() -> CausalLm {
+        CausalLm::load(&default_policy_dir(), &Device::Cpu).unwrap()
+    }
+
+    fn toy_prompt_ids(lm: &CausalLm, question: &str) -> Vec<u32> {
+        let mut ids = vec![lm.tokenizer.eos_id];
+        ids.extend(lm.tokenizer.encode(&format!("{question}\n")).unwrap());
+        ids
+    }
+
+    /// Tokens and step ends of the toy policy on a fixed prompt and seed, recorded with the
+    /// engine as it was before decoding became incremental (it decoded every row's whole text
+    /// after each token): the incremental decoder must not change a single token.
+    #[test]
+    fn incremental_decoding_keeps_the_recorded_tokens() {
+        let mut lm = toy();
+        let ids = toy_prompt_ids(&lm, "(3+4)*12-5");
+        let params = SamplingParams {
+            max_tokens: 40,
+            ..Default::default()
+        };
+        let gens = lm
+            .generate(&ids, 3, &params, 7, &mut ComputeMeter::default())
+            .unwrap();
+        let recorded: [(&[u32], &str); 3] = [
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 11, 6, 18,
+                    19, 11, 6, 13, 7, 20, 11, 6, 13, 7, 17, 10, 11, 18, 19, 10, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=94: 94-5\n94-5=89: 89\n",
+            ),
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 10, 6, 18,
+                    19, 10, 6, 13, 7, 20, 10, 6, 13, 7, 17, 9, 11, 18, 19, 9, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n",
+            ),
+            (
+                &[
+                    5, 12, 6, 17, 9, 18, 19, 9, 14, 3, 4, 13, 7, 20, 9, 14, 3, 4, 17, 10, 6, 18,
+                    19, 10, 6, 13, 7, 20, 10, 6, 13, 7, 17, 9, 11, 18, 19, 9, 11, 20,
+                ],
+                "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n",
+            ),
+        ];
+        for (g, (tokens, text)) in gens.iter().zip(recorded) {
+            assert_eq!(g.tokens, tokens);
+            assert_eq!(g.text, text);
+            assert_eq!(g.step_ends, [14, 28, 40]);
+        }
+        // Stopping at the first step stops on the same token.
+        let first = lm
+            .generate(
+                &ids,
+                3,
+                &SamplingParams {
+                    stop_at_step: true,
+                    ..params
+                },
+                7,
+                &mut ComputeMeter::default(),
+            )
+            .unwrap();
+        for (g, (tokens, _)) in first.iter().zip(recorded) {
+            assert_eq!(g.tokens, tokens[..14]);
+            assert_eq!(g.step_ends, [14]);
+        }
+    }
+
+    #[test]
+    fn step_scan_finds_delimiters_across_and_within_tokens() {
+        let delim = "\n\n";
+        let mut g = Generation {
+            text: String::new(),
+            tokens: Vec::new(),
+            logprobs: Vec::new(),
+            ended: false,
+            step_ends: Vec::new(),
+        };
+        let mut scan = StepScan::default();
+        let mut text = String::new();
+        // Pieces as tokens would add them: a delimiter split over two tokens, then a token
+        // holding two whole delimiters, then multi-byte characters.
+        for piece in ["a", "\n", "\nb", "\n\n\n\n", "é", "ü\n", "\n"] {
+            let from = text.len();
+            text.push_str(piece);
+            g.tokens.push(0);
+            scan.advance(&text, from, delim, &mut g);
+        }
+        assert_eq!(g.step_ends, [3, 4, 4, 7]);
+        assert_eq!(text.matches(delim).count(), g.step_ends.len());
     }
 }

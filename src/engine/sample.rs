@@ -1,4 +1,4 @@
-//! Sampling the next token: temperature, top-p, seeded.
+//! Sampling the next token: temperature, top-k, top-p, seeded.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,9 @@ pub struct SamplingParams {
     pub temperature: f64,
     /// Nucleus sampling: keep the smallest set of tokens whose probability reaches `top_p`.
     pub top_p: f64,
+    /// Keep only the `top_k` most likely tokens before nucleus sampling; 0 keeps all. Older
+    /// `config.json` files lack the field and load with 0.
+    pub top_k: usize,
     /// Most tokens generated per call.
     pub max_tokens: usize,
     /// The text that ends a step (`"\n"` by default; `"\n\n"` for some models).
@@ -24,6 +27,7 @@ impl Default for SamplingParams {
         Self {
             temperature: 1.0,
             top_p: 1.0,
+            top_k: 0,
             max_tokens: 256,
             step_delimiter: "\n".into(),
             stop_at_step: false,
@@ -56,10 +60,19 @@ pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> (u
         .enumerate()
         .map(|(i, &l)| (i, ((l - max) / t).exp()))
         .collect();
+    let by_probability =
+        |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if params.top_k > 0 && params.top_k < probs.len() {
+        // As in HF transformers and llama.cpp: top-k first, then top-p on what is left,
+        // renormalised. Ties go to the lower token id, so the cut is deterministic.
+        probs.select_nth_unstable_by(params.top_k - 1, by_probability);
+        probs.truncate(params.top_k);
+        probs.sort_by(by_probability);
+    }
     let total: f32 = probs.iter().map(|p| p.1).sum();
     probs.iter_mut().for_each(|p| p.1 /= total);
     if params.top_p < 1.0 {
-        probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        probs.sort_by(by_probability);
         let mut acc = 0.0;
         let mut keep = probs.len();
         for (k, p) in probs.iter().enumerate() {
@@ -126,5 +139,36 @@ mod tests {
             (0..3).all(|t| d.contains(&t)),
             "all tokens drawn at T=1: {d:?}"
         );
+    }
+
+    #[test]
+    fn top_k_keeps_only_the_k_most_likely_tokens() {
+        let p = SamplingParams {
+            top_k: 2,
+            ..Default::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut seen = [0usize; 4];
+        for _ in 0..400 {
+            seen[sample(&[1.0, 3.0, 0.5, 2.9], &p, &mut rng).0 as usize] += 1;
+        }
+        assert_eq!(seen[0] + seen[2], 0, "{seen:?}");
+        assert!(seen[1] > 100 && seen[3] > 100, "{seen:?}");
+        // top-k 1 is greedy, and the reported log-probability is still the model's.
+        let greedy = SamplingParams {
+            top_k: 1,
+            ..Default::default()
+        };
+        let (tok, lp) = sample(&[0.0, 2.0, 1.0], &greedy, &mut rng);
+        assert_eq!(tok, 1);
+        assert!(lp < 0.0);
+    }
+
+    #[test]
+    fn configs_without_top_k_still_load() {
+        let p: SamplingParams =
+            serde_json::from_str(r#"{"temperature": 0.5, "top_p": 0.9}"#).unwrap();
+        assert_eq!(p.top_k, 0);
+        assert_eq!(p.temperature, 0.5);
     }
 }

@@ -30,8 +30,12 @@ pub struct TextTokenizer {
     inner: Tokenizer,
     /// End-of-sequence id.
     pub eos_id: u32,
-    /// Beginning-of-sequence id, if the model uses one.
+    /// Beginning-of-sequence id, if the model has one.
     pub bos_id: Option<u32>,
+    /// Whether a raw prompt starts with the beginning-of-sequence token.
+    pub add_bos: bool,
+    /// Every id that ends a generation: `eos_id` first, then end-of-turn ids of chat models.
+    pub end_ids: Vec<u32>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -40,12 +44,15 @@ impl std::fmt::Debug for TextTokenizer {
             .field("vocab", &self.vocab_size())
             .field("eos_id", &self.eos_id)
             .field("bos_id", &self.bos_id)
+            .field("add_bos", &self.add_bos)
+            .field("end_ids", &self.end_ids)
             .finish()
     }
 }
 
 impl TextTokenizer {
-    /// Loads `tokenizer.json` and looks up the end-of-sequence token `eos` (and `bos`, if given).
+    /// Loads `tokenizer.json` and looks up the end-of-sequence token `eos` (and `bos`, if given;
+    /// prompts then start with it).
     pub fn load(path: &Path, eos: &str, bos: Option<&str>) -> Result<Self, TokenizerError> {
         let p = path.display().to_string();
         let inner = Self::read(path)?;
@@ -63,22 +70,32 @@ impl TextTokenizer {
             inner,
             eos_id,
             bos_id,
+            add_bos: bos_id.is_some(),
+            end_ids: vec![eos_id],
         })
     }
 
-    /// Loads `tokenizer.json` with end/beginning-of-sequence ids taken from the model's config;
-    /// fails if the vocabulary does not hold them.
-    pub fn load_with_ids(
-        path: &Path,
+    /// Wraps a tokenizer with ids taken from the model's configuration; fails (naming `source`)
+    /// if the vocabulary does not hold them. `end_ids` are further ids that end a generation.
+    pub fn from_parts(
+        inner: Tokenizer,
+        source: &str,
         eos_id: u32,
         bos_id: Option<u32>,
+        add_bos: bool,
+        end_ids: &[u32],
     ) -> Result<Self, TokenizerError> {
-        let inner = Self::read(path)?;
-        for id in std::iter::once(eos_id).chain(bos_id) {
+        let mut ends = vec![eos_id];
+        for &id in end_ids {
+            if !ends.contains(&id) {
+                ends.push(id);
+            }
+        }
+        for &id in ends.iter().chain(&bos_id) {
             if inner.id_to_token(id).is_none() {
                 return Err(TokenizerError::MissingToken {
-                    path: path.display().to_string(),
-                    token: format!("id {id} (named by config.json)"),
+                    path: source.into(),
+                    token: format!("id {id} (named by the model's configuration)"),
                 });
             }
         }
@@ -86,14 +103,50 @@ impl TextTokenizer {
             inner,
             eos_id,
             bos_id,
+            add_bos: add_bos && bos_id.is_some(),
+            end_ids: ends,
         })
     }
 
-    fn read(path: &Path) -> Result<Tokenizer, TokenizerError> {
+    /// Reads `tokenizer.json`.
+    pub fn read(path: &Path) -> Result<Tokenizer, TokenizerError> {
         Tokenizer::from_file(path).map_err(|e| TokenizerError::Load {
             path: path.display().to_string(),
             reason: e.to_string(),
         })
+    }
+
+    /// Whether `id` ends a generation.
+    pub fn is_end(&self, id: u32) -> bool {
+        self.end_ids.contains(&id)
+    }
+
+    /// The vocabulary entry of `id`.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// The special tokens (control tokens, skipped when decoding), by id.
+    pub fn special_tokens(&self) -> Vec<(u32, String)> {
+        let mut v: Vec<(u32, String)> = self
+            .inner
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, t)| (id, t.content))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Token ids of `text` as the tokenizer's post-processor frames them (BOS added where
+    /// `tokenizer.json` says so).
+    pub fn encode_framed(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| TokenizerError::Codec(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
     }
 
     /// Number of tokens, special tokens included.
@@ -115,6 +168,70 @@ impl TextTokenizer {
         self.inner
             .decode(ids, true)
             .map_err(|e| TokenizerError::Codec(e.to_string()))
+    }
+}
+
+/// Decodes a growing token sequence a token at a time, in time independent of its length.
+///
+/// Each step decodes only a short window: the tokens since the previous emitted piece plus the
+/// one before them, so decoders that treat the first token specially (SentencePiece's leading
+/// space) see the same context as in a full decode. A window that ends in the middle of a
+/// UTF-8 character (U+FFFD) is held back until the character completes. Where a decoder is not
+/// prefix-stable (the window's text does not extend the previous window's), it falls back to a
+/// full decode, so [`TextStream::text`] always equals decoding every token at once.
+#[derive(Debug, Clone, Default)]
+pub struct TextStream {
+    tokens: Vec<u32>,
+    text: String,
+    /// Start of the decode window.
+    prefix: usize,
+    /// Tokens already reflected in `text`.
+    read: usize,
+    /// Text of `tokens[prefix..read]`.
+    prefix_text: String,
+}
+
+impl TextStream {
+    /// The text decoded so far (special tokens skipped).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The tokens pushed so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Appends `id`; returns the byte offset in [`Self::text`] from which the text may have
+    /// changed (the old length, unless a full-decode fallback rewrote earlier text).
+    pub fn push(&mut self, tok: &TextTokenizer, id: u32) -> Result<usize, TokenizerError> {
+        self.tokens.push(id);
+        let now = tok.decode(&self.tokens[self.prefix..])?;
+        if now.len() <= self.prefix_text.len() || now.ends_with('\u{FFFD}') {
+            return Ok(self.text.len());
+        }
+        let changed_from = match now.strip_prefix(self.prefix_text.as_str()) {
+            Some(new) => {
+                let from = self.text.len();
+                self.text.push_str(new);
+                from
+            }
+            None => {
+                let full = tok.decode(&self.tokens)?;
+                let common = self
+                    .text
+                    .char_indices()
+                    .zip(full.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(self.text.len().min(full.len()), |((i, _), _)| i);
+                self.text = full;
+                common
+            }
+        };
+        self.prefix = self.read;
+        self.read = self.tokens.len();
+        self.prefix_text = tok.decode(&self.tokens[self.prefix..self.read])?;
+        Ok(changed_from)
     }
 }
 

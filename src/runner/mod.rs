@@ -5,7 +5,7 @@
 use crate::backend::LocalPolicy;
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::device::parse_device;
-use crate::engine::SamplingParams;
+use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{
     CancelToken, Cancelled, Policy, SearchContext, SearchEvent, SearchSink, Strategy, StrategySpec,
     Verifier,
@@ -37,6 +37,10 @@ pub struct RunConfig {
     pub budget: usize,
     /// How to sample.
     pub sampling: SamplingParams,
+    /// How a problem becomes a prompt: raw, the model's chat template, or auto (chat where the
+    /// model has a template). Older configs lack it and load as auto.
+    #[serde(default)]
+    pub prompt: PromptFormat,
     /// The run's seed; each problem's search seed derives from it and the problem id.
     pub seed: u64,
     /// Where the model runs: `cpu`, `cuda:N`, `metal`.
@@ -131,7 +135,7 @@ pub enum RunEvent {
 /// Loads the policy a config names.
 pub fn load_policy(config: &RunConfig) -> anyhow::Result<LocalPolicy> {
     let device = parse_device(&config.device)?;
-    LocalPolicy::load(&config.policy, &device)
+    LocalPolicy::load_with(&config.policy, &device, config.prompt)
         .with_context(|| format!("cannot load policy {}", config.policy.display()))
 }
 

@@ -148,6 +148,7 @@ impl App {
                 temperature: settings.temperature,
                 ..Default::default()
             },
+            prompt: Default::default(),
             seed: settings.seed,
             device: "cpu".into(),
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),
