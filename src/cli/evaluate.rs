@@ -78,7 +78,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         .verifiers
         .iter()
         .map(|v| {
-            v.build(&dir, &device, &sampling.step_delimiter)
+            v.build(&dir, a.prompt, &device, &sampling.step_delimiter)
                 .with_context(|| format!("cannot load verifier {v}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -144,7 +144,12 @@ pub fn load_verifier(config: &RunConfig) -> anyhow::Result<Box<dyn Verifier + Se
     let device = parse_device(&config.device)?;
     config
         .verifier
-        .build(&config.policy, &device, &config.sampling.step_delimiter)
+        .build(
+            &config.policy,
+            config.prompt,
+            &device,
+            &config.sampling.step_delimiter,
+        )
         .with_context(|| format!("cannot load verifier {}", config.verifier))
 }
 

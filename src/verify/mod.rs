@@ -10,6 +10,7 @@ pub mod train;
 use crate::backend::LocalPolicy;
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
+use crate::engine::PromptFormat;
 use crate::search::Verifier;
 use anyhow::Context;
 use candle_core::Device;
@@ -63,18 +64,20 @@ impl VerifierSpec {
         }
     }
 
-    /// Builds the verifier. `policy` is the policy's model directory (the log-prob verifier
-    /// scores with it), `delimiter` what separates its steps.
+    /// Builds the verifier. `policy` is the policy model and `prompt` its prompt format (the
+    /// log-prob verifier scores with them, reading what the policy read), `delimiter` what
+    /// separates its steps.
     pub fn build(
         &self,
         policy: &Path,
+        prompt: PromptFormat,
         device: &Device,
         delimiter: &str,
     ) -> anyhow::Result<Box<dyn Verifier + Send>> {
         Ok(match self {
             Self::Oracle => Box::new(OracleVerifier),
             Self::Logprob => Box::new(logprob::LogprobVerifier::new(
-                LocalPolicy::load(policy, device).with_context(|| {
+                LocalPolicy::load_with(policy, device, prompt).with_context(|| {
                     format!("log-prob verifier: cannot load {}", policy.display())
                 })?,
                 delimiter,
