@@ -4,6 +4,7 @@
 #        mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
 #        imagemagick xdotool
 # Usage: scripts/screenshot.sh [X Y of a problem in the list] [X Y of the Run button]
+# It first picks the toy PRM in the verifier box (VERIFIER=0 keeps the default verifier).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
@@ -15,9 +16,15 @@ sleep 1
 ./target/release/thinkscale &
 app=$!
 sleep 4
-xdotool mousemove "${1:-120}" "${2:-118}" click 1
+if [ "${VERIFIER:-1}" = 1 ]; then
+  xdotool mousemove 370 12 click 1   # the verifier box
+  sleep 0.5
+  xdotool mousemove 355 86 click 1   # toy-prm
+  sleep 0.5
+fi
+xdotool mousemove "${1:-80}" "${2:-228}" click 1
 sleep 0.5
-xdotool mousemove "${3:-900}" "${4:-20}" click 1
+xdotool mousemove "${3:-1200}" "${4:-12}" click 1
 sleep "${WAIT:-4}"
 import -window root assets/screenshot.png
 echo "wrote assets/screenshot.png"
