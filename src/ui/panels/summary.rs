@@ -32,7 +32,8 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         );
     });
     ui.label(format!(
-        "{} candidates, {} of them right; {} prompt + {} generated tokens; {:.3e} FLOPs",
+        "{} candidates, {} of them right; {} prompt + {} generated + {} verifier tokens; \
+         {:.3e} FLOPs",
         r.candidates.len(),
         r.candidates
             .iter()
@@ -40,6 +41,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
             .count(),
         r.compute.prompt_tokens,
         r.compute.generated_tokens,
+        r.compute.verifier_tokens,
         r.compute.flops
     ));
     ui.columns(2, |cols| {
