@@ -5,15 +5,12 @@
 //! are read.
 
 use super::{PrmError, PrmFormat};
+use crate::engine::hf;
 use candle_core::{Device, Tensor};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
-
-/// Largest safetensors header accepted (the format's own limit is 100 MB).
-const MAX_HEADER: u64 = 100_000_000;
 
 /// An opened checkpoint directory.
 pub(super) struct Checkpoint {
@@ -52,53 +49,6 @@ fn read_json(path: &Path, what: &str) -> Result<Value, PrmError> {
     serde_json::from_str(&read_text(path, what)?).map_err(|e| invalid(path, e.to_string()))
 }
 
-/// Tensor shapes from one safetensors file's header (8-byte little-endian length, then JSON).
-fn read_header(path: &Path) -> Result<BTreeMap<String, Vec<usize>>, PrmError> {
-    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PrmError::Missing {
-            path: show(path),
-            what: "a weights file".into(),
-        },
-        _ => invalid(path, e.to_string()),
-    })?;
-    let size = file
-        .metadata()
-        .map_err(|e| invalid(path, e.to_string()))?
-        .len();
-    let corrupt = |why: String| invalid(path, format!("not a safetensors file: {why}"));
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len)
-        .map_err(|_| corrupt("shorter than its 8-byte header length".into()))?;
-    let len = u64::from_le_bytes(len);
-    if len > MAX_HEADER || len > size.saturating_sub(8) {
-        return Err(corrupt(format!(
-            "header length {len} does not fit the file's {size} bytes"
-        )));
-    }
-    let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header)
-        .map_err(|e| corrupt(e.to_string()))?;
-    let header: BTreeMap<String, Value> = serde_json::from_slice(&header)
-        .map_err(|e| corrupt(format!("header is not a JSON object: {e}")))?;
-    let mut shapes = BTreeMap::new();
-    for (name, info) in header {
-        if name == "__metadata__" {
-            continue;
-        }
-        let shape = info
-            .get("shape")
-            .and_then(Value::as_array)
-            .and_then(|dims| {
-                dims.iter()
-                    .map(|d| d.as_u64().map(|d| d as usize))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| corrupt(format!("header entry {name:?} has no shape")))?;
-        shapes.insert(name, shape);
-    }
-    Ok(shapes)
-}
-
 impl Checkpoint {
     /// Reads `config.json` and the safetensors headers of `dir`.
     pub fn open(dir: &Path) -> Result<Self, PrmError> {
@@ -109,34 +59,13 @@ impl Checkpoint {
         if !config.is_object() {
             return Err(invalid(&dir.join("config.json"), "not a JSON object"));
         }
-        let single = dir.join("model.safetensors");
-        let index = dir.join("model.safetensors.index.json");
-        let shards = if single.is_file() {
-            vec![single]
-        } else if index.is_file() {
-            let map = read_json(&index, "the shard index")?;
-            let files: BTreeSet<&str> = map
-                .get("weight_map")
-                .and_then(Value::as_object)
-                .ok_or_else(|| invalid(&index, "missing object `weight_map`"))?
-                .values()
-                .map(|f| {
-                    f.as_str()
-                        .ok_or_else(|| invalid(&index, "a shard name is not a string"))
-                })
-                .collect::<Result<_, _>>()?;
-            files.into_iter().map(|f| dir.join(f)).collect()
-        } else {
-            return Err(PrmError::Missing {
-                path: show(&single),
-                what:
-                    "the weights: model.safetensors, or model.safetensors.index.json and its shards"
-                        .into(),
-            });
-        };
+        // The same shard discovery and checked header reading as the policy's loader.
+        let shards = hf::weight_files(dir).map_err(|(path, reason)| invalid(&path, reason))?;
         let mut shapes = BTreeMap::new();
         for shard in &shards {
-            shapes.extend(read_header(shard)?);
+            let header = hf::file_header(shard)
+                .map_err(|e| invalid(shard, format!("not a safetensors file: {e}")))?;
+            shapes.extend(header.into_iter().map(|(name, t)| (name, t.shape)));
         }
         Ok(Self {
             dir: dir.to_path_buf(),
