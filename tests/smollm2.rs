@@ -9,7 +9,7 @@
 
 use candle_core::Device;
 use std::path::PathBuf;
-use thinkscale::engine::{CausalLm, ComputeMeter, SamplingParams};
+use thinkscale::engine::{CausalLm, ComputeMeter, GenRequest, SamplingParams};
 
 const GGUF: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -164,6 +164,56 @@ fn batched_samples_equal_one_at_a_time() {
         assert_eq!(a.tokens, b.tokens, "row {i}");
         for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
             assert!((x - y).abs() < 1e-3, "row {i}: {x} vs {y}");
+        }
+    }
+}
+
+/// A prompt and a continuation of it (a forked beam, 5 tokens longer) decode together in one
+/// batch, the fork continuing the prompt's cache: the same tokens as each alone, one row at a
+/// time, on a fresh engine that runs the same calls in the same order (a quantized model's
+/// logits depend slightly on how a sequence was split into forward passes, so the reference
+/// splits it the same way). The shared prefix runs once.
+#[test]
+fn forked_rows_of_different_lengths_equal_one_at_a_time() {
+    let Some(mut lm) = smollm2() else { return };
+    let params = SamplingParams {
+        temperature: 0.8,
+        top_k: 40,
+        max_tokens: 10,
+        ..Default::default()
+    };
+    let mut fork = PROMPT_IDS.to_vec();
+    fork.extend(&GREEDY[..5]);
+    let requests = [
+        GenRequest {
+            prompt: &PROMPT_IDS,
+            n: 2,
+            seed: 1,
+        },
+        GenRequest {
+            prompt: &fork,
+            n: 2,
+            seed: 2,
+        },
+    ];
+    let mut together = ComputeMeter::default();
+    let out = lm.generate_many(&requests, &params, &mut together).unwrap();
+    assert_eq!(
+        together.prompt_tokens as usize,
+        PROMPT_IDS.len() + 5,
+        "the prompt runs once, then only the fork's new tokens"
+    );
+    lm.clear_prefix_cache();
+    lm.set_max_batch(1);
+    for (r, gens) in requests.iter().zip(&out) {
+        let alone = lm
+            .generate(r.prompt, r.n, &params, r.seed, &mut ComputeMeter::default())
+            .unwrap();
+        for (a, b) in alone.iter().zip(gens) {
+            assert_eq!(a.tokens, b.tokens);
+            for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
+                assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+            }
         }
     }
 }

@@ -29,10 +29,17 @@ pub fn beside_crate(relative: &str) -> PathBuf {
 /// A model run in this process by the engine, with its prompt format
 /// ([`PromptFormat`]): raw (the beginning-of-sequence token where the model starts prompts
 /// with it, the question, a newline, then the solution so far) or the model's chat template.
+///
+/// The engine's prefix cache is emptied when a new problem starts: within a problem every
+/// prompt and step shares what ran before, and a problem's samples never depend on which
+/// problems ran before it (with quantized weights, logits depend slightly on how a sequence
+/// was split into forward passes, so a cache left over from other problems could change them).
 pub struct LocalPolicy {
     lm: CausalLm,
     /// The compiled chat template where prompts are chat prompts.
     chat: Option<ChatTemplate>,
+    /// The problem the prefix cache holds sequences of.
+    cached_problem: Option<String>,
 }
 
 impl LocalPolicy {
@@ -70,7 +77,11 @@ impl LocalPolicy {
                 .map_err(|e| anyhow::anyhow!("{}: {e}; use --prompt raw", lm.dir.display()))
             })
             .transpose()?;
-        Ok(Self { lm, chat })
+        Ok(Self {
+            lm,
+            chat,
+            cached_problem: None,
+        })
     }
 
     /// The prompt format in use: raw or chat (auto resolved).
@@ -136,6 +147,10 @@ impl Policy for LocalPolicy {
         meter: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Generation>> {
         let ids = self.prompt_ids(problem, prefix)?;
+        if self.cached_problem.as_deref() != Some(problem.id.as_str()) {
+            self.lm.clear_prefix_cache();
+            self.cached_problem = Some(problem.id.clone());
+        }
         self.lm
             .generate(&ids, n, params, seed, meter)
             .map_err(|e| anyhow::anyhow!("{}: problem {}: {e}", self.lm.dir.display(), problem.id))

@@ -111,6 +111,7 @@ impl RunArgs {
                 max_tokens: self.max_tokens,
                 step_delimiter: unescape(&self.step_delimiter),
                 stop_at_step: false,
+                ignore_eos: false,
             },
             prompt: self.prompt,
             seed: self.seed,
@@ -183,8 +184,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{:<8} {:>8} {:>9.3}", "all", s.n, s.accuracy);
     println!(
-        "compute: {} prompt + {} generated tokens, {:.3e} FLOPs; {:.1} s",
-        s.compute.prompt_tokens, s.compute.generated_tokens, s.compute.flops, s.elapsed_s
+        "compute: {} prompt ({} more from the prefix cache, {} recomputed) + {} generated \
+         tokens, {:.3e} FLOPs; {:.1} s",
+        s.compute.prompt_tokens,
+        s.compute.prompt_tokens_cached,
+        s.compute.recomputed_tokens,
+        s.compute.generated_tokens,
+        s.compute.flops,
+        s.elapsed_s
     );
     println!("results: {}", out.display());
     if result.cancelled {

@@ -8,6 +8,14 @@ use serde::{Deserialize, Serialize};
 pub struct ComputeMeter {
     /// Prompt (and prefix) tokens run through the policy.
     pub prompt_tokens: u64,
+    /// Prompt tokens not run because the prefix cache held them (shared by the samples of one
+    /// prompt, or by an earlier sequence that starts the same way).
+    #[serde(default)]
+    pub prompt_tokens_cached: u64,
+    /// Tokens run at a prefix the policy had already run (the prefix cache had dropped it, or
+    /// it could not serve it): the waste prefix sharing exists to avoid.
+    #[serde(default)]
+    pub recomputed_tokens: u64,
     /// Tokens the policy generated.
     pub generated_tokens: u64,
     /// Tokens a learned verifier scored (0 for the oracle).
@@ -20,6 +28,8 @@ impl ComputeMeter {
     /// Adds another meter's counts to this one.
     pub fn add(&mut self, other: &ComputeMeter) {
         self.prompt_tokens += other.prompt_tokens;
+        self.prompt_tokens_cached += other.prompt_tokens_cached;
+        self.recomputed_tokens += other.recomputed_tokens;
         self.generated_tokens += other.generated_tokens;
         self.verifier_tokens += other.verifier_tokens;
         self.flops += other.flops;
@@ -47,6 +57,7 @@ mod tests {
             generated_tokens: 2,
             verifier_tokens: 3,
             flops: 4.0,
+            ..Default::default()
         };
         a.add(&a.clone());
         assert_eq!(
@@ -55,7 +66,8 @@ mod tests {
                 prompt_tokens: 2,
                 generated_tokens: 4,
                 verifier_tokens: 6,
-                flops: 8.0
+                flops: 8.0,
+                ..Default::default()
             }
         );
         assert_eq!(a.policy_tokens(), 6);

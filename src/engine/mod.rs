@@ -7,6 +7,7 @@ pub mod gguf;
 pub mod hf;
 pub mod meter;
 pub mod model;
+pub mod prefix;
 pub mod sample;
 pub mod source;
 pub mod tokenizer;
@@ -15,5 +16,5 @@ pub mod transformer;
 
 pub use chat::PromptFormat;
 pub use meter::ComputeMeter;
-pub use model::{CausalLm, Generation, ModelError};
+pub use model::{CausalLm, GenRequest, Generation, ModelError};
 pub use sample::SamplingParams;

@@ -10,13 +10,12 @@
 use super::gguf::GgufFile;
 use super::hf::{self, HfConfig};
 use super::meter::{flops_per_token, ComputeMeter};
+use super::prefix::{extend_hash, PrefixCache, SeenPrefixes};
 use super::sample::{sample, SamplingParams};
 use super::source::{self, ModelSource};
 use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
-use super::transformer::{self, RopeScaling, Transformer};
+use super::transformer::{self, BatchKv, RopeScaling, SeqKv, Transformer};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
-use candle_transformers::models::qwen2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -66,7 +65,7 @@ fn invalid(path: &Path, reason: impl std::fmt::Display) -> ModelError {
 }
 
 /// One sampled continuation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Generation {
     /// The generated text (special tokens removed).
     pub text: String,
@@ -98,39 +97,16 @@ pub struct ModelShape {
     pub chat_template: Option<String>,
 }
 
-/// The network behind a [`CausalLm`].
-enum Backend {
-    /// candle-transformers' Qwen2 and a head: HF-layout Qwen2, the toy models included.
-    Qwen2 {
-        model: qwen2::Model,
-        lm_head: Linear,
-    },
-    /// [`Transformer`]: the Llama family in HF layout, and every GGUF file.
-    Transformer(Box<Transformer>),
-}
-
-impl Backend {
-    fn clear_kv_cache(&mut self) {
-        match self {
-            Self::Qwen2 { model, .. } => model.clear_kv_cache(),
-            Self::Transformer(t) => t.clear_kv_cache(),
-        }
-    }
-
-    /// Final hidden states `(batch, time, hidden)` of `input`, continuing the cache at `offset`.
-    fn hidden(&mut self, input: &Tensor, offset: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Self::Qwen2 { model, .. } => model.forward(input, offset, None),
-            Self::Transformer(t) => t.forward(input, offset),
-        }
-    }
-
-    fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Self::Qwen2 { lm_head, .. } => lm_head.forward(hidden),
-            Self::Transformer(t) => t.logits(hidden),
-        }
-    }
+/// One prompt to continue `n` times: sample `i` draws from its own generator seeded by
+/// `(seed, i)`.
+#[derive(Debug, Clone, Copy)]
+pub struct GenRequest<'a> {
+    /// Token ids, special tokens included.
+    pub prompt: &'a [u32],
+    /// Samples wanted.
+    pub n: usize,
+    /// Seed of the samples' generators.
+    pub seed: u64,
 }
 
 /// A loaded causal language model with its tokenizer.
@@ -143,9 +119,11 @@ pub struct CausalLm {
     pub params: u64,
     /// Architecture, size and chat template.
     pub shape: ModelShape,
-    backend: Backend,
+    model: Transformer,
     device: Device,
     max_batch: usize,
+    prefixes: PrefixCache,
+    seen: SeenPrefixes,
 }
 
 impl std::fmt::Debug for CausalLm {
@@ -448,7 +426,7 @@ impl CausalLm {
     pub fn from_header(h: ModelHeader, device: &Device) -> Result<Self, ModelError> {
         let path = h.source.path().to_path_buf();
         let mut cfg = h.config;
-        let backend = match h.weights {
+        let model = match h.weights {
             WeightSource::Safetensors { files, raw_config } => {
                 let mut tensors = std::collections::HashMap::new();
                 for f in &files {
@@ -466,32 +444,9 @@ impl CausalLm {
                         format!("weights do not fit config.json: {e}"),
                     )
                 };
-                if h.shape.architecture == "qwen2" {
-                    let qcfg: qwen2::Config = serde_json::from_value(raw_config)
-                        .map_err(|e| invalid(&path.join("config.json"), e))?;
-                    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-                    let model = qwen2::Model::new(&qcfg, vb.clone()).map_err(unfit)?;
-                    // As candle-transformers' ModelForCausalLM: a separate head, else tied
-                    // embeddings.
-                    let lm_head = if vb.contains_tensor("lm_head.weight") {
-                        candle_nn::linear_no_bias(
-                            qcfg.hidden_size,
-                            qcfg.vocab_size,
-                            vb.pp("lm_head"),
-                        )
-                        .map_err(unfit)?
-                    } else {
-                        let embed = vb
-                            .pp("model.embed_tokens")
-                            .get((qcfg.vocab_size, qcfg.hidden_size), "weight")
-                            .map_err(unfit)?;
-                        Linear::new(embed, None)
-                    };
-                    Backend::Qwen2 { model, lm_head }
-                } else {
-                    let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
-                    Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
-                }
+                let _ = raw_config;
+                let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
+                Transformer::new(cfg, w, device)?
             }
             WeightSource::Gguf(g) => {
                 let unfit = |e: candle_core::Error| {
@@ -513,7 +468,7 @@ impl CausalLm {
                     device,
                 )
                 .map_err(unfit)?;
-                Backend::Transformer(Box::new(Transformer::new(cfg, w, device)?))
+                Transformer::new(cfg, w, device)?
             }
         };
         Ok(Self {
@@ -521,9 +476,11 @@ impl CausalLm {
             tokenizer: h.tokenizer,
             params: h.params,
             shape: h.shape,
-            backend,
+            model,
             device: device.clone(),
             max_batch: MAX_BATCH,
+            prefixes: PrefixCache::default(),
+            seen: SeenPrefixes::default(),
         })
     }
 
@@ -542,9 +499,23 @@ impl CausalLm {
         flops_per_token(self.params, self.shape.layers, self.shape.hidden, context)
     }
 
+    /// Bytes the prefix cache may hold (default 1 GiB; 0 turns prefix sharing off). Samples
+    /// do not depend on it.
+    pub fn set_prefix_cache_bytes(&mut self, bytes: usize) {
+        self.prefixes.set_budget(bytes);
+    }
+
+    /// Forgets every cached prefix and every prefix seen by the recomputation counter.
+    pub fn clear_prefix_cache(&mut self) {
+        self.prefixes.clear();
+        self.seen.clear();
+    }
+
     /// Samples `n` continuations of `prompt` (token ids, special tokens included). Sequence `i`
     /// draws from its own generator seeded by `(seed, i)`, so its tokens do not depend on how
-    /// the `n` sequences are batched. The prompt runs through the model once per batch row.
+    /// the `n` sequences are batched. The prompt runs through the model once for all `n`
+    /// samples, and not at all where the prefix cache already holds it (see
+    /// [`Self::generate_many`]).
     pub fn generate(
         &mut self,
         prompt: &[u32],
@@ -553,101 +524,252 @@ impl CausalLm {
         seed: u64,
         meter: &mut ComputeMeter,
     ) -> Result<Vec<Generation>, ModelError> {
+        let mut out = self.generate_many(&[GenRequest { prompt, n, seed }], params, meter)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Samples the continuations of several prompts together: the rows of all requests decode
+    /// side by side in one batched forward pass per token (at most [`Self::set_max_batch`]
+    /// rows at once), whatever their lengths, and a row leaves the batch (freeing its memory)
+    /// as soon as it ends.
+    ///
+    /// Each prompt runs only where no earlier sequence shares its tokens: the longest cached
+    /// prefix is continued (see [`super::prefix`]), then the prompt's cache is kept, and so is
+    /// each sample that stops at a step delimiter or the token limit (what a step-wise search
+    /// continues next). The meter counts prompt tokens run, prompt tokens served by the cache,
+    /// and tokens run again at a prefix already run.
+    pub fn generate_many(
+        &mut self,
+        requests: &[GenRequest],
+        params: &SamplingParams,
+        meter: &mut ComputeMeter,
+    ) -> Result<Vec<Vec<Generation>>, ModelError> {
         let context = self.context();
-        if prompt.is_empty() || prompt.len() >= context {
-            return Err(ModelError::TooLong {
-                tokens: prompt.len(),
-                context,
-            });
+        for r in requests {
+            if r.prompt.is_empty() || r.prompt.len() >= context {
+                return Err(ModelError::TooLong {
+                    tokens: r.prompt.len(),
+                    context,
+                });
+            }
         }
-        let max_tokens = params.max_tokens.min(context - prompt.len());
-        let mut out = Vec::with_capacity(n);
-        let mut start = 0;
-        while start < n {
-            let rows = (n - start).min(self.max_batch);
-            out.extend(self.generate_batch(prompt, start, rows, max_tokens, params, seed, meter)?);
-            start += rows;
+        let rows: Vec<(usize, usize)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(q, r)| (0..r.n).map(move |i| (q, i)))
+            .collect();
+        let mut out: Vec<Vec<Generation>> =
+            requests.iter().map(|r| Vec::with_capacity(r.n)).collect();
+        for chunk in rows.chunks(self.max_batch) {
+            let gens = self.decode_rows(requests, chunk, params, meter)?;
+            for (&(q, _), g) in chunk.iter().zip(gens) {
+                out[q].push(g);
+            }
         }
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn generate_batch(
+    /// Runs `prompt` where the cache does not already hold it: its keys and values, the
+    /// logits of the next token, and the hash of the whole prompt.
+    fn prefill(
         &mut self,
         prompt: &[u32],
-        first_row: usize,
-        rows: usize,
-        max_tokens: usize,
+        meter: &mut ComputeMeter,
+    ) -> Result<(SeqKv, Vec<f32>, u64), ModelError> {
+        let hashes: Vec<u64> = prompt
+            .iter()
+            .scan(0u64, |h, &t| {
+                *h = extend_hash(*h, t);
+                Some(*h)
+            })
+            .collect();
+        let hit = self.prefixes.lookup(prompt);
+        let last_hash = *hashes.last().unwrap_or(&0);
+        if let Some(super::prefix::Hit {
+            kv,
+            logits: Some(logits),
+        }) = &hit
+        {
+            meter.prompt_tokens_cached += prompt.len() as u64;
+            return Ok((kv.clone(), logits.clone(), last_hash));
+        }
+        let empty = SeqKv {
+            layers: Vec::new(),
+            len: 0,
+        };
+        // At least the last token runs: its logits are what sampling needs.
+        let reuse = hit.as_ref().map_or(0, |h| h.kv.len.min(prompt.len() - 1));
+        let start = match &hit {
+            Some(h) if reuse > 0 => h.kv.prefix(reuse)?,
+            _ => empty,
+        };
+        let cfg = self.model.config().clone();
+        let mut kv = BatchKv::from_rows(&cfg, &[&start], prompt.len() - reuse, &self.device)?;
+        let input = Tensor::new(&prompt[reuse..], &self.device)?.unsqueeze(0)?;
+        let hidden = self.model.forward(&input, &mut kv)?;
+        let t = prompt.len() - reuse;
+        let logits: Vec<f32> = self
+            .model
+            .logits(&hidden.narrow(1, t - 1, 1)?)?
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1()?;
+        meter.prompt_tokens += t as u64;
+        meter.prompt_tokens_cached += reuse as u64;
+        meter.flops += (reuse..prompt.len())
+            .map(|c| self.flops(c + 1))
+            .sum::<f64>();
+        meter.recomputed_tokens += self.seen.record_pass(&hashes[reuse..]) as u64;
+        let seq = kv.row(0)?;
+        self.prefixes
+            .insert(prompt.to_vec(), seq.clone(), Some(logits.clone()));
+        Ok((seq, logits, last_hash))
+    }
+
+    fn decode_rows(
+        &mut self,
+        requests: &[GenRequest],
+        rows: &[(usize, usize)],
         params: &SamplingParams,
-        seed: u64,
         meter: &mut ComputeMeter,
     ) -> Result<Vec<Generation>, ModelError> {
-        let mut rngs: Vec<ChaCha8Rng> = (0..rows)
-            .map(|r| {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream((first_row + r) as u64);
-                rng
+        let context = self.context();
+        // Each prompt once, whatever the number of its rows.
+        let mut prefilled: Vec<Option<(SeqKv, Vec<f32>, u64)>> = vec![None; requests.len()];
+        for &(q, _) in rows {
+            if prefilled[q].is_none() {
+                prefilled[q] = Some(self.prefill(requests[q].prompt, meter)?);
+            }
+        }
+        let prefilled: Vec<(SeqKv, Vec<f32>, u64)> = prefilled.into_iter().flatten().collect();
+        // `prefilled` is indexed by request in order of first appearance among the rows.
+        let mut slot_of = vec![usize::MAX; requests.len()];
+        let mut next_slot = 0;
+        for &(q, _) in rows {
+            if slot_of[q] == usize::MAX {
+                slot_of[q] = next_slot;
+                next_slot += 1;
+            }
+        }
+        let mut state: Vec<RowState> = rows
+            .iter()
+            .map(|&(q, i)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(requests[q].seed);
+                rng.set_stream(i as u64);
+                let prompt = requests[q].prompt;
+                RowState {
+                    request: q,
+                    rng,
+                    gen: Generation::default(),
+                    stream: Default::default(),
+                    scan: Default::default(),
+                    fed: 0,
+                    drawn: 0,
+                    max_tokens: params.max_tokens.min(context - prompt.len()),
+                    hash: prefilled[slot_of[q]].2,
+                }
             })
             .collect();
-        let mut gens: Vec<Generation> = (0..rows)
-            .map(|_| Generation {
-                text: String::new(),
-                tokens: Vec::new(),
-                logprobs: Vec::new(),
-                ended: false,
-                step_ends: Vec::new(),
-            })
+        let cfg = self.model.config().clone();
+        let starts: Vec<&SeqKv> = rows
+            .iter()
+            .map(|&(q, _)| &prefilled[slot_of[q]].0)
             .collect();
-        let mut streams: Vec<(TextStream, StepScan)> = vec![Default::default(); rows];
-        let mut done = vec![false; rows];
-        self.backend.clear_kv_cache();
-        let ids: Vec<u32> = (0..rows).flat_map(|_| prompt.iter().copied()).collect();
-        let input = Tensor::from_vec(ids, (rows, prompt.len()), &self.device)?;
-        let mut logits = self.next_logits(&input, 0)?;
-        meter.prompt_tokens += (rows * prompt.len()) as u64;
-        meter.flops += (0..prompt.len()).map(|c| self.flops(c + 1)).sum::<f64>() * rows as f64;
-        let eos = self.tokenizer.eos_id;
+        let mut kv = BatchKv::from_rows(&cfg, &starts, 64, &self.device)?;
+        drop(starts);
+        // Rows still decoding, in batch order, and the logits each samples from next.
+        let mut active: Vec<usize> = (0..rows.len()).collect();
+        let mut logits: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|&(q, _)| prefilled[slot_of[q]].1.clone())
+            .collect();
         let delim = params.step_delimiter.as_str();
-        for t in 0..max_tokens {
-            let rows_logits: Vec<Vec<f32>> = logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()?;
-            let mut next = vec![eos; rows];
-            for r in 0..rows {
-                if done[r] {
-                    continue;
-                }
-                let (tok, lp) = sample(&rows_logits[r], params, &mut rngs[r]);
-                next[r] = tok;
+        loop {
+            let mut keep = Vec::new();
+            let mut next = Vec::new();
+            for (slot, &r) in active.iter().enumerate() {
+                let row = &mut state[r];
+                let prompt = requests[row.request].prompt;
+                let (tok, lp) = sample(&logits[slot], params, &mut row.rng);
+                row.drawn += 1;
                 meter.generated_tokens += 1;
-                meter.flops += self.flops(prompt.len() + t + 1);
-                let g = &mut gens[r];
-                if self.tokenizer.is_end(tok) {
-                    g.ended = true;
-                    done[r] = true;
+                meter.flops += self.flops(prompt.len() + row.fed + 1);
+                let mut finished = row.drawn >= row.max_tokens;
+                if !params.ignore_eos && self.tokenizer.is_end(tok) {
+                    row.gen.ended = true;
+                    finished = true;
+                } else {
+                    row.gen.tokens.push(tok);
+                    row.gen.logprobs.push(lp);
+                    let changed_from = row.stream.push(&self.tokenizer, tok)?;
+                    let found =
+                        row.scan
+                            .advance(row.stream.text(), changed_from, delim, &mut row.gen);
+                    finished |= found && params.stop_at_step;
+                }
+                if !finished {
+                    keep.push(slot);
+                    next.push(tok);
                     continue;
                 }
-                g.tokens.push(tok);
-                g.logprobs.push(lp);
-                let (stream, scan) = &mut streams[r];
-                let changed_from = stream.push(&self.tokenizer, tok)?;
-                let found = scan.advance(stream.text(), changed_from, delim, g);
-                if found && params.stop_at_step {
-                    done[r] = true;
+                if !row.gen.ended {
+                    // A search may continue this sample: keep what it ran.
+                    let mut tokens = prompt.to_vec();
+                    tokens.extend(&row.gen.tokens[..row.fed]);
+                    let seq = kv.row(slot)?;
+                    self.prefixes
+                        .insert(tokens, seq, Some(std::mem::take(&mut logits[slot])));
                 }
             }
-            if done.iter().all(|&d| d) || t + 1 == max_tokens {
+            if keep.is_empty() {
                 break;
             }
-            let input = Tensor::from_vec(next, (rows, 1), &self.device)?;
-            logits = self.next_logits(&input, prompt.len() + t)?;
+            kv.retain(&keep)?;
+            active = keep.iter().map(|&s| active[s]).collect();
+            let input = Tensor::from_vec(next.clone(), (active.len(), 1), &self.device)?;
+            let hidden = self.model.forward(&input, &mut kv)?;
+            logits = self
+                .model
+                .logits(&hidden)?
+                .squeeze(1)?
+                .to_dtype(DType::F32)?
+                .to_vec2()?;
+            let mut hashes = Vec::with_capacity(active.len());
+            for (&r, &tok) in active.iter().zip(&next) {
+                let row = &mut state[r];
+                row.fed += 1;
+                row.hash = extend_hash(row.hash, tok);
+                hashes.push(row.hash);
+            }
+            meter.recomputed_tokens += self.seen.record_pass(&hashes) as u64;
         }
         // One full decode per row: the text is exactly what decoding all tokens gives, even
         // where the stream still holds back an unfinished character.
-        for g in &mut gens {
-            g.text = self.tokenizer.decode(&g.tokens)?;
-        }
-        self.backend.clear_kv_cache();
-        Ok(gens)
+        state
+            .into_iter()
+            .map(|row| {
+                let mut g = row.gen;
+                g.text = self.tokenizer.decode(&g.tokens)?;
+                Ok(g)
+            })
+            .collect()
     }
+}
+
+/// A row of [`CausalLm::decode_rows`] while it decodes.
+struct RowState {
+    request: usize,
+    rng: ChaCha8Rng,
+    gen: Generation,
+    stream: TextStream,
+    scan: StepScan,
+    /// Generated tokens run through the model (all but the last drawn).
+    fed: usize,
+    /// Tokens drawn, the end-of-sequence token included.
+    drawn: usize,
+    max_tokens: usize,
+    /// Hash of the prompt and the tokens fed.
+    hash: u64,
 }
 
 /// Finds step delimiters in a generation's growing text without rescanning it: a delimiter can
@@ -698,28 +820,27 @@ impl StepScan {
 }
 
 impl CausalLm {
-    /// Logits `(batch, 1, vocab)` of the token after the last of `input` `(batch, time)`,
-    /// continuing the KV cache at position `offset`.
-    fn next_logits(&mut self, input: &Tensor, offset: usize) -> Result<Tensor, ModelError> {
-        let t = input.dim(1)?;
-        let hidden = self.backend.hidden(input, offset)?;
-        Ok(self.backend.logits(&hidden.narrow(1, t - 1, 1)?)?)
+    /// Final hidden states `(len, hidden)` of one sequence run from the start on a cache of its
+    /// own (scoring: the prefix cache is neither read nor filled).
+    fn hidden_of(&self, ids: &[u32]) -> Result<Tensor, ModelError> {
+        let mut kv = self.model.empty_kv(1, ids.len(), &self.device)?;
+        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        Ok(self.model.forward(&input, &mut kv)?.squeeze(0)?)
     }
 
     /// Logits of the next token after `ids` (one sequence), for tests and scoring.
     pub fn last_logits(&mut self, ids: &[u32]) -> Result<Tensor, ModelError> {
-        self.backend.clear_kv_cache();
-        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let logits = self.next_logits(&input, 0);
-        self.backend.clear_kv_cache();
-        Ok(logits?.squeeze(0)?.squeeze(0)?)
+        let hidden = self.hidden_of(ids)?;
+        Ok(self
+            .model
+            .logits(&hidden.narrow(0, ids.len() - 1, 1)?)?
+            .squeeze(0)?)
     }
 
     /// Teacher-forced log-probabilities: entry `i` is `log p(ids[i + 1] | ids[..=i])`, so the
-    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence (every
-    /// backend returns all positions' hidden states); the head and the softmax run over slices
-    /// of positions. Its tokens are added to the meter as verifier tokens (this is scoring, not
-    /// generation).
+    /// result has `ids.len() - 1` entries. One forward pass over the whole sequence; the head
+    /// and the softmax run over slices of positions. Its tokens are added to the meter as
+    /// verifier tokens (this is scoring, not generation).
     pub fn token_logprobs(
         &mut self,
         ids: &[u32],
@@ -732,17 +853,13 @@ impl CausalLm {
                 context,
             });
         }
-        self.backend.clear_kv_cache();
-        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let hidden = self.backend.hidden(&input, 0);
-        self.backend.clear_kv_cache();
-        let hidden = hidden?.squeeze(0)?;
+        let hidden = self.hidden_of(ids)?;
         let n = ids.len() - 1;
         let mut picked = Vec::with_capacity(n);
         let mut start = 0;
         while start < n {
             let len = SCORE_CHUNK.min(n - start);
-            let logits = self.backend.logits(&hidden.narrow(0, start, len)?)?;
+            let logits = self.model.logits(&hidden.narrow(0, start, len)?)?;
             let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, 1)?;
             let targets =
                 Tensor::new(&ids[start + 1..start + 1 + len], &self.device)?.unsqueeze(1)?;
@@ -829,6 +946,121 @@ mod tests {
             assert_eq!(g.tokens, tokens[..14]);
             assert_eq!(g.step_ends, [14]);
         }
+    }
+
+    /// A beam search scripted at the token level: expand the prompt, keep two of its steps,
+    /// expand each (rows of different lengths decode together), keep one child of each and
+    /// expand again. Every prefix runs exactly once, and every expansion gives the tokens it
+    /// gives alone on a fresh engine.
+    #[test]
+    fn beam_expansion_never_recomputes_a_prefix() {
+        let mut lm = toy();
+        let prompt = toy_prompt_ids(&lm, "(3+4)*12-5");
+        let params = SamplingParams {
+            stop_at_step: true,
+            max_tokens: 30,
+            ..Default::default()
+        };
+        let mut meter = ComputeMeter::default();
+        // Two problems searched side by side: prompts of different lengths from the start.
+        let other = toy_prompt_ids(&lm, "17+25*2");
+        assert_ne!(other.len(), prompt.len());
+        let mut beams: Vec<Vec<u32>> = vec![prompt.clone(), other.clone()];
+        let mut runs = Vec::new();
+        let mut expected_run = 0;
+        for round in 0..3 {
+            let requests: Vec<GenRequest> = beams
+                .iter()
+                .enumerate()
+                .map(|(b, p)| GenRequest {
+                    prompt: p,
+                    n: 3,
+                    seed: 10 * round + b as u64,
+                })
+                .collect();
+            // A new beam's last token was drawn but never run: that one token is new.
+            expected_run += if round == 0 {
+                // The two prompts share their first token(s): those run once.
+                let shared = prompt
+                    .iter()
+                    .zip(&other)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                prompt.len() + other.len() - shared
+            } else {
+                beams.len()
+            };
+            let out = lm.generate_many(&requests, &params, &mut meter).unwrap();
+            assert_eq!(meter.recomputed_tokens, 0, "round {round}");
+            assert_eq!(meter.prompt_tokens as usize, expected_run, "round {round}");
+            runs.push((
+                requests
+                    .iter()
+                    .map(|r| (r.prompt.to_vec(), r.seed))
+                    .collect::<Vec<_>>(),
+                out.clone(),
+            ));
+            // Keep the first distinct sample that did not end, of each problem.
+            let mut next: Vec<Vec<u32>> = Vec::new();
+            for (p, gens) in beams.iter().zip(&out) {
+                for g in gens.iter().filter(|g| !g.ended) {
+                    let mut b = p.clone();
+                    b.extend(&g.tokens);
+                    if !next.iter().any(|n| n[..4] == b[..4]) {
+                        next.push(b);
+                    }
+                }
+            }
+            assert!(!next.is_empty(), "round {round}: every sample ended");
+            beams = next;
+        }
+        for (requests, _) in &runs {
+            assert!(requests.len() == 2 && requests[0].0.len() != requests[1].0.len());
+        }
+        // Each expansion alone, from scratch, one row at a time.
+        for (requests, out) in runs {
+            for ((p, seed), gens) in requests.iter().zip(out) {
+                let mut alone = toy();
+                alone.set_max_batch(1);
+                let mut m = ComputeMeter::default();
+                let solo = alone.generate(p, 3, &params, *seed, &mut m).unwrap();
+                assert_eq!(m.prompt_tokens as usize, p.len());
+                for (a, b) in solo.iter().zip(&gens) {
+                    assert_eq!(a.tokens, b.tokens);
+                    assert_eq!(a.step_ends, b.step_ends);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_prompt_asked_again_runs_no_token() {
+        let mut lm = toy();
+        let prompt = toy_prompt_ids(&lm, "12*3");
+        let params = SamplingParams {
+            max_tokens: 8,
+            ..Default::default()
+        };
+        let mut first = ComputeMeter::default();
+        let a = lm.generate(&prompt, 2, &params, 1, &mut first).unwrap();
+        assert_eq!(first.prompt_tokens as usize, prompt.len());
+        assert_eq!(first.prompt_tokens_cached, 0);
+        let mut again = ComputeMeter::default();
+        let b = lm.generate(&prompt, 2, &params, 1, &mut again).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(again.prompt_tokens, 0);
+        assert_eq!(again.prompt_tokens_cached as usize, prompt.len());
+        // Without a cache the prompt runs again, and the counter says so.
+        lm.set_prefix_cache_bytes(0);
+        let mut off = ComputeMeter::default();
+        let c = lm.generate(&prompt, 2, &params, 1, &mut off).unwrap();
+        assert_eq!(a, c);
+        // Everything ran before: the prompt, and every drawn token but each row's last.
+        assert_eq!(off.prompt_tokens as usize, prompt.len());
+        assert_eq!(
+            off.recomputed_tokens,
+            off.prompt_tokens + off.generated_tokens - 2
+        );
     }
 
     #[test]

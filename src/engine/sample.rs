@@ -20,6 +20,9 @@ pub struct SamplingParams {
     pub step_delimiter: String,
     /// Stop after the first step rather than at the end of the solution.
     pub stop_at_step: bool,
+    /// Treat the end-of-sequence token as any other, so every sequence runs to `max_tokens`
+    /// (benchmarks).
+    pub ignore_eos: bool,
 }
 
 impl Default for SamplingParams {
@@ -31,6 +34,7 @@ impl Default for SamplingParams {
             max_tokens: 256,
             step_delimiter: "\n".into(),
             stop_at_step: false,
+            ignore_eos: false,
         }
     }
 }

@@ -251,14 +251,180 @@ pub struct Weights {
     pub lm_head: Proj,
 }
 
-/// A loaded model with its key/value cache.
+/// The keys and values of one sequence: per block, keys and values
+/// `(1, kv_heads, len, head_dim)`. Cloning shares the tensors (candle tensors are immutable
+/// where they are shared), so a fork costs nothing until it is continued.
+#[derive(Debug, Clone)]
+pub struct SeqKv {
+    /// Per block: keys and values.
+    pub layers: Vec<(Tensor, Tensor)>,
+    /// Positions held.
+    pub len: usize,
+}
+
+impl SeqKv {
+    /// The first `len` positions (views, no copy): the cache of a prefix.
+    pub fn prefix(&self, len: usize) -> Result<Self> {
+        let len = len.min(self.len);
+        let layers = self
+            .layers
+            .iter()
+            .map(|(k, v)| Ok((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?)))
+            .collect::<Result<_>>()?;
+        Ok(Self { layers, len })
+    }
+
+    /// Bytes held (f32 keys and values).
+    pub fn bytes(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|(k, v)| (k.elem_count() + v.elem_count()) * 4)
+            .sum()
+    }
+}
+
+/// The key/value cache of a batch of sequences that decode together, owned by the caller.
+///
+/// Per block one buffer `(rows, kv_heads, capacity, head_dim)`, written in place as tokens
+/// arrive (no copy of the cache per token). Rows may hold sequences of different lengths: a
+/// shorter row is left-padded, its first `pad[r]` columns masked out of attention, and its
+/// positions (RoPE) count from its own start. Rows are dropped with [`BatchKv::retain`], which
+/// frees their share of the buffers.
+#[derive(Debug, Clone)]
+pub struct BatchKv {
+    layers: Vec<(Tensor, Tensor)>,
+    /// Columns in use (the longest row's length).
+    cols: usize,
+    /// Per row: leading columns that hold nothing.
+    pad: Vec<usize>,
+}
+
+impl BatchKv {
+    /// Rows continuing the given sequences (an empty [`SeqKv`] starts from nothing); room for
+    /// `reserve` more tokens before the buffers grow.
+    pub fn from_rows(
+        cfg: &Config,
+        rows: &[&SeqKv],
+        reserve: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
+        let cap = cols + reserve.max(1);
+        let shape = (rows.len(), cfg.num_kv_heads, cap, cfg.head_dim);
+        let mut layers = Vec::with_capacity(cfg.num_layers);
+        for l in 0..cfg.num_layers {
+            let k = Tensor::zeros(shape, DType::F32, device)?;
+            let v = Tensor::zeros(shape, DType::F32, device)?;
+            for (r, row) in rows.iter().enumerate() {
+                if row.len == 0 {
+                    continue;
+                }
+                let (rk, rv) = row.layers.get(l).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("cached sequence lacks block {l}"))
+                })?;
+                let off = cols - row.len;
+                k.narrow(0, r, 1)?.slice_set(&rk.contiguous()?, 2, off)?;
+                v.narrow(0, r, 1)?.slice_set(&rv.contiguous()?, 2, off)?;
+            }
+            layers.push((k, v));
+        }
+        Ok(Self {
+            layers,
+            cols,
+            pad: rows.iter().map(|r| cols - r.len).collect(),
+        })
+    }
+
+    /// Rows in the batch.
+    pub fn rows(&self) -> usize {
+        self.pad.len()
+    }
+
+    /// Length of row `r`.
+    pub fn len(&self, r: usize) -> usize {
+        self.cols - self.pad[r]
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.pad.is_empty()
+    }
+
+    /// Row `r` as a sequence of its own (a copy: it outlives the batch's buffers).
+    pub fn row(&self, r: usize) -> Result<SeqKv> {
+        let (pad, len) = (self.pad[r], self.len(r));
+        let layers = self
+            .layers
+            .iter()
+            .map(|(k, v)| {
+                let take = |t: &Tensor| t.narrow(0, r, 1)?.narrow(2, pad, len)?.force_contiguous();
+                Ok((take(k)?, take(v)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(SeqKv { layers, len })
+    }
+
+    /// Keeps only the rows `keep` (in that order), copying them into smaller buffers.
+    pub fn retain(&mut self, keep: &[usize]) -> Result<()> {
+        if keep.len() == self.rows() && keep.iter().enumerate().all(|(i, &r)| i == r) {
+            return Ok(());
+        }
+        let device = self
+            .layers
+            .first()
+            .map(|(k, _)| k.device().clone())
+            .unwrap_or(Device::Cpu);
+        let idx = Tensor::from_vec(
+            keep.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            keep.len(),
+            &device,
+        )?;
+        // Columns every kept row leaves empty are dropped too.
+        let trim = keep.iter().map(|&r| self.pad[r]).min().unwrap_or(0);
+        for (k, v) in &mut self.layers {
+            let cap = k.dim(2)? - trim;
+            *k = k
+                .index_select(&idx, 0)?
+                .narrow(2, trim, cap)?
+                .contiguous()?;
+            *v = v
+                .index_select(&idx, 0)?
+                .narrow(2, trim, cap)?
+                .contiguous()?;
+        }
+        self.pad = keep.iter().map(|&r| self.pad[r] - trim).collect();
+        self.cols -= trim;
+        Ok(())
+    }
+
+    /// Makes room for `t` more columns, doubling the buffers where they are full.
+    fn reserve(&mut self, t: usize) -> Result<()> {
+        for (k, v) in &mut self.layers {
+            let cap = k.dim(2)?;
+            if self.cols + t <= cap {
+                continue;
+            }
+            let new_cap = (self.cols + t).max(2 * cap);
+            let (b, h, _, d) = k.dims4()?;
+            let grow = |old: &Tensor| -> Result<Tensor> {
+                let t = Tensor::zeros((b, h, new_cap, d), DType::F32, old.device())?;
+                t.slice_set(&old.narrow(2, 0, self.cols)?.contiguous()?, 2, 0)?;
+                Ok(t)
+            };
+            *k = grow(k)?;
+            *v = grow(v)?;
+        }
+        Ok(())
+    }
+}
+
+/// A loaded model. The key/value cache belongs to the caller ([`BatchKv`]), so one model
+/// serves any number of sequences, forked and continued in any order.
 #[derive(Debug, Clone)]
 pub struct Transformer {
     cfg: Config,
     w: Weights,
     inv_freq: Tensor,
-    /// Per block: keys and values `(batch, kv_heads, positions, head_dim)` so far.
-    cache: Vec<Option<(Tensor, Tensor)>>,
 }
 
 impl Transformer {
@@ -266,13 +432,7 @@ impl Transformer {
     pub fn new(cfg: Config, w: Weights, device: &Device) -> Result<Self> {
         let inv = cfg.inv_freq();
         let inv_freq = Tensor::from_vec(inv, (1, cfg.head_dim / 2), device)?;
-        let cache = vec![None; w.blocks.len()];
-        Ok(Self {
-            cfg,
-            w,
-            inv_freq,
-            cache,
-        })
+        Ok(Self { cfg, w, inv_freq })
     }
 
     /// The configuration.
@@ -280,22 +440,34 @@ impl Transformer {
         &self.cfg
     }
 
-    /// Forgets every cached key and value.
-    pub fn clear_kv_cache(&mut self) {
-        self.cache.iter_mut().for_each(|c| *c = None);
+    /// An empty cache for `rows` new sequences, with room for `reserve` tokens.
+    pub fn empty_kv(&self, rows: usize, reserve: usize, device: &Device) -> Result<BatchKv> {
+        let empty = SeqKv {
+            layers: Vec::new(),
+            len: 0,
+        };
+        BatchKv::from_rows(&self.cfg, &vec![&empty; rows], reserve, device)
     }
 
-    /// Runs `ids` `(batch, time)` at positions `offset..offset + time`, continuing the cache;
-    /// returns the final hidden states `(batch, time, hidden)` (normed, before the head).
-    pub fn forward(&mut self, ids: &Tensor, offset: usize) -> Result<Tensor> {
-        let (_, t) = ids.dims2()?;
+    /// Runs `ids` `(rows, time)`: row `r`'s tokens continue row `r` of `kv` (at its own
+    /// positions), and their keys and values are appended to it. Returns the final hidden
+    /// states `(rows, time, hidden)` (normed, before the head).
+    pub fn forward(&self, ids: &Tensor, kv: &mut BatchKv) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if b != kv.rows() {
+            candle_core::bail!("{b} rows of tokens for a cache of {} rows", kv.rows());
+        }
+        if kv.layers.len() != self.w.blocks.len() {
+            candle_core::bail!(
+                "cache of {} blocks for a model of {}",
+                kv.layers.len(),
+                self.w.blocks.len()
+            );
+        }
         let device = ids.device();
-        let positions = Tensor::arange(offset as u32, (offset + t) as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((t, 1))?;
-        let angles = positions.matmul(&self.inv_freq)?;
-        let (cos, sin) = (angles.cos()?, angles.sin()?);
-        let mask = self.mask(t, offset, device)?;
+        kv.reserve(t)?;
+        let (cos, sin) = self.rope_tables(kv, t, device)?;
+        let mask = self.mask(kv, t, device)?;
         let mut x = self.w.embed.forward(ids)?;
         for (i, block) in self.w.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.cfg.rms_norm_eps as f32)?;
@@ -306,7 +478,8 @@ impl Transformer {
                 &cos,
                 &sin,
                 mask.as_ref(),
-                &mut self.cache[i],
+                &kv.layers[i],
+                kv.cols,
             )?;
             x = (x + a)?;
             let h = candle_nn::ops::rms_norm(&x, &block.mlp_norm, self.cfg.rms_norm_eps as f32)?;
@@ -315,6 +488,7 @@ impl Transformer {
             )?;
             x = (x + m)?;
         }
+        kv.cols += t;
         candle_nn::ops::rms_norm(&x, &self.w.norm, self.cfg.rms_norm_eps as f32)
     }
 
@@ -323,31 +497,67 @@ impl Transformer {
         self.w.lm_head.forward(&hidden.contiguous()?)
     }
 
-    /// The additive mask `(1, 1, time, offset + time)`: causal, and within the sliding window
-    /// where there is one; `None` where nothing is masked (one new token, no window in reach).
-    fn mask(&self, t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
-        let kv = offset + t;
-        let window = self.cfg.sliding_window.filter(|&w| w < kv);
-        if t == 1 && window.is_none() {
+    /// cos and sin of the new tokens' positions: `(time, head_dim / 2)` where every row starts
+    /// at the same position, else `(rows, time, head_dim / 2)`.
+    fn rope_tables(&self, kv: &BatchKv, t: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+        let starts: Vec<usize> = (0..kv.rows()).map(|r| kv.len(r)).collect();
+        let same = starts.windows(2).all(|w| w[0] == w[1]);
+        let rows: &[usize] = if same {
+            &starts[..starts.len().min(1)]
+        } else {
+            &starts
+        };
+        let pos: Vec<f32> = rows
+            .iter()
+            .flat_map(|&s| (s..s + t).map(|p| p as f32))
+            .collect();
+        let n = pos.len();
+        let angles = Tensor::from_vec(pos, (n, 1), device)?.matmul(&self.inv_freq)?;
+        let (cos, sin) = (angles.cos()?, angles.sin()?);
+        if same {
+            Ok((cos, sin))
+        } else {
+            let shape = (rows.len(), t, self.cfg.head_dim / 2);
+            Ok((cos.reshape(shape)?, sin.reshape(shape)?))
+        }
+    }
+
+    /// The additive mask `(rows or 1, 1, time, cols + time)` over the cache's columns and the
+    /// new tokens: causal, left padding hidden, and within the sliding window where there is
+    /// one; `None` where nothing is masked.
+    fn mask(&self, kv: &BatchKv, t: usize, device: &Device) -> Result<Option<Tensor>> {
+        let cols = kv.cols + t;
+        let longest = kv.cols + t;
+        let window = self.cfg.sliding_window.filter(|&w| w < longest);
+        let padded = kv.pad.iter().any(|&p| p > 0);
+        if t == 1 && window.is_none() && !padded {
             return Ok(None);
         }
-        let mask: Vec<f32> = (0..t)
-            .flat_map(|i| {
-                (0..kv).map(move |j| {
-                    let q = offset + i;
-                    let visible = j <= q && window.is_none_or(|w| j + w > q);
-                    if visible {
-                        0.0
-                    } else {
-                        f32::NEG_INFINITY
-                    }
-                })
-            })
-            .collect();
-        Ok(Some(Tensor::from_vec(mask, (1, 1, t, kv), device)?))
+        let rows: Vec<usize> = if padded { kv.pad.clone() } else { vec![0] };
+        let mut mask = Vec::with_capacity(rows.len() * t * cols);
+        for &pad in &rows {
+            for i in 0..t {
+                // Column j holds position j - pad; query i sits at position kv.cols - pad + i.
+                let q = kv.cols + i;
+                for j in 0..cols {
+                    let visible = j >= pad && j <= q && window.is_none_or(|w| j + w > q);
+                    mask.push(if visible { 0.0 } else { f32::NEG_INFINITY });
+                }
+            }
+        }
+        Ok(Some(Tensor::from_vec(
+            mask,
+            (rows.len(), 1, t, cols),
+            device,
+        )?))
     }
 }
 
+/// Attention of `x` `(rows, time, hidden)` over the cache `(keys, values)` (buffers of which the
+/// first `cols` columns are in use) and itself; the new keys and values are written into the
+/// buffers at column `cols`. Grouped-query heads attend without copying the keys: the query
+/// heads sharing a key/value head are stacked along the time axis.
+#[allow(clippy::too_many_arguments)]
 fn attention(
     cfg: &Config,
     block: &Block,
@@ -355,7 +565,8 @@ fn attention(
     cos: &Tensor,
     sin: &Tensor,
     mask: Option<&Tensor>,
-    cache: &mut Option<(Tensor, Tensor)>,
+    cache: &(Tensor, Tensor),
+    cols: usize,
 ) -> Result<Tensor> {
     let (b, t, _) = x.dims3()?;
     let heads = |p: &Proj, n: usize| -> Result<Tensor> {
@@ -374,24 +585,35 @@ fn attention(
     let q = rope(heads(&block.q, cfg.num_heads)?)?;
     let k = rope(heads(&block.k, cfg.num_kv_heads)?)?;
     let v = heads(&block.v, cfg.num_kv_heads)?;
-    let (k, v) = match cache.take() {
-        Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
-        None => (k, v),
-    };
-    *cache = Some((k.clone(), v.clone()));
-    let groups = cfg.num_heads / cfg.num_kv_heads;
-    let k = candle_transformers::utils::repeat_kv(k, groups)?.contiguous()?;
-    let v = candle_transformers::utils::repeat_kv(v, groups)?.contiguous()?;
-    let scale = 1.0 / (cfg.head_dim as f64).sqrt();
+    let (ck, cv) = cache;
+    ck.slice_set(&k, 2, cols)?;
+    cv.slice_set(&v, 2, cols)?;
+    let n = cols + t;
+    let k = ck.narrow(2, 0, n)?;
+    let v = cv.narrow(2, 0, n)?;
+    let (kvh, groups, d) = (
+        cfg.num_kv_heads,
+        cfg.num_heads / cfg.num_kv_heads,
+        cfg.head_dim,
+    );
+    // (b, heads, t, d) -> (b, kv_heads, groups * t, d): heads h*groups..(h+1)*groups share h.
+    let q = q.reshape((b, kvh, groups * t, d))?;
+    let scale = 1.0 / (d as f64).sqrt();
     let mut att = (q.matmul(&k.t()?)? * scale)?;
     if let Some(m) = mask {
-        att = att.broadcast_add(m)?;
+        // (rows, 1, t, n) -> (rows, 1, 1, t, n) against (b, kv_heads, groups, t, n).
+        let m = m.unsqueeze(2)?;
+        att = att
+            .reshape((b, kvh, groups, t, n))?
+            .broadcast_add(&m)?
+            .reshape((b, kvh, groups * t, n))?;
     }
     let att = candle_nn::ops::softmax_last_dim(&att)?;
     let y = att
         .matmul(&v)?
+        .reshape((b, cfg.num_heads, t, d))?
         .transpose(1, 2)?
-        .reshape((b, t, cfg.num_heads * cfg.head_dim))?;
+        .reshape((b, t, cfg.num_heads * d))?;
     block.o.forward(&y)
 }
 

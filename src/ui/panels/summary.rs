@@ -32,14 +32,15 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         );
     });
     ui.label(format!(
-        "{} candidates, {} of them right; {} prompt + {} generated + {} verifier tokens; \
-         {:.3e} FLOPs",
+        "{} candidates, {} of them right; {} prompt ({} more from the prefix cache) + {} \
+         generated + {} verifier tokens; {:.3e} FLOPs",
         r.candidates.len(),
         r.candidates
             .iter()
             .filter(|c| c.correct == Some(true))
             .count(),
         r.compute.prompt_tokens,
+        r.compute.prompt_tokens_cached,
         r.compute.generated_tokens,
         r.compute.verifier_tokens,
         r.compute.flops
