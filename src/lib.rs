@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod engine;
