@@ -95,6 +95,43 @@ fn tiny_llama_matches_candles_llama_and_generates() {
     assert_eq!(meter.prompt_tokens, input.len() as u64);
 }
 
+/// f16 and bf16 weights and activations give the f32 logits to within their precision, and
+/// generate (batched, with the prefix cache) like f32 does.
+#[test]
+fn half_precision_runs_close_to_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_model(tmp.path(), "llama", 1);
+    let mut full = CausalLm::load(tmp.path(), &Device::Cpu).unwrap();
+    let input = ids(&full, "(3+4)*12-5\n");
+    let reference = full.last_logits(&input).unwrap();
+    let scale = reference
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    for (dtype, tolerance) in [(DType::F16, 0.01), (DType::BF16, 0.05)] {
+        let mut lm = CausalLm::load_as(tmp.path(), &Device::Cpu, dtype).unwrap();
+        let d = max_diff(&lm.last_logits(&input).unwrap(), &reference);
+        assert!(
+            d < tolerance * scale,
+            "{dtype:?}: logits differ by {d} (scale {scale})"
+        );
+        let params = SamplingParams {
+            max_tokens: 6,
+            ..Default::default()
+        };
+        let gens = lm
+            .generate(&input, 3, &params, 1, &mut ComputeMeter::default())
+            .unwrap();
+        assert_eq!(gens.len(), 3);
+        assert!(gens
+            .iter()
+            .all(|g| g.logprobs.iter().all(|l| l.is_finite())));
+    }
+}
+
 #[test]
 fn sharded_weights_load_the_same_model() {
     let tmp = tempfile::tempdir().unwrap();

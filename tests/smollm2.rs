@@ -294,7 +294,13 @@ fn chat_prompts_use_the_gguf_template() {
         .remove(0);
     assert_eq!(g.tokens, CHAT_GREEDY, "{:?}", g.text);
 
-    let raw = LocalPolicy::load_with(&path, &Device::Cpu, PromptFormat::Raw).unwrap();
+    let raw = LocalPolicy::load_with(
+        &path,
+        &Device::Cpu,
+        PromptFormat::Raw,
+        candle_core::DType::F32,
+    )
+    .unwrap();
     assert_eq!(
         raw.prompt_ids(&problem, "").unwrap(),
         PROMPT_IDS,

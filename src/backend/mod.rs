@@ -46,16 +46,17 @@ impl LocalPolicy {
     /// Loads a model (directory, GGUF file or cached repo id) on `device`, with the prompt
     /// format `auto`: the chat template where the model has one, else raw.
     pub fn load(dir: &Path, device: &candle_core::Device) -> anyhow::Result<Self> {
-        Self::load_with(dir, device, PromptFormat::Auto)
+        Self::load_with(dir, device, PromptFormat::Auto, candle_core::DType::F32)
     }
 
-    /// Loads a model with the given prompt format.
+    /// Loads a model with the given prompt format, dense weights as `dtype`.
     pub fn load_with(
         dir: &Path,
         device: &candle_core::Device,
         format: PromptFormat,
+        dtype: candle_core::DType,
     ) -> anyhow::Result<Self> {
-        let lm = CausalLm::load(dir, device)?;
+        let lm = CausalLm::load_as(dir, device, dtype)?;
         let source = match (format, &lm.shape.chat_template) {
             (PromptFormat::Raw, _) | (PromptFormat::Auto, None) => None,
             (_, Some(t)) => Some(t.as_str()),

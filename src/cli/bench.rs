@@ -4,7 +4,7 @@
 
 use crate::backend::default_policy_dir;
 use crate::bench::{self, llama_server::LlamaServer, BenchConfig};
-use crate::engine::device::parse_device;
+use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::CausalLm;
 use clap::Args;
 use std::path::PathBuf;
@@ -20,6 +20,10 @@ pub struct BenchArgs {
     /// cpu, cuda:N or metal (GPU devices need a build with the matching feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Type of a dense (safetensors) model's weights and activations: f32, f16 or bf16 (where
+    /// the device supports it). GGUF models keep their stored types.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
     /// Tokens of the prompt-processing workload.
     #[arg(long, default_value_t = 512)]
     pub prompt_tokens: usize,
@@ -74,7 +78,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let mut lm = CausalLm::load(&policy, &device)
+    let mut lm = CausalLm::load_as(&policy, &device, parse_dtype(&args.dtype)?)
         .map_err(|e| anyhow::anyhow!("cannot load {}: {e}", policy.display()))?;
     let cfg = BenchConfig {
         prompt_tokens: args.prompt_tokens,
@@ -89,10 +93,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let threads = candle_core::utils::get_num_threads();
     eprintln!(
-        "{} ({} parameters) on {}, {threads} threads{}",
+        "{} ({} parameters) on {} ({}), {threads} threads{}",
         lm.dir.display(),
         lm.params,
         args.device,
+        args.dtype,
         server
             .as_ref()
             .map(|s| format!(
@@ -131,6 +136,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "policy": lm.dir,
                 "parameters": lm.params,
                 "device": args.device,
+                "dtype": args.dtype,
                 "threads": threads,
                 "server": args.vs_server,
                 "config": {

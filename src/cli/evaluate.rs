@@ -4,7 +4,7 @@
 use crate::analysis::evaluate_policy;
 use crate::backend::{default_policy_dir, LocalPolicy};
 use crate::data::DatasetSpec;
-use crate::engine::device::parse_device;
+use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{Aggregation, CancelToken};
 use crate::verify::VerifierSpec;
@@ -54,6 +54,10 @@ pub struct EvaluateArgs {
     /// Device: cpu, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Type of a dense (safetensors) model's weights and activations: f32, f16 or bf16 (where
+    /// the device supports it). GGUF models keep their stored types.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
 }
 
 /// Runs `evaluate`.
@@ -63,7 +67,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
     let device = parse_device(&a.device)?;
-    let mut policy = LocalPolicy::load_with(&dir, &device, a.prompt)
+    let mut policy = LocalPolicy::load_with(&dir, &device, a.prompt, parse_dtype(&a.dtype)?)
         .with_context(|| format!("cannot load policy {}", dir.display()))?;
     let mut problems = a.dataset.load()?.problems;
     if let Some(k) = a.limit {

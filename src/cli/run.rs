@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Device: cpu, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Type of a dense (safetensors) model's weights and activations: f32, f16 or bf16 (where
+    /// the device supports it). GGUF models keep their stored types.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
 }
 
 /// Turns `\n` and `\t` written on a command line into the characters.
@@ -116,6 +120,7 @@ impl RunArgs {
             prompt: self.prompt,
             seed: self.seed,
             device: self.device.clone(),
+            dtype: self.dtype.clone(),
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),
         }
     }

@@ -1,6 +1,17 @@
 //! Choosing where tensors live: CPU by default, CUDA or Metal when compiled in.
 
-use candle_core::Device;
+use candle_core::{DType, Device};
+
+/// Parses `f32`, `f16` or `bf16`: the type of a dense (safetensors) model's weights and
+/// activations. GGUF models keep their stored weight types and run f32 activations.
+pub fn parse_dtype(spec: &str) -> anyhow::Result<DType> {
+    match spec.trim() {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        other => anyhow::bail!("unknown dtype '{other}': use f32, f16 or bf16"),
+    }
+}
 
 /// Parses `cpu`, `cuda:N` or `metal` into a device, with a clear error where this build lacks
 /// the backend.
@@ -46,6 +57,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown device"));
+        assert_eq!(parse_dtype("bf16").unwrap(), DType::BF16);
+        assert!(parse_dtype("f64")
+            .unwrap_err()
+            .to_string()
+            .contains("f32, f16 or bf16"));
         if !candle_core::utils::cuda_is_available() {
             assert!(parse_device("cuda:0")
                 .unwrap_err()

@@ -419,11 +419,26 @@ impl CausalLm {
     /// Loads a model onto `device`: a HF-layout directory, a GGUF file (or a directory holding
     /// one), or a Hugging Face repo id in the local cache.
     pub fn load(spec: &Path, device: &Device) -> Result<Self, ModelError> {
-        Self::from_header(ModelHeader::read(spec)?, device)
+        Self::load_as(spec, device, DType::F32)
     }
 
-    /// Loads the weights a header points at.
+    /// Loads a model with dense weights and activations of type `dtype` (f32, f16, bf16; the
+    /// device must support it). GGUF files keep their stored weight types and f32 activations.
+    pub fn load_as(spec: &Path, device: &Device, dtype: DType) -> Result<Self, ModelError> {
+        Self::from_header_as(ModelHeader::read(spec)?, device, dtype)
+    }
+
+    /// Loads the weights a header points at, in f32.
     pub fn from_header(h: ModelHeader, device: &Device) -> Result<Self, ModelError> {
+        Self::from_header_as(h, device, DType::F32)
+    }
+
+    /// Loads the weights a header points at, dense ones as `dtype`.
+    pub fn from_header_as(
+        h: ModelHeader,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
         let path = h.source.path().to_path_buf();
         let mut cfg = h.config;
         let model = match h.weights {
@@ -445,7 +460,7 @@ impl CausalLm {
                     )
                 };
                 let _ = raw_config;
-                let w = transformer::weights_from_hf(&cfg, tensors).map_err(unfit)?;
+                let w = transformer::weights_from_hf(&cfg, tensors, dtype).map_err(unfit)?;
                 Transformer::new(cfg, w, device)?
             }
             WeightSource::Gguf(g) => {
@@ -604,7 +619,13 @@ impl CausalLm {
             _ => empty,
         };
         let cfg = self.model.config().clone();
-        let mut kv = BatchKv::from_rows(&cfg, &[&start], prompt.len() - reuse, &self.device)?;
+        let mut kv = BatchKv::from_rows(
+            &cfg,
+            &[&start],
+            prompt.len() - reuse,
+            self.model.dtype(),
+            &self.device,
+        )?;
         let input = Tensor::new(&prompt[reuse..], &self.device)?.unsqueeze(0)?;
         let hidden = self.model.forward(&input, &mut kv)?;
         let t = prompt.len() - reuse;
@@ -675,7 +696,7 @@ impl CausalLm {
             .iter()
             .map(|&(q, _)| &prefilled[slot_of[q]].0)
             .collect();
-        let mut kv = BatchKv::from_rows(&cfg, &starts, 64, &self.device)?;
+        let mut kv = BatchKv::from_rows(&cfg, &starts, 64, self.model.dtype(), &self.device)?;
         drop(starts);
         // Rows still decoding, in batch order, and the logits each samples from next.
         let mut active: Vec<usize> = (0..rows.len()).collect();
@@ -834,7 +855,8 @@ impl CausalLm {
         Ok(self
             .model
             .logits(&hidden.narrow(0, ids.len() - 1, 1)?)?
-            .squeeze(0)?)
+            .squeeze(0)?
+            .to_dtype(DType::F32)?)
     }
 
     /// Teacher-forced log-probabilities: entry `i` is `log p(ids[i + 1] | ids[..=i])`, so the

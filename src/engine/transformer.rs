@@ -274,11 +274,11 @@ impl SeqKv {
         Ok(Self { layers, len })
     }
 
-    /// Bytes held (f32 keys and values).
+    /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.layers
             .iter()
-            .map(|(k, v)| (k.elem_count() + v.elem_count()) * 4)
+            .map(|(k, v)| (k.elem_count() + v.elem_count()) * k.dtype().size_in_bytes())
             .sum()
     }
 }
@@ -300,12 +300,13 @@ pub struct BatchKv {
 }
 
 impl BatchKv {
-    /// Rows continuing the given sequences (an empty [`SeqKv`] starts from nothing); room for
-    /// `reserve` more tokens before the buffers grow.
+    /// Rows continuing the given sequences (an empty [`SeqKv`] starts from nothing), keys and
+    /// values of type `dtype`; room for `reserve` more tokens before the buffers grow.
     pub fn from_rows(
         cfg: &Config,
         rows: &[&SeqKv],
         reserve: usize,
+        dtype: DType,
         device: &Device,
     ) -> Result<Self> {
         let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
@@ -313,8 +314,8 @@ impl BatchKv {
         let shape = (rows.len(), cfg.num_kv_heads, cap, cfg.head_dim);
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for l in 0..cfg.num_layers {
-            let k = Tensor::zeros(shape, DType::F32, device)?;
-            let v = Tensor::zeros(shape, DType::F32, device)?;
+            let k = Tensor::zeros(shape, dtype, device)?;
+            let v = Tensor::zeros(shape, dtype, device)?;
             for (r, row) in rows.iter().enumerate() {
                 if row.len == 0 {
                     continue;
@@ -407,7 +408,7 @@ impl BatchKv {
             let new_cap = (self.cols + t).max(2 * cap);
             let (b, h, _, d) = k.dims4()?;
             let grow = |old: &Tensor| -> Result<Tensor> {
-                let t = Tensor::zeros((b, h, new_cap, d), DType::F32, old.device())?;
+                let t = Tensor::zeros((b, h, new_cap, d), old.dtype(), old.device())?;
                 t.slice_set(&old.narrow(2, 0, self.cols)?.contiguous()?, 2, 0)?;
                 Ok(t)
             };
@@ -425,6 +426,8 @@ pub struct Transformer {
     cfg: Config,
     w: Weights,
     inv_freq: Tensor,
+    /// Type of the activations and the cache: the dense weights' type, f32 for GGUF.
+    dtype: DType,
 }
 
 impl Transformer {
@@ -432,7 +435,21 @@ impl Transformer {
     pub fn new(cfg: Config, w: Weights, device: &Device) -> Result<Self> {
         let inv = cfg.inv_freq();
         let inv_freq = Tensor::from_vec(inv, (1, cfg.head_dim / 2), device)?;
-        Ok(Self { cfg, w, inv_freq })
+        let dtype = match &w.embed {
+            Embedding::Dense(t) => t.dtype(),
+            Embedding::Quantized(_) => DType::F32,
+        };
+        Ok(Self {
+            cfg,
+            w,
+            inv_freq,
+            dtype,
+        })
+    }
+
+    /// Type of the activations and the key/value cache.
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     /// The configuration.
@@ -446,7 +463,7 @@ impl Transformer {
             layers: Vec::new(),
             len: 0,
         };
-        BatchKv::from_rows(&self.cfg, &vec![&empty; rows], reserve, device)
+        BatchKv::from_rows(&self.cfg, &vec![&empty; rows], reserve, self.dtype, device)
     }
 
     /// Runs `ids` `(rows, time)`: row `r`'s tokens continue row `r` of `kv` (at its own
@@ -513,7 +530,10 @@ impl Transformer {
             .collect();
         let n = pos.len();
         let angles = Tensor::from_vec(pos, (n, 1), device)?.matmul(&self.inv_freq)?;
-        let (cos, sin) = (angles.cos()?, angles.sin()?);
+        let (cos, sin) = (
+            angles.cos()?.to_dtype(self.dtype)?,
+            angles.sin()?.to_dtype(self.dtype)?,
+        );
         if same {
             Ok((cos, sin))
         } else {
@@ -545,11 +565,9 @@ impl Transformer {
                 }
             }
         }
-        Ok(Some(Tensor::from_vec(
-            mask,
-            (rows.len(), 1, t, cols),
-            device,
-        )?))
+        Ok(Some(
+            Tensor::from_vec(mask, (rows.len(), 1, t, cols), device)?.to_dtype(self.dtype)?,
+        ))
     }
 }
 
@@ -618,17 +636,29 @@ fn attention(
 }
 
 /// Reads weights in Hugging Face layout (`model.layers.N.self_attn.q_proj.weight`, ...) from
-/// `tensors`; biases are used where present (Qwen2's q/k/v), the head is the embeddings where
-/// `lm_head.weight` is absent.
-pub fn weights_from_hf(cfg: &Config, mut tensors: HashMap<String, Tensor>) -> Result<Weights> {
-    fn take(tensors: &mut HashMap<String, Tensor>, name: &str, shape: &[usize]) -> Result<Tensor> {
+/// `tensors`, converted to `dtype`; biases are used where present (Qwen2's q/k/v), the head is
+/// the embeddings where `lm_head.weight` is absent.
+pub fn weights_from_hf(
+    cfg: &Config,
+    mut tensors: HashMap<String, Tensor>,
+    dtype: DType,
+) -> Result<Weights> {
+    let take = |tensors: &mut HashMap<String, Tensor>, name: &str, shape: &[usize]| {
+        take_as(tensors, name, shape, dtype)
+    };
+    fn take_as(
+        tensors: &mut HashMap<String, Tensor>,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
         let t = tensors
             .remove(name)
             .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))?;
         if t.dims() != shape {
             candle_core::bail!("tensor {name} has shape {:?}, expected {shape:?}", t.dims());
         }
-        t.to_dtype(DType::F32)
+        t.to_dtype(dtype)
     }
     let (h, kvd, qd) = (
         cfg.hidden_size,

@@ -4,7 +4,7 @@
 
 use crate::backend::LocalPolicy;
 use crate::data::{DatasetSpec, Problem};
-use crate::engine::device::parse_device;
+use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{
     CancelToken, Cancelled, Policy, SearchContext, SearchEvent, SearchSink, Strategy, StrategySpec,
@@ -45,6 +45,9 @@ pub struct RunConfig {
     pub seed: u64,
     /// Where the model runs: `cpu`, `cuda:N`, `metal`.
     pub device: String,
+    /// Type of a dense policy's weights and activations: `f32`, `f16`, `bf16`.
+    #[serde(default = "default_dtype")]
+    pub dtype: String,
     /// The thinkscale version that wrote it.
     #[serde(default)]
     pub thinkscale_version: String,
@@ -135,8 +138,17 @@ pub enum RunEvent {
 /// Loads the policy a config names.
 pub fn load_policy(config: &RunConfig) -> anyhow::Result<LocalPolicy> {
     let device = parse_device(&config.device)?;
-    LocalPolicy::load_with(&config.policy, &device, config.prompt)
-        .with_context(|| format!("cannot load policy {}", config.policy.display()))
+    LocalPolicy::load_with(
+        &config.policy,
+        &device,
+        config.prompt,
+        parse_dtype(&config.dtype)?,
+    )
+    .with_context(|| format!("cannot load policy {}", config.policy.display()))
+}
+
+fn default_dtype() -> String {
+    "f32".into()
 }
 
 /// Loads the verifier of `config`.

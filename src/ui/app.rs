@@ -151,6 +151,7 @@ impl App {
             prompt: Default::default(),
             seed: settings.seed,
             device: "cpu".into(),
+            dtype: "f32".into(),
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),
         }
     }

@@ -77,9 +77,10 @@ impl VerifierSpec {
         Ok(match self {
             Self::Oracle => Box::new(OracleVerifier),
             Self::Logprob => Box::new(logprob::LogprobVerifier::new(
-                LocalPolicy::load_with(policy, device, prompt).with_context(|| {
-                    format!("log-prob verifier: cannot load {}", policy.display())
-                })?,
+                LocalPolicy::load_with(policy, device, prompt, candle_core::DType::F32)
+                    .with_context(|| {
+                        format!("log-prob verifier: cannot load {}", policy.display())
+                    })?,
                 delimiter,
             )),
             Self::ToyPrm => prm::load(&crate::backend::beside_crate(TOY_PRM), device)?,
