@@ -7,6 +7,7 @@ pub mod gguf;
 pub mod hf;
 pub mod meter;
 pub mod model;
+pub mod qmatmul;
 pub mod sample;
 pub mod source;
 pub mod tokenizer;
