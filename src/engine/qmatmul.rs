@@ -345,34 +345,64 @@ struct Lhs {
 }
 
 impl Lhs {
+    /// Quantizes the `m` rows of `x`, rows spread over candle's thread pool.
     fn quantize(x: &[f32], m: usize, k: usize) -> Self {
         let kb = k / QK;
-        let mut q = vec![0i8; m * k];
-        let mut d = vec![0f32; m * kb];
-        let mut s = vec![0f32; m * kb];
-        let mut blocks = vec![BlockQ8_1::zeros(); kb];
-        for r in 0..m {
-            BlockQ8_1::from_float(&x[r * k..(r + 1) * k], &mut blocks);
-            // SAFETY: `BlockQ8_1` is `repr(C)` { d: f16, s: f16, qs: [i8; 32] }, 36 bytes with
-            // no padding (candle asserts the size), so its bytes are initialized and may be
-            // read as `u8`. The layout is pinned by the test `q8_1_layout`.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), kb * Q8_1_BYTES)
-            };
-            for (b, blk) in bytes.chunks_exact(Q8_1_BYTES).enumerate() {
-                d[r * kb + b] = f16_le(&blk[0..2]);
-                s[r * kb + b] = f16_le(&blk[2..4]);
-                for (dst, &v) in q[r * k + b * QK..][..QK].iter_mut().zip(&blk[4..]) {
-                    *dst = v as i8;
-                }
+        let mut lhs = Self {
+            q: vec![0i8; m * k],
+            d: vec![0f32; m * kb],
+            s: vec![0f32; m * kb],
+        };
+        let (q, d, s) = (
+            lhs.q.as_mut_ptr() as usize,
+            lhs.d.as_mut_ptr() as usize,
+            lhs.s.as_mut_ptr() as usize,
+        );
+        let rows = |range: std::ops::Range<usize>| {
+            let mut blocks = vec![BlockQ8_1::zeros(); kb];
+            for r in range {
+                // SAFETY: rows r < m of `q`, `d` and `s` (sized for m rows above, alive until
+                // the pool call returns); each row is quantized by exactly one thread and
+                // nothing reads them before the pool call returns.
+                let (q, d, s) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut((q as *mut i8).add(r * k), k),
+                        std::slice::from_raw_parts_mut((d as *mut f32).add(r * kb), kb),
+                        std::slice::from_raw_parts_mut((s as *mut f32).add(r * kb), kb),
+                    )
+                };
+                quantize_row(&x[r * k..(r + 1) * k], &mut blocks, q, d, s);
             }
+        };
+        if m < 4 {
+            rows(0..m);
+        } else {
+            candle_core::utils::barrier_pool().execute_chunked(m, rows);
         }
-        Self { q, d, s }
+        lhs
+    }
+}
+
+/// One row to Q8_1 with candle's `from_float`, its blocks split into values, scales and sums.
+fn quantize_row(x: &[f32], blocks: &mut [BlockQ8_1], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
+    BlockQ8_1::from_float(x, blocks);
+    // SAFETY: `BlockQ8_1` is `repr(C)` { d: f16, s: f16, qs: [i8; 32] }, 36 bytes with no
+    // padding (candle asserts the size), so its bytes are initialized and may be read as `u8`.
+    // The layout is pinned by the test `q8_1_layout`.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), blocks.len() * Q8_1_BYTES)
+    };
+    for (b, blk) in bytes.chunks_exact(Q8_1_BYTES).enumerate() {
+        d[b] = f16_le(&blk[0..2]);
+        s[b] = f16_le(&blk[2..4]);
+        for (dst, &v) in q[b * QK..][..QK].iter_mut().zip(&blk[4..]) {
+            *dst = v as i8;
+        }
     }
 }
 
 /// The reference kernel: candle's scalar arithmetic on the tile layout.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn tile_scalar<const R: usize>(
     wq: &[u8],
     wdm: &[f32],
@@ -413,7 +443,7 @@ fn tile_scalar<const R: usize>(
 /// `yq`/`yd`/`ys` `R` rows of `kb` blocks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn tile_avx512<const R: usize>(
     wq: &[u8],
     wdm: &[f32],
@@ -472,7 +502,7 @@ unsafe fn tile_avx512<const R: usize>(
 /// The CPU must have AVX2; the slices as for [`tile_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn tile_avx2<const R: usize>(
     wq: &[u8],
     wdm: &[f32],
