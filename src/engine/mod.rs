@@ -8,6 +8,7 @@ pub mod hf;
 pub mod meter;
 pub mod model;
 pub mod prefix;
+pub mod qmatmul;
 pub mod sample;
 pub mod source;
 pub mod tokenizer;

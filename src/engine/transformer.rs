@@ -10,8 +10,9 @@
 //! Tests check it against candle's stock `qwen2` and `quantized_llama` on the same weights, and
 //! against llama.cpp's greedy tokens on the SmolLM2 GGUF.
 
+use super::qmatmul::QLinear;
 use candle_core::quantized::{gguf_file, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use std::collections::HashMap;
 
 /// How RoPE frequencies are scaled for long contexts.
@@ -163,7 +164,7 @@ impl Config {
 /// A linear map: dense or quantized weight `(out, in)`, optional bias.
 #[derive(Debug, Clone)]
 pub struct Proj {
-    weight: QMatMul,
+    weight: QLinear,
     bias: Option<Tensor>,
 }
 
@@ -171,15 +172,21 @@ impl Proj {
     /// A dense projection.
     pub fn dense(weight: Tensor, bias: Option<Tensor>) -> Self {
         Self {
-            weight: QMatMul::Tensor(weight),
+            weight: QLinear::Candle(QMatMul::Tensor(weight)),
             bias,
         }
     }
 
-    /// A projection from a GGUF tensor (F32/F16/BF16 are dequantized, as candle does).
+    /// A projection from a GGUF tensor (F32/F16/BF16 are dequantized, as candle does; Q4_1 on
+    /// the CPU runs on [`super::qmatmul`]'s kernels, with candle's results).
     pub fn quantized(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
+        Self::quantized_arc(std::sync::Arc::new(weight), bias)
+    }
+
+    /// As [`Self::quantized`], for a tensor shared with another user (tied embeddings).
+    pub fn quantized_arc(weight: std::sync::Arc<QTensor>, bias: Option<Tensor>) -> Result<Self> {
         Ok(Self {
-            weight: QMatMul::from_qtensor(weight)?,
+            weight: QLinear::from_arc(weight)?,
             bias,
         })
     }
@@ -779,10 +786,7 @@ pub fn weights_from_gguf(
     let norm = need(read, "output_norm.weight", &[h])?.dequantize(device)?;
     let lm_head = match read("output.weight")? {
         Some(w) => Proj::quantized(w, None)?,
-        None => Proj {
-            weight: QMatMul::from_arc(embed.clone())?,
-            bias: None,
-        },
+        None => Proj::quantized_arc(embed.clone(), None)?,
     };
     Ok(Weights {
         embed: Embedding::Quantized(embed),

@@ -1,0 +1,726 @@
+//! A fast CPU matmul for Q4_1 GGUF weights whose results are bit-for-bit those of candle's
+//! `QMatMul`.
+//!
+//! Why: candle 0.11's CPU path for Q4_1 computes every output element with the scalar
+//! `BlockQ4_1::vec_dot_unopt`, and its repacked x86 kernels cover only Q4K/Q6K/Q8_0 with rows of
+//! a multiple of 256 values, so on SmolLM2 (hidden size 576) it runs about ten times slower
+//! than llama.cpp on the same file.
+//!
+//! How: the weights are repacked once, at load, into tiles of [`TILE`] output columns. For each
+//! 32-value block of the input dimension a tile holds the 4-bit values of its 16 columns
+//! interleaved four at a time (so one AVX-512 VNNI `vpdpbusd` multiplies four values of 16
+//! columns by the same four activations and leaves one partial sum per column in each lane),
+//! followed by the columns' scales and mins as f32. Activations are quantized per row to Q8_1
+//! with candle's own `BlockQ8_1::from_float`. A kernel walks one tile against up to four rows at
+//! a time, so each loaded weight block serves several rows, and the tiles (times chunks of rows)
+//! are spread over candle's own CPU thread pool, the one its quantized matmul uses.
+//!
+//! Numerics: candle computes, per output element, `sumf += sumi * d_w * d_x + m_w * s_x` block
+//! by block, left to right, in f32 and without fused multiply-adds, where `sumi` is the exact
+//! integer dot product of the block. The kernels here compute `sumi` exactly (SIMD integer
+//! arithmetic; any order gives the same integer) and then do those same f32 operations in the
+//! same order, one SIMD lane per output element, so every output is identical to candle's.
+//! The tests check that against `QMatMul` on random weights for every kernel this CPU has.
+//!
+//! Kernels: AVX-512 VNNI, AVX2, and a scalar one for every other CPU, chosen at run time.
+
+// The SIMD kernels need `unsafe` (intrinsics and raw pointer reads); every block says why it is
+// sound.
+use candle_core::quantized::k_quants::{BlockQ8_1, GgmlType};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Values per quantization block (Q4_1 and Q8_1).
+const QK: usize = 32;
+/// Output columns per weight tile.
+pub const TILE: usize = 16;
+/// Bytes of 4-bit values per tile and block.
+const TILE_QS: usize = TILE * QK / 2;
+/// Bytes of one Q4_1 block in a GGUF tensor: f16 scale, f16 min, 16 bytes of values.
+const Q4_1_BYTES: usize = 20;
+/// Bytes of candle's `BlockQ8_1`: f16 scale, f16 scaled sum, 32 `i8` values (`repr(C)`).
+const Q8_1_BYTES: usize = 36;
+/// Rows one work item covers; a chunk's quantized activations stay in cache while its item
+/// walks a tile.
+const ROW_CHUNK: usize = 64;
+/// Rows one kernel call handles at once.
+const ROWS: usize = 4;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fast kernels on or off for weights loaded from now on (on by default). For A/B
+/// timing and checks against candle; results are the same either way.
+pub fn set_fast_kernels(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Which kernel a [`FastQMatMul`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust, any CPU.
+    Scalar,
+    /// x86-64 AVX2.
+    Avx2,
+    /// x86-64 AVX-512 (F, BW) with VNNI.
+    Avx512Vnni,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vnni")
+            {
+                return Self::Avx512Vnni;
+            }
+            if is_x86_feature_detected!("avx2") {
+                return Self::Avx2;
+            }
+        }
+        Self::Scalar
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn available(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// A Q4_1 weight `(out, in)` repacked for the CPU kernels; applied to f32 activations
+/// `(..., in)` as a candle custom op.
+pub struct FastQMatMul {
+    /// Output features.
+    n: usize,
+    /// Input features (a multiple of 32).
+    k: usize,
+    /// Blocks per column: `k / 32`.
+    kb: usize,
+    /// Tiles of [`TILE`] columns, the last one padded with zero columns.
+    tiles: usize,
+    /// Per tile, per block: [`TILE_QS`] bytes of 4-bit values, see [`pack_q4_1`].
+    qs: Vec<u8>,
+    /// Per tile, per block: the 16 columns' scales, then their mins.
+    dm: Vec<f32>,
+    kernel: Kernel,
+}
+
+impl std::fmt::Debug for FastQMatMul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastQMatMul")
+            .field("out", &self.n)
+            .field("in", &self.k)
+            .field("kernel", &self.kernel)
+            .finish()
+    }
+}
+
+fn f16_le(b: &[u8]) -> f32 {
+    half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+}
+
+impl FastQMatMul {
+    /// Repacks a Q4_1 CPU tensor of shape `(out, in)`; `None` for any other tensor (other
+    /// type, device or shape), which candle's `QMatMul` should handle.
+    pub fn new(w: &QTensor) -> Result<Option<Self>> {
+        Self::with_kernel(w, Kernel::best())
+    }
+
+    /// As [`Self::new`] with a given kernel (an error if this CPU cannot run it).
+    pub fn with_kernel(w: &QTensor, kernel: Kernel) -> Result<Option<Self>> {
+        if !kernel.available() {
+            candle_core::bail!("this CPU cannot run the {kernel:?} kernel");
+        }
+        if w.dtype() != GgmlDType::Q4_1 || !w.device().is_cpu() {
+            return Ok(None);
+        }
+        let Ok((n, k)) = w.shape().dims2() else {
+            return Ok(None);
+        };
+        if n == 0 || k == 0 || !k.is_multiple_of(QK) {
+            return Ok(None);
+        }
+        let data = w.data()?;
+        let kb = k / QK;
+        if data.len() != n * kb * Q4_1_BYTES {
+            candle_core::bail!(
+                "Q4_1 tensor ({n}, {k}) holds {} bytes, expected {}",
+                data.len(),
+                n * kb * Q4_1_BYTES
+            );
+        }
+        let tiles = n.div_ceil(TILE);
+        let mut qs = vec![0u8; tiles * kb * TILE_QS];
+        let mut dm = vec![0f32; tiles * kb * 2 * TILE];
+        for col in 0..n {
+            let (t, c) = (col / TILE, col % TILE);
+            for b in 0..kb {
+                let src = &data[(col * kb + b) * Q4_1_BYTES..][..Q4_1_BYTES];
+                let at = (t * kb + b) * 2 * TILE;
+                dm[at + c] = f16_le(&src[0..2]);
+                dm[at + TILE + c] = f16_le(&src[2..4]);
+                let mut vals = [0u8; QK];
+                for (j, &byte) in src[4..].iter().enumerate() {
+                    vals[j] = byte & 0x0F;
+                    vals[j + QK / 2] = byte >> 4;
+                }
+                pack_q4_1(&vals, c, &mut qs[(t * kb + b) * TILE_QS..][..TILE_QS]);
+            }
+        }
+        Ok(Some(Self {
+            n,
+            k,
+            kb,
+            tiles,
+            qs,
+            dm,
+            kernel,
+        }))
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        self.n
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        self.k
+    }
+
+    /// `x (..., in)` times the weight transposed: `(..., out)`, f32 in and out.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.apply_op1_no_bwd(self)
+    }
+
+    /// `dst (m, out) = x (m, in) · wᵀ` on f32 slices.
+    pub fn matmul(&self, x: &[f32], m: usize, dst: &mut [f32]) -> Result<()> {
+        let (n, k, kb) = (self.n, self.k, self.kb);
+        if x.len() != m * k || dst.len() != m * n {
+            candle_core::bail!(
+                "Q4_1 matmul of ({m}, {k}) by ({k}, {n}) given {} inputs and {} outputs",
+                x.len(),
+                dst.len()
+            );
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        let lhs = Lhs::quantize(x, m, k);
+        let row_chunks = m.div_ceil(ROW_CHUNK);
+        let dst_addr = dst.as_mut_ptr() as usize;
+        let work = |item: usize| {
+            let (t, chunk) = (item % self.tiles, item / self.tiles);
+            let rows = chunk * ROW_CHUNK..m.min((chunk + 1) * ROW_CHUNK);
+            let cols = TILE.min(n - t * TILE);
+            let wq = &self.qs[t * kb * TILE_QS..][..kb * TILE_QS];
+            let wdm = &self.dm[t * kb * 2 * TILE..][..kb * 2 * TILE];
+            let mut r = rows.start;
+            while r < rows.end {
+                let take = ROWS.min(rows.end - r);
+                let mut out = [[0f32; TILE]; ROWS];
+                self.tile(take, wq, wdm, &lhs, r, &mut out);
+                for (i, o) in out.iter().take(take).enumerate() {
+                    // SAFETY: `dst` holds m * n values and outlives the pool call; row r + i < m
+                    // and columns t*16 .. t*16 + cols < n. Each (tile, row chunk) item is run
+                    // by exactly one thread, so no two threads write the same element, and
+                    // nothing reads `dst` until the pool call returns.
+                    unsafe {
+                        let p = (dst_addr as *mut f32).add((r + i) * n + t * TILE);
+                        std::ptr::copy_nonoverlapping(o.as_ptr(), p, cols);
+                    }
+                }
+                r += take;
+            }
+        };
+        let items = self.tiles * row_chunks;
+        candle_core::utils::barrier_pool().execute_chunked(items, |range| range.for_each(work));
+        Ok(())
+    }
+
+    /// One tile against `rows` (1..=4) rows from `r0`, results in `out[..rows]`.
+    fn tile(
+        &self,
+        rows: usize,
+        wq: &[u8],
+        wdm: &[f32],
+        lhs: &Lhs,
+        r0: usize,
+        out: &mut [[f32; TILE]; ROWS],
+    ) {
+        let (k, kb) = (self.k, self.kb);
+        let yq = &lhs.q[r0 * k..(r0 + rows) * k];
+        let yd = &lhs.d[r0 * kb..(r0 + rows) * kb];
+        let ys = &lhs.s[r0 * kb..(r0 + rows) * kb];
+        macro_rules! run {
+            ($f:ident) => {
+                match rows {
+                    1 => $f::<1>(wq, wdm, kb, yq, yd, ys, out),
+                    2 => $f::<2>(wq, wdm, kb, yq, yd, ys, out),
+                    3 => $f::<3>(wq, wdm, kb, yq, yd, ys, out),
+                    _ => $f::<4>(wq, wdm, kb, yq, yd, ys, out),
+                }
+            };
+        }
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the kernel was checked to be available on this CPU at construction; the
+            // slices hold `rows` rows of `kb` blocks and one tile of `kb` blocks.
+            Kernel::Avx512Vnni => unsafe { run!(tile_avx512) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Kernel::Avx2 => unsafe { run!(tile_avx2) },
+            _ => run!(tile_scalar),
+        }
+    }
+}
+
+impl CustomOp1 for FastQMatMul {
+    fn name(&self) -> &'static str {
+        "thinkscale-q4_1-matmul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("Q4_1 matmul needs a contiguous input, got {layout:?}");
+        };
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("Q4_1 matmul needs f32 input");
+        };
+        let mut dims = layout.shape().dims().to_vec();
+        if dims.last() != Some(&self.k) {
+            candle_core::bail!(
+                "Q4_1 matmul: input {:?} does not end in {} features",
+                layout.shape(),
+                self.k
+            );
+        }
+        let m = layout.shape().elem_count() / self.k;
+        let mut dst = vec![0f32; m * self.n];
+        self.matmul(&data[start..end], m, &mut dst)?;
+        if let Some(last) = dims.last_mut() {
+            *last = self.n;
+        }
+        Ok((CpuStorage::F32(dst), Shape::from(dims)))
+    }
+}
+
+/// Packs one column's 32 values (block order) at column `c` of a tile block: byte
+/// `h * 64 + c * 4 + i` holds value `4h + i` in its low nibble and `16 + 4h + i` in its high one,
+/// so the low (high) nibbles of the 64 bytes at `h * 64` are values `4h..4h+4`
+/// (`16+4h..16+4h+4`) of all 16 columns, four bytes per column.
+fn pack_q4_1(vals: &[u8; QK], c: usize, dst: &mut [u8]) {
+    for h in 0..4 {
+        for i in 0..4 {
+            dst[h * 64 + c * 4 + i] = vals[4 * h + i] | (vals[16 + 4 * h + i] << 4);
+        }
+    }
+}
+
+/// Activations quantized to Q8_1 exactly as candle does, split into values, scales and scaled
+/// sums.
+struct Lhs {
+    /// `m * k` values.
+    q: Vec<i8>,
+    /// `m * k / 32` scales.
+    d: Vec<f32>,
+    /// `m * k / 32` scaled sums of the values.
+    s: Vec<f32>,
+}
+
+impl Lhs {
+    /// Quantizes the `m` rows of `x`, rows spread over candle's thread pool.
+    fn quantize(x: &[f32], m: usize, k: usize) -> Self {
+        let kb = k / QK;
+        let mut lhs = Self {
+            q: vec![0i8; m * k],
+            d: vec![0f32; m * kb],
+            s: vec![0f32; m * kb],
+        };
+        let (q, d, s) = (
+            lhs.q.as_mut_ptr() as usize,
+            lhs.d.as_mut_ptr() as usize,
+            lhs.s.as_mut_ptr() as usize,
+        );
+        let rows = |range: std::ops::Range<usize>| {
+            let mut blocks = vec![BlockQ8_1::zeros(); kb];
+            for r in range {
+                // SAFETY: rows r < m of `q`, `d` and `s` (sized for m rows above, alive until
+                // the pool call returns); each row is quantized by exactly one thread and
+                // nothing reads them before the pool call returns.
+                let (q, d, s) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut((q as *mut i8).add(r * k), k),
+                        std::slice::from_raw_parts_mut((d as *mut f32).add(r * kb), kb),
+                        std::slice::from_raw_parts_mut((s as *mut f32).add(r * kb), kb),
+                    )
+                };
+                quantize_row(&x[r * k..(r + 1) * k], &mut blocks, q, d, s);
+            }
+        };
+        if m < 4 {
+            rows(0..m);
+        } else {
+            candle_core::utils::barrier_pool().execute_chunked(m, rows);
+        }
+        lhs
+    }
+}
+
+/// One row to Q8_1 with candle's `from_float`, its blocks split into values, scales and sums.
+fn quantize_row(x: &[f32], blocks: &mut [BlockQ8_1], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
+    BlockQ8_1::from_float(x, blocks);
+    // SAFETY: `BlockQ8_1` is `repr(C)` { d: f16, s: f16, qs: [i8; 32] }, 36 bytes with no
+    // padding (candle asserts the size), so its bytes are initialized and may be read as `u8`.
+    // The layout is pinned by the test `q8_1_layout`.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), blocks.len() * Q8_1_BYTES)
+    };
+    for (b, blk) in bytes.chunks_exact(Q8_1_BYTES).enumerate() {
+        d[b] = f16_le(&blk[0..2]);
+        s[b] = f16_le(&blk[2..4]);
+        for (dst, &v) in q[b * QK..][..QK].iter_mut().zip(&blk[4..]) {
+            *dst = v as i8;
+        }
+    }
+}
+
+/// The reference kernel: candle's scalar arithmetic on the tile layout.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn tile_scalar<const R: usize>(
+    wq: &[u8],
+    wdm: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    ys: &[f32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    let k = kb * QK;
+    for (r, o) in out.iter_mut().enumerate().take(R) {
+        for (c, o) in o.iter_mut().enumerate() {
+            let mut sumf = 0f32;
+            for b in 0..kb {
+                let w = &wq[b * TILE_QS..][..TILE_QS];
+                let y = &yq[r * k + b * QK..][..QK];
+                let mut sumi = 0i32;
+                for h in 0..4 {
+                    for i in 0..4 {
+                        let byte = w[h * 64 + c * 4 + i];
+                        sumi += (byte & 0x0F) as i32 * y[4 * h + i] as i32
+                            + (byte >> 4) as i32 * y[16 + 4 * h + i] as i32;
+                    }
+                }
+                let (dw, mw) = (wdm[b * 2 * TILE + c], wdm[b * 2 * TILE + TILE + c]);
+                sumf += sumi as f32 * dw * yd[r * kb + b] + mw * ys[r * kb + b];
+            }
+            *o = sumf;
+        }
+    }
+}
+
+/// AVX-512 VNNI: per block, `vpdpbusd` of the 16 columns' unsigned 4-bit values by four
+/// broadcast activations, eight times; then the f32 update of all 16 columns at once.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `wq`/`wdm` must hold `kb` tile blocks and
+/// `yq`/`yd`/`ys` `R` rows of `kb` blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn tile_avx512<const R: usize>(
+    wq: &[u8],
+    wdm: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    ys: &[f32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    use std::arch::x86_64::*;
+    let k = kb * QK;
+    debug_assert!(wq.len() >= kb * TILE_QS && wdm.len() >= kb * 2 * TILE);
+    debug_assert!(yq.len() >= R * k && yd.len() >= R * kb && ys.len() >= R * kb);
+    let mask = _mm512_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); R];
+    let (wq, wdm, yq) = (wq.as_ptr(), wdm.as_ptr(), yq.as_ptr());
+    for b in 0..kb {
+        let mut lo = [_mm512_setzero_si512(); R];
+        let mut hi = [_mm512_setzero_si512(); R];
+        for h in 0..4 {
+            // SAFETY (all reads below): in bounds by the function's contract.
+            let packed = _mm512_loadu_si512(wq.add(b * TILE_QS + h * 64).cast());
+            let wl = _mm512_and_si512(packed, mask);
+            let wh = _mm512_and_si512(_mm512_srli_epi16::<4>(packed), mask);
+            for r in 0..R {
+                let y = yq.add(r * k + b * QK);
+                let yl = _mm512_set1_epi32(y.add(4 * h).cast::<i32>().read_unaligned());
+                let yh = _mm512_set1_epi32(y.add(16 + 4 * h).cast::<i32>().read_unaligned());
+                lo[r] = _mm512_dpbusd_epi32(lo[r], wl, yl);
+                hi[r] = _mm512_dpbusd_epi32(hi[r], wh, yh);
+            }
+        }
+        let dw = _mm512_loadu_ps(wdm.add(b * 2 * TILE));
+        let mw = _mm512_loadu_ps(wdm.add(b * 2 * TILE + TILE));
+        for r in 0..R {
+            let sumi = _mm512_cvtepi32_ps(_mm512_add_epi32(lo[r], hi[r]));
+            let dy = _mm512_set1_ps(*yd.get_unchecked(r * kb + b));
+            let sy = _mm512_set1_ps(*ys.get_unchecked(r * kb + b));
+            let t = _mm512_add_ps(
+                _mm512_mul_ps(_mm512_mul_ps(sumi, dw), dy),
+                _mm512_mul_ps(mw, sy),
+            );
+            acc[r] = _mm512_add_ps(acc[r], t);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// AVX2: as the AVX-512 kernel, one half tile (8 columns) at a time, with `vpmaddubsw` (16-bit
+/// sums of pairs; 16 products of 4-bit by 8-bit values stay below 2^15, so nothing saturates)
+/// and `vpmaddwd` by ones for the 32-bit sums.
+///
+/// # Safety
+/// The CPU must have AVX2; the slices as for [`tile_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn tile_avx2<const R: usize>(
+    wq: &[u8],
+    wdm: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    ys: &[f32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    use std::arch::x86_64::*;
+    let k = kb * QK;
+    debug_assert!(wq.len() >= kb * TILE_QS && wdm.len() >= kb * 2 * TILE);
+    debug_assert!(yq.len() >= R * k && yd.len() >= R * kb && ys.len() >= R * kb);
+    let mask = _mm256_set1_epi8(0x0F);
+    let ones = _mm256_set1_epi16(1);
+    let (wq, wdm, yq) = (wq.as_ptr(), wdm.as_ptr(), yq.as_ptr());
+    for half in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let mut lo = [_mm256_setzero_si256(); R];
+            let mut hi = [_mm256_setzero_si256(); R];
+            for h in 0..4 {
+                // SAFETY (all reads below): in bounds by the function's contract.
+                let packed = _mm256_loadu_si256(wq.add(b * TILE_QS + h * 64 + half * 32).cast());
+                let wl = _mm256_and_si256(packed, mask);
+                let wh = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), mask);
+                for r in 0..R {
+                    let y = yq.add(r * k + b * QK);
+                    let yl = _mm256_set1_epi32(y.add(4 * h).cast::<i32>().read_unaligned());
+                    let yh = _mm256_set1_epi32(y.add(16 + 4 * h).cast::<i32>().read_unaligned());
+                    lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(wl, yl));
+                    hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(wh, yh));
+                }
+            }
+            let dw = _mm256_loadu_ps(wdm.add(b * 2 * TILE + half * 8));
+            let mw = _mm256_loadu_ps(wdm.add(b * 2 * TILE + TILE + half * 8));
+            for r in 0..R {
+                let sumi = _mm256_add_epi32(
+                    _mm256_madd_epi16(lo[r], ones),
+                    _mm256_madd_epi16(hi[r], ones),
+                );
+                let sumi = _mm256_cvtepi32_ps(sumi);
+                let dy = _mm256_set1_ps(*yd.get_unchecked(r * kb + b));
+                let sy = _mm256_set1_ps(*ys.get_unchecked(r * kb + b));
+                let t = _mm256_add_ps(
+                    _mm256_mul_ps(_mm256_mul_ps(sumi, dw), dy),
+                    _mm256_mul_ps(mw, sy),
+                );
+                acc[r] = _mm256_add_ps(acc[r], t);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(out[r].as_mut_ptr().add(half * 8), acc[r]);
+        }
+    }
+}
+
+/// A quantized linear map: candle's `QMatMul`, or [`FastQMatMul`] where it applies (Q4_1 on
+/// the CPU, unless candle is told to dequantize everything or [`set_fast_kernels`] is off).
+#[derive(Debug, Clone)]
+pub enum QLinear {
+    /// candle's own.
+    Candle(QMatMul),
+    /// The kernels of this module.
+    Fast(Arc<FastQMatMul>),
+}
+
+impl QLinear {
+    /// From a GGUF tensor, as `QMatMul::from_arc` would take it.
+    pub fn from_arc(w: Arc<QTensor>) -> Result<Self> {
+        let q = QMatMul::from_arc(w)?;
+        if let QMatMul::QTensor(t) = &q {
+            if ENABLED.load(Ordering::Relaxed) {
+                if let Some(fast) = FastQMatMul::new(t)? {
+                    return Ok(Self::Fast(Arc::new(fast)));
+                }
+            }
+        }
+        Ok(Self::Candle(q))
+    }
+
+    /// `x (..., in)` to `(..., out)`. Inputs other than f32 go through f32 and come back in
+    /// their type, as in candle.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Candle(q) => q.forward(x),
+            Self::Fast(f) => match x.dtype() {
+                DType::F32 => f.forward(&x.contiguous()?),
+                dt => f.forward(&x.to_dtype(DType::F32)?)?.to_dtype(dt),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use rand::{Rng, SeedableRng};
+
+    fn random(shape: (usize, usize), seed: u64) -> Tensor {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let v: Vec<f32> = (0..shape.0 * shape.1)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn q4_1(out: usize, inp: usize, seed: u64) -> Arc<QTensor> {
+        Arc::new(QTensor::quantize(&random((out, inp), seed), GgmlDType::Q4_1).unwrap())
+    }
+
+    fn bits(t: &Tensor) -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni]
+            .into_iter()
+            .filter(|k| k.available())
+            .collect()
+    }
+
+    #[test]
+    fn equals_candle_bit_for_bit() {
+        let shapes = [
+            (576, 576),
+            (1536, 576),
+            (576, 1536),
+            (192, 576),
+            (49152, 576),
+        ];
+        for (i, &(out, inp)) in shapes.iter().enumerate() {
+            let w = q4_1(out, inp, i as u64);
+            let reference = QMatMul::from_arc(w.clone()).unwrap();
+            for kernel in kernels() {
+                let fast = FastQMatMul::with_kernel(&w, kernel).unwrap().unwrap();
+                for rows in [1, 3, 16, 33] {
+                    if out == 49152 && kernel == Kernel::Scalar && rows > 3 {
+                        continue; // slow in debug builds and adds nothing
+                    }
+                    let x = random((rows, inp), 100 + rows as u64);
+                    let want = reference.forward(&x).unwrap();
+                    let got = fast.forward(&x).unwrap();
+                    assert_eq!(got.dims(), want.dims());
+                    assert!(
+                        bits(&got) == bits(&want),
+                        "{kernel:?} ({out}, {inp}) x {rows} rows differs from candle"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn odd_widths_batches_and_layouts() {
+        // 40 outputs: a padded last tile. Rank 3 input, a transposed (non-contiguous) one, f16.
+        let w = q4_1(40, 64, 7);
+        let reference = QMatMul::from_arc(w.clone()).unwrap();
+        let lin = QLinear::from_arc(w).unwrap();
+        assert!(matches!(lin, QLinear::Fast(_)));
+        let x = random((10, 64), 8).reshape((2, 5, 64)).unwrap();
+        assert_eq!(lin.forward(&x).unwrap().dims(), &[2, 5, 40]);
+        assert_eq!(
+            bits(&lin.forward(&x).unwrap()),
+            bits(&reference.forward(&x).unwrap())
+        );
+        let xt = random((64, 6), 9).t().unwrap();
+        assert_eq!(
+            bits(&lin.forward(&xt).unwrap()),
+            bits(&reference.forward(&xt.contiguous().unwrap()).unwrap())
+        );
+        let xh = x.to_dtype(DType::F16).unwrap();
+        let got = lin.forward(&xh).unwrap();
+        assert_eq!(got.dtype(), DType::F16);
+        assert_eq!(
+            bits(&got.to_dtype(DType::F32).unwrap()),
+            bits(
+                &reference
+                    .forward(&xh)
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error_and_other_types_stay_with_candle() {
+        let w = q4_1(32, 64, 1);
+        let fast = FastQMatMul::new(&w).unwrap().unwrap();
+        assert!(fast.forward(&random((2, 32), 2)).is_err());
+        assert!(fast.matmul(&[0.0; 10], 1, &mut [0.0; 32]).is_err());
+        let q8 = QTensor::quantize(&random((32, 64), 3), GgmlDType::Q8_0).unwrap();
+        assert!(FastQMatMul::new(&q8).unwrap().is_none());
+        assert!(matches!(
+            QLinear::from_arc(Arc::new(q8)).unwrap(),
+            QLinear::Candle(_)
+        ));
+    }
+
+    #[test]
+    fn q8_1_layout() {
+        // The byte reading in `Lhs::quantize` must see candle's values and scales.
+        let x: Vec<f32> = random((1, 64), 4).flatten_all().unwrap().to_vec1().unwrap();
+        let lhs = Lhs::quantize(&x, 1, 64);
+        let mut blocks = vec![BlockQ8_1::zeros(); 2];
+        BlockQ8_1::from_float(&x, &mut blocks);
+        let mut deq = vec![0f32; 64];
+        BlockQ8_1::to_float(&blocks, &mut deq);
+        for (i, &v) in deq.iter().enumerate() {
+            assert_eq!(v, lhs.q[i] as f32 * lhs.d[i / 32]);
+        }
+        for b in 0..2 {
+            let sum: i32 = lhs.q[b * 32..(b + 1) * 32].iter().map(|&v| v as i32).sum();
+            let want = half::f16::from_f32(sum as f32) * half::f16::from_f32(lhs.d[b]);
+            assert_eq!(lhs.s[b], want.to_f32());
+        }
+    }
+}
