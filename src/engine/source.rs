@@ -1,9 +1,10 @@
 //! Where a model's files are: a directory in Hugging Face layout, a GGUF file, or a Hugging
 //! Face repo id found in the local Hugging Face cache.
 //!
-//! This build does not download: no hub is reachable from the machines it is developed on, and
-//! an HTTP client with TLS would more than double its dependencies. A repo id is looked up in
-//! the cache that `huggingface-cli download ORG/NAME` (or any `huggingface_hub` program) fills.
+//! A repo id is looked up in the cache that `huggingface-cli download ORG/NAME` (or any
+//! `huggingface_hub` program) fills. A build with the `hub` feature (`cargo build --features
+//! hub`: the hf-hub crate, with TLS) downloads a missing repo's files into that cache first,
+//! unless `HF_HUB_OFFLINE=1`; default builds stay offline and small.
 
 use std::path::{Path, PathBuf};
 
@@ -70,15 +71,106 @@ pub fn resolve(spec: &Path) -> Result<ModelSource, SourceError> {
         let repo = cache.join(format!("models--{org}--{name}"));
         return match snapshot(&repo) {
             Some(snap) => in_dir(&snap).map_err(err),
+            None if downloads() => download(&cache, org, name)
+                .and_then(|dir| in_dir(&dir))
+                .map_err(err),
             None => Err(err(format!(
                 "no such file or directory, and no snapshot of Hugging Face repo {org}/{name} \
-                 in {} (this build does not download; run `huggingface-cli download \
-                 {org}/{name}` first)",
-                cache.display()
+                 in {} ({}; run `huggingface-cli download {org}/{name}` first)",
+                cache.display(),
+                if cfg!(feature = "hub") {
+                    "HF_HUB_OFFLINE is set"
+                } else {
+                    "this build does not download: build with --features hub"
+                }
             ))),
         };
     }
     Err(err("no such file or directory".into()))
+}
+
+/// Whether a missing repo is downloaded: in builds with the `hub` feature, unless
+/// `HF_HUB_OFFLINE=1`.
+fn downloads() -> bool {
+    cfg!(feature = "hub") && std::env::var("HF_HUB_OFFLINE").map_or(true, |v| v != "1")
+}
+
+/// The files of a Hugging Face layout model that are fetched where the repo has them; shards
+/// named by `model.safetensors.index.json` are added.
+#[cfg(feature = "hub")]
+const HUB_FILES: [&str; 7] = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "model.safetensors",
+    "model.safetensors.index.json",
+];
+
+/// Downloads the files of repo `org/name` that a model in Hugging Face layout needs into the
+/// cache at `cache`; returns the snapshot directory.
+#[cfg(feature = "hub")]
+fn download(cache: &Path, org: &str, name: &str) -> Result<PathBuf, String> {
+    use hf_hub::api::sync::ApiBuilder;
+    let id = format!("{org}/{name}");
+    let fail = |e: hf_hub::api::sync::ApiError| format!("downloading {id} from the hub: {e}");
+    let api = ApiBuilder::from_cache(hf_hub::Cache::new(cache.to_path_buf()))
+        .with_progress(true)
+        .build()
+        .map_err(fail)?;
+    let repo = api.model(id.clone());
+    let listed: Vec<String> = repo
+        .info()
+        .map_err(fail)?
+        .siblings
+        .into_iter()
+        .map(|s| s.rfilename)
+        .collect();
+    if !listed.iter().any(|f| f == "config.json") {
+        return Err(format!(
+            "hub repo {id} has no config.json (a GGUF repo? download its .gguf file and name \
+             the file)"
+        ));
+    }
+    let mut wanted: Vec<String> = HUB_FILES
+        .iter()
+        .filter(|f| listed.iter().any(|l| l == *f))
+        .map(|f| f.to_string())
+        .collect();
+    let mut dir = None;
+    let mut i = 0;
+    while i < wanted.len() {
+        let path = repo.get(&wanted[i]).map_err(fail)?;
+        if wanted[i] == "model.safetensors.index.json" {
+            let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            let index: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut shards: Vec<String> = index
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .map(|m| {
+                    m.values()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            shards.sort();
+            shards.dedup();
+            shards.retain(|s| !wanted.contains(s));
+            wanted.extend(shards);
+        }
+        dir = path.parent().map(Path::to_path_buf);
+        i += 1;
+    }
+    dir.ok_or_else(|| format!("hub repo {id}: nothing to download"))
+}
+
+#[cfg(not(feature = "hub"))]
+fn download(_cache: &Path, org: &str, name: &str) -> Result<PathBuf, String> {
+    Err(format!(
+        "{org}/{name}: this build does not download (build with --features hub)"
+    ))
 }
 
 fn has_gguf_extension(p: &Path) -> bool {
