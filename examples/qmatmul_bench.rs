@@ -1,5 +1,6 @@
-//! Times candle's `QMatMul` against `engine::qmatmul` on SmolLM2-135M's Q4_1 shapes, side by
-//! side, then whole forward passes of the SmolLM2 GGUF with each (when the file is there).
+//! Times candle's `QMatMul` against `engine::qmatmul` on SmolLM2-135M's Q4_1 shapes and its
+//! Q8_0 tied output head, side by side, then whole forward passes of the SmolLM2 GGUF with each
+//! (when the file is there).
 //!
 //!   nice cargo run --release --example qmatmul_bench
 //!
@@ -74,6 +75,47 @@ fn main() -> anyhow::Result<()> {
             });
             println!(
                 "{:>14} {rows:>5} {:>11.3} {:>11.3} {:>6.1}x",
+                format!("{inp}->{out}"),
+                ms(tc),
+                ms(tf),
+                tc.as_secs_f64() / tf.as_secs_f64()
+            );
+        }
+    }
+
+    // Q8_0: the tied output head (token_embd.weight in the GGUF) and one hidden-size shape.
+    // Results agree to float rounding, not bit for bit: print the largest relative error.
+    println!(
+        "\nQ8_0\n{:>14} {:>5} {:>11} {:>11} {:>7} {:>9}",
+        "shape", "rows", "candle ms", "fast ms", "ratio", "rel err"
+    );
+    for (out, inp) in [(49152, 576), (576, 576)] {
+        let w = Tensor::randn(0f32, 0.05, (out, inp), &dev)?;
+        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q8_0)?);
+        let candle = QMatMul::from_arc(q.clone())?;
+        let Some(fast) = FastQMatMul::new(&q)? else {
+            anyhow::bail!("not a fast shape");
+        };
+        for rows in [1, 16, 32, 128] {
+            let x = Tensor::randn(0f32, 1.0, (rows, inp), &dev)?;
+            let a = candle.forward(&x)?.to_vec2::<f32>()?;
+            let b = fast.forward(&x)?.to_vec2::<f32>()?;
+            let mut err = 0f32;
+            for (a, b) in a.iter().zip(&b) {
+                let scale = a.iter().fold(f32::MIN_POSITIVE, |m, v| m.max(v.abs()));
+                let e = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                err = err.max(e / scale);
+            }
+            anyhow::ensure!(err <= 1e-5, "results differ: relative error {err:e}");
+            let budget = Duration::from_millis(400);
+            let tc = time(budget, || {
+                let _ = candle.forward(&x);
+            });
+            let tf = time(budget, || {
+                let _ = fast.forward(&x);
+            });
+            println!(
+                "{:>14} {rows:>5} {:>11.3} {:>11.3} {:>6.1}x {err:>9.1e}",
                 format!("{inp}->{out}"),
                 ms(tc),
                 ms(tf),

@@ -1,5 +1,5 @@
 //! A fast CPU matmul for Q4_1 GGUF weights whose results are bit-for-bit those of candle's
-//! `QMatMul`.
+//! `QMatMul`, and for Q8_0 weights with results within float rounding of candle's.
 //!
 //! Why: candle 0.11's CPU path for Q4_1 computes every output element with the scalar
 //! `BlockQ4_1::vec_dot_unopt`, and its repacked x86 kernels cover only Q4K/Q6K/Q8_0 with rows of
@@ -23,6 +23,18 @@
 //! The tests check that against `QMatMul` on random weights for every kernel this CPU has.
 //!
 //! Kernels: AVX-512 VNNI, AVX2, and a scalar one for every other CPU, chosen at run time.
+//!
+//! Q8_0 (SmolLM2's tied output head, 49152 x 576, where candle spent a third of the decoding
+//! time): the same tiles and work split, with the 8-bit values of 16 columns interleaved four at
+//! a time (512 bytes per tile and block) and one f32 scale per column and block. The activations
+//! are the same Q8_1 blocks, whose values and scales equal those of candle's Q8_0 activation
+//! blocks (same rounding), so every block's integer dot product `sumi` is candle's; only the f32
+//! accumulation `sumf += d_w * d_x * sumi` runs in another order (candle's AVX path sums eight
+//! partial lanes with FMAs), so results agree to float rounding, not bit for bit. The VNNI
+//! kernel stores nothing extra: it flips each signed weight byte to `q + 128` on the fly for
+//! `vpdpbusd` (unsigned by signed) and subtracts `128 * sum(q_x)`, exact in integers; the AVX2
+//! kernel multiplies `|q_w|` by `q_x` with `q_w`'s sign (`vpsignb`), as llama.cpp does, since
+//! `vpmaddubsw` would saturate on unsigned 8-bit weights.
 
 // The SIMD kernels need `unsafe` (intrinsics and raw pointer reads); every block says why it is
 // sound.
@@ -38,8 +50,17 @@ const QK: usize = 32;
 pub const TILE: usize = 16;
 /// Bytes of 4-bit values per tile and block.
 const TILE_QS: usize = TILE * QK / 2;
+/// Bytes of 8-bit values per tile and block (Q8_0).
+const TILE_Q8: usize = TILE * QK;
 /// Bytes of one Q4_1 block in a GGUF tensor: f16 scale, f16 min, 16 bytes of values.
 const Q4_1_BYTES: usize = 20;
+/// Bytes of one Q8_0 block in a GGUF tensor: f16 scale, 32 `i8` values.
+const Q8_0_BYTES: usize = 34;
+/// Q8_0 weights whose input size is a multiple of this stay with candle: there candle's own
+/// repacked kernels apply (on CPUs with VNNI, and on aarch64), and they quantize activations per
+/// 256 values (Q8_K), so their results differ from the per-32 math here by more than rounding.
+/// SmolLM2's Q8_0 output head has 576 inputs.
+const Q8_0_CANDLE_K: usize = 256;
 /// Bytes of candle's `BlockQ8_1`: f16 scale, f16 scaled sum, 32 `i8` values (`repr(C)`).
 const Q8_1_BYTES: usize = 36;
 /// Rows one work item covers; a chunk's quantized activations stay in cache while its item
@@ -51,9 +72,37 @@ const ROWS: usize = 4;
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// Turns the fast kernels on or off for weights loaded from now on (on by default). For A/B
-/// timing and checks against candle; results are the same either way.
+/// timing and checks against candle; results are the same either way (Q4_1 bit for bit, Q8_0
+/// to float rounding).
 pub fn set_fast_kernels(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// The GGUF weight types [`FastQMatMul`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// 4-bit values with a scale and a min per 32: bit-identical to candle.
+    Q4_1,
+    /// 8-bit values with a scale per 32: within float rounding of candle.
+    Q8_0,
+}
+
+impl Format {
+    /// Weight bytes per tile and block.
+    fn tile_bytes(self) -> usize {
+        match self {
+            Self::Q4_1 => TILE_QS,
+            Self::Q8_0 => TILE_Q8,
+        }
+    }
+
+    /// f32 scale values (and mins) per tile and block.
+    fn tile_floats(self) -> usize {
+        match self {
+            Self::Q4_1 => 2 * TILE,
+            Self::Q8_0 => TILE,
+        }
+    }
 }
 
 /// Which kernel a [`FastQMatMul`] runs.
@@ -103,9 +152,10 @@ impl Kernel {
     }
 }
 
-/// A Q4_1 weight `(out, in)` repacked for the CPU kernels; applied to f32 activations
+/// A Q4_1 or Q8_0 weight `(out, in)` repacked for the CPU kernels; applied to f32 activations
 /// `(..., in)` as a candle custom op.
 pub struct FastQMatMul {
+    format: Format,
     /// Output features.
     n: usize,
     /// Input features (a multiple of 32).
@@ -114,9 +164,10 @@ pub struct FastQMatMul {
     kb: usize,
     /// Tiles of [`TILE`] columns, the last one padded with zero columns.
     tiles: usize,
-    /// Per tile, per block: [`TILE_QS`] bytes of 4-bit values, see [`pack_q4_1`].
+    /// Per tile, per block: [`TILE_QS`] bytes of 4-bit values, see [`pack_q4_1`], or
+    /// [`TILE_Q8`] bytes of 8-bit ones, see [`pack_q8_0`].
     qs: Vec<u8>,
-    /// Per tile, per block: the 16 columns' scales, then their mins.
+    /// Per tile, per block: the 16 columns' scales, then (Q4_1) their mins.
     dm: Vec<f32>,
     kernel: Kernel,
 }
@@ -124,6 +175,7 @@ pub struct FastQMatMul {
 impl std::fmt::Debug for FastQMatMul {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FastQMatMul")
+            .field("format", &self.format)
             .field("out", &self.n)
             .field("in", &self.k)
             .field("kernel", &self.kernel)
@@ -136,8 +188,8 @@ fn f16_le(b: &[u8]) -> f32 {
 }
 
 impl FastQMatMul {
-    /// Repacks a Q4_1 CPU tensor of shape `(out, in)`; `None` for any other tensor (other
-    /// type, device or shape), which candle's `QMatMul` should handle.
+    /// Repacks a Q4_1 or Q8_0 CPU tensor of shape `(out, in)`; `None` for any other tensor
+    /// (other type, device or shape), which candle's `QMatMul` should handle.
     pub fn new(w: &QTensor) -> Result<Option<Self>> {
         Self::with_kernel(w, Kernel::best())
     }
@@ -147,7 +199,12 @@ impl FastQMatMul {
         if !kernel.available() {
             candle_core::bail!("this CPU cannot run the {kernel:?} kernel");
         }
-        if w.dtype() != GgmlDType::Q4_1 || !w.device().is_cpu() {
+        let format = match w.dtype() {
+            GgmlDType::Q4_1 => Format::Q4_1,
+            GgmlDType::Q8_0 => Format::Q8_0,
+            _ => return Ok(None),
+        };
+        if !w.device().is_cpu() {
             return Ok(None);
         }
         let Ok((n, k)) = w.shape().dims2() else {
@@ -158,6 +215,12 @@ impl FastQMatMul {
         }
         let data = w.data()?;
         let kb = k / QK;
+        if format == Format::Q8_0 {
+            if k.is_multiple_of(Q8_0_CANDLE_K) {
+                return Ok(None);
+            }
+            return Self::q8_0(&data, n, k, kernel).map(Some);
+        }
         if data.len() != n * kb * Q4_1_BYTES {
             candle_core::bail!(
                 "Q4_1 tensor ({n}, {k}) holds {} bytes, expected {}",
@@ -184,6 +247,7 @@ impl FastQMatMul {
             }
         }
         Ok(Some(Self {
+            format,
             n,
             k,
             kb,
@@ -192,6 +256,49 @@ impl FastQMatMul {
             dm,
             kernel,
         }))
+    }
+
+    /// Repacks the bytes of a Q8_0 tensor `(n, k)`.
+    fn q8_0(data: &[u8], n: usize, k: usize, kernel: Kernel) -> Result<Self> {
+        let kb = k / QK;
+        if data.len() != n * kb * Q8_0_BYTES {
+            candle_core::bail!(
+                "Q8_0 tensor ({n}, {k}) holds {} bytes, expected {}",
+                data.len(),
+                n * kb * Q8_0_BYTES
+            );
+        }
+        let tiles = n.div_ceil(TILE);
+        let mut qs = vec![0u8; tiles * kb * TILE_Q8];
+        let mut dm = vec![0f32; tiles * kb * TILE];
+        for col in 0..n {
+            let (t, c) = (col / TILE, col % TILE);
+            for b in 0..kb {
+                let src = &data[(col * kb + b) * Q8_0_BYTES..][..Q8_0_BYTES];
+                dm[(t * kb + b) * TILE + c] = f16_le(&src[0..2]);
+                pack_q8_0(&src[2..], c, &mut qs[(t * kb + b) * TILE_Q8..][..TILE_Q8]);
+            }
+        }
+        Ok(Self {
+            format: Format::Q8_0,
+            n,
+            k,
+            kb,
+            tiles,
+            qs,
+            dm,
+            kernel,
+        })
+    }
+
+    /// The weight type.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The kernel this matmul runs.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Output features.
@@ -214,7 +321,8 @@ impl FastQMatMul {
         let (n, k, kb) = (self.n, self.k, self.kb);
         if x.len() != m * k || dst.len() != m * n {
             candle_core::bail!(
-                "Q4_1 matmul of ({m}, {k}) by ({k}, {n}) given {} inputs and {} outputs",
+                "{:?} matmul of ({m}, {k}) by ({k}, {n}) given {} inputs and {} outputs",
+                self.format,
                 x.len(),
                 dst.len()
             );
@@ -229,8 +337,9 @@ impl FastQMatMul {
             let (t, chunk) = (item % self.tiles, item / self.tiles);
             let rows = chunk * ROW_CHUNK..m.min((chunk + 1) * ROW_CHUNK);
             let cols = TILE.min(n - t * TILE);
-            let wq = &self.qs[t * kb * TILE_QS..][..kb * TILE_QS];
-            let wdm = &self.dm[t * kb * 2 * TILE..][..kb * 2 * TILE];
+            let (qb, fb) = (self.format.tile_bytes(), self.format.tile_floats());
+            let wq = &self.qs[t * kb * qb..][..kb * qb];
+            let wdm = &self.dm[t * kb * fb..][..kb * fb];
             let mut r = rows.start;
             while r < rows.end {
                 let take = ROWS.min(rows.end - r);
@@ -267,6 +376,30 @@ impl FastQMatMul {
         let (k, kb) = (self.k, self.kb);
         let yq = &lhs.q[r0 * k..(r0 + rows) * k];
         let yd = &lhs.d[r0 * kb..(r0 + rows) * kb];
+        if self.format == Format::Q8_0 {
+            let ysum = &lhs.sum[r0 * kb..(r0 + rows) * kb];
+            macro_rules! run8 {
+                ($f:ident) => {
+                    match rows {
+                        1 => $f::<1>(wq, wdm, kb, yq, yd, ysum, out),
+                        2 => $f::<2>(wq, wdm, kb, yq, yd, ysum, out),
+                        3 => $f::<3>(wq, wdm, kb, yq, yd, ysum, out),
+                        _ => $f::<4>(wq, wdm, kb, yq, yd, ysum, out),
+                    }
+                };
+            }
+            match self.kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the kernel was checked to be available on this CPU at construction;
+                // the slices hold `rows` rows of `kb` blocks and one tile of `kb` blocks.
+                Kernel::Avx512Vnni => unsafe { run8!(tile_q8_avx512) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                Kernel::Avx2 => unsafe { run8!(tile_q8_avx2) },
+                _ => run8!(tile_q8_scalar),
+            }
+            return;
+        }
         let ys = &lhs.s[r0 * kb..(r0 + rows) * kb];
         macro_rules! run {
             ($f:ident) => {
@@ -293,20 +426,24 @@ impl FastQMatMul {
 
 impl CustomOp1 for FastQMatMul {
     fn name(&self) -> &'static str {
-        "thinkscale-q4_1-matmul"
+        "thinkscale-qmatmul"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("Q4_1 matmul needs a contiguous input, got {layout:?}");
+            candle_core::bail!(
+                "{:?} matmul needs a contiguous input, got {layout:?}",
+                self.format
+            );
         };
         let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("Q4_1 matmul needs f32 input");
+            candle_core::bail!("{:?} matmul needs f32 input", self.format);
         };
         let mut dims = layout.shape().dims().to_vec();
         if dims.last() != Some(&self.k) {
             candle_core::bail!(
-                "Q4_1 matmul: input {:?} does not end in {} features",
+                "{:?} matmul: input {:?} does not end in {} features",
+                self.format,
                 layout.shape(),
                 self.k
             );
@@ -333,6 +470,15 @@ fn pack_q4_1(vals: &[u8; QK], c: usize, dst: &mut [u8]) {
     }
 }
 
+/// Packs one Q8_0 column's 32 values (block order, as `i8` bytes) at column `c` of a tile
+/// block: byte `g * 64 + c * 4 + i` holds value `4g + i`, so the 64 bytes at `g * 64` are values
+/// `4g..4g+4` of all 16 columns, four bytes per column.
+fn pack_q8_0(vals: &[u8], c: usize, dst: &mut [u8]) {
+    for g in 0..QK / 4 {
+        dst[g * 64 + c * 4..][..4].copy_from_slice(&vals[4 * g..][..4]);
+    }
+}
+
 /// Activations quantized to Q8_1 exactly as candle does, split into values, scales and scaled
 /// sums.
 struct Lhs {
@@ -342,6 +488,8 @@ struct Lhs {
     d: Vec<f32>,
     /// `m * k / 32` scaled sums of the values.
     s: Vec<f32>,
+    /// `m * k / 32` exact sums of the values (for the Q8_0 VNNI kernel).
+    sum: Vec<i32>,
 }
 
 impl Lhs {
@@ -352,26 +500,32 @@ impl Lhs {
             q: vec![0i8; m * k],
             d: vec![0f32; m * kb],
             s: vec![0f32; m * kb],
+            sum: vec![0i32; m * kb],
         };
-        let (q, d, s) = (
+        let (q, d, s, sum) = (
             lhs.q.as_mut_ptr() as usize,
             lhs.d.as_mut_ptr() as usize,
             lhs.s.as_mut_ptr() as usize,
+            lhs.sum.as_mut_ptr() as usize,
         );
         let rows = |range: std::ops::Range<usize>| {
             let mut blocks = vec![BlockQ8_1::zeros(); kb];
             for r in range {
-                // SAFETY: rows r < m of `q`, `d` and `s` (sized for m rows above, alive until
-                // the pool call returns); each row is quantized by exactly one thread and
+                // SAFETY: rows r < m of `q`, `d`, `s` and `sum` (sized for m rows above, alive
+                // until the pool call returns); each row is quantized by exactly one thread and
                 // nothing reads them before the pool call returns.
-                let (q, d, s) = unsafe {
+                let (q, d, s, sum) = unsafe {
                     (
                         std::slice::from_raw_parts_mut((q as *mut i8).add(r * k), k),
                         std::slice::from_raw_parts_mut((d as *mut f32).add(r * kb), kb),
                         std::slice::from_raw_parts_mut((s as *mut f32).add(r * kb), kb),
+                        std::slice::from_raw_parts_mut((sum as *mut i32).add(r * kb), kb),
                     )
                 };
                 quantize_row(&x[r * k..(r + 1) * k], &mut blocks, q, d, s);
+                for (b, sum) in sum.iter_mut().enumerate() {
+                    *sum = q[b * QK..][..QK].iter().map(|&v| v as i32).sum();
+                }
             }
         };
         if m < 4 {
@@ -560,8 +714,153 @@ unsafe fn tile_avx2<const R: usize>(
     }
 }
 
-/// A quantized linear map: candle's `QMatMul`, or [`FastQMatMul`] where it applies (Q4_1 on
-/// the CPU, unless candle is told to dequantize everything or [`set_fast_kernels`] is off).
+/// The Q8_0 reference kernel: per block the exact integer dot product, then
+/// `sumf += sumi * (d_w * d_x)` in f32, as llama.cpp's scalar code.
+#[allow(clippy::too_many_arguments)]
+fn tile_q8_scalar<const R: usize>(
+    wq: &[u8],
+    wd: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    _ysum: &[i32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    let k = kb * QK;
+    for (r, o) in out.iter_mut().enumerate().take(R) {
+        for (c, o) in o.iter_mut().enumerate() {
+            let mut sumf = 0f32;
+            for b in 0..kb {
+                let w = &wq[b * TILE_Q8..][..TILE_Q8];
+                let y = &yq[r * k + b * QK..][..QK];
+                let mut sumi = 0i32;
+                for g in 0..QK / 4 {
+                    for i in 0..4 {
+                        sumi += (w[g * 64 + c * 4 + i] as i8) as i32 * y[4 * g + i] as i32;
+                    }
+                }
+                sumf += sumi as f32 * (wd[b * TILE + c] * yd[r * kb + b]);
+            }
+            *o = sumf;
+        }
+    }
+}
+
+/// Q8_0 on AVX-512 VNNI: per block, `vpdpbusd` of the 16 columns' values flipped to unsigned
+/// (`q + 128`, an XOR of the sign bit) by four broadcast activations, eight times, minus
+/// `128 * sum(q_x)`, which leaves the exact signed dot product; then one FMA per row for all 16
+/// columns.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI; `wq`/`wd` must hold `kb` Q8_0 tile blocks and
+/// `yq`/`yd`/`ysum` `R` rows of `kb` blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn tile_q8_avx512<const R: usize>(
+    wq: &[u8],
+    wd: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    ysum: &[i32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    use std::arch::x86_64::*;
+    let k = kb * QK;
+    debug_assert!(wq.len() >= kb * TILE_Q8 && wd.len() >= kb * TILE);
+    debug_assert!(yq.len() >= R * k && yd.len() >= R * kb && ysum.len() >= R * kb);
+    let flip = _mm512_set1_epi8(i8::MIN);
+    let mut acc = [_mm512_setzero_ps(); R];
+    let (wq, wd, yq) = (wq.as_ptr(), wd.as_ptr(), yq.as_ptr());
+    for b in 0..kb {
+        // Two accumulators per row halve the dependency chains of the eight `vpdpbusd`s.
+        let mut even = [_mm512_setzero_si512(); R];
+        let mut odd = [_mm512_setzero_si512(); R];
+        for g in (0..QK / 4).step_by(2) {
+            // SAFETY (all reads below): in bounds by the function's contract.
+            let w0 = _mm512_xor_si512(
+                _mm512_loadu_si512(wq.add(b * TILE_Q8 + g * 64).cast()),
+                flip,
+            );
+            let w1 = _mm512_xor_si512(
+                _mm512_loadu_si512(wq.add(b * TILE_Q8 + (g + 1) * 64).cast()),
+                flip,
+            );
+            for r in 0..R {
+                let y = yq.add(r * k + b * QK + 4 * g);
+                let y0 = _mm512_set1_epi32(y.cast::<i32>().read_unaligned());
+                let y1 = _mm512_set1_epi32(y.add(4).cast::<i32>().read_unaligned());
+                even[r] = _mm512_dpbusd_epi32(even[r], w0, y0);
+                odd[r] = _mm512_dpbusd_epi32(odd[r], w1, y1);
+            }
+        }
+        let dw = _mm512_loadu_ps(wd.add(b * TILE));
+        for r in 0..R {
+            let bias = _mm512_set1_epi32(128 * *ysum.get_unchecked(r * kb + b));
+            let sumi = _mm512_sub_epi32(_mm512_add_epi32(even[r], odd[r]), bias);
+            let d = _mm512_mul_ps(dw, _mm512_set1_ps(*yd.get_unchecked(r * kb + b)));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), d, acc[r]);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// Q8_0 on AVX2, one half tile (8 columns) at a time: `vpmaddubsw` of `|q_w|` by `q_x` carrying
+/// `q_w`'s sign (`vpsignb`; pairs of products stay within ±32512, so nothing saturates), then
+/// `vpmaddwd` by ones for the 32-bit sums.
+///
+/// # Safety
+/// The CPU must have AVX2; the slices as for [`tile_q8_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn tile_q8_avx2<const R: usize>(
+    wq: &[u8],
+    wd: &[f32],
+    kb: usize,
+    yq: &[i8],
+    yd: &[f32],
+    ysum: &[i32],
+    out: &mut [[f32; TILE]; ROWS],
+) {
+    use std::arch::x86_64::*;
+    let k = kb * QK;
+    debug_assert!(wq.len() >= kb * TILE_Q8 && wd.len() >= kb * TILE);
+    debug_assert!(yq.len() >= R * k && yd.len() >= R * kb && ysum.len() >= R * kb);
+    let ones = _mm256_set1_epi16(1);
+    let (wq, wd, yq) = (wq.as_ptr(), wd.as_ptr(), yq.as_ptr());
+    for half in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let mut dot = [_mm256_setzero_si256(); R];
+            for g in 0..QK / 4 {
+                // SAFETY (all reads below): in bounds by the function's contract.
+                let w = _mm256_loadu_si256(wq.add(b * TILE_Q8 + g * 64 + half * 32).cast());
+                let aw = _mm256_abs_epi8(w);
+                for r in 0..R {
+                    let y = yq.add(r * k + b * QK + 4 * g);
+                    let y = _mm256_set1_epi32(y.cast::<i32>().read_unaligned());
+                    let p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w));
+                    dot[r] = _mm256_add_epi32(dot[r], _mm256_madd_epi16(p, ones));
+                }
+            }
+            let dw = _mm256_loadu_ps(wd.add(b * TILE + half * 8));
+            for r in 0..R {
+                let d = _mm256_mul_ps(dw, _mm256_set1_ps(*yd.get_unchecked(r * kb + b)));
+                acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_cvtepi32_ps(dot[r]), d));
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(out[r].as_mut_ptr().add(half * 8), acc[r]);
+        }
+    }
+}
+
+/// A quantized linear map: candle's `QMatMul`, or [`FastQMatMul`] where it applies (Q4_1 or
+/// Q8_0 on the CPU, unless candle is told to dequantize everything or [`set_fast_kernels`] is off).
 #[derive(Debug, Clone)]
 pub enum QLinear {
     /// candle's own.
@@ -615,6 +914,29 @@ mod tests {
         Arc::new(QTensor::quantize(&random((out, inp), seed), GgmlDType::Q4_1).unwrap())
     }
 
+    fn q8_0(out: usize, inp: usize, seed: u64) -> Arc<QTensor> {
+        Arc::new(QTensor::quantize(&random((out, inp), seed), GgmlDType::Q8_0).unwrap())
+    }
+
+    /// The largest `|got - want|` of each row over that row's largest `|want|`, over all rows.
+    fn max_rel_err(got: &Tensor, want: &Tensor) -> f32 {
+        let n = *want.dims().last().unwrap();
+        let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
+        let want: Vec<f32> = want.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(got.len(), want.len());
+        let mut worst = 0f32;
+        for (g, w) in got.chunks(n).zip(want.chunks(n)) {
+            let scale = w
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()))
+                .max(f32::MIN_POSITIVE);
+            let err = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err.is_finite());
+            worst = worst.max(err / scale);
+        }
+        worst
+    }
+
     fn bits(t: &Tensor) -> Vec<u32> {
         let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
         v.into_iter().map(f32::to_bits).collect()
@@ -659,6 +981,97 @@ mod tests {
     }
 
     #[test]
+    fn q8_0_close_to_candle() {
+        // (out, in); 1536 inputs (the down projection's shape) stay with candle, see
+        // `Q8_0_CANDLE_K`.
+        let stays = q8_0(576, 1536, 19);
+        assert!(FastQMatMul::new(&stays).unwrap().is_none());
+        assert!(matches!(
+            QLinear::from_arc(stays).unwrap(),
+            QLinear::Candle(_)
+        ));
+        let shapes = [(49152, 576), (576, 576), (1536, 576), (576, 1504), (40, 64)];
+        let mut worst = 0f32;
+        for (i, &(out, inp)) in shapes.iter().enumerate() {
+            let w = q8_0(out, inp, 20 + i as u64);
+            let reference = QMatMul::from_arc(w.clone()).unwrap();
+            let lin = QLinear::from_arc(w.clone()).unwrap();
+            assert!(matches!(lin, QLinear::Fast(_)));
+            for kernel in kernels() {
+                let fast = FastQMatMul::with_kernel(&w, kernel).unwrap().unwrap();
+                assert_eq!(fast.format(), Format::Q8_0);
+                for rows in [1, 3, 16, 33] {
+                    if out == 49152 && kernel == Kernel::Scalar && rows > 3 {
+                        continue; // slow in debug builds and adds nothing
+                    }
+                    let x = random((rows, inp), 200 + rows as u64);
+                    let want = reference.forward(&x).unwrap();
+                    let got = fast.forward(&x).unwrap();
+                    assert_eq!(got.dims(), want.dims());
+                    let err = max_rel_err(&got, &want);
+                    assert!(
+                        err <= 1e-5,
+                        "{kernel:?} ({out}, {inp}) x {rows} rows: relative error {err:e}"
+                    );
+                    worst = worst.max(err);
+                }
+            }
+        }
+        println!("Q8_0: largest relative error vs candle {worst:e}");
+    }
+
+    #[test]
+    fn q8_0_extreme_values() {
+        // Weights of -128 (possible in a GGUF file though candle never writes them), 127 and
+        // activations at full scale: no saturation in any kernel. Built by hand from bytes.
+        let (n, k) = (48, 64);
+        let mut bytes = Vec::new();
+        for col in 0..n {
+            for b in 0..k / 32 {
+                bytes.extend_from_slice(
+                    &half::f16::from_f32(0.01 * (1 + col % 3) as f32).to_le_bytes(),
+                );
+                for j in 0..32 {
+                    let q: i8 = match (col + j + b) % 4 {
+                        0 => -128,
+                        1 => 127,
+                        2 => -127,
+                        _ => (j as i8) - 16,
+                    };
+                    bytes.push(q as u8);
+                }
+            }
+        }
+        let w = Arc::new(
+            QTensor::new(
+                candle_core::quantized::QStorage::from_data(
+                    std::borrow::Cow::Owned(bytes),
+                    &Device::Cpu,
+                    GgmlDType::Q8_0,
+                )
+                .unwrap(),
+                (n, k),
+            )
+            .unwrap(),
+        );
+        let reference = QMatMul::from_arc(w.clone()).unwrap();
+        let x: Vec<f32> = (0..4 * k)
+            .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let x = Tensor::from_vec(x, (4, k), &Device::Cpu).unwrap();
+        let want = reference.forward(&x).unwrap();
+        for kernel in kernels() {
+            let got = FastQMatMul::with_kernel(&w, kernel)
+                .unwrap()
+                .unwrap()
+                .forward(&x)
+                .unwrap();
+            let err = max_rel_err(&got, &want);
+            assert!(err <= 1e-5, "{kernel:?}: relative error {err:e}");
+        }
+    }
+
+    #[test]
     fn odd_widths_batches_and_layouts() {
         // 40 outputs: a padded last tile. Rank 3 input, a transposed (non-contiguous) one, f16.
         let w = q4_1(40, 64, 7);
@@ -697,12 +1110,15 @@ mod tests {
         let fast = FastQMatMul::new(&w).unwrap().unwrap();
         assert!(fast.forward(&random((2, 32), 2)).is_err());
         assert!(fast.matmul(&[0.0; 10], 1, &mut [0.0; 32]).is_err());
-        let q8 = QTensor::quantize(&random((32, 64), 3), GgmlDType::Q8_0).unwrap();
-        assert!(FastQMatMul::new(&q8).unwrap().is_none());
+        let q4_0 = QTensor::quantize(&random((32, 64), 3), GgmlDType::Q4_0).unwrap();
+        assert!(FastQMatMul::new(&q4_0).unwrap().is_none());
         assert!(matches!(
-            QLinear::from_arc(Arc::new(q8)).unwrap(),
+            QLinear::from_arc(Arc::new(q4_0)).unwrap(),
             QLinear::Candle(_)
         ));
+        let q8 = FastQMatMul::new(&q8_0(32, 64, 5)).unwrap().unwrap();
+        assert!(q8.forward(&random((2, 32), 2)).is_err());
+        assert!(q8.matmul(&[0.0; 10], 1, &mut [0.0; 32]).is_err());
     }
 
     #[test]

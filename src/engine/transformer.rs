@@ -177,13 +177,16 @@ impl Proj {
         }
     }
 
-    /// A projection from a GGUF tensor (F32/F16/BF16 are dequantized, as candle does; Q4_1 on
-    /// the CPU runs on [`super::qmatmul`]'s kernels, with candle's results).
+    /// A projection from a GGUF tensor (F32/F16/BF16 are dequantized, as candle does; Q4_1 and
+    /// Q8_0 on the CPU run on [`super::qmatmul`]'s kernels, with candle's results for Q4_1 and
+    /// results within float rounding of candle's for Q8_0).
     pub fn quantized(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
         Self::quantized_arc(std::sync::Arc::new(weight), bias)
     }
 
-    /// As [`Self::quantized`], for a tensor shared with another user (tied embeddings).
+    /// As [`Self::quantized`], for a tensor shared with another user (tied embeddings: the
+    /// output head of SmolLM2's GGUF is its Q8_0 token embedding, so it takes the same fast
+    /// path; the repacked copy is separate from the embedding's lookup table).
     pub fn quantized_arc(weight: std::sync::Arc<QTensor>, bias: Option<Tensor>) -> Result<Self> {
         Ok(Self {
             weight: QLinear::from_arc(weight)?,
