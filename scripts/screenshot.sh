@@ -18,12 +18,12 @@ app=$!
 sleep 4
 if [ "${VERIFIER:-1}" = 1 ]; then
   xdotool mousemove 370 12 click 1   # the verifier box
-  sleep 0.5
+  sleep 1
   xdotool mousemove 355 86 click 1   # toy-prm
-  sleep 0.5
+  sleep 1
 fi
-xdotool mousemove "${1:-80}" "${2:-228}" click 1
-sleep 0.5
+xdotool mousemove "${1:-80}" "${2:-325}" click 1
+sleep 1
 xdotool mousemove "${3:-1200}" "${4:-12}" click 1
 sleep "${WAIT:-4}"
 import -window root assets/screenshot.png
