@@ -535,8 +535,9 @@ const LLAMA3_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|
 /// llama.cpp's pre-tokenizer regex for `qwen2`.
 const QWEN2_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// Builds the tokenizer of a byte-level BPE vocabulary (`tokenizer.ggml.model = gpt2`) as
-/// llama.cpp tokenizes it, by `tokenizer.ggml.pre`:
+/// Builds the tokenizer of a GGUF vocabulary as llama.cpp tokenizes it. SentencePiece
+/// (`tokenizer.ggml.model = llama`) is described at `spm_tokenizer`; byte-level BPE
+/// (`tokenizer.ggml.model = gpt2`) goes by `tokenizer.ggml.pre`:
 /// - `smollm`: every digit alone, then GPT-2's byte-level split, no prefix space;
 /// - `llama-bpe` / `llama3` / `smaug-bpe`: Llama 3's regex (digits in runs of up to three);
 /// - `qwen2`: NFC, then Qwen2's regex (digits alone);
@@ -550,10 +551,14 @@ pub fn tokenizer_from_metadata(md: &HashMap<String, Value>) -> Result<Tokenizer,
         Some(Value::String(s)) => s.as_str(),
         _ => return Err("metadata lacks tokenizer.ggml.model".into()),
     };
+    if model == "llama" {
+        return spm_tokenizer(md);
+    }
     if model != "gpt2" {
         return Err(format!(
-            "tokenizer.ggml.model '{model}' is not built from GGUF metadata (only byte-level \
-             BPE, 'gpt2', is); put the model's tokenizer.json beside the file"
+            "tokenizer.ggml.model '{model}' is not built from GGUF metadata (byte-level BPE, \
+             'gpt2', and SentencePiece, 'llama', are); put the model's tokenizer.json beside \
+             the file"
         ));
     }
     let tokens = string_array(md.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens")?;
@@ -565,14 +570,7 @@ pub fn tokenizer_from_metadata(md: &HashMap<String, Value>) -> Result<Tokenizer,
                 .ok_or_else(|| format!("tokenizer.ggml.merges: malformed entry '{m}'"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let vocab: tokenizers::models::bpe::Vocab = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), i as u32))
-        .collect();
-    if vocab.len() != tokens.len() {
-        return Err("tokenizer.ggml.tokens holds duplicate tokens".into());
-    }
+    let vocab = vocab_of(&tokens)?;
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
         .build()
@@ -624,16 +622,128 @@ pub fn tokenizer_from_metadata(md: &HashMap<String, Value>) -> Result<Tokenizer,
         }
     }
     tok.with_decoder(Some(ByteLevelDecoder::default()));
+    add_control_tokens(&mut tok, md, &tokens)?;
+    Ok(tok)
+}
+
+/// Token ids by token text; duplicates are an error.
+fn vocab_of(tokens: &[String]) -> Result<tokenizers::models::bpe::Vocab, String> {
+    let vocab: tokenizers::models::bpe::Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
+    if vocab.len() != tokens.len() {
+        return Err("tokenizer.ggml.tokens holds duplicate tokens".into());
+    }
+    Ok(vocab)
+}
+
+/// Control tokens (`tokenizer.ggml.token_type` 3) as special added tokens.
+fn add_control_tokens(
+    tok: &mut Tokenizer,
+    md: &HashMap<String, Value>,
+    tokens: &[String],
+) -> Result<(), String> {
     if let Some(Value::Array(types)) = md.get("tokenizer.ggml.token_type") {
         let specials: Vec<AddedToken> = types
             .iter()
-            .zip(&tokens)
+            .zip(tokens)
             .filter(|(t, _)| value_u64(t) == Some(3))
             .map(|(_, s)| AddedToken::from(s.clone(), true))
             .collect();
         tok.add_special_tokens(specials)
             .map_err(|e| format!("special tokens: {e}"))?;
     }
+    Ok(())
+}
+
+/// A SentencePiece vocabulary (`tokenizer.ggml.model = llama`: Llama 2, Mistral) as llama.cpp
+/// runs it: pieces merged pairwise, the highest-scoring merged piece first, with `▁` for spaces
+/// (one prepended where `tokenizer.ggml.add_space_prefix` is not false) and unknown characters
+/// spelled as `<0xNN>` byte tokens. Built as a BPE whose merges are every split of a piece into
+/// two pieces, ranked by the piece's score (how Hugging Face converts SentencePiece models).
+fn spm_tokenizer(md: &HashMap<String, Value>) -> Result<Tokenizer, String> {
+    use tokenizers::decoders::{
+        byte_fallback::ByteFallback, fuse::Fuse, sequence::Sequence as DecoderSequence,
+        strip::Strip,
+    };
+    use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
+    let tokens = string_array(md.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens")?;
+    let scores: Vec<f32> = match md.get("tokenizer.ggml.scores") {
+        Some(Value::Array(v)) => v
+            .iter()
+            .map(|x| match x {
+                Value::F32(f) => Ok(*f),
+                other => Err(format!("tokenizer.ggml.scores: {other:?} is not an f32")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("metadata lacks the array tokenizer.ggml.scores".into()),
+    };
+    if scores.len() != tokens.len() {
+        return Err(format!(
+            "{} scores for {} tokens in tokenizer.ggml.scores",
+            scores.len(),
+            tokens.len()
+        ));
+    }
+    let vocab = vocab_of(&tokens)?;
+    // Every split of a piece into two pieces, ordered by the piece's score (stable: ties keep
+    // the order of the pieces' ids, then of the halves' ids).
+    let mut merges: Vec<(f32, String, String)> = Vec::new();
+    for (piece, &score) in tokens.iter().zip(&scores) {
+        let mut local: Vec<(u32, u32, &str, &str)> = piece
+            .char_indices()
+            .skip(1)
+            .filter_map(|(i, _)| {
+                let (l, r) = piece.split_at(i);
+                Some((*vocab.get(l)?, *vocab.get(r)?, l, r))
+            })
+            .collect();
+        local.sort();
+        merges.extend(
+            local
+                .into_iter()
+                .map(|(_, _, l, r)| (score, l.to_string(), r.to_string())),
+        );
+    }
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let merges: Vec<(String, String)> = merges.into_iter().map(|(_, l, r)| (l, r)).collect();
+    let unk = md
+        .get("tokenizer.ggml.unknown_token_id")
+        .and_then(value_u64)
+        .and_then(|i| tokens.get(i as usize))
+        .cloned()
+        .unwrap_or_else(|| "<unk>".into());
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .unk_token(unk)
+        .fuse_unk(true)
+        .byte_fallback(true)
+        .build()
+        .map_err(|e| format!("vocabulary and merges do not fit: {e}"))?;
+    let mut tok = Tokenizer::new(bpe);
+    let prefix = !matches!(
+        md.get("tokenizer.ggml.add_space_prefix"),
+        Some(Value::Bool(false))
+    );
+    let space = Replace::new(" ", "▁").map_err(|e| format!("normalizer: {e}"))?;
+    let normalizer = if prefix {
+        NormalizerSequence::new(vec![Prepend::new("▁".into()).into(), space.into()])
+    } else {
+        NormalizerSequence::new(vec![space.into()])
+    };
+    tok.with_normalizer(Some(normalizer))
+        .map_err(|e| format!("normalizer: {e}"))?;
+    let unspace = tokenizers::decoders::DecoderWrapper::Replace(
+        Replace::new("▁", " ").map_err(|e| format!("decoder: {e}"))?,
+    );
+    let mut decoders = vec![unspace, ByteFallback::new().into(), Fuse::new().into()];
+    if prefix {
+        decoders.push(Strip::new(' ', 1, 0).into());
+    }
+    tok.with_decoder(Some(DecoderSequence::new(decoders)));
+    add_control_tokens(&mut tok, md, &tokens)?;
     Ok(tok)
 }
 
