@@ -376,50 +376,36 @@ impl FastQMatMul {
         let (k, kb) = (self.k, self.kb);
         let yq = &lhs.q[r0 * k..(r0 + rows) * k];
         let yd = &lhs.d[r0 * kb..(r0 + rows) * kb];
-        if self.format == Format::Q8_0 {
-            let ysum = &lhs.sum[r0 * kb..(r0 + rows) * kb];
-            macro_rules! run8 {
-                ($f:ident) => {
-                    match rows {
-                        1 => $f::<1>(wq, wdm, kb, yq, yd, ysum, out),
-                        2 => $f::<2>(wq, wdm, kb, yq, yd, ysum, out),
-                        3 => $f::<3>(wq, wdm, kb, yq, yd, ysum, out),
-                        _ => $f::<4>(wq, wdm, kb, yq, yd, ysum, out),
-                    }
-                };
-            }
-            match self.kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the kernel was checked to be available on this CPU at construction;
-                // the slices hold `rows` rows of `kb` blocks and one tile of `kb` blocks.
-                Kernel::Avx512Vnni => unsafe { run8!(tile_q8_avx512) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above.
-                Kernel::Avx2 => unsafe { run8!(tile_q8_avx2) },
-                _ => run8!(tile_q8_scalar),
-            }
-            return;
-        }
-        let ys = &lhs.s[r0 * kb..(r0 + rows) * kb];
+        // One tile kernel per format and CPU, monomorphised on the row count; Q8_0 corrects
+        // with the blocks' exact integer sums, Q4_1 with Q8_1's scaled sums.
         macro_rules! run {
-            ($f:ident) => {
+            ($f:ident, $extra:expr) => {
                 match rows {
-                    1 => $f::<1>(wq, wdm, kb, yq, yd, ys, out),
-                    2 => $f::<2>(wq, wdm, kb, yq, yd, ys, out),
-                    3 => $f::<3>(wq, wdm, kb, yq, yd, ys, out),
-                    _ => $f::<4>(wq, wdm, kb, yq, yd, ys, out),
+                    1 => $f::<1>(wq, wdm, kb, yq, yd, $extra, out),
+                    2 => $f::<2>(wq, wdm, kb, yq, yd, $extra, out),
+                    3 => $f::<3>(wq, wdm, kb, yq, yd, $extra, out),
+                    _ => $f::<4>(wq, wdm, kb, yq, yd, $extra, out),
                 }
             };
         }
-        match self.kernel {
+        let ysum = &lhs.sum[r0 * kb..(r0 + rows) * kb];
+        let ys = &lhs.s[r0 * kb..(r0 + rows) * kb];
+        match (self.kernel, self.format) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the kernel was checked to be available on this CPU at construction; the
             // slices hold `rows` rows of `kb` blocks and one tile of `kb` blocks.
-            Kernel::Avx512Vnni => unsafe { run!(tile_avx512) },
+            (Kernel::Avx512Vnni, Format::Q8_0) => unsafe { run!(tile_q8_avx512, ysum) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Kernel::Avx2 => unsafe { run!(tile_avx2) },
-            _ => run!(tile_scalar),
+            (Kernel::Avx2, Format::Q8_0) => unsafe { run!(tile_q8_avx2, ysum) },
+            (_, Format::Q8_0) => run!(tile_q8_scalar, ysum),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Kernel::Avx512Vnni, _) => unsafe { run!(tile_avx512, ys) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Kernel::Avx2, _) => unsafe { run!(tile_avx2, ys) },
+            _ => run!(tile_scalar, ys),
         }
     }
 }
