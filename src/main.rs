@@ -1,10 +1,14 @@
-//! The `thinkscale` binary: the workbench window without arguments, the headless CLI with a
-//! subcommand.
+//! The `thinkscale` binary: the workbench window without a subcommand, the headless CLI with
+//! one. This is the one place that chooses between them.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match thinkscale::cli::main() {
+    let run = thinkscale::cli::main().and_then(|code| match code {
+        Some(code) => Ok(code),
+        None => thinkscale::ui::run().map(|_| ExitCode::SUCCESS),
+    });
+    match run {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -185,16 +185,8 @@ fn forked_rows_of_different_lengths_equal_one_at_a_time() {
     let mut fork = PROMPT_IDS.to_vec();
     fork.extend(&GREEDY[..5]);
     let requests = [
-        GenRequest {
-            prompt: &PROMPT_IDS,
-            n: 2,
-            seed: 1,
-        },
-        GenRequest {
-            prompt: &fork,
-            n: 2,
-            seed: 2,
-        },
+        GenRequest::new(&PROMPT_IDS, 2, 1),
+        GenRequest::new(&fork, 2, 2),
     ];
     let mut together = ComputeMeter::default();
     let out = lm.generate_many(&requests, &params, &mut together).unwrap();
@@ -263,8 +255,8 @@ const CHAT_GREEDY: [u32; 24] = [
 #[test]
 fn chat_prompts_use_the_gguf_template() {
     use thinkscale::backend::LocalPolicy;
+    use thinkscale::backend::Policy;
     use thinkscale::engine::PromptFormat;
-    use thinkscale::search::Policy;
     if smollm2().is_none() {
         return;
     }

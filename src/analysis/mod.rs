@@ -2,13 +2,14 @@
 //! per level), and how well verifiers judge the same samples (step AUC against the exact
 //! labels, best-of-k and weighted best-of-k accuracy).
 
-use crate::data::toy;
-use crate::data::Problem;
-use crate::engine::{ComputeMeter, SamplingParams};
-use crate::runner::problem_seed;
-use crate::search::strategies::{choose_best, choose_majority, choose_weighted, split_steps};
-use crate::search::{Aggregation, CancelToken, Cancelled, Candidate, Policy, Verifier};
-use crate::verify::grader;
+use crate::backend::Policy;
+use crate::data::{problem_seed, toy, Problem};
+use crate::engine::{ComputeMeter, Generation, SamplingParams};
+use crate::grade;
+use crate::search::recorder::gen_steps;
+use crate::search::select::{choose_best, choose_majority, choose_weighted};
+use crate::search::{Aggregation, CancelToken, Cancelled, Candidate};
+use crate::verify::{StepText, Verifier};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -151,27 +152,37 @@ impl PolicyEval {
     }
 }
 
-fn candidate(problem: &Problem, text: &str, delimiter: &str) -> Candidate {
-    let answer = grader::extract_answer(text);
+/// A sample as a graded candidate, with its steps as the verifiers read them.
+fn candidate(problem: &Problem, g: &Generation, delimiter: &str) -> (Candidate, Vec<StepText>) {
+    let answer = grade::extract_answer(&g.text);
     let correct = answer
         .as_deref()
-        .map(|a| grader::equivalent(&problem.answer, a));
-    let steps = split_steps(text, delimiter, &[], 0)
-        .into_iter()
-        .map(|(text, tokens)| crate::search::Step {
-            text,
+        .map(|a| grade::equivalent(&problem.answer, a));
+    let pieces = gen_steps(g, delimiter);
+    let steps = pieces
+        .iter()
+        .map(|s| crate::search::Step {
+            text: s.text.clone(),
             score: 0.0,
-            tokens,
+            tokens: s.ids.len(),
         })
         .collect();
-    Candidate {
+    let texts = pieces
+        .into_iter()
+        .map(|s| StepText {
+            text: s.text,
+            logprob: Some(s.logprob),
+        })
+        .collect();
+    let c = Candidate {
         steps,
         answer,
         correct,
         score: 0.0,
-        tokens: 0,
+        tokens: g.tokens.len(),
         leaf: 0,
-    }
+    };
+    (c, texts)
 }
 
 /// Measures a policy on `problems`: greedy, pass@1, majority@k and pass@k per level; and each
@@ -183,6 +194,7 @@ pub fn evaluate_policy(
     problems: &[Problem],
     k: usize,
     sampling: &SamplingParams,
+    delimiter: &str,
     seed: u64,
     verifiers: &mut [Box<dyn Verifier + Send>],
     aggregation: Aggregation,
@@ -203,14 +215,12 @@ pub fn evaluate_policy(
         let s = problem_seed(seed, &p.id);
         let g = policy.generate(p, "", 1, &greedy, s, &mut meter)?;
         let samples = policy.generate(p, "", k, sampling, s, &mut meter)?;
-        let mut cands: Vec<Candidate> = samples
-            .iter()
-            .map(|g| candidate(p, &g.text, &sampling.step_delimiter))
-            .collect();
+        let (mut cands, texts): (Vec<Candidate>, Vec<Vec<StepText>>) =
+            samples.iter().map(|g| candidate(p, g, delimiter)).unzip();
         let right = cands.iter().filter(|c| c.correct == Some(true)).count();
         let greedy_ok = g
             .first()
-            .is_some_and(|g| candidate(p, &g.text, &sampling.step_delimiter).correct == Some(true));
+            .is_some_and(|g| candidate(p, g, delimiter).0.correct == Some(true));
         let maj_ok = choose_majority(&cands).is_some_and(|c| cands[c].correct == Some(true));
         let row = sums.entry(p.level.unwrap_or(0)).or_default();
         row[0] += 1.0;
@@ -223,9 +233,10 @@ pub fn evaluate_policy(
             .then(|| p.answer.trim().parse().ok())
             .flatten();
         for (v, tally) in verifiers.iter_mut().zip(&mut tallies) {
-            for c in cands.iter_mut() {
+            let refs: Vec<&[StepText]> = texts.iter().map(Vec::as_slice).collect();
+            let all = v.score_many(p, &refs, &mut meter)?;
+            for (c, scores) in cands.iter_mut().zip(all) {
                 let steps: Vec<String> = c.steps.iter().map(|s| s.text.clone()).collect();
-                let scores = v.score(p, &steps, &mut meter)?;
                 if let Some(t) = target {
                     tally
                         .steps

@@ -1,29 +1,146 @@
-//! Where generations come from. Today: the local engine ([`LocalPolicy`]). A remote
-//! OpenAI-compatible server backend will sit beside it behind the same [`Policy`] trait.
+//! Where generations come from: the [`Policy`] trait and its implementations. Today the local
+//! engine ([`LocalPolicy`]); a remote OpenAI-compatible server will sit beside it behind the
+//! same trait.
+//!
+//! A policy continues many partial solutions of one problem at once ([`Policy::extend`]): each
+//! [`Extend`] names a prefix (its text, and the policy's own token ids where the policy sampled
+//! it, so nothing is tokenised again), how many continuations to draw and their seed, and one
+//! call continues them all by one step, by k steps, or to the end of the solution ([`Until`]).
+//! For the local engine one call is one batched decode in which every shared prefix runs once.
 
 use crate::data::Problem;
-use crate::engine::chat::ChatTemplate;
-use crate::engine::train::toy_prompt;
-use crate::engine::{CausalLm, ComputeMeter, Generation, PromptFormat, SamplingParams};
-use crate::search::Policy;
-use std::path::{Path, PathBuf};
+use crate::engine::chat::{toy_prompt, ChatTemplate};
+use crate::engine::{
+    CancelToken, CausalLm, ComputeMeter, GenRequest, Generation, ModelError, PromptFormat,
+    SamplingParams, StopAt,
+};
+use std::path::Path;
 
-/// The toy policy committed with the repository, relative to the crate root.
-pub const DEFAULT_POLICY: &str = "models/toy/policy";
-
-/// Resolves the default policy directory (see [`beside_crate`]).
-pub fn default_policy_dir() -> PathBuf {
-    beside_crate(DEFAULT_POLICY)
+/// A partial solution to continue: its text (the steps so far, each followed by the step
+/// delimiter; empty at the root) and, where this policy sampled it, the token ids it sampled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prefix {
+    /// The solution so far.
+    pub text: String,
+    /// The policy's token ids of `text`, or empty where unknown (the policy then tokenises
+    /// `text`).
+    pub ids: Vec<u32>,
 }
 
-/// Resolves a committed model directory given relative to the crate root: beside the working
-/// directory if it is there, else beside the crate's source.
-pub fn beside_crate(relative: &str) -> PathBuf {
-    let local = PathBuf::from(relative);
-    if local.join("config.json").exists() {
-        return local;
+impl Prefix {
+    /// The empty solution: continuations start at the first step.
+    pub fn root() -> Self {
+        Self::default()
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+
+    /// This prefix followed by a continuation's text and tokens.
+    pub fn then(&self, g: &Generation) -> Self {
+        let mut ids = self.ids.clone();
+        ids.extend(&g.tokens);
+        Self {
+            text: self.text.clone() + &g.text,
+            ids,
+        }
+    }
+}
+
+/// One prefix to continue `n` times. Continuation `i` draws from a generator seeded by
+/// `(seed, i)`: it depends on neither the other requests nor how they are batched.
+#[derive(Debug, Clone, Copy)]
+pub struct Extend<'a> {
+    /// The partial solution.
+    pub prefix: &'a Prefix,
+    /// Continuations wanted.
+    pub n: usize,
+    /// Seed of the continuations' generators.
+    pub seed: u64,
+    /// Most tokens per continuation where fewer than the sampling parameters allow (what the
+    /// partial solution has left of its token limit).
+    pub max_tokens: Option<usize>,
+}
+
+impl<'a> Extend<'a> {
+    /// `n` continuations of `prefix` seeded `seed`, within the sampling token limit.
+    pub fn new(prefix: &'a Prefix, n: usize, seed: u64) -> Self {
+        Self {
+            prefix,
+            n,
+            seed,
+            max_tokens: None,
+        }
+    }
+}
+
+/// How far to continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// One step (up to and including the next step delimiter).
+    Step,
+    /// `k` steps.
+    Steps(usize),
+    /// The end of the solution.
+    End,
+}
+
+impl Until {
+    /// Where the engine stops, with steps ending at `delimiter`.
+    pub fn stop_at(self, delimiter: &str) -> StopAt {
+        match self {
+            Self::Step => StopAt::steps(delimiter, 1),
+            Self::Steps(k) => StopAt::steps(delimiter, k),
+            Self::End => StopAt::end(delimiter),
+        }
+    }
+}
+
+/// Samples continuations of partial solutions.
+pub trait Policy {
+    /// A short name for records and the window.
+    fn name(&self) -> String;
+
+    /// Continues every request's prefix `n` times, `until` one step, k steps or the end, with
+    /// steps ending at `delimiter`; returns the continuations per request, in order. Each
+    /// [`Generation`] holds its text, token ids and their log-probabilities, whether the model
+    /// ended the solution, and where its steps end. Cancelling stops the call within one
+    /// forward pass with [`crate::engine::Cancelled`] in the error chain.
+    #[allow(clippy::too_many_arguments)]
+    fn extend(
+        &mut self,
+        problem: &Problem,
+        requests: &[Extend<'_>],
+        until: Until,
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meter: &mut ComputeMeter,
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Generation>>>;
+
+    /// Convenience over [`Self::extend`]: `n` whole solutions continuing the text `prefix`,
+    /// steps ending at newlines.
+    fn generate(
+        &mut self,
+        problem: &Problem,
+        prefix: &str,
+        n: usize,
+        sampling: &SamplingParams,
+        seed: u64,
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Generation>> {
+        let prefix = Prefix {
+            text: prefix.to_string(),
+            ids: Vec::new(),
+        };
+        let mut out = self.extend(
+            problem,
+            &[Extend::new(&prefix, n, seed)],
+            Until::End,
+            "\n",
+            sampling,
+            meter,
+            &CancelToken::new(),
+        )?;
+        Ok(out.pop().unwrap_or_default())
+    }
 }
 
 /// A model run in this process by the engine, with its prompt format
@@ -138,22 +255,176 @@ impl Policy for LocalPolicy {
         self.lm.dir.display().to_string()
     }
 
-    fn generate(
+    fn extend(
         &mut self,
         problem: &Problem,
-        prefix: &str,
-        n: usize,
-        params: &SamplingParams,
-        seed: u64,
+        requests: &[Extend<'_>],
+        until: Until,
+        delimiter: &str,
+        sampling: &SamplingParams,
         meter: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<Generation>> {
-        let ids = self.prompt_ids(problem, prefix)?;
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Generation>>> {
         if self.cached_problem.as_deref() != Some(problem.id.as_str()) {
             self.lm.clear_prefix_cache();
             self.cached_problem = Some(problem.id.clone());
         }
+        // The prompt is tokenised once per call; a sampled prefix is never tokenised again.
+        let prompt = self.prompt_ids(problem, "")?;
+        let mut prompts = Vec::with_capacity(requests.len());
+        for r in requests {
+            prompts.push(if r.prefix.ids.is_empty() && !r.prefix.text.is_empty() {
+                self.prompt_ids(problem, &r.prefix.text)?
+            } else {
+                let mut ids = prompt.clone();
+                ids.extend(&r.prefix.ids);
+                ids
+            });
+        }
+        let gen: Vec<GenRequest> = requests
+            .iter()
+            .zip(&prompts)
+            .map(|(r, p)| GenRequest {
+                prompt: p,
+                n: r.n,
+                seed: r.seed,
+                max_tokens: r.max_tokens,
+            })
+            .collect();
+        let stop = until.stop_at(delimiter);
         self.lm
-            .generate(&ids, n, params, seed, meter)
-            .map_err(|e| anyhow::anyhow!("{}: problem {}: {e}", self.lm.dir.display(), problem.id))
+            .generate_steps(&gen, sampling, &stop, meter, cancel)
+            .map_err(|e| match e {
+                ModelError::Cancelled(c) => anyhow::Error::new(c),
+                e => anyhow::anyhow!("{}: problem {}: {e}", self.lm.dir.display(), problem.id),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::toy;
+    use crate::engine::default_policy_dir;
+    use candle_core::Device;
+
+    /// Equal tokens, text, ends and steps; log-probabilities equal up to float rounding (a
+    /// batch sums in another order than a row alone).
+    fn same(a: &[Generation], b: &[Generation]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(
+                (&x.tokens, &x.text, x.ended, &x.step_ends),
+                (&y.tokens, &y.text, y.ended, &y.step_ends)
+            );
+            for (p, q) in x.logprobs.iter().zip(&y.logprobs) {
+                assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+            }
+        }
+    }
+
+    #[test]
+    fn batched_extend_equals_the_same_requests_one_at_a_time() {
+        let p = toy::problem("t".into(), 3, "(3+4)*12-5".into(), 79);
+        let sampling = SamplingParams::default();
+        let mut policy = LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap();
+        let mut meter = ComputeMeter::default();
+        let cancel = CancelToken::new();
+        let first = policy
+            .extend(
+                &p,
+                &[Extend::new(&Prefix::root(), 3, 1)],
+                Until::Step,
+                "\n",
+                &sampling,
+                &mut meter,
+                &cancel,
+            )
+            .unwrap()
+            .remove(0);
+        assert!(first
+            .iter()
+            .all(|g| g.step_ends.len() == 1 && g.text.ends_with('\n')));
+        let prefixes: Vec<Prefix> = first.iter().map(|g| Prefix::root().then(g)).collect();
+        let requests: Vec<Extend> = prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, prefix)| Extend::new(prefix, 2, 10 + i as u64))
+            .collect();
+        let before = meter;
+        let together = policy
+            .extend(
+                &p,
+                &requests,
+                Until::Steps(2),
+                "\n",
+                &sampling,
+                &mut meter,
+                &cancel,
+            )
+            .unwrap();
+        // The sampled prefixes were cached when their step ended: none runs again.
+        assert_eq!(meter.recomputed_tokens, 0);
+        assert!(meter.prompt_tokens - before.prompt_tokens <= prefixes.len() as u64);
+        for (r, batch) in requests.iter().zip(&together) {
+            let mut fresh = LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap();
+            let alone = fresh
+                .extend(
+                    &p,
+                    std::slice::from_ref(r),
+                    Until::Steps(2),
+                    "\n",
+                    &sampling,
+                    &mut ComputeMeter::default(),
+                    &cancel,
+                )
+                .unwrap()
+                .remove(0);
+            same(&alone, batch);
+            // Text prefixes tokenise to the same ids on the toy model's character vocabulary.
+            let by_text = Prefix {
+                text: r.prefix.text.clone(),
+                ids: Vec::new(),
+            };
+            let again = fresh
+                .extend(
+                    &p,
+                    &[Extend {
+                        prefix: &by_text,
+                        ..*r
+                    }],
+                    Until::Steps(2),
+                    "\n",
+                    &sampling,
+                    &mut ComputeMeter::default(),
+                    &cancel,
+                )
+                .unwrap()
+                .remove(0);
+            same(&again, batch);
+            for g in batch {
+                assert!(g.ended || g.step_ends.len() <= 2, "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancelled_extend_stops_with_cancelled() {
+        let p = toy::problem("t".into(), 5, "(3+4)*12-5*2+7".into(), 76);
+        let mut policy = LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap();
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let err = policy
+            .extend(
+                &p,
+                &[Extend::new(&Prefix::root(), 4, 0)],
+                Until::End,
+                "\n",
+                &SamplingParams::default(),
+                &mut ComputeMeter::default(),
+                &cancel,
+            )
+            .unwrap_err();
+        assert!(err.is::<crate::engine::Cancelled>(), "{err:#}");
     }
 }

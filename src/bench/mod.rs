@@ -109,7 +109,6 @@ fn greedy(max_tokens: usize) -> SamplingParams {
     SamplingParams {
         temperature: 0.0,
         max_tokens,
-        step_delimiter: String::new(),
         ignore_eos: true,
         ..Default::default()
     }
@@ -121,7 +120,6 @@ pub fn step_sampling(step_tokens: usize) -> SamplingParams {
         temperature: 1.0,
         top_k: 40,
         max_tokens: step_tokens,
-        step_delimiter: String::new(),
         ignore_eos: true,
         ..Default::default()
     }
@@ -222,10 +220,12 @@ pub fn run(
         let requests: Vec<GenRequest> = beams
             .iter()
             .enumerate()
-            .map(|(b, p)| GenRequest {
-                prompt: p,
-                n: cfg.expansions,
-                seed: cfg.seed ^ ((round * cfg.beam_width + b) as u64) << 8,
+            .map(|(b, p)| {
+                GenRequest::new(
+                    p,
+                    cfg.expansions,
+                    cfg.seed ^ ((round * cfg.beam_width + b) as u64) << 8,
+                )
             })
             .collect();
         let out = lm.generate_many(&requests, &params, &mut meter)?;
@@ -287,7 +287,7 @@ pub fn table(rows: &[BenchRow], server_name: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::default_policy_dir;
+    use crate::engine::default_policy_dir;
     use candle_core::Device;
 
     #[test]

@@ -2,8 +2,8 @@
 //! shared prompt, and a beam-search-shaped workload, on the engine and (with `--vs-server`) on
 //! a llama.cpp server, printed side by side (see [`crate::bench`]).
 
-use crate::backend::default_policy_dir;
 use crate::bench::{self, llama_server::LlamaServer, BenchConfig};
+use crate::engine::default_policy_dir;
 use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::CausalLm;
 use clap::Args;

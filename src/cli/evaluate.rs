@@ -2,8 +2,9 @@
 //! per level).
 
 use crate::analysis::evaluate_policy;
-use crate::backend::{default_policy_dir, LocalPolicy};
+use crate::backend::LocalPolicy;
 use crate::data::DatasetSpec;
+use crate::engine::default_policy_dir;
 use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{Aggregation, CancelToken};
@@ -82,7 +83,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         .verifiers
         .iter()
         .map(|v| {
-            v.build(&dir, a.prompt, &device, &sampling.step_delimiter)
+            v.build(&device)
                 .with_context(|| format!("cannot load verifier {v}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -93,6 +94,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         &problems,
         a.samples,
         &sampling,
+        "\n",
         a.seed,
         &mut verifiers,
         a.aggregation,
@@ -117,7 +119,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         print!("{}", eval.verifier_markdown());
     }
     if let Some(path) = &a.json {
-        crate::store::write_json(path, &eval)?;
+        crate::io::write_json(path, &eval)?;
     }
     Ok(ExitCode::SUCCESS)
 }

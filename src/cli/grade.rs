@@ -1,12 +1,12 @@
 //! `thinkscale grade GOLD PRED`: grade one predicted answer against a gold answer with the
-//! grader the runs use ([`crate::verify::grader`]), printing both normal forms and the verdict
+//! grader the runs use ([`crate::grade`]), printing both normal forms and the verdict
 //! with the rule that decided it.
 //!
 //! Exit status: 0 when the answers are equivalent, 1 when they are not (an empty PRED, or a
 //! solution with no answer under `--extract`, is simply not equivalent), 2 on a usage error
 //! (clap's own errors, and an empty GOLD: there is nothing to grade against).
 
-use crate::verify::grader::{self, ExtractOptions};
+use crate::grade::{self, ExtractOptions};
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,13 +40,13 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
             last_number: args.last_number,
             ..ExtractOptions::default()
         };
-        match grader::extract(&args.pred, &options) {
+        match grade::extract(&args.pred, &options) {
             Some(found) => {
                 writeln!(out, "extracted: {} (by {})", found.answer, found.rule)?;
                 found.answer
             }
             None => {
-                writeln!(out, "gold:      {}", shown(&grader::normalize(&args.gold)))?;
+                writeln!(out, "gold:      {}", shown(&grade::normalize(&args.gold)))?;
                 writeln!(out, "predicted: (no answer found in the solution)")?;
                 writeln!(out, "not equal: no answer to grade")?;
                 return Ok(ExitCode::from(1));
@@ -55,7 +55,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.pred
     };
-    let verdict = grader::grade(&args.gold, &predicted);
+    let verdict = grade::grade(&args.gold, &predicted);
     writeln!(out, "gold:      {}", shown(&verdict.reference))?;
     writeln!(out, "predicted: {}", shown(&verdict.predicted))?;
     writeln!(out, "{verdict}")?;

@@ -1,4 +1,5 @@
-//! The command line: no subcommand opens the workbench window; subcommands run headless.
+//! The command line: subcommands run headless. Without a subcommand, [`main`] says so and the
+//! binary opens the workbench window (this module does not know the window).
 
 pub mod bench;
 pub mod evaluate;
@@ -53,7 +54,7 @@ enum Command {
 fn model_threads(policy: Option<&std::path::Path>) -> Option<usize> {
     let dir = policy
         .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(crate::backend::default_policy_dir);
+        .unwrap_or_else(crate::engine::default_policy_dir);
     match crate::engine::model::ModelHeader::read(&dir) {
         Ok(h) if h.params < 20_000_000 => Some(1),
         _ => None,
@@ -81,8 +82,9 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
-/// Parses the arguments and runs the command.
-pub fn main() -> anyhow::Result<ExitCode> {
+/// Parses the arguments and runs the command; `Ok(None)` when there is no subcommand (the
+/// caller opens the window, with the thread count already set).
+pub fn main() -> anyhow::Result<Option<ExitCode>> {
     let cli = Cli::parse();
     let threads = match (&cli.command, cli.threads) {
         (_, Some(n)) => Some(n.max(1)),
@@ -99,15 +101,18 @@ pub fn main() -> anyhow::Result<ExitCode> {
         // thread exists, so no thread can be reading the environment at the same time.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
-    match cli.command {
-        Some(Command::Run(args)) => run::run(args),
-        Some(Command::Evaluate(args)) => evaluate::run(args),
-        Some(Command::Inspect(args)) => inspect::run(args),
-        Some(Command::Train(cmd)) => train::run(cmd),
-        Some(Command::Grade(args)) => grade::run(args),
-        Some(Command::Bench(args)) => bench::run(args),
-        None => crate::ui::run().map(|_| ExitCode::SUCCESS),
+    let Some(command) = cli.command else {
+        return Ok(None);
+    };
+    match command {
+        Command::Run(args) => run::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Train(cmd) => train::run(cmd),
+        Command::Grade(args) => grade::run(args),
+        Command::Bench(args) => bench::run(args),
     }
+    .map(Some)
 }
 
 /// A progress bar on standard error; hidden (and silent) when standard error is not a terminal.

@@ -1,11 +1,12 @@
 //! `thinkscale run`: search every selected problem with one strategy and budget, and record it.
 
-use crate::backend::default_policy_dir;
 use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
+use crate::engine::default_policy_dir;
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::runner::{self, RunConfig, RunEvent};
-use crate::search::{Aggregation, CancelToken, StrategyKind, StrategySpec};
+use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::VerifierSpec;
 use clap::Args;
 use std::path::PathBuf;
@@ -25,12 +26,27 @@ pub struct RunArgs {
     /// Skip (and report) malformed lines of a JSONL dataset instead of failing.
     #[arg(long)]
     pub skip_bad_lines: bool,
-    /// Strategy: majority, best-of-n, weighted-best-of-n.
+    /// Strategy: majority, best-of-n, weighted-best-of-n (N whole samples), beam (beam search),
+    /// lookahead (beam search scored after --lookahead greedy steps), dvts (diverse verifier
+    /// tree search). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = StrategyKind::parse)]
     pub strategy: StrategyKind,
-    /// Budget N: generations (full solutions) per problem.
+    /// Budget N: generations (full-solution equivalents) per problem; for beam search and
+    /// DVTS the number of beams.
     #[arg(long, default_value_t = 16)]
     pub budget: usize,
+    /// Beam width M of beam, lookahead and dvts: each kept prefix is expanded M times, N/M
+    /// prefixes are kept (beam) or N/M subtrees searched (dvts). Must divide the budget.
+    #[arg(long, default_value_t = DEFAULT_BEAM_WIDTH)]
+    pub beam_width: usize,
+    /// Rounds (steps) of beam, lookahead and dvts before the surviving prefixes are run to the
+    /// end of their solutions.
+    #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
+    pub max_rounds: usize,
+    /// Lookahead k of the lookahead strategy: steps rolled out greedily from each candidate
+    /// step before the verifier scores it (costs N x (k + 1) generations).
+    #[arg(long, default_value_t = 1)]
+    pub lookahead: usize,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -103,20 +119,21 @@ impl RunArgs {
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             verifier: self.verifier.clone(),
-            strategy: StrategySpec {
-                kind: self.strategy,
-                aggregation: self.aggregation,
-            },
+            strategy: self.strategy.with(
+                self.aggregation,
+                self.beam_width,
+                self.max_rounds,
+                self.lookahead,
+            ),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,
                 top_p: self.top_p,
                 top_k: self.top_k,
                 max_tokens: self.max_tokens,
-                step_delimiter: unescape(&self.step_delimiter),
-                stop_at_step: false,
                 ignore_eos: false,
             },
+            step_delimiter: unescape(&self.step_delimiter),
             prompt: self.prompt,
             seed: self.seed,
             device: self.device.clone(),
@@ -132,7 +149,7 @@ impl RunArgs {
         let base = format!(
             "runs/{}-{}-b{}-s{}",
             config.dataset.short_name(),
-            config.strategy.kind.as_str(),
+            config.strategy.kind().as_str(),
             config.budget,
             config.seed
         );
@@ -175,13 +192,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let s = &result.summary;
     println!(
-        "{} on {} ({}), budget {}, verifier {}, seed {}",
-        config.strategy.kind.as_str(),
-        config.dataset,
-        config.strategy.aggregation.as_str(),
-        config.budget,
-        config.verifier,
-        config.seed
+        "{} on {}, budget {}, verifier {}, seed {}",
+        config.strategy, config.dataset, config.budget, config.verifier, config.seed
     );
     println!("{:<8} {:>8} {:>9}", "level", "problems", "accuracy");
     for (level, l) in &s.per_level {
@@ -189,13 +201,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{:<8} {:>8} {:>9.3}", "all", s.n, s.accuracy);
     println!(
-        "compute: {} prompt ({} more from the prefix cache, {} recomputed) + {} generated \
-         tokens, {:.3e} FLOPs; {:.1} s",
+        "compute: {} generations; policy {} prompt ({} more from the prefix cache, {} \
+         recomputed) + {} generated tokens, {:.3e} FLOPs; verifier {} tokens, {:.3e} FLOPs; \
+         {:.1} s",
+        s.compute.generations,
         s.compute.prompt_tokens,
         s.compute.prompt_tokens_cached,
         s.compute.recomputed_tokens,
         s.compute.generated_tokens,
-        s.compute.flops,
+        s.compute.policy_flops,
+        s.compute.verifier_tokens,
+        s.compute.verifier_flops,
         s.elapsed_s
     );
     println!("results: {}", out.display());

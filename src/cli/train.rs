@@ -1,7 +1,7 @@
 //! `thinkscale train`: train the toy models from scratch.
 
-use crate::engine::train::{train_policy, TrainConfig};
-use crate::verify::train::{label, train_verifier, LabelConfig, VerifierKind, VerifierTrainConfig};
+use crate::train::policy::{train_policy, TrainConfig};
+use crate::train::reward::{label, train_verifier, LabelConfig, VerifierKind, VerifierTrainConfig};
 use clap::{Args, Subcommand};
 use std::path::Path;
 use std::path::PathBuf;

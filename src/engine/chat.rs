@@ -159,6 +159,12 @@ impl ChatTemplate {
     }
 }
 
+/// The text a toy model reads before its solution: the question and a newline. The
+/// beginning-of-sequence token comes before it.
+pub fn toy_prompt(question: &str) -> String {
+    format!("{question}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! The compute meter: every forward pass adds its tokens and FLOPs here, so every strategy's
-//! cost is measured the same way.
+//! cost is measured the same way. The policy's and the verifier's costs are kept apart (the
+//! paper's FLOPs exchange counts the policy alone), and the budget is recorded in the paper's
+//! unit, generations (full-solution equivalents).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,10 +20,21 @@ pub struct ComputeMeter {
     pub recomputed_tokens: u64,
     /// Tokens the policy generated.
     pub generated_tokens: u64,
-    /// Tokens a learned verifier scored (0 for the oracle).
+    /// Tokens a learned verifier ran through its model (0 for the oracle and for the log-prob
+    /// verifier, which reads the policy's own log-probabilities).
     pub verifier_tokens: u64,
-    /// Forward-pass FLOPs: `2·P` per token plus the attention term `4·layers·hidden·context`.
-    pub flops: f64,
+    /// The policy's forward-pass FLOPs: `2·P` per token plus the attention term
+    /// `4·layers·hidden·context`. (Records written before the verifier's FLOPs were kept apart
+    /// call it `flops`, and it includes theirs.)
+    #[serde(alias = "flops")]
+    pub policy_flops: f64,
+    /// The verifier's forward-pass FLOPs, counted the same way with its own size.
+    #[serde(default)]
+    pub verifier_flops: f64,
+    /// The budget spent, in generations (full-solution equivalents): N for best-of-N and beam
+    /// search, N x (k + 1) for lookahead search with k steps of lookahead.
+    #[serde(default)]
+    pub generations: u64,
 }
 
 impl ComputeMeter {
@@ -32,7 +45,14 @@ impl ComputeMeter {
         self.recomputed_tokens += other.recomputed_tokens;
         self.generated_tokens += other.generated_tokens;
         self.verifier_tokens += other.verifier_tokens;
-        self.flops += other.flops;
+        self.policy_flops += other.policy_flops;
+        self.verifier_flops += other.verifier_flops;
+        self.generations += other.generations;
+    }
+
+    /// FLOPs of the policy and the verifier together.
+    pub fn total_flops(&self) -> f64 {
+        self.policy_flops + self.verifier_flops
     }
 
     /// All tokens the policy processed.
@@ -56,7 +76,9 @@ mod tests {
             prompt_tokens: 1,
             generated_tokens: 2,
             verifier_tokens: 3,
-            flops: 4.0,
+            policy_flops: 4.0,
+            verifier_flops: 1.0,
+            generations: 2,
             ..Default::default()
         };
         a.add(&a.clone());
@@ -66,11 +88,19 @@ mod tests {
                 prompt_tokens: 2,
                 generated_tokens: 4,
                 verifier_tokens: 6,
-                flops: 8.0,
+                policy_flops: 8.0,
+                verifier_flops: 2.0,
+                generations: 4,
                 ..Default::default()
             }
         );
         assert_eq!(a.policy_tokens(), 6);
+        assert_eq!(a.total_flops(), 10.0);
+        let old: ComputeMeter = serde_json::from_str(
+            r#"{"prompt_tokens":1,"generated_tokens":2,"verifier_tokens":0,"flops":5.0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.policy_flops, 5.0);
         assert_eq!(flops_per_token(10, 2, 4, 3), 20.0 + 96.0);
     }
 }

@@ -1,6 +1,8 @@
-//! The inference engine: loading models (Hugging Face layout or GGUF), tokenizers, sampling,
-//! batched generation, the compute meter, devices, and training of the toy models.
+//! The inference engine: loading models (Hugging Face layout or GGUF), tokenizers, chat and raw
+//! prompts, sampling, the transformer with its KV and prefix caches, batched generation, the
+//! compute meter, devices and cancellation.
 
+pub mod cancel;
 pub mod chat;
 pub mod device;
 pub mod gguf;
@@ -10,12 +12,15 @@ pub mod model;
 pub mod prefix;
 pub mod qmatmul;
 pub mod sample;
+pub mod scorer;
 pub mod source;
 pub mod tokenizer;
-pub mod train;
+pub mod toy;
 pub mod transformer;
 
+pub use cancel::{CancelToken, Cancelled};
 pub use chat::PromptFormat;
 pub use meter::ComputeMeter;
-pub use model::{CausalLm, GenRequest, Generation, ModelError};
+pub use model::{CausalLm, GenRequest, Generation, ModelError, StopAt};
 pub use sample::SamplingParams;
+pub use source::{beside_crate, default_policy_dir, DEFAULT_POLICY};

@@ -7,6 +7,7 @@
 //! returns all positions' hidden states, so teacher-forced scoring takes one forward pass for
 //! every backend.
 
+use super::cancel::{CancelToken, Cancelled};
 use super::gguf::GgufFile;
 use super::hf::{self, HfConfig};
 use super::meter::{flops_per_token, ComputeMeter};
@@ -55,6 +56,9 @@ pub enum ModelError {
     /// A tensor operation failed.
     #[error("inference failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// Stopping was asked for ([`CancelToken`]).
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
 }
 
 fn invalid(path: &Path, reason: impl std::fmt::Display) -> ModelError {
@@ -107,6 +111,56 @@ pub struct GenRequest<'a> {
     pub n: usize,
     /// Seed of the samples' generators.
     pub seed: u64,
+    /// Most tokens generated per sample, where fewer than the sampling parameters allow (a
+    /// step-wise search gives each partial solution what it has left).
+    pub max_tokens: Option<usize>,
+}
+
+impl<'a> GenRequest<'a> {
+    /// `n` samples of `prompt` seeded `seed`, within the sampling parameters' token limit.
+    pub fn new(prompt: &'a [u32], n: usize, seed: u64) -> Self {
+        Self {
+            prompt,
+            n,
+            seed,
+            max_tokens: None,
+        }
+    }
+}
+
+/// Where continuations stop, besides the end-of-sequence token and the token limit: after a
+/// number of steps, or at the end of the solution. Step ends are found at `delimiter` either
+/// way (and recorded in [`Generation::step_ends`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopAt {
+    /// The text that ends a step (`"\n"`; `""` tracks no steps).
+    pub delimiter: String,
+    /// Stop once this many steps have ended (`None`: run to the end of the solution).
+    pub steps: Option<usize>,
+}
+
+impl Default for StopAt {
+    /// Run to the end; steps end at newlines.
+    fn default() -> Self {
+        Self::end("\n")
+    }
+}
+
+impl StopAt {
+    /// Run to the end of the solution, recording step ends at `delimiter`.
+    pub fn end(delimiter: &str) -> Self {
+        Self {
+            delimiter: delimiter.to_string(),
+            steps: None,
+        }
+    }
+    /// Stop after `k` steps (at least one).
+    pub fn steps(delimiter: &str, k: usize) -> Self {
+        Self {
+            delimiter: delimiter.to_string(),
+            steps: Some(k.max(1)),
+        }
+    }
 }
 
 /// A loaded causal language model with its tokenizer.
@@ -539,7 +593,7 @@ impl CausalLm {
         seed: u64,
         meter: &mut ComputeMeter,
     ) -> Result<Vec<Generation>, ModelError> {
-        let mut out = self.generate_many(&[GenRequest { prompt, n, seed }], params, meter)?;
+        let mut out = self.generate_many(&[GenRequest::new(prompt, n, seed)], params, meter)?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -559,6 +613,25 @@ impl CausalLm {
         params: &SamplingParams,
         meter: &mut ComputeMeter,
     ) -> Result<Vec<Vec<Generation>>, ModelError> {
+        self.generate_steps(
+            requests,
+            params,
+            &StopAt::default(),
+            meter,
+            &CancelToken::new(),
+        )
+    }
+
+    /// [`Self::generate_many`], stopping where `stop` says, and checking `cancel` before every
+    /// forward pass: a cancelled call returns [`ModelError::Cancelled`] within one pass.
+    pub fn generate_steps(
+        &mut self,
+        requests: &[GenRequest],
+        params: &SamplingParams,
+        stop: &StopAt,
+        meter: &mut ComputeMeter,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Vec<Generation>>, ModelError> {
         let context = self.context();
         for r in requests {
             if r.prompt.is_empty() || r.prompt.len() >= context {
@@ -576,7 +649,7 @@ impl CausalLm {
         let mut out: Vec<Vec<Generation>> =
             requests.iter().map(|r| Vec::with_capacity(r.n)).collect();
         for chunk in rows.chunks(self.max_batch) {
-            let gens = self.decode_rows(requests, chunk, params, meter)?;
+            let gens = self.decode_rows(requests, chunk, params, stop, meter, cancel)?;
             for (&(q, _), g) in chunk.iter().zip(gens) {
                 out[q].push(g);
             }
@@ -637,7 +710,7 @@ impl CausalLm {
             .to_vec1()?;
         meter.prompt_tokens += t as u64;
         meter.prompt_tokens_cached += reuse as u64;
-        meter.flops += (reuse..prompt.len())
+        meter.policy_flops += (reuse..prompt.len())
             .map(|c| self.flops(c + 1))
             .sum::<f64>();
         meter.recomputed_tokens += self.seen.record_pass(&hashes[reuse..]) as u64;
@@ -652,13 +725,16 @@ impl CausalLm {
         requests: &[GenRequest],
         rows: &[(usize, usize)],
         params: &SamplingParams,
+        stop: &StopAt,
         meter: &mut ComputeMeter,
+        cancel: &CancelToken,
     ) -> Result<Vec<Generation>, ModelError> {
         let context = self.context();
         // Each prompt once, whatever the number of its rows.
         let mut prefilled: Vec<Option<(SeqKv, Vec<f32>, u64)>> = vec![None; requests.len()];
         for &(q, _) in rows {
             if prefilled[q].is_none() {
+                cancel.check()?;
                 prefilled[q] = Some(self.prefill(requests[q].prompt, meter)?);
             }
         }
@@ -686,7 +762,12 @@ impl CausalLm {
                     scan: Default::default(),
                     fed: 0,
                     drawn: 0,
-                    max_tokens: params.max_tokens.min(context - prompt.len()),
+                    max_tokens: requests[q]
+                        .max_tokens
+                        .unwrap_or(params.max_tokens)
+                        .min(params.max_tokens)
+                        .min(context - prompt.len())
+                        .max(1),
                     hash: prefilled[slot_of[q]].2,
                 }
             })
@@ -704,7 +785,8 @@ impl CausalLm {
             .iter()
             .map(|&(q, _)| prefilled[slot_of[q]].1.clone())
             .collect();
-        let delim = params.step_delimiter.as_str();
+        let delim = stop.delimiter.as_str();
+        let max_steps = stop.steps.unwrap_or(usize::MAX);
         loop {
             let mut keep = Vec::new();
             let mut next = Vec::new();
@@ -714,7 +796,7 @@ impl CausalLm {
                 let (tok, lp) = sample(&logits[slot], params, &mut row.rng);
                 row.drawn += 1;
                 meter.generated_tokens += 1;
-                meter.flops += self.flops(prompt.len() + row.fed + 1);
+                meter.policy_flops += self.flops(prompt.len() + row.fed + 1);
                 let mut finished = row.drawn >= row.max_tokens;
                 if !params.ignore_eos && self.tokenizer.is_end(tok) {
                     row.gen.ended = true;
@@ -726,7 +808,7 @@ impl CausalLm {
                     let found =
                         row.scan
                             .advance(row.stream.text(), changed_from, delim, &mut row.gen);
-                    finished |= found && params.stop_at_step;
+                    finished |= found && row.gen.step_ends.len() >= max_steps;
                 }
                 if !finished {
                     keep.push(slot);
@@ -745,6 +827,7 @@ impl CausalLm {
             if keep.is_empty() {
                 break;
             }
+            cancel.check()?;
             kv.retain(&keep)?;
             active = keep.iter().map(|&s| active[s]).collect();
             let input = Tensor::from_vec(next.clone(), (active.len(), 1), &self.device)?;
@@ -889,7 +972,7 @@ impl CausalLm {
             start += len;
         }
         meter.verifier_tokens += ids.len() as u64;
-        meter.flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
+        meter.verifier_flops += (0..ids.len()).map(|c| self.flops(c + 1)).sum::<f64>();
         Ok(picked)
     }
 }
@@ -897,7 +980,7 @@ impl CausalLm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::default_policy_dir;
+    use crate::engine::default_policy_dir;
 
     fn toy() -> CausalLm {
         CausalLm::load(&default_policy_dir(), &Device::Cpu).unwrap()
@@ -953,17 +1036,15 @@ mod tests {
         }
         // Stopping at the first step stops on the same token.
         let first = lm
-            .generate(
-                &ids,
-                3,
-                &SamplingParams {
-                    stop_at_step: true,
-                    ..params
-                },
-                7,
+            .generate_steps(
+                &[GenRequest::new(&ids, 3, 7)],
+                &params,
+                &StopAt::steps("\n", 1),
                 &mut ComputeMeter::default(),
+                &CancelToken::new(),
             )
-            .unwrap();
+            .unwrap()
+            .remove(0);
         for (g, (tokens, _)) in first.iter().zip(recorded) {
             assert_eq!(g.tokens, tokens[..14]);
             assert_eq!(g.step_ends, [14]);
@@ -979,10 +1060,10 @@ mod tests {
         let mut lm = toy();
         let prompt = toy_prompt_ids(&lm, "(3+4)*12-5");
         let params = SamplingParams {
-            stop_at_step: true,
             max_tokens: 30,
             ..Default::default()
         };
+        let one_step = StopAt::steps("\n", 1);
         let mut meter = ComputeMeter::default();
         // Two problems searched side by side: prompts of different lengths from the start.
         let other = toy_prompt_ids(&lm, "17+25*2");
@@ -994,11 +1075,7 @@ mod tests {
             let requests: Vec<GenRequest> = beams
                 .iter()
                 .enumerate()
-                .map(|(b, p)| GenRequest {
-                    prompt: p,
-                    n: 3,
-                    seed: 10 * round + b as u64,
-                })
+                .map(|(b, p)| GenRequest::new(p, 3, 10 * round + b as u64))
                 .collect();
             // A new beam's last token was drawn but never run: that one token is new.
             expected_run += if round == 0 {
@@ -1012,7 +1089,15 @@ mod tests {
             } else {
                 beams.len()
             };
-            let out = lm.generate_many(&requests, &params, &mut meter).unwrap();
+            let out = lm
+                .generate_steps(
+                    &requests,
+                    &params,
+                    &one_step,
+                    &mut meter,
+                    &CancelToken::new(),
+                )
+                .unwrap();
             assert_eq!(meter.recomputed_tokens, 0, "round {round}");
             assert_eq!(meter.prompt_tokens as usize, expected_run, "round {round}");
             runs.push((
@@ -1045,7 +1130,16 @@ mod tests {
                 let mut alone = toy();
                 alone.set_max_batch(1);
                 let mut m = ComputeMeter::default();
-                let solo = alone.generate(p, 3, &params, *seed, &mut m).unwrap();
+                let solo = alone
+                    .generate_steps(
+                        &[GenRequest::new(p, 3, *seed)],
+                        &params,
+                        &one_step,
+                        &mut m,
+                        &CancelToken::new(),
+                    )
+                    .unwrap()
+                    .remove(0);
                 assert_eq!(m.prompt_tokens as usize, p.len());
                 for (a, b) in solo.iter().zip(&gens) {
                     assert_eq!(a.tokens, b.tokens);

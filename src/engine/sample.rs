@@ -16,10 +16,6 @@ pub struct SamplingParams {
     pub top_k: usize,
     /// Most tokens generated per call.
     pub max_tokens: usize,
-    /// The text that ends a step (`"\n"` by default; `"\n\n"` for some models).
-    pub step_delimiter: String,
-    /// Stop after the first step rather than at the end of the solution.
-    pub stop_at_step: bool,
     /// Treat the end-of-sequence token as any other, so every sequence runs to `max_tokens`
     /// (benchmarks).
     pub ignore_eos: bool,
@@ -32,8 +28,6 @@ impl Default for SamplingParams {
             top_p: 1.0,
             top_k: 0,
             max_tokens: 256,
-            step_delimiter: "\n".into(),
-            stop_at_step: false,
             ignore_eos: false,
         }
     }

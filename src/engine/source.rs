@@ -253,6 +253,24 @@ fn snapshot(repo: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// The toy policy committed with the repository, relative to the crate root.
+pub const DEFAULT_POLICY: &str = "models/toy/policy";
+
+/// Resolves the default policy directory (see [`beside_crate`]).
+pub fn default_policy_dir() -> PathBuf {
+    beside_crate(DEFAULT_POLICY)
+}
+
+/// Resolves a committed model directory given relative to the crate root: beside the working
+/// directory if it is there, else beside the crate's source.
+pub fn beside_crate(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
+    if local.join("config.json").exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

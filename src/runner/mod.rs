@@ -2,16 +2,17 @@
 //! writes the store and reports progress. The CLI and the window's worker both call it, so
 //! there is one way to run an experiment.
 
-use crate::backend::LocalPolicy;
-use crate::data::{DatasetSpec, Problem};
+use crate::backend::{LocalPolicy, Policy};
+use crate::data::{problem_seed, DatasetSpec, Problem};
 use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
+use crate::grade;
 use crate::search::{
-    CancelToken, Cancelled, Policy, SearchContext, SearchEvent, SearchSink, Strategy, StrategySpec,
-    Verifier,
+    CancelToken, Cancelled, NodeStatus, Outcome, SearchContext, SearchEvent, SearchSink, Strategy,
+    StrategySpec,
 };
 use crate::store::{Record, RunDir, Summary};
-use crate::verify::VerifierSpec;
+use crate::verify::{Verifier, VerifierSpec};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ pub struct RunConfig {
     pub budget: usize,
     /// How to sample.
     pub sampling: SamplingParams,
+    /// The text that ends a step (`"\n"`; `"\n\n"` for models that write paragraphs).
+    #[serde(default = "default_delimiter")]
+    pub step_delimiter: String,
     /// How a problem becomes a prompt: raw, the model's chat template, or auto (chat where the
     /// model has a template). Older configs lack it and load as auto.
     #[serde(default)]
@@ -74,6 +78,12 @@ impl RunConfig {
         if self.sampling.max_tokens == 0 {
             anyhow::bail!("max-tokens must be at least 1");
         }
+        if self.strategy.kind().is_tree_search() && self.step_delimiter.is_empty() {
+            anyhow::bail!("a step-wise search needs a non-empty step delimiter");
+        }
+        self.strategy
+            .validate(self.budget)
+            .map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -96,19 +106,6 @@ impl RunConfig {
         }
         Ok(ps)
     }
-}
-
-/// The seed of one problem's search: a mix of the run's seed and the problem id, so a problem's
-/// result does not depend on which other problems the run includes.
-pub fn problem_seed(seed: u64, id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for b in id.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    // splitmix64 finaliser
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
 }
 
 /// What a run reports while it goes.
@@ -151,21 +148,65 @@ fn default_dtype() -> String {
     "f32".into()
 }
 
+fn default_delimiter() -> String {
+    "\n".into()
+}
+
 /// Loads the verifier of `config`.
 pub fn load_verifier(config: &RunConfig) -> anyhow::Result<Box<dyn Verifier + Send>> {
     let device = parse_device(&config.device)?;
     config
         .verifier
-        .build(
-            &config.policy,
-            config.prompt,
-            &device,
-            &config.sampling.step_delimiter,
-        )
+        .build(&device)
         .with_context(|| format!("cannot load verifier {}", config.verifier))
 }
 
-/// Searches one problem and makes its record.
+/// Grades an outcome against the reference: every candidate, every finished leaf of the tree,
+/// and the chosen answer. Strategies never see the reference; this is where it is read.
+pub fn grade_outcome(problem: &Problem, outcome: &mut Outcome) {
+    let right = |a: &Option<String>| a.as_deref().map(|a| grade::equivalent(&problem.answer, a));
+    for c in &mut outcome.candidates {
+        c.correct = right(&c.answer);
+    }
+    for n in &mut outcome.tree.nodes {
+        if let NodeStatus::Finished { answer, correct } = &mut n.status {
+            *correct = right(answer);
+        }
+    }
+    outcome.correct = right(&outcome.answer);
+}
+
+/// Forwards a search's events to `inner`, with finished leaves and the choice graded.
+struct GradingSink<'a> {
+    problem: &'a Problem,
+    inner: &'a mut dyn SearchSink,
+}
+
+impl SearchSink for GradingSink<'_> {
+    fn event(&mut self, event: &SearchEvent) {
+        let grade_answer = |a: &Option<String>| {
+            a.as_deref()
+                .map(|a| grade::equivalent(&self.problem.answer, a))
+        };
+        match event {
+            SearchEvent::NodeFinished { id, answer, .. } => {
+                self.inner.event(&SearchEvent::NodeFinished {
+                    id: *id,
+                    answer: answer.clone(),
+                    correct: grade_answer(answer),
+                })
+            }
+            SearchEvent::Chosen { node, answer, .. } => self.inner.event(&SearchEvent::Chosen {
+                node: *node,
+                answer: answer.clone(),
+                correct: grade_answer(answer),
+            }),
+            other => self.inner.event(other),
+        }
+    }
+}
+
+/// Searches one problem, grades what the strategy chose, and makes its record.
 pub fn search_problem(
     config: &RunConfig,
     problem: &Problem,
@@ -175,6 +216,10 @@ pub fn search_problem(
     cancel: &CancelToken,
 ) -> anyhow::Result<Record> {
     let seed = problem_seed(config.seed, &problem.id);
+    let mut grading = GradingSink {
+        problem,
+        inner: sink,
+    };
     let ctx = SearchContext {
         problem,
         policy,
@@ -182,10 +227,12 @@ pub fn search_problem(
         budget: config.budget,
         seed,
         sampling: &config.sampling,
-        sink,
+        delimiter: &config.step_delimiter,
+        sink: &mut grading,
         cancel,
     };
-    let outcome = config.strategy.run(ctx)?;
+    let mut outcome = config.strategy.run(ctx)?;
+    grade_outcome(problem, &mut outcome);
     Ok(Record {
         id: problem.id.clone(),
         level: problem.level,
@@ -196,6 +243,8 @@ pub fn search_problem(
         candidates: outcome.candidates,
         compute: outcome.compute,
         seed,
+        tree: Some(outcome.tree),
+        chosen: outcome.chosen,
     })
 }
 
@@ -281,16 +330,4 @@ pub fn run(
     let summary = Summary::from_records(&records, !cancelled, start.elapsed().as_secs_f64());
     dir.write_summary(&summary)?;
     Ok(RunResult { summary, cancelled })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn problem_seeds_are_stable_and_distinct() {
-        assert_eq!(problem_seed(0, "toy-L1-000"), problem_seed(0, "toy-L1-000"));
-        assert_ne!(problem_seed(0, "toy-L1-000"), problem_seed(1, "toy-L1-000"));
-        assert_ne!(problem_seed(0, "toy-L1-000"), problem_seed(0, "toy-L1-001"));
-    }
 }

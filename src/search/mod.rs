@@ -1,74 +1,37 @@
-//! Search: the policy and verifier interfaces, the search tree and its events, cancellation,
-//! and the strategies that spend a budget of generations on one problem.
+//! Search: the strategies that spend a budget of generations on one problem, the choice
+//! functions, the search tree and its events.
+//!
+//! A strategy talks to the policy through [`Policy::extend`] (many prefixes continued in one
+//! batched call) and to the verifier through [`Verifier::score_many`] (many partial solutions
+//! scored in one call), and records what it does in a [`SearchTree`] through a
+//! [`recorder::Recorder`], whose every change is also a [`SearchEvent`] sent to the sink. A
+//! strategy never sees the reference answer: the runner grades what it chose.
+//!
+//! One file per strategy: [`best_of_n`] (majority, best-of-N, weighted best-of-N), [`beam`]
+//! (beam search, and lookahead search as beam search with rollouts) and [`dvts`]. Their
+//! parameters are the variants of [`StrategySpec`].
 
-pub mod strategies;
+pub mod beam;
+pub mod best_of_n;
+pub mod dvts;
+pub mod recorder;
+pub mod select;
+pub mod spec;
 pub mod tree;
 
-pub use strategies::{Aggregation, StrategyKind, StrategySpec};
+#[cfg(test)]
+mod tests;
+
+pub use crate::engine::{CancelToken, Cancelled};
+pub use select::Aggregation;
+pub use spec::{StrategyKind, StrategySpec};
 pub use tree::{Node, NodeId, NodeStatus, SearchEvent, SearchTree};
 
+use crate::backend::Policy;
 use crate::data::Problem;
-use crate::engine::{ComputeMeter, Generation, SamplingParams};
+use crate::engine::{ComputeMeter, SamplingParams};
+use crate::verify::Verifier;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-/// Samples continuations of partial solutions.
-pub trait Policy {
-    /// A short name for records and the window.
-    fn name(&self) -> String;
-    /// Samples `n` continuations of `prefix` (the solution so far, possibly empty) to
-    /// `problem`. Continuation `i` depends only on `(seed, i)`, not on how many are drawn.
-    fn generate(
-        &mut self,
-        problem: &Problem,
-        prefix: &str,
-        n: usize,
-        params: &SamplingParams,
-        seed: u64,
-        meter: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<Generation>>;
-}
-
-/// Scores every step of a partial or full solution.
-pub trait Verifier {
-    /// A short name for records and the window.
-    fn name(&self) -> String;
-    /// One score in [0, 1] per step: how likely the solution is still right after that step.
-    fn score(
-        &mut self,
-        problem: &Problem,
-        steps: &[String],
-        meter: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<f32>>;
-}
-
-/// A flag shared between whoever runs a search and whoever may stop it.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Wraps an existing flag (for example the Ctrl-C flag).
-    pub fn from_flag(flag: Arc<AtomicBool>) -> Self {
-        Self(flag)
-    }
-    /// Clears a previous request to stop.
-    pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst)
-    }
-    /// Asks the search to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst)
-    }
-    /// Whether stopping was asked for.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// Receives a search's events.
 pub trait SearchSink {
@@ -100,7 +63,7 @@ pub struct Candidate {
     pub steps: Vec<Step>,
     /// The extracted final answer.
     pub answer: Option<String>,
-    /// Whether the answer matches the reference.
+    /// Whether the answer matches the reference (set by the runner, which knows it).
     pub correct: Option<bool>,
     /// The step scores aggregated into one (see [`Aggregation`]).
     pub score: f32,
@@ -115,7 +78,7 @@ pub struct Candidate {
 pub struct Outcome {
     /// The chosen answer.
     pub answer: Option<String>,
-    /// Whether it is right.
+    /// Whether it is right (set by the runner).
     pub correct: Option<bool>,
     /// Index of a candidate that carries the chosen answer.
     pub chosen: Option<usize>,
@@ -129,28 +92,66 @@ pub struct Outcome {
 
 /// Everything a strategy needs to search one problem.
 pub struct SearchContext<'a> {
-    /// The problem.
+    /// The problem (a strategy reads its question, never its answer).
     pub problem: &'a Problem,
     /// Where steps come from.
     pub policy: &'a mut dyn Policy,
     /// What scores them.
     pub verifier: &'a mut dyn Verifier,
-    /// Generations to spend (full-solution equivalents).
+    /// Generations to spend (full-solution equivalents): N.
     pub budget: usize,
     /// Seed of this problem's search.
     pub seed: u64,
     /// How to sample.
     pub sampling: &'a SamplingParams,
+    /// The text that ends a step.
+    pub delimiter: &'a str,
     /// Receives events.
     pub sink: &'a mut dyn SearchSink,
-    /// Checked between phases; a cancelled search returns an error.
+    /// Checked between rounds and, by the engine, between forward passes; a cancelled search
+    /// returns [`Cancelled`].
     pub cancel: &'a CancelToken,
 }
 
-/// The error a cancelled search returns.
-#[derive(Debug, thiserror::Error)]
-#[error("cancelled")]
-pub struct Cancelled;
+/// A [`SearchContext`] without its sink: what a strategy works with once the sink is handed to
+/// its [`recorder::Recorder`].
+pub struct Env<'a> {
+    /// The problem (a strategy reads its question, never its answer).
+    pub problem: &'a Problem,
+    /// Where steps come from.
+    pub policy: &'a mut dyn Policy,
+    /// What scores them.
+    pub verifier: &'a mut dyn Verifier,
+    /// Generations to spend: N.
+    pub budget: usize,
+    /// Seed of this problem's search.
+    pub seed: u64,
+    /// How to sample.
+    pub sampling: &'a SamplingParams,
+    /// The text that ends a step.
+    pub delimiter: &'a str,
+    /// Checked between rounds and between forward passes.
+    pub cancel: &'a CancelToken,
+}
+
+impl<'a> SearchContext<'a> {
+    /// Separates the sink from the rest.
+    pub fn split(self) -> (Env<'a>, &'a mut dyn SearchSink) {
+        (
+            Env {
+                problem: self.problem,
+                policy: self.policy,
+                verifier: self.verifier,
+                budget: self.budget,
+                seed: self.seed,
+                sampling: self.sampling,
+                delimiter: self.delimiter,
+                cancel: self.cancel,
+            },
+            self.sink,
+        )
+    }
+}
 
 /// A way to spend a budget on one problem.
 pub trait Strategy {

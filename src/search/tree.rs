@@ -15,13 +15,17 @@ pub type NodeId = usize;
 pub enum NodeStatus {
     /// Generated and kept.
     Expanded,
-    /// Dropped by the search.
-    Pruned,
+    /// Dropped by the search in `round` (kept in the tree, not expanded further).
+    Pruned {
+        /// The round that pruned it.
+        round: usize,
+    },
     /// The last step of a solution.
     Finished {
         /// Extracted final answer.
         answer: Option<String>,
-        /// Whether it matches the reference.
+        /// Whether it matches the reference (filled in by whoever knows the reference: the
+        /// runner, never the strategy).
         correct: Option<bool>,
     },
 }
@@ -84,6 +88,8 @@ pub enum SearchEvent {
     NodePruned {
         /// The node.
         id: NodeId,
+        /// The round that pruned it.
+        round: usize,
     },
     /// A node ends a solution.
     NodeFinished {
@@ -213,9 +219,9 @@ impl SearchTree {
                     n.score = Some(*score);
                 }
             }
-            SearchEvent::NodePruned { id } => {
+            SearchEvent::NodePruned { id, round } => {
                 if let Some(n) = self.nodes.get_mut(*id) {
-                    n.status = NodeStatus::Pruned;
+                    n.status = NodeStatus::Pruned { round: *round };
                 }
             }
             SearchEvent::NodeFinished {

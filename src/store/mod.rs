@@ -3,12 +3,11 @@
 //! finished problem) and `summary.json`.
 
 use crate::engine::ComputeMeter;
-use crate::search::Candidate;
+use crate::io::{read_jsonl, write_json, JsonlAppender};
+use crate::search::{Candidate, SearchTree};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// One problem's result: a line of `records.jsonl`. The names `id`, `level`, `answer`, `correct`
@@ -33,6 +32,14 @@ pub struct Record {
     pub compute: ComputeMeter,
     /// The seed this problem's search used.
     pub seed: u64,
+    /// The whole search tree: every step with its score, the round that made it, the round
+    /// that pruned it, and the finished leaves graded, so a window can replay the search.
+    /// (Records written before trees were kept have none.)
+    #[serde(default)]
+    pub tree: Option<SearchTree>,
+    /// Index into `candidates` of one candidate that carries the chosen answer.
+    #[serde(default)]
+    pub chosen: Option<usize>,
 }
 
 /// Accuracy of one group of problems.
@@ -105,7 +112,7 @@ fn ratio(a: usize, b: usize) -> f64 {
 #[derive(Debug)]
 pub struct RunDir {
     dir: PathBuf,
-    records: File,
+    records: JsonlAppender,
 }
 
 impl RunDir {
@@ -119,12 +126,7 @@ impl RunDir {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write_json(&dir.join("config.json"), config)?;
-        let path = dir.join("records.jsonl");
-        let records = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let records = JsonlAppender::open(&dir.join("records.jsonl"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             records,
@@ -138,17 +140,7 @@ impl RunDir {
 
     /// Appends one record and flushes it to disk.
     pub fn append(&mut self, record: &Record) -> anyhow::Result<()> {
-        let mut line = serde_json::to_string(record)?;
-        line.push('\n');
-        self.records
-            .write_all(line.as_bytes())
-            .and_then(|_| self.records.sync_data())
-            .with_context(|| {
-                format!(
-                    "cannot append to {}",
-                    self.dir.join("records.jsonl").display()
-                )
-            })
+        self.records.append(record)
     }
 
     /// Writes `summary.json`.
@@ -157,38 +149,9 @@ impl RunDir {
     }
 }
 
-/// Writes pretty JSON through a temporary file and a rename, so a crash never leaves half a file.
-pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// Reads `records.jsonl`; a malformed line is an error naming the file and line.
 pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
     read_jsonl(path, "malformed record")
-}
-
-/// Reads a file of JSON lines (blank lines skipped); a line that does not parse is an error
-/// naming the file, the line and `what` it should have been.
-pub fn read_jsonl<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    what: &str,
-) -> anyhow::Result<Vec<T>> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}: cannot read", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: {what}", path.display(), i + 1))?,
-        );
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -209,6 +172,8 @@ mod tests {
                 ..Default::default()
             },
             seed: 1,
+            tree: None,
+            chosen: None,
         }
     }
 

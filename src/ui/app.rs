@@ -5,7 +5,8 @@ use super::worker::{Job, Worker, WorkerEvent};
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::SamplingParams;
 use crate::runner::RunConfig;
-use crate::search::{Aggregation, NodeId, SearchEvent, SearchTree, StrategyKind, StrategySpec};
+use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::{Aggregation, NodeId, SearchEvent, SearchTree, StrategyKind};
 use crate::store::Record;
 use crate::verify::VerifierSpec;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,12 @@ pub struct Settings {
     pub verifier: VerifierSpec,
     /// Budget N.
     pub budget: usize,
+    /// Beam width M of the tree searches.
+    pub beam_width: usize,
+    /// Rounds of the tree searches before the survivors run to the end.
+    pub max_rounds: usize,
+    /// Lookahead k of lookahead search.
+    pub lookahead: usize,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -39,6 +46,9 @@ impl Default for Settings {
             aggregation: Aggregation::Last,
             verifier: VerifierSpec::Oracle,
             budget: 16,
+            beam_width: DEFAULT_BEAM_WIDTH,
+            max_rounds: DEFAULT_MAX_ROUNDS,
+            lookahead: 1,
             temperature: 1.0,
             seed: 0,
             level_filter: None,
@@ -139,15 +149,18 @@ impl App {
             limit: None,
             policy: policy.to_path_buf(),
             verifier: settings.verifier.clone(),
-            strategy: StrategySpec {
-                kind: settings.strategy,
-                aggregation: settings.aggregation,
-            },
+            strategy: settings.strategy.with(
+                settings.aggregation,
+                settings.beam_width,
+                settings.max_rounds,
+                settings.lookahead,
+            ),
             budget: settings.budget,
             sampling: SamplingParams {
                 temperature: settings.temperature,
                 ..Default::default()
             },
+            step_delimiter: "\n".into(),
             prompt: Default::default(),
             seed: settings.seed,
             device: "cpu".into(),
@@ -278,7 +291,7 @@ impl eframe::App for App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::default_policy_dir;
+    use crate::engine::default_policy_dir;
     use egui_kittest::kittest::Queryable;
     use egui_kittest::Harness;
     use std::time::{Duration, Instant};
@@ -371,7 +384,7 @@ mod tests {
         assert_eq!(app.settings, s);
         let c = App::config_for(&app.settings, std::path::Path::new("p"));
         assert_eq!(c.budget, 64);
-        assert_eq!(c.strategy.kind, StrategyKind::Majority);
+        assert_eq!(c.strategy.kind(), StrategyKind::Majority);
         // Run without a selection does nothing.
         app.apply(Command::Run);
         assert!(app.running.is_none());

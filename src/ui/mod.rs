@@ -8,7 +8,7 @@ pub mod worker;
 
 pub use app::App;
 
-use crate::backend::default_policy_dir;
+use crate::engine::default_policy_dir;
 
 /// Opens the window on the embedded default (the toy policy and the oracle verifier).
 pub fn run() -> anyhow::Result<()> {

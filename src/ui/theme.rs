@@ -16,6 +16,9 @@ pub const CHOSEN: Color32 = Color32::from_rgb(0, 114, 178);
 /// Text on node boxes.
 pub const NODE_TEXT: Color32 = Color32::from_rgb(20, 20, 20);
 
+/// Opacity of a pruned node's fill.
+pub const PRUNED_ALPHA: f32 = 0.35;
+
 /// Width of a node box in the tree view.
 pub const NODE_W: f32 = 190.0;
 /// Height of a node box.

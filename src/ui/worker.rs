@@ -3,9 +3,9 @@
 
 use crate::data::Problem;
 use crate::runner::{load_policy, load_verifier, search_problem, RunConfig};
-use crate::search::{CancelToken, Cancelled, SearchEvent, Verifier};
+use crate::search::{CancelToken, Cancelled, SearchEvent};
 use crate::store::Record;
-use crate::verify::VerifierSpec;
+use crate::verify::{Verifier, VerifierSpec};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 

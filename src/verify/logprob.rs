@@ -1,135 +1,96 @@
 //! The log-probability verifier: the policy's own token log-probabilities, aggregated per step.
-//! It needs no training and no reference answer, so it is the free baseline every learned
-//! verifier is shown beside.
+//! It needs no training, no reference answer and no model of its own, so it is the free
+//! baseline every learned verifier is shown beside.
 //!
 //! Step `k`'s score is the geometric mean of the token probabilities of steps `1..=k` (the
 //! exponential of their mean log-probability), so it is in (0, 1], it falls when any step so far
-//! holds an unlikely token, and it does not shrink just because a solution is long. Delimiters
-//! and the end-of-sequence token are not counted: they say where a step ends, not what it says.
+//! holds an unlikely token, and it does not shrink just because a solution is long. The token
+//! that completes a step's delimiter and the end-of-sequence token are not counted: they say
+//! where a step ends, not what it says.
 //!
-//! Cost: one teacher-forced forward pass of the policy over the prompt and the steps, counted as
-//! verifier tokens.
+//! Cost: nothing. It reads the log-probabilities the policy returned with each step
+//! ([`StepText::logprob`]), so no second copy of the policy and no extra forward pass; a step
+//! without them (a policy that does not report them) is an error that says so.
 
-use crate::backend::LocalPolicy;
+use super::{StepText, Verifier};
 use crate::data::Problem;
 use crate::engine::ComputeMeter;
-use crate::search::Verifier;
 
 /// Scores steps by the policy's own log-probabilities.
-pub struct LogprobVerifier {
-    policy: LocalPolicy,
-    delimiter: String,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogprobVerifier;
 
-impl LogprobVerifier {
-    /// Uses `policy` (the same model that samples, normally) to score steps that were joined by
-    /// `delimiter` when they were generated.
-    pub fn new(policy: LocalPolicy, delimiter: &str) -> Self {
-        Self {
-            policy,
-            delimiter: delimiter.to_string(),
-        }
-    }
+/// Scores of the steps of one solution: running geometric means of token probabilities.
+/// `None` where a step carries no log-probabilities.
+pub fn running_scores(steps: &[StepText]) -> Option<Vec<f32>> {
+    let (mut sum, mut count) = (0f64, 0usize);
+    steps
+        .iter()
+        .map(|s| {
+            let lp = s.logprob?;
+            sum += lp.sum;
+            count += lp.tokens;
+            Some(if count == 0 {
+                1.0
+            } else {
+                (sum / count as f64).exp() as f32
+            })
+        })
+        .collect()
 }
 
 impl Verifier for LogprobVerifier {
     fn name(&self) -> String {
-        format!("logprob ({})", self.policy.model().dir.display())
+        "logprob".into()
     }
 
-    fn score(
+    fn score_many(
         &mut self,
         problem: &Problem,
-        steps: &[String],
-        meter: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<f32>> {
-        if steps.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut ids = self.policy.prompt_ids(problem, "")?;
-        // For every step, the range of its own tokens (the delimiter after it excluded).
-        let mut spans = Vec::with_capacity(steps.len());
-        let tok = &self.policy.model().tokenizer;
-        for (k, step) in steps.iter().enumerate() {
-            let start = ids.len();
-            ids.extend(tok.encode(step)?);
-            spans.push(start..ids.len());
-            if k + 1 < steps.len() {
-                ids.extend(tok.encode(&self.delimiter)?);
-            }
-        }
-        let lp = self
-            .policy
-            .model_mut()
-            .token_logprobs(&ids, meter)
-            .map_err(|e| anyhow::anyhow!("log-prob verifier on problem {}: {e}", problem.id))?;
-        let (mut sum, mut count) = (0f64, 0usize);
-        Ok(spans
-            .into_iter()
-            .map(|span| {
-                // Token at position p is predicted by entry p - 1.
-                for x in span.filter_map(|p| p.checked_sub(1).and_then(|i| lp.get(i))) {
-                    sum += f64::from(*x);
-                    count += 1;
-                }
-                if count == 0 {
-                    1.0
-                } else {
-                    (sum / count as f64).exp() as f32
-                }
+        solutions: &[&[StepText]],
+        _: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        solutions
+            .iter()
+            .map(|steps| {
+                running_scores(steps).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the log-prob verifier reads the policy's token log-probabilities, but a \
+                         step of problem {} came without them (a policy that does not report \
+                         them, or steps given as text only)",
+                        problem.id
+                    )
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::default_policy_dir;
-    use crate::data::toy;
-    use candle_core::Device;
+    use crate::verify::StepLogprob;
 
-    fn verifier() -> LogprobVerifier {
-        LogprobVerifier::new(
-            LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap(),
-            "\n",
-        )
+    fn step(text: &str, sum: f64, tokens: usize) -> StepText {
+        StepText {
+            text: text.into(),
+            logprob: Some(StepLogprob { sum, tokens }),
+        }
     }
 
     #[test]
-    fn scores_are_geometric_means_of_the_policys_own_token_probabilities() {
-        let mut v = verifier();
-        let p = toy::problem("t".into(), 2, "2*3+1".into(), 7);
-        let steps: Vec<String> = ["2*3=6: 6+1", "6+1=7: 7", "\\boxed{7}"]
-            .map(String::from)
-            .to_vec();
+    fn scores_are_running_geometric_means_and_text_only_steps_are_refused() {
+        let steps = [step("a", -1.0, 2), step("b", -2.0, 2), step("", 0.0, 0)];
+        let mut v = LogprobVerifier;
         let mut meter = ComputeMeter::default();
-        let s = v.score(&p, &steps, &mut meter).unwrap();
-        assert_eq!(s.len(), 3);
-        assert!(s.iter().all(|x| *x > 0.0 && *x <= 1.0), "{s:?}");
-        assert!(meter.verifier_tokens > 0 && meter.generated_tokens == 0);
-
-        // Direct computation of step 1: the policy's next-token distributions, one prefix at a
-        // time, without the teacher-forced pass.
-        let lm = v.policy.model_mut();
-        let mut ids: Vec<u32> = vec![0];
-        ids.extend(lm.tokenizer.encode("2*3+1\n").unwrap());
-        let mut total = 0f64;
-        let step = lm.tokenizer.encode("2*3=6: 6+1").unwrap();
-        for &t in &step {
-            let logits = lm.last_logits(&ids).unwrap();
-            let logp = candle_nn::ops::log_softmax(&logits, 0).unwrap();
-            total += f64::from(logp.get(t as usize).unwrap().to_scalar::<f32>().unwrap());
-            ids.push(t);
+        let p = crate::data::toy::problem("t".into(), 1, "1+1".into(), 2);
+        let s = v.score_many(&p, &[&steps], &mut meter).unwrap().remove(0);
+        let want = [(-0.5f64).exp(), (-0.75f64).exp(), (-0.75f64).exp()];
+        for (a, b) in s.iter().zip(want) {
+            assert!((f64::from(*a) - b).abs() < 1e-6, "{s:?}");
         }
-        let direct = (total / step.len() as f64).exp() as f32;
-        assert!((direct - s[0]).abs() < 1e-4, "{direct} vs {}", s[0]);
-
-        // A wrong step is less likely to the policy than the right one.
-        let wrong: Vec<String> = ["2*3=9: 9+1", "9+1=10: 10", "\\boxed{10}"]
-            .map(String::from)
-            .to_vec();
-        let w = v.score(&p, &wrong, &mut meter).unwrap();
-        assert!(w[0] < s[0], "wrong {w:?} vs right {s:?}");
+        assert_eq!(meter, ComputeMeter::default());
+        let err = v.score(&p, &["a".into()], &mut meter).unwrap_err();
+        assert!(err.to_string().contains("log-probabilities"), "{err}");
     }
 }

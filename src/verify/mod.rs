@@ -1,21 +1,88 @@
-//! Verifiers and grading: the oracle step checker of the toy task, the policy's own
-//! log-probabilities, learned reward models (the toy PRM and ORM, and real PRM checkpoints in
-//! four formats), their training, and the answer grader.
+//! Verifiers: the [`Verifier`] trait and its implementations — the oracle step checker of the
+//! toy task, the policy's own log-probabilities, and learned reward models (the toy PRM and
+//! ORM, and real PRM checkpoints in four formats).
+//!
+//! A verifier scores many partial solutions of one problem in one call. A search asks again
+//! about partial solutions that grew by a step since it last asked; a PRM then reads only the
+//! new step (it keeps what it read per problem), so its cost grows with the distinct steps
+//! scored, not with the sum over rounds of whole prefixes.
 
-pub mod grader;
 pub mod logprob;
 pub mod prm;
-pub mod train;
 
-use crate::backend::LocalPolicy;
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
-use crate::engine::PromptFormat;
-use crate::search::Verifier;
-use anyhow::Context;
-use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// The policy's log-probabilities of one step's tokens (the step delimiter excluded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLogprob {
+    /// Sum of the tokens' natural-log probabilities.
+    pub sum: f64,
+    /// How many tokens.
+    pub tokens: usize,
+}
+
+/// One step of a partial solution, as a verifier reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepText {
+    /// The step, without its delimiter.
+    pub text: String,
+    /// The policy's log-probabilities of the step's tokens, where the policy reported them.
+    pub logprob: Option<StepLogprob>,
+}
+
+impl StepText {
+    /// A step known only by its text.
+    pub fn plain(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            logprob: None,
+        }
+    }
+}
+
+/// Scores every step of partial or full solutions.
+pub trait Verifier {
+    /// A short name for records and the window.
+    fn name(&self) -> String;
+
+    /// Scores several partial solutions of `problem`: for each, one score in [0, 1] per step,
+    /// how likely the solution is still right after that step.
+    fn score_many(
+        &mut self,
+        problem: &Problem,
+        solutions: &[&[StepText]],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>>;
+
+    /// Scores one solution known by the texts of its steps.
+    fn score(
+        &mut self,
+        problem: &Problem,
+        steps: &[String],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<f32>> {
+        let steps: Vec<StepText> = steps.iter().map(|s| StepText::plain(s)).collect();
+        let mut out = self.score_many(problem, &[&steps], meter)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+}
+
+impl<V: Verifier + ?Sized> Verifier for Box<V> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn score_many(
+        &mut self,
+        problem: &Problem,
+        solutions: &[&[StepText]],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        (**self).score_many(problem, solutions, meter)
+    }
+}
 
 /// Which verifier scores steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,27 +131,14 @@ impl VerifierSpec {
         }
     }
 
-    /// Builds the verifier. `policy` is the policy model and `prompt` its prompt format (the
-    /// log-prob verifier scores with them, reading what the policy read), `delimiter` what
-    /// separates its steps.
-    pub fn build(
-        &self,
-        policy: &Path,
-        prompt: PromptFormat,
-        device: &Device,
-        delimiter: &str,
-    ) -> anyhow::Result<Box<dyn Verifier + Send>> {
+    /// Builds the verifier on `device`. The log-prob verifier loads nothing: it reads the
+    /// log-probabilities the policy returned with each step.
+    pub fn build(&self, device: &candle_core::Device) -> anyhow::Result<Box<dyn Verifier + Send>> {
         Ok(match self {
             Self::Oracle => Box::new(OracleVerifier),
-            Self::Logprob => Box::new(logprob::LogprobVerifier::new(
-                LocalPolicy::load_with(policy, device, prompt, candle_core::DType::F32)
-                    .with_context(|| {
-                        format!("log-prob verifier: cannot load {}", policy.display())
-                    })?,
-                delimiter,
-            )),
-            Self::ToyPrm => prm::load(&crate::backend::beside_crate(TOY_PRM), device)?,
-            Self::ToyOrm => prm::load(&crate::backend::beside_crate(TOY_ORM), device)?,
+            Self::Logprob => Box::new(logprob::LogprobVerifier),
+            Self::ToyPrm => prm::load(&crate::engine::beside_crate(TOY_PRM), device)?,
+            Self::ToyOrm => prm::load(&crate::engine::beside_crate(TOY_ORM), device)?,
             Self::Prm(dir) => prm::load(dir, device)?,
         })
     }
@@ -112,12 +166,12 @@ impl Verifier for OracleVerifier {
         "oracle".into()
     }
 
-    fn score(
+    fn score_many(
         &mut self,
         problem: &Problem,
-        steps: &[String],
+        solutions: &[&[StepText]],
         _: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<f32>> {
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
         let target: i64 = problem.answer.trim().parse().map_err(|_| {
             anyhow::anyhow!(
                 "the oracle verifier checks toy arithmetic, but problem {} has the non-integer answer '{}'",
@@ -125,9 +179,15 @@ impl Verifier for OracleVerifier {
                 problem.answer
             )
         })?;
-        Ok(toy::check_steps(steps, target)
-            .into_iter()
-            .map(|ok| if ok { 1.0 } else { 0.0 })
+        Ok(solutions
+            .iter()
+            .map(|steps| {
+                let texts: Vec<String> = steps.iter().map(|s| s.text.clone()).collect();
+                toy::check_steps(&texts, target)
+                    .into_iter()
+                    .map(|ok| if ok { 1.0 } else { 0.0 })
+                    .collect()
+            })
             .collect())
     }
 }
@@ -154,5 +214,25 @@ mod tests {
             .to_string()
             .contains("non-integer"));
         assert!(VerifierSpec::parse("prm").is_err());
+    }
+
+    #[test]
+    fn toy_solutions_extract_as_before() {
+        // The toy task's own extraction, which the grader replaced; kept as the oracle.
+        for text in [
+            "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n\\boxed{79}",
+            "\\boxed{-12}",
+            "\\boxed{012}",
+            "2*3=6: 6\n\\boxed{6",
+            "1+1=2: 2\n",
+            "\\boxed{}",
+            "\\boxed{1}\\boxed{2}",
+            "\\boxed{{3}}",
+            "\\boxed{ 4 }",
+            "}}\\boxed{5}}}",
+        ] {
+            let old = toy::extract_boxed(text).filter(|a| !a.is_empty());
+            assert_eq!(crate::grade::extract_answer(text), old, "{text:?}");
+        }
     }
 }

@@ -37,6 +37,25 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     }
                 });
         });
+        if s.strategy.is_tree_search() {
+            // Beam widths that divide the budget: powers of two up to it.
+            let widths: Vec<usize> = BUDGETS
+                .iter()
+                .copied()
+                .filter(|&w| w <= s.budget.max(1))
+                .collect();
+            egui::ComboBox::from_label("Beam width")
+                .selected_text(s.beam_width.to_string())
+                .show_ui(ui, |ui| {
+                    for w in widths {
+                        ui.selectable_value(&mut s.beam_width, w, w.to_string());
+                    }
+                });
+            if s.strategy == StrategyKind::Lookahead {
+                ui.add(egui::Slider::new(&mut s.lookahead, 1..=5).text("Lookahead"));
+            }
+            ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60).text("Max rounds"));
+        }
         let mut k = BUDGETS
             .iter()
             .position(|&b| b >= s.budget)
@@ -48,6 +67,12 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .text(label),
         );
         s.budget = BUDGETS[k];
+        if !s.budget.is_multiple_of(s.beam_width.max(1)) {
+            s.beam_width = s.beam_width.min(s.budget).max(1);
+            while !s.budget.is_multiple_of(s.beam_width) {
+                s.beam_width -= 1;
+            }
+        }
         ui.add(
             egui::Slider::new(&mut s.temperature, 0.0..=1.5)
                 .step_by(0.05)

@@ -38,8 +38,8 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
                 ),
             );
         }
-        NodeStatus::Pruned => {
-            ui.label("pruned");
+        NodeStatus::Pruned { round } => {
+            ui.label(format!("pruned in round {round}"));
         }
         NodeStatus::Expanded => {}
     }

@@ -1,7 +1,7 @@
 //! The summary under the tree: the chosen answer, the answers with their votes and scores,
 //! compute, and this session's accuracy by level.
 
-use crate::search::strategies::answer_groups;
+use crate::search::select::answer_groups;
 use crate::ui::app::App;
 use crate::ui::theme;
 
@@ -32,18 +32,20 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         );
     });
     ui.label(format!(
-        "{} candidates, {} of them right; {} prompt ({} more from the prefix cache) + {} \
-         generated + {} verifier tokens; {:.3e} FLOPs",
+        "{} candidates, {} of them right; {} generations; policy {} prompt ({} more from the \
+         prefix cache) + {} generated tokens, {:.3e} FLOPs; verifier {} tokens, {:.3e} FLOPs",
         r.candidates.len(),
         r.candidates
             .iter()
             .filter(|c| c.correct == Some(true))
             .count(),
+        r.compute.generations,
         r.compute.prompt_tokens,
         r.compute.prompt_tokens_cached,
         r.compute.generated_tokens,
+        r.compute.policy_flops,
         r.compute.verifier_tokens,
-        r.compute.flops
+        r.compute.verifier_flops
     ));
     ui.columns(2, |cols| {
         egui::ScrollArea::vertical()

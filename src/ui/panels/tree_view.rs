@@ -81,6 +81,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 let rect = rect_of(i);
                 let fill = if i == SearchTree::ROOT {
                     ui.visuals().widgets.inactive.bg_fill
+                } else if let NodeStatus::Pruned { .. } = n.status {
+                    // Pruned steps fade, so the surviving beams stand out.
+                    theme::score_color(n.score).gamma_multiply(theme::PRUNED_ALPHA)
                 } else {
                     theme::score_color(n.score)
                 };
@@ -94,6 +97,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                             "(wrong)"
                         }
                     );
+                }
+                if let NodeStatus::Pruned { round } = n.status {
+                    label = format!("{label} (pruned r{round})");
                 }
                 if n.visits > 1 {
                     label = format!("{label} x{}", n.visits);

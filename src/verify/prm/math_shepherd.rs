@@ -18,10 +18,10 @@
 //! holds `▁ки`): a `mistral` or `llama` causal LM without Llama 3's chat tokens is read as
 //! Math-Shepherd when `ки` is one token and `+ -` two.
 
-use super::backbone::LmConfig;
+use super::backbone::{self, BackboneConfig};
 use super::checkpoint::{encode, Checkpoint};
 use super::input::{MarkedText, ScoringInput};
-use super::{Layout, Prm, PrmError, PrmFormat};
+use super::{Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::Device;
 use tokenizers::Tokenizer;
 
@@ -82,13 +82,19 @@ impl Layout for TaggedLayout {
 
 /// Loads a Math-Shepherd checkpoint.
 pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
-    let config = LmConfig::read(ck, FORMAT)?;
+    let config = BackboneConfig::read(ck, FORMAT, &["mistral", "llama"])?;
     let tok = ck.tokenizer_for(config.vocab())?;
     let Tokens { tag, good, bad } = tokens(ck, &tok)?;
     let bos = ck.bos_id(&tok, FORMAT)?;
-    let lm = config.load(ck, device)?;
+    let (lm, _, _) = backbone::load(ck, config, &[], true, device)?;
     let layout = TaggedLayout { tok, bos, tag };
-    Ok(Prm::with_lm(ck, FORMAT, layout, lm, [good, bad]))
+    Ok(Prm::new(
+        ck,
+        FORMAT,
+        layout,
+        lm,
+        Readout::Tokens { good, bad },
+    ))
 }
 
 #[cfg(test)]

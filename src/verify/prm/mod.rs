@@ -1,7 +1,6 @@
 //! Real process reward models (PRMs) behind the [`Verifier`] trait.
 //!
-//! Four checkpoint formats are read, each scoring every step of a candidate in one forward pass
-//! (every token runs through the model once):
+//! Four checkpoint formats are read:
 //!
 //! | format | backbone | where a step is scored | score |
 //! |---|---|---|---|
@@ -10,13 +9,17 @@
 //! | [`PrmFormat::MathShepherd`] | Mistral (or Llama) | the tag `ки` after each step | P(`+`) of the next-token softmax restricted to `+`/`-` |
 //! | [`PrmFormat::Rlhflow`] (RLHFlow Llama3.1-8B-PRM) | Llama (or Mistral) | the token before each assistant reply `+` | P(`+`) of the next-token softmax restricted to `+`/`-` |
 //!
-//! The head formats run candle's `qwen2::Model`, which returns the hidden states of all
-//! positions, and apply the head to the scored positions. candle's `mistral`/`llama` models
-//! return only the last position's logits, so the token-probability formats feed the sequence in
-//! chunks that end at the scored positions, through the KV cache, and read the last logits of
-//! each chunk: still one pass, each token processed once. Tokens after the last scored
-//! position (for example `<|im_end|><|endoftext|>` after the last `<extra_0>`, or the last
-//! assistant reply `+<|eot_id|>`) cannot change a causal model's scores, so they are not run.
+//! Every format runs on the engine's own transformer (the one the policy runs on), which returns
+//! the hidden states of all positions; the head, or the language-model head's `+`/`-` logits, is
+//! applied at the scored positions. Tokens after the last scored position (for example
+//! `<|im_end|><|endoftext|>` after the last `<extra_0>`, or the last assistant reply
+//! `+<|eot_id|>`) cannot change a causal model's scores, so they are not run.
+//!
+//! A search asks about partial solutions that grow a step at a time. The PRM keeps, per problem,
+//! the keys and values of what it read and the score at every position it read, so a partial
+//! solution one step longer than one it has scored costs only the new step's tokens, and a
+//! solution asked about again costs nothing: the verifier's tokens count the distinct tokens
+//! read, not the sum over rounds of whole prefixes.
 //!
 //! The exact input layouts are documented on each format's module: [`qwen_math`],
 //! [`value_head`], [`math_shepherd`], [`rlhflow`].
@@ -47,14 +50,16 @@ pub mod rlhflow;
 mod testkit;
 pub mod value_head;
 
+use super::{StepText, Verifier};
 use crate::data::Problem;
-use crate::engine::meter::flops_per_token;
+use crate::engine::prefix::extend_hash;
+use crate::engine::scorer::PrefixScorer;
 use crate::engine::ComputeMeter;
-use crate::search::Verifier;
-use backbone::{CausalLm, LoadedLm, Qwen2Backbone};
-use candle_core::{Device, Tensor};
+use backbone::Backbone;
+use candle_core::{Device, IndexOp, Tensor};
 use checkpoint::Checkpoint;
 use input::ScoringInput;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The formats this build reads, as the `prm_format` hint spells them.
@@ -226,96 +231,88 @@ trait Head: Send {
     fn scores(&self, hidden: &Tensor) -> candle_core::Result<Vec<f32>>;
 }
 
-/// How a format turns the model's outputs into scores.
-enum Scorer {
-    /// A head on the hidden states of a Qwen2 backbone.
-    Head {
-        backbone: Qwen2Backbone,
-        head: Box<dyn Head>,
-    },
-    /// The next-token probability of `good` against `bad` from a causal LM.
-    Tokens { lm: CausalLm, good: u32, bad: u32 },
-}
-
-/// The model's size, for the compute meter.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    params: u64,
-    layers: usize,
-    hidden: usize,
+/// How a format turns the model's hidden states into scores.
+enum Readout {
+    /// A classification head on the hidden states.
+    Head(Box<dyn Head>),
+    /// The next-token probability of `good` against `bad` under the model's own head.
+    Tokens { good: u32, bad: u32 },
 }
 
 /// A loaded PRM of any format.
+///
+/// It reads each token once per problem: the transformer continues the longest prefix of the
+/// input it has already read ([`PrefixScorer`]), and the score at every position it has read is
+/// remembered by a hash of the tokens up to it. Asked about a partial solution one step longer
+/// than one it has scored, it runs only the new step's tokens.
 struct Prm {
     name: String,
     format: PrmFormat,
     layout: Box<dyn Layout>,
-    scorer: Scorer,
+    scorer: PrefixScorer,
+    readout: Readout,
     context: usize,
-    cost: Cost,
+    /// Scores read so far, by the hash of the tokens up to the scored position.
+    scores: HashMap<u64, f32>,
+    /// The problem whose inputs the caches hold.
+    problem: Option<String>,
+}
+
+/// Hashes of every prefix of `ids`: entry `i` covers `ids[..=i]`.
+fn prefix_hashes(ids: &[u32]) -> Vec<u64> {
+    ids.iter()
+        .scan(0u64, |h, &t| {
+            *h = extend_hash(*h, t);
+            Some(*h)
+        })
+        .collect()
 }
 
 impl Prm {
-    /// A PRM whose `head` reads the hidden states of a Qwen2 `backbone` of `params` parameters.
-    fn with_head(
+    fn new(
         ck: &Checkpoint,
         format: PrmFormat,
         layout: impl Layout + 'static,
-        backbone: Qwen2Backbone,
-        head: impl Head + 'static,
-        params: u64,
-    ) -> Self {
-        let (context, cost) = (backbone.context(), backbone.cost(params));
-        let head = Box::new(head);
-        Self::assemble(
-            ck,
-            format,
-            Box::new(layout),
-            Scorer::Head { backbone, head },
-            context,
-            cost,
-        )
-    }
-
-    /// A PRM that reads P(`good`) against `bad` for the token after each scored position.
-    fn with_lm(
-        ck: &Checkpoint,
-        format: PrmFormat,
-        layout: impl Layout + 'static,
-        lm: LoadedLm,
-        [good, bad]: [u32; 2],
-    ) -> Self {
-        let scorer = Scorer::Tokens {
-            lm: lm.lm,
-            good,
-            bad,
-        };
-        Self::assemble(ck, format, Box::new(layout), scorer, lm.context, lm.cost)
-    }
-
-    fn assemble(
-        ck: &Checkpoint,
-        format: PrmFormat,
-        layout: Box<dyn Layout>,
-        scorer: Scorer,
-        context: usize,
-        cost: Cost,
+        backbone: Backbone,
+        readout: Readout,
     ) -> Self {
         Self {
             name: format!("{format}:{}", ck.dir_name()),
             format,
-            layout,
-            scorer,
-            context,
-            cost,
+            layout: Box::new(layout),
+            scorer: backbone.scorer,
+            readout,
+            context: backbone.context,
+            scores: HashMap::new(),
+            problem: None,
         }
     }
 
-    /// Scores the steps of one candidate; the input's tokens after the last scored position
-    /// are dropped first (they cannot change a causal model's scores).
-    fn score_input(&mut self, mut input: ScoringInput) -> Result<(Vec<f32>, usize), PrmError> {
+    /// Scores of the hidden states `hidden` (one row per scored position).
+    fn read_out(&self, hidden: &Tensor) -> candle_core::Result<Vec<f32>> {
+        match &self.readout {
+            Readout::Head(head) => head.scores(hidden),
+            Readout::Tokens { good, bad } => {
+                let logits = self.scorer.logits(hidden)?;
+                let g = logits.i((.., *good as usize))?.to_vec1::<f32>()?;
+                let b = logits.i((.., *bad as usize))?.to_vec1::<f32>()?;
+                Ok(g.iter()
+                    .zip(&b)
+                    .map(|(g, b)| 1.0 / (1.0 + (b - g).exp()))
+                    .collect())
+            }
+        }
+    }
+
+    /// Scores the steps of one candidate, running only the tokens not read before; the input's
+    /// tokens after the last scored position are dropped first (they cannot change a causal
+    /// model's scores). Returns the scores and the positions run.
+    fn score_input(
+        &mut self,
+        mut input: ScoringInput,
+    ) -> Result<(Vec<f32>, usize, usize), PrmError> {
         let Some(&last) = input.positions.last() else {
-            return Ok((Vec::new(), 0));
+            return Ok((Vec::new(), 0, 0));
         };
         input.ids.truncate(last + 1);
         if input.ids.len() > self.context {
@@ -331,17 +328,44 @@ impl Prm {
                 self.format, input.positions
             )));
         }
-        let scores = match &mut self.scorer {
-            Scorer::Head { backbone, head } => {
-                head.scores(&backbone.hidden_at(&input.ids, &input.positions)?)?
+        let hashes = prefix_hashes(&input.ids);
+        let known: Option<Vec<f32>> = input
+            .positions
+            .iter()
+            .map(|&p| self.scores.get(&hashes[p]).copied())
+            .collect();
+        if let Some(scores) = known {
+            return Ok((scores, 0, 0));
+        }
+        let mut ran = self.scorer.run(&input.ids, false)?;
+        // A position before the reused prefix whose score was not kept: read it all again.
+        if input
+            .positions
+            .iter()
+            .any(|&p| p < ran.reused && !self.scores.contains_key(&hashes[p]))
+        {
+            ran = self.scorer.run(&input.ids, true)?;
+        }
+        let fresh: Vec<usize> = input
+            .positions
+            .iter()
+            .copied()
+            .filter(|&p| p >= ran.reused)
+            .collect();
+        if !fresh.is_empty() {
+            let rows: Vec<u32> = fresh.iter().map(|&p| (p - ran.reused) as u32).collect();
+            let device = ran.hidden.device().clone();
+            let picked = ran.hidden.index_select(&Tensor::new(rows, &device)?, 0)?;
+            for (&p, x) in fresh.iter().zip(self.read_out(&picked)?) {
+                self.scores.insert(hashes[p], x);
             }
-            Scorer::Tokens { lm, good, bad } => lm
-                .pair_logits(&input.ids, &input.positions, [*good, *bad])?
-                .into_iter()
-                .map(|[g, b]| 1.0 / (1.0 + (b - g).exp()))
-                .collect(),
-        };
-        Ok((scores, input.ids.len()))
+        }
+        let scores = input
+            .positions
+            .iter()
+            .map(|&p| self.scores.get(&hashes[p]).copied().unwrap_or(f32::NAN))
+            .collect();
+        Ok((scores, ran.reused, input.ids.len()))
     }
 }
 
@@ -350,24 +374,29 @@ impl Verifier for Prm {
         self.name.clone()
     }
 
-    fn score(
+    fn score_many(
         &mut self,
         problem: &Problem,
-        steps: &[String],
+        solutions: &[&[StepText]],
         meter: &mut ComputeMeter,
-    ) -> anyhow::Result<Vec<f32>> {
-        let input = self.layout.build(&problem.question, steps)?;
-        let (scores, tokens) = self.score_input(input)?;
-        let Cost {
-            params,
-            layers,
-            hidden,
-        } = self.cost;
-        meter.verifier_tokens += tokens as u64;
-        meter.flops += (1..=tokens)
-            .map(|c| flops_per_token(params, layers, hidden, c))
-            .sum::<f64>();
-        Ok(scores)
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        if self.problem.as_deref() != Some(problem.id.as_str()) {
+            // What was read for other problems cannot be asked for again: free it.
+            self.scorer.clear();
+            self.scores.clear();
+            self.problem = Some(problem.id.clone());
+        }
+        solutions
+            .iter()
+            .map(|steps| {
+                let texts: Vec<String> = steps.iter().map(|s| s.text.clone()).collect();
+                let input = self.layout.build(&problem.question, &texts)?;
+                let (scores, from, to) = self.score_input(input)?;
+                meter.verifier_tokens += (to - from) as u64;
+                meter.verifier_flops += self.scorer.flops(from, to);
+                Ok(scores)
+            })
+            .collect()
     }
 }
 
@@ -496,13 +525,52 @@ mod tests {
             let s = prm.score(&problem("2+3"), &steps(), &mut meter).unwrap();
             assert_eq!(s.len(), 3);
             assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{fmt}: {s:?}");
-            assert!(meter.verifier_tokens > 0 && meter.flops > 0.0);
+            assert!(meter.verifier_tokens > 0 && meter.verifier_flops > 0.0);
             assert_eq!(meter.policy_tokens(), 0);
             // The KV caches are cleared: the same candidate scores the same again.
             let again = prm
                 .score(&problem("2+3"), &steps(), &mut ComputeMeter::default())
                 .unwrap();
             assert_eq!(s, again, "{fmt}");
+        }
+    }
+
+    #[test]
+    fn prm_reads_each_token_once_as_a_solution_grows_step_by_step() {
+        for (fmt, dir) in all_tiny_checkpoints() {
+            let p = problem(QUESTION);
+            let all = steps();
+            // Alone, from nothing: the reference scores and the tokens of the whole input.
+            let mut fresh = load_prm(dir.path());
+            let mut whole = ComputeMeter::default();
+            let want = fresh.score(&p, &all, &mut whole).unwrap();
+            // Step by step, as a search asks: each call one step longer.
+            let mut prm = load_prm(dir.path());
+            let mut grown = ComputeMeter::default();
+            let mut got = Vec::new();
+            for k in 1..=all.len() {
+                got = prm.score(&p, &all[..k], &mut grown).unwrap();
+                assert_eq!(got.len(), k);
+            }
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "{fmt}: {got:?} vs {want:?}");
+            }
+            assert_eq!(grown.verifier_tokens, whole.verifier_tokens, "{fmt}");
+            // Asked again: nothing runs.
+            let mut again = ComputeMeter::default();
+            let s = prm.score(&p, &all, &mut again).unwrap();
+            assert_eq!(s, got, "{fmt}");
+            assert_eq!(again.verifier_tokens, 0, "{fmt}");
+            // Several partial solutions in one call share what they have in common.
+            let mut batch = ComputeMeter::default();
+            let mut other = load_prm(dir.path());
+            let texts: Vec<Vec<StepText>> = (1..=all.len())
+                .map(|k| all[..k].iter().map(|t| StepText::plain(t)).collect())
+                .collect();
+            let refs: Vec<&[StepText]> = texts.iter().map(Vec::as_slice).collect();
+            let many = other.score_many(&p, &refs, &mut batch).unwrap();
+            assert_eq!(many.last().unwrap().len(), all.len());
+            assert_eq!(batch.verifier_tokens, whole.verifier_tokens, "{fmt}");
         }
     }
 }

@@ -15,10 +15,10 @@
 //! position, cannot change a causal model's scores, and are not run. Steps are passed verbatim.
 //! The score of step `i` is the softmax probability of class 1 at its `<extra_0>`.
 
-use super::backbone::{weights_error, Qwen2Backbone};
+use super::backbone::{self, weights_error, BackboneConfig};
 use super::checkpoint::Checkpoint;
 use super::input::{MarkedText, ScoringInput};
-use super::{Head, Layout, Prm, PrmError, PrmFormat};
+use super::{Head, Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::{Device, IndexOp, Module, Tensor, D};
 use candle_nn::Linear;
 use tokenizers::Tokenizer;
@@ -75,7 +75,7 @@ impl Head for TwoClassHead {
 
 /// Loads a Qwen2.5-Math-PRM checkpoint.
 pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
-    let config = Qwen2Backbone::config(ck, FORMAT)?;
+    let config = BackboneConfig::read(ck, FORMAT, &["qwen2"])?;
     let tok = ck.tokenizer_for(config.vocab_size)?;
     for t in CHAT_TOKENS {
         ck.special_id(&tok, FORMAT, t)?;
@@ -88,13 +88,19 @@ pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
         ("score.2.weight".to_string(), vec![2, h]),
         ("score.2.bias".to_string(), vec![2]),
     ];
-    let (backbone, vb, params) = Qwen2Backbone::load(ck, config, &shapes, device)?;
+    let (backbone, vb, _) = backbone::load(ck, config, &shapes, false, device)?;
     let head = TwoClassHead {
         first: candle_nn::linear(h, h, vb.pp("score.0")).map_err(|e| weights_error(ck, e))?,
         second: candle_nn::linear(h, 2, vb.pp("score.2")).map_err(|e| weights_error(ck, e))?,
     };
     let layout = ChatLayout { tok, tag };
-    Ok(Prm::with_head(ck, FORMAT, layout, backbone, head, params))
+    Ok(Prm::new(
+        ck,
+        FORMAT,
+        layout,
+        backbone,
+        Readout::Head(Box::new(head)),
+    ))
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@
 //! over the logits of `+` and `-`, whose ids are the last ids of `encode("+")` and
 //! `encode("-")`. Earlier steps' replies are `+`, as in the reference.
 
-use super::backbone::LmConfig;
+use super::backbone::{self, BackboneConfig};
 use super::checkpoint::Checkpoint;
 use super::input::{MarkedText, ScoringInput};
-use super::{Layout, Prm, PrmError, PrmFormat};
+use super::{Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::Device;
 use tokenizers::Tokenizer;
 
@@ -73,7 +73,7 @@ impl Layout for ChatLayout {
 
 /// Loads an RLHFlow PRM checkpoint.
 pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
-    let config = LmConfig::read(ck, FORMAT)?;
+    let config = BackboneConfig::read(ck, FORMAT, &["mistral", "llama"])?;
     let tok = ck.tokenizer_for(config.vocab())?;
     for t in CHAT_TOKENS {
         ck.special_id(&tok, FORMAT, t)?;
@@ -84,9 +84,18 @@ pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
         c.get("chat_template")
             .is_some_and(|t| t.to_string().contains("Cutting Knowledge Date"))
     });
-    let lm = config.load(ck, device)?;
+    let (lm, _, _) = backbone::load(ck, config, &[], true, device)?;
     let layout = ChatLayout { tok, plus, llama31 };
-    Ok(Prm::with_lm(ck, FORMAT, layout, lm, [plus, minus]))
+    Ok(Prm::new(
+        ck,
+        FORMAT,
+        layout,
+        lm,
+        Readout::Tokens {
+            good: plus,
+            bad: minus,
+        },
+    ))
 }
 
 #[cfg(test)]

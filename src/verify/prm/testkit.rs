@@ -5,9 +5,9 @@
 
 use crate::data::Problem;
 use crate::engine::tokenizer::toy_tokenizer_json;
-use crate::engine::train::ToyArch;
+use crate::engine::toy::ToyArch;
 use crate::engine::ComputeMeter;
-use crate::search::Verifier;
+use crate::verify::Verifier;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{llama, mistral, qwen2};

@@ -18,10 +18,10 @@
 //! `encode("\n")` (an empty step contributes only SEP). With a character tokenizer `"\n"` is its
 //! own token. The score of step `i` is the sigmoid of the value head at its SEP.
 
-use super::backbone::{weights_error, Qwen2Backbone};
+use super::backbone::{self, weights_error, BackboneConfig};
 use super::checkpoint::{encode, Checkpoint};
 use super::input::ScoringInput;
-use super::{Head, Layout, Prm, PrmError, PrmFormat};
+use super::{Head, Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::{Device, Module, Tensor};
 use candle_nn::Linear;
 use tokenizers::Tokenizer;
@@ -72,7 +72,7 @@ impl Head for ValueHead {
 
 /// Loads a value-head PRM checkpoint.
 pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
-    let config = Qwen2Backbone::config(ck, FORMAT)?;
+    let config = BackboneConfig::read(ck, FORMAT, &["qwen2"])?;
     let tok = ck.tokenizer_for(config.vocab_size)?;
     let bos = ck.bos_id(&tok, FORMAT)?;
     let sep = ck.last_id(&tok, FORMAT, STEP_SEPARATOR)?;
@@ -81,12 +81,18 @@ pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
         ("v_head.summary.weight".to_string(), vec![1, h]),
         ("v_head.summary.bias".to_string(), vec![1]),
     ];
-    let (backbone, vb, params) = Qwen2Backbone::load(ck, config, &shapes, device)?;
+    let (backbone, vb, _) = backbone::load(ck, config, &shapes, false, device)?;
     let summary =
         candle_nn::linear(h, 1, vb.pp("v_head.summary")).map_err(|e| weights_error(ck, e))?;
     let layout = PiecewiseLayout { tok, bos, sep };
     let head = ValueHead { summary };
-    Ok(Prm::with_head(ck, FORMAT, layout, backbone, head, params))
+    Ok(Prm::new(
+        ck,
+        FORMAT,
+        layout,
+        backbone,
+        Readout::Head(Box::new(head)),
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 // The grader depends on nothing outside its own directory, so it compiles here on its own.
 #[allow(dead_code, unused_imports)]
-#[path = "../../../src/verify/grader/mod.rs"]
+#[path = "../../../src/grade/mod.rs"]
 mod grader;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

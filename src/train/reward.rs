@@ -13,15 +13,14 @@
 //! real ones (`Qwen2ForPrmModel`). The input is the policy's: beginning-of-sequence token,
 //! question, newline, then each step followed by a newline.
 
-use crate::backend::LocalPolicy;
+use super::policy::{adamw, lr_at, write_toy_model_files, TrainConfig, Twin};
+use crate::backend::{LocalPolicy, Policy};
 use crate::data::{toy, Problem};
+use crate::engine::chat::toy_prompt;
 use crate::engine::tokenizer::{TextTokenizer, TOY_EOS};
-use crate::engine::train::{
-    adamw, lr_at, toy_prompt, write_toy_model_files, ToyArch, TrainConfig, Twin,
-};
+use crate::engine::toy::ToyArch;
 use crate::engine::{ComputeMeter, SamplingParams};
-use crate::search::Policy;
-use crate::verify::grader;
+use crate::grade;
 use anyhow::Context;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Init, Linear, Optimizer, VarBuilder, VarMap};
@@ -30,7 +29,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -57,7 +55,7 @@ pub struct LabelConfig {
 impl Default for LabelConfig {
     fn default() -> Self {
         Self {
-            policy: crate::backend::default_policy_dir(),
+            policy: crate::engine::default_policy_dir(),
             seed: 0,
             questions: 1500,
             samples: 4,
@@ -144,27 +142,13 @@ fn config_path(labels: &Path) -> PathBuf {
 
 /// Reads a labels file, with the line number of any bad line.
 pub fn read_labels(path: &Path) -> anyhow::Result<Vec<LabelledSample>> {
-    crate::store::read_jsonl(path, "not a labelled sample")
+    crate::io::read_jsonl(path, "not a labelled sample")
 }
 
 /// Reads a labels file to resume it: a last line cut short by an interruption is dropped; a bad
 /// line anywhere else is an error with its line number.
 fn read_resumable(path: &Path) -> anyhow::Result<Vec<LabelledSample>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(s) => out.push(s),
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(e) => anyhow::bail!("{}:{}: not a labelled sample: {e}", path.display(), i + 1),
-        }
-    }
-    Ok(out)
+    crate::io::read_jsonl_resumable(path, "not a labelled sample")
 }
 
 /// Labels the steps of policy samples by rollouts, appending to `path` (JSON lines, one per
@@ -211,18 +195,8 @@ pub fn label(
     }
     // Rewrite the kept lines (through a temporary file and a rename, so the old file stays whole
     // until the new one is), then append: a torn last line cannot survive a resume.
-    let tmp = path.with_extension("jsonl.tmp");
-    let mut kept = String::new();
-    for s in &done {
-        kept.push_str(&serde_json::to_string(s)?);
-        kept.push('\n');
-    }
-    std::fs::write(&tmp, kept).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::io::rewrite_jsonl(path, &done)?;
+    let mut file = crate::io::JsonlAppender::open(path)?;
     let mut policy = LocalPolicy::load(&cfg.policy, device)?;
     let params = SamplingParams {
         temperature: cfg.temperature,
@@ -239,7 +213,7 @@ pub fn label(
         let mut meter = ComputeMeter::default();
         let gens = policy.generate(problem, "", cfg.samples, &params, qseed, &mut meter)?;
         let right = |text: &str| {
-            grader::extract_answer(text).is_some_and(|a| grader::equivalent(&problem.answer, &a))
+            grade::extract_answer(text).is_some_and(|a| grade::equivalent(&problem.answer, &a))
         };
         let mut cache: HashMap<String, f32> = HashMap::new();
         let mut batch = Vec::with_capacity(gens.len());
@@ -281,10 +255,8 @@ pub fn label(
             });
         }
         for s in &batch {
-            writeln!(file, "{}", serde_json::to_string(s)?)?;
+            file.append(s)?;
         }
-        file.flush()?;
-        file.sync_data()?;
         stats.questions += 1;
         stats.samples += batch.len();
         stats.compute.add(&meter);
@@ -640,7 +612,7 @@ pub fn train_verifier(
         seconds: start.elapsed().as_secs_f64(),
         params,
     };
-    crate::store::write_json(&out.join("training.json"), &report)?;
+    crate::io::write_json(&out.join("training.json"), &report)?;
     Ok(report)
 }
 
@@ -817,7 +789,7 @@ mod tests {
             &tcfg,
             &all,
             Some(&cfg),
-            &crate::backend::default_policy_dir(),
+            &crate::engine::default_policy_dir(),
             &out,
             |_, _| true,
         )

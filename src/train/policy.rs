@@ -3,10 +3,12 @@
 //! candle-transformers' Qwen2 uses fused ops without a backward pass (`rms_norm`,
 //! `softmax_last_dim`, `rope`), so it trains silently only its `lm_head`. Training therefore uses
 //! a twin built from the slow, differentiable ops with exactly the checkpoint's tensor names;
-//! the saved weights are then served by the stock model ([`super::model::CausalLm`]).
+//! the saved weights are then served by the stock model ([`crate::engine::CausalLm`]).
 
-use super::tokenizer::{toy_tokenizer_json, toy_vocab_size, TextTokenizer, TOY_EOS};
 use crate::data::toy;
+use crate::engine::chat::toy_prompt;
+use crate::engine::tokenizer::{toy_tokenizer_json, toy_vocab_size, TextTokenizer, TOY_EOS};
+use crate::engine::toy::ToyArch;
 use anyhow::Context;
 use candle_core::{DType, Device, Module, Tensor, Var, D};
 use candle_nn::{linear_b, linear_no_bias, Init, Linear, Optimizer, VarBuilder, VarMap};
@@ -15,61 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
-
-/// Shape of a toy model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct ToyArch {
-    /// Width of the residual stream.
-    pub hidden_size: usize,
-    /// Width of the MLP.
-    pub intermediate_size: usize,
-    /// Transformer blocks.
-    pub num_hidden_layers: usize,
-    /// Attention heads (and key/value heads).
-    pub num_attention_heads: usize,
-    /// Longest sequence in tokens.
-    pub max_position_embeddings: usize,
-}
-
-impl Default for ToyArch {
-    fn default() -> Self {
-        Self {
-            hidden_size: 128,
-            intermediate_size: 512,
-            num_hidden_layers: 4,
-            num_attention_heads: 4,
-            max_position_embeddings: 512,
-        }
-    }
-}
-
-impl ToyArch {
-    /// The model's `config.json`, in the Hugging Face Qwen2 layout.
-    pub fn config_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "architectures": ["Qwen2ForCausalLM"],
-            "model_type": "qwen2",
-            "vocab_size": toy_vocab_size(),
-            "hidden_size": self.hidden_size,
-            "intermediate_size": self.intermediate_size,
-            "num_hidden_layers": self.num_hidden_layers,
-            "num_attention_heads": self.num_attention_heads,
-            "num_key_value_heads": self.num_attention_heads,
-            "max_position_embeddings": self.max_position_embeddings,
-            "sliding_window": self.max_position_embeddings,
-            "max_window_layers": self.num_hidden_layers,
-            "use_sliding_window": false,
-            "tie_word_embeddings": false,
-            "rope_theta": 10000.0,
-            "rms_norm_eps": 1e-6,
-            "hidden_act": "silu",
-            "bos_token_id": 0,
-            "eos_token_id": 0,
-            "torch_dtype": "float32",
-        })
-    }
-}
 
 /// How to train the toy policy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,12 +47,6 @@ impl Default for TrainConfig {
             arch: ToyArch::default(),
         }
     }
-}
-
-/// The text a toy model reads before its solution: the question and a newline. The
-/// beginning-of-sequence token comes before it.
-pub fn toy_prompt(question: &str) -> String {
-    format!("{question}\n")
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> candle_core::Result<Tensor> {
@@ -475,7 +416,7 @@ pub fn train_policy(
         tokens,
         params,
     };
-    crate::store::write_json(&out.join("training.json"), &report)?;
+    crate::io::write_json(&out.join("training.json"), &report)?;
     Ok(report)
 }
 

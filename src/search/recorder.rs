@@ -1,0 +1,413 @@
+//! The tree recorder: a strategy adds, scores, prunes or finishes a node in one call, and the
+//! change reaches both the tree and the sink as a [`SearchEvent`]. Beside the tree it keeps,
+//! per node, what the search needs to continue and score it: the prefix (text and the policy's
+//! token ids, so nothing is tokenised again) and the steps of its path with their
+//! log-probabilities.
+//!
+//! It also holds the seams every strategy shares: [`Recorder::expand`] (one batched policy call
+//! for many nodes, identical nodes merged so their samples draw distinct streams) and
+//! [`Recorder::score`] (one verifier call for many nodes).
+
+use super::{Candidate, Env, NodeId, SearchEvent, SearchSink, SearchTree, Step};
+use crate::backend::{Extend, Prefix, Until};
+use crate::data::step_seed;
+use crate::engine::{ComputeMeter, Generation, SamplingParams};
+use crate::grade;
+use crate::verify::{StepLogprob, StepText};
+use std::collections::HashMap;
+
+/// One step cut out of a generation: its text (without the delimiter), its tokens (with the
+/// delimiter) and the log-probabilities of its content tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenStep {
+    /// The step's text, without its delimiter.
+    pub text: String,
+    /// The policy's tokens of the step, its delimiter included.
+    pub ids: Vec<u32>,
+    /// Whether a delimiter ended it (else the generation ended inside it).
+    pub delimited: bool,
+    /// Log-probabilities of the step's tokens, the one that completed the delimiter excluded.
+    pub logprob: StepLogprob,
+}
+
+/// Cuts a generation into steps at `delimiter` (with the token counts the engine recorded in
+/// [`Generation::step_ends`]). A piece that is only white space joins the step before it; a
+/// generation that is nothing but a delimiter gives one empty step (the search treats an empty
+/// step as the end of a solution). Text after the last delimiter that has no tokens of its own
+/// is dropped.
+pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
+    let pieces: Vec<&str> = if delimiter.is_empty() {
+        vec![g.text.as_str()]
+    } else {
+        g.text.split(delimiter).collect()
+    };
+    let total = g.tokens.len();
+    let mut out: Vec<GenStep> = Vec::new();
+    let mut prev = 0;
+    for (k, piece) in pieces.iter().enumerate() {
+        let delimited = k < g.step_ends.len();
+        let end = g
+            .step_ends
+            .get(k)
+            .copied()
+            .unwrap_or(total)
+            .clamp(prev, total);
+        let ids = g.tokens[prev..end].to_vec();
+        // The token that completed the delimiter says where the step ends, not what it says.
+        let content = if delimited {
+            end.saturating_sub(1).max(prev)
+        } else {
+            end
+        };
+        let logprob = StepLogprob {
+            sum: g.logprobs[prev..content]
+                .iter()
+                .map(|&x| f64::from(x))
+                .sum(),
+            tokens: content - prev,
+        };
+        prev = end;
+        if ids.is_empty() && !delimited {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if piece.trim().is_empty() => {
+                last.ids.extend(ids);
+                last.delimited |= delimited;
+                last.logprob.sum += logprob.sum;
+                last.logprob.tokens += logprob.tokens;
+            }
+            _ => out.push(GenStep {
+                text: piece.to_string(),
+                ids,
+                delimited,
+                logprob,
+            }),
+        }
+    }
+    out
+}
+
+/// What the recorder keeps per node beside the tree.
+#[derive(Debug, Clone, Default)]
+struct NodeInfo {
+    /// The solution up to and including this node's step and its delimiter.
+    prefix: Prefix,
+    /// The steps of the path from the root, this node's last.
+    path: Vec<StepText>,
+    /// Tokens of the path.
+    tokens: usize,
+}
+
+/// A search tree being built, mirrored to a sink.
+pub struct Recorder<'s> {
+    /// The tree so far.
+    pub tree: SearchTree,
+    sink: &'s mut dyn SearchSink,
+    info: Vec<NodeInfo>,
+    delimiter: String,
+}
+
+impl<'s> Recorder<'s> {
+    /// A tree holding the question; sends [`SearchEvent::Started`].
+    pub fn new(question: &str, delimiter: &str, sink: &'s mut dyn SearchSink) -> Self {
+        sink.event(&SearchEvent::Started {
+            question: question.to_string(),
+        });
+        Self {
+            tree: SearchTree::new(question),
+            sink,
+            info: vec![NodeInfo::default()],
+            delimiter: delimiter.to_string(),
+        }
+    }
+
+    fn emit(&mut self, ev: SearchEvent) {
+        self.tree.apply(&ev);
+        self.sink.event(&ev);
+    }
+
+    /// Sends a progress event.
+    pub fn progress(&mut self, done: usize, total: usize) {
+        self.sink.event(&SearchEvent::Progress { done, total });
+    }
+
+    /// Adds `step` under `parent` in `round` (or visits the child with the same text); returns
+    /// the node.
+    pub fn add(&mut self, parent: NodeId, step: &GenStep, round: usize) -> NodeId {
+        let ev = self
+            .tree
+            .add_step(parent, &step.text, step.ids.len(), round);
+        let SearchEvent::NodeAdded { id, new, .. } = ev else {
+            return parent;
+        };
+        self.sink.event(&ev);
+        if new {
+            let base = &self.info[parent];
+            let mut prefix = base.prefix.clone();
+            prefix.text.push_str(&step.text);
+            if step.delimited {
+                prefix.text.push_str(&self.delimiter);
+            }
+            prefix.ids.extend(&step.ids);
+            let mut path = base.path.clone();
+            path.push(StepText {
+                text: step.text.clone(),
+                logprob: Some(step.logprob),
+            });
+            let tokens = base.tokens + step.ids.len();
+            self.info.push(NodeInfo {
+                prefix,
+                path,
+                tokens,
+            });
+        }
+        id
+    }
+
+    /// Adds every step of a continuation of `parent`; returns the last node (`parent` where
+    /// the continuation holds no step).
+    pub fn add_all(&mut self, parent: NodeId, steps: &[GenStep], round: usize) -> NodeId {
+        steps
+            .iter()
+            .fold(parent, |node, s| self.add(node, s, round))
+    }
+
+    /// Records a node's score.
+    pub fn set_score(&mut self, id: NodeId, score: f32) {
+        self.emit(SearchEvent::NodeScored { id, score });
+    }
+
+    /// Marks a node pruned in `round`.
+    pub fn prune(&mut self, id: NodeId, round: usize) {
+        self.emit(SearchEvent::NodePruned { id, round });
+    }
+
+    /// Marks `id` as the end of a solution and returns its candidate, with the answer extracted
+    /// from the whole solution and `score` its aggregated score. Correctness is left unknown.
+    pub fn finish(&mut self, id: NodeId, score: f32) -> Candidate {
+        let text = self.info[id]
+            .path
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(&self.delimiter);
+        let answer = grade::extract_answer(&text);
+        self.emit(SearchEvent::NodeFinished {
+            id,
+            answer: answer.clone(),
+            correct: None,
+        });
+        let path = self.tree.path(id);
+        let steps = path[1..]
+            .iter()
+            .map(|&n| Step {
+                text: self.tree.nodes[n].text.clone(),
+                score: self.tree.nodes[n].score.unwrap_or(0.0),
+                tokens: self.tree.nodes[n].token_count,
+            })
+            .collect();
+        Candidate {
+            steps,
+            answer,
+            correct: None,
+            score,
+            tokens: self.info[id].tokens,
+            leaf: id,
+        }
+    }
+
+    /// Sends the choice among `candidates`.
+    pub fn chosen(&mut self, candidates: &[Candidate], chosen: Option<usize>) {
+        let ev = SearchEvent::Chosen {
+            node: chosen.map(|i| candidates[i].leaf),
+            answer: chosen.and_then(|i| candidates[i].answer.clone()),
+            correct: None,
+        };
+        self.sink.event(&ev);
+    }
+
+    /// The prefix of a node: what the policy continues.
+    pub fn prefix(&self, id: NodeId) -> &Prefix {
+        &self.info[id].prefix
+    }
+
+    /// The steps of a node's path.
+    pub fn path(&self, id: NodeId) -> &[StepText] {
+        &self.info[id].path
+    }
+
+    /// Tokens of a node's path.
+    pub fn path_tokens(&self, id: NodeId) -> usize {
+        self.info[id].tokens
+    }
+
+    /// Continues each `(node, n)` of `frontier` `n` times in one policy call, `until` a step,
+    /// k steps or the end, with `sampling` (its token limit counting the whole solution: a
+    /// node's continuations get what its path has left). Entries naming the same node are merged into one request, so their
+    /// continuations draw distinct streams of the node's seed ([`step_seed`]); results come
+    /// back per entry, in order.
+    pub fn expand(
+        &self,
+        env: &mut Env<'_>,
+        frontier: &[(NodeId, usize)],
+        round: usize,
+        until: Until,
+        sampling: &SamplingParams,
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<Generation>>> {
+        // Distinct nodes in order of first appearance, with their total count.
+        let mut order: Vec<(NodeId, usize)> = Vec::new();
+        let mut slot: HashMap<NodeId, usize> = HashMap::new();
+        for &(node, n) in frontier {
+            match slot.get(&node) {
+                Some(&i) => order[i].1 += n,
+                None => {
+                    slot.insert(node, order.len());
+                    order.push((node, n));
+                }
+            }
+        }
+        // One call for all of them; the token limit is per solution.
+        let requests: Vec<Extend> = order
+            .iter()
+            .map(|&(node, n)| Extend {
+                prefix: self.prefix(node),
+                n,
+                seed: step_seed(env.seed, round, node),
+                max_tokens: Some(
+                    sampling
+                        .max_tokens
+                        .saturating_sub(self.path_tokens(node))
+                        .max(1),
+                ),
+            })
+            .collect();
+        let merged = env.policy.extend(
+            env.problem,
+            &requests,
+            until,
+            env.delimiter,
+            sampling,
+            meter,
+            env.cancel,
+        )?;
+        // Hand each entry its share, in order.
+        let mut taken = vec![0usize; order.len()];
+        Ok(frontier
+            .iter()
+            .map(|&(node, n)| {
+                let i = slot[&node];
+                let part = merged[i]
+                    .get(taken[i]..taken[i] + n)
+                    .map(<[Generation]>::to_vec)
+                    .unwrap_or_default();
+                taken[i] += n;
+                part
+            })
+            .collect())
+    }
+
+    /// Scores the paths of `nodes` (each followed by its `extra` steps, for lookahead
+    /// rollouts) in one verifier call: per node, one score per step of the path and the extra
+    /// steps.
+    pub fn score(
+        &self,
+        env: &mut Env<'_>,
+        nodes: &[(NodeId, Vec<StepText>)],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        let full: Vec<Vec<StepText>> = nodes
+            .iter()
+            .map(|(node, extra)| {
+                let mut p = self.path(*node).to_vec();
+                p.extend(extra.iter().cloned());
+                p
+            })
+            .collect();
+        let refs: Vec<&[StepText]> = full.iter().map(Vec::as_slice).collect();
+        let scores = env.verifier.score_many(env.problem, &refs, meter)?;
+        if scores.len() != refs.len() || scores.iter().zip(&refs).any(|(s, r)| s.len() != r.len()) {
+            anyhow::bail!(
+                "verifier {} returned scores that do not match the steps it was given",
+                env.verifier.name()
+            );
+        }
+        Ok(scores)
+    }
+}
+
+/// Whether the newest step of a solution ends it: the model ended the sequence, the step is
+/// the `\boxed{...}` answer line, the step is empty, or the solution reached its token limit
+/// (no delimiter ended the step).
+pub fn ends_solution(g: &Generation, step: &GenStep) -> bool {
+    g.ended || step.text.trim().is_empty() || step.text.contains("\\boxed") || !step.delimited
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gen(text: &str, tokens: Vec<u32>, step_ends: Vec<usize>, ended: bool) -> Generation {
+        let logprobs = (0..tokens.len()).map(|i| -(i as f32) - 1.0).collect();
+        Generation {
+            text: text.into(),
+            tokens,
+            logprobs,
+            ended,
+            step_ends,
+        }
+    }
+
+    #[test]
+    fn generations_cut_into_steps_with_their_tokens_and_logprobs() {
+        // "ab\n" "c\n" "\n" "d": tokens a b \n c \n \n d.
+        let g = gen(
+            "ab\nc\n\nd",
+            vec![1, 2, 10, 3, 10, 10, 4],
+            vec![3, 5, 6],
+            true,
+        );
+        let s = gen_steps(&g, "\n");
+        let texts: Vec<&str> = s.iter().map(|x| x.text.as_str()).collect();
+        assert_eq!(texts, ["ab", "c", "d"]);
+        assert_eq!(s[0].ids, [1, 2, 10]);
+        // The empty piece's newline joins "c".
+        assert_eq!(s[1].ids, [3, 10, 10]);
+        assert_eq!(s[2].ids, [4]);
+        assert!(s[0].delimited && s[1].delimited && !s[2].delimited);
+        // Step 1's content: tokens 0 and 1 (log-probs -1, -2); its newline excluded.
+        assert_eq!(
+            s[0].logprob,
+            StepLogprob {
+                sum: -3.0,
+                tokens: 2
+            }
+        );
+        assert_eq!(
+            s[1].logprob,
+            StepLogprob {
+                sum: -4.0,
+                tokens: 1
+            }
+        );
+        assert_eq!(
+            s[2].logprob,
+            StepLogprob {
+                sum: -7.0,
+                tokens: 1
+            }
+        );
+        // A step cut at the delimiter, and a lone delimiter.
+        let one = gen("ab\n", vec![1, 2, 10], vec![3], false);
+        assert_eq!(gen_steps(&one, "\n").len(), 1);
+        let lone = gen("\n", vec![10], vec![1], false);
+        let e = gen_steps(&lone, "\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].text, "");
+        assert!(ends_solution(&lone, &e[0]));
+        assert!(!ends_solution(&one, &gen_steps(&one, "\n")[0]));
+        let boxed = gen("\\boxed{3}\n", vec![1, 10], vec![2], false);
+        assert!(ends_solution(&boxed, &gen_steps(&boxed, "\n")[0]));
+    }
+}

@@ -1,0 +1,165 @@
+//! Choosing an answer among finished candidates, and aggregating step scores: the functions
+//! every strategy ends with, public so that analysis can re-apply them to subsets of a bank of
+//! samples.
+//!
+//! - **Majority**: the most frequent final answer (ties: the answer seen first).
+//! - **Best-of-N**: the single highest-scoring candidate.
+//! - **Weighted best-of-N** (the paper's default): the answer whose candidates' scores sum
+//!   highest.
+//!
+//! Answers are grouped by the grader's equivalence ([`grade::equivalent`]), so `1/2` and `0.5`
+//! vote together.
+
+use super::Candidate;
+use crate::grade;
+use serde::{Deserialize, Serialize};
+
+/// How a solution's step scores become one score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Aggregation {
+    /// The last step's score (the paper's choice).
+    #[default]
+    Last,
+    /// The lowest step score.
+    Min,
+    /// The product of step scores.
+    Prod,
+    /// The mean step score.
+    Mean,
+}
+
+impl Aggregation {
+    /// All aggregations, in the order menus show them.
+    pub const ALL: [Aggregation; 4] = [Self::Last, Self::Min, Self::Prod, Self::Mean];
+
+    /// Aggregates step scores; an empty solution scores 0.
+    pub fn apply(self, scores: &[f32]) -> f32 {
+        if scores.is_empty() {
+            return 0.0;
+        }
+        match self {
+            Self::Last => scores[scores.len() - 1],
+            Self::Min => scores.iter().copied().fold(f32::INFINITY, f32::min),
+            Self::Prod => scores.iter().product(),
+            Self::Mean => scores.iter().sum::<f32>() / scores.len() as f32,
+        }
+    }
+
+    /// The name as flags and files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Last => "last",
+            Self::Min => "min",
+            Self::Prod => "prod",
+            Self::Mean => "mean",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown aggregation '{s}': use last, min, prod or mean"))
+    }
+}
+
+/// Groups candidates by equivalent answers: each group is the indices of its members, in order
+/// of first appearance. Candidates without an answer belong to no group.
+pub fn answer_groups(candidates: &[Candidate]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let Some(a) = c.answer.as_deref() else {
+            continue;
+        };
+        match groups.iter_mut().find(|g| {
+            candidates[g[0]]
+                .answer
+                .as_deref()
+                .is_some_and(|b| grade::equivalent(b, a))
+        }) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+fn choose_group(candidates: &[Candidate], weight: impl Fn(&Candidate) -> f32) -> Option<usize> {
+    let mut best: Option<(f32, usize)> = None;
+    for g in answer_groups(candidates) {
+        let w: f32 = g.iter().map(|&i| weight(&candidates[i])).sum();
+        if best.is_none_or(|(bw, _)| w > bw) {
+            best = Some((w, g[0]));
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// Majority: the first candidate of the most frequent answer (ties: the answer seen first).
+pub fn choose_majority(candidates: &[Candidate]) -> Option<usize> {
+    choose_group(candidates, |_| 1.0)
+}
+
+/// Weighted best-of-N: the first candidate of the answer whose candidates' scores sum highest.
+pub fn choose_weighted(candidates: &[Candidate]) -> Option<usize> {
+    choose_group(candidates, |c| c.score)
+}
+
+/// Best-of-N: the highest-scoring candidate with an answer (ties: the first).
+pub fn choose_best(candidates: &[Candidate]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        if c.answer.is_some() && best.is_none_or(|b| c.score > candidates[b].score) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(answer: Option<&str>, score: f32) -> Candidate {
+        Candidate {
+            steps: Vec::new(),
+            answer: answer.map(String::from),
+            correct: None,
+            score,
+            tokens: 0,
+            leaf: 0,
+        }
+    }
+
+    #[test]
+    fn aggregations() {
+        let s = [0.9, 0.5, 0.8];
+        assert_eq!(Aggregation::Last.apply(&s), 0.8);
+        assert_eq!(Aggregation::Min.apply(&s), 0.5);
+        assert!((Aggregation::Prod.apply(&s) - 0.36).abs() < 1e-6);
+        assert!((Aggregation::Mean.apply(&s) - 2.2 / 3.0).abs() < 1e-6);
+        assert_eq!(Aggregation::Last.apply(&[]), 0.0);
+        assert_eq!(Aggregation::parse("prod"), Ok(Aggregation::Prod));
+        assert!(Aggregation::parse("max").is_err());
+    }
+
+    #[test]
+    fn the_three_choices_differ_where_they_should() {
+        // "8" once with a high score; "7" twice (once written 7.0) with middling scores.
+        let c = [
+            cand(Some("7"), 0.6),
+            cand(Some("8"), 0.9),
+            cand(None, 1.0),
+            cand(Some("7.0"), 0.6),
+        ];
+        assert_eq!(choose_majority(&c), Some(0));
+        assert_eq!(choose_best(&c), Some(1));
+        assert_eq!(choose_weighted(&c), Some(0));
+        assert_eq!(answer_groups(&c), vec![vec![0, 3], vec![1]]);
+        assert_eq!(choose_weighted(&[cand(None, 1.0)]), None);
+        // Ties: the answer seen first.
+        assert_eq!(choose_majority(&c[..2]), Some(0));
+    }
+}

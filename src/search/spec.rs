@@ -1,0 +1,348 @@
+//! The strategies and their hyper-parameters as one serialisable value: [`StrategySpec`], a
+//! tagged enum whose variants carry their own parameters (written tagged into `config.json`).
+
+use super::{beam, best_of_n, dvts, Aggregation, Outcome, SearchContext, Strategy};
+use serde::{Deserialize, Serialize};
+
+/// The default cap on rounds of the tree searches (the paper's and search-and-learn's 40).
+pub const DEFAULT_MAX_ROUNDS: usize = 40;
+/// The default beam width M.
+pub const DEFAULT_BEAM_WIDTH: usize = 4;
+
+/// A strategy with its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StrategySpec {
+    /// The most frequent final answer among N samples.
+    Majority,
+    /// The single best-scoring of N samples.
+    BestOfN {
+        /// How step scores become a solution score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
+    /// The answer with the largest sum of its samples' scores, among N samples.
+    WeightedBestOfN {
+        /// How step scores become a solution score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
+    /// Beam search: N beams, each round keeps the best N/M prefixes and expands each M times.
+    Beam {
+        /// M: expansions per kept prefix; divides N.
+        beam_width: usize,
+        /// Rounds before the survivors are run to the end.
+        max_rounds: usize,
+        /// How step scores become a prefix's (and a solution's) score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
+    /// Lookahead search: beam search whose candidate steps are scored at the end of a greedy
+    /// rollout of `lookahead` more steps.
+    Lookahead {
+        /// M: expansions per kept prefix; divides N.
+        beam_width: usize,
+        /// Rounds before the survivors are run to the end.
+        max_rounds: usize,
+        /// k: steps rolled out (at temperature 0) before scoring.
+        lookahead: usize,
+        /// How step scores become a prefix's (and a solution's) score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
+    /// Diverse verifier tree search: N/M independent subtrees, each greedy in the verifier.
+    Dvts {
+        /// M: expansions per subtree and round; divides N.
+        beam_width: usize,
+        /// Rounds before the survivors are run to the end.
+        max_rounds: usize,
+        /// How step scores become a prefix's (and a solution's) score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
+}
+
+/// Which strategy, without parameters: what menus and `--strategy` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// See [`StrategySpec::Majority`].
+    Majority,
+    /// See [`StrategySpec::BestOfN`].
+    BestOfN,
+    /// See [`StrategySpec::WeightedBestOfN`].
+    WeightedBestOfN,
+    /// See [`StrategySpec::Beam`].
+    Beam,
+    /// See [`StrategySpec::Lookahead`].
+    Lookahead,
+    /// See [`StrategySpec::Dvts`].
+    Dvts,
+}
+
+impl StrategyKind {
+    /// All strategies, in the order menus show them.
+    pub const ALL: [StrategyKind; 6] = [
+        Self::Majority,
+        Self::BestOfN,
+        Self::WeightedBestOfN,
+        Self::Beam,
+        Self::Lookahead,
+        Self::Dvts,
+    ];
+
+    /// The name as flags and files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Majority => "majority",
+            Self::BestOfN => "best-of-n",
+            Self::WeightedBestOfN => "weighted-best-of-n",
+            Self::Beam => "beam",
+            Self::Lookahead => "lookahead",
+            Self::Dvts => "dvts",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown strategy '{s}': the strategies are majority, best-of-n, \
+                 weighted-best-of-n, beam, lookahead, dvts"
+                )
+            })
+    }
+
+    /// Whether it uses the verifier.
+    pub fn uses_verifier(self) -> bool {
+        !matches!(self, Self::Majority)
+    }
+
+    /// Whether it searches step by step (and so has a beam width and a round cap).
+    pub fn is_tree_search(self) -> bool {
+        matches!(self, Self::Beam | Self::Lookahead | Self::Dvts)
+    }
+
+    /// The strategy with these parameters (those it does not take are ignored).
+    pub fn with(
+        self,
+        aggregation: Aggregation,
+        beam_width: usize,
+        max_rounds: usize,
+        lookahead: usize,
+    ) -> StrategySpec {
+        match self {
+            Self::Majority => StrategySpec::Majority,
+            Self::BestOfN => StrategySpec::BestOfN { aggregation },
+            Self::WeightedBestOfN => StrategySpec::WeightedBestOfN { aggregation },
+            Self::Beam => StrategySpec::Beam {
+                beam_width,
+                max_rounds,
+                aggregation,
+            },
+            Self::Lookahead => StrategySpec::Lookahead {
+                beam_width,
+                max_rounds,
+                lookahead,
+                aggregation,
+            },
+            Self::Dvts => StrategySpec::Dvts {
+                beam_width,
+                max_rounds,
+                aggregation,
+            },
+        }
+    }
+}
+
+impl StrategySpec {
+    /// Which strategy.
+    pub fn kind(&self) -> StrategyKind {
+        match self {
+            Self::Majority => StrategyKind::Majority,
+            Self::BestOfN { .. } => StrategyKind::BestOfN,
+            Self::WeightedBestOfN { .. } => StrategyKind::WeightedBestOfN,
+            Self::Beam { .. } => StrategyKind::Beam,
+            Self::Lookahead { .. } => StrategyKind::Lookahead,
+            Self::Dvts { .. } => StrategyKind::Dvts,
+        }
+    }
+
+    /// Its aggregation (majority, which reads no scores, has the default).
+    pub fn aggregation(&self) -> Aggregation {
+        match *self {
+            Self::Majority => Aggregation::default(),
+            Self::BestOfN { aggregation }
+            | Self::WeightedBestOfN { aggregation }
+            | Self::Beam { aggregation, .. }
+            | Self::Lookahead { aggregation, .. }
+            | Self::Dvts { aggregation, .. } => aggregation,
+        }
+    }
+
+    /// The budget this strategy spends at budget N, in generations: N, or N x (k + 1) for
+    /// lookahead search.
+    pub fn generations(&self, budget: usize) -> u64 {
+        match *self {
+            Self::Lookahead { lookahead, .. } => (budget * (lookahead + 1)) as u64,
+            _ => budget as u64,
+        }
+    }
+
+    /// Checks the parameters against budget N.
+    pub fn validate(&self, budget: usize) -> Result<(), String> {
+        let (beam_width, max_rounds) = match *self {
+            Self::Beam {
+                beam_width,
+                max_rounds,
+                ..
+            }
+            | Self::Lookahead {
+                beam_width,
+                max_rounds,
+                ..
+            }
+            | Self::Dvts {
+                beam_width,
+                max_rounds,
+                ..
+            } => (beam_width, max_rounds),
+            _ => return Ok(()),
+        };
+        if beam_width == 0 || !budget.is_multiple_of(beam_width) {
+            return Err(format!(
+                "beam width {beam_width} must be at least 1 and divide the budget {budget}"
+            ));
+        }
+        if max_rounds == 0 {
+            return Err("max rounds must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for StrategySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Majority => write!(f, "majority"),
+            Self::BestOfN { aggregation } | Self::WeightedBestOfN { aggregation } => {
+                write!(f, "{} ({})", self.kind().as_str(), aggregation.as_str())
+            }
+            Self::Beam {
+                beam_width,
+                aggregation,
+                ..
+            }
+            | Self::Dvts {
+                beam_width,
+                aggregation,
+                ..
+            } => write!(
+                f,
+                "{} (M = {beam_width}, {})",
+                self.kind().as_str(),
+                aggregation.as_str()
+            ),
+            Self::Lookahead {
+                beam_width,
+                lookahead,
+                aggregation,
+                ..
+            } => write!(
+                f,
+                "lookahead (M = {beam_width}, k = {lookahead}, {})",
+                aggregation.as_str()
+            ),
+        }
+    }
+}
+
+impl Strategy for StrategySpec {
+    fn name(&self) -> String {
+        self.kind().as_str().into()
+    }
+
+    fn run(&self, ctx: SearchContext<'_>) -> anyhow::Result<Outcome> {
+        self.validate(ctx.budget).map_err(anyhow::Error::msg)?;
+        match *self {
+            Self::Majority => best_of_n::run(ctx, best_of_n::Choice::Majority, self.aggregation()),
+            Self::BestOfN { aggregation } => {
+                best_of_n::run(ctx, best_of_n::Choice::Best, aggregation)
+            }
+            Self::WeightedBestOfN { aggregation } => {
+                best_of_n::run(ctx, best_of_n::Choice::Weighted, aggregation)
+            }
+            Self::Beam {
+                beam_width,
+                max_rounds,
+                aggregation,
+            } => beam::run(ctx, beam_width, max_rounds, 0, aggregation),
+            Self::Lookahead {
+                beam_width,
+                max_rounds,
+                lookahead,
+                aggregation,
+            } => beam::run(ctx, beam_width, max_rounds, lookahead, aggregation),
+            Self::Dvts {
+                beam_width,
+                max_rounds,
+                aggregation,
+            } => dvts::run(ctx, beam_width, max_rounds, aggregation),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_serialise_tagged_and_old_configs_still_read() {
+        let spec = StrategyKind::Lookahead.with(Aggregation::Min, 4, 40, 2);
+        let json = serde_json::to_value(spec).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "lookahead", "beam_width": 4, "max_rounds": 40,
+                "lookahead": 2, "aggregation": "min"})
+        );
+        assert_eq!(serde_json::from_value::<StrategySpec>(json).unwrap(), spec);
+        // config.json files written before the strategies carried their own parameters.
+        let old: StrategySpec =
+            serde_json::from_str(r#"{"kind": "weighted-best-of-n", "aggregation": "prod"}"#)
+                .unwrap();
+        assert_eq!(
+            old,
+            StrategySpec::WeightedBestOfN {
+                aggregation: Aggregation::Prod
+            }
+        );
+        let old: StrategySpec =
+            serde_json::from_str(r#"{"kind": "majority", "aggregation": "last"}"#).unwrap();
+        assert_eq!(old, StrategySpec::Majority);
+        for k in StrategyKind::ALL {
+            assert_eq!(StrategyKind::parse(k.as_str()), Ok(k));
+            assert_eq!(k.with(Aggregation::Last, 2, 3, 1).kind(), k);
+        }
+        assert!(StrategyKind::parse("mcts").is_err());
+    }
+
+    #[test]
+    fn beam_width_must_divide_the_budget() {
+        let beam = StrategyKind::Beam.with(Aggregation::Last, 3, 40, 0);
+        assert!(beam
+            .validate(16)
+            .unwrap_err()
+            .contains("divide the budget 16"));
+        assert!(beam.validate(12).is_ok());
+        assert_eq!(
+            StrategyKind::Lookahead
+                .with(Aggregation::Last, 4, 40, 3)
+                .generations(16),
+            64
+        );
+        assert_eq!(StrategySpec::Majority.generations(16), 16);
+    }
+}

@@ -1,0 +1,421 @@
+//! The strategies on a scripted policy and verifier: deterministic tables of next steps and
+//! step scores, with the trees, prunings, choices and counts worked out by hand.
+//!
+//! The script (`next` below) continues a prefix with its `i`-th continuation's step
+//! `next[i mod len]` (temperature 0 takes `next[0]`); a `\boxed{}` step ends the solution.
+//! Every character is a token; the policy counts 2 FLOPs per token, the verifier one token and
+//! one FLOP per step it reads.
+
+use super::*;
+use crate::backend::{Extend, Until};
+use crate::engine::{Cancelled, Generation};
+use crate::verify::StepText;
+
+fn next(path: &str) -> &'static [&'static str] {
+    match path {
+        "" => &["a1", "a2", "a3", "a4"],
+        "a1" => &["b1", "b2"],
+        "a2" => &["d1"],
+        "a3" => &["c1", "\\boxed{5}"],
+        "a4" => &["e1"],
+        "a1 b1" => &["\\boxed{8}"],
+        "a1 b2" => &["\\boxed{7}"],
+        "a2 d1" => &["\\boxed{3}"],
+        "a3 c1" => &["\\boxed{7}", "\\boxed{9}"],
+        "a4 e1" => &["\\boxed{6}"],
+        _ => &[],
+    }
+}
+
+fn score_of(step: &str) -> f32 {
+    match step {
+        "a1" => 0.9,
+        "a2" => 0.2,
+        "a3" => 0.8,
+        "a4" => 0.1,
+        "b1" => 0.6,
+        "b2" => 0.7,
+        "c1" => 0.3,
+        "d1" => 0.95,
+        "e1" => 0.05,
+        "\\boxed{5}" => 0.3,
+        "\\boxed{7}" => 0.8,
+        "\\boxed{8}" => 0.2,
+        "\\boxed{9}" => 0.95,
+        "\\boxed{3}" => 0.5,
+        "\\boxed{6}" => 0.1,
+        _ => 0.0,
+    }
+}
+
+/// Follows the script; cancels `cancel_at` (if set) when asked for call number `cancel_on`.
+#[derive(Default)]
+struct Script {
+    calls: usize,
+    cancel_on: Option<(usize, CancelToken)>,
+}
+
+impl Policy for Script {
+    fn name(&self) -> String {
+        "script".into()
+    }
+
+    fn extend(
+        &mut self,
+        _: &Problem,
+        requests: &[Extend<'_>],
+        until: Until,
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meter: &mut ComputeMeter,
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Generation>>> {
+        self.calls += 1;
+        if let Some((at, token)) = &self.cancel_on {
+            if *at == self.calls {
+                token.cancel();
+            }
+        }
+        cancel.check()?;
+        let steps = match until {
+            Until::Step => 1,
+            Until::Steps(k) => k,
+            Until::End => usize::MAX,
+        };
+        Ok(requests
+            .iter()
+            .map(|r| {
+                (0..r.n)
+                    .map(|i| {
+                        let mut path: Vec<String> = r
+                            .prefix
+                            .text
+                            .split(delimiter)
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect();
+                        let mut g = Generation::default();
+                        for _ in 0..steps {
+                            let options = next(&path.join(" "));
+                            if options.is_empty() {
+                                g.ended = true;
+                                break;
+                            }
+                            let pick = if sampling.temperature == 0.0 {
+                                0
+                            } else {
+                                i % options.len()
+                            };
+                            let step = options[pick];
+                            g.text.push_str(step);
+                            g.tokens.extend(step.bytes().map(u32::from));
+                            if step.contains("\\boxed") {
+                                g.ended = true;
+                                break;
+                            }
+                            g.text.push_str(delimiter);
+                            g.tokens.extend(delimiter.bytes().map(u32::from));
+                            g.step_ends.push(g.tokens.len());
+                            path.push(step.to_string());
+                        }
+                        g.logprobs = vec![0.0; g.tokens.len()];
+                        meter.generated_tokens += g.tokens.len() as u64;
+                        meter.policy_flops += 2.0 * g.tokens.len() as f64;
+                        g
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// Scores each step by its text.
+struct Table;
+
+impl Verifier for Table {
+    fn name(&self) -> String {
+        "table".into()
+    }
+
+    fn score_many(
+        &mut self,
+        _: &Problem,
+        solutions: &[&[StepText]],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        Ok(solutions
+            .iter()
+            .map(|steps| {
+                meter.verifier_tokens += steps.len() as u64;
+                meter.verifier_flops += steps.len() as f64;
+                steps.iter().map(|s| score_of(&s.text)).collect()
+            })
+            .collect())
+    }
+}
+
+fn problem() -> Problem {
+    Problem {
+        id: "p".into(),
+        question: "scripted".into(),
+        answer: "7".into(),
+        level: Some(1),
+        subject: String::new(),
+    }
+}
+
+fn search(spec: StrategySpec, budget: usize, policy: &mut Script) -> (Outcome, Vec<SearchEvent>) {
+    let p = problem();
+    let mut events = Vec::new();
+    let mut sink = |e: &SearchEvent| events.push(e.clone());
+    let sampling = SamplingParams::default();
+    let cancel = policy
+        .cancel_on
+        .as_ref()
+        .map_or_else(CancelToken::new, |c| c.1.clone());
+    let ctx = SearchContext {
+        problem: &p,
+        policy,
+        verifier: &mut Table,
+        budget,
+        seed: 0,
+        sampling: &sampling,
+        delimiter: "\n",
+        sink: &mut sink,
+        cancel: &cancel,
+    };
+    let out = spec.run(ctx);
+    (out.unwrap_or_else(|e| panic!("{e:#}")), events)
+}
+
+/// Node texts by id, pruned nodes with their round, finished nodes.
+fn shape(t: &SearchTree) -> (Vec<&str>, Vec<(NodeId, usize)>, Vec<NodeId>) {
+    let texts = t.nodes.iter().skip(1).map(|n| n.text.as_str()).collect();
+    let mut pruned = Vec::new();
+    let mut finished = Vec::new();
+    for (i, n) in t.nodes.iter().enumerate() {
+        match n.status {
+            NodeStatus::Pruned { round } => pruned.push((i, round)),
+            NodeStatus::Finished { .. } => finished.push(i),
+            NodeStatus::Expanded => {}
+        }
+    }
+    (texts, pruned, finished)
+}
+
+fn answers(out: &Outcome) -> Vec<&str> {
+    out.candidates
+        .iter()
+        .map(|c| c.answer.as_deref().unwrap_or("-"))
+        .collect()
+}
+
+fn assert_mirrored(out: &Outcome, events: &[SearchEvent]) {
+    let mut mirror = SearchTree::new("");
+    events.iter().for_each(|e| mirror.apply(e));
+    assert_eq!(mirror, out.tree);
+}
+
+#[test]
+fn beam_search_keeps_the_best_n_over_m_and_chooses_by_weighted_votes() {
+    let spec = StrategyKind::Beam.with(Aggregation::Last, 2, 40, 0);
+    let (out, events) = search(spec, 4, &mut Script::default());
+    let (texts, pruned, finished) = shape(&out.tree);
+    assert_eq!(
+        texts,
+        [
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "b1",
+            "b2",
+            "c1",
+            "\\boxed{5}",
+            "\\boxed{7}",
+            "\\boxed{8}"
+        ]
+    );
+    // Round 1 keeps a1 (0.9) and a3 (0.8); round 2 keeps b2 (0.7) and b1 (0.6) over c1.
+    assert_eq!(pruned, [(2, 1), (4, 1), (7, 2)]);
+    assert_eq!(finished, [8, 9, 10]);
+    // Two samples of b2 wrote the same last step: one node visited twice, two candidates.
+    assert_eq!(out.tree.nodes[9].visits, 2);
+    assert_eq!(out.tree.nodes[9].round, 3);
+    assert_eq!(answers(&out), ["5", "7", "7", "8", "8"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.chosen, Some(1));
+    assert_eq!(out.correct, None, "strategies never grade");
+    assert_eq!(out.candidates[1].score, 0.8);
+    assert_eq!(out.candidates[1].steps.len(), 3);
+    assert_eq!(out.candidates[1].tokens, 3 + 3 + 9);
+    // Tokens: round 1 "aK\n" x4 = 12; round 2 b1, b2, c1 (3 each) + \boxed{5} (9) = 18;
+    // round 3 four answers of 9 = 36.
+    assert_eq!(out.compute.generated_tokens, 66);
+    assert_eq!(out.compute.policy_flops, 132.0);
+    assert_eq!(out.compute.generations, 4);
+    // Steps read: 4 first steps; 4 two-step prefixes; 2 distinct three-step solutions.
+    assert_eq!(out.compute.verifier_tokens, 4 + 8 + 6);
+    assert_eq!(out.compute.verifier_flops, 18.0);
+    assert_mirrored(&out, &events);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SearchEvent::NodePruned { id: 7, round: 2 })));
+}
+
+#[test]
+fn beam_search_runs_the_survivors_to_the_end_at_max_rounds() {
+    let spec = StrategyKind::Beam.with(Aggregation::Last, 2, 2, 0);
+    let (out, _) = search(spec, 4, &mut Script::default());
+    let (_, pruned, finished) = shape(&out.tree);
+    assert_eq!(pruned, [(2, 1), (4, 1), (7, 2)]);
+    // b2 and b1 each run once to the end, in one call, in round 3.
+    assert_eq!(finished, [8, 9, 10]);
+    assert_eq!(out.tree.nodes[9].visits, 1);
+    assert_eq!(answers(&out), ["5", "7", "8"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.compute.generated_tokens, 12 + 18 + 18);
+}
+
+#[test]
+fn lookahead_scores_each_step_at_the_end_of_a_greedy_rollout() {
+    let spec = StrategyKind::Lookahead.with(Aggregation::Last, 2, 40, 1);
+    let (out, events) = search(spec, 4, &mut Script::default());
+    let (texts, pruned, finished) = shape(&out.tree);
+    // Round 1 rollouts: a1 -> b1 (0.6), a2 -> d1 (0.95), a3 -> c1 (0.3), a4 -> e1 (0.05), so
+    // a2 and a1 are kept although a3 scores higher than a2 on its own.
+    assert_eq!(
+        texts,
+        [
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "d1",
+            "b1",
+            "b2",
+            "\\boxed{7}",
+            "\\boxed{3}"
+        ]
+    );
+    assert_eq!(pruned, [(3, 1), (4, 1), (6, 2)]);
+    assert_eq!(finished, [8, 9]);
+    // Nodes keep their own step's score, not the rollout's.
+    assert_eq!(out.tree.nodes[2].score, Some(0.2));
+    assert_eq!(answers(&out), ["7", "7", "3", "3"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.chosen, Some(0));
+    // Sampled 12 + 12 + 36, rolled out 12 (round 1) + 27 (round 2).
+    assert_eq!(out.compute.generated_tokens, 60 + 39);
+    assert_eq!(out.compute.generations, 8);
+    assert_eq!(out.compute.verifier_tokens, 8 + 9 + 6);
+    // No rollout step became a node.
+    assert!(out.tree.nodes.iter().all(|n| n.text != "e1"));
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn dvts_keeps_the_best_of_each_subtree_so_a_weaker_subtree_survives() {
+    let spec = StrategyKind::Dvts.with(Aggregation::Last, 2, 40, 0);
+    let (out, events) = search(spec, 4, &mut Script::default());
+    let (texts, pruned, finished) = shape(&out.tree);
+    assert_eq!(
+        texts,
+        [
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "b1",
+            "b2",
+            "c1",
+            "\\boxed{5}",
+            "\\boxed{7}",
+            "\\boxed{7}",
+            "\\boxed{9}"
+        ]
+    );
+    // Subtrees {a1, a2} and {a3, a4}: c1 (0.3) continues in the second subtree, where beam
+    // search pruned it for b1 (0.6) of the first.
+    assert_eq!(pruned, [(2, 1), (4, 1), (5, 2)]);
+    assert_eq!(finished, [8, 9, 10, 11]);
+    assert_eq!(answers(&out), ["5", "7", "7", "7", "9"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.chosen, Some(1));
+    assert_eq!(out.compute.generated_tokens, 66);
+    assert_eq!(out.compute.generations, 4);
+    assert_eq!(out.compute.verifier_tokens, 4 + 8 + 9);
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn sampling_strategies_choose_among_whole_samples() {
+    // Sample i takes option i mod len at every step: a1 b1 8, a2 d1 3, a3 c1 7, a4 e1 6.
+    let (maj, events) = search(StrategySpec::Majority, 4, &mut Script::default());
+    assert_eq!(answers(&maj), ["8", "3", "7", "6"]);
+    assert_eq!(maj.answer.as_deref(), Some("8"));
+    let (w, _) = search(
+        StrategyKind::WeightedBestOfN.with(Aggregation::Last, 4, 40, 0),
+        4,
+        &mut Script::default(),
+    );
+    // Last-step scores: 8 -> 0.2, 3 -> 0.5, 7 -> 0.8, 6 -> 0.1.
+    assert_eq!(w.answer.as_deref(), Some("7"));
+    let (min, _) = search(
+        StrategyKind::BestOfN.with(Aggregation::Min, 4, 40, 0),
+        4,
+        &mut Script::default(),
+    );
+    // Min: a1 b1 8 -> 0.2, a2 d1 3 -> 0.2, a3 c1 7 -> 0.3, a4 e1 6 -> 0.05.
+    assert_eq!(min.answer.as_deref(), Some("7"));
+    assert_eq!(maj.compute.generations, 4);
+    assert!(maj
+        .tree
+        .nodes
+        .iter()
+        .all(|n| !matches!(n.status, NodeStatus::Pruned { .. })));
+    assert_mirrored(&maj, &events);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SearchEvent::Chosen { .. })));
+}
+
+#[test]
+fn a_cancelled_search_stops_with_cancelled_and_a_consistent_partial_tree() {
+    let token = CancelToken::new();
+    let mut policy = Script {
+        calls: 0,
+        cancel_on: Some((2, token.clone())),
+    };
+    let p = problem();
+    let mut events = Vec::new();
+    let mut sink = |e: &SearchEvent| events.push(e.clone());
+    let sampling = SamplingParams::default();
+    let ctx = SearchContext {
+        problem: &p,
+        policy: &mut policy,
+        verifier: &mut Table,
+        budget: 4,
+        seed: 0,
+        sampling: &sampling,
+        delimiter: "\n",
+        sink: &mut sink,
+        cancel: &token,
+    };
+    let err = StrategyKind::Beam
+        .with(Aggregation::Last, 2, 40, 0)
+        .run(ctx)
+        .unwrap_err();
+    assert!(err.is::<Cancelled>(), "{err:#}");
+    // Round 1 is whole in the events: four scored nodes, two pruned, nothing half-added.
+    let mut mirror = SearchTree::new("");
+    events.iter().for_each(|e| mirror.apply(e));
+    assert_eq!(mirror.nodes.len(), 5);
+    assert!(mirror.nodes[1..].iter().all(|n| n.score.is_some()));
+    let pruned = mirror
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.status, NodeStatus::Pruned { round: 1 }))
+        .count();
+    assert_eq!(pruned, 2);
+}

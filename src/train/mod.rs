@@ -1,0 +1,6 @@
+//! Training the toy world from scratch on the CPU: the toy policy ([`policy`]), and the toy
+//! PRM and ORM from Monte Carlo rollout labels ([`reward`]). Trained models are saved in the
+//! Hugging Face layouts real models use, and load through the same code.
+
+pub mod policy;
+pub mod reward;
