@@ -9,7 +9,7 @@
 //! For the local engine one call is one batched decode in which every shared prefix runs once.
 
 use crate::data::Problem;
-use crate::engine::chat::{toy_prompt, ChatTemplate};
+use crate::engine::chat::{checked_template, toy_prompt, ChatTemplate};
 use crate::engine::{
     CancelToken, CausalLm, ComputeMeter, GenRequest, Generation, ModelError, PromptFormat,
     SamplingParams, StopAt,
@@ -187,10 +187,11 @@ impl LocalPolicy {
             .map(|src| {
                 let text =
                     |id: Option<u32>| id.and_then(|i| lm.tokenizer.token(i)).unwrap_or_default();
-                ChatTemplate::new(
+                checked_template(
                     src,
                     &text(lm.tokenizer.bos_id),
                     &text(Some(lm.tokenizer.eos_id)),
+                    lm.context(),
                 )
                 .map_err(|e| anyhow::anyhow!("{}: {e}; use --prompt raw", lm.dir.display()))
             })
@@ -426,5 +427,44 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.is::<crate::engine::Cancelled>(), "{err:#}");
+    }
+
+    #[test]
+    fn cancelling_during_a_long_decode_stops_it_before_the_end() {
+        // 128 rows of 480 tokens (end-of-sequence ignored; two batches of 64): seconds of work. Cancelled from
+        // another thread once decoding has begun, the call must come back Cancelled, not with
+        // the whole batch. (No timing is asserted: only that the call did not run to the end.)
+        let p = toy::problem("t".into(), 5, "(3+4)*12-5*2+7".into(), 76);
+        let mut policy = LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap();
+        let cancel = CancelToken::new();
+        let remote = cancel.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            remote.cancel();
+        });
+        let mut meter = ComputeMeter::default();
+        let sampling = SamplingParams {
+            max_tokens: 480,
+            ignore_eos: true,
+            ..Default::default()
+        };
+        let err = policy
+            .extend(
+                &p,
+                &[Extend::new(&Prefix::root(), 128, 0)],
+                Until::End,
+                "\n",
+                &sampling,
+                &mut meter,
+                &cancel,
+            )
+            .unwrap_err();
+        stopper.join().unwrap();
+        assert!(err.is::<crate::engine::Cancelled>(), "{err:#}");
+        assert!(
+            meter.generated_tokens < 128 * 480,
+            "{}",
+            meter.generated_tokens
+        );
     }
 }

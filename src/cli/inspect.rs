@@ -1,6 +1,7 @@
 //! `thinkscale inspect MODEL`: what a model is, read from its headers without loading the
 //! weights: architecture, parameters, stored types, context, vocabulary, special tokens.
 
+use crate::engine::chat::checked_template;
 use crate::engine::model::ModelHeader;
 use crate::engine::transformer::RopeScaling;
 use clap::Args;
@@ -76,6 +77,9 @@ pub struct ModelInfo {
     pub special_tokens: Vec<TokenInfo>,
     /// Whether the model has a chat template (`--prompt auto` then means chat).
     pub chat_template: bool,
+    /// Why the chat template cannot be used, where it fails to render a sample prompt within
+    /// the limits a run applies (work and size).
+    pub chat_template_error: Option<String>,
 }
 
 impl ModelInfo {
@@ -125,6 +129,16 @@ impl ModelInfo {
                 .map(|(id, text)| TokenInfo { id, text })
                 .collect(),
             chat_template: h.shape.chat_template.is_some(),
+            chat_template_error: h.shape.chat_template.as_deref().and_then(|src| {
+                let text = |id: Option<u32>| id.and_then(|i| tok.token(i)).unwrap_or_default();
+                checked_template(
+                    src,
+                    &text(tok.bos_id),
+                    &text(Some(tok.eos_id)),
+                    h.shape.context,
+                )
+                .err()
+            }),
         })
     }
 }
@@ -217,10 +231,10 @@ impl std::fmt::Display for ModelInfo {
             f,
             "{:<14} {}",
             "chat template",
-            if self.chat_template {
-                "yes (--prompt auto uses it)"
-            } else {
-                "no (--prompt auto means raw)"
+            match (self.chat_template, &self.chat_template_error) {
+                (true, None) => "yes (--prompt auto uses it)".to_string(),
+                (true, Some(e)) => format!("yes, but unusable: {e} (use --prompt raw)"),
+                (false, _) => "no (--prompt auto means raw)".to_string(),
             }
         )
     }

@@ -11,6 +11,42 @@
 use minijinja::{Environment, ErrorKind, Value};
 use serde::{Deserialize, Serialize};
 
+/// Work a chat template may do to render one prompt, in minijinja's fuel (about one unit per
+/// instruction, and one per 64 bytes it allocates). Real templates need far less: SmolLM2's and
+/// a Llama 3.1-style template render a prompt in under 20,000 (a test measures them). Two
+/// million bounds a hostile template (nested loops of 10,000 iterations each) to well under a
+/// second and about 128 MB.
+pub const TEMPLATE_FUEL: u64 = 2_000_000;
+
+/// The smallest cap on a rendered prompt, in bytes. A real prompt is the system prompt, the
+/// question and a few markers: kilobytes. The cap is this or the model's context in characters
+/// (16 bytes a token), whichever is larger.
+pub const MIN_PROMPT_BYTES: usize = 1 << 20;
+
+/// Bytes of rendered prompt allowed for a model of `context` tokens.
+pub fn prompt_limit(context: usize) -> usize {
+    MIN_PROMPT_BYTES.max(context.saturating_mul(16))
+}
+
+/// Collects rendered text and fails once it passes `limit` bytes.
+struct Capped {
+    out: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + buf.len() > self.limit {
+            return Err(std::io::Error::other("prompt size limit"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The system prompt of chat prompts (the one Qwen2.5-Math was tuned with).
 pub const SYSTEM_PROMPT: &str =
     "Please reason step by step, and put your final answer within \\boxed{}.";
@@ -69,6 +105,7 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
+    limit: usize,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -93,8 +130,11 @@ fn strftime_fixed(format: &str) -> String {
 
 impl ChatTemplate {
     /// Compiles `source`; `bos_token` and `eos_token` are the texts the template may insert.
+    /// Rendering runs on [`TEMPLATE_FUEL`] and stops at [`MIN_PROMPT_BYTES`]; see
+    /// [`Self::with_limit`].
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self, String> {
         let mut env = Environment::new();
+        env.set_fuel(Some(TEMPLATE_FUEL));
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -115,7 +155,14 @@ impl ChatTemplate {
             env,
             bos_token: bos_token.into(),
             eos_token: eos_token.into(),
+            limit: MIN_PROMPT_BYTES,
         })
+    }
+
+    /// Caps a rendered prompt at `limit` bytes (see [`prompt_limit`]).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Renders `messages` (role, content); with `add_generation_prompt` the assistant's turn
@@ -141,10 +188,28 @@ impl ChatTemplate {
             ("bos_token", Value::from(self.bos_token.as_str())),
             ("eos_token", Value::from(self.eos_token.as_str())),
         ]));
-        self.env
+        let mut out = Capped {
+            out: Vec::new(),
+            limit: self.limit,
+        };
+        let template = self
+            .env
             .get_template("chat")
-            .and_then(|t| t.render(ctx))
-            .map_err(|e| format!("chat template: {e}"))
+            .map_err(|e| format!("chat template: {e}"))?;
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => String::from_utf8(out.out)
+                .map_err(|_| "chat template: the rendered prompt is not UTF-8".to_string()),
+            Err(e) if e.kind() == ErrorKind::OutOfFuel => Err(format!(
+                "chat template: rendering one prompt took more than {TEMPLATE_FUEL} steps of \
+                 work (the limit; real templates need under 20,000): refusing the template"
+            )),
+            Err(e) if e.kind() == ErrorKind::WriteFailure => Err(format!(
+                "chat template: the rendered prompt passed {} bytes (the limit for this \
+                 model; real prompts are a few kilobytes): refusing the template",
+                self.limit
+            )),
+            Err(e) => Err(format!("chat template: {e}")),
+        }
     }
 
     /// The prompt of one problem: [`SYSTEM_PROMPT`] and the question, the assistant's turn
@@ -157,6 +222,20 @@ impl ChatTemplate {
                     .map_err(|_| first)
             })
     }
+}
+
+/// Compiles a model's chat template for a context of `context` tokens and renders one sample
+/// prompt under the limits ([`TEMPLATE_FUEL`], [`prompt_limit`]), so that a template that
+/// fails, loops or floods fails here, before any generation starts.
+pub fn checked_template(
+    source: &str,
+    bos_token: &str,
+    eos_token: &str,
+    context: usize,
+) -> Result<ChatTemplate, String> {
+    let t = ChatTemplate::new(source, bos_token, eos_token)?.with_limit(prompt_limit(context));
+    t.prompt("What is 1 + 1?")?;
+    Ok(t)
 }
 
 /// The text a toy model reads before its solution: the question and a newline. The
@@ -216,5 +295,39 @@ mod tests {
             .contains("auto, raw, chat"));
         let f: PromptFormat = serde_json::from_str("\"raw\"").unwrap();
         assert_eq!(f, PromptFormat::Raw);
+    }
+
+    /// What a real template costs: SmolLM2's, and a Llama 3.1-style one with a system block,
+    /// a date line and a loop over messages, both far under [`TEMPLATE_FUEL`].
+    #[test]
+    fn real_templates_use_a_small_share_of_the_fuel() {
+        let llama31 = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set system_message = messages[0]['content']|trim %}{% set messages = messages[1:] %}{% else %}{% set system_message = '' %}{% endif %}{{ '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{ 'Cutting Knowledge Date: December 2023\\n' }}{{ 'Today Date: ' + strftime_now('%d %b %Y') + '\\n\\n' }}{{ system_message }}{{ '<|eot_id|>' }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+        for src in [SMOLLM2, llama31] {
+            let t = ChatTemplate::new(src, "<s>", "</s>").unwrap();
+            type Map = std::collections::BTreeMap<&'static str, Value>;
+            let msg = |role: &str, content: &str| {
+                Value::from(Map::from([
+                    ("role", Value::from(role)),
+                    ("content", Value::from(content)),
+                ]))
+            };
+            let ctx = Value::from(Map::from([
+                (
+                    "messages",
+                    Value::from(vec![
+                        msg("system", SYSTEM_PROMPT),
+                        msg("user", "What is 2?"),
+                    ]),
+                ),
+                ("add_generation_prompt", Value::from(true)),
+                ("bos_token", Value::from("<s>")),
+                ("eos_token", Value::from("</s>")),
+            ]));
+            let tpl = t.env.get_template("chat").unwrap();
+            let done = tpl.render_captured(ctx).unwrap();
+            let (used, _) = done.state().fuel_levels().unwrap();
+            assert!(used > 0 && used < 20_000, "{used}");
+            assert!(t.prompt("What is 2?").unwrap().contains("What is 2?"));
+        }
     }
 }

@@ -217,8 +217,43 @@ pub fn read_config(dir: &Path) -> Result<(HfConfig, serde_json::Value), ModelErr
         });
     }
     let config: HfConfig = serde_json::from_value(raw.clone()).map_err(|e| invalid(&path, e))?;
-    config.transformer().map_err(|e| invalid(&path, e))?;
+    let cfg = config.transformer().map_err(|e| invalid(&path, e))?;
+    check_memory(&cfg, &path)?;
     Ok((config, raw))
+}
+
+/// This machine's memory in bytes (Linux `/proc/meminfo`), if known.
+fn machine_memory() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u128 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuses, before anything is allocated, a configuration whose weights alone (at 2 bytes a
+/// parameter, the smallest dense type) would not fit in this machine's memory: a corrupt or
+/// hostile `config.json` must not make the loader reserve what the machine does not have.
+fn check_memory(cfg: &transformer::Config, path: &Path) -> Result<(), ModelError> {
+    let params = cfg.param_count();
+    let bytes = params.saturating_mul(2);
+    if let Some(memory) = machine_memory().filter(|&m| bytes > m) {
+        return Err(invalid(
+            path,
+            format!(
+                "describes a model of {params} parameters ({:.1} GB even at 2 bytes each), more \
+                 than this machine's {:.1} GB of memory; refusing it before loading",
+                bytes as f64 / 1e9,
+                memory as f64 / 1e9
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The tokenizer of a HF directory, with ids from `config.json`, `generation_config.json`

@@ -24,6 +24,80 @@ pub enum TokenizerError {
     Codec(String),
 }
 
+/// Bytes a `tokenizer.json` may have. The largest real ones (Gemma's 256k vocabulary) are
+/// about 35 MB; parsing takes a few times the file's size in memory.
+pub const MAX_TOKENIZER_BYTES: u64 = 128 << 20;
+
+/// Tokens a vocabulary may have. The largest real vocabularies have about 260k; the engine's
+/// own limit on embedding rows is 4M.
+pub const MAX_VOCAB: usize = 1 << 22;
+
+/// Backtracking steps a tokenizer's regex may take on one match attempt of the probe texts.
+/// The GPT-2, Llama 3 and Qwen2 pre-tokenizer patterns need a few thousand at most on them
+/// (their lookahead `\s+(?!\S)` backtracks once per space); a pattern with nested
+/// quantifiers that the backtracking engine runs (one with a backreference or a lookaround
+/// around them) needs millions, and would stall every prompt.
+pub const MAX_BACKTRACK: usize = 100_000;
+
+/// Texts every tokenizer pattern is tried on: long runs of one kind of character with a
+/// different one at the end, where nested quantifiers backtrack the most.
+fn probes() -> Vec<String> {
+    let mut v = Vec::new();
+    for unit in ["a", "1", " ", "\n", "ab", "é", "a1", "aA"] {
+        for end in ["!", "", " x"] {
+            v.push(format!("{}{end}", unit.repeat(48)));
+        }
+    }
+    v
+}
+
+/// Refuses a `tokenizer.json` holding a regex (in its normalizer or pre-tokenizer) that does
+/// not compile or that backtracks past [`MAX_BACKTRACK`] steps on the [`probes`]: tokenizers
+/// would otherwise give up on such a pattern silently, mid-text.
+fn check_patterns(json: &serde_json::Value) -> Result<(), String> {
+    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("Regex", serde_json::Value::String(r)) => out.push(r),
+                        // The vocabulary and merges hold no patterns: skip their bulk.
+                        ("vocab" | "merges", _) => {}
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut patterns = Vec::new();
+    for key in ["normalizer", "pre_tokenizer"] {
+        if let Some(v) = json.get(key) {
+            walk(v, &mut patterns);
+        }
+    }
+    let probes = probes();
+    for p in patterns {
+        let re = fancy_regex::RegexBuilder::new(p)
+            .backtrack_limit(MAX_BACKTRACK)
+            .build()
+            .map_err(|e| format!("pattern {p:?} does not compile: {e}"))?;
+        for text in &probes {
+            for m in re.find_iter(text) {
+                if let Err(e) = m {
+                    return Err(format!(
+                        "pattern {p:?} backtracks past {MAX_BACKTRACK} steps (the limit) on a \
+                         {}-character probe text: {e}; refusing it, as it would stall on real text",
+                        text.chars().count()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A loaded tokenizer with the ids the engine needs.
 #[derive(Clone)]
 pub struct TextTokenizer {
@@ -110,10 +184,35 @@ impl TextTokenizer {
 
     /// Reads `tokenizer.json`.
     pub fn read(path: &Path) -> Result<Tokenizer, TokenizerError> {
-        Tokenizer::from_file(path).map_err(|e| TokenizerError::Load {
+        let fail = |reason: String| TokenizerError::Load {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        // Parsing takes several times the file's size in memory: refuse a file far larger
+        // than any real tokenizer before reading it.
+        let size = std::fs::metadata(path)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
+        if size > MAX_TOKENIZER_BYTES {
+            return Err(fail(format!(
+                "{size} bytes, more than the {MAX_TOKENIZER_BYTES} a tokenizer.json may have \
+                 (the largest real ones are about 35 MB)"
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+            check_patterns(&json).map_err(fail)?;
+        }
+        let t: Tokenizer = text
+            .parse()
+            .map_err(|e: tokenizers::Error| fail(e.to_string()))?;
+        let vocab = t.get_vocab_size(true);
+        if vocab > MAX_VOCAB {
+            return Err(fail(format!(
+                "a vocabulary of {vocab} tokens, more than the {MAX_VOCAB} allowed"
+            )));
+        }
+        Ok(t)
     }
 
     /// Whether `id` ends a generation.

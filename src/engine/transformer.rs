@@ -123,6 +123,21 @@ impl Config {
         Ok(())
     }
 
+    /// Parameters the shape implies (embeddings, blocks, norms and an untied head), computed
+    /// without overflow however large the sizes.
+    pub fn param_count(&self) -> u128 {
+        let c = self;
+        let (v, h, i) = (
+            c.vocab_size as u128,
+            c.hidden_size as u128,
+            c.intermediate_size as u128,
+        );
+        let q = (c.num_heads * c.head_dim) as u128;
+        let kv = (c.num_kv_heads * c.head_dim) as u128;
+        let block = h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h;
+        2 * v * h + c.num_layers as u128 * block + h
+    }
+
     /// The inverse frequencies of RoPE, `head_dim / 2` of them, scaling applied.
     pub fn inv_freq(&self) -> Vec<f32> {
         let d = self.head_dim as f64;

@@ -331,3 +331,106 @@ pub fn run(
     dir.write_summary(&summary)?;
     Ok(RunResult { summary, cancelled })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::default_policy_dir;
+    use crate::search::{SearchTree, StrategyKind};
+
+    fn config(strategy: StrategySpec, verifier: VerifierSpec, budget: usize) -> RunConfig {
+        RunConfig {
+            dataset: DatasetSpec::Toy,
+            levels: Vec::new(),
+            limit: None,
+            policy: default_policy_dir(),
+            verifier,
+            strategy,
+            budget,
+            sampling: SamplingParams::default(),
+            step_delimiter: "\n".into(),
+            prompt: PromptFormat::Auto,
+            seed: 0,
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            thinkscale_version: String::new(),
+        }
+    }
+
+    /// The toy PRM reads BOS, the question, a newline, then each step and a newline: one token
+    /// per character. Every node of a beam search's tree is scored; reading each token once
+    /// means reading each distinct prefix of those inputs once: the size of their trie.
+    fn distinct_prm_tokens(tree: &SearchTree) -> u64 {
+        let mut prefixes = std::collections::HashSet::new();
+        for id in 1..tree.nodes.len() {
+            let mut input: Vec<char> = vec!['\u{0}'];
+            input.extend(tree.nodes[0].text.chars());
+            input.push('\n');
+            for n in tree.path(id).into_iter().skip(1) {
+                input.extend(tree.nodes[n].text.chars());
+                input.push('\n');
+            }
+            for k in 1..=input.len() {
+                prefixes.insert(input[..k].to_vec());
+            }
+        }
+        prefixes.len() as u64
+    }
+
+    #[test]
+    fn beam_search_on_the_toy_model_runs_each_prefix_once_and_the_prm_reads_each_token_once() {
+        let cfg = config(
+            StrategyKind::Beam.with(Default::default(), 4, 40, 0),
+            VerifierSpec::ToyPrm,
+            16,
+        );
+        let mut policy = load_policy(&cfg).unwrap();
+        let mut verifier = load_verifier(&cfg).unwrap();
+        let problems = crate::data::toy::eval_split();
+        // Level-4 and level-5 problems: several rounds, prunings on the way.
+        let mut pruned = 0;
+        for p in problems.iter().filter(|p| p.level >= Some(4)).take(4) {
+            let mut events = 0;
+            let mut sink = |_: &SearchEvent| events += 1;
+            let r = search_problem(
+                &cfg,
+                p,
+                &mut policy,
+                verifier.as_mut(),
+                &mut sink,
+                &CancelToken::new(),
+            )
+            .unwrap();
+            let tree = r.tree.as_ref().unwrap();
+            assert!(tree.depth() >= 3, "{}: depth {}", p.id, tree.depth());
+            pruned += tree
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.status, NodeStatus::Pruned { .. }))
+                .count();
+            assert_eq!(r.compute.recomputed_tokens, 0, "{}", p.id);
+            assert_eq!(
+                r.compute.verifier_tokens,
+                distinct_prm_tokens(tree),
+                "{}: the PRM read a token twice",
+                p.id
+            );
+            assert_eq!(r.compute.generations, 16);
+            // Graded by the runner: the record, its candidates and the finished leaves agree.
+            let chosen = &r.candidates[r.chosen.unwrap()];
+            assert_eq!(chosen.answer, r.answer);
+            assert_eq!(chosen.correct, Some(r.correct));
+            for c in &r.candidates {
+                assert_eq!(
+                    tree.nodes[c.leaf].status,
+                    NodeStatus::Finished {
+                        answer: c.answer.clone(),
+                        correct: c.correct
+                    }
+                );
+            }
+            assert!(events > tree.nodes.len());
+        }
+        assert!(pruned > 0, "no search pruned anything");
+    }
+}

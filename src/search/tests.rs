@@ -419,3 +419,51 @@ fn a_cancelled_search_stops_with_cancelled_and_a_consistent_partial_tree() {
         .count();
     assert_eq!(pruned, 2);
 }
+
+/// The log-prob verifier's evidence, as the search cuts it out of a generation of the toy
+/// model, equals the model's teacher-forced log-probabilities of the same tokens (delimiters
+/// excluded): the verifier needs no second pass.
+#[test]
+fn step_logprobs_from_a_generation_equal_the_teacher_forced_ones() {
+    use crate::backend::{LocalPolicy, Prefix};
+    use crate::engine::{default_policy_dir, CausalLm};
+    use crate::search::recorder::gen_steps;
+    let p = crate::data::toy::problem("t".into(), 3, "(3+4)*12-5".into(), 79);
+    let mut policy = LocalPolicy::load(&default_policy_dir(), &candle_core::Device::Cpu).unwrap();
+    let g = policy
+        .extend(
+            &p,
+            &[Extend::new(&Prefix::root(), 1, 5)],
+            Until::End,
+            "\n",
+            &SamplingParams::default(),
+            &mut ComputeMeter::default(),
+            &CancelToken::new(),
+        )
+        .unwrap()
+        .remove(0)
+        .remove(0);
+    let steps = gen_steps(&g, "\n");
+    assert!(steps.len() >= 3, "{g:?}");
+    let mut ids = policy.prompt_ids(&p, "").unwrap();
+    let prompt = ids.len();
+    ids.extend(&g.tokens);
+    let mut lm = CausalLm::load(&default_policy_dir(), &candle_core::Device::Cpu).unwrap();
+    let forced = lm
+        .token_logprobs(&ids, &mut ComputeMeter::default())
+        .unwrap();
+    let mut at = prompt;
+    for s in &steps {
+        let content = s.logprob.tokens;
+        // Token at position q is predicted by entry q - 1.
+        let want: f64 = (at..at + content).map(|q| f64::from(forced[q - 1])).sum();
+        assert!(
+            (s.logprob.sum - want).abs() < 1e-3,
+            "{}: {} vs {want}",
+            s.text,
+            s.logprob.sum
+        );
+        assert!(content + 1 >= s.ids.len() && content <= s.ids.len());
+        at += s.ids.len();
+    }
+}

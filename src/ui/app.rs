@@ -389,4 +389,82 @@ mod tests {
         app.apply(Command::Run);
         assert!(app.running.is_none());
     }
+
+    #[test]
+    fn beam_search_from_the_window_prunes_and_finishes() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        // A level-4 problem: several rounds.
+        let index = app
+            .problems
+            .iter()
+            .position(|p| p.level == Some(4))
+            .unwrap();
+        let question = app.problems[index].question.clone();
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the policy to load", |a| {
+            matches!(a.model, ModelStatus::Ready(..))
+        });
+        harness.get_by_label("Strategy").click();
+        harness.run_steps(2);
+        harness.get_by_label("beam").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.strategy, StrategyKind::Beam);
+        // The tree searches' parameters appear once a tree search is chosen.
+        harness.get_by_label("Beam width");
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        harness.get_by_label("Run").click();
+        harness.run_steps(2);
+        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        let tree = record.tree.as_ref().unwrap();
+        assert_eq!(
+            app.tree, *tree,
+            "the window's mirror equals the recorded tree"
+        );
+        assert!(tree
+            .nodes
+            .iter()
+            .any(|n| matches!(n.status, crate::search::NodeStatus::Pruned { .. })));
+        assert_eq!(record.compute.generations, 16);
+    }
+
+    #[test]
+    fn a_hostile_chat_template_fails_the_load_and_the_window_keeps_working() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(default_policy_dir()).unwrap() {
+            let f = f.unwrap().path();
+            if f.is_file() {
+                std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        std::fs::write(
+            dir.path().join("chat_template.jinja"),
+            "{% for i in range(10000) %}{% for j in range(10000) %}{{ i }}{% endfor %}{% endfor %}",
+        )
+        .unwrap();
+        let app = App::new(&egui::Context::default(), dir.path().to_path_buf()).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the load to fail", |a| {
+            matches!(a.model, ModelStatus::Failed(..))
+        });
+        let ModelStatus::Failed(e) = &harness.state().model else {
+            unreachable!()
+        };
+        assert!(
+            e.contains("chat template") && e.contains("steps of work"),
+            "{e}"
+        );
+        // Still drawing and taking input.
+        let question = harness.state().problems[0].question.clone();
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().selected, Some(0));
+        harness.get_by_label_contains("policy failed to load");
+    }
 }
