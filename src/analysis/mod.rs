@@ -1,6 +1,12 @@
 //! Analysis of a policy and of runs: the model-card table (greedy, pass@1, majority@k, pass@k
 //! per level), and how well verifiers judge the same samples (step AUC against the exact
-//! labels, best-of-k and weighted best-of-k accuracy).
+//! labels, best-of-k and weighted best-of-k accuracy); sample banks and their subsampled
+//! accuracy curves ([`bank`]), difficulty bins ([`bins`]), compute-optimal selection with
+//! cross-validation, the efficiency gain and the FLOPs exchange ([`optimal`]).
+
+pub mod bank;
+pub mod bins;
+pub mod optimal;
 
 use crate::backend::Policy;
 use crate::data::{problem_seed, toy, Problem};
