@@ -194,10 +194,46 @@ pub struct CurvePoint {
     pub high: f64,
 }
 
+/// The credit of `choice` on `draws` random subsets of `n` samples of every bank: entry
+/// `[p][d]` is draw `d` of bank `p` (seeded from `(seed, p, n, d)`, so adding budgets or banks
+/// changes no other entry). A budget of at least a bank's size uses the whole bank.
+pub fn draw_credits(
+    banks: &[Bank],
+    n: usize,
+    draws: usize,
+    seed: u64,
+    choice: BankChoice,
+) -> Vec<Vec<f64>> {
+    banks
+        .iter()
+        .enumerate()
+        .map(|(p, bank)| {
+            let s = bank.len();
+            if s == 0 {
+                return vec![0.0; draws.max(1)];
+            }
+            if n >= s {
+                let all: Vec<usize> = (0..s).collect();
+                return vec![choice_credit(bank, &all, choice); draws.max(1)];
+            }
+            (0..draws.max(1))
+                .map(|d| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(
+                        seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                            ^ (n as u64).rotate_left(32),
+                    );
+                    rng.set_stream(d as u64);
+                    let subset = sample_indices(&mut rng, s, n).into_vec();
+                    choice_credit(bank, &subset, choice)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The accuracy of `choice` at each of `budgets` on `banks` (one per problem): for every budget,
-/// `draws` random subsets of that size per problem (subset `d` of problem `p` seeded from
-/// `(seed, p, budget, d)`), the accuracy of draw `d` averaged over problems, then the mean and
-/// the 95% interval over draws. A budget larger than a bank uses the whole bank (one subset).
+/// `draws` random subsets of that size per problem ([`draw_credits`]), the accuracy of draw `d`
+/// averaged over problems, then the mean and the 95% interval over draws.
 pub fn curve(
     banks: &[Bank],
     budgets: &[usize],
@@ -207,40 +243,20 @@ pub fn curve(
 ) -> Vec<CurvePoint> {
     budgets
         .iter()
-        .map(|&n| {
-            let per_draw: Vec<f64> = (0..draws.max(1))
-                .map(|d| {
-                    let total: f64 = banks
-                        .iter()
-                        .enumerate()
-                        .map(|(p, bank)| {
-                            let s = bank.len();
-                            if s == 0 {
-                                return 0.0;
-                            }
-                            if n >= s {
-                                let all: Vec<usize> = (0..s).collect();
-                                return choice_credit(bank, &all, choice);
-                            }
-                            let mut rng = ChaCha8Rng::seed_from_u64(
-                                seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                                    ^ (n as u64).rotate_left(32),
-                            );
-                            rng.set_stream(d as u64);
-                            let subset = sample_indices(&mut rng, s, n).into_vec();
-                            choice_credit(bank, &subset, choice)
-                        })
-                        .sum();
-                    total / banks.len().max(1) as f64
-                })
-                .collect();
-            summarise(n, per_draw)
-        })
+        .map(|&n| summarise(n, per_draw(&draw_credits(banks, n, draws, seed, choice))))
         .collect()
 }
 
-/// The mean and 95% interval of per-draw accuracies.
-fn summarise(budget: usize, mut per_draw: Vec<f64>) -> CurvePoint {
+/// Per draw, the credit averaged over problems.
+pub fn per_draw(credits: &[Vec<f64>]) -> Vec<f64> {
+    let draws = credits.first().map_or(0, Vec::len);
+    (0..draws)
+        .map(|d| credits.iter().map(|c| c[d]).sum::<f64>() / credits.len().max(1) as f64)
+        .collect()
+}
+
+/// The mean and 95% interval (2.5th and 97.5th percentiles) of per-draw accuracies.
+pub fn summarise(budget: usize, mut per_draw: Vec<f64>) -> CurvePoint {
     let accuracy = per_draw.iter().sum::<f64>() / per_draw.len().max(1) as f64;
     per_draw.sort_by(f64::total_cmp);
     let at = |q: f64| {

@@ -7,6 +7,7 @@
 pub mod bank;
 pub mod bins;
 pub mod optimal;
+pub mod sweep;
 
 use crate::backend::Policy;
 use crate::data::{problem_seed, toy, Problem};

@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod grade;
 pub mod inspect;
 pub mod run;
+pub mod sweep;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Command {
     /// Search every selected problem with one strategy and budget; write config.json,
     /// records.jsonl and summary.json to the output directory.
     Run(run::RunArgs),
+    /// Sweep strategies x budgets x seeds as one resumable experiment; write the records, every
+    /// accuracy curve (overall, per level, per difficulty bin) and the compute-optimal table.
+    Sweep(sweep::SweepArgs),
     /// Measure a policy: greedy, pass@1, majority@k and pass@k per level.
     Evaluate(evaluate::EvaluateArgs),
     /// Describe a model (HF directory, GGUF file or cached repo id) without loading its
@@ -90,6 +94,7 @@ pub fn main() -> anyhow::Result<Option<ExitCode>> {
         (_, Some(n)) => Some(n.max(1)),
         (Some(Command::Train(_) | Command::Bench(_)), None) => None,
         (Some(Command::Run(a)), None) => model_threads(a.policy.as_deref()),
+        (Some(Command::Sweep(a)), None) => model_threads(a.policy.as_deref()),
         (Some(Command::Evaluate(a)), None) => model_threads(a.policy.as_deref()),
         (_, None) => Some(1),
     };
@@ -106,6 +111,7 @@ pub fn main() -> anyhow::Result<Option<ExitCode>> {
     };
     match command {
         Command::Run(args) => run::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(cmd) => train::run(cmd),

@@ -2,6 +2,8 @@
 //! writes the store and reports progress. The CLI and the window's worker both call it, so
 //! there is one way to run an experiment.
 
+pub mod sweep;
+
 use crate::backend::{LocalPolicy, Policy};
 use crate::data::{problem_seed, DatasetSpec, Problem};
 use crate::engine::device::{parse_device, parse_dtype};

@@ -15,7 +15,7 @@ use crate::grade;
 use serde::{Deserialize, Serialize};
 
 /// How a solution's step scores become one score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aggregation {
     /// The last step's score (the paper's choice).

@@ -10,7 +10,7 @@ pub const DEFAULT_MAX_ROUNDS: usize = 40;
 pub const DEFAULT_BEAM_WIDTH: usize = 4;
 
 /// A strategy with its hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StrategySpec {
     /// The most frequent final answer among N samples.

@@ -1,0 +1,438 @@
+//! The numbers of a sweep, rebuilt from its records alone (no model): accuracy against budget
+//! for every strategy setting, overall, per dataset level and per difficulty bin; the oracle
+//! and predicted bins and how often they agree; compute-optimal accuracy per bin and budget
+//! with cross-validation, and its efficiency gain over weighted best-of-N.
+//!
+//! Sampling strategies are read from the bank ([`super::bank`]): mean over draws, with the 95%
+//! interval over draws. Tree searches ran at every budget: mean over problems and seeds, with
+//! a normal 95% interval (1.96 standard errors over problems).
+
+use super::bank::{draw_credits, per_draw, summarise, Bank, BankChoice};
+use super::bins::{agreement, bin_sizes, quantile_bins, Agreement, BINS};
+use super::optimal::{budget_to_reach, compute_optimal, OptimalPoint, Setting};
+use crate::runner::sweep::{SweepManifest, SweepRecord, SweepRun};
+use crate::search::StrategyKind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Random halvings of the compute-optimal cross-validation.
+pub const CV_SPLITS: usize = 20;
+
+/// One budget of one strategy setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// The budget N.
+    pub budget: usize,
+    /// Its cost in generations.
+    pub cost: f64,
+    /// Accuracy over all problems.
+    pub accuracy: f64,
+    /// Lower end of the 95% interval.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// Accuracy per oracle difficulty bin (index 0 is bin 1).
+    pub per_bin: Vec<f64>,
+    /// Accuracy per dataset level.
+    pub per_level: BTreeMap<u8, f64>,
+}
+
+/// A strategy setting's curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The setting, e.g. `beam (M = 4, last)`.
+    pub label: String,
+    /// The strategy.
+    pub strategy: StrategyKind,
+    /// Its points by budget.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// The difficulty bins of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinReport {
+    /// Each problem's id with its oracle and predicted bin.
+    pub problems: Vec<(String, usize, usize)>,
+    /// Problems per oracle bin.
+    pub oracle_sizes: Vec<usize>,
+    /// Samples per problem behind the oracle bins.
+    pub oracle_samples: usize,
+    /// How often the predicted bin equals (or neighbours) the oracle one.
+    pub agreement: Agreement,
+    /// Verifier tokens spent on the predicted bins (the bank's scoring), apart from the rest.
+    pub predicted_verifier_tokens: u64,
+}
+
+/// Compute-optimal against weighted best-of-N at one compute budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Efficiency {
+    /// The compute budget, in generations.
+    pub cost: f64,
+    /// Compute-optimal accuracy (all bins, cross-validated).
+    pub optimal: f64,
+    /// The budget weighted best-of-N needs for it, divided by `cost`; `None` where weighted
+    /// best-of-N never reaches it within the sweep.
+    pub gain: Option<f64>,
+}
+
+/// Everything a sweep's records give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepCurves {
+    /// Problems with records.
+    pub problems: usize,
+    /// One curve per strategy setting (pass@n included, as the ceiling).
+    pub series: Vec<Series>,
+    /// The difficulty bins.
+    pub bins: BinReport,
+    /// Compute-optimal accuracy per bin (0: all) and compute budget.
+    pub optimal: Vec<OptimalPoint>,
+    /// The efficiency gain per compute budget.
+    pub efficiency: Vec<Efficiency>,
+}
+
+/// A tree-search setting at one budget: its strategy, cost, and per problem the verdicts of
+/// its seeds.
+type SearchTally = (StrategyKind, f64, Vec<Vec<f64>>);
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Per-problem accuracies to a point: mean, interval, per bin, per level.
+fn point(
+    budget: usize,
+    cost: f64,
+    per_problem: &[f64],
+    interval: (f64, f64),
+    bins: &[usize],
+    levels: &[Option<u8>],
+) -> SeriesPoint {
+    let per_bin = (1..=BINS)
+        .map(|b| {
+            let v: Vec<f64> = (0..per_problem.len())
+                .filter(|&p| bins[p] == b)
+                .map(|p| per_problem[p])
+                .collect();
+            mean(&v)
+        })
+        .collect();
+    let mut by_level: BTreeMap<u8, Vec<f64>> = BTreeMap::new();
+    for (p, l) in levels.iter().enumerate() {
+        if let Some(l) = l {
+            by_level.entry(*l).or_default().push(per_problem[p]);
+        }
+    }
+    SeriesPoint {
+        budget,
+        cost,
+        accuracy: mean(per_problem),
+        low: interval.0,
+        high: interval.1,
+        per_bin,
+        per_level: by_level.into_iter().map(|(l, v)| (l, mean(&v))).collect(),
+    }
+}
+
+/// Builds every curve of a sweep from its manifest and records.
+pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves {
+    let cfg = &manifest.config;
+    // Problems in the order they first appear.
+    let mut ids: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut levels: Vec<Option<u8>> = Vec::new();
+    for r in records {
+        if !index.contains_key(&r.record.id) {
+            index.insert(r.record.id.clone(), ids.len());
+            ids.push(r.record.id.clone());
+            levels.push(r.record.level);
+        }
+    }
+    let n = ids.len();
+    // Banks per seed, in seed order.
+    let mut banks: BTreeMap<u64, Vec<Bank>> = BTreeMap::new();
+    let mut oracle_banks: Vec<Bank> = vec![Bank::default(); n];
+    let mut predicted_tokens = 0u64;
+    let mut searches: BTreeMap<(String, usize), SearchTally> = BTreeMap::new();
+    let mut bins_run = false;
+    for r in records {
+        let p = index[&r.record.id];
+        match &r.run {
+            SweepRun::Bank { seed, .. } => {
+                let b = banks
+                    .entry(*seed)
+                    .or_insert_with(|| vec![Bank::default(); n]);
+                b[p] = Bank::from_candidates(&r.record.candidates);
+                predicted_tokens += r.record.compute.verifier_tokens;
+            }
+            SweepRun::Bins { .. } => {
+                bins_run = true;
+                oracle_banks[p] = Bank::from_candidates(&r.record.candidates);
+            }
+            SweepRun::Search {
+                strategy, budget, ..
+            } => {
+                let e = searches
+                    .entry((strategy.to_string(), *budget))
+                    .or_insert_with(|| {
+                        (
+                            strategy.kind(),
+                            strategy.generations(*budget) as f64,
+                            vec![Vec::new(); n],
+                        )
+                    });
+                e.2[p].push(f64::from(u8::from(r.record.correct)));
+            }
+        }
+    }
+    let first_bank = banks.values().next().cloned().unwrap_or_default();
+    if !bins_run {
+        oracle_banks = first_bank.clone();
+    }
+    oracle_banks.resize(n, Bank::default());
+    // Oracle bins: pass@1; predicted: the mean score of the bank's answered samples.
+    let ease: Vec<f64> = oracle_banks
+        .iter()
+        .map(|b| b.right() as f64 / b.len().max(1) as f64)
+        .collect();
+    let predicted: Vec<f64> = (0..n)
+        .map(|p| {
+            let scores: Vec<f64> = first_bank
+                .get(p)
+                .map(|b| {
+                    b.samples
+                        .iter()
+                        .filter(|s| s.class.is_some())
+                        .map(|s| f64::from(s.score))
+                        .collect()
+                })
+                .unwrap_or_default();
+            mean(&scores)
+        })
+        .collect();
+    let oracle_bins = quantile_bins(&ease, BINS);
+    let predicted_bins = quantile_bins(&predicted, BINS);
+    let bins = BinReport {
+        problems: ids
+            .iter()
+            .enumerate()
+            .map(|(p, id)| (id.clone(), oracle_bins[p], predicted_bins[p]))
+            .collect(),
+        oracle_sizes: bin_sizes(&oracle_bins, BINS),
+        oracle_samples: oracle_banks.iter().map(Bank::len).max().unwrap_or(0),
+        agreement: agreement(&oracle_bins, &predicted_bins),
+        predicted_verifier_tokens: predicted_tokens,
+    };
+    let mut budgets = cfg.budgets.clone();
+    budgets.sort_unstable();
+    budgets.dedup();
+    let mut series = Vec::new();
+    let mut settings = Vec::new();
+    // The sampling strategies, from the banks of every seed.
+    for choice in BankChoice::ALL {
+        let kind = StrategyKind::parse(choice.as_str()).unwrap_or(StrategyKind::Majority);
+        if !cfg.strategies.contains(&kind) || banks.is_empty() {
+            continue;
+        }
+        let label = if choice == BankChoice::Majority {
+            choice.as_str().to_string()
+        } else {
+            format!("{} ({})", choice.as_str(), cfg.aggregation.as_str())
+        };
+        let mut points = Vec::with_capacity(budgets.len());
+        for &b in &budgets {
+            let mut per_problem = vec![0.0; n];
+            let mut draws_all = Vec::new();
+            for (seed, bank) in &banks {
+                let credits = draw_credits(bank, b, cfg.draws, *seed, choice);
+                for (p, c) in credits.iter().enumerate() {
+                    per_problem[p] += mean(c) / banks.len() as f64;
+                }
+                draws_all.extend(per_draw(&credits));
+            }
+            let s = summarise(b, draws_all);
+            points.push(point(
+                b,
+                b as f64,
+                &per_problem,
+                (s.low, s.high),
+                &oracle_bins,
+                &levels,
+            ));
+            settings.push(Setting {
+                label: label.clone(),
+                budget: b,
+                cost: b as f64,
+                accuracy: per_problem,
+            });
+        }
+        series.push(Series {
+            label,
+            strategy: kind,
+            points,
+        });
+    }
+    // pass@n, the ceiling of choosing among n samples.
+    if !banks.is_empty() {
+        let points = budgets
+            .iter()
+            .map(|&b| {
+                let per_problem: Vec<f64> = (0..n)
+                    .map(|p| {
+                        mean(
+                            &banks
+                                .values()
+                                .map(|bk| bk[p].pass_at(b))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect();
+                let m = mean(&per_problem);
+                point(b, b as f64, &per_problem, (m, m), &oracle_bins, &levels)
+            })
+            .collect();
+        series.push(Series {
+            label: "pass@n".into(),
+            strategy: StrategyKind::Majority,
+            points,
+        });
+    }
+    // Tree searches, run at each budget.
+    let mut by_label: BTreeMap<String, (StrategyKind, Vec<SeriesPoint>)> = BTreeMap::new();
+    for ((label, budget), (kind, cost, per)) in &searches {
+        let per_problem: Vec<f64> = per.iter().map(|v| mean(v)).collect();
+        let m = mean(&per_problem);
+        let var = per_problem.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+            / (per_problem.len().max(2) - 1) as f64;
+        let half = 1.96 * (var / per_problem.len().max(1) as f64).sqrt();
+        let pt = point(
+            *budget,
+            *cost,
+            &per_problem,
+            ((m - half).max(0.0), (m + half).min(1.0)),
+            &oracle_bins,
+            &levels,
+        );
+        settings.push(Setting {
+            label: label.clone(),
+            budget: *budget,
+            cost: *cost,
+            accuracy: per_problem,
+        });
+        by_label
+            .entry(label.clone())
+            .or_insert_with(|| (*kind, Vec::new()))
+            .1
+            .push(pt);
+    }
+    for (label, (kind, mut points)) in by_label {
+        points.sort_by_key(|p| p.budget);
+        series.push(Series {
+            label,
+            strategy: kind,
+            points,
+        });
+    }
+    let optimal = compute_optimal(&settings, &oracle_bins, BINS, CV_SPLITS, 0);
+    let bon: Vec<(f64, f64)> = series
+        .iter()
+        .find(|s| s.strategy == StrategyKind::WeightedBestOfN)
+        .map(|s| s.points.iter().map(|p| (p.cost, p.accuracy)).collect())
+        .unwrap_or_default();
+    let efficiency = optimal
+        .iter()
+        .filter(|o| o.bin == 0)
+        .map(|o| Efficiency {
+            cost: o.cost,
+            optimal: o.accuracy,
+            gain: budget_to_reach(&bon, o.accuracy).map(|b| b / o.cost),
+        })
+        .collect();
+    SweepCurves {
+        problems: n,
+        series,
+        bins,
+        optimal,
+        efficiency,
+    }
+}
+
+impl SweepCurves {
+    /// Every series point as CSV: `strategy,budget,cost,accuracy,low,high,bin1..bin5`.
+    pub fn csv(&self) -> String {
+        let mut s = String::from("strategy,budget,generations,accuracy,low,high");
+        for b in 1..=BINS {
+            s.push_str(&format!(",bin{b}"));
+        }
+        s.push('\n');
+        for series in &self.series {
+            for p in &series.points {
+                s.push_str(&format!(
+                    "\"{}\",{},{},{:.6},{:.6},{:.6}",
+                    series.label, p.budget, p.cost, p.accuracy, p.low, p.high
+                ));
+                for a in &p.per_bin {
+                    s.push_str(&format!(",{a:.6}"));
+                }
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// The accuracy table as Markdown: a row per setting, a column per budget.
+    pub fn markdown(&self) -> String {
+        let mut budgets: Vec<usize> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.budget))
+            .collect();
+        budgets.sort_unstable();
+        budgets.dedup();
+        let mut s = String::from("| strategy |");
+        for b in &budgets {
+            s.push_str(&format!(" N={b} |"));
+        }
+        s.push_str("\n|---|");
+        s.push_str(&"---|".repeat(budgets.len()));
+        s.push('\n');
+        for series in &self.series {
+            s.push_str(&format!("| {} |", series.label));
+            for b in &budgets {
+                match series.points.iter().find(|p| p.budget == *b) {
+                    Some(p) => s.push_str(&format!(" {:.3} |", p.accuracy)),
+                    None => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The compute-optimal table as Markdown: per compute budget, the chosen setting and the
+    /// cross-validated accuracy of each bin, then all bins and the efficiency gain.
+    pub fn optimal_markdown(&self) -> String {
+        let mut s = String::from("| generations |");
+        for b in 1..=BINS {
+            s.push_str(&format!(" bin {b} |"));
+        }
+        s.push_str(" all | gain vs weighted best-of-N |\n|---|");
+        s.push_str(&"---|".repeat(BINS + 2));
+        s.push('\n');
+        for e in &self.efficiency {
+            s.push_str(&format!("| {} |", e.cost));
+            for b in 1..=BINS {
+                match self.optimal.iter().find(|o| o.cost == e.cost && o.bin == b) {
+                    Some(o) => s.push_str(&format!(" {:.3} {} |", o.accuracy, o.chosen)),
+                    None => s.push_str(" – |"),
+                }
+            }
+            s.push_str(&format!(
+                " {:.3} | {} |\n",
+                e.optimal,
+                e.gain
+                    .map_or("not reached".to_string(), |g| format!("{g:.2}x"))
+            ));
+        }
+        s
+    }
+}

@@ -1,0 +1,214 @@
+//! `thinkscale sweep`: strategies x budgets x seeds as one resumable experiment, then every
+//! curve, the difficulty bins and the compute-optimal table from its records.
+
+use crate::analysis::sweep::{curves, SweepCurves};
+use crate::data::jsonl::JsonlFormat;
+use crate::data::DatasetSpec;
+use crate::engine::{default_policy_dir, PromptFormat, SamplingParams};
+use crate::io::write_json;
+use crate::runner::sweep::{self, BeamWidth, SweepConfig, SweepEvent};
+use crate::search::spec::DEFAULT_MAX_ROUNDS;
+use crate::search::{Aggregation, CancelToken, StrategyKind};
+use crate::verify::VerifierSpec;
+use anyhow::Context;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Flags of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The sweep's configuration as TOML (the fields of `sweep.json`'s `config`); without it,
+    /// the flags below describe the sweep.
+    #[arg(long, conflicts_with = "load")]
+    pub config: Option<PathBuf>,
+    /// Rebuild the curves of an existing sweep directory from its records (no model runs).
+    #[arg(long)]
+    pub load: Option<PathBuf>,
+    /// Continue the sweep in --out: skip what is on disk, run the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Output directory (empty or new; with --resume, the sweep's own). Default:
+    /// runs/sweep-DATASET.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Strategies, comma-separated: majority, best-of-n, weighted-best-of-n (read from one bank
+    /// of samples), beam, lookahead, dvts (run at every budget).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = StrategyKind::parse,
+        default_value = "majority,weighted-best-of-n,beam"
+    )]
+    pub strategies: Vec<StrategyKind>,
+    /// Generation budgets N, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+    pub budgets: Vec<usize>,
+    /// Beam widths M of the tree searches: numbers or `sqrt` (M = floor(sqrt(N))).
+    #[arg(long, value_delimiter = ',', value_parser = BeamWidth::parse, default_value = "4")]
+    pub beam_widths: Vec<BeamWidth>,
+    /// Lookaheads k of lookahead search.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub lookaheads: Vec<usize>,
+    /// Rounds of the tree searches.
+    #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
+    pub max_rounds: usize,
+    /// How step scores become a solution score: last, min, prod, mean.
+    #[arg(long, default_value = "last", value_parser = Aggregation::parse)]
+    pub aggregation: Aggregation,
+    /// Seeds, comma-separated; every run repeats per seed.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub seeds: Vec<u64>,
+    /// Random subsets per budget when reading the bank of samples.
+    #[arg(long, default_value_t = 1000)]
+    pub draws: usize,
+    /// Samples per problem behind the oracle difficulty bins (0: from the bank).
+    #[arg(long, default_value_t = 64)]
+    pub bin_samples: usize,
+    /// Dataset: toy or a JSONL file.
+    #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
+    pub dataset: DatasetSpec,
+    /// Format of a JSONL dataset (default: guessed).
+    #[arg(long, value_parser = JsonlFormat::parse)]
+    pub dataset_format: Option<JsonlFormat>,
+    /// Only these levels.
+    #[arg(long, value_delimiter = ',')]
+    pub levels: Vec<u8>,
+    /// At most this many problems.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Policy model (default: the toy policy).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Verifier: oracle, logprob, toy-prm, toy-orm, or a PRM directory.
+    #[arg(long, default_value = "oracle", value_parser = VerifierSpec::parse)]
+    pub verifier: VerifierSpec,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Most tokens per solution.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    /// Prompt format: auto, raw, chat.
+    #[arg(long, default_value = "auto", value_parser = PromptFormat::parse)]
+    pub prompt: PromptFormat,
+    /// Device: cpu, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl SweepArgs {
+    /// The configuration: from --config, or from the flags.
+    pub fn sweep_config(&self) -> anyhow::Result<SweepConfig> {
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            return toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        Ok(SweepConfig {
+            dataset: self
+                .dataset
+                .clone()
+                .with_options(self.dataset_format.clone(), false),
+            levels: self.levels.clone(),
+            limit: self.limit,
+            policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            verifier: self.verifier.clone(),
+            strategies: self.strategies.clone(),
+            budgets: self.budgets.clone(),
+            beam_widths: self.beam_widths.clone(),
+            lookaheads: self.lookaheads.clone(),
+            max_rounds: self.max_rounds,
+            aggregation: self.aggregation,
+            seeds: self.seeds.clone(),
+            draws: self.draws,
+            bin_samples: self.bin_samples,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                max_tokens: self.max_tokens,
+                ..Default::default()
+            },
+            step_delimiter: "\n".into(),
+            prompt: self.prompt,
+            device: self.device.clone(),
+            dtype: "f32".into(),
+        })
+    }
+}
+
+/// Writes `curves.json`, `curves.csv` and `optimal.md` beside the records and prints the
+/// tables.
+fn report(dir: &Path, c: &SweepCurves) -> anyhow::Result<()> {
+    write_json(&dir.join("curves.json"), c)?;
+    std::fs::write(dir.join("curves.csv"), c.csv())
+        .with_context(|| format!("cannot write {}", dir.join("curves.csv").display()))?;
+    std::fs::write(dir.join("optimal.md"), c.optimal_markdown())
+        .with_context(|| format!("cannot write {}", dir.join("optimal.md").display()))?;
+    println!("accuracy by budget ({} problems):", c.problems);
+    print!("{}", c.markdown());
+    println!(
+        "\ndifficulty bins (oracle, pass@1 of {} samples): sizes {:?}; predicted bins agree on \
+         {:.0}% ({:.0}% within one bin)",
+        c.bins.oracle_samples,
+        c.bins.oracle_sizes,
+        100.0 * c.bins.agreement.same,
+        100.0 * c.bins.agreement.within_one
+    );
+    println!("\ncompute-optimal (2-fold cross-validation, 20 splits):");
+    print!("{}", c.optimal_markdown());
+    println!(
+        "\nwritten: {} (curves.json, curves.csv, optimal.md)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Runs `sweep`.
+pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.load {
+        let (manifest, records) = sweep::load(dir)?;
+        report(dir, &curves(&manifest, &records))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = args.sweep_config()?;
+    config.validate()?;
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let base = format!("runs/sweep-{}", config.dataset.short_name());
+            let mut dir = PathBuf::from(&base);
+            let mut k = 2;
+            while dir.exists() && !args.resume {
+                dir = PathBuf::from(format!("{base}-{k}"));
+                k += 1;
+            }
+            dir
+        }
+    };
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let bar = super::progress_bar(0, "runs x problems")?;
+    let outcome = sweep::run(&config, &out, args.resume, &cancel, &mut |e| match e {
+        SweepEvent::Started { total, done } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.reset_eta();
+        }
+        SweepEvent::Done { run, .. } => {
+            bar.inc(1);
+            bar.set_message(format!("{run:?}"));
+        }
+    })?;
+    bar.finish_and_clear();
+    let (manifest, records) = sweep::load(&out)?;
+    report(&out, &curves(&manifest, &records))?;
+    if outcome.cancelled {
+        eprintln!(
+            "interrupted: {} of {} runs x problems on disk in {}; --resume continues",
+            outcome.done,
+            outcome.total,
+            out.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
