@@ -72,13 +72,5 @@ pub fn run(
         Choice::Best => choose_best(&candidates),
         Choice::Weighted => choose_weighted(&candidates),
     };
-    rec.chosen(&candidates, chosen);
-    Ok(Outcome {
-        answer: chosen.and_then(|i| candidates[i].answer.clone()),
-        correct: None,
-        chosen,
-        candidates,
-        tree: rec.tree,
-        compute: meter,
-    })
+    Ok(rec.outcome(candidates, chosen, meter))
 }

@@ -151,13 +151,5 @@ pub fn run(
     }
     rec.progress(finished.len().min(n), n);
     let chosen = choose_weighted(&finished);
-    rec.chosen(&finished, chosen);
-    Ok(Outcome {
-        answer: chosen.and_then(|i| finished[i].answer.clone()),
-        correct: None,
-        chosen,
-        candidates: finished,
-        tree: rec.tree,
-        compute: meter,
-    })
+    Ok(rec.outcome(finished, chosen, meter))
 }

@@ -8,7 +8,7 @@
 //! for many nodes, identical nodes merged so their samples draw distinct streams) and
 //! [`Recorder::score`] (one verifier call for many nodes).
 
-use super::{Candidate, Env, NodeId, SearchEvent, SearchSink, SearchTree, Step};
+use super::{Candidate, Env, NodeId, Outcome, SearchEvent, SearchSink, SearchTree, Step};
 use crate::backend::{Extend, Prefix, Until};
 use crate::data::step_seed;
 use crate::engine::{ComputeMeter, Generation, SamplingParams};
@@ -217,14 +217,28 @@ impl<'s> Recorder<'s> {
         }
     }
 
-    /// Sends the choice among `candidates`.
-    pub fn chosen(&mut self, candidates: &[Candidate], chosen: Option<usize>) {
-        let ev = SearchEvent::Chosen {
+    /// Ends the search: sends the choice among `candidates` (an index into them) and returns
+    /// the outcome with the tree and the compute spent.
+    pub fn outcome(
+        self,
+        candidates: Vec<Candidate>,
+        chosen: Option<usize>,
+        compute: ComputeMeter,
+    ) -> Outcome {
+        let answer = chosen.and_then(|i| candidates[i].answer.clone());
+        self.sink.event(&SearchEvent::Chosen {
             node: chosen.map(|i| candidates[i].leaf),
-            answer: chosen.and_then(|i| candidates[i].answer.clone()),
+            answer: answer.clone(),
             correct: None,
-        };
-        self.sink.event(&ev);
+        });
+        Outcome {
+            answer,
+            correct: None,
+            chosen,
+            candidates,
+            tree: self.tree,
+            compute,
+        }
     }
 
     /// The prefix of a node: what the policy continues.
