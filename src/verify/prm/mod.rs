@@ -19,7 +19,9 @@
 //! the keys and values of what it read and the score at every position it read, so a partial
 //! solution one step longer than one it has scored costs only the new step's tokens, and a
 //! solution asked about again costs nothing: the verifier's tokens count the distinct tokens
-//! read, not the sum over rounds of whole prefixes.
+//! read, not the sum over rounds of whole prefixes. The candidates of one call are read
+//! together: each distinct token once, in batched forward passes
+//! ([`crate::engine::scorer::PrefixScorer::run_many`]).
 //!
 //! The exact input layouts are documented on each format's module: [`qwen_math`],
 //! [`value_head`], [`math_shepherd`], [`rlhflow`].
@@ -304,15 +306,11 @@ impl Prm {
         }
     }
 
-    /// Scores the steps of one candidate, running only the tokens not read before; the input's
-    /// tokens after the last scored position are dropped first (they cannot change a causal
-    /// model's scores). Returns the scores and the positions run.
-    fn score_input(
-        &mut self,
-        mut input: ScoringInput,
-    ) -> Result<(Vec<f32>, usize, usize), PrmError> {
+    /// The input of one candidate, cut after its last scored position (later tokens cannot
+    /// change a causal model's scores) and checked; `None` for a candidate without steps.
+    fn prepare(&self, mut input: ScoringInput) -> Result<Option<ScoringInput>, PrmError> {
         let Some(&last) = input.positions.last() else {
-            return Ok((Vec::new(), 0, 0));
+            return Ok(None);
         };
         input.ids.truncate(last + 1);
         if input.ids.len() > self.context {
@@ -328,44 +326,97 @@ impl Prm {
                 self.format, input.positions
             )));
         }
-        let hashes = prefix_hashes(&input.ids);
-        let known: Option<Vec<f32>> = input
-            .positions
-            .iter()
-            .map(|&p| self.scores.get(&hashes[p]).copied())
-            .collect();
-        if let Some(scores) = known {
-            return Ok((scores, 0, 0));
-        }
-        let mut ran = self.scorer.run(&input.ids, false)?;
-        // A position before the reused prefix whose score was not kept: read it all again.
-        if input
-            .positions
-            .iter()
-            .any(|&p| p < ran.reused && !self.scores.contains_key(&hashes[p]))
-        {
-            ran = self.scorer.run(&input.ids, true)?;
-        }
+        Ok(Some(input))
+    }
+
+    /// Reads out and remembers the scores of the positions of `input` at or after `reused`,
+    /// from `hidden` (the hidden states of positions `reused..`).
+    fn remember(
+        &mut self,
+        input: &ScoringInput,
+        hashes: &[u64],
+        reused: usize,
+        hidden: &Tensor,
+    ) -> Result<(), PrmError> {
         let fresh: Vec<usize> = input
             .positions
             .iter()
             .copied()
-            .filter(|&p| p >= ran.reused)
+            .filter(|&p| p >= reused)
             .collect();
-        if !fresh.is_empty() {
-            let rows: Vec<u32> = fresh.iter().map(|&p| (p - ran.reused) as u32).collect();
-            let device = ran.hidden.device().clone();
-            let picked = ran.hidden.index_select(&Tensor::new(rows, &device)?, 0)?;
-            for (&p, x) in fresh.iter().zip(self.read_out(&picked)?) {
-                self.scores.insert(hashes[p], x);
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<u32> = fresh.iter().map(|&p| (p - reused) as u32).collect();
+        let device = hidden.device().clone();
+        let picked = hidden.index_select(&Tensor::new(rows, &device)?, 0)?;
+        for (&p, x) in fresh.iter().zip(self.read_out(&picked)?) {
+            self.scores.insert(hashes[p], x);
+        }
+        Ok(())
+    }
+
+    /// Scores several candidates: those whose every scored position was read before cost
+    /// nothing; the rest run together, each distinct token once ([`PrefixScorer::run_many`]).
+    /// Returns the scores and the tokens and FLOPs run.
+    fn score_inputs(
+        &mut self,
+        inputs: Vec<Option<ScoringInput>>,
+    ) -> Result<(Vec<Vec<f32>>, usize, f64), PrmError> {
+        let hashes: Vec<Vec<u64>> = inputs
+            .iter()
+            .map(|i| i.as_ref().map_or_else(Vec::new, |i| prefix_hashes(&i.ids)))
+            .collect();
+        let pending: Vec<usize> = (0..inputs.len())
+            .filter(|&k| {
+                inputs[k].as_ref().is_some_and(|i| {
+                    i.positions
+                        .iter()
+                        .any(|&p| !self.scores.contains_key(&hashes[k][p]))
+                })
+            })
+            .collect();
+        let (mut tokens, mut flops) = (0usize, 0f64);
+        if !pending.is_empty() {
+            let ids: Vec<&[u32]> = pending
+                .iter()
+                .filter_map(|&k| inputs[k].as_ref().map(|i| i.ids.as_slice()))
+                .collect();
+            let run = self.scorer.run_many(&ids)?;
+            tokens += run.tokens;
+            flops += run.flops;
+            for (&k, ran) in pending.iter().zip(&run.rans) {
+                let Some(input) = inputs[k].as_ref() else {
+                    continue;
+                };
+                self.remember(input, &hashes[k], ran.reused, &ran.hidden)?;
+                // A position before the reused prefix whose score was not kept: read it all
+                // again, from nothing.
+                if input
+                    .positions
+                    .iter()
+                    .any(|&p| !self.scores.contains_key(&hashes[k][p]))
+                {
+                    let again = self.scorer.run(&input.ids, true)?;
+                    tokens += input.ids.len();
+                    flops += self.scorer.flops(0, input.ids.len());
+                    self.remember(input, &hashes[k], 0, &again.hidden)?;
+                }
             }
         }
-        let scores = input
-            .positions
+        let scores = inputs
             .iter()
-            .map(|&p| self.scores.get(&hashes[p]).copied().unwrap_or(f32::NAN))
+            .zip(&hashes)
+            .map(|(input, h)| {
+                input.as_ref().map_or_else(Vec::new, |i| {
+                    i.positions
+                        .iter()
+                        .map(|&p| self.scores.get(&h[p]).copied().unwrap_or(f32::NAN))
+                        .collect()
+                })
+            })
             .collect();
-        Ok((scores, ran.reused, input.ids.len()))
+        Ok((scores, tokens, flops))
     }
 }
 
@@ -386,17 +437,15 @@ impl Verifier for Prm {
             self.scores.clear();
             self.problem = Some(problem.id.clone());
         }
-        solutions
-            .iter()
-            .map(|steps| {
-                let texts: Vec<String> = steps.iter().map(|s| s.text.clone()).collect();
-                let input = self.layout.build(&problem.question, &texts)?;
-                let (scores, from, to) = self.score_input(input)?;
-                meter.verifier_tokens += (to - from) as u64;
-                meter.verifier_flops += self.scorer.flops(from, to);
-                Ok(scores)
-            })
-            .collect()
+        let mut inputs = Vec::with_capacity(solutions.len());
+        for steps in solutions {
+            let texts: Vec<String> = steps.iter().map(|s| s.text.clone()).collect();
+            inputs.push(self.prepare(self.layout.build(&problem.question, &texts)?)?);
+        }
+        let (scores, tokens, flops) = self.score_inputs(inputs)?;
+        meter.verifier_tokens += tokens as u64;
+        meter.verifier_flops += flops;
+        Ok(scores)
     }
 }
 
@@ -571,6 +620,44 @@ mod tests {
             let many = other.score_many(&p, &refs, &mut batch).unwrap();
             assert_eq!(many.last().unwrap().len(), all.len());
             assert_eq!(batch.verifier_tokens, whole.verifier_tokens, "{fmt}");
+        }
+    }
+
+    #[test]
+    fn prm_scores_sibling_candidates_in_one_batch_reading_shared_tokens_once() {
+        for (fmt, dir) in all_tiny_checkpoints() {
+            let p = problem(QUESTION);
+            let first = steps()[0].clone();
+            let a = vec![first.clone(), "5*2=10: 10".to_string()];
+            let b = vec![first.clone(), "5*2=11: 11".to_string()];
+            let c = vec!["2+3=6: 6*2".to_string()];
+            // One after another on one PRM: each reads what the others have not.
+            let mut seq = load_prm(dir.path());
+            let mut one_by_one = ComputeMeter::default();
+            let want: Vec<Vec<f32>> = [&a, &b, &c]
+                .iter()
+                .map(|s| seq.score(&p, s, &mut one_by_one).unwrap())
+                .collect();
+            // All three in one call.
+            let mut batched = load_prm(dir.path());
+            let mut together = ComputeMeter::default();
+            let texts: Vec<Vec<StepText>> = [&a, &b, &c]
+                .iter()
+                .map(|s| s.iter().map(|t| StepText::plain(t)).collect())
+                .collect();
+            let refs: Vec<&[StepText]> = texts.iter().map(Vec::as_slice).collect();
+            let got = batched.score_many(&p, &refs, &mut together).unwrap();
+            for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                assert!((g - w).abs() < 1e-5, "{fmt}: {got:?} vs {want:?}");
+            }
+            assert_eq!(
+                together.verifier_tokens, one_by_one.verifier_tokens,
+                "{fmt}"
+            );
+            assert!(
+                (together.verifier_flops - one_by_one.verifier_flops).abs() < 1.0,
+                "{fmt}"
+            );
         }
     }
 }
