@@ -1,5 +1,5 @@
-//! The structure of an answer (tuples, intervals, sets, unions, matrices, equations, single
-//! items) and the comparison of two structures, item by item.
+//! The structure of an answer (tuples, intervals, sets, unions, matrices, equations, labelled
+//! values, relations, single items) and the comparison of two structures, item by item.
 
 use super::expr::{self, Expr, POINTS};
 use super::normalize::{self, split_top, wrapped};
@@ -12,6 +12,9 @@ use std::fmt;
 pub const MAX_NESTING: usize = 16;
 /// Longest set matched element by element; longer sets compare their sorted normal forms.
 pub const MAX_MATCHED_ITEMS: usize = 64;
+/// Fewest significant digits with which a decimal stands for an exact value it only rounds or
+/// truncates: `0.33333333` = `1/3`, but `0.3333333` ≠ `1/3`.
+pub const MIN_DECIMAL_DIGITS: u32 = 8;
 /// Test points on which two expressions with variables must both be defined to be equal.
 const MIN_AGREEING_POINTS: usize = 3;
 
@@ -33,10 +36,86 @@ pub enum Answer {
     Union(Vec<Answer>),
     /// Rows of cells.
     Matrix(Vec<Vec<Answer>>),
-    /// `lhs = rhs` (sides may swap).
+    /// `lhs = rhs` (sides may swap) where neither side is a label.
     Equation(Box<Answer>, Box<Answer>),
+    /// A value with a label: `x = 6`, `g(x) = 2x - 1`, `|CD| = 6`, `x \in (0, 1)`, and the
+    /// inequalities of one variable, as intervals: `-2 < t \le 9` is `t \in (-2, 9]`.
+    Labelled {
+        /// The label without spaces: `x`, `(x,y)`, `g(x)`, `|CD|`.
+        label: String,
+        /// `=` or `\in`.
+        kind: LabelKind,
+        /// The value.
+        value: Box<Answer>,
+    },
+    /// A chain of relations that is not one variable's interval, greater-than turned around:
+    /// `x + y \le 3`, `x < y`.
+    Relation {
+        /// The sides, one more than the relations.
+        sides: Vec<Answer>,
+        /// The relations between neighbouring sides.
+        ops: Vec<RelOp>,
+    },
     /// One item.
     Leaf(Leaf),
+}
+
+/// How a label names its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    /// `x = 6`.
+    Equals,
+    /// `x \in (0, 1)`, `x < 3`.
+    Member,
+}
+
+/// A relation between two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelOp {
+    /// `=`
+    Eq,
+    /// `<`, `\lt`
+    Lt,
+    /// `\le`, `\leq`, `<=`, `≤`
+    Le,
+    /// `>`, `\gt`
+    Gt,
+    /// `\ge`, `\geq`, `>=`, `≥`
+    Ge,
+    /// `\ne`, `\neq`, `!=`, `≠`
+    Ne,
+}
+
+impl RelOp {
+    /// The same relation with its sides swapped: `<` is `>` backwards.
+    fn flipped(self) -> Self {
+        match self {
+            RelOp::Lt => RelOp::Gt,
+            RelOp::Le => RelOp::Ge,
+            RelOp::Gt => RelOp::Lt,
+            RelOp::Ge => RelOp::Le,
+            other => other,
+        }
+    }
+
+    fn is_greater(self) -> bool {
+        matches!(self, RelOp::Gt | RelOp::Ge)
+    }
+
+    fn is_less(self) -> bool {
+        matches!(self, RelOp::Lt | RelOp::Le)
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            RelOp::Eq => "=",
+            RelOp::Lt => "<",
+            RelOp::Le => "\\le ",
+            RelOp::Gt => ">",
+            RelOp::Ge => "\\ge ",
+            RelOp::Ne => "\\ne ",
+        }
+    }
 }
 
 /// One item of an answer.
@@ -48,12 +127,25 @@ pub struct Leaf {
     math: Option<Scalar>,
 }
 
-/// What grading needs of an expression: its exact value and its values at the test points.
+/// What grading needs of an expression: its exact value, its values at the test points, and,
+/// for a plain decimal literal, its digits.
 #[derive(Debug, Clone, Copy)]
 struct Scalar {
     exact: Option<Rational>,
     values: [f64; POINTS],
     has_variables: bool,
+    decimal: Option<Decimal>,
+}
+
+/// The digits of a plain decimal literal such as `-0.3333333333`.
+#[derive(Debug, Clone, Copy)]
+struct Decimal {
+    /// Digits after the point.
+    places: u32,
+    /// Digits from the first non-zero one.
+    significant: u32,
+    /// Whether it has a minus sign.
+    negative: bool,
 }
 
 /// The outcome of one comparison.
@@ -91,6 +183,16 @@ impl Answer {
         parse_at(&normalize::normalize_whole(answer), 0)
     }
 
+    /// Whether the answer is a list or set (or one with a label, `x = 1, 2`): then several
+    /// boxes of the other answer are read together.
+    pub fn is_list(&self) -> bool {
+        match self {
+            Answer::Unordered(_) => true,
+            Answer::Labelled { value, .. } => value.is_list(),
+            _ => false,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Answer::Ordered { .. } => "a tuple or interval",
@@ -98,6 +200,8 @@ impl Answer {
             Answer::Union(_) => "a union",
             Answer::Matrix(_) => "a matrix",
             Answer::Equation(..) => "an equation",
+            Answer::Labelled { .. } => "a labelled value",
+            Answer::Relation { .. } => "a relation",
             Answer::Leaf(_) => "a single item",
         }
     }
@@ -110,11 +214,22 @@ fn parse_at(s: &str, depth: usize) -> Answer {
     }
     let next = depth + 1;
     let all = |items: Vec<&str>| items.iter().map(|i| parse_at(i, next)).collect();
-    if let Some(value) = strip_name_prefix(s) {
-        return parse_at(value, next);
+    if let [lhs, rhs] = split_top(s, "\\in").as_slice() {
+        if let Some(label) = label_of(lhs) {
+            return labelled(label, LabelKind::Member, parse_at(rhs, next));
+        }
+    }
+    let (sides, ops) = split_relations(s);
+    if !ops.is_empty() {
+        if let Some(relation) = relation(&sides, &ops, next) {
+            return relation;
+        }
     }
     for (open, close) in [("\\{", "\\}"), ("{", "}")] {
         if let Some(inner) = wrapped(s, open, close) {
+            if inner.trim().is_empty() {
+                return Answer::Leaf(leaf("\\emptyset"));
+            }
             let items = split_top(inner, ",");
             return if items.len() >= 2 {
                 Answer::Unordered(all(items))
@@ -154,7 +269,8 @@ fn parse_at(s: &str, depth: usize) -> Answer {
     }
     let items = split_top(s, ",");
     if items.len() >= 2 {
-        return Answer::Unordered(all(items));
+        let items: Vec<Answer> = all(items);
+        return union_of_memberships(&items).unwrap_or(Answer::Unordered(items));
     }
     if let [before, after] = split_top(s, "\\pm").as_slice() {
         return Answer::Unordered(vec![
@@ -163,31 +279,290 @@ fn parse_at(s: &str, depth: usize) -> Answer {
         ]);
     }
     if let [lhs, rhs] = split_top(s, "=").as_slice() {
-        return Answer::Equation(Box::new(parse_at(lhs, next)), Box::new(parse_at(rhs, next)));
+        let (lhs, rhs) = (parse_at(lhs, next), parse_at(rhs, next));
+        // An equation of constants is a computation: `4 + 5 = 9` answers 9.
+        if is_constant(&lhs) && is_constant(&rhs) {
+            return rhs;
+        }
+        return Answer::Equation(Box::new(lhs), Box::new(rhs));
     }
     Answer::Leaf(leaf(s))
 }
 
-/// The value of `x = value` or `x \in value` when the left side is a variable name or a tuple
-/// of names (`(x, y) = (1, 2)`).
-fn strip_name_prefix(s: &str) -> Option<&str> {
-    ["=", "\\in"]
-        .iter()
-        .find_map(|sep| match split_top(s, sep).as_slice() {
-            [lhs, rhs] if is_name_or_names(lhs.trim()) => Some(*rhs),
+fn labelled(label: String, kind: LabelKind, value: Answer) -> Answer {
+    Answer::Labelled {
+        label,
+        kind,
+        value: Box::new(value),
+    }
+}
+
+fn is_constant(a: &Answer) -> bool {
+    matches!(a, Answer::Leaf(Leaf { math: Some(m), is_text: false, .. }) if !m.has_variables)
+}
+
+/// The sides and relations of `s` outside all brackets: `-2 < t \le 9` → `-2`, `t`, `9` and
+/// `<`, `\le`. Relations have been spelt `=`, `<`, `>`, `\le`, `\ge`, `\ne` by normalisation.
+fn split_relations(s: &str) -> (Vec<&str>, Vec<RelOp>) {
+    let mut sides = Vec::new();
+    let mut ops = Vec::new();
+    let mut depth = 0i64;
+    let mut start = 0;
+    let mut skip_until = 0;
+    for (i, c) in s.char_indices() {
+        if i < skip_until {
+            continue;
+        }
+        if depth == 0 {
+            let rest = s.get(i..).unwrap_or_default();
+            let found = match c {
+                '=' => Some((RelOp::Eq, 1)),
+                '<' => Some((RelOp::Lt, 1)),
+                '>' => Some((RelOp::Gt, 1)),
+                '\\' => [
+                    ("\\le", RelOp::Le),
+                    ("\\ge", RelOp::Ge),
+                    ("\\ne", RelOp::Ne),
+                ]
+                .iter()
+                .find(|(name, _)| {
+                    rest.strip_prefix(name)
+                        .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphabetic()))
+                })
+                .map(|(_, op)| (*op, 3)),
+                _ => None,
+            };
+            if let Some((op, len)) = found {
+                sides.push(s.get(start..i).unwrap_or_default());
+                ops.push(op);
+                start = i + len;
+                skip_until = start;
+                continue;
+            }
+        }
+        depth += normalize::depth_step(c);
+    }
+    sides.push(s.get(start..).unwrap_or_default());
+    (sides, ops)
+}
+
+/// An equation with a label, an `=` chain, or an inequality; `None` when the text is better
+/// read another way (a list of equations `x = 1, y = 2`, an equation of two expressions).
+fn relation(sides: &[&str], ops: &[RelOp], next: usize) -> Option<Answer> {
+    let has_comma = |s: &str| split_top(s, ",").len() >= 2;
+    if ops.iter().all(|o| *o == RelOp::Eq) {
+        return match sides {
+            [lhs, rhs] => {
+                if let Some(label) = label_of(lhs) {
+                    Some(labelled(label, LabelKind::Equals, parse_at(rhs, next)))
+                } else if !has_comma(lhs) && !has_comma(rhs) {
+                    let label = label_of(rhs)?;
+                    Some(labelled(label, LabelKind::Equals, parse_at(lhs, next)))
+                } else {
+                    None
+                }
+            }
+            // A chain `z = 4 + 5 = 9` is judged by its last side.
+            [first, .., last] if !sides.iter().any(|s| has_comma(s)) => {
+                let value = parse_at(last, next);
+                Some(match label_of(first) {
+                    Some(label) => labelled(label, LabelKind::Equals, value),
+                    None => value,
+                })
+            }
             _ => None,
-        })
+        };
+    }
+    if sides.iter().any(|s| has_comma(s)) {
+        return None;
+    }
+    let part = |s: &str| parse_at(s, next);
+    match (sides, ops) {
+        ([a, b], [op]) => match (label_of(a), label_of(b)) {
+            (Some(label), None) => {
+                Some(labelled(label, LabelKind::Member, half_line(*op, part(b))))
+            }
+            (None, Some(label)) => Some(labelled(
+                label,
+                LabelKind::Member,
+                half_line(op.flipped(), part(a)),
+            )),
+            _ => Some(general_relation(sides, ops, next)),
+        },
+        ([a, m, b], [o1, o2])
+            if (o1.is_less() && o2.is_less()) || (o1.is_greater() && o2.is_greater()) =>
+        {
+            match (label_of(a), label_of(m), label_of(b)) {
+                (None, Some(label), None) => {
+                    // `9 \ge t > -2` is `-2 < t \le 9`.
+                    let (low, high, o1, o2) = if o1.is_less() {
+                        (a, b, *o1, *o2)
+                    } else {
+                        (b, a, o2.flipped(), o1.flipped())
+                    };
+                    let interval = Answer::Ordered {
+                        open: if o1 == RelOp::Lt { '(' } else { '[' },
+                        close: if o2 == RelOp::Lt { ')' } else { ']' },
+                        items: vec![part(low), part(high)],
+                    };
+                    Some(labelled(label, LabelKind::Member, interval))
+                }
+                _ => Some(general_relation(sides, ops, next)),
+            }
+        }
+        _ => Some(general_relation(sides, ops, next)),
+    }
+}
+
+/// The set of `x` with `x op value`: `x < 3` is `(-\infty, 3)`, `x \ne 3` is
+/// `(-\infty, 3) \cup (3, \infty)`.
+fn half_line(op: RelOp, value: Answer) -> Answer {
+    let infinity =
+        |negative: bool| Answer::Leaf(leaf(if negative { "-\\infty" } else { "\\infty" }));
+    let interval = |open: char, close: char, low: Answer, high: Answer| Answer::Ordered {
+        open,
+        close,
+        items: vec![low, high],
+    };
+    match op {
+        RelOp::Lt => interval('(', ')', infinity(true), value),
+        RelOp::Le => interval('(', ']', infinity(true), value),
+        RelOp::Gt => interval('(', ')', value, infinity(false)),
+        RelOp::Ge => interval('[', ')', value, infinity(false)),
+        RelOp::Ne | RelOp::Eq => Answer::Union(vec![
+            interval('(', ')', infinity(true), value.clone()),
+            interval('(', ')', value, infinity(false)),
+        ]),
+    }
+}
+
+/// A relation that is not an interval, turned to read left to right when every relation is a
+/// greater-than: `3 \ge x + y` is `x + y \le 3`.
+fn general_relation(sides: &[&str], ops: &[RelOp], next: usize) -> Answer {
+    let mut sides: Vec<Answer> = sides.iter().map(|s| parse_at(s, next)).collect();
+    let mut ops = ops.to_vec();
+    if ops.iter().all(|o| o.is_greater()) {
+        sides.reverse();
+        ops.reverse();
+        for o in &mut ops {
+            *o = o.flipped();
+        }
+    }
+    Answer::Relation { sides, ops }
+}
+
+/// A list of intervals of one variable is their union: `x < 2 or x > 5` is
+/// `x \in (-\infty, 2) \cup (5, \infty)`.
+fn union_of_memberships(items: &[Answer]) -> Option<Answer> {
+    let mut label = None;
+    let mut parts = Vec::new();
+    for item in items {
+        let Answer::Labelled {
+            label: l,
+            kind: LabelKind::Member,
+            value,
+        } = item
+        else {
+            return None;
+        };
+        if label.get_or_insert(l) != &l {
+            return None;
+        }
+        match value.as_ref() {
+            Answer::Ordered { items, .. } if items.len() == 2 => parts.push(value.as_ref().clone()),
+            Answer::Union(more) => parts.extend(more.iter().cloned()),
+            _ => return None,
+        }
+    }
+    Some(labelled(
+        label?.clone(),
+        LabelKind::Member,
+        Answer::Union(parts),
+    ))
+}
+
+/// The label when `s` names a value rather than computes one: a variable or a tuple of them
+/// (`x`, `(x, y)`), a function of variables or numbers (`f(x)`, `g(x, y)`, `f^{-1}(x)`,
+/// `P(2)`), a named length, angle or area (`CD`, `|CD|`, `\overline{CD}`, `\angle ABC`,
+/// `m\angle A`, `[ABC]`), or a `\text{...}` name. Spaces are dropped but after a command.
+fn label_of(s: &str) -> Option<String> {
+    let s = s.trim();
+    let named = is_name_or_names(s)
+        || is_function_of_names(s)
+        || is_geometric_name(s)
+        || normalize::text_argument(s).is_some_and(|t| {
+            t.chars().any(|c| c.is_ascii_alphabetic())
+                && t.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
+        });
+    named.then(|| normalize::squash_spaces(s))
+}
+
+fn is_name(s: &str) -> bool {
+    matches!(expr::parse(s.trim()), Some(Expr::Var(_)))
 }
 
 fn is_name_or_names(s: &str) -> bool {
-    let is_name = |s: &str| matches!(expr::parse(s), Some(Expr::Var(_)));
     match wrapped(s, "(", ")") {
         Some(inner) => {
             let names = split_top(inner, ",");
-            names.len() >= 2 && names.iter().all(|n| is_name(n.trim()))
+            names.len() >= 2 && names.iter().all(|n| is_name(n))
         }
         None => is_name(s),
     }
+}
+
+/// `f(x)`, `g(x, y)`, `f'(x)`, `f^{-1}(x)`, `P(2)`: one of the letters people name functions
+/// with, applied to variables or integers.
+fn is_function_of_names(s: &str) -> bool {
+    let Some(open) = s.find('(') else {
+        return false;
+    };
+    let (Some(head), Some(call)) = (s.get(..open), s.get(open..)) else {
+        return false;
+    };
+    let Some(arguments) = wrapped(call.trim_end(), "(", ")") else {
+        return false;
+    };
+    let mut head = head.chars().filter(|c| !c.is_whitespace());
+    let name_ok = head.next().is_some_and(|f| "fghpqrFGHPQR".contains(f));
+    let rest: String = head.collect();
+    let arguments = split_top(arguments, ",");
+    name_ok
+        && matches!(rest.as_str(), "" | "'" | "''" | "^{-1}" | "^-1")
+        && arguments
+            .iter()
+            .all(|a| is_name(a) || a.trim().parse::<i64>().is_ok())
+}
+
+/// `CD`, `|CD|`, `\overline{CD}`, `\angle ABC`, `m\angle A`, `[ABC]`: points named by capital
+/// letters.
+fn is_geometric_name(s: &str) -> bool {
+    let points = |t: &str, fewest: usize, most: usize| {
+        let t = t.trim();
+        (fewest..=most).contains(&t.len()) && t.chars().all(|c| c.is_ascii_uppercase())
+    };
+    let s = s.trim();
+    let angle = s
+        .strip_prefix('m')
+        .map(str::trim_start)
+        .filter(|r| r.starts_with("\\angle"))
+        .unwrap_or(s);
+    if let Some(vertices) = angle.strip_prefix("\\angle") {
+        return points(vertices, 1, 3);
+    }
+    if let Some(inner) = s.strip_prefix('|').and_then(|r| r.strip_suffix('|')) {
+        return points(inner, 2, 2);
+    }
+    if let Some(inner) = s
+        .strip_prefix("\\overline{")
+        .and_then(|r| r.strip_suffix('}'))
+    {
+        return points(inner, 2, 2);
+    }
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return points(inner, 3, 4);
+    }
+    points(s, 2, 3)
 }
 
 /// `(`..`)`, `[`..`]` or a mix (an interval), with the opener matched by the final closer.
@@ -199,7 +574,8 @@ fn bracketed(s: &str) -> Option<(char, &str, char)> {
 }
 
 /// The cells of `\begin{pmatrix} a & b \\ c & d \end{pmatrix}` (or `bmatrix`, `vmatrix`,
-/// `matrix`, `array`...), row by row.
+/// `matrix`, `array`...), row by row; an environment in brackets
+/// (`\left[\begin{array}{cc}...\end{array}\right]`) is the same matrix.
 fn matrix_rows(s: &str) -> Option<Vec<Vec<&str>>> {
     const KINDS: &[&str] = &[
         "pmatrix",
@@ -211,6 +587,9 @@ fn matrix_rows(s: &str) -> Option<Vec<Vec<&str>>> {
         "smallmatrix",
         "array",
     ];
+    let s = bracketed(s)
+        .filter(|(_, inner, _)| inner.trim_start().starts_with("\\begin{"))
+        .map_or(s, |(_, inner, _)| inner.trim());
     let body = KINDS.iter().find_map(|kind| {
         s.strip_prefix(&format!("\\begin{{{kind}}}"))?
             .strip_suffix(&format!("\\end{{{kind}}}"))
@@ -238,7 +617,7 @@ fn leaf(s: &str) -> Leaf {
     let math = if is_text {
         None
     } else {
-        expr::parse(&text).map(|e| Scalar::of(&e))
+        expr::parse(&text).map(|e| Scalar::of(&e, decimal_digits(&text)))
     };
     Leaf {
         form: text,
@@ -260,8 +639,37 @@ fn choice_letter(s: &str) -> Option<char> {
     }
 }
 
+/// The digits of a plain decimal literal (`0.5`, `-3.14159265`, `.25`); `None` for anything
+/// else (`3`, `1.5e3`, `0.\overline{3}`, `2x`).
+fn decimal_digits(s: &str) -> Option<Decimal> {
+    let (negative, unsigned) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (whole, fraction) = unsigned.split_once('.')?;
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if fraction.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let all = whole.chars().chain(fraction.chars());
+    let significant = all.skip_while(|c| *c == '0').count();
+    Some(Decimal {
+        places: u32::try_from(fraction.len()).ok()?,
+        significant: u32::try_from(significant).ok()?,
+        negative,
+    })
+}
+
 impl Scalar {
-    fn of(e: &Expr) -> Self {
+    fn of(e: &Expr, decimal: Option<Decimal>) -> Self {
+        // `e` is Euler's number in an expression with no other variable.
+        let euler;
+        let e = if e.has_variables() && e.only_variable_is("e") {
+            euler = e.with_euler();
+            &euler
+        } else {
+            e
+        };
         let has_variables = e.has_variables();
         let exact = e.exact();
         let mut values = [f64::NAN; POINTS];
@@ -276,6 +684,7 @@ impl Scalar {
             exact,
             values,
             has_variables,
+            decimal,
         }
     }
 }
@@ -287,9 +696,72 @@ fn close(a: f64, b: f64) -> bool {
         || (a.is_finite() && b.is_finite() && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-12)
 }
 
-/// Compares two numbers or expressions: exactly when both are rational, else numerically,
-/// else at the test points. `None` when none of these can decide (e.g. both undefined).
+/// A decimal literal against an exact value that is not one (see the module's decimal rule).
+fn compare_decimal(d: &Scalar, digits: Decimal, v: &Scalar) -> Outcome {
+    let (x, y) = (d.values[0], v.values[0]);
+    if let (Some(p), Some(q)) = (d.exact, v.exact) {
+        if p == q {
+            return Outcome::new(true, Rule::Rationals, format!("rationals {p} = {q}"));
+        }
+    }
+    // An irrational value equals a decimal only to floating-point precision.
+    let slack = 8.0 * f64::EPSILON * x.abs().max(y.abs());
+    if v.exact.is_none() && (x - y).abs() <= slack {
+        return Outcome::new(true, Rule::Numbers, format!("numbers {x} = {y}"));
+    }
+    let places = digits.places;
+    if digits.significant < MIN_DECIMAL_DIGITS {
+        return Outcome::new(
+            false,
+            Rule::Decimals,
+            format!(
+                "decimals: {x} has {} significant digits, fewer than {MIN_DECIMAL_DIGITS}, and is not {y}",
+                digits.significant
+            ),
+        );
+    }
+    let states = rounds_or_truncates(d, digits, v).unwrap_or_else(|| {
+        // Beyond exact arithmetic: the same test on floats, to their precision.
+        let unit = 10f64.powi(-i32::try_from(places).unwrap_or(i32::MAX));
+        let above = if digits.negative { x - y } else { y - x };
+        above >= -unit / 2.0 - slack && above < unit + slack
+    });
+    let verdict = if states { "is" } else { "is not" };
+    Outcome::new(
+        states,
+        Rule::Decimals,
+        format!("decimals: {x} {verdict} {y} rounded or truncated to {places} places"),
+    )
+}
+
+/// Whether the exact value rounded or truncated to the decimal's places is the decimal, in
+/// exact arithmetic: the value lies in `[d - u/2, d + u)` away from zero, `u = 10^-places`.
+/// `None` when the numbers do not fit.
+fn rounds_or_truncates(d: &Scalar, digits: Decimal, v: &Scalar) -> Option<bool> {
+    let (p, q) = (d.exact?, v.exact?);
+    let unit = Rational::integer(10)?
+        .pow(i128::from(digits.places))?
+        .recip()?;
+    let half = unit.checked_div(Rational::integer(2)?)?;
+    let above = q.checked_sub(p)?;
+    let above = if digits.negative { -above } else { above };
+    Some(above.checked_add(half)?.numer() >= 0 && above.checked_sub(unit)?.numer() < 0)
+}
+
+/// Compares two numbers or expressions: a decimal against an exact value by the decimal rule,
+/// else exactly when both are rational, else numerically, else at the test points. `None`
+/// when none of these can decide (e.g. both undefined).
 fn compare_scalars(a: &Scalar, b: &Scalar) -> Option<Outcome> {
+    let constant = |s: &Scalar| !s.has_variables && s.values[0].is_finite();
+    match (a.decimal, b.decimal) {
+        (Some(digits), None) if constant(a) && constant(b) => {
+            return Some(compare_decimal(a, digits, b))
+        }
+        (None, Some(digits)) if constant(a) && constant(b) => {
+            return Some(compare_decimal(b, digits, a))
+        }
+        _ => {}
+    }
     if let (Some(x), Some(y)) = (a.exact, b.exact) {
         let equal = x == y;
         return Some(Outcome::new(
@@ -360,6 +832,92 @@ fn compare_leaves(a: &Leaf, b: &Leaf) -> Outcome {
     )
 }
 
+/// The values of `lhs - rhs` at the test points, when both sides are math.
+fn difference(lhs: &Answer, rhs: &Answer) -> Option<([f64; POINTS], [f64; POINTS])> {
+    let (Answer::Leaf(l), Answer::Leaf(r)) = (lhs, rhs) else {
+        return None;
+    };
+    let (l, r) = (l.math.as_ref()?, r.math.as_ref()?);
+    let mut difference = [f64::NAN; POINTS];
+    let mut size = [f64::NAN; POINTS];
+    for k in 0..POINTS {
+        difference[k] = l.values[k] - r.values[k];
+        size[k] = l.values[k].abs() + r.values[k].abs();
+    }
+    Some((difference, size))
+}
+
+/// Whether `f = c g` for one constant `c != 0` at every test point where both are defined (at
+/// least three), with `f`, `g` the differences of the sides: then the two equations have the
+/// same solutions (`4a + 2b = 6` and `b = 3 - 2a`). Checked both ways round, so symmetric.
+fn proportional(f: &([f64; POINTS], [f64; POINTS]), g: &([f64; POINTS], [f64; POINTS])) -> bool {
+    let one_way = |(f, fs): &([f64; POINTS], [f64; POINTS]),
+                   (g, gs): &([f64; POINTS], [f64; POINTS])| {
+        let defined: Vec<usize> = (0..POINTS)
+            .filter(|&k| {
+                f[k].is_finite() && g[k].is_finite() && fs[k].is_finite() && gs[k].is_finite()
+            })
+            .collect();
+        if defined.len() < MIN_AGREEING_POINTS {
+            return false;
+        }
+        let Some(&pivot) = defined
+            .iter()
+            .max_by(|&&i, &&j| f[i].abs().total_cmp(&f[j].abs()))
+        else {
+            return false;
+        };
+        let c = g[pivot] / f[pivot];
+        let tolerance = |k: usize| 1e-9 * (gs[k] + c.abs() * fs[k]) + 1e-12;
+        c.is_finite()
+            && c != 0.0
+            && defined
+                .iter()
+                .all(|&k| (g[k] - c * f[k]).abs() <= tolerance(k))
+    };
+    let identity = |(f, fs): &([f64; POINTS], [f64; POINTS])| {
+        (0..POINTS).all(|k| !f[k].is_finite() || f[k].abs() <= 1e-9 * fs[k] + 1e-12)
+    };
+    // Two identities (true everywhere) have the same solutions; one of them does not.
+    match (identity(f), identity(g)) {
+        (true, true) => true,
+        (false, false) => one_way(f, g) && one_way(g, f),
+        _ => false,
+    }
+}
+
+/// Two equations: side by side, swapped, or with proportional differences of their sides.
+fn compare_equations(l1: &Answer, r1: &Answer, l2: &Answer, r2: &Answer) -> Outcome {
+    let same = compare(l1, l2).equal && compare(r1, r2).equal;
+    let swapped = !same && compare(l1, r2).equal && compare(r1, l2).equal;
+    let multiple = !same
+        && !swapped
+        && match (difference(l1, r1), difference(l2, r2)) {
+            (Some(f), Some(g)) => proportional(&f, &g),
+            _ => false,
+        };
+    let detail = if same {
+        "equations: both sides equal"
+    } else if swapped {
+        "equations: sides equal, swapped"
+    } else if multiple {
+        "equations: one is a multiple of the other, so they have the same solutions"
+    } else {
+        "equations: sides differ"
+    };
+    Outcome::new(same || swapped || multiple, Rule::Equations, detail.into())
+}
+
+/// A labelled value against a bare one: the value decides.
+fn compare_value(label: &str, value: &Answer, other: &Answer, label_first: bool) -> Outcome {
+    let o = if label_first {
+        compare(value, other)
+    } else {
+        compare(other, value)
+    };
+    Outcome::new(o.equal, o.rule, format!("{label} dropped: {}", o.detail))
+}
+
 /// Compares two parsed answers (see the rules in the module above).
 pub fn compare(a: &Answer, b: &Answer) -> Outcome {
     match (a, b) {
@@ -397,17 +955,65 @@ pub fn compare(a: &Answer, b: &Answer) -> Outcome {
                 (x.iter().flatten().collect(), y.iter().flatten().collect());
             compare_in_order(&x, &y, Rule::Matrices, "matrices")
         }
-        (Answer::Equation(l1, r1), Answer::Equation(l2, r2)) => {
-            let same = compare(l1, l2).equal && compare(r1, r2).equal;
-            let swapped = !same && compare(l1, r2).equal && compare(r1, l2).equal;
-            let detail = if swapped {
-                "equations: sides equal, swapped"
-            } else if same {
-                "equations: both sides equal"
+        (Answer::Equation(l1, r1), Answer::Equation(l2, r2)) => compare_equations(l1, r1, l2, r2),
+        (
+            Answer::Labelled {
+                label: l1,
+                kind: k1,
+                value: v1,
+            },
+            Answer::Labelled {
+                label: l2,
+                kind: k2,
+                value: v2,
+            },
+        ) => {
+            if l1 == l2 {
+                let o = compare(v1, v2);
+                return Outcome::new(o.equal, o.rule, format!("both {l1}: {}", o.detail));
+            }
+            if (*k1, *k2) == (LabelKind::Equals, LabelKind::Equals) {
+                let (n1, n2) = (Answer::Leaf(leaf(l1)), Answer::Leaf(leaf(l2)));
+                let o = compare_equations(&n1, v1, &n2, v2);
+                if o.equal {
+                    return o;
+                }
+            }
+            Outcome::new(false, Rule::Labels, format!("labels {l1} != {l2}"))
+        }
+        (
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Equals,
+                value,
+            },
+            Answer::Equation(l, r),
+        ) => compare_equations(&Answer::Leaf(leaf(label)), value, l, r),
+        (
+            Answer::Equation(l, r),
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Equals,
+                value,
+            },
+        ) => compare_equations(l, r, &Answer::Leaf(leaf(label)), value),
+        (Answer::Labelled { label, value, .. }, other) => compare_value(label, value, other, true),
+        (other, Answer::Labelled { label, value, .. }) => compare_value(label, value, other, false),
+        (Answer::Relation { sides: s1, ops: o1 }, Answer::Relation { sides: s2, ops: o2 }) => {
+            let (x, y): (Vec<_>, Vec<_>) = (s1.iter().collect(), s2.iter().collect());
+            let in_order = o1 == o2 && compare_in_order(&x, &y, Rule::Relations, "relations").equal;
+            // `a \ne b` is `b \ne a`.
+            let swapped =
+                !in_order && o1 == o2 && matches!(o1.as_slice(), [RelOp::Ne | RelOp::Eq]) && {
+                    let y: Vec<_> = s2.iter().rev().collect();
+                    compare_in_order(&x, &y, Rule::Relations, "relations").equal
+                };
+            let detail = if in_order || swapped {
+                "relations: same relations, sides equal"
             } else {
-                "equations: sides differ"
+                "relations: relations or sides differ"
             };
-            Outcome::new(same || swapped, Rule::Equations, detail.into())
+            Outcome::new(in_order || swapped, Rule::Relations, detail.into())
         }
         _ => Outcome::new(false, Rule::Shapes, format!("{} vs {}", a.kind(), b.kind())),
     }
@@ -543,6 +1149,25 @@ impl fmt::Display for Answer {
                 f.write_str("\\end{pmatrix}")
             }
             Answer::Equation(lhs, rhs) => write!(f, "{lhs}={rhs}"),
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Equals,
+                value,
+            } => write!(f, "{label}={value}"),
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Member,
+                value,
+            } => write!(f, "{label}\\in {value}"),
+            Answer::Relation { sides, ops } => {
+                for (k, side) in sides.iter().enumerate() {
+                    if let Some(op) = k.checked_sub(1).and_then(|k| ops.get(k)) {
+                        f.write_str(op.symbol())?;
+                    }
+                    write!(f, "{side}")?;
+                }
+                Ok(())
+            }
             Answer::Leaf(leaf) if leaf.is_text => write!(f, "\\text{{{}}}", leaf.form),
             Answer::Leaf(leaf) => f.write_str(&leaf.form),
         }

@@ -906,6 +906,45 @@ impl Expr {
         }
     }
 
+    /// Whether every variable is `name` (true when there is none).
+    pub fn only_variable_is(&self, name: &str) -> bool {
+        match self {
+            Expr::Var(v) => v == name,
+            Expr::Number(_) | Expr::Pi | Expr::Infinity => true,
+            Expr::Sum(terms) => terms.iter().all(|t| t.only_variable_is(name)),
+            Expr::Product(factors) => factors.iter().all(|f| f.expr.only_variable_is(name)),
+            Expr::Neg(e) | Expr::Apply(_, e) => e.only_variable_is(name),
+            Expr::Pow(a, b) | Expr::Root(a, b) | Expr::Log(a, b) | Expr::Binom(a, b) => {
+                a.only_variable_is(name) && b.only_variable_is(name)
+            }
+        }
+    }
+
+    /// The expression with the variable `e` read as Euler's number (`\exp(1)`).
+    pub fn with_euler(&self) -> Expr {
+        let map = |e: &Expr| Box::new(e.with_euler());
+        match self {
+            Expr::Var(v) if v == "e" => Expr::Apply(Func::Exp, Box::new(Expr::Number(integer(1)))),
+            Expr::Number(_) | Expr::Var(_) | Expr::Pi | Expr::Infinity => self.clone(),
+            Expr::Sum(terms) => Expr::Sum(terms.iter().map(Expr::with_euler).collect()),
+            Expr::Product(factors) => Expr::Product(
+                factors
+                    .iter()
+                    .map(|f| Factor {
+                        expr: f.expr.with_euler(),
+                        divide: f.divide,
+                    })
+                    .collect(),
+            ),
+            Expr::Neg(e) => Expr::Neg(map(e)),
+            Expr::Apply(f, e) => Expr::Apply(*f, map(e)),
+            Expr::Pow(a, b) => Expr::Pow(map(a), map(b)),
+            Expr::Root(a, b) => Expr::Root(map(a), map(b)),
+            Expr::Log(a, b) => Expr::Log(map(a), map(b)),
+            Expr::Binom(a, b) => Expr::Binom(map(a), map(b)),
+        }
+    }
+
     /// Whether any variable occurs.
     pub fn has_variables(&self) -> bool {
         match self {

@@ -1,23 +1,45 @@
-//! Finding the final answer in a solution: the last `\boxed{}`, a closing "the answer is",
-//! GSM8K's `#### N`, or (when asked) the last number. Every rule is one linear scan, so a
-//! solution of any length is cheap; offsets come from `str` searches for ASCII patterns, so
-//! slicing never splits a character.
+//! Finding the final answer in a solution: the last `\boxed{}` (or several boxes together), a
+//! closing "the answer is", GSM8K's `#### N`, the last math span, or (when asked) the last
+//! number. Every rule is one linear scan, so a solution of any length is cheap; offsets come
+//! from `str` searches for ASCII patterns, so slicing never splits a character.
 
+use super::normalize::is_unit;
 use std::fmt;
+use std::ops::Range;
+
+/// Most distinct boxes read together as one list; a solution with more is read by its last box.
+pub const MAX_BOXES: usize = 16;
+
+/// Words after which a sentence states its value: "the largest n **is** 34".
+const LINKING_WORDS: &[&str] = &[
+    "is", "are", "was", "were", "be", "equals", "gives", "get", "gets", "becomes",
+];
+
+/// Words that start the reason after a value: "5 **because** ...".
+const REASON_WORDS: &[&str] = &[
+    "because", "since", "as", "for", "so", "which", "where", "when", "given", "by", "from", "if",
+];
 
 /// Which extraction rules are on. They are tried in this order and the first that finds an
 /// answer wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractOptions {
     /// The content of the last `\boxed{...}` or `\fbox{...}` (nested braces balanced); if
-    /// there is none, what follows the last `\boxed ` up to `$` or the line's end.
+    /// there is none, what follows the last `\boxed ` up to `$` or the line's end. Several
+    /// boxes with different contents come back together, each still boxed:
+    /// `\boxed{1}, \boxed{2}` (see [`ExtractRule::Boxes`]).
     pub boxed: bool,
-    /// What follows the last "answer is" or "answer:" (any case): a `$...$` right after it,
-    /// else the rest of the sentence.
+    /// What follows the last "answer is" or "answer:" (any case): `$...$` right after it, else
+    /// the rest of the sentence, or, when that sentence is prose ("The largest n is 34"), its
+    /// value: what follows its last "is", or its last math span or number.
     pub answer_phrase: bool,
     /// The rest of the line after the last `####` (GSM8K).
     pub gsm8k: bool,
-    /// The last number in the text (`-3`, `1,000`, `2.5`, `3/4`).
+    /// The content of the last closed math span (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`);
+    /// nothing when the text ends inside an unclosed one (a cut-off solution).
+    pub last_math: bool,
+    /// The last number in the text (`-3`, `1,000`, `2.5`, `3/4`), never digits inside a word
+    /// (`AB2C`, `x1`).
     pub last_number: bool,
 }
 
@@ -30,6 +52,7 @@ impl Default for ExtractOptions {
             boxed: true,
             answer_phrase: true,
             gsm8k: true,
+            last_math: true,
             last_number: false,
         }
     }
@@ -50,10 +73,16 @@ impl ExtractOptions {
 pub enum ExtractRule {
     /// `\boxed{...}`, `\fbox{...}` or `\boxed ...`.
     Boxed,
+    /// Several boxes with different contents, returned as `\boxed{a}, \boxed{b}`: the grader
+    /// reads them as one unordered list when the other answer is a list or set, and as the
+    /// last box otherwise.
+    Boxes,
     /// "The answer is ..." / "Answer: ...".
     AnswerPhrase,
     /// `#### N`.
     Gsm8k,
+    /// The last math span.
+    LastMath,
     /// The last number.
     LastNumber,
 }
@@ -62,8 +91,10 @@ impl fmt::Display for ExtractRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Boxed => "the last \\boxed{}",
+            Self::Boxes => "several \\boxed{}",
             Self::AnswerPhrase => "\"the answer is\"",
             Self::Gsm8k => "####",
+            Self::LastMath => "the last math span",
             Self::LastNumber => "the last number",
         })
     }
@@ -78,31 +109,50 @@ pub struct Extracted {
     pub rule: ExtractRule,
 }
 
-/// One rule's search: the raw answer it finds in a text, if any.
-type Finder = fn(&str) -> Option<&str>;
+/// One rule's search: the raw answer it finds in a text, if any, and the rule that found it.
+type Finder = fn(&str) -> Option<(String, ExtractRule)>;
 
 /// The final answer of `text` by the first rule of `options` that finds a non-empty one.
 pub fn extract(text: &str, options: &ExtractOptions) -> Option<Extracted> {
-    let rules: [(bool, ExtractRule, Finder); 4] = [
-        (options.boxed, ExtractRule::Boxed, boxed),
-        (
-            options.answer_phrase,
-            ExtractRule::AnswerPhrase,
-            answer_phrase,
-        ),
-        (options.gsm8k, ExtractRule::Gsm8k, gsm8k),
-        (options.last_number, ExtractRule::LastNumber, last_number),
+    let rules: [(bool, Finder); 5] = [
+        (options.boxed, boxed),
+        (options.answer_phrase, answer_phrase),
+        (options.gsm8k, |t| {
+            gsm8k(t).map(|a| (a.into(), ExtractRule::Gsm8k))
+        }),
+        (options.last_math, |t| {
+            last_math(t).map(|a| (a.into(), ExtractRule::LastMath))
+        }),
+        (options.last_number, |t| {
+            last_number(t).map(|a| (a.into(), ExtractRule::LastNumber))
+        }),
     ];
-    rules.into_iter().find_map(|(on, rule, find)| {
+    rules.into_iter().find_map(|(on, find)| {
         if !on {
             return None;
         }
-        let answer = find(text)?.trim();
+        let (answer, rule) = find(text)?;
+        let answer = answer.trim();
         (!answer.is_empty()).then(|| Extracted {
             answer: answer.to_string(),
             rule,
         })
     })
+}
+
+/// Whether `text` reads as a whole solution rather than a bare answer: it has a box, an answer
+/// phrase or `####`, or a closed math span and at least five words of prose outside math. The
+/// grader extracts the answer of such a text (a reference that is a whole solution included).
+pub fn is_solution(text: &str) -> bool {
+    if text.contains("\\boxed") || text.contains("\\fbox") || text.contains("####") {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("answer is") || lower.contains("answer:") {
+        return true;
+    }
+    let (spans, unclosed) = math_spans(text);
+    !unclosed && !spans.is_empty() && prose_count(text) >= 5
 }
 
 /// The text from byte `start` (just after a `{`) to the brace that closes it.
@@ -124,9 +174,18 @@ fn until_closing_brace(text: &str, start: usize) -> Option<&str> {
     None
 }
 
+fn boxed(text: &str) -> Option<(String, ExtractRule)> {
+    let boxes = distinct_boxes(text);
+    if boxes.len() >= 2 {
+        let joined: Vec<String> = boxes.iter().map(|b| format!("\\boxed{{{b}}}")).collect();
+        return Some((joined.join(", "), ExtractRule::Boxes));
+    }
+    last_box(text).map(|b| (b.to_string(), ExtractRule::Boxed))
+}
+
 /// The last box. An unclosed last box (a cut-off solution) has no answer, even when an
 /// earlier box is closed, as the toy task's grader always did.
-fn boxed(text: &str) -> Option<&str> {
+pub fn last_box(text: &str) -> Option<&str> {
     let last = ["\\boxed{", "\\fbox{"]
         .iter()
         .filter_map(|open| text.rfind(open).map(|at| at + open.len()))
@@ -138,7 +197,39 @@ fn boxed(text: &str) -> Option<&str> {
     rest.split(['$', '\n']).next()
 }
 
-fn answer_phrase(text: &str) -> Option<&str> {
+/// The different non-empty contents of the outermost boxes, in order of first appearance
+/// (`\boxed{1} ... \boxed{2} ... \boxed{1}` → `1`, `2`). Empty when a box is not closed or
+/// when there are more than [`MAX_BOXES`]. One pass: each box is scanned once.
+pub fn distinct_boxes(text: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = Vec::new();
+    let mut pos = 0;
+    while let Some(k) = text.get(pos..).and_then(|rest| rest.find('\\')) {
+        let at = pos + k;
+        let rest = text.get(at..).unwrap_or_default();
+        let Some(open) = ["\\boxed{", "\\fbox{"]
+            .iter()
+            .find(|open| rest.starts_with(**open))
+        else {
+            pos = at + 1;
+            continue;
+        };
+        let start = at + open.len();
+        let Some(content) = until_closing_brace(text, start) else {
+            return Vec::new();
+        };
+        let trimmed = content.trim();
+        if !trimmed.is_empty() && !found.contains(&trimmed) {
+            if found.len() == MAX_BOXES {
+                return Vec::new();
+            }
+            found.push(trimmed);
+        }
+        pos = start + content.len() + 1;
+    }
+    found
+}
+
+fn answer_phrase(text: &str) -> Option<(String, ExtractRule)> {
     // ASCII lower-casing keeps every byte offset, so they index `text` too.
     let lower = text.to_ascii_lowercase();
     let end = ["answer is", "answer:"]
@@ -148,13 +239,8 @@ fn answer_phrase(text: &str) -> Option<&str> {
     let rest = text
         .get(end..)?
         .trim_start_matches(|c: char| c == ':' || c.is_whitespace() || c == '*');
-    for (open, close) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")] {
-        let closed = rest
-            .strip_prefix(open)
-            .and_then(|math| math.get(..math.find(close)?));
-        if closed.is_some() {
-            return closed;
-        }
+    if let Some(math) = leading_math(rest) {
+        return Some((math, ExtractRule::AnswerPhrase));
     }
     let line = rest.lines().next().unwrap_or_default();
     // The sentence ends at a period followed by a space or the line's end (not `3.5`).
@@ -164,7 +250,77 @@ fn answer_phrase(text: &str) -> Option<&str> {
         .unwrap_or(line)
         .trim_end();
     let sentence = sentence.strip_suffix('.').unwrap_or(sentence);
-    Some(sentence.trim_end_matches('*'))
+    let sentence = sentence.trim_end_matches('*');
+    Some((
+        value_of_sentence(sentence).into(),
+        ExtractRule::AnswerPhrase,
+    ))
+}
+
+/// The math span that `rest` starts with, and any more spans joined to it by commas, "and" or
+/// "or" only: `$1$ and $2$.` → `1, 2`.
+fn leading_math(rest: &str) -> Option<String> {
+    let mut items = Vec::new();
+    let mut at = 0;
+    while let Span::Closed { inner, end } = span_at(rest, at) {
+        items.push(rest.get(inner).unwrap_or_default().trim());
+        let after = rest.get(end..).unwrap_or_default();
+        let joiner = after.trim_start();
+        let joiner = ["and ", "or ", ","]
+            .iter()
+            .find_map(|j| joiner.strip_prefix(j))
+            .unwrap_or(joiner);
+        let next = joiner.trim_start();
+        if next.len() == after.len() || !matches!(span_at(next, 0), Span::Closed { .. }) {
+            break;
+        }
+        at = rest.len() - next.len();
+    }
+    let items: Vec<&str> = items.into_iter().filter(|i| !i.is_empty()).collect();
+    (!items.is_empty()).then(|| items.join(", "))
+}
+
+/// What a sentence after "answer:" states. Not prose (`3.5`, `x + 1`, `12 cm`, `yes`): all of
+/// it. A value and then a reason ("5 because ...", "2x + 3, as shown"): the value. Other prose
+/// ("The largest n is 34"): its last math span, else what follows its last linking word ("is",
+/// "are", "equals"...) when that is not prose, else its last number, else all of it.
+fn value_of_sentence(sentence: &str) -> &str {
+    if prose_count(sentence) < 2 {
+        return sentence;
+    }
+    let all_words = words(sentence);
+    if let Some(first) = all_words.first() {
+        let reason = sentence
+            .get(first.clone())
+            .is_some_and(|w| REASON_WORDS.contains(&w.to_ascii_lowercase().as_str()));
+        let value = sentence
+            .get(..first.start)
+            .unwrap_or_default()
+            .trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        if reason && value.chars().any(|c| c.is_ascii_digit() || c == '\\') {
+            return value.trim();
+        }
+    }
+    let (spans, _) = math_spans(sentence);
+    if let Some(math) = spans
+        .iter()
+        .rev()
+        .filter_map(|r| sentence.get(r.clone()).map(str::trim))
+        .find(|m| !m.is_empty())
+    {
+        return math;
+    }
+    let linking = all_words.into_iter().rev().find(|r| {
+        sentence
+            .get(r.clone())
+            .is_some_and(|w| LINKING_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+    });
+    if let Some(after) = linking.and_then(|r| sentence.get(r.end..)).map(str::trim) {
+        if !after.is_empty() && prose_count(after) == 0 {
+            return after;
+        }
+    }
+    last_number(sentence).unwrap_or(sentence)
 }
 
 fn gsm8k(text: &str) -> Option<&str> {
@@ -172,17 +328,146 @@ fn gsm8k(text: &str) -> Option<&str> {
     rest.lines().next()
 }
 
+/// A math span starting at byte `at`, if one does.
+enum Span {
+    /// None starts there.
+    None,
+    /// One opens there and never closes.
+    Unclosed,
+    /// One opens there: its content and the byte after its closing delimiter.
+    Closed { inner: Range<usize>, end: usize },
+}
+
+fn span_at(s: &str, at: usize) -> Span {
+    let Some(rest) = s.get(at..) else {
+        return Span::None;
+    };
+    for (open, close) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")] {
+        if let Some(after) = rest.strip_prefix(open) {
+            let start = at + open.len();
+            return match after.find(close) {
+                Some(k) => Span::Closed {
+                    inner: start..start + k,
+                    end: start + k + close.len(),
+                },
+                None => Span::Unclosed,
+            };
+        }
+    }
+    Span::None
+}
+
+/// The contents of the closed math spans of `s`, in order, and whether `s` ends inside an
+/// unclosed one. `\$` is a dollar sign, not a delimiter.
+fn math_spans(s: &str) -> (Vec<Range<usize>>, bool) {
+    let bytes = s.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'$' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        match span_at(s, i) {
+            Span::Closed { inner, end } => {
+                spans.push(inner);
+                i = end;
+            }
+            Span::Unclosed => return (spans, true),
+            // An escaped character (`\$`, `\\`) is skipped with its backslash.
+            Span::None => i += if b == b'\\' { 2 } else { 1 },
+        }
+    }
+    (spans, false)
+}
+
+/// The last closed math span's content; nothing when the text ends inside an unclosed span.
+fn last_math(text: &str) -> Option<&str> {
+    let (spans, unclosed) = math_spans(text);
+    if unclosed {
+        return None;
+    }
+    spans
+        .iter()
+        .rev()
+        .filter_map(|r| text.get(r.clone()).map(str::trim))
+        .find(|m| !m.is_empty())
+}
+
+/// The byte ranges of the words of `s` outside its closed math spans: runs of two or more ASCII
+/// letters that are not a command name (`\frac`).
+fn words(s: &str) -> Vec<Range<usize>> {
+    let (spans, _) = math_spans(s);
+    let mut out = Vec::new();
+    let mut spans = spans.into_iter().peekable();
+    let mut run_start: Option<usize> = None;
+    let mut command = false;
+    let mut previous = ' ';
+    for (i, c) in s.char_indices() {
+        while spans.peek().is_some_and(|r| r.end <= i) {
+            spans.next();
+        }
+        let in_math = spans.peek().is_some_and(|r| r.start <= i);
+        let letter = c.is_ascii_alphabetic() && !in_math;
+        match (letter, run_start) {
+            (true, None) => {
+                run_start = Some(i);
+                command = previous == '\\';
+            }
+            (false, Some(start)) => {
+                if !command && i - start >= 2 {
+                    out.push(start..i);
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    if let Some(start) = run_start {
+        if !command && s.len() - start >= 2 {
+            out.push(start..s.len());
+        }
+    }
+    out
+}
+
+/// How many words of `s` are prose: not "and", "or" or a unit.
+fn prose_count(s: &str) -> usize {
+    words(s)
+        .into_iter()
+        .filter_map(|r| s.get(r))
+        .filter(|w| !matches!(w.to_ascii_lowercase().as_str(), "and" | "or") && !is_unit(w))
+        .count()
+}
+
 /// The last number: an optional `-`, digits with optional `,ddd` groups, an optional
-/// fraction part, and an optional `/digits` denominator.
+/// fraction part, and an optional `/digits` denominator. Digits that continue a word (`AB2C`,
+/// `x1`, `\frac12`) are not a number.
 fn last_number(text: &str) -> Option<&str> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let digit = |k: usize| chars.get(k).is_some_and(|(_, c)| c.is_ascii_digit());
     let is = |k: usize, want: char| chars.get(k).is_some_and(|(_, c)| *c == want);
+    let in_word = |k: usize| {
+        k > 0
+            && chars
+                .get(k - 1)
+                .is_some_and(|(_, c)| c.is_ascii_alphabetic() || *c == '_')
+    };
     let mut found = None;
     let mut k = 0;
     while k < chars.len() {
         if !digit(k) {
             k += 1;
+            continue;
+        }
+        if in_word(k) {
+            while chars
+                .get(k)
+                .is_some_and(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
+            {
+                k += 1;
+            }
             continue;
         }
         let start = if k > 0 && is(k - 1, '-') { k - 1 } else { k };
@@ -228,12 +513,17 @@ mod tests {
     #[test]
     fn boxes_win_and_nest() {
         assert_eq!(default("so \\boxed{12}").as_deref(), Some("12"));
+        // Several different boxes come back together, still boxed.
         assert_eq!(
             default("\\boxed{1} then \\boxed{\\frac{1}{2}}").as_deref(),
-            Some("\\frac{1}{2}")
+            Some("\\boxed{1}, \\boxed{\\frac{1}{2}}")
         );
         assert_eq!(default("\\fbox{7}").as_deref(), Some("7"));
-        assert_eq!(default("\\boxed{1} \\fbox{2}").as_deref(), Some("2"));
+        assert_eq!(
+            default("\\boxed{1} \\fbox{2}").as_deref(),
+            Some("\\boxed{1}, \\boxed{2}")
+        );
+        assert_eq!(default("\\boxed{2} so \\fbox{2}").as_deref(), Some("2"));
         assert_eq!(default("$\\boxed 5$").as_deref(), Some("5"));
         assert_eq!(default("The answer is 3. \\boxed{4}").as_deref(), Some("4"));
         // A cut-off last box is no answer, even after a closed one.
@@ -279,5 +569,169 @@ mod tests {
             all("\\boxed{8} and 9"),
             Some(("8".into(), ExtractRule::Boxed))
         );
+    }
+
+    #[test]
+    fn several_boxes_come_back_together() {
+        assert_eq!(
+            all("so $x = \\boxed{1}$ or $x = \\boxed{-2}$"),
+            Some(("\\boxed{1}, \\boxed{-2}".into(), ExtractRule::Boxes))
+        );
+        // Repeats count once; one distinct box is the plain last box.
+        assert_eq!(
+            all("\\boxed{3} and again \\boxed{3}"),
+            Some(("3".into(), ExtractRule::Boxed))
+        );
+        assert_eq!(
+            default("\\boxed{1} \\boxed{2} \\boxed{1}").as_deref(),
+            Some("\\boxed{1}, \\boxed{2}")
+        );
+        // A box inside a box is part of its box.
+        assert_eq!(
+            distinct_boxes("\\boxed{\\boxed{5}} \\boxed{6}"),
+            ["\\boxed{5}", "6"]
+        );
+        // A cut-off box after closed ones: no answer.
+        assert_eq!(default("\\boxed{1} \\boxed{2} \\boxed{3"), None);
+        // Too many different boxes: the last one.
+        let many: String = (0..=MAX_BOXES)
+            .map(|k| format!("\\boxed{{{k}}} "))
+            .collect();
+        assert_eq!(
+            all(&many),
+            Some((MAX_BOXES.to_string(), ExtractRule::Boxed))
+        );
+        // Extracting again gives the same boxes.
+        let joined = default("\\boxed{a} \\boxed{b}").unwrap();
+        assert_eq!(distinct_boxes(&joined), ["a", "b"]);
+        assert_eq!(last_box(&joined), Some("b"));
+    }
+
+    #[test]
+    fn the_last_math_span_answers_when_nothing_else_does() {
+        let last =
+            |text: &str| extract(text, &ExtractOptions::default()).map(|e| (e.answer, e.rule));
+        assert_eq!(
+            last("We get $x = 3$, so the sum is $12$."),
+            Some(("12".into(), ExtractRule::LastMath))
+        );
+        assert_eq!(
+            last("Thus \\(a+b\\) is \\[\\frac{7}{2}\\]"),
+            Some(("\\frac{7}{2}".into(), ExtractRule::LastMath))
+        );
+        assert_eq!(
+            last("Hence $$x^2$$ and then $ $"),
+            Some(("x^2".into(), ExtractRule::LastMath))
+        );
+        // A price is not a delimiter.
+        assert_eq!(
+            last("It costs \\$5 and so $n = 4$ apples cost \\$20."),
+            Some(("n = 4".into(), ExtractRule::LastMath))
+        );
+        // Cut off inside a span, or no math at all: no answer.
+        assert_eq!(last("We get $x = 3$, so the sum is $12 +"), None);
+        assert_eq!(last("We get 3 and then 12"), None);
+        // Earlier rules win.
+        assert_eq!(
+            last("$5$ so the answer is 6."),
+            Some(("6".into(), ExtractRule::AnswerPhrase))
+        );
+        assert_eq!(
+            last("$5$ then \\boxed{7} and $8$"),
+            Some(("7".into(), ExtractRule::Boxed))
+        );
+        let off = ExtractOptions {
+            last_math: false,
+            ..ExtractOptions::default()
+        };
+        assert_eq!(extract("so $12$", &off), None);
+    }
+
+    #[test]
+    fn a_prose_sentence_after_the_answer_phrase_gives_its_value() {
+        assert_eq!(
+            default("Final answer: The largest n is 34.").as_deref(),
+            Some("34")
+        );
+        assert_eq!(
+            default("Final answer: the largest $n$ is $34$.").as_deref(),
+            Some("34")
+        );
+        assert_eq!(
+            default("The answer is that there are 12 ways.").as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            default("The answer is: the sum equals 2x + 1.").as_deref(),
+            Some("2x + 1")
+        );
+        assert_eq!(
+            default("The answer is 5 because there are 3 cases.").as_deref(),
+            Some("5")
+        );
+        assert_eq!(
+            default("The answer is 2x + 3, as we showed.").as_deref(),
+            Some("2x + 3")
+        );
+        assert_eq!(
+            default("The answer is $1$ and $2$.").as_deref(),
+            Some("1, 2")
+        );
+        // Not prose: the whole sentence, as before.
+        assert_eq!(default("The answer is x + 1").as_deref(), Some("x + 1"));
+        assert_eq!(default("The answer is 12 cm.").as_deref(), Some("12 cm"));
+        assert_eq!(default("The answer is yes.").as_deref(), Some("yes"));
+        // Prose without a value stays as it is.
+        assert_eq!(
+            default("The answer is no real solution.").as_deref(),
+            Some("no real solution")
+        );
+        // Digits inside a word are no number: `AB2C` is not 2.
+        assert_eq!(
+            default("Answer: the code we want is AB2C.").as_deref(),
+            Some("the code we want is AB2C")
+        );
+    }
+
+    #[test]
+    fn the_last_number_never_comes_out_of_a_word() {
+        assert_eq!(all("the label is AB2C"), None);
+        assert_eq!(
+            all("AB2C and 7 more"),
+            Some(("7".into(), ExtractRule::LastNumber))
+        );
+        assert_eq!(
+            all("3 then x_2 and v1"),
+            Some(("3".into(), ExtractRule::LastNumber))
+        );
+        assert_eq!(
+            all("the 3rd term"),
+            Some(("3".into(), ExtractRule::LastNumber))
+        );
+        assert_eq!(all("a2b3c4"), None);
+    }
+
+    #[test]
+    fn whole_solutions_are_told_from_bare_answers() {
+        for solution in [
+            "so \\boxed{5}",
+            "The answer is 5",
+            "Answer: 5",
+            "#### 5",
+            "We add the numbers and get $5$ at the end.",
+        ] {
+            assert!(is_solution(solution), "{solution:?}");
+        }
+        for answer in [
+            "5",
+            "$5$",
+            "\\frac{1}{2}",
+            "$1$ and $2$",
+            "\\text{Monday}",
+            "5 square feet",
+            "no real solutions at all here",
+        ] {
+            assert!(!is_solution(answer), "{answer:?}");
+        }
     }
 }

@@ -3,25 +3,47 @@
 //! and PRM800K's `grader.py` do, but with exact arithmetic instead of sympy.
 //! `thinkscale grade GOLD PRED` runs it from the command line.
 //!
-//! # Extraction ([`extract_answer`], [`extract`])
+//! # Extraction ([`extract_answer`], [`extract()`])
 //!
 //! Rules are tried in this order; the first that finds a non-empty answer wins
 //! ([`ExtractOptions`] turns each on or off):
 //! 1. **boxed** — the content of the last `\boxed{...}` or `\fbox{...}`, braces balanced:
 //!    `... so \boxed{\frac{1}{2}}` → `\frac{1}{2}`. If the last box is not closed (a cut-off
 //!    solution), this rule finds nothing. With no braced box, `$\boxed 5$` → `5`.
+//!    **Several boxes** with different contents come back together, each still boxed:
+//!    `x = \boxed{1} or x = \boxed{2}` → `\boxed{1}, \boxed{2}` ([`ExtractRule::Boxes`];
+//!    repeats count once, `\boxed{3} ... \boxed{3}` → `3`; over [`extract::MAX_BOXES`] different
+//!    boxes, the last). [`grade`] reads them as one unordered list when the other answer is a
+//!    list or set (`1, 2` and `\{2, 1\}` equal them) and as the last box otherwise (`2` equals
+//!    them, `1` does not).
 //! 2. **answer phrase** — after the last "answer is" or "answer:" (any case): a `$...$` right
-//!    after it, else the rest of the sentence: `The final answer is $12$. I hope it is
-//!    correct.` → `12`; `So the answer is 3.5.` → `3.5`.
+//!    after it (with any more joined by `,`, "and", "or": `The answer is $1$ and $2$.` →
+//!    `1, 2`), else the rest of the sentence: `The final answer is $12$. I hope it is
+//!    correct.` → `12`; `So the answer is 3.5.` → `3.5`. A sentence that is prose (two words or
+//!    more that are not "and", "or" or units) gives its value, not itself: a value followed by
+//!    a reason, `The answer is 5 because ...` → `5`; else its last math span; else what follows
+//!    its last "is" (or "are", "equals", "gives"...) when that is no prose,
+//!    `Final answer: The largest n is 34.` → `34`; else its last number,
+//!    `The answer is that there are 12 ways.` → `12`; else the sentence, `no solution`.
 //! 3. **GSM8K** — the rest of the line after the last `####`: `#### 1,000` → `1,000`.
-//! 4. **last number** (off by default) — `... 3 apples and -4.5 pears` → `-4.5`.
+//! 4. **last math span** — the content of the last closed `$...$`, `$$...$$`, `\(...\)` or
+//!    `\[...\]`: `We get $x = 3$, so the sum is $12$.` → `12`. `\$5` is a price, not a
+//!    delimiter; a text that ends inside an unclosed span (a cut-off solution) has none.
+//! 5. **last number** (off by default) — `... 3 apples and -4.5 pears` → `-4.5`. Digits that
+//!    continue a word are no number: `AB2C` has none, `x1, 2` → `2`.
 //!
 //! [`extract_answer`] uses the default options: all but the last number. A solution cut off
-//! before its answer then has no answer (it cannot vote in majority voting), instead of
-//! answering with whatever number it stopped at. The toy task's solutions end in `\boxed{N}`
-//! and its vocabulary has no other marker, so its grading is exactly the old box-only rule.
+//! before its answer (inside a box or a math span, or with no math at all) then has no answer
+//! (it cannot vote in majority voting), instead of answering with whatever number it stopped
+//! at. The toy task's solutions end in `\boxed{N}`, so its grading is the old box-only rule.
 //!
-//! # Normalisation ([`normalize`])
+//! **Whole solutions.** [`grade`] and [`normalize()`] first reduce an answer that reads as a whole
+//! solution — it has a box, an answer phrase or `####`, or a math span and five words of prose —
+//! to what extraction finds in it (at most four rounds, for a box that holds `#### 5`), so a
+//! reference that is a MATH solution is graded like a prediction:
+//! `... so the answer is $\boxed{5}$.` = `5`.
+//!
+//! # Normalisation ([`normalize()`])
 //!
 //! Both answers are rewritten before they are compared:
 //! - math delimiters and wrappers go: `$x$`, `\(x\)`, `\boxed{x}` → `x`;
@@ -29,24 +51,56 @@
 //!   `\dfrac12` = `\frac{1}{2}`;
 //! - `\left`, `\right`, `\big` and friends, `\displaystyle` go: `\left(1,2\right]` = `(1,2]`;
 //! - spacing goes: `\!`, `\,`, `\;`, `\:`, `\ `, `~`, `\quad` and white space:
-//!   `1,\!000` = `1000`, `x + 1` = `x+1`;
+//!   `1,\!000` = `1000`, `x + 1` = `x+1`; but a space between two digits stays, so `1 2` ≠ `12`;
 //! - degrees go: `90^\circ` = `90^{\circ}` = `90°` = `90`;
-//! - percent and dollar signs go: `10\%` = `10` (not `0.1`, as in the MATH grader), `\$5` = `5`;
-//! - `\text{...}` (and `\textbf`, `\mbox`, `\mathrm`...) is unwrapped: `\text{(A)}` = `(A)`;
+//! - percent and dollar signs go, with any backslashes before them: `10\%` = `10\\%` = `10`
+//!   (not `0.1`, as in the MATH grader), `\$5` = `5`;
+//! - `\text{...}` (and `\textbf`, `\textnormal`, `\mbox`, `\mathrm`...) is unwrapped:
+//!   `\text{(A)}` = `(A)`, `\textnormal{5 cm}` = `5`;
 //! - trailing units go when something is left: `5\text{ cm}` = `5 cm` = `5`,
-//!   `12 square feet` = `12`, `3\text{ cm}^2` = `3` (the word list follows PRM800K: lengths,
-//!   times, degrees, dollars, units...); `\text{second}` alone stays;
-//! - thousands separators go outside brackets: `1,000` = `1000`, `12,345.5` = `12345.5`;
-//!   `(1,100)` and `[0,100]` keep their commas;
+//!   `12 square feet` = `12`, `3\text{ cm}^2` = `3`, `50 percent` = `50 percentage` = `50`
+//!   (the word list follows PRM800K: lengths, times, degrees, dollars, percent, units...);
+//!   `\text{second}` alone stays;
+//! - thousands separators go outside brackets: `1,000` = `1{,}000` = `1000`,
+//!   `12,\!345` = `12 345` = `12\,345` = `12345`, `12,345.5` = `12345.5`; `(1,100)` and
+//!   `[0,100]` keep their commas, `2 1/2` is a mixed number and `x^2 100` is no number;
 //! - mixed numbers are whole plus fraction: `2 1/2` = `2\frac{1}{2}` = `5/2`;
-//! - a variable prefix goes: `x = 3` = `3`, `x \in (0,1)` = `(0,1)`, `(x,y) = (1,2)` = `(1,2)`;
+//! - number words are numbers, as a whole answer or a list item: `seven` = `7`,
+//!   `\text{twelve}` = `12`, `twenty-one` = `21`, `one hundred and five` = `105`,
+//!   `negative five` = `-5`, `one, two` = `1, 2` (but `one two` and `hundred` are words);
+//! - relations are spelt one way: `\le` = `\leq` = `\leqslant` = `<=` = `≤`; `\ge` = `\geq` =
+//!   `>=` = `≥`; `\ne` = `\neq` = `\not=` = `≠` = ` != ` (after a space: `5!=120` is `5! = 120`);
+//!   `\lt` = `<`, `\gt` = `>`;
+//! - the empty set is `\emptyset` = `\varnothing` = `∅` = `\{\}`;
 //! - `\frac12` = `\frac{1}{2}`, `\sqrt3` = `\sqrt{3}`; `\\frac` (a doubled backslash) = `\frac`;
 //! - a trailing period goes: `42.` = `42`;
-//! - Unicode math is LaTeX: `π` = `\pi`, `−1` = `-1`, `∞` = `\infty`.
+//! - Unicode math is LaTeX: `π` = `\pi`, `−1` = `-1`, `∞` = `\infty`, `∈` = `\in`, `∪` = `\cup`.
 //!
 //! # Structure
 //!
 //! A normalised answer is split, outside brackets, into one of:
+//! - **labelled values**: `label = value` or `label \in value`, where the label names a value
+//!   rather than computes one: a variable or a tuple of them (`x`, `a_1`, `\theta`, `(x, y)`), a
+//!   function of variables or numbers (`f(x)`, `g(x, y)`, `f^{-1}(x)`, `P(2)`), a named length,
+//!   angle or area (`CD`, `|CD|`, `\overline{CD}`, `\angle ABC`, `m\angle A`, `[ABC]`), or a
+//!   `\text{...}` name (`\text{Area}`). The label may also stand on the right, `6 = x`. Against
+//!   a bare value (no label) the value decides: `x = 6` = `6`, `g(x) = 2x - 1` = `2x - 1`,
+//!   `|CD| = 6` = `6`, `(x,y) = (1,2)` = `(1,2)`, `x \in (0,1)` = `(0,1)`, `x = 1, 2` = `\{1,2\}`.
+//!   Against another label, the labels must agree: **`x = 6` ≠ `y = 6`** and `x \le 7` ≠
+//!   `y \le 7` (a different variable answers a different question), unless two equations have
+//!   the same solutions (below): `y = x` = `x = y`. Products are no labels: `xy = 6` ≠ `6`,
+//!   `x(x+1) = 6` ≠ `6`;
+//! - **inequalities of one variable**, as intervals with that label: `y \le 7` =
+//!   `7 \ge y` = `(-\infty, 7]`, `x > 3` = `(3, \infty)`, `-2 < t \le 9` = `9 \ge t > -2` =
+//!   `(-2, 9]` = `t \in (-2, 9]`, `1 \le x < 4` = `x \in [1, 4)` = `[1, 4)`, `x \ne 3` =
+//!   `(-\infty, 3) \cup (3, \infty)`, and a list of them is their union: `x < 2 or x > 5` =
+//!   `(-\infty, 2) \cup (5, \infty)`; but `-2 \le t \le 9` ≠ `(-2, 9]`. (An open interval is
+//!   written like a pair, so `1 < x < 2` = `(1, 2)`.)
+//! - **other relations**, turned to read left to right when all are greater-thans, side by
+//!   side: `x + y \le 3` = `3 \ge y + x`, `x < y` = `y > x`, `a \ne b` = `b \ne a`, but
+//!   `x < y` ≠ `x \le y`;
+//! - **equation chains** are judged by their last side, keeping a label: `z = 4 + 5 = 9` = `9`
+//!   = `z = 9`; an equation without variables is a computation: `4 + 5 = 9` = `9`;
 //! - **tuples and intervals**, in order, brackets must match: `(1,2)` ≠ `(2,1)`;
 //!   `(1,2]` = `(1, 2]` but ≠ `[1,2]`; `(-\infty, 3)` is an interval; `\langle 1,2\rangle` =
 //!   `(1,2)`;
@@ -54,9 +108,14 @@
 //!   `\pm` makes two items: `1 \pm \sqrt{2}` = `1-\sqrt{2}, 1+\sqrt{2}`; a one-item set is its
 //!   item: `\{5\}` = `5`;
 //! - **unions**, in any order: `(1,2) \cup (3,4)` = `(3,4) \cup (1,2)`;
-//! - **matrices** (`pmatrix`, `bmatrix`, `matrix`, `array`...), entry by entry:
+//! - **matrices** (`pmatrix`, `bmatrix`, `matrix`, `array`..., also inside brackets as in
+//!   `\left[\begin{array}{cc}1&2\\3&4\end{array}\right]`), entry by entry:
 //!   `\begin{pmatrix}1&2\\3&4\end{pmatrix}` = `\begin{bmatrix}1&2\\3&4\end{bmatrix}`;
-//! - **equations**, side by side or swapped: `x+y=3` = `3=y+x`;
+//! - **equations**, side by side, swapped, or with the same solutions: one side minus the
+//!   other is a constant multiple of the other equation's (checked at the test points below,
+//!   both ways round), which for linear equations is exactly "the same solution set":
+//!   `x+y=3` = `3=y+x`, `4a + 2b = 6` = `b = 3 - 2a`, `y = 2x + 1` = `2x - y + 1 = 0`,
+//!   `x = 6` = `2x = 12`, `x^2 = 4` = `2x^2 = 8`, but `x+y=3` ≠ `x-y=3` and `x^2 = 4` ≠ `x = 2`;
 //! - **single items**, compared by the rules below.
 //!
 //! Two different shapes are never equal: `(1,2)` ≠ `1, 2`.
@@ -69,38 +128,50 @@
 //! 2. **text** — a `\text{...}` with a word of two letters or more, or bare words with one of
 //!    three or more, compares as text, case-insensitive and without spaces:
 //!    `\text{Monday}` = `monday`, `\text{no}` = `No`;
-//! 3. **rationals** — when both are exact rationals (integers, decimals, fractions, and
+//! 3. **decimals** — a plain decimal (`0.25`, `-3.14159265`) against a constant that is not
+//!    one (a fraction, an integer, `\pi`, `\sqrt{2}`...) is equal when it is equal (exactly,
+//!    or for an irrational to floating-point precision: `0.5` = `\sin(\pi/6)`), or when it has
+//!    at least [`answer::MIN_DECIMAL_DIGITS`] (8) significant digits and the exact value
+//!    **rounded to nearest or truncated** to the decimal's number of places is the decimal.
+//!    The same rule for rationals and irrationals: `0.3333333333` = `1/3`, `0.6666666667` =
+//!    `0.6666666666` = `2/3`, `3.14159265` = `\pi`, `1.41421356` = `\sqrt{2}`,
+//!    `2.718281828` = `e`; but `0.67` ≠ `2/3` and `0.333` ≠ `1/3` and `3.14159` ≠ `\pi` (too
+//!    few digits: a rounding, not the value), `0.6666666668` ≠ `2/3` (a wrong last digit);
+//! 4. **rationals** — when both are exact rationals (integers, decimals, fractions, and
 //!    `+ - * / ^`, roots, `!`, `\binom`, `\log_b` where the result is rational), they must be
 //!    equal exactly: `\frac{1}{2}` = `0.5` = `1/2`, `3.0` = `3`, `012` = `12`, `\sqrt{4}` = `2`,
-//!    `0.\overline{3}` = `1/3`, but `0.333` ≠ `1/3`;
-//! 4. **numbers** — otherwise, when neither has a variable, their values must agree to a
+//!    `0.\overline{3}` = `1/3`;
+//! 5. **numbers** — otherwise, when neither has a variable, their values must agree to a
 //!    relative 1e-9: `2\sqrt{2}` = `\sqrt{8}`, `\pi/2` = `\frac{\pi}{2}`, `\infty` = `\infty`,
-//!    but `3.14` ≠ `\pi`;
-//! 5. **expressions** — with variables, both are evaluated at ten fixed points (from 0.3 to
+//!    `e^2` = `\exp(2)`, but `3.14` ≠ `\pi`;
+//! 6. **expressions** — with variables, both are evaluated at ten fixed points (from 0.3 to
 //!    2.1 in size, seven positive and three negative, six inside (-1, 1), each variable
 //!    jittered by its own 5%) and must agree wherever both are defined, at three points at
 //!    least: `2x+1` = `1+2x`, `x^2+2x+1` = `(x+1)^2`, `\frac{x}{2}` = `x/2`, `2+3i` = `3i+2`,
 //!    but `\sqrt{x^2}` ≠ `x`;
-//! 6. **strings** — otherwise, the normal forms must be identical.
+//! 7. **strings** — otherwise, the normal forms must be identical.
 //!
 //! The expression language ([`expr`] module) reads LaTeX and ASCII: `\frac`, `\sqrt[n]{}`,
 //! `^`, `\cdot`, `\times`, `\div`, `*`, `/`, implicit products (`2x`, `2\sqrt{2}`,
-//! `(x+1)(x-1)`), `\pi`, `\infty`, `e` and `i` as variables (not Euler's number and the
-//! imaginary unit), Greek letters, `x_1`, `\sin`…`\arctan` (`\sin 2x` = `\sin(2x)`), `\ln`,
-//! `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`, `\binom`, scientific `1.5e3`,
-//! and mixed numbers `2\frac{1}{2}` = `5/2`. `2^10` is 1024.
+//! `(x+1)(x-1)`), `\pi`, `\infty`, Greek letters, `x_1`, `\sin`…`\arctan` (`\sin 2x` =
+//! `\sin(2x)`), `\ln`, `\log`, `\exp`, `|x|`, `\lfloor\rfloor`, `\lceil\rceil`, `n!`, `\binom`,
+//! scientific `1.5e3`, and mixed numbers `2\frac{1}{2}` = `5/2`. `2^10` is 1024. `e` is
+//! Euler's number where the expression is otherwise a constant (`e`, `2e`, `e^{2}`,
+//! `\ln e` = `1`) and a variable next to other variables (`e^x` ≠ `\exp(x)`); `i` is a
+//! variable, not the imaginary unit.
 //!
 //! # Bounded work
 //!
-//! Grading never panics and its work is bounded for any input: answers over
-//! [`MAX_ANSWER_BYTES`] are compared as strings without white space; structure deeper than
-//! [`answer::MAX_NESTING`] and expressions deeper than [`expr::MAX_DEPTH`] are not parsed;
-//! exact arithmetic is checked `i128` that falls back to floats on overflow; powers,
-//! factorials and binomials are cut off; sets longer than [`answer::MAX_MATCHED_ITEMS`] compare
-//! sorted normal forms instead of matching items. `equivalent(a, a)` always holds and
-//! `equivalent(a, b) == equivalent(b, a)`; property tests and a libFuzzer target check both.
-//! (The fuzz target includes these files by path, so outside its tests the grader uses nothing
-//! from the rest of the crate.)
+//! Grading never panics and its work is bounded for any input: extraction and the test for a
+//! whole solution are linear scans; answers over [`MAX_ANSWER_BYTES`] are compared as strings
+//! without white space; structure deeper than [`answer::MAX_NESTING`] and expressions deeper
+//! than [`expr::MAX_DEPTH`] are not parsed; exact arithmetic is checked `i128` that falls back
+//! to floats on overflow; powers, factorials and binomials are cut off; sets longer than
+//! [`answer::MAX_MATCHED_ITEMS`] compare sorted normal forms instead of matching items; a
+//! solution is reduced at most four times and reads at most [`extract::MAX_BOXES`] boxes
+//! together. `equivalent(a, a)` always holds and `equivalent(a, b) == equivalent(b, a)`;
+//! property tests and a libFuzzer target check both. (The fuzz target includes these files by
+//! path, so outside its tests the grader uses nothing from the rest of the crate.)
 
 pub mod answer;
 pub mod expr;
@@ -149,6 +220,12 @@ pub enum Rule {
     Equations,
     /// The answers have different shapes (a tuple and a number...).
     Shapes,
+    /// A decimal against an exact value it rounds or truncates.
+    Decimals,
+    /// Labelled values with different labels (`x = 6` and `y = 6`).
+    Labels,
+    /// Inequalities and other relations, side by side.
+    Relations,
 }
 
 impl Rule {
@@ -168,6 +245,9 @@ impl Rule {
             Rule::Matrices => "matrices",
             Rule::Equations => "equations",
             Rule::Shapes => "shapes",
+            Rule::Decimals => "decimals",
+            Rule::Labels => "labels",
+            Rule::Relations => "relations",
         }
     }
 }
@@ -212,21 +292,23 @@ pub fn equivalent(reference: &str, predicted: &str) -> bool {
 }
 
 /// The normal form of an answer, as [`grade`] reports it: `\left( \dfrac12, 5\text{ cm}
-/// \right)` → `(\frac{1}{2},5)`.
+/// \right)` → `(\frac{1}{2},5)`. A whole solution is first reduced to its extracted answer.
 pub fn normalize(answer: &str) -> String {
-    if answer.len() > MAX_ANSWER_BYTES {
-        return without_white_space(answer);
+    let side = Side::of(answer);
+    if side.single.len() > MAX_ANSWER_BYTES {
+        return without_white_space(&side.single);
     }
-    Answer::parse(answer).to_string()
+    Answer::parse(&side.single).to_string()
 }
 
 /// Grades a predicted answer against the reference: both normal forms, the verdict, and the
 /// rule that decided.
 pub fn grade(reference: &str, predicted: &str) -> Verdict {
-    if reference.len() > MAX_ANSWER_BYTES || predicted.len() > MAX_ANSWER_BYTES {
+    let (r, p) = (Side::of(reference), Side::of(predicted));
+    if r.single.len() > MAX_ANSWER_BYTES || p.single.len() > MAX_ANSWER_BYTES {
         let (reference, predicted) = (
-            without_white_space(reference),
-            without_white_space(predicted),
+            without_white_space(&r.single),
+            without_white_space(&p.single),
         );
         let equal = reference == predicted;
         return Verdict {
@@ -239,7 +321,11 @@ pub fn grade(reference: &str, predicted: &str) -> Verdict {
             predicted,
         };
     }
-    let (a, b) = (Answer::parse(reference), Answer::parse(predicted));
+    let (a, b) = (Answer::parse(&r.single), Answer::parse(&p.single));
+    // Several boxes are one list when the other answer is a list or set.
+    let (a_is_list, b_is_list) = (a.is_list(), b.is_list());
+    let a = r.together_if(b_is_list).unwrap_or(a);
+    let b = p.together_if(a_is_list).unwrap_or(b);
     let (reference, predicted) = (a.to_string(), b.to_string());
     let outcome = if reference == predicted {
         answer::Outcome {
@@ -256,6 +342,58 @@ pub fn grade(reference: &str, predicted: &str) -> Verdict {
         equal: outcome.equal,
         rule: outcome.rule,
         detail: outcome.detail,
+    }
+}
+
+/// Most rounds of extraction from one side (a box holding `#### 5` takes two).
+const MAX_EXTRACTIONS: usize = 4;
+
+/// One side of a comparison: the answer itself, or, for a whole solution (see
+/// [`extract::is_solution`]), the answer extraction finds in it, and its boxes together when it
+/// has several.
+struct Side {
+    /// The answer alone: for several boxes, the last.
+    single: String,
+    /// Several boxes' contents joined into one list.
+    together: Option<String>,
+}
+
+impl Side {
+    fn of(text: &str) -> Self {
+        let mut single = text.to_string();
+        let mut together = None;
+        for _ in 0..MAX_EXTRACTIONS {
+            if !extract::is_solution(&single) {
+                break;
+            }
+            let Some(found) = extract(&single, &ExtractOptions::default()) else {
+                break;
+            };
+            let next = if found.rule == ExtractRule::Boxes {
+                let boxes = extract::distinct_boxes(&found.answer);
+                together = Some(boxes.join(", "));
+                extract::last_box(&found.answer)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            } else {
+                found.answer
+            };
+            // What normalises to nothing (`$` after `####`) is not an answer.
+            let empty =
+                next.len() <= MAX_ANSWER_BYTES && normalize::normalize_whole(&next).is_empty();
+            if next == single || empty {
+                break;
+            }
+            single = next;
+        }
+        Self { single, together }
+    }
+
+    /// The boxes as one list, when there are several and `other_is_list`.
+    fn together_if(&self, other_is_list: bool) -> Option<Answer> {
+        let list = self.together.as_ref().filter(|_| other_is_list)?;
+        (list.len() <= MAX_ANSWER_BYTES).then(|| Answer::parse(list))
     }
 }
 
@@ -386,7 +524,7 @@ mod tests {
             decided_by(a, b, Rule::Rationals);
         }
         differ("0.333", "1/3");
-        decided_by("0.333", "1/3", Rule::Rationals);
+        decided_by("0.333", "1/3", Rule::Decimals);
         differ("1/2", "-1/2");
         for (a, b) in [
             ("2\\sqrt{2}", "\\sqrt{8}"),
@@ -401,7 +539,9 @@ mod tests {
         decided_by("2\\sqrt{2}", "\\sqrt{8}", Rule::Numbers);
         differ("3.14", "\\pi");
         differ("\\infty", "-\\infty");
-        differ("\\sqrt{2}", "1.41421356");
+        // Eight significant digits or more, rounded or truncated: the decimal rule.
+        same("\\sqrt{2}", "1.41421356");
+        differ("\\sqrt{2}", "1.414214");
     }
 
     #[test]
@@ -519,6 +659,346 @@ mod tests {
         same(",", "\\boxed{,}");
         // `\\dfrac` (a JSON-doubled backslash) did not become `\frac`.
         same("0, \\\\frac{0}{0}", "0, \\\\dfrac{0}{0}");
+    }
+
+    #[test]
+    fn relations_are_spelt_one_way() {
+        for spelling in [
+            "y \\leq 7",
+            "y <= 7",
+            "y ≤ 7",
+            "y \\leqslant 7",
+            "y⩽7",
+            "y \\le 7",
+        ] {
+            same("y \\le 7", spelling);
+        }
+        for spelling in ["y \\geq 7", "y >= 7", "y ≥ 7", "y \\geqslant 7"] {
+            same("y \\ge 7", spelling);
+        }
+        for spelling in ["x \\neq 3", "x != 3", "x ≠ 3", "x \\not= 3"] {
+            same("x \\ne 3", spelling);
+        }
+        same("x < 3", "x \\lt 3");
+        same("x > 3", "x \\gt 3");
+        differ("y \\le 7", "y < 7");
+        differ("y \\ge 7", "y \\le 7");
+        // `!=` right after a number is a factorial and an equals sign.
+        same("5!=120", "120");
+    }
+
+    #[test]
+    fn flipped_inequalities_are_the_same() {
+        same("7 \\ge y", "y \\le 7");
+        same("7 > y", "y < 7");
+        same("x + y \\le 3", "3 \\ge y + x");
+        decided_by("x + y \\le 3", "3 \\ge y + x", Rule::Relations);
+        same("x < y", "y > x");
+        same("a \\ne b", "b \\ne a");
+        differ("x < y", "x \\le y");
+        differ("x < y", "y < x");
+        differ("x + y \\le 3", "x + y \\le 4");
+    }
+
+    #[test]
+    fn inequality_chains_and_intervals_are_the_same_set() {
+        same("-2 < t \\le 9", "(-2, 9]");
+        same("9 \\ge t > -2", "(-2, 9]");
+        same("x \\in [1, 4)", "[1,4)");
+        same("1 \\le x < 4", "[1, 4)");
+        same("1 \\le x < 4", "x \\in [1, 4)");
+        same("y \\le 7", "(-\\infty, 7]");
+        same("x > 3", "(3, \\infty)");
+        same("x \\ge 0", "[0, \\infty)");
+        same("x \\ne 3", "(-\\infty, 3) \\cup (3, \\infty)");
+        same(
+            "x < 2 \\text{ or } x > 5",
+            "(-\\infty, 2) \\cup (5, \\infty)",
+        );
+        same("x < 2 or x > 5", "x > 5, x < 2");
+        // Different sets stay different.
+        differ("-2 \\le t \\le 9", "(-2, 9]");
+        differ("-2 < t \\le 9", "(-2, 8]");
+        differ("-2 < t \\le 9", "(-2, 9)");
+        differ("y \\le 7", "(-\\infty, 7)");
+        differ("x > 3", "[3, \\infty)");
+        differ("x \\in [1, 4)", "[1, 4]");
+        differ("x > 3", "3");
+        differ(
+            "x < 2 \\text{ or } x > 5",
+            "(-\\infty, 2] \\cup (5, \\infty)",
+        );
+    }
+
+    #[test]
+    fn labelled_values_equal_their_bare_value() {
+        same("g(x) = 2x - 1", "2x - 1");
+        same("f(x) = x^2", "x^2");
+        same("f^{-1}(x) = \\frac{x+1}{2}", "\\frac{x+1}{2}");
+        same("|CD| = 6", "6");
+        same("CD = 6", "6");
+        same("\\overline{CD} = 6", "6");
+        same("x = 6", "6");
+        same("6 = x", "6");
+        same("\\theta = \\frac{\\pi}{4}", "\\frac{\\pi}{4}");
+        same("\\angle ABC = 30^\\circ", "30");
+        same("m\\angle A = 30", "30");
+        same("[ABC] = 12", "12");
+        same("\\text{Area} = 12", "12");
+        same("P(2) = 5", "5");
+        same("x = 1, 2", "\\{2, 1\\}");
+        same("x = 1 \\text{ or } x = 2", "1, 2");
+        same("x = 1 \\text{ or } x = 2", "x \\in \\{1, 2\\}");
+        // Not labels: the left side computes something.
+        differ("xy = 6", "6");
+        differ("x(x+1) = 6", "6");
+        differ("x + y = 3", "3");
+        differ("2x = 6", "6");
+        differ("|CD| = 6", "7");
+        differ("g(x) = 2x - 1", "2x + 1");
+    }
+
+    #[test]
+    fn different_labels_are_different_answers() {
+        differ("x = 6", "y = 6");
+        decided_by("x = 6", "y = 6", Rule::Labels);
+        differ("x \\le 7", "y \\le 7");
+        differ("f(x) = 2x", "g(x) = 2x");
+        differ("x \\in (0, 1)", "t \\in (0, 1)");
+        same("x = 6", "x = 3 + 3");
+        // Equations with the same solutions are equal whatever they are called.
+        same("y = x", "x = y");
+    }
+
+    #[test]
+    fn equation_chains_are_judged_by_their_last_side() {
+        same("z = 4 + 5 = 9", "9");
+        same("z = 4 + 5 = 9", "z = 9");
+        same("4 + 5 = 9", "9");
+        same("x = 2 \\cdot 3 = 6", "6");
+        differ("z = 4 + 5 = 9", "8");
+        differ("z = 4 + 5 = 9", "w = 9");
+        differ("z = 9 = 4 + 4", "9");
+    }
+
+    #[test]
+    fn equations_with_the_same_solutions_are_equal() {
+        same("4a + 2b = 6", "b = 3 - 2a");
+        decided_by("4a + 2b = 6", "b = 3 - 2a", Rule::Equations);
+        same("y = 2x + 1", "2x - y + 1 = 0");
+        same("x = 6", "2x = 12");
+        same("x + y = 3", "2x + 2y = 6");
+        same("x^2 = 4", "2x^2 = 8");
+        differ("4a + 2b = 6", "b = 3 + 2a");
+        differ("4a + 2b = 6", "4a + 2b = 7");
+        differ("x + y = 3", "x + y = 4");
+        differ("x = 6", "x = 7");
+        differ("x^2 = 4", "x = 2");
+        differ("y = 2x + 1", "y = 2x");
+    }
+
+    #[test]
+    fn thousands_separators_of_every_spelling() {
+        for spelling in [
+            "12,345",
+            "12,\\!345",
+            "12{,}345",
+            "12 345",
+            "12\\,345",
+            "12\\ 345",
+        ] {
+            same("12345", spelling);
+        }
+        same("1000000", "1 000 000");
+        same("1234567.5", "1 234 567.5");
+        // Not thousands: a space between digits that are no groups of three.
+        differ("12", "1 2");
+        differ("1234", "1 234 5");
+        same("2 1/2", "\\frac52");
+        differ("x^2 100", "x^{2100}");
+    }
+
+    #[test]
+    fn percent_signs_and_words_and_text_units() {
+        for spelling in [
+            "50\\%",
+            "50\\\\%",
+            "50%",
+            "50 percent",
+            "50 percentage",
+            "50\\text{ percent}",
+            "50\\textnormal{\\%}",
+        ] {
+            same("50", spelling);
+        }
+        same("5", "\\textnormal{5 cm}");
+        same("\\textnormal{Monday}", "\\text{monday}");
+        differ("50\\%", "0.5");
+    }
+
+    #[test]
+    fn empty_sets_of_every_spelling() {
+        for spelling in [
+            "\\varnothing",
+            "∅",
+            "\\{\\}",
+            "\\{ \\}",
+            "\\left\\{ \\right\\}",
+        ] {
+            same("\\emptyset", spelling);
+        }
+        differ("\\emptyset", "\\{0\\}");
+        differ("\\emptyset", "0");
+    }
+
+    #[test]
+    fn number_words_are_numbers() {
+        for (digits, words) in [
+            ("7", "seven"),
+            ("12", "twelve"),
+            ("12", "\\text{Twelve}"),
+            ("100", "one hundred"),
+            ("21", "twenty-one"),
+            ("105", "one hundred and five"),
+            ("2000", "two thousand"),
+            ("1250000", "one million two hundred fifty thousand"),
+            ("-5", "negative five"),
+            ("0", "zero"),
+            ("12", "twelve dollars"),
+            ("1, 2", "one, two"),
+        ] {
+            same(digits, words);
+        }
+        differ("12", "one two");
+        differ("100", "hundred");
+        differ("7", "seven apples");
+        same("\\text{none}", "None");
+    }
+
+    #[test]
+    fn e_is_eulers_number_in_a_constant() {
+        same("e", "2.718281828");
+        same("e^2", "\\exp(2)");
+        same("\\ln e", "1");
+        same("2e", "e + e");
+        same("\\frac{1}{e}", "e^{-1}");
+        differ("e", "2.718");
+        differ("e^2", "7.389");
+        // Next to other variables `e` stays a variable.
+        differ("e^x", "\\exp(x)");
+        same("e^x", "e^{x}");
+    }
+
+    #[test]
+    fn matrices_in_brackets_and_environments() {
+        let pmatrix = "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}";
+        for spelling in [
+            "\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]",
+            "\\left(\\begin{array}{rr} 1 & 2 \\\\ 3 & 4 \\end{array}\\right)",
+            "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}",
+            "[\\begin{matrix}1&2\\\\3&4\\end{matrix}]",
+        ] {
+            same(pmatrix, spelling);
+        }
+        same(
+            "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
+            "\\left[\\begin{array}{c} 1 \\\\ \\frac{4}{2} \\end{array}\\right]",
+        );
+        differ(
+            pmatrix,
+            "\\left[\\begin{array}{cc}1&2\\\\3&5\\end{array}\\right]",
+        );
+        differ(
+            pmatrix,
+            "\\left[\\begin{array}{cc}1&3\\\\2&4\\end{array}\\right]",
+        );
+    }
+
+    #[test]
+    fn decimals_that_state_an_exact_value_are_equal() {
+        for (exact, decimal) in [
+            ("\\frac{1}{3}", "0.3333333333"),
+            ("1/3", "0.33333333"),
+            ("2/3", "0.6666666667"),
+            ("2/3", "0.6666666666"),
+            ("-1/3", "-0.3333333333"),
+            ("1/300", "0.0033333333"),
+            ("\\frac{22}{7}", "3.142857143"),
+            ("\\pi", "3.14159265"),
+            ("\\pi", "3.1415926536"),
+            ("\\sqrt{2}", "1.41421356"),
+            ("e", "2.718281828"),
+            ("0.\\overline{3}", "0.3333333333"),
+        ] {
+            same(exact, decimal);
+            decided_by(exact, decimal, Rule::Decimals);
+        }
+        // Equal decimals are equal whatever their digits.
+        same("0.5", "\\frac12");
+        decided_by("0.5", "\\frac12", Rule::Rationals);
+        same("0.5", "\\sin(\\pi/6)");
+        // As many digits as a float holds: equal to floating-point precision.
+        same("\\sqrt{2}", "1.4142135623730951");
+        decided_by("\\sqrt{2}", "1.4142135623730951", Rule::Numbers);
+    }
+
+    #[test]
+    fn rounded_decimals_are_not_exact_values() {
+        for (exact, decimal) in [
+            ("2/3", "0.67"),
+            ("1/3", "0.333"),
+            ("1/3", "0.3333333"),
+            ("\\pi", "3.14"),
+            ("\\pi", "3.14159"),
+            ("\\sqrt{2}", "1.414214"),
+            // A wrong last digit, either side.
+            ("2/3", "0.6666666665"),
+            ("2/3", "0.6666666668"),
+            ("\\pi", "3.14159267"),
+            ("\\pi", "3.14159265362"),
+            ("100", "99.999999999"),
+            ("2", "2.0000000001"),
+            ("1/3", "-0.3333333333"),
+        ] {
+            differ(exact, decimal);
+            decided_by(exact, decimal, Rule::Decimals);
+        }
+        // Two decimals compare exactly, as before.
+        differ("0.3333333333", "0.33333333333");
+    }
+
+    #[test]
+    fn several_boxes_are_one_list_when_the_reference_is_a_list() {
+        let solution = "So $x = \\boxed{1}$ or $x = \\boxed{2}$.";
+        same("1, 2", solution);
+        same("\\{2, 1\\}", solution);
+        same("x = 1, 2", solution);
+        same("1 \\text{ and } 2", solution);
+        differ("1, 3", solution);
+        differ("1, 2, 3", solution);
+        // Otherwise the last box answers.
+        same("2", solution);
+        differ("1", solution);
+        differ("(1, 2)", solution);
+        // Repeats count once.
+        same("5", "\\boxed{5} so again \\boxed{5}");
+        assert_eq!(normalize(solution), "2");
+    }
+
+    #[test]
+    fn whole_solutions_are_extracted_on_either_side() {
+        let reference = "The sum is $2 + 3 = 5$, so the answer is $\\boxed{5}$.";
+        same(reference, "5");
+        same(reference, "\\boxed{5}");
+        same(reference, "I checked twice. The answer is 5.");
+        differ(reference, "6");
+        assert_eq!(normalize(reference), "5");
+        same("Adding them gives 72.\n#### 72", "72");
+        same("We add the two numbers and we get $7$ in the end.", "7");
+        same("Final answer: The largest n is 34.", "34");
+        // A bare answer is not a solution: its words stay.
+        same("\\text{no solution}", "No solution");
+        same("$1$ and $2$", "1, 2");
     }
 
     #[test]

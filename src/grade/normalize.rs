@@ -19,6 +19,11 @@ const TEXT_COMMANDS: &[&str] = &[
     "mathbf",
     "mathit",
     "mathsf",
+    "mathtt",
+    "mathnormal",
+    "textnormal",
+    "textsl",
+    "textsc",
     "operatorname",
 ];
 
@@ -71,14 +76,53 @@ const UNITS: &[&str] = &[
     "ml",
     "mph",
     "percent",
+    "percentage",
     "pct",
 ];
 
 /// Commands recognised after a doubled backslash (`\\frac`): the common ones of final answers.
 const DOUBLED_COMMANDS: &[&str] = &[
-    "frac", "dfrac", "tfrac", "cfrac", "sqrt", "text", "textbf", "mbox", "mathrm", "pi", "infty",
-    "cdot", "times", "div", "left", "right", "boxed", "binom", "dbinom", "circ", "pm", "cup", "in",
-    "begin", "end", "sin", "cos", "tan", "log", "ln",
+    "frac",
+    "dfrac",
+    "tfrac",
+    "cfrac",
+    "sqrt",
+    "text",
+    "textbf",
+    "mbox",
+    "mathrm",
+    "pi",
+    "infty",
+    "cdot",
+    "times",
+    "div",
+    "left",
+    "right",
+    "boxed",
+    "binom",
+    "dbinom",
+    "circ",
+    "pm",
+    "cup",
+    "in",
+    "begin",
+    "end",
+    "sin",
+    "cos",
+    "tan",
+    "log",
+    "ln",
+    "le",
+    "leq",
+    "ge",
+    "geq",
+    "ne",
+    "neq",
+    "lt",
+    "gt",
+    "emptyset",
+    "varnothing",
+    "textnormal",
 ];
 
 /// Unicode symbols that models write for LaTeX commands. Each replacement ends in a space so a
@@ -94,12 +138,56 @@ const UNICODE: &[(char, &str)] = &[
     ('⋅', "\\cdot "),
     ('√', "\\sqrt "),
     ('°', ""),
+    ('≤', "\\le "),
+    ('⩽', "\\le "),
+    ('≥', "\\ge "),
+    ('⩾', "\\ge "),
+    ('≠', "\\ne "),
+    ('∅', "\\emptyset "),
+    ('∈', "\\in "),
+    ('∪', "\\cup "),
+];
+
+/// Number words: `seven` = 7, `twenty-one` = 21, `one hundred and five` = 105.
+const SMALL_NUMBERS: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: [&str; 8] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+const SCALES: [(&str, i128); 4] = [
+    ("thousand", 1_000),
+    ("million", 1_000_000),
+    ("billion", 1_000_000_000),
+    ("trillion", 1_000_000_000_000),
 ];
 
 /// The rewrites that apply to a whole answer before it is split into items: math delimiters,
 /// sizing and spacing commands, `\dfrac`, degrees, percent and dollar signs, `and`/`or` between
 /// items, thousands separators, mixed numbers `2 1/2`, a trailing period, trailing units.
 pub fn normalize_whole(answer: &str) -> String {
+    if let Some(n) = number_in_words(answer) {
+        return n.to_string();
+    }
     let mut s = String::with_capacity(answer.len());
     for c in answer.trim().chars() {
         match UNICODE.iter().find(|(u, _)| *u == c) {
@@ -111,6 +199,11 @@ pub fn normalize_whole(answer: &str) -> String {
     for degree in ["^{\\circ}", "^\\circ", "^{ \\circ }", "^ \\circ"] {
         s = s.replace(degree, "");
     }
+    // ASCII relations; `!=` only after a space, since `5!=120` is a factorial.
+    let s = s
+        .replace("<=", "\\le ")
+        .replace(">=", "\\ge ")
+        .replace(" !=", " \\ne ");
     let s = rewrite_commands(&s).replace(['$', '%'], "");
     let s = strip_trailing_period(&s);
     let s = unwrap_command(s, &["boxed", "fbox"])
@@ -120,6 +213,69 @@ pub fn normalize_whole(answer: &str) -> String {
     let s = drop_thousands_separators(&s);
     let s = mixed_numbers_to_fracs(&s);
     strip_units(strip_trailing_period(&s)).to_string()
+}
+
+/// The value of an answer written in number words, with optional `\text{}`, `$`, a sign word
+/// and trailing units: `seven` = 7, `\text{Twelve}` = 12, `twenty-one` = 21,
+/// `one hundred and five` = 105, `two thousand` = 2000, `negative five` = -5,
+/// `fifty percent` = 50. Words in the wrong order (`one two`, `hundred`) are not a number.
+fn number_in_words(answer: &str) -> Option<i128> {
+    if answer.len() > 200 || !answer.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let plain = unwrap_text_commands(answer)
+        .replace(['$', '.', ','], " ")
+        .to_ascii_lowercase();
+    let mut words: Vec<&str> = plain
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if !words
+        .iter()
+        .all(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        return None;
+    }
+    while words.len() > 1 && words.last().is_some_and(|w| is_unit(w)) {
+        words.pop();
+    }
+    let negative = matches!(words.first(), Some(&("negative" | "minus")));
+    let words = words.get(usize::from(negative)..)?;
+    let (mut total, mut group, mut smallest_scale) = (0i128, 0i128, i128::MAX);
+    for (k, w) in words.iter().enumerate() {
+        if let Some(n) = SMALL_NUMBERS.iter().position(|s| s == w) {
+            let n = i128::try_from(n).ok()?;
+            // `twenty one` but not `one two`, `twenty eleven` or `one zero`.
+            if group % 10 != 0 || (n >= 10 && group % 100 != 0) || (n == 0 && k > 0) {
+                return None;
+            }
+            group += n;
+        } else if let Some(t) = TENS.iter().position(|s| s == w) {
+            if group % 100 != 0 {
+                return None;
+            }
+            group += 10 * (i128::try_from(t).ok()? + 2);
+        } else if *w == "hundred" {
+            if group == 0 || group >= 100 {
+                return None;
+            }
+            group *= 100;
+        } else if let Some(&(_, scale)) = SCALES.iter().find(|(s, _)| s == w) {
+            if group == 0 || scale >= smallest_scale {
+                return None;
+            }
+            total += group * scale;
+            group = 0;
+            smallest_scale = scale;
+        } else if *w != "and" || k == 0 {
+            return None;
+        }
+    }
+    if words.is_empty() || words.last() == Some(&"and") {
+        return None;
+    }
+    let value = total + group;
+    Some(if negative { -value } else { value })
 }
 
 /// One item of an answer, normalised.
@@ -136,6 +292,12 @@ pub struct LeafText {
 /// Normalises one item of an answer (an element of a tuple, set or matrix, or the whole answer).
 pub fn normalize_leaf(item: &str) -> LeafText {
     let item = item.trim();
+    if let Some(n) = number_in_words(item) {
+        return LeafText {
+            text: n.to_string(),
+            is_text: false,
+        };
+    }
     let text_origin = unwrap_command(item, TEXT_COMMANDS).is_some();
     let unwrapped = unwrap_text_commands(item).replace("\\\\", "\\");
     let stripped = strip_trailing_period(strip_units(&unwrapped)).trim();
@@ -153,7 +315,7 @@ pub fn normalize_leaf(item: &str) -> LeafText {
 
 /// Bracket depth change of one character: `([{` open, `)]}` close. Intervals mix the kinds
 /// (`(1,2]`), so any closer closes any opener.
-fn depth_step(c: char) -> i64 {
+pub fn depth_step(c: char) -> i64 {
     match c {
         '(' | '[' | '{' => 1,
         ')' | ']' | '}' => -1,
@@ -231,6 +393,11 @@ pub fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
     parts
 }
 
+/// The argument of `s` when `s` is exactly one text command: `\text{Area}` → `Area`.
+pub fn text_argument(s: &str) -> Option<&str> {
+    unwrap_command(s.trim(), TEXT_COMMANDS)
+}
+
 /// The argument of `s` when `s` is exactly one `\name{...}` with `name` among `names`.
 fn unwrap_command<'a>(s: &'a str, names: &[&str]) -> Option<&'a str> {
     let rest = s.strip_prefix('\\')?;
@@ -243,7 +410,9 @@ fn unwrap_command<'a>(s: &'a str, names: &[&str]) -> Option<&'a str> {
 /// Rewrites commands in one left-to-right pass: drops sizing (`\left`, `\right`, `\big`...),
 /// style (`\displaystyle`), thin spaces `\!`, degree signs `\circ`, `\$` and `\%`, and the
 /// delimiters `\(`, `\)`, `\[`, `\]`; turns `\,` `\;` `\:` `\ ` `\quad` into spaces and
-/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`. `\\` stays
+/// `\dfrac`/`\tfrac`/`\cfrac` into `\frac`, `\dbinom`/`\tbinom` into `\binom`; spells every
+/// relation one way (`\leq`, `\leqslant` → `\le`; `\geq` → `\ge`; `\neq`, `\not=` → `\ne`;
+/// `\lt` → `<`; `\gt` → `>`) and `\varnothing` as `\emptyset`. `\\` stays
 /// (a matrix row ends with it), except before a common command name, where it is a backslash
 /// doubled by JSON escaping: `\\frac` is `\frac`.
 fn rewrite_commands(s: &str) -> String {
@@ -251,6 +420,17 @@ fn rewrite_commands(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while let Some(&c) = chars.get(i) {
+        // Stray backslashes before a percent or dollar sign: `50\\%` is `50\%`.
+        let run_starts = c == '\\' && (i == 0 || chars.get(i - 1) != Some(&'\\'));
+        let backslashes = if run_starts {
+            chars.iter().skip(i).take_while(|c| **c == '\\').count()
+        } else {
+            0
+        };
+        if backslashes > 0 && matches!(chars.get(i + backslashes), Some('%' | '$')) {
+            i += backslashes;
+            continue;
+        }
         if c == '\\' && chars.get(i + 1) == Some(&'\\') {
             let name: String = chars
                 .iter()
@@ -308,6 +488,16 @@ fn rewrite_commands(s: &str) -> String {
             "dbinom" | "tbinom" => out.push_str("\\binom"),
             "quad" | "qquad" => out.push(' '),
             "infin" | "infinity" => out.push_str("\\infty"),
+            "le" | "leq" | "leqslant" | "leqq" => out.push_str("\\le"),
+            "ge" | "geq" | "geqslant" | "geqq" => out.push_str("\\ge"),
+            "ne" | "neq" => out.push_str("\\ne"),
+            "lt" => out.push('<'),
+            "gt" => out.push('>'),
+            "varnothing" => out.push_str("\\emptyset"),
+            "not" if chars.get(i) == Some(&'=') => {
+                i += 1;
+                out.push_str("\\ne ");
+            }
             _ => {
                 out.push('\\');
                 out.push_str(&name);
@@ -330,10 +520,11 @@ fn conjunctions_to_commas(s: &str) -> String {
     out.replace(" and ", ",").replace(" or ", ",")
 }
 
-/// Removes commas that separate thousands: `1,000,000` → `1000000`, `12,345.5` → `12345.5`. A
-/// number counts as grouped when it is one to three digits, then groups of a comma and exactly
-/// three digits, outside all brackets: `(1,100)` and `\{1,000\}` are lists, and so are `1, 000`
-/// and `1,0000`. (PRM800K strips such commas inside brackets too, which breaks `[0,100]`.)
+/// Removes commas and spaces that separate thousands: `1,000,000` → `1000000`, `12,345.5` →
+/// `12345.5`, `12 345` → `12345`. A number counts as grouped when it is one to three digits,
+/// then groups of one separator and exactly three digits, outside all brackets: `(1,100)` and
+/// `\{1,000\}` are lists, and so are `1, 000` and `1,0000`; `2 1/2` and `x^2 100` are not
+/// grouped. (PRM800K strips such commas inside brackets too, which breaks `[0,100]`.)
 fn drop_thousands_separators(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
@@ -341,23 +532,28 @@ fn drop_thousands_separators(s: &str) -> String {
     let mut depth = 0i64;
     let mut i = 0;
     while let Some(&c) = chars.get(i) {
+        let before = i.checked_sub(1).and_then(|k| chars.get(k));
         let starts_number = c.is_ascii_digit()
-            && (i == 0
-                || !chars
-                    .get(i - 1)
-                    .is_some_and(|p| p.is_ascii_digit() || matches!(p, '.' | ',')));
+            && !before.is_some_and(|p| p.is_ascii_digit() || matches!(p, '.' | ','));
         if depth == 0 && starts_number {
             let lead = (i..).take_while(|&k| digit(k)).count();
             let mut end = i + lead;
-            let mut commas = Vec::new();
-            while chars.get(end) == Some(&',') && (1..=3).all(|k| digit(end + k)) && !digit(end + 4)
+            let separator = match chars.get(end) {
+                Some(' ') if !before.is_some_and(|p| matches!(p, '^' | '_')) => ' ',
+                _ => ',',
+            };
+            let mut separators = Vec::new();
+            while chars.get(end) == Some(&separator)
+                && (1..=3).all(|k| digit(end + k))
+                && !digit(end + 4)
+                && (separator == ',' || chars.get(end + 4) != Some(&'/'))
             {
-                commas.push(end);
+                separators.push(end);
                 end += 4;
             }
             let list_follows = chars.get(end) == Some(&',') && digit(end + 1);
-            if lead <= 3 && !commas.is_empty() && !list_follows {
-                for k in commas {
+            if lead <= 3 && !separators.is_empty() && !list_follows {
+                for k in separators {
                     if let Some(d) = drop.get_mut(k) {
                         *d = true;
                     }
@@ -461,7 +657,8 @@ fn strip_units(s: &str) -> &str {
     }
 }
 
-fn is_unit(word: &str) -> bool {
+/// Whether `word` (any case, singular or plural) is a unit word that trailing units drop.
+pub fn is_unit(word: &str) -> bool {
     let word = word.to_ascii_lowercase();
     let forms = [
         Some(word.as_str()),
@@ -598,26 +795,31 @@ fn strip_outer_braces(s: &str) -> &str {
     s
 }
 
-/// Removes white space, except one space between a command name and a letter (`\pi r`).
-fn squash_spaces(s: &str) -> String {
+/// Removes white space, except one space between a command name and a letter (`\pi r`) and
+/// one between two digits (`1 2` is not `12`; thousands groups `12 345` were joined before).
+pub fn squash_spaces(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_command = false;
-    let mut pending_space = false;
+    let mut spaced = false;
+    let mut last = ' ';
     for c in s.chars() {
         if c.is_whitespace() {
-            pending_space = in_command;
+            spaced = true;
             continue;
         }
-        if pending_space && c.is_ascii_alphabetic() {
+        let keep = (in_command && c.is_ascii_alphabetic())
+            || (last.is_ascii_digit() && c.is_ascii_digit());
+        if spaced && keep {
             out.push(' ');
         }
-        pending_space = false;
+        spaced = false;
         in_command = if c == '\\' {
             true
         } else {
             in_command && c.is_ascii_alphabetic()
         };
         out.push(c);
+        last = c;
     }
     out
 }
@@ -728,5 +930,39 @@ mod tests {
             let _ = normalize_leaf(s);
             let _ = split_top(s, ",");
         }
+    }
+
+    #[test]
+    fn relations_thousands_and_number_words() {
+        let n = normalize_whole;
+        assert_eq!(n("x \\leq 3"), "x \\le 3");
+        assert_eq!(n("x <= 3"), "x \\le  3");
+        assert_eq!(n("x≥y"), "x\\ge y");
+        assert_eq!(n("x \\neq 3"), "x \\ne 3");
+        assert_eq!(n("x \\not= 3"), "x \\ne  3");
+        assert_eq!(n("x \\lt 3 \\gt y"), "x < 3 > y");
+        assert_eq!(n("5!=120"), "5!=120");
+        assert_eq!(n("\\varnothing"), "\\emptyset");
+        assert_eq!(n("50\\\\%"), "50");
+        assert_eq!(n("\\\\\\$5"), "5");
+        assert_eq!(n("12 345"), "12345");
+        assert_eq!(n("1 000 000.5"), "1000000.5");
+        assert_eq!(n("1 2"), "1 2");
+        assert_eq!(n("1234 567"), "1234 567");
+        assert_eq!(n("x^2 100"), "x^2 100");
+        assert_eq!(n("seven"), "7");
+        assert_eq!(n("$\\text{Seventy-Two}$."), "72");
+        assert_eq!(n("one thousand and one"), "1001");
+        assert_eq!(n("three hundred million"), "300000000");
+        assert_eq!(n("minus twelve"), "-12");
+        assert_eq!(n("two thousand two thousand"), "two thousand two thousand");
+        assert_eq!(n("and one"), "and one");
+        assert_eq!(n("one and"), "one and");
+        assert_eq!(n("twenty twelve"), "twenty twelve");
+        assert_eq!(n("no one"), "no one");
+        assert_eq!(normalize_leaf("three").text, "3");
+        assert!(!normalize_leaf("three").is_text);
+        assert_eq!(squash_spaces("1 2 + x  y"), "1 2+xy");
+        assert_eq!(squash_spaces("\\pi r"), "\\pi r");
     }
 }

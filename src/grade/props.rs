@@ -1,6 +1,7 @@
 //! Property tests of the grader: no input panics, `equivalent` is reflexive and symmetric,
 //! decorations (`$..$`, `\boxed{}`, `x =`, `\dfrac`, `\left(`) do not change an answer,
-//! extraction finds what a box holds, and huge or deeply nested input returns.
+//! extraction finds what a box holds, inequality chains equal their intervals, decimals of
+//! fractions follow the one decimal rule, and huge or deeply nested input returns.
 //!
 //! `grader_fuzz_long` is the stable fuzz run, ignored by default; run it with
 //! `cargo test --lib grader_fuzz_long -- --ignored` (`PROPTEST_CASES=N` sets its cases, 200k by
@@ -159,6 +160,58 @@ proptest! {
     }
 
     #[test]
+    fn inequalities_equal_their_intervals(lo in -99i64..100, width in 1i64..100, left in 0usize..2, right in 0usize..2) {
+        let hi = lo + width;
+        let (less, open) = [("<", '('), ("\\le", '[')][left];
+        let (less2, close) = [("<", ')'), ("\\le", ']')][right];
+        let chain = format!("{lo} {less} x {less2} {hi}");
+        let greater = less.replace('<', ">").replace("\\le", "\\ge");
+        let greater2 = less2.replace('<', ">").replace("\\le", "\\ge");
+        let flipped = format!("{hi} {greater2} x {greater} {lo}");
+        let interval = format!("{open}{lo}, {hi}{close}");
+        let other = format!("{}{lo}, {hi}{close}", if open == '(' { '[' } else { '(' });
+        let wider = format!("{open}{lo}, {}{close}", hi + 1);
+        prop_assert!(equivalent(&chain, &interval), "{} vs {}", chain, interval);
+        prop_assert!(equivalent(&flipped, &interval), "{} vs {}", flipped, interval);
+        prop_assert!(!equivalent(&chain, &other), "{} vs {}", chain, other);
+        prop_assert!(!equivalent(&chain, &wider), "{} vs {}", chain, wider);
+    }
+
+    #[test]
+    fn decimals_follow_one_rule_for_fractions(p in 1i64..1000, q in 2i64..1000, places in 1usize..13) {
+        // The fraction rounded (half up) and truncated to `places` places, from exact digits.
+        let digits = |n: i64| -> String {
+            let mut out = format!("{}.", n / q);
+            let mut r = n % q;
+            for _ in 0..places {
+                r *= 10;
+                out.push(char::from(b'0' + u8::try_from(r / q).unwrap()));
+                r %= q;
+            }
+            out
+        };
+        let truncated = digits(p);
+        let scale = 10i64.pow(u32::try_from(places).unwrap());
+        let exact_in_places = (p * scale) % q == 0;
+        let rounded = {
+            let n = (2 * p * scale + q) / (2 * q);
+            format!("{}.{:0width$}", n / scale, n % scale, width = places)
+        };
+        let frac = format!("\\frac{{{p}}}{{{q}}}");
+        let significant = |d: &str| d.chars().filter(char::is_ascii_digit).skip_while(|c| *c == '0').count();
+        for decimal in [&truncated, &rounded] {
+            let want = exact_in_places || significant(decimal) >= 8;
+            prop_assert_eq!(equivalent(&frac, decimal), want, "{} vs {}", frac, decimal);
+        }
+        // A last digit off by two is never equal, unless the digits are exact.
+        let last = truncated.chars().last().and_then(|c| c.to_digit(10)).unwrap();
+        let off = format!("{}{}", &truncated[..truncated.len() - 1], (last + 2) % 10);
+        if !exact_in_places && last + 2 < 10 {
+            prop_assert!(!equivalent(&frac, &off), "{} vs {}", frac, off);
+        }
+    }
+
+    #[test]
     fn a_boxed_answer_is_extracted_unchanged(
         before in "[^{}]{0,40}",
         answer in "[^{}\\\\]{1,20}",
@@ -214,6 +267,34 @@ fn huge_and_deeply_nested_input_returns() {
     let other = nested.replacen("29", "31", 1);
     assert!(nested.len() <= MAX_ANSWER_BYTES);
     assert!(!equivalent(&nested, &other));
+}
+
+/// Huge inputs for the paths of relations, labels, several boxes, math spans, number words and
+/// bracketed matrices; the test passes by returning.
+#[test]
+fn huge_relations_boxes_and_words_return() {
+    let n = 50_000;
+    let inputs: [String; 12] = [
+        format!("{}1", "x<".repeat(MAX_ANSWER_BYTES / 2 - 1)),
+        format!("{}1", "x \\le ".repeat(MAX_ANSWER_BYTES / 6 - 1)),
+        format!("{}1", "f(x)=".repeat(MAX_ANSWER_BYTES / 5 - 1)),
+        format!("{}1", " != ".repeat(MAX_ANSWER_BYTES / 4 - 1)),
+        "x<1,".repeat(MAX_ANSWER_BYTES / 4 - 1),
+        (0..n / 10).map(|k| format!("\\boxed{{{k}}}")).collect(),
+        "\\boxed{1}".repeat(n / 9),
+        "$1$ word ".repeat(n / 9),
+        "The answer is ".repeat(n / 14),
+        "one ".repeat(n / 4),
+        "1 000 ".repeat(n / 6),
+        "\\left[\\begin{array}{c}".repeat(n / 24),
+    ];
+    for a in &inputs {
+        for b in &inputs {
+            let _ = grade(a, b);
+        }
+        assert!(equivalent(a, a));
+        let _ = extract(a, &ExtractOptions::all());
+    }
 }
 
 /// The stable fuzz run: many more cases of every property above. Not run by default.
