@@ -8,7 +8,7 @@ use crate::engine::default_policy_dir;
 use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::search::{Aggregation, CancelToken};
-use crate::verify::VerifierSpec;
+use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -42,10 +42,11 @@ pub struct EvaluateArgs {
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Also judge the same samples with these verifiers, comma-separated (see `run --verifier`):
-    /// step AUC against the exact labels, best-of-k and weighted best-of-k accuracy per level.
-    #[arg(long, value_delimiter = ',', value_parser = VerifierSpec::parse)]
-    pub verifiers: Vec<VerifierSpec>,
+    /// Also judge the same samples with these verifiers, comma-separated (see `run --verifier`;
+    /// a noisy oracle's `,blind=` and `,seed=` stay with it): step AUC against the exact labels,
+    /// best-of-k and weighted best-of-k accuracy per level.
+    #[arg(long, value_parser = VerifierSpec::parse_list, default_value = "")]
+    pub verifiers: VerifierList,
     /// How the verifiers' step scores become a solution's score: last, min, prod, mean.
     #[arg(long, default_value = "last", value_parser = Aggregation::parse)]
     pub aggregation: Aggregation,
@@ -81,6 +82,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     };
     let mut verifiers = a
         .verifiers
+        .0
         .iter()
         .map(|v| {
             v.build(&device)

@@ -72,6 +72,7 @@ pub(super) fn add_and_score(
                     logprob: StepLogprob {
                         sum: 0.0,
                         tokens: 0,
+                        min: 0.0,
                     },
                 });
             }

@@ -65,6 +65,11 @@ pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
                 .map(|&x| f64::from(x))
                 .sum(),
             tokens: content - prev,
+            min: g.logprobs[prev..content]
+                .iter()
+                .map(|&x| f64::from(x))
+                .reduce(f64::min)
+                .unwrap_or(0.0),
         };
         prev = end;
         if ids.is_empty() && !delimited {
@@ -76,6 +81,13 @@ pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
                 last.delimited |= delimited;
                 last.logprob.sum += logprob.sum;
                 last.logprob.tokens += logprob.tokens;
+                if logprob.tokens > 0 {
+                    last.logprob.min = if last.logprob.tokens == logprob.tokens {
+                        logprob.min
+                    } else {
+                        last.logprob.min.min(logprob.min)
+                    };
+                }
             }
             _ => out.push(GenStep {
                 text: piece.to_string(),
@@ -391,27 +403,11 @@ mod tests {
         assert_eq!(s[2].ids, [4]);
         assert!(s[0].delimited && s[1].delimited && !s[2].delimited);
         // Step 1's content: tokens 0 and 1 (log-probs -1, -2); its newline excluded.
-        assert_eq!(
-            s[0].logprob,
-            StepLogprob {
-                sum: -3.0,
-                tokens: 2
-            }
-        );
-        assert_eq!(
-            s[1].logprob,
-            StepLogprob {
-                sum: -4.0,
-                tokens: 1
-            }
-        );
-        assert_eq!(
-            s[2].logprob,
-            StepLogprob {
-                sum: -7.0,
-                tokens: 1
-            }
-        );
+        let lp = |sum, tokens, min| StepLogprob { sum, tokens, min };
+        assert_eq!(s[0].logprob, lp(-3.0, 2, -2.0));
+        // The empty piece's newline (log-prob -6) is a delimiter, not content.
+        assert_eq!(s[1].logprob, lp(-4.0, 1, -4.0));
+        assert_eq!(s[2].logprob, lp(-7.0, 1, -7.0));
         // A step cut at the delimiter, and a lone delimiter.
         let one = gen("ab\n", vec![1, 2, 10], vec![3], false);
         assert_eq!(gen_steps(&one, "\n").len(), 1);

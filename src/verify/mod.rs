@@ -8,6 +8,7 @@
 //! scored, not with the sum over rounds of whole prefixes.
 
 pub mod logprob;
+pub mod noisy;
 pub mod prm;
 
 use crate::data::{toy, Problem};
@@ -22,6 +23,8 @@ pub struct StepLogprob {
     pub sum: f64,
     /// How many tokens.
     pub tokens: usize,
+    /// The least likely token's log-probability (0 for a step without tokens).
+    pub min: f64,
 }
 
 /// One step of a partial solution, as a verifier reads it.
@@ -90,10 +93,17 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 pub enum VerifierSpec {
     /// The exact step checker of the toy task: 1 while every step so far is right, else 0.
     Oracle,
-    /// The policy's own token log-probabilities ([`logprob`]): free, no training.
+    /// The policy's own token log-probabilities ([`logprob`]): free, no training. Step k
+    /// scores the geometric mean of the token probabilities of steps 1..=k.
     Logprob,
+    /// Each step's own mean token probability (geometric mean over its tokens alone).
+    LogprobStepMean,
+    /// Each step's least likely token's probability.
+    LogprobStepMin,
     /// The committed toy process reward model (`models/toy/prm`).
     ToyPrm,
+    /// A synthetic PRM from the exact labels with calibrated noise ([`noisy`]).
+    NoisyOracle(noisy::NoisySpec),
     /// The committed toy outcome reward model (`models/toy/orm`).
     ToyOrm,
     /// A PRM checkpoint directory; its format is read from the checkpoint ([`prm::detect`]).
@@ -107,18 +117,30 @@ pub const TOY_ORM: &str = "models/toy/orm";
 
 impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
-    pub const NAMES: &'static str =
-        "oracle, logprob, toy-prm, toy-orm, or the directory of a PRM checkpoint";
+    pub const NAMES: &'static str = "oracle, logprob, logprob-step-mean, logprob-step-min, \
+toy-prm, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], or the directory of \
+a PRM checkpoint";
 
     /// The verifiers that need no path, as the window offers them.
-    pub const BUILT_IN: [VerifierSpec; 4] =
-        [Self::Oracle, Self::Logprob, Self::ToyPrm, Self::ToyOrm];
+    pub const BUILT_IN: [VerifierSpec; 6] = [
+        Self::Oracle,
+        Self::Logprob,
+        Self::LogprobStepMean,
+        Self::LogprobStepMin,
+        Self::ToyPrm,
+        Self::ToyOrm,
+    ];
 
     /// Parses a `--verifier` value: a name, or else a path (it must look like one).
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "oracle" => Ok(Self::Oracle),
             "logprob" => Ok(Self::Logprob),
+            "logprob-step-mean" => Ok(Self::LogprobStepMean),
+            "logprob-step-min" => Ok(Self::LogprobStepMin),
+            spec if spec.starts_with("noisy-oracle:") => {
+                noisy::NoisySpec::parse(&spec["noisy-oracle:".len()..]).map(Self::NoisyOracle)
+            }
             "toy-prm" => Ok(Self::ToyPrm),
             "toy-orm" => Ok(Self::ToyOrm),
             path if path.contains(std::path::MAIN_SEPARATOR) || Path::new(path).is_dir() => {
@@ -136,11 +158,43 @@ impl VerifierSpec {
     pub fn build(&self, device: &candle_core::Device) -> anyhow::Result<Box<dyn Verifier + Send>> {
         Ok(match self {
             Self::Oracle => Box::new(OracleVerifier),
-            Self::Logprob => Box::new(logprob::LogprobVerifier),
+            Self::Logprob => Box::new(logprob::LogprobVerifier::Running),
+            Self::LogprobStepMean => Box::new(logprob::LogprobVerifier::StepMean),
+            Self::LogprobStepMin => Box::new(logprob::LogprobVerifier::StepMin),
             Self::ToyPrm => prm::load(&crate::engine::beside_crate(TOY_PRM), device)?,
+            Self::NoisyOracle(spec) => Box::new(noisy::NoisyOracle::new(*spec)),
             Self::ToyOrm => prm::load(&crate::engine::beside_crate(TOY_ORM), device)?,
             Self::Prm(dir) => prm::load(dir, device)?,
         })
+    }
+}
+
+/// Several verifiers, as `--verifiers` lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifierList(pub Vec<VerifierSpec>);
+
+impl VerifierSpec {
+    /// Parses a comma-separated list; a piece `blind=...` or `seed=...` belongs to the noisy
+    /// oracle before it. An empty string is an empty list.
+    pub fn parse_list(s: &str) -> Result<VerifierList, String> {
+        let mut items: Vec<String> = Vec::new();
+        for piece in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match items.last_mut() {
+                Some(last)
+                    if last.starts_with("noisy-oracle:")
+                        && (piece.starts_with("blind=") || piece.starts_with("seed=")) =>
+                {
+                    last.push(',');
+                    last.push_str(piece);
+                }
+                _ => items.push(piece.to_string()),
+            }
+        }
+        items
+            .iter()
+            .map(|i| Self::parse(i))
+            .collect::<Result<_, _>>()
+            .map(VerifierList)
     }
 }
 
@@ -149,7 +203,10 @@ impl std::fmt::Display for VerifierSpec {
         match self {
             Self::Oracle => write!(f, "oracle"),
             Self::Logprob => write!(f, "logprob"),
+            Self::LogprobStepMean => write!(f, "logprob-step-mean"),
+            Self::LogprobStepMin => write!(f, "logprob-step-min"),
             Self::ToyPrm => write!(f, "toy-prm"),
+            Self::NoisyOracle(spec) => write!(f, "{spec}"),
             Self::ToyOrm => write!(f, "toy-orm"),
             Self::Prm(dir) => write!(f, "{}", dir.display()),
         }
@@ -214,6 +271,16 @@ mod tests {
             .to_string()
             .contains("non-integer"));
         assert!(VerifierSpec::parse("prm").is_err());
+        let list =
+            VerifierSpec::parse_list("oracle,noisy-oracle:0.8,blind=last-digit,seed=2,logprob")
+                .unwrap()
+                .0;
+        assert_eq!(list.len(), 3);
+        assert_eq!(
+            list[1].to_string(),
+            "noisy-oracle:0.8,blind=last-digit,seed=2"
+        );
+        assert!(VerifierSpec::parse_list("").unwrap().0.is_empty());
     }
 
     #[test]
