@@ -19,7 +19,7 @@ VERIFIERS=${VERIFIERS:-"oracle toy-prm logprob"}
 JOBS=${JOBS:-2}
 
 cargo build --release --locked --quiet
-bin=target/release/thinkscale
+bin=${CARGO_TARGET_DIR:-target}/release/thinkscale
 rm -rf "$OUT"
 mkdir -p "$OUT/runs" "$OUT/ratio"
 
