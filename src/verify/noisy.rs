@@ -6,12 +6,13 @@
 //!
 //! **Noise model.** Each step gets a latent score `z = μ·label + ε`, where `label` is 1 while
 //! the solution is still right after the step (as the verifier perceives it, see blind spots)
-//! and 0 after the first error, `ε ~ N(0, 1)`, and the score is the logistic `1 / (1 + e^-z)`.
+//! and 0 after the first error — except the answer line (`\boxed{...}`), labelled 1 exactly
+//! when it holds the right answer (a slip that cancels out is not held against it), `ε ~ N(0, 1)`, and the score is the logistic `1 / (1 + e^-z)`.
 //! `ε` is drawn from a hash of (seed, problem id, the steps up to this one), so one partial
 //! solution always gets one score, however often and in whatever batch it is asked about.
 //!
-//! **Calibration.** A right solution's last step has label 1 and a wrong one's label 0, so the
-//! probability that a right solution outscores a wrong one is
+//! **Calibration.** A right solution's answer line has label 1 and a wrong one's label 0, so
+//! the probability that a right solution outscores a wrong one (by the last step's score) is
 //! `P(μ + ε₁ > ε₂) = Φ(μ / √2)`; setting `μ = √2 · Φ⁻¹(Q)` makes the within-problem AUC of
 //! last-step scores Q in expectation, whatever the problems (the logistic is monotone, so it
 //! does not change the AUC). Identical samples share their noise, so a finite set of problems
@@ -199,13 +200,18 @@ fn blind_step(line: &str, class: BlindSpot) -> Option<i64> {
 }
 
 /// The labels a noisy oracle perceives: 1 while the solution is right (or wrong only in its
-/// blind spot, which it then believes), 0 from the first error it sees.
+/// blind spot, which it then believes), 0 from the first error it sees. The answer line
+/// (`\\boxed{...}`) is labelled by the answer alone: 1 when it holds the value the oracle
+/// expects, whatever the steps before it.
 pub fn perceived_labels(steps: &[String], target: i64, blind: Option<BlindSpot>) -> Vec<bool> {
     let mut expected = target;
     let mut ok = true;
     steps
         .iter()
         .map(|s| {
+            if s.trim_start().starts_with("\\boxed") {
+                return toy::step_ok(s, expected);
+            }
             if ok && !toy::step_ok(s, expected) {
                 match blind.and_then(|b| blind_step(s, b)) {
                     Some(v) => expected = v,
