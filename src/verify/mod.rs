@@ -213,6 +213,18 @@ impl std::fmt::Display for VerifierSpec {
     }
 }
 
+/// The reference of a toy problem as the integer the exact step checker needs; `who` names the
+/// verifier in the error about a problem that is not toy arithmetic.
+pub(crate) fn toy_target(problem: &Problem, who: &str) -> anyhow::Result<i64> {
+    problem.answer.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "{who} checks toy arithmetic, but problem {} has the non-integer answer '{}'",
+            problem.id,
+            problem.answer
+        )
+    })
+}
+
 /// The toy task's exact checker as a verifier: a step scores 1 when it and every step before it
 /// are right ([`toy::check_steps`]), else 0. It reads the reference answer, so it is an upper
 /// bound for learned verifiers, not a fair competitor.
@@ -229,13 +241,7 @@ impl Verifier for OracleVerifier {
         solutions: &[&[StepText]],
         _: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
-        let target: i64 = problem.answer.trim().parse().map_err(|_| {
-            anyhow::anyhow!(
-                "the oracle verifier checks toy arithmetic, but problem {} has the non-integer answer '{}'",
-                problem.id,
-                problem.answer
-            )
-        })?;
+        let target = toy_target(problem, "the oracle verifier")?;
         Ok(solutions
             .iter()
             .map(|steps| {

@@ -251,13 +251,7 @@ impl Verifier for NoisyOracle {
         solutions: &[&[StepText]],
         _: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
-        let target: i64 = problem.answer.trim().parse().map_err(|_| {
-            anyhow::anyhow!(
-                "the noisy oracle checks toy arithmetic, but problem {} has the non-integer answer '{}'",
-                problem.id,
-                problem.answer
-            )
-        })?;
+        let target = super::toy_target(problem, "the noisy oracle")?;
         let base = fnv(
             fnv(0xcbf2_9ce4_8422_2325 ^ self.spec.seed, &problem.id),
             "\u{0}",
