@@ -45,5 +45,10 @@ if [ ! -f "$link/libcuda.so" ]; then
 fi
 time cargo build --release --locked --features cuda --target-dir target/cuda
 ls -l target/cuda/release/thinkscale
-echo "build-cuda: on the GPU machine, put the CUDA 13 libraries on LD_LIBRARY_PATH (those of"
-echo "  $cuda/lib serve) and run target/cuda/release/thinkscale ... --device cuda:0"
+# Stripped and compressed to carry (about 25 MB of 99; the embedded kernels compress well).
+strip -o target/cuda/thinkscale-cuda target/cuda/release/thinkscale
+gzip -9 -f target/cuda/thinkscale-cuda
+ls -l target/cuda/thinkscale-cuda.gz
+echo "build-cuda: carry target/cuda/thinkscale-cuda.gz to the GPU machine, gunzip it, put the"
+echo "  CUDA 13 libraries on LD_LIBRARY_PATH (the nvidia/cu13/lib of the nvidia-* wheels) and run"
+echo "  BIN=./thinkscale-cuda scripts/gpu-compare.sh"
