@@ -33,7 +33,12 @@ pub fn parse_device(spec: &str) -> anyhow::Result<Device> {
                 "device '{spec}': this build has no CUDA support (build with --features cuda)"
             );
         }
-        return Ok(Device::new_cuda(ordinal)?);
+        return Device::new_cuda(ordinal).map_err(|e| {
+            anyhow::anyhow!(
+                "device '{spec}': cannot open CUDA device {ordinal} ({e}); is an NVIDIA GPU with \
+                 its driver here, and are the CUDA 13 libraries on LD_LIBRARY_PATH?"
+            )
+        });
     }
     if spec == "metal" {
         if !candle_core::utils::metal_is_available() {
