@@ -160,6 +160,7 @@ pub(super) fn finish_survivors(
     if survivors.is_empty() {
         return Ok(Vec::new());
     }
+    env.cancel.check()?;
     let frontier: Vec<(NodeId, usize)> = survivors.iter().map(|&n| (n, 1)).collect();
     let sampling = env.sampling.clone();
     let gens = rec.expand(env, &frontier, round, Until::End, &sampling, meter)?;
@@ -183,6 +184,22 @@ pub(super) fn finish_survivors(
         out.push(rec.finish(leaf, aggregation.apply(s)));
     }
     Ok(out)
+}
+
+/// Marks `nodes` pruned in `round`, each once, except those in `keep` (an entry dropped from
+/// the beam whose node another kept entry shares stays unpruned).
+pub(super) fn prune_except(
+    rec: &mut Recorder<'_>,
+    nodes: impl IntoIterator<Item = NodeId>,
+    keep: &HashSet<NodeId>,
+    round: usize,
+) {
+    let mut pruned = HashSet::new();
+    for node in nodes {
+        if !keep.contains(&node) && pruned.insert(node) {
+            rec.prune(node, round);
+        }
+    }
 }
 
 /// The entries in rank order: highest value first, ties to the earlier node.
@@ -244,15 +261,14 @@ pub fn run(
         let order = ranked(&active);
         let kept = &order[..keep.min(order.len())];
         let kept_nodes: HashSet<NodeId> = kept.iter().map(|e| e.node).collect();
-        let mut pruned = HashSet::new();
-        for e in &order[kept.len()..] {
-            if !kept_nodes.contains(&e.node) && pruned.insert(e.node) {
-                rec.prune(e.node, round);
-            }
-        }
+        prune_except(
+            &mut rec,
+            order[kept.len()..].iter().map(|e| e.node),
+            &kept_nodes,
+            round,
+        );
         if round == max_rounds {
             let survivors: Vec<NodeId> = kept.iter().map(|e| e.node).collect();
-            env.cancel.check()?;
             finished.extend(finish_survivors(
                 &mut rec,
                 &mut env,

@@ -15,7 +15,7 @@
 //! 4. The answer is chosen among all finished candidates (at most about N) by weighted
 //!    best-of-N with the chosen aggregation.
 
-use super::beam::{add_and_score, finish_done, finish_survivors, ranked, Entry};
+use super::beam::{add_and_score, finish_done, finish_survivors, prune_except, ranked, Entry};
 use super::recorder::Recorder;
 use super::select::{choose_weighted, Aggregation};
 use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
@@ -122,12 +122,7 @@ pub fn run(
             let skip = usize::from(subtrees[t].active);
             dropped.extend(order.iter().skip(skip).map(|e| e.node));
         }
-        let mut pruned = HashSet::new();
-        for node in dropped {
-            if !continuing.contains(&node) && pruned.insert(node) {
-                rec.prune(node, round);
-            }
-        }
+        prune_except(&mut rec, dropped, &continuing, round);
         rec.progress(finished.len().min(n), n);
         if subtrees.iter().all(|t| !t.active) {
             break;
@@ -138,7 +133,6 @@ pub fn run(
                 .filter(|t| t.active)
                 .map(|t| t.node)
                 .collect();
-            env.cancel.check()?;
             finished.extend(finish_survivors(
                 &mut rec,
                 &mut env,
