@@ -1,5 +1,6 @@
 //! `thinkscale train`: train the toy models from scratch.
 
+use crate::engine::toy::ToyArch;
 use crate::train::policy::{train_policy, TrainConfig};
 use crate::train::reward::{label, train_verifier, LabelConfig, VerifierKind, VerifierTrainConfig};
 use clap::{Args, Subcommand};
@@ -82,6 +83,18 @@ pub struct TrainPolicyArgs {
     /// Peak learning rate (AdamW, warm-up then cosine decay).
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// Width of the residual stream (the committed toy policy: 128).
+    #[arg(long, default_value_t = 128)]
+    pub hidden_size: usize,
+    /// Width of the MLP (the committed toy policy: 512).
+    #[arg(long, default_value_t = 512)]
+    pub intermediate_size: usize,
+    /// Transformer blocks (the committed toy policy: 4).
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    /// Attention heads; must divide --hidden-size (the committed toy policy: 4).
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
     /// Where to save the model (Hugging Face layout). Refuses to overwrite a directory that
     /// already holds weights unless --force.
     #[arg(long, default_value = "models/toy/policy")]
@@ -101,11 +114,30 @@ pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             if a.steps == 0 || a.batch_size == 0 {
                 anyhow::bail!("--steps and --batch-size must be at least 1");
             }
+            if a.hidden_size == 0 || a.intermediate_size == 0 || a.layers == 0 || a.heads == 0 {
+                anyhow::bail!(
+                    "--hidden-size, --intermediate-size, --layers and --heads must be at least 1"
+                );
+            }
+            if a.hidden_size % a.heads != 0 || (a.hidden_size / a.heads) % 2 != 0 {
+                anyhow::bail!(
+                    "--heads {} must divide --hidden-size {} into an even head width (RoPE rotates pairs)",
+                    a.heads,
+                    a.hidden_size
+                );
+            }
             let cfg = TrainConfig {
                 seed: a.seed,
                 steps: a.steps,
                 batch_size: a.batch_size,
                 lr: a.lr,
+                arch: ToyArch {
+                    hidden_size: a.hidden_size,
+                    intermediate_size: a.intermediate_size,
+                    num_hidden_layers: a.layers,
+                    num_attention_heads: a.heads,
+                    ..ToyArch::default()
+                },
                 ..Default::default()
             };
             let bar = super::progress_bar(cfg.steps as u64, "steps")?;
