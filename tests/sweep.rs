@@ -170,3 +170,112 @@ fn bad_sweeps_are_refused_before_any_model_runs() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a sweep directory"), "{err}");
 }
+
+#[test]
+fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    // The toy policy against itself: M = 1, so the matched budget is one generation.
+    let out = sweep(&dir, &["--larger-policy", "models/toy/policy"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FLOPs exchange"), "{stdout}");
+    let exchange = std::fs::read_to_string(dir.join("exchange.md")).unwrap();
+    assert!(exchange.contains("| 0.16 | 1.0 |"), "{exchange}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let policies = manifest["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2);
+    assert_eq!(policies[0]["params"], policies[1]["params"]);
+    assert_eq!(policies[1]["pretrain_tokens"], 3995034);
+
+    let table = dir.join("optimal-table.json");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    assert_eq!(t["thresholds"].as_array().unwrap().len(), 4);
+    assert!(!t["entries"].as_array().unwrap().is_empty());
+
+    let run_dir = tmp.path().join("r");
+    let out = Command::new(bin())
+        .args([
+            "run",
+            "--strategy",
+            "compute-optimal",
+            "--budget",
+            "4",
+            "--limit",
+            "3",
+        ])
+        .arg("--table")
+        .arg(&table)
+        .arg("--out")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bin prediction, apart"), "{stdout}");
+    let records = std::fs::read_to_string(run_dir.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 3);
+    for l in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(l).unwrap();
+        let bin = r["predicted_bin"].as_u64().unwrap();
+        assert!((1..=5).contains(&bin), "{l}");
+        assert!(r["prediction"]["generations"].as_u64().unwrap() == 4, "{l}");
+        assert!(r["id"].is_string() && r["correct"].is_boolean());
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["summary"]["n"], 3);
+
+    // A budget the table has no choice for, and a missing table, are named.
+    let out = Command::new(bin())
+        .args([
+            "run",
+            "--strategy",
+            "compute-optimal",
+            "--budget",
+            "3",
+            "--limit",
+            "1",
+        ])
+        .arg("--table")
+        .arg(&table)
+        .arg("--out")
+        .arg(tmp.path().join("r2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("budget 3") && err.contains("[1.0, 2.0, 4.0]"),
+        "{err}"
+    );
+    let out = Command::new(bin())
+        .args(["run", "--strategy", "compute-optimal"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--table"), "{err}");
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_fails_before_the_sweep_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = sweep(&file.join("sub"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a-file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}

@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod bins;
+pub mod exchange;
 pub mod optimal;
 pub mod sweep;
 

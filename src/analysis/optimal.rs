@@ -80,6 +80,16 @@ fn best(settings: &[Setting], candidates: &[usize], problems: &[usize]) -> Optio
     best.map(|b| b.0)
 }
 
+/// The setting `settings` would choose at a compute budget of `cost` generations on
+/// `problems` (the best mean accuracy among those costing at most `cost`; ties to the cheaper,
+/// then the earlier).
+pub fn choose(settings: &[Setting], cost: f64, problems: &[usize]) -> Option<usize> {
+    let candidates: Vec<usize> = (0..settings.len())
+        .filter(|&i| settings[i].cost <= cost)
+        .collect();
+    best(settings, &candidates, problems)
+}
+
 /// Compute-optimal accuracy per bin and compute budget, cross-validated over `splits` random
 /// bin-stratified halvings seeded by `seed`. `bins` gives each problem's bin (1..=k). The
 /// budgets are the distinct costs of the settings. Also returns, per budget, the accuracy over

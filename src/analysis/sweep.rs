@@ -9,9 +9,10 @@
 
 use super::bank::{draw_credits, per_draw, summarise, Bank, BankChoice};
 use super::bins::{agreement, bin_sizes, quantile_bins, Agreement, BINS};
-use super::optimal::{budget_to_reach, compute_optimal, OptimalPoint, Setting};
-use crate::runner::sweep::{SweepManifest, SweepRecord, SweepRun};
-use crate::search::StrategyKind;
+use super::exchange::{exchange, Exchange};
+use super::optimal::{budget_to_reach, choose, compute_optimal, OptimalPoint, Setting};
+use crate::runner::sweep::{OptimalTable, SweepManifest, SweepRecord, SweepRun, TableEntry};
+use crate::search::{StrategyKind, StrategySpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -88,6 +89,38 @@ pub struct SweepCurves {
     pub optimal: Vec<OptimalPoint>,
     /// The efficiency gain per compute budget.
     pub efficiency: Vec<Efficiency>,
+    /// Compute-optimal accuracy per predicted bin (0: all) and compute budget: what a
+    /// deployment that cannot see the ground truth gets, cross-validated the same way.
+    #[serde(default)]
+    pub optimal_predicted: Vec<OptimalPoint>,
+    /// The table `run --strategy compute-optimal --table` reads.
+    #[serde(default)]
+    pub table: Option<OptimalTable>,
+    /// The FLOPs exchange against the larger policy, when the sweep ran one.
+    #[serde(default)]
+    pub exchange: Option<Exchange>,
+}
+
+/// Cut points between quantile bins of `ease` (see [`quantile_bins`]): between bin b and b+1
+/// the midpoint of the lowest ease in b and the highest in b+1, high to low.
+fn thresholds(ease: &[f64], bins: &[usize], k: usize) -> Vec<f64> {
+    (1..k)
+        .filter_map(|b| {
+            let lo = ease
+                .iter()
+                .zip(bins)
+                .filter(|(_, &x)| x == b)
+                .map(|(e, _)| *e)
+                .fold(f64::INFINITY, f64::min);
+            let hi = ease
+                .iter()
+                .zip(bins)
+                .filter(|(_, &x)| x == b + 1)
+                .map(|(e, _)| *e)
+                .fold(f64::NEG_INFINITY, f64::max);
+            (lo.is_finite() && hi.is_finite()).then_some((lo + hi) / 2.0)
+        })
+        .collect()
 }
 
 /// A tree-search setting at one budget: its strategy, cost, and per problem the verdicts of
@@ -153,6 +186,8 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     let mut oracle_banks: Vec<Bank> = vec![Bank::default(); n];
     let mut predicted_tokens = 0u64;
     let mut searches: BTreeMap<(String, usize), SearchTally> = BTreeMap::new();
+    let mut specs: HashMap<String, StrategySpec> = HashMap::new();
+    let mut larger: Vec<Option<f64>> = vec![None; n];
     let mut bins_run = false;
     for r in records {
         let p = index[&r.record.id];
@@ -168,9 +203,11 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                 bins_run = true;
                 oracle_banks[p] = Bank::from_candidates(&r.record.candidates);
             }
+            SweepRun::Larger => larger[p] = Some(f64::from(u8::from(r.record.correct))),
             SweepRun::Search {
                 strategy, budget, ..
             } => {
+                specs.insert(strategy.to_string(), *strategy);
                 let e = searches
                     .entry((strategy.to_string(), *budget))
                     .or_insert_with(|| {
@@ -227,6 +264,7 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     budgets.dedup();
     let mut series = Vec::new();
     let mut settings = Vec::new();
+    let mut setting_specs: Vec<StrategySpec> = Vec::new();
     // The sampling strategies, from the banks of every seed.
     for choice in BankChoice::ALL {
         let kind = StrategyKind::parse(choice.as_str()).unwrap_or(StrategyKind::Majority);
@@ -263,6 +301,15 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                 budget: b,
                 cost: b as f64,
                 accuracy: per_problem,
+            });
+            setting_specs.push(match choice {
+                BankChoice::Majority => StrategySpec::Majority,
+                BankChoice::BestOfN => StrategySpec::BestOfN {
+                    aggregation: cfg.aggregation,
+                },
+                BankChoice::WeightedBestOfN => StrategySpec::WeightedBestOfN {
+                    aggregation: cfg.aggregation,
+                },
             });
         }
         series.push(Series {
@@ -318,6 +365,7 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             cost: *cost,
             accuracy: per_problem,
         });
+        setting_specs.push(specs.get(label).copied().unwrap_or(StrategySpec::Majority));
         by_label
             .entry(label.clone())
             .or_insert_with(|| (*kind, Vec::new()))
@@ -347,12 +395,74 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             gain: budget_to_reach(&bon, o.accuracy).map(|b| b / o.cost),
         })
         .collect();
+    let optimal_predicted = compute_optimal(&settings, &predicted_bins, BINS, CV_SPLITS, 0);
+    // The table: per predicted bin and budget, the choice on all of the bin's problems.
+    let table = (!settings.is_empty() && !banks.is_empty()).then(|| {
+        let mut costs: Vec<f64> = settings.iter().map(|s| s.cost).collect();
+        costs.sort_by(f64::total_cmp);
+        costs.dedup();
+        let mut entries = Vec::new();
+        for &cost in &costs {
+            for b in 1..=BINS {
+                let members: Vec<usize> = (0..n).filter(|&p| predicted_bins[p] == b).collect();
+                if members.is_empty() {
+                    continue;
+                }
+                if let Some(c) = choose(&settings, cost, &members) {
+                    entries.push(TableEntry {
+                        cost,
+                        bin: b,
+                        strategy: setting_specs[c],
+                        budget: settings[c].budget,
+                        accuracy: mean(
+                            &members
+                                .iter()
+                                .map(|&p| settings[c].accuracy[p])
+                                .collect::<Vec<_>>(),
+                        ),
+                    });
+                }
+            }
+        }
+        OptimalTable {
+            sweep: cfg.clone(),
+            thresholds: thresholds(&predicted, &predicted_bins, BINS),
+            predict_samples: first_bank.iter().map(Bank::len).max().unwrap_or(0),
+            entries,
+        }
+    });
+    // The FLOPs exchange: the larger policy's greedy accuracy per oracle bin.
+    let facts = |role: &str| manifest.policies.iter().find(|f| f.role == role);
+    let exchange = match (facts("policy"), facts("larger-policy")) {
+        (Some(s), Some(l)) if larger.iter().any(Option::is_some) => {
+            let acc = |bin: usize| {
+                mean(
+                    &(0..n)
+                        .filter(|&p| bin == 0 || oracle_bins[p] == bin)
+                        .filter_map(|p| larger[p])
+                        .collect::<Vec<_>>(),
+                )
+            };
+            Some(exchange(
+                &optimal,
+                BINS,
+                (0..=BINS).map(acc).collect(),
+                (s.params, s.pretrain_tokens),
+                (l.params, l.pretrain_tokens),
+                &cfg.exchange_ratios,
+            ))
+        }
+        _ => None,
+    };
     SweepCurves {
         problems: n,
         series,
         bins,
         optimal,
         efficiency,
+        optimal_predicted,
+        table,
+        exchange,
     }
 }
 

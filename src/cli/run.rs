@@ -4,13 +4,38 @@ use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
 use crate::engine::default_policy_dir;
 use crate::engine::{PromptFormat, SamplingParams};
-use crate::runner::{self, RunConfig, RunEvent};
+use crate::runner::optimal::{self, OptimalRunConfig};
+use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
+use crate::runner::RunConfig;
 use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
+use crate::store::Summary;
 use crate::verify::VerifierSpec;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+/// The strategy of `run`: one of the search strategies, or a sweep's compute-optimal table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStrategy {
+    /// One strategy.
+    Kind(StrategyKind),
+    /// Per problem, the table's choice for its predicted difficulty bin.
+    ComputeOptimal,
+}
+
+impl RunStrategy {
+    /// Parses a strategy name or `compute-optimal`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.trim() == "compute-optimal" {
+            return Ok(Self::ComputeOptimal);
+        }
+        StrategyKind::parse(s)
+            .map(Self::Kind)
+            .map_err(|e| format!("{e}, or compute-optimal (with --table)"))
+    }
+}
 
 /// Flags of `run`.
 #[derive(Debug, Args)]
@@ -28,9 +53,19 @@ pub struct RunArgs {
     pub skip_bad_lines: bool,
     /// Strategy: majority, best-of-n, weighted-best-of-n (N whole samples), beam (beam search),
     /// lookahead (beam search scored after --lookahead greedy steps), dvts (diverse verifier
-    /// tree search). README defines each exactly.
-    #[arg(long, default_value = "weighted-best-of-n", value_parser = StrategyKind::parse)]
-    pub strategy: StrategyKind,
+    /// tree search), or compute-optimal (the setting a sweep's --table chose for each
+    /// problem's predicted difficulty bin). README defines each exactly.
+    #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
+    pub strategy: RunStrategy,
+    /// The compute-optimal table a sweep wrote (`optimal-table.json`), for
+    /// `--strategy compute-optimal`; the policy, verifier and sampling are the table's sweep's,
+    /// and --budget is a compute budget in generations the table has choices for.
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    /// Samples per problem that predict its difficulty bin under `--strategy compute-optimal`
+    /// (default: as many as the sweep used); their compute is reported apart.
+    #[arg(long)]
+    pub predict_samples: Option<usize>,
     /// Budget N: generations (full-solution equivalents) per problem; for beam search and
     /// DVTS the number of beams.
     #[arg(long, default_value_t = 16)]
@@ -108,8 +143,8 @@ pub fn unescape(s: &str) -> String {
 }
 
 impl RunArgs {
-    /// The run configuration these flags describe.
-    pub fn config(&self) -> RunConfig {
+    /// The run configuration these flags describe (with `kind` as the strategy).
+    pub fn config(&self, kind: StrategyKind) -> RunConfig {
         RunConfig {
             dataset: self
                 .dataset
@@ -119,7 +154,7 @@ impl RunArgs {
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             verifier: self.verifier.clone(),
-            strategy: self.strategy.with(
+            strategy: kind.with(
                 self.aggregation,
                 self.beam_width,
                 self.max_rounds,
@@ -142,16 +177,16 @@ impl RunArgs {
         }
     }
 
-    fn out_dir(&self, config: &RunConfig) -> PathBuf {
+    fn out_dir(&self, strategy: &str) -> PathBuf {
         if let Some(out) = &self.out {
             return out.clone();
         }
         let base = format!(
             "runs/{}-{}-b{}-s{}",
-            config.dataset.short_name(),
-            config.strategy.kind().as_str(),
-            config.budget,
-            config.seed
+            self.dataset.short_name(),
+            strategy,
+            self.budget,
+            self.seed
         );
         let mut dir = PathBuf::from(&base);
         let mut k = 2;
@@ -163,38 +198,75 @@ impl RunArgs {
     }
 }
 
-/// Runs `run`.
+/// Runs `run`: a sweep of one (see [`SweepConfig::single`]); the directory holds the sweep's
+/// `sweep.json` and `records.jsonl` and the run's `config.json` and `summary.json`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config();
+    let kind = match args.strategy {
+        RunStrategy::Kind(k) => k,
+        RunStrategy::ComputeOptimal => return run_optimal(&args),
+    };
+    if args.table.is_some() || args.predict_samples.is_some() {
+        anyhow::bail!("--table and --predict-samples go with --strategy compute-optimal");
+    }
+    let config = args.config(kind);
     config.validate()?;
-    let out = args.out_dir(&config);
+    let out = args.out_dir(kind.as_str());
     if out.exists() {
         anyhow::bail!(
             "output directory {} already exists; choose another --out",
             out.display()
         );
     }
+    let sweep = SweepConfig::single(&config);
     let cancel = CancelToken::from_flag(super::interrupt_flag());
     let bar = super::progress_bar(0, "problems")?;
     let mut correct = 0usize;
-    let result = runner::run(&config, &out, &cancel, &mut |e| match e {
-        RunEvent::Started { total } => bar.set_length(total as u64),
-        RunEvent::ProblemDone { index, record } => {
-            correct += record.correct as usize;
-            bar.set_position(index as u64 + 1);
-            bar.set_message(format!(
-                "accuracy {:.3}",
-                correct as f64 / (index + 1) as f64
-            ));
+    let mut finished = 0usize;
+    let mut config_written: anyhow::Result<()> = Ok(());
+    let start = Instant::now();
+    let result = sweep_run::run(&sweep, &out, false, &cancel, &mut |e| match e {
+        SweepEvent::Started { total, .. } => {
+            bar.set_length(total as u64);
+            config_written = crate::io::write_json(&out.join("config.json"), &config);
         }
-        RunEvent::Search { .. } => {}
-    })?;
+        SweepEvent::Done { correct: c, .. } => {
+            correct += usize::from(c);
+            finished += 1;
+            bar.set_position(finished as u64);
+            bar.set_message(format!("accuracy {:.3}", correct as f64 / finished as f64));
+        }
+    });
     bar.finish_and_clear();
-    let s = &result.summary;
+    config_written?;
+    // The summary of whatever is on disk, also when the run failed or was interrupted.
+    let records: Vec<_> = match sweep_run::load(&out) {
+        Ok((_, r)) => r.into_iter().map(|r| r.record).collect(),
+        Err(_) => Vec::new(),
+    };
+    let complete = result.as_ref().is_ok_and(|o| !o.cancelled);
+    let s = Summary::from_records(&records, complete, start.elapsed().as_secs_f64());
+    if out.exists() {
+        crate::io::write_json(&out.join("summary.json"), &s)?;
+    }
+    let outcome = result?;
     println!(
         "{} on {}, budget {}, verifier {}, seed {}",
         config.strategy, config.dataset, config.budget, config.verifier, config.seed
     );
+    print_summary(&s);
+    println!("results: {}", out.display());
+    if outcome.cancelled {
+        eprintln!(
+            "interrupted: {} finished problems kept in {}",
+            s.n,
+            out.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) {
     println!("{:<8} {:>8} {:>9}", "level", "problems", "accuracy");
     for (level, l) in &s.per_level {
         println!("{:<8} {:>8} {:>9.3}", level, l.n, l.accuracy);
@@ -214,11 +286,61 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         s.compute.verifier_flops,
         s.elapsed_s
     );
+}
+
+/// `run --strategy compute-optimal --table FILE`.
+fn run_optimal(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(path) = &args.table else {
+        anyhow::bail!(
+            "--strategy compute-optimal needs --table FILE (a sweep writes optimal-table.json)"
+        );
+    };
+    let (table, sha) = optimal::read_table(path)?;
+    let cfg = OptimalRunConfig {
+        table: path.clone(),
+        table_sha256: sha,
+        cost: args.budget as f64,
+        predict_samples: args.predict_samples.unwrap_or(table.predict_samples),
+        dataset: args
+            .dataset
+            .clone()
+            .with_options(args.dataset_format.clone(), args.skip_bad_lines),
+        levels: args.levels.clone(),
+        limit: args.limit,
+        seed: args.seed,
+        thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let out = args.out_dir("compute-optimal");
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let bar = super::progress_bar(0, "problems")?;
+    let mut correct = 0usize;
+    let (summary, cancelled) = optimal::run(&cfg, &table, &out, &cancel, &mut |i, total, r| {
+        bar.set_length(total as u64);
+        bar.set_position(i as u64 + 1);
+        correct += usize::from(r.record.correct);
+        bar.set_message(format!("accuracy {:.3}", correct as f64 / (i + 1) as f64));
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "compute-optimal at {} generations (table {}), bins predicted from {} samples per \
+         problem; problems per predicted bin {:?}",
+        cfg.cost,
+        path.display(),
+        cfg.predict_samples,
+        summary.bin_sizes
+    );
+    print_summary(&summary.summary);
+    let p = &summary.prediction;
+    println!(
+        "bin prediction, apart: {} generations, {} generated tokens, {:.3e} policy FLOPs, {} \
+         verifier tokens",
+        p.generations, p.generated_tokens, p.policy_flops, p.verifier_tokens
+    );
     println!("results: {}", out.display());
-    if result.cancelled {
+    if cancelled {
         eprintln!(
             "interrupted: {} finished problems kept in {}",
-            s.n,
+            summary.summary.n,
             out.display()
         );
         return Ok(ExitCode::from(130));

@@ -95,6 +95,13 @@ pub struct SweepArgs {
     /// Device: cpu, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// A larger policy for the FLOPs exchange: it answers each problem once, greedily, and is
+    /// compared per difficulty bin with the policy's compute-optimal accuracy at equal FLOPs.
+    #[arg(long)]
+    pub larger_policy: Option<PathBuf>,
+    /// Ratios R = D_inference / D_pretrain at which to report the FLOPs exchange.
+    #[arg(long, value_delimiter = ',', default_value = "0.16,0.79,22")]
+    pub exchange_ratios: Vec<f64>,
 }
 
 impl SweepArgs {
@@ -132,6 +139,9 @@ impl SweepArgs {
             prompt: self.prompt,
             device: self.device.clone(),
             dtype: "f32".into(),
+            larger_policy: self.larger_policy.clone(),
+            exchange_ratios: self.exchange_ratios.clone(),
+            shared_bank: true,
         })
     }
 }
@@ -154,12 +164,45 @@ fn report(dir: &Path, c: &SweepCurves) -> anyhow::Result<()> {
         100.0 * c.bins.agreement.same,
         100.0 * c.bins.agreement.within_one
     );
-    println!("\ncompute-optimal (2-fold cross-validation, 20 splits):");
+    println!("\ncompute-optimal by oracle bin (2-fold cross-validation, 20 splits):");
     print!("{}", c.optimal_markdown());
-    println!(
-        "\nwritten: {} (curves.json, curves.csv, optimal.md)",
-        dir.display()
-    );
+    let mut written = vec!["curves.json", "curves.csv", "optimal.md"];
+    if let Some(t) = &c.table {
+        write_json(&dir.join("optimal-table.json"), t)?;
+        written.push("optimal-table.json");
+        let all: Vec<String> = c
+            .optimal_predicted
+            .iter()
+            .filter(|o| o.bin == 0)
+            .map(|o| format!("{} {:.3}", o.cost, o.accuracy))
+            .collect();
+        println!(
+            "compute-optimal by predicted bin (no ground truth; generations accuracy): {}",
+            all.join(", ")
+        );
+    }
+    if let Some(e) = &c.exchange {
+        let md = format!(
+            "FLOPs exchange: larger policy {} parameters vs {} (M = {:.2}), pretraining tokens {} vs \
+             {} (ratio {:.2}); greedy accuracy of the larger policy against the policy's \
+             compute-optimal accuracy at the matched budget M + 3(M*D_l/D_s - 1)/R, per oracle \
+             bin:\n\n{}",
+            e.larger_params,
+            e.small_params,
+            e.m,
+            e.larger_pretrain_tokens
+                .map_or("unknown".into(), |t| t.to_string()),
+            e.small_pretrain_tokens
+                .map_or("unknown".into(), |t| t.to_string()),
+            e.pretrain_ratio,
+            e.markdown()
+        );
+        std::fs::write(dir.join("exchange.md"), &md)
+            .with_context(|| format!("cannot write {}", dir.join("exchange.md").display()))?;
+        written.push("exchange.md");
+        println!("\n{md}");
+    }
+    println!("\nwritten: {} ({})", dir.display(), written.join(", "));
     Ok(())
 }
 

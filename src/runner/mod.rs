@@ -1,7 +1,10 @@
-//! Runs a [`RunConfig`]: loads the policy and verifier, walks the problems, runs the strategy,
-//! writes the store and reports progress. The CLI and the window's worker both call it, so
-//! there is one way to run an experiment.
+//! Runs experiments: a [`RunConfig`] is one strategy at one budget; [`sweep`] expands a
+//! [`sweep::SweepConfig`] into runs and writes them (`thinkscale run` is a sweep of one, see
+//! [`sweep::SweepConfig::single`]); [`optimal`] deploys a sweep's compute-optimal table.
+//! [`search_problem`] searches one problem and grades it: the sweeps and the window's worker
+//! both call it, so there is one way to run a strategy.
 
+pub mod optimal;
 pub mod sweep;
 
 use crate::backend::{LocalPolicy, Policy};
@@ -10,15 +13,14 @@ use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::grade;
 use crate::search::{
-    CancelToken, Cancelled, NodeStatus, Outcome, SearchContext, SearchEvent, SearchSink, Strategy,
+    CancelToken, NodeStatus, Outcome, SearchContext, SearchEvent, SearchSink, Strategy,
     StrategySpec,
 };
-use crate::store::{Record, RunDir, Summary};
+use crate::store::Record;
 use crate::verify::{Verifier, VerifierSpec};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 /// Everything that determines a run; written as `config.json` next to its results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,30 +110,6 @@ impl RunConfig {
         }
         Ok(ps)
     }
-}
-
-/// What a run reports while it goes.
-#[derive(Debug, Clone)]
-pub enum RunEvent {
-    /// Problems to do.
-    Started {
-        /// How many.
-        total: usize,
-    },
-    /// An event of the search on problem `index`.
-    Search {
-        /// Problem index in the run.
-        index: usize,
-        /// The event.
-        event: SearchEvent,
-    },
-    /// Problem `index` is done and on disk.
-    ProblemDone {
-        /// Problem index in the run.
-        index: usize,
-        /// Its record.
-        record: Box<Record>,
-    },
 }
 
 /// Loads the policy a config names.
@@ -248,90 +226,6 @@ pub fn search_problem(
         tree: Some(outcome.tree),
         chosen: outcome.chosen,
     })
-}
-
-/// The result of [`run`].
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    /// The summary written to `summary.json`.
-    pub summary: Summary,
-    /// Whether the run stopped early on request.
-    pub cancelled: bool,
-}
-
-/// Runs `config`, writing `out/config.json`, `out/records.jsonl` (a line per finished problem,
-/// flushed at once) and `out/summary.json`. A cancelled run keeps every finished record and
-/// writes a summary marked incomplete.
-pub fn run(
-    config: &RunConfig,
-    out: &Path,
-    cancel: &CancelToken,
-    on_event: &mut dyn FnMut(RunEvent),
-) -> anyhow::Result<RunResult> {
-    config.validate()?;
-    let mut policy = load_policy(config)?;
-    let mut verifier = load_verifier(config)?;
-    let problems = config.problems()?;
-    if problems.is_empty() {
-        anyhow::bail!(
-            "no problems selected from dataset {} (levels {:?})",
-            config.dataset,
-            config.levels
-        );
-    }
-    let mut dir = RunDir::create(out, config)?;
-    let start = Instant::now();
-    on_event(RunEvent::Started {
-        total: problems.len(),
-    });
-    let mut records = Vec::with_capacity(problems.len());
-    let mut cancelled = false;
-    for (index, problem) in problems.iter().enumerate() {
-        if cancel.is_cancelled() {
-            cancelled = true;
-            break;
-        }
-        let mut sink = |e: &SearchEvent| {
-            on_event(RunEvent::Search {
-                index,
-                event: e.clone(),
-            })
-        };
-        match search_problem(
-            config,
-            problem,
-            &mut policy,
-            verifier.as_mut(),
-            &mut sink,
-            cancel,
-        ) {
-            Ok(record) => {
-                dir.append(&record)?;
-                records.push(record.clone());
-                on_event(RunEvent::ProblemDone {
-                    index,
-                    record: Box::new(record),
-                });
-            }
-            Err(e) if e.is::<Cancelled>() => {
-                cancelled = true;
-                break;
-            }
-            Err(e) => {
-                let summary = Summary::from_records(&records, false, start.elapsed().as_secs_f64());
-                dir.write_summary(&summary)?;
-                return Err(e.context(format!(
-                    "problem {} failed; {} finished records kept in {}",
-                    problem.id,
-                    records.len(),
-                    out.display()
-                )));
-            }
-        }
-    }
-    let summary = Summary::from_records(&records, !cancelled, start.elapsed().as_secs_f64());
-    dir.write_summary(&summary)?;
-    Ok(RunResult { summary, cancelled })
 }
 
 #[cfg(test)]

@@ -135,6 +135,29 @@ pub struct SweepConfig {
     /// Dense weight type.
     #[serde(default = "default_dtype")]
     pub dtype: String,
+    /// A larger policy for the FLOPs exchange: it answers every problem once, greedily, and
+    /// the report compares it per difficulty bin with the small policy's compute-optimal
+    /// accuracy at the budget that spends as many FLOPs.
+    #[serde(default)]
+    pub larger_policy: Option<PathBuf>,
+    /// The ratios R = D_inference / D_pretrain at which the FLOPs exchange is reported.
+    #[serde(default = "default_exchange_ratios")]
+    pub exchange_ratios: Vec<f64>,
+    /// Whether the sampling strategies share one bank of samples read at every budget (a
+    /// sweep), or run afresh at each budget like the tree searches (`run`, a sweep of one).
+    #[serde(default = "default_shared_bank")]
+    pub shared_bank: bool,
+}
+
+fn default_shared_bank() -> bool {
+    true
+}
+
+/// The paper's three ratios R = D_inference / D_pretrain (Snell et al. 2024, figure 9).
+pub const PAPER_EXCHANGE_RATIOS: [f64; 3] = [0.16, 0.79, 22.0];
+
+fn default_exchange_ratios() -> Vec<f64> {
+    PAPER_EXCHANGE_RATIOS.to_vec()
 }
 
 fn default_widths() -> Vec<BeamWidth> {
@@ -184,6 +207,8 @@ pub enum SweepRun {
         /// Samples per problem.
         budget: usize,
     },
+    /// The larger policy of the FLOPs exchange: one greedy answer per problem.
+    Larger,
     /// A tree search at one budget.
     Search {
         /// The strategy with its parameters.
@@ -195,16 +220,67 @@ pub enum SweepRun {
     },
 }
 
-/// One line of `records.jsonl`.
+/// One line of `records.jsonl`: the run, and beside it the fields of its record of one
+/// problem (so a line reads like a line of any run's records).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepRecord {
     /// Which run.
     pub run: SweepRun,
     /// Its record of one problem.
+    #[serde(flatten)]
     pub record: Record,
 }
 
 impl SweepConfig {
+    /// The sweep of one run: `config`'s strategy at its budget and seed, no bins, the sampling
+    /// strategies run as they are rather than read from a bank. Its only run's configuration
+    /// is `config` itself.
+    pub fn single(config: &RunConfig) -> Self {
+        let (beam_width, max_rounds, lookahead) = match config.strategy {
+            StrategySpec::Beam {
+                beam_width,
+                max_rounds,
+                ..
+            }
+            | StrategySpec::Dvts {
+                beam_width,
+                max_rounds,
+                ..
+            } => (beam_width, max_rounds, 1),
+            StrategySpec::Lookahead {
+                beam_width,
+                max_rounds,
+                lookahead,
+                ..
+            } => (beam_width, max_rounds, lookahead),
+            _ => (DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS, 1),
+        };
+        Self {
+            dataset: config.dataset.clone(),
+            levels: config.levels.clone(),
+            limit: config.limit,
+            policy: config.policy.clone(),
+            verifier: config.verifier.clone(),
+            strategies: vec![config.strategy.kind()],
+            budgets: vec![config.budget],
+            beam_widths: vec![BeamWidth::Fixed(beam_width)],
+            lookaheads: vec![lookahead],
+            max_rounds,
+            aggregation: config.strategy.aggregation(),
+            seeds: vec![config.seed],
+            draws: 1,
+            bin_samples: 0,
+            sampling: config.sampling.clone(),
+            step_delimiter: config.step_delimiter.clone(),
+            prompt: config.prompt,
+            device: config.device.clone(),
+            dtype: config.dtype.clone(),
+            larger_policy: None,
+            exchange_ratios: default_exchange_ratios(),
+            shared_bank: false,
+        }
+    }
+
     /// Checks what a sweep cannot start with, naming the field.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.strategies.is_empty() {
@@ -221,6 +297,18 @@ impl SweepConfig {
         }
         if self.limit == Some(0) {
             anyhow::bail!("limit: at least 1");
+        }
+        if let Some(r) = self
+            .exchange_ratios
+            .iter()
+            .find(|r| !r.is_finite() || **r <= 0.0)
+        {
+            anyhow::bail!("exchange_ratios: {r} is not a positive number");
+        }
+        if let Some(p) = &self.larger_policy {
+            if !p.exists() {
+                anyhow::bail!("larger_policy: {} does not exist", p.display());
+            }
         }
         if self.strategies.contains(&StrategyKind::Lookahead) && self.lookaheads.is_empty() {
             anyhow::bail!("lookaheads: lookahead search needs at least one k");
@@ -253,7 +341,7 @@ impl SweepConfig {
     pub fn runs(&self) -> Vec<SweepRun> {
         let mut out = Vec::new();
         let max = self.budgets.iter().copied().max().unwrap_or(1);
-        let sampling = self.strategies.iter().any(|k| !k.is_tree_search());
+        let sampling = self.shared_bank && self.strategies.iter().any(|k| !k.is_tree_search());
         if self.bin_samples > 0 {
             out.push(SweepRun::Bins {
                 budget: self.bin_samples,
@@ -264,12 +352,28 @@ impl SweepConfig {
                 out.push(SweepRun::Bank { budget: max, seed });
             }
         }
+        if self.larger_policy.is_some() {
+            out.push(SweepRun::Larger);
+        }
         let mut budgets = self.budgets.clone();
         budgets.sort_unstable();
         budgets.dedup();
         for &n in &budgets {
             let mut seen = HashSet::new();
-            for &kind in self.strategies.iter().filter(|k| k.is_tree_search()) {
+            for &kind in &self.strategies {
+                if !kind.is_tree_search() {
+                    if !self.shared_bank {
+                        let spec = kind.with(self.aggregation, 1, self.max_rounds, 0);
+                        for &seed in &self.seeds {
+                            out.push(SweepRun::Search {
+                                strategy: spec,
+                                budget: n,
+                                seed,
+                            });
+                        }
+                    }
+                    continue;
+                }
                 for w in &self.beam_widths {
                     let m = w.at(n);
                     if m == 0 || m > n || !n.is_multiple_of(m) {
@@ -316,21 +420,32 @@ impl SweepConfig {
                 *budget,
                 BINS_SEED,
             ),
+            SweepRun::Larger => (StrategySpec::Majority, 1, 0),
             SweepRun::Search {
                 strategy,
                 budget,
                 seed,
             } => (*strategy, *budget, *seed),
         };
+        let (policy, sampling) = match (run, &self.larger_policy) {
+            (SweepRun::Larger, Some(larger)) => (
+                larger.clone(),
+                SamplingParams {
+                    temperature: 0.0,
+                    ..self.sampling.clone()
+                },
+            ),
+            _ => (self.policy.clone(), self.sampling.clone()),
+        };
         RunConfig {
             dataset: self.dataset.clone(),
             levels: self.levels.clone(),
             limit: self.limit,
-            policy: self.policy.clone(),
+            policy,
             verifier: self.verifier.clone(),
             strategy,
             budget,
-            sampling: self.sampling.clone(),
+            sampling,
             step_delimiter: self.step_delimiter.clone(),
             prompt: self.prompt,
             seed,
@@ -350,6 +465,15 @@ pub struct ModelIdentity {
     pub path: PathBuf,
     /// sha256 of its bytes, hex.
     pub sha256: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// sha256 of every weights, configuration and tokenizer file of a model (a GGUF file, or the
@@ -381,11 +505,7 @@ pub fn model_identities(role: &str, model: &Path) -> anyhow::Result<Vec<ModelIde
             let mut h = Sha256::new();
             std::io::copy(&mut f, &mut h)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let sha256 = h
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>();
+            let sha256 = hex(&h.finalize());
             Ok(ModelIdentity {
                 role: role.into(),
                 path,
@@ -395,6 +515,92 @@ pub fn model_identities(role: &str, model: &Path) -> anyhow::Result<Vec<ModelIde
         .collect()
 }
 
+/// One choice of the compute-optimal table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// The compute budget, in generations.
+    pub cost: f64,
+    /// The predicted bin (1 = easiest).
+    pub bin: usize,
+    /// The chosen strategy with its hyper-parameters.
+    pub strategy: StrategySpec,
+    /// Its generation budget N.
+    pub budget: usize,
+    /// Its accuracy on the sweep's problems of that predicted bin (the ones it was chosen on).
+    pub accuracy: f64,
+}
+
+/// The compute-optimal strategy per predicted difficulty bin and compute budget, chosen on all
+/// of a sweep's problems, with what it takes to predict a new problem's bin: the mean verifier
+/// score of the final answers of samples of it, cut at `thresholds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimalTable {
+    /// The sweep that made the table (policy, verifier, sampling: a run with the table must
+    /// use the same).
+    pub sweep: SweepConfig,
+    /// Cut points of the predicted bins on the mean final-answer score, high to low: a
+    /// problem scoring at least `thresholds[0]` is in bin 1, below every one in the last bin.
+    pub thresholds: Vec<f64>,
+    /// Samples per problem the sweep predicted its bins from.
+    pub predict_samples: usize,
+    /// The choices, by cost then bin.
+    pub entries: Vec<TableEntry>,
+}
+
+impl OptimalTable {
+    /// The predicted bin (1-based) of a problem whose samples' final answers score `mean` on
+    /// average.
+    pub fn bin_of(&self, mean: f64) -> usize {
+        1 + self
+            .thresholds
+            .iter()
+            .filter(|&&t| mean.is_nan() || mean < t)
+            .count()
+    }
+
+    /// The compute budgets (in generations) the table has choices for.
+    pub fn costs(&self) -> Vec<f64> {
+        let mut c: Vec<f64> = self.entries.iter().map(|e| e.cost).collect();
+        c.sort_by(f64::total_cmp);
+        c.dedup();
+        c
+    }
+
+    /// The choice for `bin` at compute budget `cost`.
+    pub fn choice(&self, cost: f64, bin: usize) -> Option<&TableEntry> {
+        self.entries
+            .iter()
+            .find(|e| (e.cost - cost).abs() < 1e-9 && e.bin == bin)
+    }
+}
+
+/// What the FLOPs exchange needs to know of a policy: its size and how many tokens it was
+/// pretrained on (read from its `training.json` where it has one, as the toy models do).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyFacts {
+    /// `policy` or `larger-policy`.
+    pub role: String,
+    /// Parameters.
+    pub params: u64,
+    /// Pretraining tokens, where known.
+    pub pretrain_tokens: Option<u64>,
+}
+
+impl PolicyFacts {
+    /// The facts of the policy loaded from `dir` with `params` parameters.
+    pub fn read(role: &str, dir: &Path, params: u64) -> Self {
+        let pretrain_tokens = std::fs::read_to_string(dir.join("training.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("tokens").and_then(serde_json::Value::as_u64));
+        Self {
+            role: role.into(),
+            params,
+            pretrain_tokens,
+        }
+    }
+}
+
 /// `sweep.json`: the configuration and the models' identities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepManifest {
@@ -402,6 +608,9 @@ pub struct SweepManifest {
     pub config: SweepConfig,
     /// Every model file, hashed.
     pub models: Vec<ModelIdentity>,
+    /// The policies' sizes and pretraining tokens (for the FLOPs exchange).
+    #[serde(default)]
+    pub policies: Vec<PolicyFacts>,
     /// The thinkscale version that started the sweep.
     pub thinkscale_version: String,
 }
@@ -469,6 +678,7 @@ pub fn run(
     config.validate()?;
     let records_path = out.join("records.jsonl");
     let mut done: HashSet<(SweepRun, String)> = HashSet::new();
+    let mut fresh = false;
     if resume && out.join("sweep.json").exists() {
         let (manifest, records) = load(out)?;
         if manifest.config != *config {
@@ -488,18 +698,12 @@ pub fn run(
             );
         }
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        let mut models = model_identities("policy", &config.policy)?;
-        if let VerifierSpec::Prm(dir) = &config.verifier {
-            models.extend(model_identities("verifier", dir)?);
-        }
-        write_json(
-            &out.join("sweep.json"),
-            &SweepManifest {
-                config: config.clone(),
-                models,
-                thinkscale_version: env!("CARGO_PKG_VERSION").into(),
-            },
-        )?;
+        // Fail on an unwritable directory before any model runs.
+        let probe = out.join(".thinkscale-write-check");
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("cannot write into {}", out.display()))?;
+        let _ = std::fs::remove_file(&probe);
+        fresh = true;
     }
     let runs = config.runs();
     let Some(first) = runs.first().map(|r| config.run_config(r)) else {
@@ -516,6 +720,34 @@ pub fn run(
     });
     let mut policy = load_policy(&first)?;
     let mut verifier = load_verifier(&first)?;
+    let mut larger = match (&config.larger_policy, runs.contains(&SweepRun::Larger)) {
+        (Some(_), true) => Some(load_policy(&config.run_config(&SweepRun::Larger))?),
+        _ => None,
+    };
+    if fresh {
+        let mut models = model_identities("policy", &config.policy)?;
+        let mut policies = vec![PolicyFacts::read(
+            "policy",
+            &config.policy,
+            policy.model().params,
+        )];
+        if let (Some(dir), Some(l)) = (&config.larger_policy, &larger) {
+            models.extend(model_identities("larger-policy", dir)?);
+            policies.push(PolicyFacts::read("larger-policy", dir, l.model().params));
+        }
+        if let VerifierSpec::Prm(dir) = &config.verifier {
+            models.extend(model_identities("verifier", dir)?);
+        }
+        write_json(
+            &out.join("sweep.json"),
+            &SweepManifest {
+                config: config.clone(),
+                models,
+                policies,
+                thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+            },
+        )?;
+    }
     let mut file = JsonlAppender::open(&records_path)?;
     let mut count = done.len();
     for run in &runs {
@@ -532,24 +764,28 @@ pub fn run(
                 });
             }
             let mut sink = |_: &SearchEvent| {};
-            let record =
-                match search_problem(&rc, p, &mut policy, verifier.as_mut(), &mut sink, cancel) {
-                    Ok(r) => r,
-                    Err(e) if e.is::<Cancelled>() => {
-                        return Ok(SweepOutcome {
-                            done: count,
-                            total,
-                            cancelled: true,
-                        })
-                    }
-                    Err(e) => {
-                        return Err(e.context(format!(
-                            "problem {} of run {run:?} failed; {count} finished records kept in {}",
-                            p.id,
-                            records_path.display()
-                        )))
-                    }
-                };
+            let runner = match (run, larger.as_mut()) {
+                (SweepRun::Larger, Some(l)) => l,
+                _ => &mut policy,
+            };
+            let record = match search_problem(&rc, p, runner, verifier.as_mut(), &mut sink, cancel)
+            {
+                Ok(r) => r,
+                Err(e) if e.is::<Cancelled>() => {
+                    return Ok(SweepOutcome {
+                        done: count,
+                        total,
+                        cancelled: true,
+                    })
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "problem {} of run {run:?} failed; {count} finished records kept in {}",
+                        p.id,
+                        records_path.display()
+                    )))
+                }
+            };
             let correct = record.correct;
             file.append(&SweepRecord {
                 run: run.clone(),
@@ -568,4 +804,50 @@ pub fn run(
         total,
         cancelled: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::StrategyKind;
+
+    #[test]
+    fn a_run_is_a_sweep_of_one_whose_only_run_is_itself() {
+        let base = SweepConfig::single(&RunConfig {
+            dataset: DatasetSpec::Toy,
+            levels: vec![3],
+            limit: Some(7),
+            policy: "models/toy/policy".into(),
+            verifier: VerifierSpec::Oracle,
+            strategy: StrategySpec::Majority,
+            budget: 8,
+            sampling: SamplingParams::default(),
+            step_delimiter: "\n".into(),
+            prompt: PromptFormat::Raw,
+            seed: 3,
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        });
+        for kind in [
+            StrategyKind::Majority,
+            StrategyKind::BestOfN,
+            StrategyKind::WeightedBestOfN,
+            StrategyKind::Beam,
+            StrategyKind::Lookahead,
+            StrategyKind::Dvts,
+        ] {
+            let mut rc = base.run_config(&SweepRun::Larger);
+            rc.policy = base.policy.clone();
+            rc.sampling = base.sampling.clone();
+            rc.strategy = kind.with(Aggregation::Min, 2, 5, 3);
+            rc.budget = 8;
+            rc.seed = 3;
+            let single = SweepConfig::single(&rc);
+            single.validate().unwrap();
+            let runs = single.runs();
+            assert_eq!(runs.len(), 1, "{kind:?}: {runs:?}");
+            assert_eq!(single.run_config(&runs[0]), rc, "{kind:?}");
+        }
+    }
 }

@@ -3,12 +3,11 @@
 //! finished problem) and `summary.json`.
 
 use crate::engine::ComputeMeter;
-use crate::io::{read_jsonl, write_json, JsonlAppender};
+use crate::io::read_jsonl;
 use crate::search::{Candidate, SearchTree};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One problem's result: a line of `records.jsonl`. The names `id`, `level`, `answer`, `correct`
 /// and `candidates` are stable; other tools read them.
@@ -108,47 +107,6 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
-/// A run directory being written.
-#[derive(Debug)]
-pub struct RunDir {
-    dir: PathBuf,
-    records: JsonlAppender,
-}
-
-impl RunDir {
-    /// Creates `dir` (which must not exist yet) and writes `config.json`.
-    pub fn create(dir: &Path, config: &impl Serialize) -> anyhow::Result<Self> {
-        if dir.exists() {
-            anyhow::bail!(
-                "output directory {} already exists; choose another --out",
-                dir.display()
-            );
-        }
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write_json(&dir.join("config.json"), config)?;
-        let records = JsonlAppender::open(&dir.join("records.jsonl"))?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            records,
-        })
-    }
-
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Appends one record and flushes it to disk.
-    pub fn append(&mut self, record: &Record) -> anyhow::Result<()> {
-        self.records.append(record)
-    }
-
-    /// Writes `summary.json`.
-    pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
-        write_json(&self.dir.join("summary.json"), summary)
-    }
-}
-
 /// Reads `records.jsonl`; a malformed line is an error naming the file and line.
 pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
     read_jsonl(path, "malformed record")
@@ -157,6 +115,7 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::JsonlAppender;
 
     fn rec(id: &str, level: u8, correct: bool) -> Record {
         Record {
@@ -180,21 +139,17 @@ mod tests {
     #[test]
     fn records_append_and_read_back_and_summaries_count() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("run");
-        let mut run = RunDir::create(&dir, &serde_json::json!({"x": 1})).unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut file = JsonlAppender::open(&dir.join("records.jsonl")).unwrap();
         let recs = vec![rec("a", 1, true), rec("b", 1, false), rec("c", 2, true)];
         for r in &recs {
-            run.append(r).unwrap();
+            file.append(r).unwrap();
         }
         assert_eq!(read_records(&dir.join("records.jsonl")).unwrap(), recs);
         let s = Summary::from_records(&recs, true, 0.0);
         assert!((s.accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(s.per_level["1"].accuracy, 0.5);
         assert_eq!(s.compute.generated_tokens, 30);
-        assert!(RunDir::create(&dir, &1)
-            .unwrap_err()
-            .to_string()
-            .contains("already exists"));
         std::fs::write(dir.join("bad.jsonl"), "{\"id\":1}\n").unwrap();
         let err = read_records(&dir.join("bad.jsonl")).unwrap_err();
         assert!(format!("{err:#}").contains("bad.jsonl:1"));
