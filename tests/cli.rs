@@ -350,6 +350,8 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
     );
     assert!(first["compute"]["verifier_tokens"].as_u64().unwrap() > 0);
 
+    let eval_dir = tempfile::tempdir().unwrap();
+    let eval_out = eval_dir.path().join("evaluate");
     let o = run(&[
         "evaluate",
         "--limit",
@@ -358,6 +360,8 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         "4",
         "--verifiers",
         "oracle,logprob,toy-prm,toy-orm",
+        "--out",
+        eval_out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
@@ -369,6 +373,29 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         "value-head:orm",
     ] {
         assert!(text.contains(row), "evaluate lacks {row}: {text}");
+    }
+    // The tables come from a sweep's records: each bank line holds every judge's scores of
+    // its candidates, step by step.
+    let records = std::fs::read_to_string(eval_out.join("records.jsonl")).unwrap();
+    let bank: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["run"]["kind"] == "bank")
+        .collect();
+    assert_eq!(bank.len(), 5);
+    for r in &bank {
+        let judged = r["judged"].as_array().unwrap();
+        assert_eq!(judged.len(), 4);
+        for j in judged {
+            let scores = j["scores"].as_array().unwrap();
+            assert_eq!(scores.len(), 4);
+            for (c, s) in r["candidates"].as_array().unwrap().iter().zip(scores) {
+                assert_eq!(
+                    c["steps"].as_array().unwrap().len(),
+                    s.as_array().unwrap().len()
+                );
+            }
+        }
     }
 
     // The policy is a causal LM, not a reward model: its head is named as unsupported.

@@ -10,16 +10,13 @@ pub mod exchange;
 pub mod optimal;
 pub mod sweep;
 
-use crate::backend::Policy;
-use crate::data::{problem_seed, toy, Problem};
-use crate::engine::{ComputeMeter, Generation, SamplingParams};
-use crate::grade;
-use crate::search::recorder::gen_steps;
+use crate::data::{toy, DatasetSpec};
+use crate::engine::ComputeMeter;
+use crate::runner::sweep::{SweepConfig, SweepRecord, SweepRun};
 use crate::search::select::{choose_best, choose_majority, choose_weighted};
-use crate::search::{Aggregation, CancelToken, Cancelled, Candidate};
-use crate::verify::{StepText, Verifier};
+use crate::search::Candidate;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One level's row of the model-card table.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -160,103 +157,73 @@ impl PolicyEval {
     }
 }
 
-/// A sample as a graded candidate, with its steps as the verifiers read them.
-fn candidate(problem: &Problem, g: &Generation, delimiter: &str) -> (Candidate, Vec<StepText>) {
-    let answer = grade::extract_answer(&g.text);
-    let correct = answer
-        .as_deref()
-        .map(|a| grade::equivalent(&problem.answer, a));
-    let pieces = gen_steps(g, delimiter);
-    let steps = pieces
+/// The model-card table and the verifier tables of an evaluation sweep (`thinkscale
+/// evaluate`): greedy accuracy from the policy's greedy run, pass@1, majority@k and pass@k
+/// from the first seed's bank of k samples, and for each judge its step scores of the very
+/// same samples: step AUC against the exact step labels (toy task only), within-problem AUC,
+/// best-of-k and weighted best-of-k per level (step scores aggregated by the sweep's
+/// aggregation).
+pub fn evaluation(cfg: &SweepConfig, records: &[SweepRecord]) -> PolicyEval {
+    let seed = cfg.seeds.first().copied().unwrap_or(0);
+    let greedy: HashMap<&str, bool> = records
         .iter()
-        .map(|s| crate::search::Step {
-            text: s.text.clone(),
-            score: 0.0,
-            tokens: s.ids.len(),
-        })
+        .filter(|r| r.run == SweepRun::Greedy)
+        .map(|r| (r.record.id.as_str(), r.record.correct))
         .collect();
-    let texts = pieces
-        .into_iter()
-        .map(|s| StepText {
-            text: s.text,
-            logprob: Some(s.logprob),
-        })
-        .collect();
-    let c = Candidate {
-        steps,
-        answer,
-        correct,
-        score: 0.0,
-        tokens: g.tokens.len(),
-        leaf: 0,
-    };
-    (c, texts)
-}
-
-/// Measures a policy on `problems`: greedy, pass@1, majority@k and pass@k per level; and each
-/// of `verifiers` on the same samples (its step scores aggregated by `aggregation`).
-/// `progress(done, total)` is called after each problem.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_policy(
-    policy: &mut dyn Policy,
-    problems: &[Problem],
-    k: usize,
-    sampling: &SamplingParams,
-    delimiter: &str,
-    seed: u64,
-    verifiers: &mut [Box<dyn Verifier + Send>],
-    aggregation: Aggregation,
-    cancel: &CancelToken,
-    mut progress: impl FnMut(usize, usize),
-) -> anyhow::Result<PolicyEval> {
     let mut meter = ComputeMeter::default();
-    let mut tallies: Vec<VerifierTally> = verifiers.iter().map(|_| Default::default()).collect();
+    for r in records.iter().filter(|r| r.run == SweepRun::Greedy) {
+        meter.add(&r.record.compute);
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut tallies: Vec<VerifierTally> = Vec::new();
     let mut sums: BTreeMap<u8, [f64; 5]> = BTreeMap::new();
-    let greedy = SamplingParams {
-        temperature: 0.0,
-        ..sampling.clone()
-    };
-    for (i, p) in problems.iter().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(Cancelled.into());
+    let mut k = 0;
+    let toy = cfg.dataset == DatasetSpec::Toy;
+    for r in records {
+        if !matches!(r.run, SweepRun::Bank { seed: s, .. } if s == seed) {
+            continue;
         }
-        let s = problem_seed(seed, &p.id);
-        let g = policy.generate(p, "", 1, &greedy, s, &mut meter)?;
-        let samples = policy.generate(p, "", k, sampling, s, &mut meter)?;
-        let (mut cands, texts): (Vec<Candidate>, Vec<Vec<StepText>>) =
-            samples.iter().map(|g| candidate(p, g, delimiter)).unzip();
+        let rec = &r.record;
+        meter.add(&rec.compute);
+        let cands = &rec.candidates;
+        k = k.max(cands.len());
         let right = cands.iter().filter(|c| c.correct == Some(true)).count();
-        let greedy_ok = g
-            .first()
-            .is_some_and(|g| candidate(p, g, delimiter).0.correct == Some(true));
-        let maj_ok = choose_majority(&cands).is_some_and(|c| cands[c].correct == Some(true));
-        let row = sums.entry(p.level.unwrap_or(0)).or_default();
+        let ok =
+            |cs: &[Candidate], c: Option<usize>| c.is_some_and(|c| cs[c].correct == Some(true));
+        let level = rec.level.unwrap_or(0);
+        let row = sums.entry(level).or_default();
         row[0] += 1.0;
-        row[1] += greedy_ok as u8 as f64;
-        row[2] += right as f64 / k.max(1) as f64;
-        row[3] += maj_ok as u8 as f64;
-        row[4] += (right > 0) as u8 as f64;
+        row[1] += f64::from(u8::from(greedy.get(rec.id.as_str()) == Some(&true)));
+        row[2] += right as f64 / cands.len().max(1) as f64;
+        row[3] += f64::from(u8::from(ok(cands, choose_majority(cands))));
+        row[4] += f64::from(u8::from(right > 0));
         // Exact step labels exist for the toy task only.
-        let target: Option<i64> = toy::is_toy(p)
-            .then(|| p.answer.trim().parse().ok())
-            .flatten();
-        for (v, tally) in verifiers.iter_mut().zip(&mut tallies) {
-            let refs: Vec<&[StepText]> = texts.iter().map(Vec::as_slice).collect();
-            let all = v.score_many(p, &refs, &mut meter)?;
-            for (c, scores) in cands.iter_mut().zip(all) {
-                let steps: Vec<String> = c.steps.iter().map(|s| s.text.clone()).collect();
+        let target: Option<i64> = toy.then(|| rec.reference.trim().parse().ok()).flatten();
+        for j in &rec.judged {
+            let t = match names.iter().position(|n| *n == j.verifier) {
+                Some(t) => t,
+                None => {
+                    names.push(j.verifier.clone());
+                    tallies.push(VerifierTally::default());
+                    names.len() - 1
+                }
+            };
+            let tally = &mut tallies[t];
+            let mut judged = cands.clone();
+            for (c, scores) in judged.iter_mut().zip(&j.scores) {
                 if let Some(t) = target {
+                    let steps: Vec<String> = c.steps.iter().map(|s| s.text.clone()).collect();
                     tally
                         .steps
                         .extend(scores.iter().copied().zip(toy::check_steps(&steps, t)));
                 }
-                for (step, score) in c.steps.iter_mut().zip(&scores) {
+                for (step, score) in c.steps.iter_mut().zip(scores) {
                     step.score = *score;
                 }
-                c.score = aggregation.apply(&scores);
+                c.score = cfg.aggregation.apply(scores);
             }
-            for a in cands.iter().filter(|c| c.correct == Some(true)) {
-                for b in cands.iter().filter(|c| c.correct != Some(true)) {
+            for a in judged.iter().filter(|c| c.correct == Some(true)) {
+                for b in judged.iter().filter(|c| c.correct != Some(true)) {
                     tally.pairs += 1.0;
                     tally.concordant += match a.score.total_cmp(&b.score) {
                         std::cmp::Ordering::Greater => 1.0,
@@ -265,13 +232,11 @@ pub fn evaluate_policy(
                     };
                 }
             }
-            let ok = |c: Option<usize>| c.is_some_and(|c| cands[c].correct == Some(true));
-            let row = tally.per_level.entry(p.level.unwrap_or(0)).or_default();
+            let row = tally.per_level.entry(level).or_default();
             row[0] += 1.0;
-            row[1] += ok(choose_best(&cands)) as u8 as f64;
-            row[2] += ok(choose_weighted(&cands)) as u8 as f64;
+            row[1] += f64::from(u8::from(ok(&judged, choose_best(&judged))));
+            row[2] += f64::from(u8::from(ok(&judged, choose_weighted(&judged))));
         }
-        progress(i + 1, problems.len());
     }
     let per_level = sums
         .into_iter()
@@ -289,12 +254,12 @@ pub fn evaluate_policy(
             )
         })
         .collect();
-    let verifiers = verifiers
-        .iter()
+    let verifiers = names
+        .into_iter()
         .zip(tallies)
-        .map(|(v, t)| VerifierEval {
-            name: v.name(),
-            aggregation: aggregation.as_str().to_string(),
+        .map(|(name, t)| VerifierEval {
+            name,
+            aggregation: cfg.aggregation.as_str().to_string(),
             step_auc: auc(&t.steps),
             steps: t.steps.len(),
             within_problem_auc: (t.pairs > 0.0).then(|| t.concordant / t.pairs),
@@ -305,12 +270,12 @@ pub fn evaluate_policy(
                 .collect(),
         })
         .collect();
-    Ok(PolicyEval {
+    PolicyEval {
         k,
-        temperature: sampling.temperature,
+        temperature: cfg.sampling.temperature,
         seed,
         per_level,
         verifiers,
         compute: meter,
-    })
+    }
 }

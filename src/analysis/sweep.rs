@@ -204,6 +204,8 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                 oracle_banks[p] = Bank::from_candidates(&r.record.candidates);
             }
             SweepRun::Larger => larger[p] = Some(f64::from(u8::from(r.record.correct))),
+            // The policy's greedy answer belongs to the model card (`evaluate`), not a curve.
+            SweepRun::Greedy => {}
             SweepRun::Search {
                 strategy, budget, ..
             } => {

@@ -1,15 +1,14 @@
 //! `thinkscale evaluate`: the model-card table of a policy (greedy, pass@1, majority@k, pass@k
-//! per level).
+//! per level) and how verifiers judge the same samples, computed from the records of a sweep.
 
-use crate::analysis::evaluate_policy;
-use crate::backend::LocalPolicy;
+use crate::analysis::evaluation;
 use crate::data::DatasetSpec;
 use crate::engine::default_policy_dir;
-use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
-use crate::search::{Aggregation, CancelToken};
+use crate::runner::sweep::{self, SweepConfig, SweepEvent, PAPER_EXCHANGE_RATIOS};
+use crate::search::spec::DEFAULT_MAX_ROUNDS;
+use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
-use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +38,13 @@ pub struct EvaluateArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the evaluation's sweep (records of every sample and judgement) is written.
+    /// Default: runs/evaluate-DATASET-kK-tT-sSEED.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted evaluation in --out.
+    #[arg(long)]
+    pub resume: bool,
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -62,51 +68,88 @@ pub struct EvaluateArgs {
     pub dtype: String,
 }
 
-/// Runs `evaluate`.
+/// Runs `evaluate`: a sweep (a bank of `--samples` samples per problem judged by every
+/// `--verifiers`, and a greedy answer) whose tables are computed from its records.
 pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if a.samples == 0 {
         anyhow::bail!("--samples must be at least 1");
     }
-    let dir = a.policy.clone().unwrap_or_else(default_policy_dir);
-    let device = parse_device(&a.device)?;
-    let mut policy = LocalPolicy::load_with(&dir, &device, a.prompt, parse_dtype(&a.dtype)?)
-        .with_context(|| format!("cannot load policy {}", dir.display()))?;
-    let mut problems = a.dataset.load()?.problems;
-    if let Some(k) = a.limit {
-        problems.truncate(k);
-    }
-    let sampling = SamplingParams {
-        temperature: a.temperature,
-        top_k: a.top_k,
-        ..Default::default()
+    let policy = a.policy.clone().unwrap_or_else(default_policy_dir);
+    let config = SweepConfig {
+        dataset: a.dataset.clone(),
+        levels: Vec::new(),
+        limit: a.limit,
+        policy: policy.clone(),
+        // Steers nothing (the bank is plain samples); free: it reads the sampled log-probs.
+        verifier: VerifierSpec::Logprob,
+        strategies: vec![StrategyKind::Majority],
+        budgets: vec![a.samples],
+        beam_widths: Vec::new(),
+        lookaheads: Vec::new(),
+        max_rounds: DEFAULT_MAX_ROUNDS,
+        aggregation: a.aggregation,
+        seeds: vec![a.seed],
+        draws: 1,
+        bin_samples: 0,
+        sampling: SamplingParams {
+            temperature: a.temperature,
+            top_k: a.top_k,
+            ..Default::default()
+        },
+        step_delimiter: "\n".into(),
+        prompt: a.prompt,
+        device: a.device.clone(),
+        dtype: a.dtype.clone(),
+        larger_policy: None,
+        exchange_ratios: PAPER_EXCHANGE_RATIOS.to_vec(),
+        shared_bank: true,
+        judges: a.verifiers.0.clone(),
+        greedy: true,
     };
-    let mut verifiers = a
-        .verifiers
-        .0
-        .iter()
-        .map(|v| {
-            v.build(&device)
-                .with_context(|| format!("cannot load verifier {v}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bar = super::progress_bar(problems.len() as u64, "problems")?;
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None => {
+            let base = format!(
+                "runs/evaluate-{}-k{}-t{}-s{}",
+                a.dataset.short_name(),
+                a.samples,
+                a.temperature,
+                a.seed
+            );
+            let mut dir = PathBuf::from(&base);
+            let mut n = 2;
+            while dir.exists() && !a.resume {
+                dir = PathBuf::from(format!("{base}-{n}"));
+                n += 1;
+            }
+            dir
+        }
+    };
     let cancel = CancelToken::from_flag(super::interrupt_flag());
-    let eval = evaluate_policy(
-        &mut policy,
-        &problems,
-        a.samples,
-        &sampling,
-        "\n",
-        a.seed,
-        &mut verifiers,
-        a.aggregation,
-        &cancel,
-        |d, _| bar.set_position(d as u64),
-    )?;
+    let bar = super::progress_bar(0, "runs x problems")?;
+    let outcome = sweep::run(&config, &out, a.resume, &cancel, &mut |e| match e {
+        SweepEvent::Started { total, done } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.reset_eta();
+        }
+        SweepEvent::Done { .. } => bar.inc(1),
+    })?;
     bar.finish_and_clear();
+    if outcome.cancelled {
+        eprintln!(
+            "interrupted: {} of {} runs x problems on disk in {}; --resume continues",
+            outcome.done,
+            outcome.total,
+            out.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let (manifest, records) = sweep::load(&out)?;
+    let eval = evaluation(&manifest.config, &records);
     println!(
         "policy {} on {} (T = {}, k = {}, seed {})",
-        dir.display(),
+        policy.display(),
         a.dataset,
         a.temperature,
         a.samples,
@@ -120,6 +163,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         );
         print!("{}", eval.verifier_markdown());
     }
+    println!("records: {}", out.display());
     if let Some(path) = &a.json {
         crate::io::write_json(path, &eval)?;
     }

@@ -9,7 +9,7 @@ use crate::io::write_json;
 use crate::runner::sweep::{self, BeamWidth, SweepConfig, SweepEvent};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
 use crate::search::{Aggregation, CancelToken, StrategyKind};
-use crate::verify::VerifierSpec;
+use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,10 @@ pub struct SweepArgs {
     /// compared per difficulty bin with the policy's compute-optimal accuracy at equal FLOPs.
     #[arg(long)]
     pub larger_policy: Option<PathBuf>,
+    /// Verifiers that judge the bank's samples without steering, comma-separated (their step
+    /// scores are kept in the records; `evaluate` reads them).
+    #[arg(long, value_parser = VerifierSpec::parse_list, default_value = "")]
+    pub judges: VerifierList,
     /// Ratios R = D_inference / D_pretrain at which to report the FLOPs exchange.
     #[arg(long, value_delimiter = ',', default_value = "0.16,0.79,22")]
     pub exchange_ratios: Vec<f64>,
@@ -142,6 +146,8 @@ impl SweepArgs {
             larger_policy: self.larger_policy.clone(),
             exchange_ratios: self.exchange_ratios.clone(),
             shared_bank: true,
+            judges: self.judges.0.clone(),
+            greedy: false,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! [`search_problem`] searches one problem and grades it: the sweeps and the window's worker
 //! both call it, so there is one way to run a strategy.
 
+pub mod judge;
 pub mod optimal;
 pub mod sweep;
 
@@ -225,6 +226,7 @@ pub fn search_problem(
         seed,
         tree: Some(outcome.tree),
         chosen: outcome.chosen,
+        judged: Vec::new(),
     })
 }
 

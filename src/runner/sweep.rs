@@ -16,6 +16,7 @@
 //! (run, problem) already done, and goes on: runs are seeded per (run, problem), so a resumed
 //! sweep's records equal an uninterrupted one's.
 
+use super::judge::Judging;
 use super::{load_policy, load_verifier, search_problem, RunConfig};
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::{PromptFormat, SamplingParams};
@@ -147,6 +148,13 @@ pub struct SweepConfig {
     /// sweep), or run afresh at each budget like the tree searches (`run`, a sweep of one).
     #[serde(default = "default_shared_bank")]
     pub shared_bank: bool,
+    /// Verifiers that judge the bank's samples beside the sweep's verifier, without steering:
+    /// their step scores are kept in the records (`thinkscale evaluate --verifiers`).
+    #[serde(default)]
+    pub judges: Vec<VerifierSpec>,
+    /// Also answer every problem once greedily with the policy (the model card's column).
+    #[serde(default)]
+    pub greedy: bool,
 }
 
 fn default_shared_bank() -> bool {
@@ -209,6 +217,8 @@ pub enum SweepRun {
     },
     /// The larger policy of the FLOPs exchange: one greedy answer per problem.
     Larger,
+    /// The policy's own greedy answer.
+    Greedy,
     /// A tree search at one budget.
     Search {
         /// The strategy with its parameters.
@@ -278,6 +288,8 @@ impl SweepConfig {
             larger_policy: None,
             exchange_ratios: default_exchange_ratios(),
             shared_bank: false,
+            judges: Vec::new(),
+            greedy: false,
         }
     }
 
@@ -352,6 +364,9 @@ impl SweepConfig {
                 out.push(SweepRun::Bank { budget: max, seed });
             }
         }
+        if self.greedy {
+            out.push(SweepRun::Greedy);
+        }
         if self.larger_policy.is_some() {
             out.push(SweepRun::Larger);
         }
@@ -420,7 +435,7 @@ impl SweepConfig {
                 *budget,
                 BINS_SEED,
             ),
-            SweepRun::Larger => (StrategySpec::Majority, 1, 0),
+            SweepRun::Larger | SweepRun::Greedy => (StrategySpec::Majority, 1, 0),
             SweepRun::Search {
                 strategy,
                 budget,
@@ -430,6 +445,13 @@ impl SweepConfig {
         let (policy, sampling) = match (run, &self.larger_policy) {
             (SweepRun::Larger, Some(larger)) => (
                 larger.clone(),
+                SamplingParams {
+                    temperature: 0.0,
+                    ..self.sampling.clone()
+                },
+            ),
+            (SweepRun::Greedy, _) => (
+                self.policy.clone(),
                 SamplingParams {
                     temperature: 0.0,
                     ..self.sampling.clone()
@@ -720,6 +742,14 @@ pub fn run(
     });
     let mut policy = load_policy(&first)?;
     let mut verifier = load_verifier(&first)?;
+    let mut judges = config
+        .judges
+        .iter()
+        .map(|v| {
+            v.build(&crate::engine::device::parse_device(&config.device)?)
+                .with_context(|| format!("cannot load judge verifier {v}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut larger = match (&config.larger_policy, runs.contains(&SweepRun::Larger)) {
         (Some(_), true) => Some(load_policy(&config.run_config(&SweepRun::Larger))?),
         _ => None,
@@ -735,8 +765,10 @@ pub fn run(
             models.extend(model_identities("larger-policy", dir)?);
             policies.push(PolicyFacts::read("larger-policy", dir, l.model().params));
         }
-        if let VerifierSpec::Prm(dir) = &config.verifier {
-            models.extend(model_identities("verifier", dir)?);
+        for v in std::iter::once(&config.verifier).chain(&config.judges) {
+            if let VerifierSpec::Prm(dir) = v {
+                models.extend(model_identities("verifier", dir)?);
+            }
         }
         write_json(
             &out.join("sweep.json"),
@@ -768,8 +800,17 @@ pub fn run(
                 (SweepRun::Larger, Some(l)) => l,
                 _ => &mut policy,
             };
-            let record = match search_problem(&rc, p, runner, verifier.as_mut(), &mut sink, cancel)
-            {
+            let judged = !judges.is_empty() && matches!(run, SweepRun::Bank { .. });
+            let result = if judged {
+                let mut judging = Judging::new(verifier.as_mut(), &mut judges);
+                search_problem(&rc, p, runner, &mut judging, &mut sink, cancel).map(|mut r| {
+                    judging.attach(&mut r);
+                    r
+                })
+            } else {
+                search_problem(&rc, p, runner, verifier.as_mut(), &mut sink, cancel)
+            };
+            let record = match result {
                 Ok(r) => r,
                 Err(e) if e.is::<Cancelled>() => {
                     return Ok(SweepOutcome {

@@ -39,6 +39,18 @@ pub struct Record {
     /// Index into `candidates` of one candidate that carries the chosen answer.
     #[serde(default)]
     pub chosen: Option<usize>,
+    /// Other verifiers' step scores of the same candidates (a sweep's `judges`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judged: Vec<Judged>,
+}
+
+/// One verifier's judgement of a record's candidates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    /// The verifier.
+    pub verifier: String,
+    /// Per candidate (in the record's order), a score per step.
+    pub scores: Vec<Vec<f32>>,
 }
 
 /// Accuracy of one group of problems.
@@ -133,6 +145,7 @@ mod tests {
             seed: 1,
             tree: None,
             chosen: None,
+            judged: vec![],
         }
     }
 
