@@ -4,9 +4,9 @@
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
-use crate::engine::{default_policy_dir, PromptFormat, SamplingParams};
+use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
 use crate::io::write_json;
-use crate::runner::sweep::{self, BeamWidth, SweepConfig, SweepEvent};
+use crate::runner::sweep::{self, BeamWidth, SqrtTag, SweepConfig, SweepEvent};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
@@ -20,8 +20,14 @@ use std::process::ExitCode;
 pub struct SweepArgs {
     /// The sweep's configuration as TOML (the fields of `sweep.json`'s `config`); without it,
     /// the flags below describe the sweep.
-    #[arg(long, conflicts_with = "load")]
+    #[arg(long, conflicts_with_all = ["load", "preset"])]
     pub config: Option<PathBuf>,
+    /// A ready-made sweep: `paper-toy`, the paper's design on the toy world (majority, weighted
+    /// best-of-N, beam search M = 4 and sqrt(N), lookahead k = 1 and 3, DVTS; budgets 1 to 64;
+    /// 5 difficulty bins; compute-optimal; the FLOPs exchange against the larger toy policy),
+    /// writing the figure set. --limit, --verifier, --seeds, --out and --resume still apply.
+    #[arg(long, conflicts_with = "load", value_parser = ["paper-toy"])]
+    pub preset: Option<String>,
     /// Rebuild the curves of an existing sweep directory from its records (no model runs).
     #[arg(long)]
     pub load: Option<PathBuf>,
@@ -80,9 +86,10 @@ pub struct SweepArgs {
     /// Policy model (default: the toy policy).
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// Verifier: oracle, logprob, toy-prm, toy-orm, or a PRM directory.
-    #[arg(long, default_value = "oracle", value_parser = VerifierSpec::parse)]
-    pub verifier: VerifierSpec,
+    /// Verifier: oracle, logprob, toy-prm, toy-orm, noisy-oracle:Q[,blind=..], or a PRM
+    /// directory. Default: oracle (the paper-toy preset: its own).
+    #[arg(long, value_parser = VerifierSpec::parse)]
+    pub verifier: Option<VerifierSpec>,
     /// Sampling temperature.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
@@ -109,8 +116,11 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
-    /// The configuration: from --config, or from the flags.
+    /// The configuration: from --config, a --preset, or the flags.
     pub fn sweep_config(&self) -> anyhow::Result<SweepConfig> {
+        if self.preset.is_some() {
+            return Ok(self.paper_toy());
+        }
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -124,7 +134,7 @@ impl SweepArgs {
             levels: self.levels.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
-            verifier: self.verifier.clone(),
+            verifier: self.verifier.clone().unwrap_or(VerifierSpec::Oracle),
             strategies: self.strategies.clone(),
             budgets: self.budgets.clone(),
             beam_widths: self.beam_widths.clone(),
@@ -149,6 +159,63 @@ impl SweepArgs {
             judges: self.judges.0.clone(),
             greedy: false,
         })
+    }
+}
+
+/// Problems of the paper-toy preset (30 per level: it finishes in under half an hour on two
+/// cores; `--limit` changes it).
+pub const PAPER_TOY_PROBLEMS: usize = 150;
+
+/// The verifier of the paper-toy preset: a fallible PRM with a blind spot, as learned PRMs are
+/// (synthetic, and labelled so everywhere); `--verifier toy-prm` runs the learned one.
+pub const PAPER_TOY_VERIFIER: &str = "noisy-oracle:0.8,blind=last-digit";
+
+impl SweepArgs {
+    /// The paper-toy preset (Snell et al. 2024's design on the toy world).
+    fn paper_toy(&self) -> SweepConfig {
+        let verifier = self.verifier.clone().unwrap_or_else(|| {
+            VerifierSpec::parse(PAPER_TOY_VERIFIER).unwrap_or(VerifierSpec::Oracle)
+        });
+        SweepConfig {
+            dataset: DatasetSpec::Toy,
+            levels: Vec::new(),
+            limit: Some(self.limit.unwrap_or(PAPER_TOY_PROBLEMS)),
+            policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            verifier,
+            strategies: vec![
+                StrategyKind::Majority,
+                StrategyKind::WeightedBestOfN,
+                StrategyKind::Beam,
+                StrategyKind::Lookahead,
+                StrategyKind::Dvts,
+            ],
+            budgets: vec![1, 2, 4, 8, 16, 32, 64],
+            beam_widths: vec![BeamWidth::Fixed(4), BeamWidth::Sqrt(SqrtTag::Sqrt)],
+            lookaheads: vec![1, 3],
+            max_rounds: DEFAULT_MAX_ROUNDS,
+            aggregation: Aggregation::Last,
+            seeds: self.seeds.clone(),
+            draws: 1000,
+            bin_samples: 64,
+            sampling: SamplingParams {
+                temperature: 1.0,
+                max_tokens: 256,
+                ..Default::default()
+            },
+            step_delimiter: "\n".into(),
+            prompt: PromptFormat::Raw,
+            device: self.device.clone(),
+            dtype: "f32".into(),
+            larger_policy: Some(
+                self.larger_policy
+                    .clone()
+                    .unwrap_or_else(|| beside_crate("models/toy/policy-large")),
+            ),
+            exchange_ratios: self.exchange_ratios.clone(),
+            shared_bank: true,
+            judges: Vec::new(),
+            greedy: false,
+        }
     }
 }
 
