@@ -17,11 +17,11 @@
 //! | 6 | [`store`] (run records on disk) |
 //! | 7 | [`runner`] (one way to run an experiment; grading) |
 //! | 8 | [`analysis`] (evaluation tables) |
-//! | 9 | [`train`] (the toy models) |
+//! | 9 | [`export`] (paper figures and their data), [`train`] (the toy models) |
 //! | 10 | [`cli`], `ui` (the faces; `main.rs` chooses between them) |
 //!
 //! Data flows one way: data → engine/backend → verify → search (emits events) → runner →
-//! store → analysis → cli/ui. Only `ui` knows egui.
+//! store → analysis → export → cli/ui. Only `ui` knows egui.
 
 // Tests may unwrap: a failed unwrap is a failed test. Library code may not (Cargo.toml lints).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -32,6 +32,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod export;
 pub mod grade;
 pub mod io;
 pub mod runner;

@@ -33,7 +33,7 @@ fn help_explains_every_subcommand() {
     let o = run(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for sub in ["run", "evaluate", "train", "grade", "inspect"] {
+    for sub in ["run", "evaluate", "train", "grade", "inspect", "plot"] {
         assert!(text.contains(sub), "--help lacks {sub}: {text}");
     }
     let o = run(&["run", "--help"]);
@@ -579,4 +579,168 @@ fn bad_models_are_named_with_the_reason() {
     );
     assert_fails(&["run", "--prompt", "xml"], "auto, raw, chat");
     assert_fails(&["run", "--device", "cuda:0"], "cuda");
+}
+
+/// A small sweep directory written the way `thinkscale sweep` writes one: the oracle bins, a
+/// bank of 8 samples per problem, and beam search at budgets 2 and 4.
+fn synthetic_sweep(dir: &Path) {
+    use thinkscale::engine::ComputeMeter;
+    use thinkscale::runner::sweep::{SweepConfig, SweepManifest, SweepRecord, SweepRun};
+    use thinkscale::search::{Aggregation, Candidate, Step, StrategyKind};
+    use thinkscale::store::Record;
+    let config: SweepConfig = toml::from_str(
+        "dataset = { kind = \"toy\" }\npolicy = \"models/toy/policy\"\nverifier = \"oracle\"\n\
+         strategies = [\"majority\", \"weighted-best-of-n\", \"beam\"]\nbudgets = [1, 2, 4]\n\
+         beam_widths = [2]\nbin_samples = 8\ndraws = 20\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let manifest = SweepManifest {
+        config,
+        models: vec![],
+        thinkscale_version: "0.1.0".into(),
+    };
+    std::fs::write(
+        dir.join("sweep.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let record = |p: usize, right: usize, correct: bool| Record {
+        id: format!("p{p}"),
+        level: Some(1),
+        question: "1+1".into(),
+        reference: "2".into(),
+        answer: Some("2".into()),
+        correct,
+        candidates: (0..8)
+            .map(|j| {
+                let (answer, ok, score) = if j < right {
+                    ("2", true, 0.5 + 0.05 * j as f32)
+                } else {
+                    ("3", false, 0.1 + 0.05 * j as f32)
+                };
+                Candidate {
+                    steps: vec![Step {
+                        text: format!("\\boxed{{{answer}}}"),
+                        score,
+                        tokens: 3,
+                    }],
+                    answer: Some(answer.into()),
+                    correct: Some(ok),
+                    score,
+                    tokens: 3,
+                    leaf: 0,
+                }
+            })
+            .collect(),
+        compute: ComputeMeter::default(),
+        seed: 0,
+        tree: None,
+        chosen: None,
+    };
+    let mut text = String::new();
+    for p in 0..10 {
+        let right = 8 - p.min(8);
+        let mut lines = vec![
+            SweepRecord {
+                run: SweepRun::Bins { budget: 8 },
+                record: record(p, right, right > 4),
+            },
+            SweepRecord {
+                run: SweepRun::Bank { budget: 4, seed: 0 },
+                record: record(p, right, right > 4),
+            },
+        ];
+        for budget in [2, 4] {
+            lines.push(SweepRecord {
+                run: SweepRun::Search {
+                    strategy: StrategyKind::Beam.with(Aggregation::Last, 2, 40, 0),
+                    budget,
+                    seed: 0,
+                },
+                record: Record {
+                    candidates: vec![],
+                    ..record(p, right, right * budget > 10)
+                },
+            });
+        }
+        for l in lines {
+            text.push_str(&serde_json::to_string(&l).unwrap());
+            text.push('\n');
+        }
+    }
+    std::fs::write(dir.join("records.jsonl"), text).unwrap();
+}
+
+#[test]
+fn plot_draws_a_sweeps_figures_and_refuses_what_it_cannot_draw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("sweep");
+    synthetic_sweep(&sweep);
+    let s = sweep.to_str().unwrap();
+    // Every figure, into SWEEP/figures by default.
+    let o = run(&["plot", s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["accuracy", "optimal", "bins", "scores"] {
+        for ext in ["svg", "csv", "json"] {
+            let f = sweep.join("figures").join(format!("{name}.{ext}"));
+            assert!(
+                f.is_file(),
+                "{} missing; stdout: {}",
+                f.display(),
+                stdout(&o)
+            );
+            assert!(stdout(&o).contains(&f.display().to_string()));
+        }
+    }
+    // One figure as a PNG.
+    let png = tmp.path().join("acc.png");
+    let o = run(&[
+        "plot",
+        s,
+        "--figure",
+        "accuracy",
+        "--preset",
+        "double",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    assert!(tmp.path().join("acc.csv").is_file());
+
+    let out = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    assert_fails(
+        &["plot", s, "--figure", "optimal", "--out", &out("o.pdf")],
+        ".svg and .png",
+    );
+    assert_fails(
+        &["plot", s, "--out", &out("all.svg")],
+        "give --out a directory",
+    );
+    assert_fails(
+        &[
+            "plot",
+            s,
+            "--figure",
+            "accuracy",
+            "--out",
+            &out("gone/a.svg"),
+        ],
+        "does not exist",
+    );
+    assert_fails(
+        &["plot", s, "--figure", "flops"],
+        "accuracy, optimal, bins, scores",
+    );
+    assert_fails(&["plot", s, "--preset", "triple"], "single or double");
+}
+
+#[test]
+fn plot_says_when_a_directory_is_not_a_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["plot", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a sweep"), "{}", stderr(&o));
+    assert!(!tmp.path().join("figures").exists());
 }

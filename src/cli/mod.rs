@@ -5,6 +5,7 @@ pub mod bench;
 pub mod evaluate;
 pub mod grade;
 pub mod inspect;
+pub mod plot;
 pub mod run;
 pub mod sweep;
 pub mod train;
@@ -35,6 +36,9 @@ enum Command {
     /// Sweep strategies x budgets x seeds as one resumable experiment; write the records, every
     /// accuracy curve (overall, per level, per difficulty bin) and the compute-optimal table.
     Sweep(sweep::SweepArgs),
+    /// Draw a sweep's paper figures (accuracy, optimal, bins, scores) as SVG or PNG, each with
+    /// the CSV and JSON of the numbers it draws and the sweep's configuration in its metadata.
+    Plot(plot::PlotArgs),
     /// Measure a policy: greedy, pass@1, majority@k and pass@k per level.
     Evaluate(evaluate::EvaluateArgs),
     /// Describe a model (HF directory, GGUF file or cached repo id) without loading its
@@ -112,6 +116,7 @@ pub fn main() -> anyhow::Result<Option<ExitCode>> {
     match command {
         Command::Run(args) => run::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(cmd) => train::run(cmd),

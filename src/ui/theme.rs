@@ -1,19 +1,25 @@
-//! Design tokens: colours and sizes in one place. The palette is Okabe–Ito (colour-blind safe);
-//! exported figures will use the same one.
+//! Design tokens: colours and sizes in one place. The colours are the house palette
+//! ([`crate::export::palette`], Okabe–Ito, colour-blind safe), the same values the exported
+//! figures use, converted to egui's colour type here.
 
+use crate::export::palette::{self, Rgb};
 use egui::Color32;
 
+const fn rgb(c: Rgb) -> Color32 {
+    Color32::from_rgb(c.0, c.1, c.2)
+}
+
 /// Right answers, high scores.
-pub const GOOD: Color32 = Color32::from_rgb(0, 158, 115);
+pub const GOOD: Color32 = rgb(palette::RIGHT);
 /// Wrong answers, low scores.
-pub const BAD: Color32 = Color32::from_rgb(213, 94, 0);
+pub const BAD: Color32 = rgb(palette::WRONG);
 /// Middle scores.
-pub const MID: Color32 = Color32::from_rgb(240, 228, 66);
+pub const MID: Color32 = rgb(palette::MIDDLE);
 /// Nodes not scored yet.
-pub const UNSCORED: Color32 = Color32::from_rgb(150, 150, 150);
+pub const UNSCORED: Color32 = rgb(palette::NEUTRAL);
 /// The chosen answer's path.
-pub const CHOSEN: Color32 = Color32::from_rgb(0, 114, 178);
-/// Text on node boxes.
+pub const CHOSEN: Color32 = rgb(palette::CHOSEN);
+/// Text on node boxes (dark grey rather than black on the coloured boxes; not a palette colour).
 pub const NODE_TEXT: Color32 = Color32::from_rgb(20, 20, 20);
 
 /// Opacity of a pruned node's fill.
@@ -61,6 +67,15 @@ pub fn verdict_color(correct: Option<bool>) -> Color32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_uses_the_figures_palette() {
+        assert_eq!(GOOD, Color32::from_rgb(0, 158, 115));
+        assert_eq!(BAD, Color32::from_rgb(213, 94, 0));
+        assert_eq!(MID, Color32::from_rgb(240, 228, 66));
+        assert_eq!(CHOSEN, Color32::from_rgb(0, 114, 178));
+        assert_eq!(UNSCORED, Color32::from_rgb(150, 150, 150));
+    }
 
     #[test]
     fn score_colours_run_from_bad_to_good() {

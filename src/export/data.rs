@@ -1,0 +1,369 @@
+//! The numbers of a figure, apart from how they are drawn: panels of marks (lines with their
+//! intervals, bars, step histograms), each point as it appears in the figure. The drawing
+//! ([`super::draw`]) and the CSV and JSON beside a figure are all made from one
+//! [`FigureData`], so the files hold exactly the numbers drawn.
+
+use super::palette::Rgb;
+use serde::{Deserialize, Serialize};
+
+/// How an axis maps its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scale {
+    /// Evenly.
+    Linear,
+    /// By log2 (budgets that double are evenly spaced).
+    Log2,
+}
+
+/// A labelled tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    /// Where, in data units.
+    pub at: f64,
+    /// Its label.
+    pub label: String,
+}
+
+/// One axis of a panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Axis {
+    /// What it measures.
+    pub label: String,
+    /// How values map.
+    pub scale: Scale,
+    /// The shown range, in data units.
+    pub range: (f64, f64),
+    /// The ticks.
+    pub ticks: Vec<Tick>,
+}
+
+impl Axis {
+    /// A linear axis over `range` with a tick at each of `at`, labelled by `label`.
+    pub fn linear(label: &str, range: (f64, f64), at: &[f64], fmt: impl Fn(f64) -> String) -> Self {
+        Self {
+            label: label.into(),
+            scale: Scale::Linear,
+            range,
+            ticks: at
+                .iter()
+                .map(|&a| Tick {
+                    at: a,
+                    label: fmt(a),
+                })
+                .collect(),
+        }
+    }
+
+    /// Accuracy: 0 to 1, ticks every 0.2.
+    pub fn accuracy() -> Self {
+        let at: Vec<f64> = (0..=5).map(|i| f64::from(i) * 0.2).collect();
+        Self::linear("accuracy", (0.0, 1.0), &at, |a| format!("{a:.1}"))
+    }
+
+    /// A log2 axis of generation budgets: the range covers `xs` with a margin of a quarter
+    /// doubling on each side; ticks at the `budgets` inside it and at the values of `xs` that
+    /// are powers of two (at every value of `xs` when that gives fewer than two ticks).
+    pub fn budgets(label: &str, xs: &[f64], budgets: &[usize]) -> Self {
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = if lo.is_finite() && hi.is_finite() && lo > 0.0 {
+            (lo, hi)
+        } else {
+            (1.0, 1.0)
+        };
+        let margin = 2f64.powf(0.25);
+        let range = (lo / margin, hi * margin);
+        // The budgets, and costs past them that are powers of two (lookahead's N·(k + 1)).
+        let mut at: Vec<f64> = budgets
+            .iter()
+            .map(|&b| b as f64)
+            .chain(
+                xs.iter()
+                    .copied()
+                    .filter(|x| x.fract() == 0.0 && *x >= 1.0 && (*x as u64).is_power_of_two()),
+            )
+            .filter(|&b| b >= range.0 && b <= range.1)
+            .collect();
+        at.sort_by(f64::total_cmp);
+        at.dedup();
+        if at.len() < 2 {
+            at = xs.to_vec();
+            at.sort_by(f64::total_cmp);
+            at.dedup();
+        }
+        Self {
+            label: label.into(),
+            scale: Scale::Log2,
+            range,
+            ticks: at
+                .into_iter()
+                .map(|a| Tick {
+                    at: a,
+                    label: fmt_number(a),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A number as a tick or note shows it: integers without decimals.
+pub fn fmt_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// One point of a line or bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Its x value (a budget, a bin number).
+    pub x: f64,
+    /// Its y value.
+    pub y: f64,
+    /// Lower end of its interval, where it has one (drawn as a band).
+    pub low: Option<f64>,
+    /// Upper end.
+    pub high: Option<f64>,
+    /// A note written beside it (e.g. an efficiency gain).
+    pub note: Option<String>,
+}
+
+impl Point {
+    /// A bare point.
+    pub fn at(x: f64, y: f64) -> Self {
+        Self {
+            x,
+            y,
+            low: None,
+            high: None,
+            note: None,
+        }
+    }
+}
+
+/// One bin of a step histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    /// Its lower edge.
+    pub from: f64,
+    /// Its upper edge.
+    pub to: f64,
+    /// Its height (fraction of the class).
+    pub y: f64,
+    /// How many values it holds.
+    pub count: usize,
+}
+
+/// What a mark draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
+pub enum Shape {
+    /// A line through the points with a marker at each, and a band over the intervals.
+    Line(Vec<Point>),
+    /// Bars from 0 at the points' x; the bar marks of a panel stand side by side. A dashed
+    /// mark's bars (a ceiling) are outlined, not filled.
+    Bars(Vec<Point>),
+    /// A histogram's outline, lightly filled.
+    Steps(Vec<Bin>),
+}
+
+/// A marker's form; figures with more series than colours vary them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Marker {
+    /// None.
+    None,
+    /// A filled circle.
+    Circle,
+    /// A filled square.
+    Square,
+    /// A filled triangle.
+    Triangle,
+}
+
+impl Marker {
+    /// The marker of the `i`-th series: circles for the first round of colours, then squares,
+    /// then triangles.
+    pub fn nth(i: usize) -> Self {
+        match (i / super::palette::SERIES.len()) % 3 {
+            0 => Self::Circle,
+            1 => Self::Square,
+            _ => Self::Triangle,
+        }
+    }
+}
+
+/// One series in one panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    /// The series' name (the legend's entry).
+    pub series: String,
+    /// Its colour.
+    pub colour: Rgb,
+    /// Dashed (a ceiling) rather than solid.
+    pub dashed: bool,
+    /// Its marker.
+    pub marker: Marker,
+    /// Whether the legend lists it.
+    pub in_legend: bool,
+    /// The numbers.
+    pub shape: Shape,
+}
+
+/// One panel of a figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Panel {
+    /// Its title (e.g. `bin 1 (easiest)`).
+    pub title: String,
+    /// Whether it needs a wide cell, about a paper column across (a main panel above small
+    /// multiples, or one whose notes or labels need the room).
+    pub wide: bool,
+    /// The horizontal axis.
+    pub x: Axis,
+    /// The vertical axis.
+    pub y: Axis,
+    /// Its series.
+    pub marks: Vec<Mark>,
+}
+
+/// Everything a figure draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureData {
+    /// The figure's title.
+    pub title: String,
+    /// Its panels, in reading order.
+    pub panels: Vec<Panel>,
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A number for the CSV: the shortest text that reads back as the same `f64`.
+fn csv_number(x: Option<f64>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+impl FigureData {
+    /// The header of [`FigureData::csv`].
+    pub const CSV_HEADER: &'static str = "panel,series,x,x_to,y,low,high,count,note";
+
+    /// Every number drawn, a row per point or histogram bin: `panel,series,x,x_to,y,low,high,
+    /// count,note` (`x_to` and `count` for histogram bins; `low`/`high` where a point has an
+    /// interval; empty cells elsewhere). Numbers are written in full precision.
+    pub fn csv(&self) -> String {
+        let mut s = String::from(Self::CSV_HEADER);
+        s.push('\n');
+        for panel in &self.panels {
+            for mark in &panel.marks {
+                let head = format!("{},{}", csv_field(&panel.title), csv_field(&mark.series));
+                match &mark.shape {
+                    Shape::Line(points) | Shape::Bars(points) => {
+                        for p in points {
+                            s.push_str(&format!(
+                                "{head},{},,{},{},{},,{}\n",
+                                csv_number(Some(p.x)),
+                                csv_number(Some(p.y)),
+                                csv_number(p.low),
+                                csv_number(p.high),
+                                csv_field(p.note.as_deref().unwrap_or(""))
+                            ));
+                        }
+                    }
+                    Shape::Steps(bins) => {
+                        for b in bins {
+                            s.push_str(&format!(
+                                "{head},{},{},{},,,{},\n",
+                                csv_number(Some(b.from)),
+                                csv_number(Some(b.to)),
+                                csv_number(Some(b.y)),
+                                b.count
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether it draws nothing.
+    pub fn is_empty(&self) -> bool {
+        self.panels.iter().all(|p| {
+            p.marks.iter().all(|m| match &m.shape {
+                Shape::Line(v) | Shape::Bars(v) => v.is_empty(),
+                Shape::Steps(v) => v.is_empty(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_names_and_writes_numbers_that_read_back_exactly() {
+        let data = FigureData {
+            title: "t".into(),
+            panels: vec![Panel {
+                title: "all problems".into(),
+                wide: false,
+                x: Axis::budgets("generations", &[1.0, 4.0], &[1, 2, 4]),
+                y: Axis::accuracy(),
+                marks: vec![
+                    Mark {
+                        series: "beam (M = 4, last)".into(),
+                        colour: (0, 0, 0),
+                        dashed: false,
+                        marker: Marker::Circle,
+                        in_legend: true,
+                        shape: Shape::Line(vec![Point {
+                            low: Some(0.1),
+                            high: Some(0.7),
+                            note: Some("say \"hi\"".into()),
+                            ..Point::at(4.0, 1.0 / 3.0)
+                        }]),
+                    },
+                    Mark {
+                        series: "wrong".into(),
+                        colour: (0, 0, 0),
+                        dashed: false,
+                        marker: Marker::None,
+                        in_legend: true,
+                        shape: Shape::Steps(vec![Bin {
+                            from: 0.0,
+                            to: 0.05,
+                            y: 0.25,
+                            count: 3,
+                        }]),
+                    },
+                ],
+            }],
+        };
+        let csv = data.csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], FigureData::CSV_HEADER);
+        assert_eq!(
+            lines[1],
+            "all problems,\"beam (M = 4, last)\",4,,0.3333333333333333,0.1,0.7,,\"say \"\"hi\"\"\""
+        );
+        assert_eq!(lines[2], "all problems,wrong,0,0.05,0.25,,,3,");
+        assert!(!data.is_empty());
+        // Ticks at the budgets inside the range; a quarter doubling of margin.
+        let x = &data.panels[0].x;
+        assert_eq!(
+            x.ticks.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
+            ["1", "2", "4"]
+        );
+        assert!((x.range.1 / 4.0 - 2f64.powf(0.25)).abs() < 1e-12);
+    }
+}
