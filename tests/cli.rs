@@ -597,6 +597,7 @@ fn synthetic_sweep(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let manifest = SweepManifest {
         config,
+        policies: vec![],
         models: vec![],
         thinkscale_version: "0.1.0".into(),
     };
@@ -637,6 +638,7 @@ fn synthetic_sweep(dir: &Path) {
         seed: 0,
         tree: None,
         chosen: None,
+        judged: vec![],
     };
     let mut text = String::new();
     for p in 0..10 {

@@ -18,8 +18,7 @@
 
 use crate::search::select::answer_groups;
 use crate::search::Candidate;
-use rand::seq::index::sample as sample_indices;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -194,9 +193,106 @@ pub struct CurvePoint {
     pub high: f64,
 }
 
+/// Reusable buffers of [`credits_of_subset`].
+#[derive(Default)]
+struct Tally {
+    /// Per answer class: votes, score sum, right.
+    classes: Vec<(u32, f64, f64, bool)>,
+}
+
+/// The credit of every [`BankChoice`] (in [`BankChoice::ALL`] order) on one subset, in one
+/// pass over it.
+fn credits_of_subset(bank: &Bank, subset: &[usize], t: &mut Tally) -> [f64; 3] {
+    t.classes.clear();
+    let mut best = f32::NEG_INFINITY;
+    let (mut tied, mut right) = (0usize, 0usize);
+    for &i in subset {
+        let s = &bank.samples[i];
+        let Some(c) = s.class else { continue };
+        if s.score > best {
+            best = s.score;
+            tied = 0;
+            right = 0;
+        }
+        if s.score == best {
+            tied += 1;
+            right += usize::from(s.correct);
+        }
+        // Banks hold few distinct answers, so a linear map beats hashing.
+        match t.classes.iter_mut().find(|e| e.0 == c) {
+            Some(e) => {
+                e.1 += 1.0;
+                e.2 += f64::from(s.score);
+            }
+            None => t.classes.push((c, 1.0, f64::from(s.score), s.correct)),
+        }
+    }
+    let share = |weight: fn(&(u32, f64, f64, bool)) -> f64| -> f64 {
+        let Some(max) = t.classes.iter().map(weight).reduce(f64::max) else {
+            return 0.0;
+        };
+        let (mut n, mut r) = (0usize, 0usize);
+        for e in t.classes.iter().filter(|e| weight(e) == max) {
+            n += 1;
+            r += usize::from(e.3);
+        }
+        r as f64 / n as f64
+    };
+    let best_of_n = if tied == 0 {
+        0.0
+    } else {
+        right as f64 / tied as f64
+    };
+    [share(|e| e.1), best_of_n, share(|e| e.2)]
+}
+
+/// The credit of every choice (in [`BankChoice::ALL`] order) on `draws` random subsets of `n`
+/// samples of one bank `p`: entry `[c][d]` is choice `c` on draw `d`. Every choice sees the
+/// same subsets. The draws come from one random stream seeded by `(seed, p, n)` (so adding
+/// budgets or banks changes no other entry), each a partial Fisher–Yates shuffle of the
+/// previous draw's order. A budget of at least the bank's size uses the whole bank.
+pub fn bank_credits(bank: &Bank, p: usize, n: usize, draws: usize, seed: u64) -> [Vec<f64>; 3] {
+    let s = bank.len();
+    let draws = draws.max(1);
+    if s == 0 {
+        return std::array::from_fn(|_| vec![0.0; draws]);
+    }
+    let mut t = Tally::default();
+    if n >= s {
+        let all: Vec<usize> = (0..s).collect();
+        let c = credits_of_subset(bank, &all, &mut t);
+        return std::array::from_fn(|k| vec![c[k]; draws]);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (n as u64).rotate_left(32),
+    );
+    let mut order: Vec<usize> = (0..s).collect();
+    let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(draws));
+    for _ in 0..draws {
+        for i in 0..n {
+            let j = rng.random_range(i..s);
+            order.swap(i, j);
+        }
+        let c = credits_of_subset(bank, &order[..n], &mut t);
+        for k in 0..3 {
+            out[k].push(c[k]);
+        }
+    }
+    out
+}
+
+/// [`bank_credits`] of every bank (one per problem), the banks spread over threads.
+pub fn draw_all_credits(banks: &[Bank], n: usize, draws: usize, seed: u64) -> Vec<[Vec<f64>; 3]> {
+    use rayon::prelude::*;
+    banks
+        .par_iter()
+        .enumerate()
+        .map(|(p, bank)| bank_credits(bank, p, n, draws, seed))
+        .collect()
+}
+
 /// The credit of `choice` on `draws` random subsets of `n` samples of every bank: entry
-/// `[p][d]` is draw `d` of bank `p` (seeded from `(seed, p, n, d)`, so adding budgets or banks
-/// changes no other entry). A budget of at least a bank's size uses the whole bank.
+/// `[p][d]` is draw `d` of bank `p` (see [`bank_credits`]).
 pub fn draw_credits(
     banks: &[Bank],
     n: usize,
@@ -204,30 +300,13 @@ pub fn draw_credits(
     seed: u64,
     choice: BankChoice,
 ) -> Vec<Vec<f64>> {
-    banks
+    let k = BankChoice::ALL
         .iter()
-        .enumerate()
-        .map(|(p, bank)| {
-            let s = bank.len();
-            if s == 0 {
-                return vec![0.0; draws.max(1)];
-            }
-            if n >= s {
-                let all: Vec<usize> = (0..s).collect();
-                return vec![choice_credit(bank, &all, choice); draws.max(1)];
-            }
-            (0..draws.max(1))
-                .map(|d| {
-                    let mut rng = ChaCha8Rng::seed_from_u64(
-                        seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                            ^ (n as u64).rotate_left(32),
-                    );
-                    rng.set_stream(d as u64);
-                    let subset = sample_indices(&mut rng, s, n).into_vec();
-                    choice_credit(bank, &subset, choice)
-                })
-                .collect()
-        })
+        .position(|c| *c == choice)
+        .unwrap_or(0);
+    draw_all_credits(banks, n, draws, seed)
+        .into_iter()
+        .map(|mut c| std::mem::take(&mut c[k]))
         .collect()
 }
 
@@ -379,5 +458,38 @@ mod tests {
             c,
             curve(&banks, &[1, 2, 4, 8], 400, 7, BankChoice::Majority)
         );
+    }
+
+    #[test]
+    fn one_pass_credits_equal_each_choice_alone() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut t = Tally::default();
+        for _ in 0..300 {
+            let s = rng.random_range(1..40);
+            let samples: Vec<(Option<u32>, bool, f32)> = (0..s)
+                .map(|_| {
+                    let class = rng.random_bool(0.9).then(|| rng.random_range(0..4u32));
+                    // Class 0 is the right answer; scores on a coarse grid so ties happen.
+                    let score = f32::from(rng.random_range(0..5u8)) / 4.0;
+                    (class, class == Some(0), score)
+                })
+                .collect();
+            let b = bank(&samples);
+            let n = rng.random_range(1..=s);
+            let mut order: Vec<usize> = (0..s).collect();
+            for i in 0..n {
+                let j = rng.random_range(i..s);
+                order.swap(i, j);
+            }
+            let subset = &order[..n];
+            let all = credits_of_subset(&b, subset, &mut t);
+            for (k, choice) in BankChoice::ALL.into_iter().enumerate() {
+                assert_eq!(
+                    all[k],
+                    choice_credit(&b, subset, choice),
+                    "{choice:?} {samples:?}"
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! interval over draws. Tree searches ran at every budget: mean over problems and seeds, with
 //! a normal 95% interval (1.96 standard errors over problems).
 
-use super::bank::{draw_credits, per_draw, summarise, Bank, BankChoice};
+use super::bank::{draw_all_credits, per_draw, summarise, Bank, BankChoice};
 use super::bins::{agreement, bin_sizes, quantile_bins, Agreement, BINS};
 use super::exchange::{exchange, Exchange};
 use super::optimal::{budget_to_reach, choose, compute_optimal, OptimalPoint, Setting};
@@ -267,8 +267,25 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     let mut series = Vec::new();
     let mut settings = Vec::new();
     let mut setting_specs: Vec<StrategySpec> = Vec::new();
-    // The sampling strategies, from the banks of every seed.
-    for choice in BankChoice::ALL {
+    // The sampling strategies, from the banks of every seed: every choice reads the same
+    // draws, computed once per (seed, budget).
+    let wanted = |choice: BankChoice| {
+        StrategyKind::parse(choice.as_str()).is_ok_and(|k| cfg.strategies.contains(&k))
+    };
+    let credits: HashMap<(u64, usize), Vec<[Vec<f64>; 3]>> =
+        if BankChoice::ALL.into_iter().any(wanted) {
+            banks
+                .iter()
+                .flat_map(|(seed, bank)| {
+                    budgets
+                        .iter()
+                        .map(move |&b| ((*seed, b), draw_all_credits(bank, b, cfg.draws, *seed)))
+                })
+                .collect()
+        } else {
+            HashMap::new()
+        };
+    for (k, choice) in BankChoice::ALL.into_iter().enumerate() {
         let kind = StrategyKind::parse(choice.as_str()).unwrap_or(StrategyKind::Majority);
         if !cfg.strategies.contains(&kind) || banks.is_empty() {
             continue;
@@ -282,12 +299,15 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         for &b in &budgets {
             let mut per_problem = vec![0.0; n];
             let mut draws_all = Vec::new();
-            for (seed, bank) in &banks {
-                let credits = draw_credits(bank, b, cfg.draws, *seed, choice);
-                for (p, c) in credits.iter().enumerate() {
+            for seed in banks.keys() {
+                let Some(all) = credits.get(&(*seed, b)) else {
+                    continue;
+                };
+                let of_choice: Vec<Vec<f64>> = all.iter().map(|c| c[k].clone()).collect();
+                for (p, c) in of_choice.iter().enumerate() {
                     per_problem[p] += mean(c) / banks.len() as f64;
                 }
-                draws_all.extend(per_draw(&credits));
+                draws_all.extend(per_draw(&of_choice));
             }
             let s = summarise(b, draws_all);
             points.push(point(

@@ -5,6 +5,7 @@ use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::DatasetSpec;
 use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
+use crate::export::{write_figure_set, Format, Preset};
 use crate::io::write_json;
 use crate::runner::sweep::{self, BeamWidth, SqrtTag, SweepConfig, SweepEvent};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
@@ -316,7 +317,18 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     let (manifest, records) = sweep::load(&out)?;
-    report(&out, &curves(&manifest, &records))?;
+    let c = curves(&manifest, &records);
+    report(&out, &c)?;
+    if args.preset.is_some() && !outcome.cancelled {
+        let mut n = 0;
+        for format in [Format::Svg, Format::Png] {
+            n += write_figure_set(&out, &manifest, &c, &records, Preset::Double, format)?.len();
+        }
+        println!(
+            "figures: {} ({n} files: SVG and PNG, each with the CSV and JSON of its numbers)",
+            out.join("figures").display()
+        );
+    }
     if outcome.cancelled {
         eprintln!(
             "interrupted: {} of {} runs x problems on disk in {}; --resume continues",

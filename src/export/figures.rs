@@ -23,6 +23,9 @@ pub enum Figure {
     Bins,
     /// Verifier score distributions of the bank's samples, right against wrong.
     Scores,
+    /// The FLOPs exchange: per bin and ratio R, the policy's compute-optimal accuracy at the
+    /// budget that matches a larger policy's FLOPs, against the larger policy's greedy accuracy.
+    Exchange,
 }
 
 /// Why a sweep has nothing to draw for a figure.
@@ -37,7 +40,13 @@ pub struct NoData {
 
 impl Figure {
     /// Every figure, in the order a set writes them.
-    pub const ALL: [Figure; 4] = [Self::Accuracy, Self::Optimal, Self::Bins, Self::Scores];
+    pub const ALL: [Figure; 5] = [
+        Self::Accuracy,
+        Self::Optimal,
+        Self::Bins,
+        Self::Scores,
+        Self::Exchange,
+    ];
 
     /// The name as flags and files spell it.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +55,7 @@ impl Figure {
             Self::Optimal => "optimal",
             Self::Bins => "bins",
             Self::Scores => "scores",
+            Self::Exchange => "exchange",
         }
     }
 
@@ -75,6 +85,7 @@ impl Figure {
             Self::Optimal => optimal(manifest, curves),
             Self::Bins => bins(manifest, curves),
             Self::Scores => scores(manifest, records),
+            Self::Exchange => exchange(manifest, curves),
         };
         built.map_err(|reason| NoData {
             figure: self.as_str(),
@@ -427,6 +438,84 @@ fn bins(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData, St
             "Difficulty bins (oracle: pass@1 of {} samples; {} problems, verifier {})",
             curves.bins.oracle_samples,
             curves.problems,
+            verifier_label(&manifest.config.verifier)
+        ),
+        panels,
+    })
+}
+
+/// The FLOPs exchange: a panel per ratio R, bars per bin (0 = all problems) for the larger
+/// policy answering greedily and for the policy with compute-optimal test-time compute at the
+/// matched budget (no bar where that budget lies beyond the sweep).
+fn exchange(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData, String> {
+    let Some(e) = &curves.exchange else {
+        return Err("the sweep ran no larger policy (--larger-policy)".into());
+    };
+    if e.rows.is_empty() {
+        return Err("no exchange ratios".into());
+    }
+    let at: Vec<f64> = (0..=BINS).map(|b| b as f64).collect();
+    let x = Axis::linear(
+        "oracle difficulty bin (0 = all problems, 1 = easiest)",
+        (-0.5, BINS as f64 + 0.5),
+        &at,
+        fmt_number,
+    );
+    let small = Look {
+        colour: palette::series_colour(0),
+        dashed: false,
+        marker: Marker::None,
+    };
+    let larger = Look {
+        colour: palette::NEUTRAL,
+        dashed: false,
+        marker: Marker::None,
+    };
+    let panels = e
+        .rows
+        .iter()
+        .map(|row| {
+            let bars = |f: &dyn Fn(&crate::analysis::exchange::ExchangeCell) -> Option<f64>| {
+                row.cells
+                    .iter()
+                    .filter_map(|c| {
+                        f(c).map(|y| Point {
+                            note: None,
+                            ..Point::at(c.bin as f64, y)
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            };
+            Panel {
+                title: format!(
+                    "R = {}: {} generations match the larger policy",
+                    fmt_number(row.ratio),
+                    fmt_number(row.budget)
+                ),
+                wide: true,
+                x: x.clone(),
+                y: Axis::accuracy(),
+                marks: vec![
+                    Mark {
+                        shape: Shape::Bars(bars(&|c| Some(c.larger))),
+                        ..line("larger policy, greedy", &larger, Vec::new())
+                    },
+                    Mark {
+                        shape: Shape::Bars(bars(&|c| c.small)),
+                        ..line(
+                            "policy + compute-optimal test-time compute",
+                            &small,
+                            Vec::new(),
+                        )
+                    },
+                ],
+            }
+        })
+        .collect();
+    Ok(FigureData {
+        title: format!(
+            "FLOPs exchange: {:.1}x larger policy vs test-time compute (verifier {})",
+            e.m,
             verifier_label(&manifest.config.verifier)
         ),
         panels,

@@ -54,6 +54,7 @@ fn record(p: usize, correct: bool, candidates: Vec<Candidate>) -> Record {
         seed: 0,
         tree: None,
         chosen: None,
+        judged: vec![],
     }
 }
 
@@ -78,6 +79,7 @@ fn write_sweep(dir: &Path, config: &SweepConfig) {
     std::fs::create_dir_all(dir).unwrap();
     let manifest = SweepManifest {
         config: config.clone(),
+        policies: vec![],
         models: vec![],
         thinkscale_version: "0.1.0".into(),
     };
