@@ -193,17 +193,46 @@ pub struct CurvePoint {
     pub high: f64,
 }
 
-/// Reusable buffers of [`credits_of_subset`].
+/// Reusable buffers of [`credits_of_subset`], sized to one bank's answer classes.
 #[derive(Default)]
 struct Tally {
-    /// Per answer class: votes, score sum, right.
-    classes: Vec<(u32, f64, f64, bool)>,
+    /// Per class: votes in the subset.
+    votes: Vec<u32>,
+    /// Per class: score sum in the subset.
+    sums: Vec<f64>,
+    /// Per class: whether its answer is right.
+    right: Vec<bool>,
+    /// The classes the subset touched (to reset them).
+    touched: Vec<u32>,
+}
+
+impl Tally {
+    /// Buffers for `bank`.
+    fn of(bank: &Bank) -> Self {
+        let k = bank
+            .samples
+            .iter()
+            .filter_map(|s| s.class)
+            .max()
+            .map_or(0, |c| c as usize + 1);
+        let mut right = vec![false; k];
+        for s in &bank.samples {
+            if let Some(c) = s.class {
+                right[c as usize] = s.correct;
+            }
+        }
+        Self {
+            votes: vec![0; k],
+            sums: vec![0.0; k],
+            right,
+            touched: Vec::with_capacity(k),
+        }
+    }
 }
 
 /// The credit of every [`BankChoice`] (in [`BankChoice::ALL`] order) on one subset, in one
 /// pass over it.
 fn credits_of_subset(bank: &Bank, subset: &[usize], t: &mut Tally) -> [f64; 3] {
-    t.classes.clear();
     let mut best = f32::NEG_INFINITY;
     let (mut tied, mut right) = (0usize, 0usize);
     for &i in subset {
@@ -218,32 +247,35 @@ fn credits_of_subset(bank: &Bank, subset: &[usize], t: &mut Tally) -> [f64; 3] {
             tied += 1;
             right += usize::from(s.correct);
         }
-        // Banks hold few distinct answers, so a linear map beats hashing.
-        match t.classes.iter_mut().find(|e| e.0 == c) {
-            Some(e) => {
-                e.1 += 1.0;
-                e.2 += f64::from(s.score);
-            }
-            None => t.classes.push((c, 1.0, f64::from(s.score), s.correct)),
+        let c = c as usize;
+        if t.votes[c] == 0 {
+            t.touched.push(c as u32);
         }
+        t.votes[c] += 1;
+        t.sums[c] += f64::from(s.score);
     }
-    let share = |weight: fn(&(u32, f64, f64, bool)) -> f64| -> f64 {
-        let Some(max) = t.classes.iter().map(weight).reduce(f64::max) else {
-            return 0.0;
-        };
-        let (mut n, mut r) = (0usize, 0usize);
-        for e in t.classes.iter().filter(|e| weight(e) == max) {
-            n += 1;
-            r += usize::from(e.3);
+    let (mut max_votes, mut max_sum) = (0u32, f64::NEG_INFINITY);
+    for &c in &t.touched {
+        max_votes = max_votes.max(t.votes[c as usize]);
+        max_sum = max_sum.max(t.sums[c as usize]);
+    }
+    let (mut mv, mut mr, mut wv, mut wr) = (0usize, 0usize, 0usize, 0usize);
+    for &c in &t.touched {
+        let c = c as usize;
+        if t.votes[c] == max_votes {
+            mv += 1;
+            mr += usize::from(t.right[c]);
         }
-        r as f64 / n as f64
-    };
-    let best_of_n = if tied == 0 {
-        0.0
-    } else {
-        right as f64 / tied as f64
-    };
-    [share(|e| e.1), best_of_n, share(|e| e.2)]
+        if t.sums[c] == max_sum {
+            wv += 1;
+            wr += usize::from(t.right[c]);
+        }
+        t.votes[c] = 0;
+        t.sums[c] = 0.0;
+    }
+    t.touched.clear();
+    let share = |n: usize, r: usize| if n == 0 { 0.0 } else { r as f64 / n as f64 };
+    [share(mv, mr), share(tied, right), share(wv, wr)]
 }
 
 /// The credit of every choice (in [`BankChoice::ALL`] order) on `draws` random subsets of `n`
@@ -257,7 +289,7 @@ pub fn bank_credits(bank: &Bank, p: usize, n: usize, draws: usize, seed: u64) ->
     if s == 0 {
         return std::array::from_fn(|_| vec![0.0; draws]);
     }
-    let mut t = Tally::default();
+    let mut t = Tally::of(bank);
     if n >= s {
         let all: Vec<usize> = (0..s).collect();
         let c = credits_of_subset(bank, &all, &mut t);
@@ -268,9 +300,11 @@ pub fn bank_credits(bank: &Bank, p: usize, n: usize, draws: usize, seed: u64) ->
     );
     let mut order: Vec<usize> = (0..s).collect();
     let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(draws));
+    // Banks are far smaller than 2^32: 32-bit draws take half the random stream.
+    let top = u32::try_from(s).unwrap_or(u32::MAX);
     for _ in 0..draws {
         for i in 0..n {
-            let j = rng.random_range(i..s);
+            let j = rng.random_range(i as u32..top) as usize;
             order.swap(i, j);
         }
         let c = credits_of_subset(bank, &order[..n], &mut t);
@@ -463,7 +497,6 @@ mod tests {
     #[test]
     fn one_pass_credits_equal_each_choice_alone() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let mut t = Tally::default();
         for _ in 0..300 {
             let s = rng.random_range(1..40);
             let samples: Vec<(Option<u32>, bool, f32)> = (0..s)
@@ -482,7 +515,7 @@ mod tests {
                 order.swap(i, j);
             }
             let subset = &order[..n];
-            let all = credits_of_subset(&b, subset, &mut t);
+            let all = credits_of_subset(&b, subset, &mut Tally::of(&b));
             for (k, choice) in BankChoice::ALL.into_iter().enumerate() {
                 assert_eq!(
                     all[k],

@@ -66,22 +66,37 @@ impl Aggregation {
 }
 
 /// Groups candidates by equivalent answers: each group is the indices of its members, in order
-/// of first appearance. Candidates without an answer belong to no group.
+/// of first appearance. Candidates without an answer belong to no group. An answer spelt
+/// exactly like an earlier one joins that one's group without grading (equivalence is
+/// reflexive and a group's first member never changes, so the grouping is the same), which
+/// leaves one grader call per distinct spelling and group.
 pub fn answer_groups(candidates: &[Candidate]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, c) in candidates.iter().enumerate() {
         let Some(a) = c.answer.as_deref() else {
             continue;
         };
-        match groups.iter_mut().find(|g| {
+        if let Some(&g) = seen.get(a) {
+            groups[g].push(i);
+            continue;
+        }
+        let g = match groups.iter().position(|g| {
             candidates[g[0]]
                 .answer
                 .as_deref()
                 .is_some_and(|b| grade::equivalent(b, a))
         }) {
-            Some(g) => g.push(i),
-            None => groups.push(vec![i]),
-        }
+            Some(g) => {
+                groups[g].push(i);
+                g
+            }
+            None => {
+                groups.push(vec![i]);
+                groups.len() - 1
+            }
+        };
+        seen.insert(a, g);
     }
     groups
 }

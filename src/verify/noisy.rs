@@ -108,9 +108,15 @@ impl NoisySpec {
         Ok(spec)
     }
 
-    /// The mean gap μ between right and wrong latent scores: `√2 · Φ⁻¹(Q)`.
-    pub fn mu(&self) -> f64 {
+    /// The mean gap μ between right and wrong latent scores that gives a within-problem AUC of
+    /// Q in expectation over the noise: `√2 · Φ⁻¹(Q)`.
+    pub fn analytic_mu(&self) -> f64 {
         std::f64::consts::SQRT_2 * inverse_normal_cdf(self.q)
+    }
+
+    /// The gap μ this oracle uses.
+    pub fn mu(&self) -> f64 {
+        self.analytic_mu()
     }
 }
 
@@ -237,6 +243,11 @@ impl NoisyOracle {
             spec,
             mu: spec.mu(),
         }
+    }
+
+    /// A noisy oracle with an explicit gap μ (what its calibration searches over).
+    pub fn with_mu(spec: NoisySpec, mu: f64) -> Self {
+        Self { spec, mu }
     }
 }
 
