@@ -13,10 +13,19 @@
 //!
 //! **Calibration.** A right solution's answer line has label 1 and a wrong one's label 0, so
 //! the probability that a right solution outscores a wrong one (by the last step's score) is
-//! `P(μ + ε₁ > ε₂) = Φ(μ / √2)`; setting `μ = √2 · Φ⁻¹(Q)` makes the within-problem AUC of
-//! last-step scores Q in expectation, whatever the problems (the logistic is monotone, so it
-//! does not change the AUC). Identical samples share their noise, so a finite set of problems
-//! scatters around Q.
+//! `P(μ + ε₁ > ε₂) = Φ(μ / √2)`: the analytic gap `μ = √2 · Φ⁻¹(Q)` gives a within-problem AUC
+//! of Q in expectation over the noise (the logistic is monotone, so it does not change the
+//! AUC). One noise realisation on a finite split scatters around that, and far: identical
+//! samples share their noise, and samples that stop without an answer after right steps look
+//! right; on the evaluation split the analytic gap realised 0.549 / 0.647 / 0.762 / 0.891 for
+//! Q = 0.6 / 0.7 / 0.8 / 0.9. So Q is calibrated empirically: [`CALIBRATION`] holds, for a grid
+//! of Q, the gap at which the default noise (seed 0) realises exactly Q on the toy policy's
+//! samples of the evaluation split (500 problems x 16 samples, temperature 1, seed 0), found by
+//! bisection (`examples/calibrate_noisy.rs`; the realised AUC never falls as μ grows); between
+//! grid points μ is interpolated linearly. `thinkscale evaluate --verifiers noisy-oracle:Q`
+//! reports the realised AUC, and a test checks it lands within 0.02 of Q for Q = 0.6, 0.7, 0.8
+//! and 0.9. Other noise seeds, temperatures, policies or datasets realise values around Q, not
+//! Q; a blind spot lowers it (its class of wrong steps looks right).
 //!
 //! **Blind spots** (`blind=CLASS`): wrong steps of a class the verifier does not check. It
 //! scores such a step like a right one and then believes it, judging later steps against the
@@ -30,6 +39,23 @@ use super::{StepText, Verifier};
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
 use serde::{Deserialize, Serialize};
+
+/// The calibration (Q, μ): the gap at which the default noise (seed 0) realises a
+/// within-problem AUC of Q on the toy policy's samples of the evaluation split (500 problems x
+/// 16 samples at temperature 1, seed 0; last-step scores), found by bisection with
+/// `cargo run --release --example calibrate_noisy` (see the module docs). The analytic gap
+/// `√2·Φ⁻¹(Q)` realises 0.549, 0.647, 0.762, 0.891 there for Q = 0.6, 0.7, 0.8, 0.9.
+pub const CALIBRATION: [(f64, f64); 9] = [
+    (0.55, 0.3748),
+    (0.60, 0.5320),
+    (0.65, 0.7458),
+    (0.70, 0.9720),
+    (0.75, 1.1644),
+    (0.80, 1.3083),
+    (0.85, 1.5676),
+    (0.90, 1.8405),
+    (0.95, 2.3612),
+];
 
 /// A class of wrong steps a noisy oracle does not see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,8 +140,23 @@ impl NoisySpec {
         std::f64::consts::SQRT_2 * inverse_normal_cdf(self.q)
     }
 
-    /// The gap μ this oracle uses.
+    /// The gap μ this oracle uses: [`CALIBRATION`] interpolated linearly in Q, and outside
+    /// its grid the analytic gap shifted by the nearest end's calibration offset.
     pub fn mu(&self) -> f64 {
+        let analytic = |q: f64| std::f64::consts::SQRT_2 * inverse_normal_cdf(q);
+        let (first, last) = (CALIBRATION[0], CALIBRATION[CALIBRATION.len() - 1]);
+        if self.q <= first.0 {
+            return self.analytic_mu() + first.1 - analytic(first.0);
+        }
+        if self.q >= last.0 {
+            return self.analytic_mu() + last.1 - analytic(last.0);
+        }
+        for w in CALIBRATION.windows(2) {
+            let ((q0, m0), (q1, m1)) = (w[0], w[1]);
+            if self.q <= q1 {
+                return m0 + (self.q - q0) / (q1 - q0) * (m1 - m0);
+            }
+        }
         self.analytic_mu()
     }
 }
@@ -297,9 +338,21 @@ mod tests {
         assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
         assert!((inverse_normal_cdf(0.975) - 1.959_964).abs() < 1e-5);
         assert!((inverse_normal_cdf(0.5)).abs() < 1e-9);
-        // Q = 0.76 needs a gap of sqrt(2) * 0.7063 = 0.999.
+        // Q = 0.76 needs a gap of sqrt(2) * 0.7063 = 0.999 in expectation.
         let s = NoisySpec::parse("0.76").unwrap();
-        assert!((s.mu() - 0.9989).abs() < 1e-3, "{}", s.mu());
+        assert!(
+            (s.analytic_mu() - 0.9989).abs() < 1e-3,
+            "{}",
+            s.analytic_mu()
+        );
+        // The calibrated gap: the grid's own values, linear between, continuous at the ends.
+        let mu = |q: &str| NoisySpec::parse(q).unwrap().mu();
+        assert_eq!(mu("0.8"), 1.3083);
+        assert!((mu("0.825") - (1.3083 + 1.5676) / 2.0).abs() < 1e-12);
+        assert!((mu("0.9500001") - 2.3612).abs() < 1e-5);
+        assert!((mu("0.5499999") - 0.3748).abs() < 1e-5);
+        let grid: Vec<f64> = (501..1000).map(|i| mu(&format!("0.{i:03}"))).collect();
+        assert!(grid.windows(2).all(|w| w[1] > w[0]), "the gap grows with Q");
     }
 
     #[test]
@@ -397,7 +450,8 @@ mod tests {
             pairs += 1.0;
             hits += if r > w { 1.0 } else { 0.0 };
         }
+        // Independent pairs realise Q for the analytic gap; the calibrated one is larger.
         let auc = hits / pairs;
-        assert!((auc - 0.8).abs() < 0.05, "{auc}");
+        assert!(auc > 0.78 && auc < 0.9, "{auc}");
     }
 }
