@@ -365,8 +365,8 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             points,
         });
     }
-    // Tree searches, run at each budget.
-    let mut by_label: BTreeMap<String, (StrategyKind, Vec<SeriesPoint>)> = BTreeMap::new();
+    // Tree searches (and sampling strategies run afresh, as `run` does), at each budget.
+    let mut pts: HashMap<(String, usize), (StrategyKind, SeriesPoint)> = HashMap::new();
     for ((label, budget), (kind, cost, per)) in &searches {
         let per_problem: Vec<f64> = per.iter().map(|v| mean(v)).collect();
         let m = mean(&per_problem);
@@ -388,13 +388,40 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             accuracy: per_problem,
         });
         setting_specs.push(specs.get(label).copied().unwrap_or(StrategySpec::Majority));
-        by_label
-            .entry(label.clone())
-            .or_insert_with(|| (*kind, Vec::new()))
-            .1
-            .push(pt);
+        pts.insert((label.clone(), *budget), (*kind, pt));
     }
-    for (label, (kind, mut points)) in by_label {
+    // One series per configured setting (a beam width of sqrt is one series across budgets,
+    // its M growing with N); a run that feeds two series (sqrt(16) = 4) is in both.
+    let mut used: std::collections::HashSet<(String, usize)> = Default::default();
+    for (label, kind, members) in cfg.series_settings() {
+        let points: Vec<SeriesPoint> = members
+            .iter()
+            .filter_map(|(n, spec)| {
+                let key = (spec.to_string(), *n);
+                let p = pts.get(&key).map(|p| p.1.clone());
+                used.insert(key);
+                p
+            })
+            .collect();
+        if !points.is_empty() {
+            series.push(Series {
+                label,
+                strategy: kind,
+                points,
+            });
+        }
+    }
+    // Records of settings the configuration does not name (an edited sweep.json).
+    let mut rest: BTreeMap<String, (StrategyKind, Vec<SeriesPoint>)> = BTreeMap::new();
+    for (key, (kind, p)) in &pts {
+        if !used.contains(key) {
+            rest.entry(key.0.clone())
+                .or_insert_with(|| (*kind, Vec::new()))
+                .1
+                .push(p.clone());
+        }
+    }
+    for (label, (kind, mut points)) in rest {
         points.sort_by_key(|p| p.budget);
         series.push(Series {
             label,

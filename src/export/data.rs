@@ -63,7 +63,8 @@ impl Axis {
 
     /// A log2 axis of generation budgets: the range covers `xs` with a margin of a quarter
     /// doubling on each side; ticks at the `budgets` inside it and at the values of `xs` that
-    /// are powers of two (at every value of `xs` when that gives fewer than two ticks).
+    /// are powers of two (at every value of `xs` when that gives fewer than two ticks); past
+    /// seven ticks every other one goes unlabelled.
     pub fn budgets(label: &str, xs: &[f64], budgets: &[usize]) -> Self {
         let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -92,15 +93,24 @@ impl Axis {
             at.sort_by(f64::total_cmp);
             at.dedup();
         }
+        // More than seven doublings crowd a small panel: label every other tick (the largest
+        // always), keep the grid line of each.
+        let n = at.len();
+        let crowded = n > 7;
         Self {
             label: label.into(),
             scale: Scale::Log2,
             range,
             ticks: at
                 .into_iter()
-                .map(|a| Tick {
+                .enumerate()
+                .map(|(i, a)| Tick {
                     at: a,
-                    label: fmt_number(a),
+                    label: if crowded && (n - 1 - i) % 2 == 1 {
+                        String::new()
+                    } else {
+                        fmt_number(a)
+                    },
                 })
                 .collect(),
         }

@@ -418,6 +418,59 @@ impl SweepConfig {
         out
     }
 
+    /// The curves the runs make, as [`Self::runs`] expands them: per tree-search setting (and
+    /// per sampling strategy run afresh, without a shared bank) its label and, per budget, the
+    /// run's strategy. A beam width of `sqrt` is one setting whose M grows with the budget.
+    pub fn series_settings(&self) -> Vec<(String, StrategyKind, Vec<(usize, StrategySpec)>)> {
+        let mut budgets = self.budgets.clone();
+        budgets.sort_unstable();
+        budgets.dedup();
+        let mut out = Vec::new();
+        for &kind in &self.strategies {
+            if !kind.is_tree_search() {
+                if !self.shared_bank {
+                    let spec = kind.with(self.aggregation, 1, self.max_rounds, 0);
+                    out.push((
+                        spec.to_string(),
+                        kind,
+                        budgets.iter().map(|&n| (n, spec)).collect(),
+                    ));
+                }
+                continue;
+            }
+            let ks: Vec<usize> = if kind == StrategyKind::Lookahead {
+                self.lookaheads.clone()
+            } else {
+                vec![0]
+            };
+            for w in &self.beam_widths {
+                for &k in &ks {
+                    let members: Vec<(usize, StrategySpec)> = budgets
+                        .iter()
+                        .filter_map(|&n| {
+                            let m = w.at(n);
+                            (m > 0 && m <= n && n.is_multiple_of(m))
+                                .then(|| (n, kind.with(self.aggregation, m, self.max_rounds, k)))
+                        })
+                        .collect();
+                    let Some((n0, spec0)) = members.first().copied() else {
+                        continue;
+                    };
+                    let label = match w {
+                        BeamWidth::Fixed(_) => spec0.to_string(),
+                        BeamWidth::Sqrt(_) => {
+                            spec0
+                                .to_string()
+                                .replacen(&format!("M = {}", w.at(n0)), "M = √N", 1)
+                        }
+                    };
+                    out.push((label, kind, members));
+                }
+            }
+        }
+        out
+    }
+
     /// The run configuration of one run.
     pub fn run_config(&self, run: &SweepRun) -> RunConfig {
         let (strategy, budget, seed) = match run {
