@@ -79,7 +79,20 @@ fn write_sweep(dir: &Path, config: &SweepConfig) {
     std::fs::create_dir_all(dir).unwrap();
     let manifest = SweepManifest {
         config: config.clone(),
-        policies: vec![],
+        // A larger policy four times the size, pretrained on as many tokens: the matched
+        // budgets are 4 + 9/R.
+        policies: vec![
+            crate::runner::sweep::PolicyFacts {
+                role: "policy".into(),
+                params: 1000,
+                pretrain_tokens: Some(5000),
+            },
+            crate::runner::sweep::PolicyFacts {
+                role: "larger-policy".into(),
+                params: 4000,
+                pretrain_tokens: Some(5000),
+            },
+        ],
         models: vec![],
         thinkscale_version: "0.1.0".into(),
     };
@@ -96,6 +109,10 @@ fn write_sweep(dir: &Path, config: &SweepConfig) {
                 record: record(p, right > 4, samples(p)),
             });
         }
+        lines.push(SweepRecord {
+            run: SweepRun::Larger,
+            record: record(p, right >= 4, vec![]),
+        });
         for budget in [2, 4, 8] {
             lines.push(SweepRecord {
                 run: SweepRun::Search {
@@ -520,7 +537,10 @@ fn a_figure_without_data_is_skipped_in_the_set_and_refused_alone() {
             "optimal.json",
             "bins.svg",
             "bins.csv",
-            "bins.json"
+            "bins.json",
+            "exchange.svg",
+            "exchange.csv",
+            "exchange.json"
         ]
     );
     let err = s
@@ -548,4 +568,33 @@ fn a_synthetic_verifier_says_so_in_the_scores_title() {
         .unwrap();
     assert!(!data.title.contains("synthetic"), "{}", data.title);
     assert!(data.title.contains("oracle"), "{}", data.title);
+}
+
+#[test]
+fn the_exchange_csv_holds_each_ratios_bars() {
+    let s = sweep_of(&config());
+    let e = s.curves.exchange.as_ref().unwrap();
+    assert_eq!(e.m, 4.0);
+    // M = 4 with equal data: 4 + 9 / R.
+    assert!((e.rows[1].budget - (4.0 + 9.0 / 0.79)).abs() < 1e-9);
+    s.write(
+        Figure::Exchange,
+        Preset::Double,
+        &s.dir.join("exchange.svg"),
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(s.dir.join("exchange.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let mut expected = 0;
+    for row in &e.rows {
+        for c in &row.cells {
+            expected += 1 + usize::from(c.small.is_some());
+            let larger = rows
+                .iter()
+                .filter(|r| r.contains("larger policy, greedy"))
+                .any(|r| r.contains(&format!(",{},,{},", c.bin as f64, c.larger)));
+            assert!(larger, "bin {} of R = {}: {csv}", c.bin, row.ratio);
+        }
+    }
+    assert_eq!(rows.len(), expected, "{csv}");
 }

@@ -199,6 +199,9 @@ fn default_dtype() -> String {
 /// Seed offset of the bins run, so its samples are not the bank's.
 const BINS_SEED: u64 = 0x6269_6e73;
 
+/// A curve of a sweep: its label, its strategy, and per budget the strategy run there.
+pub type SeriesSetting = (String, StrategyKind, Vec<(usize, StrategySpec)>);
+
 /// One run of a sweep.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -421,7 +424,7 @@ impl SweepConfig {
     /// The curves the runs make, as [`Self::runs`] expands them: per tree-search setting (and
     /// per sampling strategy run afresh, without a shared bank) its label and, per budget, the
     /// run's strategy. A beam width of `sqrt` is one setting whose M grows with the budget.
-    pub fn series_settings(&self) -> Vec<(String, StrategyKind, Vec<(usize, StrategySpec)>)> {
+    pub fn series_settings(&self) -> Vec<SeriesSetting> {
         let mut budgets = self.budgets.clone();
         budgets.sort_unstable();
         budgets.dedup();
