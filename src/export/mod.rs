@@ -369,3 +369,18 @@ pub fn write_figure_set(
 
 #[cfg(test)]
 mod tests;
+
+/// Every figure of the sweep in `dir` that has data, as SVG and as PNG at `preset`, into
+/// `dir/figures` (each with its CSV and JSON): what `thinkscale plot DIR --figure all` and the
+/// window's "Export figures" write.
+pub fn export_sweep(dir: &Path, preset: Preset) -> anyhow::Result<Vec<PathBuf>> {
+    let (manifest, records) = crate::runner::sweep::load(dir)?;
+    let curves = crate::analysis::sweep::curves(&manifest, &records);
+    let mut written = Vec::new();
+    for format in Format::ALL {
+        written.extend(write_figure_set(
+            dir, &manifest, &curves, &records, preset, format,
+        )?);
+    }
+    Ok(written)
+}

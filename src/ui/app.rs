@@ -69,6 +69,8 @@ pub enum Command {
     SelectNode(NodeId),
     /// Replace the settings.
     SetSettings(Settings),
+    /// Write the figure set of the sweep in this directory (on a thread of its own).
+    ExportFigures(PathBuf),
 }
 
 /// State of the policy on the worker.
@@ -111,6 +113,10 @@ pub struct App {
     pub tally: Tally,
     /// The last error, shown until the next run.
     pub error: Option<String>,
+    /// The figure export under way (its result arrives here), and the last one's outcome.
+    pub export: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    /// What the last figure export wrote, or why it failed.
+    pub export_status: Option<Result<String, String>>,
     policy: PathBuf,
     worker: Worker,
 }
@@ -136,6 +142,8 @@ impl App {
             verdicts: BTreeMap::new(),
             tally: Tally::new(),
             error: None,
+            export: None,
+            export_status: None,
             policy,
             worker,
         })
@@ -186,6 +194,32 @@ impl App {
             Command::Cancel => self.worker.cancel(),
             Command::SelectNode(id) => self.selected_node = Some(id),
             Command::SetSettings(s) => self.settings = s,
+            Command::ExportFigures(dir) => self.export_figures(dir),
+        }
+    }
+
+    /// Writes the figure set of the sweep in `dir` with the same function as `thinkscale
+    /// plot` ([`crate::export::export_sweep`], double-column preset), on a thread of its own so
+    /// the window keeps drawing; the outcome lands in `export_status`.
+    pub fn export_figures(&mut self, dir: PathBuf) {
+        if self.export.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.export_status = None;
+        let spawned = std::thread::Builder::new()
+            .name("thinkscale-export".into())
+            .spawn(move || {
+                let result = crate::export::export_sweep(&dir, crate::export::Preset::Double)
+                    .map(|files| {
+                        format!("{} files in {}", files.len(), dir.join("figures").display())
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                let _ = tx.send(result);
+            });
+        match spawned {
+            Ok(_) => self.export = Some(rx),
+            Err(e) => self.export_status = Some(Err(format!("cannot start the export: {e}"))),
         }
     }
 
@@ -217,6 +251,19 @@ impl App {
 
     /// Drains the worker's events into the state.
     pub fn drain(&mut self) {
+        if let Some(rx) = &self.export {
+            match rx.try_recv() {
+                Ok(r) => {
+                    self.export_status = Some(r);
+                    self.export = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.export_status = Some(Err("the export stopped".into()));
+                    self.export = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
         for ev in self.worker.poll(4096) {
             match ev {
                 WorkerEvent::Loaded { policy, params } => {
@@ -275,7 +322,7 @@ impl App {
         for c in cmds {
             self.apply(c);
         }
-        if self.running.is_some() || self.model == ModelStatus::Loading {
+        if self.running.is_some() || self.model == ModelStatus::Loading || self.export.is_some() {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -466,5 +513,62 @@ mod tests {
         harness.run_steps(2);
         assert_eq!(harness.state().selected, Some(0));
         harness.get_by_label_contains("policy failed to load");
+    }
+
+    #[test]
+    fn the_window_exports_a_sweeps_figures_without_waiting_for_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sweep");
+        let config: crate::runner::sweep::SweepConfig = toml::from_str(&format!(
+            "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"oracle\"\n\
+             strategies = [\"majority\", \"weighted-best-of-n\"]\nbudgets = [1, 2]\n\
+             limit = 5\nbin_samples = 0\ndraws = 10\n",
+            default_policy_dir()
+        ))
+        .unwrap();
+        crate::runner::sweep::run(
+            &config,
+            &dir,
+            false,
+            &crate::search::CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        harness
+            .state_mut()
+            .apply(Command::ExportFigures(dir.clone()));
+        assert!(harness.state().export.is_some());
+        step_until(&mut harness, "the export", |a| a.export_status.is_some());
+        let status = harness.state().export_status.clone().unwrap();
+        assert!(
+            status.as_ref().is_ok_and(|m| m.contains("figures")),
+            "{status:?}"
+        );
+        for f in [
+            "accuracy.svg",
+            "accuracy.png",
+            "accuracy.csv",
+            "scores.json",
+        ] {
+            assert!(dir.join("figures").join(f).exists(), "{f}");
+        }
+        harness.get_by_label_contains("figures:");
+        // A directory that is not a sweep says so in the window.
+        harness
+            .state_mut()
+            .apply(Command::ExportFigures(tmp.path().to_path_buf()));
+        step_until(&mut harness, "the failed export", |a| {
+            a.export_status.is_some()
+        });
+        let status = harness.state().export_status.clone().unwrap();
+        assert!(
+            status.as_ref().is_err_and(|e| e.contains("not a sweep")),
+            "{status:?}"
+        );
+        harness.get_by_label_contains("export failed");
     }
 }

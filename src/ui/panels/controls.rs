@@ -93,6 +93,32 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         {
             cmds.push(Command::Cancel);
         }
+        ui.separator();
+        if ui
+            .add_enabled(app.export.is_none(), egui::Button::new("Export figures…"))
+            .on_hover_text("Write the paper figures (SVG, PNG, CSV, JSON) of a sweep directory")
+            .clicked()
+        {
+            if let Some(dir) = rfd::FileDialog::new()
+                .set_title("A sweep directory (holds sweep.json)")
+                .pick_folder()
+            {
+                cmds.push(Command::ExportFigures(dir));
+            }
+        }
+        match &app.export_status {
+            _ if app.export.is_some() => {
+                ui.spinner();
+                ui.label("exporting figures…");
+            }
+            Some(Ok(msg)) => {
+                ui.label(format!("figures: {msg}"));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(crate::ui::theme::BAD, format!("export failed: {e}"));
+            }
+            None => {}
+        }
         match (&app.model, app.running) {
             (ModelStatus::Loading, _) => {
                 ui.spinner();
