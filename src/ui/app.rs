@@ -71,6 +71,32 @@ pub enum Command {
     SetSettings(Settings),
     /// Write the figure set of the sweep in this directory (on a thread of its own).
     ExportFigures(PathBuf),
+    /// Read a sweep directory for the Plots tab (on a thread of its own).
+    OpenSweep(PathBuf),
+    /// Plot this difficulty bin (0: all problems).
+    SetPlotBin(usize),
+    /// Show the tree or the plots in the centre.
+    SetView(View),
+}
+
+/// What the centre of the window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The search tree of the current problem.
+    #[default]
+    Tree,
+    /// The curves of the open sweep.
+    Plots,
+}
+
+/// A sweep read for the Plots tab: its manifest and every curve.
+pub struct LoadedSweep {
+    /// Where it is.
+    pub dir: PathBuf,
+    /// Its `sweep.json`.
+    pub manifest: crate::runner::sweep::SweepManifest,
+    /// Its curves.
+    pub curves: crate::analysis::sweep::SweepCurves,
 }
 
 /// State of the policy on the worker.
@@ -117,6 +143,14 @@ pub struct App {
     pub export: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
     /// What the last figure export wrote, or why it failed.
     pub export_status: Option<Result<String, String>>,
+    /// The sweep open in the Plots tab.
+    pub sweep: Option<LoadedSweep>,
+    /// The sweep being read.
+    pub sweep_loading: Option<std::sync::mpsc::Receiver<Result<LoadedSweep, String>>>,
+    /// The bin the Plots tab draws (0: all problems).
+    pub plot_bin: usize,
+    /// The centre's view.
+    pub view: View,
     policy: PathBuf,
     worker: Worker,
 }
@@ -144,6 +178,10 @@ impl App {
             error: None,
             export: None,
             export_status: None,
+            sweep: None,
+            sweep_loading: None,
+            plot_bin: 0,
+            view: View::Tree,
             policy,
             worker,
         })
@@ -195,6 +233,34 @@ impl App {
             Command::SelectNode(id) => self.selected_node = Some(id),
             Command::SetSettings(s) => self.settings = s,
             Command::ExportFigures(dir) => self.export_figures(dir),
+            Command::OpenSweep(dir) => self.open_sweep(dir),
+            Command::SetPlotBin(b) => self.plot_bin = b,
+            Command::SetView(v) => self.view = v,
+        }
+    }
+
+    /// Reads the sweep in `dir` (records and curves) on a thread of its own; the Plots tab
+    /// shows it when it arrives, and a failure lands in `error`.
+    pub fn open_sweep(&mut self, dir: PathBuf) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("thinkscale-open-sweep".into())
+            .spawn(move || {
+                let loaded = crate::runner::sweep::load(&dir)
+                    .map(|(manifest, records)| LoadedSweep {
+                        curves: crate::analysis::sweep::curves(&manifest, &records),
+                        manifest,
+                        dir,
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                let _ = tx.send(loaded);
+            });
+        match spawned {
+            Ok(_) => {
+                self.sweep_loading = Some(rx);
+                self.view = View::Plots;
+            }
+            Err(e) => self.error = Some(format!("cannot read the sweep: {e}")),
         }
     }
 
@@ -251,6 +317,23 @@ impl App {
 
     /// Drains the worker's events into the state.
     pub fn drain(&mut self) {
+        if let Some(rx) = &self.sweep_loading {
+            match rx.try_recv() {
+                Ok(Ok(s)) => {
+                    self.sweep = Some(s);
+                    self.sweep_loading = None;
+                }
+                Ok(Err(e)) => {
+                    self.error = Some(e);
+                    self.sweep_loading = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.error = Some("reading the sweep stopped".into());
+                    self.sweep_loading = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
         if let Some(rx) = &self.export {
             match rx.try_recv() {
                 Ok(r) => {
@@ -318,11 +401,28 @@ impl App {
         egui::Panel::right("node")
             .default_size(260.0)
             .show(ui, |ui| panels::node::ui(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| panels::tree_view::ui(ui, self, &mut cmds));
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for (v, name) in [(View::Tree, "Tree"), (View::Plots, "Plots")] {
+                    if ui.selectable_label(self.view == v, name).clicked() {
+                        cmds.push(Command::SetView(v));
+                    }
+                }
+            });
+            ui.separator();
+            match self.view {
+                View::Tree => panels::tree_view::ui(ui, self, &mut cmds),
+                View::Plots => panels::plots::ui(ui, self, &mut cmds),
+            }
+        });
         for c in cmds {
             self.apply(c);
         }
-        if self.running.is_some() || self.model == ModelStatus::Loading || self.export.is_some() {
+        if self.running.is_some()
+            || self.model == ModelStatus::Loading
+            || self.export.is_some()
+            || self.sweep_loading.is_some()
+        {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -570,5 +670,77 @@ mod tests {
             "{status:?}"
         );
         harness.get_by_label_contains("export failed");
+    }
+
+    #[test]
+    fn a_sweep_opens_in_the_plots_tab_and_the_budget_slider_moves_its_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sweep");
+        let config: crate::runner::sweep::SweepConfig = toml::from_str(&format!(
+            "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"oracle\"\n\
+             strategies = [\"majority\", \"weighted-best-of-n\", \"beam\"]\n\
+             budgets = [1, 2, 4]\nbeam_widths = [2]\nlimit = 5\nbin_samples = 0\ndraws = 10\n",
+            default_policy_dir()
+        ))
+        .unwrap();
+        crate::runner::sweep::run(
+            &config,
+            &dir,
+            false,
+            &crate::search::CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        harness.state_mut().apply(Command::OpenSweep(dir.clone()));
+        assert_eq!(harness.state().view, View::Plots);
+        step_until(&mut harness, "the sweep to load", |a| a.sweep.is_some());
+        // The default budget (16) is not one of this sweep's: the reading says so.
+        harness.get_by_label_contains("at N = 16: no curve has this budget");
+        // Move the budget slider to 4: the marker and the readings follow at once.
+        let mut s = harness.state().settings.clone();
+        s.budget = 4;
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.run_steps(2);
+        // A label keeps its text as its value.
+        let text = harness
+            .get_by_label_contains("at N = 4:")
+            .value()
+            .unwrap_or_default();
+        assert!(
+            text.contains("majority") && text.contains("beam (M = 2, last)"),
+            "{text}"
+        );
+        let expected = panels::plots::at_budget(harness.state().sweep.as_ref().unwrap(), 0, 4);
+        assert!(
+            expected.iter().any(|(l, _)| l == "compute-optimal"),
+            "{expected:?}"
+        );
+        // Another bin redraws from the same curves.
+        harness.state_mut().apply(Command::SetPlotBin(5));
+        harness.run_steps(2);
+        let bin5 = panels::plots::at_budget(harness.state().sweep.as_ref().unwrap(), 5, 4);
+        let shown = harness
+            .get_by_label_contains("at N = 4:")
+            .value()
+            .unwrap_or_default();
+        for (label, acc) in &bin5 {
+            assert!(shown.contains(&format!("{label} {acc:.3}")), "{shown}");
+        }
+        // A directory that is not a sweep is an error in the window, not a panic.
+        harness
+            .state_mut()
+            .apply(Command::OpenSweep(tmp.path().to_path_buf()));
+        step_until(&mut harness, "the failed open", |a| {
+            a.sweep_loading.is_none()
+        });
+        assert!(harness
+            .state()
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("not a sweep")));
     }
 }

@@ -95,6 +95,18 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         }
         ui.separator();
         if ui
+            .button("Open sweep…")
+            .on_hover_text("Read a sweep directory's records and draw its curves in the Plots tab")
+            .clicked()
+        {
+            if let Some(dir) = rfd::FileDialog::new()
+                .set_title("A sweep directory (holds sweep.json)")
+                .pick_folder()
+            {
+                cmds.push(Command::OpenSweep(dir));
+            }
+        }
+        if ui
             .add_enabled(app.export.is_none(), egui::Button::new("Export figures…"))
             .on_hover_text("Write the paper figures (SVG, PNG, CSV, JSON) of a sweep directory")
             .clicked()

@@ -2,6 +2,7 @@
 
 pub mod controls;
 pub mod node;
+pub mod plots;
 pub mod problems;
 pub mod summary;
 pub mod tree_view;
