@@ -5,9 +5,9 @@ use crate::analysis::evaluation;
 use crate::data::DatasetSpec;
 use crate::engine::default_policy_dir;
 use crate::engine::{PromptFormat, SamplingParams};
-use crate::runner::sweep::{self, SweepConfig, SweepEvent, PAPER_EXCHANGE_RATIOS};
+use crate::runner::sweep::{self, SweepConfig, PAPER_EXCHANGE_RATIOS};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
-use crate::search::{Aggregation, CancelToken, StrategyKind};
+use crate::search::{Aggregation, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
 use clap::Args;
 use std::path::PathBuf;
@@ -125,25 +125,9 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    let cancel = CancelToken::from_flag(super::interrupt_flag());
-    let bar = super::progress_bar(0, "runs x problems")?;
-    let outcome = sweep::run(&config, &out, a.resume, &cancel, &mut |e| match e {
-        SweepEvent::Started { total, done } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.reset_eta();
-        }
-        SweepEvent::Done { .. } => bar.inc(1),
-    })?;
-    bar.finish_and_clear();
-    if outcome.cancelled {
-        eprintln!(
-            "interrupted: {} of {} runs x problems on disk in {}; --resume continues",
-            outcome.done,
-            outcome.total,
-            out.display()
-        );
-        return Ok(ExitCode::from(130));
+    let outcome = super::sweep::run_with_progress(&config, &out, a.resume)?;
+    if let Some(code) = super::sweep::interrupted(&outcome, &out) {
+        return Ok(code);
     }
     let (manifest, records) = sweep::load(&out)?;
     let eval = evaluation(&manifest.config, &records);

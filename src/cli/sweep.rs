@@ -7,7 +7,7 @@ use crate::data::DatasetSpec;
 use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
 use crate::export::{write_figure_set, Format, Preset};
 use crate::io::write_json;
-use crate::runner::sweep::{self, BeamWidth, SqrtTag, SweepConfig, SweepEvent};
+use crate::runner::sweep::{self, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
@@ -302,20 +302,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    let cancel = CancelToken::from_flag(super::interrupt_flag());
-    let bar = super::progress_bar(0, "runs x problems")?;
-    let outcome = sweep::run(&config, &out, args.resume, &cancel, &mut |e| match e {
-        SweepEvent::Started { total, done } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.reset_eta();
-        }
-        SweepEvent::Done { run, .. } => {
-            bar.inc(1);
-            bar.set_message(format!("{run:?}"));
-        }
-    })?;
-    bar.finish_and_clear();
+    let outcome = run_with_progress(&config, &out, args.resume)?;
     let (manifest, records) = sweep::load(&out)?;
     let c = curves(&manifest, &records);
     report(&out, &c)?;
@@ -329,14 +316,42 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
             out.join("figures").display()
         );
     }
-    if outcome.cancelled {
+    Ok(interrupted(&outcome, &out).unwrap_or(ExitCode::SUCCESS))
+}
+
+/// Runs (or resumes) a sweep with a progress bar (ETA; Ctrl-C stops after the record in
+/// flight).
+pub fn run_with_progress(
+    config: &SweepConfig,
+    out: &Path,
+    resume: bool,
+) -> anyhow::Result<SweepOutcome> {
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let bar = super::progress_bar(0, "runs x problems")?;
+    let outcome = sweep::run(config, out, resume, &cancel, &mut |e| match e {
+        SweepEvent::Started { total, done } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.reset_eta();
+        }
+        SweepEvent::Done { run, .. } => {
+            bar.inc(1);
+            bar.set_message(format!("{run:?}"));
+        }
+    })?;
+    bar.finish_and_clear();
+    Ok(outcome)
+}
+
+/// For an interrupted sweep: says what is on disk and how to go on, and gives exit code 130.
+pub fn interrupted(outcome: &SweepOutcome, out: &Path) -> Option<ExitCode> {
+    outcome.cancelled.then(|| {
         eprintln!(
             "interrupted: {} of {} runs x problems on disk in {}; --resume continues",
             outcome.done,
             outcome.total,
             out.display()
         );
-        return Ok(ExitCode::from(130));
-    }
-    Ok(ExitCode::SUCCESS)
+        ExitCode::from(130)
+    })
 }

@@ -615,25 +615,30 @@ mod tests {
         harness.get_by_label_contains("policy failed to load");
     }
 
-    #[test]
-    fn the_window_exports_a_sweeps_figures_without_waiting_for_them() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("sweep");
+    /// A small sweep of the toy policy in `dir` (5 problems, oracle, beam width 2).
+    fn toy_sweep(dir: &std::path::Path, strategies: &str, budgets: &str) {
         let config: crate::runner::sweep::SweepConfig = toml::from_str(&format!(
             "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"oracle\"\n\
-             strategies = [\"majority\", \"weighted-best-of-n\"]\nbudgets = [1, 2]\n\
+             strategies = [{strategies}]\nbudgets = [{budgets}]\nbeam_widths = [2]\n\
              limit = 5\nbin_samples = 0\ndraws = 10\n",
             default_policy_dir()
         ))
         .unwrap();
         crate::runner::sweep::run(
             &config,
-            &dir,
+            dir,
             false,
             &crate::search::CancelToken::new(),
             &mut |_| {},
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_window_exports_a_sweeps_figures_without_waiting_for_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sweep");
+        toy_sweep(&dir, "\"majority\", \"weighted-best-of-n\"", "1, 2");
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let mut harness = Harness::builder()
             .with_size([1280.0, 800.0])
@@ -676,21 +681,11 @@ mod tests {
     fn a_sweep_opens_in_the_plots_tab_and_the_budget_slider_moves_its_marker() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("sweep");
-        let config: crate::runner::sweep::SweepConfig = toml::from_str(&format!(
-            "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"oracle\"\n\
-             strategies = [\"majority\", \"weighted-best-of-n\", \"beam\"]\n\
-             budgets = [1, 2, 4]\nbeam_widths = [2]\nlimit = 5\nbin_samples = 0\ndraws = 10\n",
-            default_policy_dir()
-        ))
-        .unwrap();
-        crate::runner::sweep::run(
-            &config,
+        toy_sweep(
             &dir,
-            false,
-            &crate::search::CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+            "\"majority\", \"weighted-best-of-n\", \"beam\"",
+            "1, 2, 4",
+        );
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let mut harness = Harness::builder()
             .with_size([1280.0, 800.0])
