@@ -193,6 +193,42 @@ fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
     assert_eq!(policies[0]["params"], policies[1]["params"]);
     assert_eq!(policies[1]["pretrain_tokens"], 3995034);
 
+    // A larger model typed in, against the same records: new ratios, overall accuracy only.
+    let out = Command::new(bin())
+        .args(["sweep", "--load"])
+        .arg(&dir)
+        .args([
+            "--larger-params",
+            "4234752",
+            "--larger-accuracy",
+            "0.99",
+            "--exchange-ratios",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // M = 4 with equal data at R = 1: 4 + 3 * 3 = 13 generations, past this sweep's largest
+    // budget (4), where the policy had not caught up with 0.99.
+    assert!(
+        stdout.contains("| 1 | 13.0 |") && stdout.contains("– vs 0.990: beyond the sweep"),
+        "{stdout}"
+    );
+    let out = Command::new(bin())
+        .args(["sweep", "--load"])
+        .arg(&dir)
+        .args(["--larger-params", "10", "--larger-accuracy", "0.5,0.6"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger_typed.accuracy"), "{err}");
+
     let table = dir.join("optimal-table.json");
     let t: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();

@@ -482,8 +482,17 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     });
     // The FLOPs exchange: the larger policy's greedy accuracy per oracle bin.
     let facts = |role: &str| manifest.policies.iter().find(|f| f.role == role);
-    let exchange = match (facts("policy"), facts("larger-policy")) {
-        (Some(s), Some(l)) if larger.iter().any(Option::is_some) => {
+    // A model typed in (for `--load`, asked for now) comes before a larger policy's run.
+    let exchange = match (facts("policy"), facts("larger-policy"), &cfg.larger_typed) {
+        (Some(s), _, Some(t)) => Some(exchange(
+            &optimal,
+            BINS,
+            t.accuracy.clone(),
+            (s.params, s.pretrain_tokens),
+            (t.params, t.pretrain_tokens),
+            &cfg.exchange_ratios,
+        )),
+        (Some(s), Some(l), None) if larger.iter().any(Option::is_some) => {
             let acc = |bin: usize| {
                 mean(
                     &(0..n)

@@ -101,6 +101,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         device: a.device.clone(),
         dtype: a.dtype.clone(),
         larger_policy: None,
+        larger_typed: None,
         exchange_ratios: PAPER_EXCHANGE_RATIOS.to_vec(),
         shared_bank: true,
         judges: a.verifiers.0.clone(),

@@ -7,7 +7,10 @@ use crate::data::DatasetSpec;
 use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
 use crate::export::{write_figure_set, Format, Preset};
 use crate::io::write_json;
-use crate::runner::sweep::{self, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome};
+use crate::runner::sweep::{
+    self, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome, TypedModel,
+    PAPER_EXCHANGE_RATIOS,
+};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
@@ -111,9 +114,21 @@ pub struct SweepArgs {
     /// scores are kept in the records; `evaluate` reads them).
     #[arg(long, value_parser = VerifierSpec::parse_list, default_value = "")]
     pub judges: VerifierList,
-    /// Ratios R = D_inference / D_pretrain at which to report the FLOPs exchange.
-    #[arg(long, value_delimiter = ',', default_value = "0.16,0.79,22")]
+    /// Ratios R = D_inference / D_pretrain at which to report the FLOPs exchange (default the
+    /// paper's 0.16, 0.79, 22; with --load, they replace the sweep's).
+    #[arg(long, value_delimiter = ',')]
     pub exchange_ratios: Vec<f64>,
+    /// A larger model typed in for the FLOPs exchange, instead of --larger-policy: its
+    /// parameters (with --larger-accuracy; works with --load too).
+    #[arg(long, requires = "larger_accuracy", conflicts_with = "larger_policy")]
+    pub larger_params: Option<u64>,
+    /// The typed-in larger model's greedy accuracy on these problems: one value, or six (all
+    /// problems, then difficulty bins 1 to 5).
+    #[arg(long, value_delimiter = ',', requires = "larger_params")]
+    pub larger_accuracy: Vec<f64>,
+    /// The typed-in larger model's pretraining tokens (default: as many as the policy's).
+    #[arg(long, requires = "larger_params")]
+    pub larger_pretrain_tokens: Option<u64>,
 }
 
 impl SweepArgs {
@@ -155,7 +170,8 @@ impl SweepArgs {
             device: self.device.clone(),
             dtype: "f32".into(),
             larger_policy: self.larger_policy.clone(),
-            exchange_ratios: self.exchange_ratios.clone(),
+            larger_typed: self.larger_typed(),
+            exchange_ratios: self.exchange_ratios(),
             shared_bank: true,
             judges: self.judges.0.clone(),
             greedy: false,
@@ -172,6 +188,24 @@ pub const PAPER_TOY_PROBLEMS: usize = 150;
 pub const PAPER_TOY_VERIFIER: &str = "noisy-oracle:0.8,blind=last-digit";
 
 impl SweepArgs {
+    /// The ratios R asked for, or the paper's.
+    fn exchange_ratios(&self) -> Vec<f64> {
+        if self.exchange_ratios.is_empty() {
+            PAPER_EXCHANGE_RATIOS.to_vec()
+        } else {
+            self.exchange_ratios.clone()
+        }
+    }
+
+    /// The typed-in larger model of --larger-params.
+    fn larger_typed(&self) -> Option<TypedModel> {
+        self.larger_params.map(|params| TypedModel {
+            params,
+            pretrain_tokens: self.larger_pretrain_tokens,
+            accuracy: self.larger_accuracy.clone(),
+        })
+    }
+
     /// The paper-toy preset (Snell et al. 2024's design on the toy world).
     fn paper_toy(&self) -> SweepConfig {
         let verifier = self.verifier.clone().unwrap_or_else(|| {
@@ -212,7 +246,8 @@ impl SweepArgs {
                     .clone()
                     .unwrap_or_else(|| beside_crate("models/toy/policy-large")),
             ),
-            exchange_ratios: self.exchange_ratios.clone(),
+            larger_typed: None,
+            exchange_ratios: self.exchange_ratios(),
             shared_bank: true,
             judges: Vec::new(),
             greedy: false,
@@ -283,7 +318,15 @@ fn report(dir: &Path, c: &SweepCurves) -> anyhow::Result<()> {
 /// Runs `sweep`.
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.load {
-        let (manifest, records) = sweep::load(dir)?;
+        let (mut manifest, records) = sweep::load(dir)?;
+        // An exchange asked for now: new ratios, or a larger model typed in.
+        if !args.exchange_ratios.is_empty() {
+            manifest.config.exchange_ratios = args.exchange_ratios.clone();
+        }
+        if let Some(t) = args.larger_typed() {
+            t.validate()?;
+            manifest.config.larger_typed = Some(t);
+        }
         report(dir, &curves(&manifest, &records))?;
         return Ok(ExitCode::SUCCESS);
     }

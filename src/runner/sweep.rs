@@ -141,6 +141,10 @@ pub struct SweepConfig {
     /// accuracy at the budget that spends as many FLOPs.
     #[serde(default)]
     pub larger_policy: Option<PathBuf>,
+    /// A larger model for the FLOPs exchange known only by its numbers (e.g. a published
+    /// model's size and accuracy), instead of `larger_policy`.
+    #[serde(default)]
+    pub larger_typed: Option<TypedModel>,
     /// The ratios R = D_inference / D_pretrain at which the FLOPs exchange is reported.
     #[serde(default = "default_exchange_ratios")]
     pub exchange_ratios: Vec<f64>,
@@ -159,6 +163,40 @@ pub struct SweepConfig {
 
 fn default_shared_bank() -> bool {
     true
+}
+
+/// A model of the FLOPs exchange typed in rather than run: its size, pretraining tokens, and
+/// greedy accuracy on the sweep's problems — all of them, or all and then each of the 5
+/// difficulty bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypedModel {
+    /// Parameters.
+    pub params: u64,
+    /// Pretraining tokens (unknown: taken as the policy's).
+    #[serde(default)]
+    pub pretrain_tokens: Option<u64>,
+    /// Greedy accuracy: `[all]` or `[all, bin 1, ..., bin 5]`.
+    pub accuracy: Vec<f64>,
+}
+
+impl TypedModel {
+    /// Checks it, naming the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.params == 0 {
+            anyhow::bail!("larger_typed.params: at least 1");
+        }
+        if self.accuracy.len() != 1 && self.accuracy.len() != 6 {
+            anyhow::bail!(
+                "larger_typed.accuracy: one value (all problems) or six (all, then bins 1 to 5), got {}",
+                self.accuracy.len()
+            );
+        }
+        if let Some(a) = self.accuracy.iter().find(|a| !(0.0..=1.0).contains(*a)) {
+            anyhow::bail!("larger_typed.accuracy: {a} is not in [0, 1]");
+        }
+        Ok(())
+    }
 }
 
 /// The paper's three ratios R = D_inference / D_pretrain (Snell et al. 2024, figure 9).
@@ -289,6 +327,7 @@ impl SweepConfig {
             device: config.device.clone(),
             dtype: config.dtype.clone(),
             larger_policy: None,
+            larger_typed: None,
             exchange_ratios: default_exchange_ratios(),
             shared_bank: false,
             judges: Vec::new(),
@@ -324,6 +363,12 @@ impl SweepConfig {
             if !p.exists() {
                 anyhow::bail!("larger_policy: {} does not exist", p.display());
             }
+            if self.larger_typed.is_some() {
+                anyhow::bail!("larger_typed: give a larger_policy or a typed-in one, not both");
+            }
+        }
+        if let Some(t) = &self.larger_typed {
+            t.validate()?;
         }
         if self.strategies.contains(&StrategyKind::Lookahead) && self.lookaheads.is_empty() {
             anyhow::bail!("lookaheads: lookahead search needs at least one k");
