@@ -738,4 +738,33 @@ mod tests {
             .as_deref()
             .is_some_and(|e| e.contains("not a sweep")));
     }
+
+    #[test]
+    fn every_control_is_named_by_the_label_before_it() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1600.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        harness.run_steps(2);
+        // The budget's label says the budget and names its slider (not the temperature's).
+        let budget = {
+            use egui_kittest::kittest::NodeT;
+            harness
+                .get_by_label("Budget N = 16")
+                .accesskit_node()
+                .role()
+        };
+        assert_eq!(budget, egui::accesskit::Role::Slider);
+        for name in ["Strategy", "Verifier", "Aggregation", "Temperature", "Seed"] {
+            assert!(harness.query_all_by_label(name).count() > 0, "{name}");
+        }
+        // A tree search shows its own parameters, each named the same way.
+        let mut s = harness.state().settings.clone();
+        s.strategy = crate::search::StrategyKind::Lookahead;
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.run_steps(2);
+        for name in ["Beam width", "Lookahead", "Max rounds"] {
+            assert!(harness.query_all_by_label(name).count() > 0, "{name}");
+        }
+    }
 }

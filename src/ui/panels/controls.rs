@@ -7,35 +7,68 @@ use crate::verify::VerifierSpec;
 /// Budgets the slider offers: powers of two.
 pub const BUDGETS: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 
+const TIP_STRATEGY: &str = "How the budget is spent: majority voting, best-of-N (naive or \
+    verifier-weighted) over whole samples, or a step-wise search against the verifier (beam \
+    search, lookahead search, DVTS)";
+const TIP_VERIFIER: &str = "What scores every step: the exact checker (oracle), the policy's own \
+    log-probabilities, or a learned process/outcome reward model";
+const TIP_AGGREGATION: &str = "How a solution's step scores become one: the last step's (the \
+    paper's default), the minimum, the product or the mean";
+const TIP_BEAM_WIDTH: &str = "Beam width M: each kept prefix is expanded M times and N/M prefixes \
+    are kept (DVTS: N/M independent subtrees); must divide the budget";
+const TIP_LOOKAHEAD: &str = "Lookahead k: steps rolled out greedily from each candidate step \
+    before the verifier scores it; costs N x (k + 1) generations";
+const TIP_MAX_ROUNDS: &str = "Rounds (steps) of search before the surviving prefixes are run to \
+    the end of their solutions";
+const TIP_BUDGET: &str = "Generation budget N: generations (full-solution equivalents) per \
+    problem; for beam search and DVTS, the number of beams";
+const TIP_TEMPERATURE: &str = "Sampling temperature of the policy (0: greedy)";
+const TIP_SEED: &str = "Seed of the search: the same seed and settings give the same tree";
+
 /// Draws the bar.
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
     ui.horizontal_wrapped(|ui| {
         ui.heading("thinkscale");
         ui.separator();
-        egui::ComboBox::from_label("Strategy")
+        // Each control: its label first, then the widget, both with the same tooltip.
+        let label = |ui: &mut egui::Ui, text: &str, tip: &str| ui.label(text).on_hover_text(tip);
+        let l = label(ui, "Strategy", TIP_STRATEGY);
+        egui::ComboBox::from_id_salt("strategy")
             .selected_text(s.strategy.as_str())
             .show_ui(ui, |ui| {
                 for k in StrategyKind::ALL {
                     ui.selectable_value(&mut s.strategy, k, k.as_str());
                 }
-            });
+            })
+            .response
+            .labelled_by(l.id)
+            .on_hover_text(TIP_STRATEGY);
         ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
-            egui::ComboBox::from_label("Verifier")
+            let l = label(ui, "Verifier", TIP_VERIFIER);
+            egui::ComboBox::from_id_salt("verifier")
                 .selected_text(s.verifier.to_string())
                 .show_ui(ui, |ui| {
                     for v in VerifierSpec::BUILT_IN {
                         let name = v.to_string();
                         ui.selectable_value(&mut s.verifier, v, name);
                     }
-                });
-            egui::ComboBox::from_label("Aggregation")
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_VERIFIER)
+                .on_disabled_hover_text("majority voting reads no verifier");
+            let l = label(ui, "Aggregation", TIP_AGGREGATION);
+            egui::ComboBox::from_id_salt("aggregation")
                 .selected_text(s.aggregation.as_str())
                 .show_ui(ui, |ui| {
                     for a in Aggregation::ALL {
                         ui.selectable_value(&mut s.aggregation, a, a.as_str());
                     }
-                });
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_AGGREGATION);
         });
         if s.strategy.is_tree_search() {
             // Beam widths that divide the budget: powers of two up to it.
@@ -44,28 +77,36 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .copied()
                 .filter(|&w| w <= s.budget.max(1))
                 .collect();
-            egui::ComboBox::from_label("Beam width")
+            let l = label(ui, "Beam width", TIP_BEAM_WIDTH);
+            egui::ComboBox::from_id_salt("beam-width")
                 .selected_text(s.beam_width.to_string())
                 .show_ui(ui, |ui| {
                     for w in widths {
                         ui.selectable_value(&mut s.beam_width, w, w.to_string());
                     }
-                });
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_BEAM_WIDTH);
             if s.strategy == StrategyKind::Lookahead {
-                ui.add(egui::Slider::new(&mut s.lookahead, 1..=5).text("Lookahead"));
+                let l = label(ui, "Lookahead", TIP_LOOKAHEAD);
+                ui.add(egui::Slider::new(&mut s.lookahead, 1..=5))
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_LOOKAHEAD);
             }
-            ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60).text("Max rounds"));
+            let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
+            ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
+                .labelled_by(l.id)
+                .on_hover_text(TIP_MAX_ROUNDS);
         }
         let mut k = BUDGETS
             .iter()
             .position(|&b| b >= s.budget)
             .unwrap_or(BUDGETS.len() - 1);
-        let label = format!("Budget {}", BUDGETS[k]);
-        ui.add(
-            egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1)
-                .show_value(false)
-                .text(label),
-        );
+        let l = label(ui, &format!("Budget N = {}", BUDGETS[k]), TIP_BUDGET);
+        ui.add(egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1).show_value(false))
+            .labelled_by(l.id)
+            .on_hover_text(TIP_BUDGET);
         s.budget = BUDGETS[k];
         if !s.budget.is_multiple_of(s.beam_width.max(1)) {
             s.beam_width = s.beam_width.min(s.budget).max(1);
@@ -73,18 +114,30 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 s.beam_width -= 1;
             }
         }
-        ui.add(
-            egui::Slider::new(&mut s.temperature, 0.0..=1.5)
-                .step_by(0.05)
-                .text("Temperature"),
-        );
-        let seed_label = ui.label("Seed");
+        let l = label(ui, "Temperature", TIP_TEMPERATURE);
+        ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05))
+            .labelled_by(l.id)
+            .on_hover_text(TIP_TEMPERATURE);
+        let l = label(ui, "Seed", TIP_SEED);
         ui.add(egui::DragValue::new(&mut s.seed))
-            .labelled_by(seed_label.id);
+            .labelled_by(l.id)
+            .on_hover_text(TIP_SEED);
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
         let can_run = ready && app.selected.is_some() && app.running.is_none();
-        if ui.add_enabled(can_run, egui::Button::new("Run")).clicked() {
+        let why_not = if !ready {
+            "the policy is not loaded"
+        } else if app.running.is_some() {
+            "a search is running"
+        } else {
+            "select a problem on the left first"
+        };
+        if ui
+            .add_enabled(can_run, egui::Button::new("Run"))
+            .on_hover_text("Search the selected problem with these settings")
+            .on_disabled_hover_text(why_not)
+            .clicked()
+        {
             cmds.push(Command::Run);
         }
         if ui
