@@ -151,14 +151,78 @@ pub struct App {
     pub plot_bin: usize,
     /// The centre's view.
     pub view: View,
+    /// Where the settings are kept between launches (`None`: not kept).
+    settings_path: Option<PathBuf>,
     policy: PathBuf,
     worker: Worker,
 }
 
+/// Where the window keeps its settings between launches: `$THINKSCALE_SETTINGS`, else
+/// `$XDG_CONFIG_HOME/thinkscale/settings.json`, else `~/.config/thinkscale/settings.json`.
+pub fn settings_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("THINKSCALE_SETTINGS") {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("thinkscale").join("settings.json"))
+}
+
+impl Settings {
+    /// The settings kept at `path`: the defaults where there is no file; a file that cannot be
+    /// read is set aside as `settings.json.bad` (never lost) and named in the error.
+    pub fn load(path: &std::path::Path) -> (Self, Option<String>) {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return (Self::default(), None);
+        };
+        match serde_json::from_str::<Self>(&text) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                let bad = path.with_extension("json.bad");
+                let _ = std::fs::rename(path, &bad);
+                (
+                    Self::default(),
+                    Some(format!(
+                        "settings {} unreadable ({e}); started from the defaults and kept the \
+                         file as {}",
+                        path.display(),
+                        bad.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Keeps the settings at `path` (written whole, then renamed into place).
+    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        crate::io::write_json(&tmp, self)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+}
+
 impl App {
-    /// Creates the app and starts its worker on `policy`.
+    /// Creates the app and starts its worker on `policy`; its settings are not kept.
     pub fn new(ctx: &egui::Context, policy: PathBuf) -> std::io::Result<Self> {
-        let settings = Settings::default();
+        Self::with_settings(ctx, policy, None)
+    }
+
+    /// Creates the app with the settings kept at `settings` (restored now, saved on every
+    /// change), and starts its worker on `policy`.
+    pub fn with_settings(
+        ctx: &egui::Context,
+        policy: PathBuf,
+        settings_path: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
+        let (settings, settings_error) = match &settings_path {
+            Some(p) => Settings::load(p),
+            None => (Settings::default(), None),
+        };
         let problems = crate::data::toy::eval_split();
         let wake_ctx = ctx.clone();
         let config = Self::config_for(&settings, &policy);
@@ -175,9 +239,10 @@ impl App {
             selected_node: None,
             verdicts: BTreeMap::new(),
             tally: Tally::new(),
-            error: None,
+            error: settings_error,
             export: None,
             export_status: None,
+            settings_path,
             sweep: None,
             sweep_loading: None,
             plot_bin: 0,
@@ -231,7 +296,17 @@ impl App {
             Command::Run => self.start_run(),
             Command::Cancel => self.worker.cancel(),
             Command::SelectNode(id) => self.selected_node = Some(id),
-            Command::SetSettings(s) => self.settings = s,
+            Command::SetSettings(s) => {
+                if let Some(p) = &self.settings_path {
+                    if let Err(e) = s.save(p) {
+                        self.error = Some(format!(
+                            "cannot keep the settings in {}: {e:#}",
+                            p.display()
+                        ));
+                    }
+                }
+                self.settings = s;
+            }
             Command::ExportFigures(dir) => self.export_figures(dir),
             Command::OpenSweep(dir) => self.open_sweep(dir),
             Command::SetPlotBin(b) => self.plot_bin = b,
@@ -766,5 +841,42 @@ mod tests {
         for name in ["Beam width", "Lookahead", "Max rounds"] {
             assert!(harness.query_all_by_label(name).count() > 0, "{name}");
         }
+    }
+
+    #[test]
+    fn settings_survive_a_restart_and_a_broken_file_is_kept_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("thinkscale").join("settings.json");
+        let ctx = egui::Context::default();
+        let mut app = App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
+        assert_eq!(app.settings, Settings::default());
+        let mut s = app.settings.clone();
+        s.strategy = crate::search::StrategyKind::Beam;
+        s.budget = 64;
+        s.seed = 7;
+        app.apply(Command::SetSettings(s.clone()));
+        drop(app);
+        let again = App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
+        assert_eq!(again.settings, s);
+        assert!(again.error.is_none());
+        drop(again);
+        // A file that is not settings: the defaults, an error naming it, and the file kept.
+        std::fs::write(&path, "{ not json").unwrap();
+        let broken = App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
+        assert_eq!(broken.settings, Settings::default());
+        assert!(broken
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("settings.json")));
+        assert_eq!(
+            std::fs::read_to_string(path.with_extension("json.bad")).unwrap(),
+            "{ not json"
+        );
+        // Fields added later read as their defaults: an older file still loads.
+        std::fs::write(&path, "{\"seed\": 3}").unwrap();
+        let (old, err) = Settings::load(&path);
+        assert_eq!(old.seed, 3);
+        assert_eq!(old.budget, Settings::default().budget);
+        assert!(err.is_none());
     }
 }

@@ -22,7 +22,13 @@ pub fn run() -> anyhow::Result<()> {
     eframe::run_native(
         "thinkscale",
         options,
-        Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, policy)?))),
+        Box::new(move |cc| {
+            Ok(Box::new(App::with_settings(
+                &cc.egui_ctx,
+                policy,
+                app::settings_path(),
+            )?))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

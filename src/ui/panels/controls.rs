@@ -5,7 +5,7 @@ use crate::ui::app::{App, Command, ModelStatus};
 use crate::verify::VerifierSpec;
 
 /// Budgets the slider offers: powers of two.
-pub const BUDGETS: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+pub const BUDGETS: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 const TIP_STRATEGY: &str = "How the budget is spent: majority voting, best-of-N (naive or \
     verifier-weighted) over whole samples, or a step-wise search against the verifier (beam \
