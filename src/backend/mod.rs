@@ -1,6 +1,6 @@
-//! Where generations come from: the [`Policy`] trait and its implementations. Today the local
-//! engine ([`LocalPolicy`]); a remote OpenAI-compatible server will sit beside it behind the
-//! same trait.
+//! Where generations come from: the [`Policy`] trait and its implementations: the local
+//! engine ([`LocalPolicy`]) and an inference server ([`remote::RemotePolicy`]: llama.cpp's
+//! server, or an OpenAI-compatible one such as vLLM or SGLang).
 //!
 //! A policy continues many partial solutions of one problem at once ([`Policy::extend`]): each
 //! [`Extend`] names a prefix (its text, and the policy's own token ids where the policy sampled
@@ -15,6 +15,10 @@ use crate::engine::{
     SamplingParams, StopAt,
 };
 use std::path::Path;
+
+pub mod remote;
+
+pub use remote::{remote_url, RemoteOptions, RemotePolicy};
 
 /// A partial solution to continue: its text (the steps so far, each followed by the step
 /// delimiter; empty at the root) and, where this policy sampled it, the token ids it sampled.
@@ -97,6 +101,9 @@ impl Until {
 pub trait Policy {
     /// A short name for records and the window.
     fn name(&self) -> String;
+
+    /// The model's parameter count, where known (for FLOPs and the FLOPs exchange).
+    fn params(&self) -> Option<u64>;
 
     /// Continues every request's prefix `n` times, `until` one step, k steps or the end, with
     /// steps ending at `delimiter`; returns the continuations per request, in order. Each
@@ -254,6 +261,10 @@ impl LocalPolicy {
 impl Policy for LocalPolicy {
     fn name(&self) -> String {
         self.lm.dir.display().to_string()
+    }
+
+    fn params(&self) -> Option<u64> {
+        Some(self.lm.params)
     }
 
     fn extend(

@@ -16,10 +16,13 @@ use std::process::ExitCode;
 /// Flags of `evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Policy model: a directory in Hugging Face layout, a .gguf file, or ORG/NAME in the local
-    /// Hugging Face cache. Default: the committed toy policy.
+    /// Policy model: a directory in Hugging Face layout, a .gguf file, ORG/NAME in the local
+    /// Hugging Face cache, or an inference server, remote:http://HOST:PORT (llama.cpp's
+    /// llama-server, vLLM, SGLang). Default: the committed toy policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     /// Dataset: `toy` or the path of a JSONL file (MATH500 or GSM8K schema).
     #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
     pub dataset: DatasetSpec,
@@ -80,6 +83,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         levels: Vec::new(),
         limit: a.limit,
         policy: policy.clone(),
+        remote: a.remote.options(),
         // Steers nothing (the bank is plain samples); free: it reads the sampled log-probs.
         verifier: VerifierSpec::Logprob,
         strategies: vec![StrategyKind::Majority],

@@ -14,8 +14,11 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The model: a directory in Hugging Face layout, a .gguf file, or ORG/NAME in the local
-    /// Hugging Face cache.
+    /// Hugging Face cache; or a server, remote:http://HOST:PORT, whose capabilities are probed.
     pub model: PathBuf,
+    /// The served model to ask a server about (default: its only one).
+    #[arg(long)]
+    pub served_model: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -242,6 +245,19 @@ impl std::fmt::Display for ModelInfo {
 
 /// Runs `inspect`.
 pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = crate::backend::remote_url(&a.model) {
+        let options = crate::backend::RemoteOptions {
+            model: a.served_model.clone(),
+            ..Default::default()
+        };
+        let caps = crate::backend::remote::probe(url, &options)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&caps)?);
+        } else {
+            print!("{}", remote_table(&caps));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let info = ModelInfo::read(&a.model)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
@@ -249,4 +265,52 @@ pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         print!("{info}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A server's capabilities as a table.
+fn remote_table(c: &crate::backend::remote::Capabilities) -> String {
+    use crate::backend::remote::Dialect;
+    let or = |v: Option<String>, none: &str| v.unwrap_or_else(|| none.to_string());
+    let rows = [
+        ("server", c.url.clone()),
+        ("kind", or(c.server.clone(), "not said")),
+        (
+            "endpoint",
+            match c.dialect {
+                Dialect::LlamaCpp => "llama.cpp native /completion".to_string(),
+                Dialect::OpenAi => "OpenAI-compatible /v1/completions".to_string(),
+            },
+        ),
+        ("models", c.models.join(", ")),
+        ("model used", or(c.model.clone(), "the server's default")),
+        (
+            "parameters",
+            or(
+                c.params.map(|p| p.to_string()),
+                "not reported (give --policy-params)",
+            ),
+        ),
+        (
+            "context",
+            or(c.context.map(|n| n.to_string()), "not reported"),
+        ),
+        ("slots", or(c.slots.map(|n| n.to_string()), "not reported")),
+        (
+            "chat template",
+            if c.chat_template {
+                "applied by the server (/apply-template)".into()
+            } else {
+                "not offered (prompts are raw)".into()
+            },
+        ),
+        (
+            "token ids",
+            if c.token_ids {
+                "in every reply".into()
+            } else {
+                "where the server honours return_tokens_as_token_ids".into()
+            },
+        ),
+    ];
+    rows.iter().map(|(k, v)| format!("{k:<14} {v}\n")).collect()
 }

@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod grade;
 pub mod inspect;
 pub mod plot;
+pub mod remote;
 pub mod run;
 pub mod sweep;
 pub mod train;

@@ -100,14 +100,22 @@ pub struct RunArgs {
     /// Seed of the run; every problem's search seed derives from it and the problem id.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output directory; must not exist. Default: runs/DATASET-STRATEGY-bBUDGET-sSEED (with a
+    /// Continue the run in --out (after an interruption or a failure, a server that went
+    /// away say): problems on disk are kept, the rest run. The flags must describe the same run.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Output directory; must not exist (but with --resume). Default:
+    /// runs/DATASET-STRATEGY-bBUDGET-sSEED (with a
     /// numeric suffix if taken).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Policy model: a directory in Hugging Face layout, a .gguf file, or ORG/NAME in the local
-    /// Hugging Face cache. Default: the committed toy policy.
+    /// Policy model: a directory in Hugging Face layout, a .gguf file, ORG/NAME in the local
+    /// Hugging Face cache, or an inference server, remote:http://HOST:PORT (llama.cpp's
+    /// llama-server, vLLM, SGLang). Default: the committed toy policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     /// Sampling temperature (0 = greedy).
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
@@ -153,6 +161,7 @@ impl RunArgs {
             levels: self.levels.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            remote: self.remote.options(),
             verifier: self.verifier.clone(),
             strategy: kind.with(
                 self.aggregation,
@@ -211,9 +220,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.config(kind);
     config.validate()?;
     let out = args.out_dir(kind.as_str());
-    if out.exists() {
+    if out.exists() && !args.resume {
         anyhow::bail!(
-            "output directory {} already exists; choose another --out",
+            "output directory {} already exists; choose another --out, or --resume it",
             out.display()
         );
     }
@@ -224,9 +233,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut finished = 0usize;
     let mut config_written: anyhow::Result<()> = Ok(());
     let start = Instant::now();
-    let result = sweep_run::run(&sweep, &out, false, &cancel, &mut |e| match e {
-        SweepEvent::Started { total, .. } => {
+    let result = sweep_run::run(&sweep, &out, args.resume, &cancel, &mut |e| match e {
+        SweepEvent::Started { total, done } => {
             bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            finished = done;
             config_written = crate::io::write_json(&out.join("config.json"), &config);
         }
         SweepEvent::Done { correct: c, .. } => {
@@ -257,7 +268,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("results: {}", out.display());
     if outcome.cancelled {
         eprintln!(
-            "interrupted: {} finished problems kept in {}",
+            "interrupted: {} finished problems kept in {}; --resume continues",
             s.n,
             out.display()
         );

@@ -87,9 +87,11 @@ pub struct SweepArgs {
     /// At most this many problems.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Policy model (default: the toy policy).
+    /// Policy model, or an inference server remote:http://HOST:PORT (default: the toy policy).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     /// Verifier: oracle, logprob, toy-prm, toy-orm, noisy-oracle:Q[,blind=..], or a PRM
     /// directory. Default: oracle (the paper-toy preset: its own).
     #[arg(long, value_parser = VerifierSpec::parse)]
@@ -150,6 +152,7 @@ impl SweepArgs {
             levels: self.levels.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            remote: self.remote.options(),
             verifier: self.verifier.clone().unwrap_or(VerifierSpec::Oracle),
             strategies: self.strategies.clone(),
             budgets: self.budgets.clone(),
@@ -216,6 +219,7 @@ impl SweepArgs {
             levels: Vec::new(),
             limit: Some(self.limit.unwrap_or(PAPER_TOY_PROBLEMS)),
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
+            remote: self.remote.options(),
             verifier,
             strategies: vec![
                 StrategyKind::Majority,

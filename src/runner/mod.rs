@@ -8,7 +8,7 @@ pub mod judge;
 pub mod optimal;
 pub mod sweep;
 
-use crate::backend::{LocalPolicy, Policy};
+use crate::backend::{remote_url, LocalPolicy, Policy, RemoteOptions, RemotePolicy};
 use crate::data::{problem_seed, DatasetSpec, Problem};
 use crate::engine::device::{parse_device, parse_dtype};
 use crate::engine::{PromptFormat, SamplingParams};
@@ -33,8 +33,11 @@ pub struct RunConfig {
     pub levels: Vec<u8>,
     /// At most this many problems (after the level filter), taken in dataset order.
     pub limit: Option<usize>,
-    /// The policy model directory.
+    /// The policy: a model directory or file, or a server (`remote:http://HOST:PORT`).
     pub policy: PathBuf,
+    /// How to talk to a remote policy's server (unused for a local one).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub remote: RemoteOptions,
     /// The verifier.
     pub verifier: VerifierSpec,
     /// The strategy and its hyper-parameters.
@@ -113,16 +116,26 @@ impl RunConfig {
     }
 }
 
-/// Loads the policy a config names.
-pub fn load_policy(config: &RunConfig) -> anyhow::Result<LocalPolicy> {
+/// Loads the policy a config names: a model run here, or a connection to a server.
+pub fn load_policy(config: &RunConfig) -> anyhow::Result<Box<dyn Policy + Send>> {
+    if let Some(url) = remote_url(&config.policy) {
+        let p = RemotePolicy::connect(url, &config.remote, config.prompt)
+            .with_context(|| format!("cannot use remote policy {url}"))?;
+        return Ok(Box::new(p));
+    }
     let device = parse_device(&config.device)?;
-    LocalPolicy::load_with(
+    let p = LocalPolicy::load_with(
         &config.policy,
         &device,
         config.prompt,
         parse_dtype(&config.dtype)?,
     )
-    .with_context(|| format!("cannot load policy {}", config.policy.display()))
+    .with_context(|| format!("cannot load policy {}", config.policy.display()))?;
+    Ok(Box::new(p))
+}
+
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_dtype() -> String {
@@ -242,6 +255,7 @@ mod tests {
             levels: Vec::new(),
             limit: None,
             policy: default_policy_dir(),
+            remote: Default::default(),
             verifier,
             strategy,
             budget,
@@ -293,7 +307,7 @@ mod tests {
             let r = search_problem(
                 &cfg,
                 p,
-                &mut policy,
+                policy.as_mut(),
                 verifier.as_mut(),
                 &mut sink,
                 &CancelToken::new(),

@@ -152,7 +152,7 @@ pub fn run(
             let bank = search_problem(
                 &predict_cfg,
                 p,
-                &mut policy,
+                policy.as_mut(),
                 verifier.as_mut(),
                 &mut sink,
                 cancel,
@@ -177,7 +177,14 @@ pub fn run(
                 seed: cfg.seed,
             };
             let rc = run_config(table, cfg, &run);
-            let record = search_problem(&rc, p, &mut policy, verifier.as_mut(), &mut sink, cancel)?;
+            let record = search_problem(
+                &rc,
+                p,
+                policy.as_mut(),
+                verifier.as_mut(),
+                &mut sink,
+                cancel,
+            )?;
             Ok(OptimalRecord {
                 predicted_bin: bin,
                 prediction_score: score,

@@ -18,6 +18,7 @@
 
 use super::judge::Judging;
 use super::{load_policy, load_verifier, search_problem, RunConfig};
+use crate::backend::{Policy, RemoteOptions};
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
@@ -92,8 +93,11 @@ pub struct SweepConfig {
     /// At most this many problems.
     #[serde(default)]
     pub limit: Option<usize>,
-    /// The policy model.
+    /// The policy: a model, or a server (`remote:http://HOST:PORT`).
     pub policy: PathBuf,
+    /// How to talk to a remote policy's server.
+    #[serde(default, skip_serializing_if = "super::is_default")]
+    pub remote: RemoteOptions,
     /// The verifier.
     pub verifier: VerifierSpec,
     /// The strategies (their parameters come from the fields below).
@@ -311,6 +315,7 @@ impl SweepConfig {
             levels: config.levels.clone(),
             limit: config.limit,
             policy: config.policy.clone(),
+            remote: config.remote.clone(),
             verifier: config.verifier.clone(),
             strategies: vec![config.strategy.kind()],
             budgets: vec![config.budget],
@@ -560,11 +565,21 @@ impl SweepConfig {
             ),
             _ => (self.policy.clone(), self.sampling.clone()),
         };
+        // A larger policy on a server is that server's only model.
+        let remote = match run {
+            SweepRun::Larger => RemoteOptions {
+                model: None,
+                params: None,
+                ..self.remote.clone()
+            },
+            _ => self.remote.clone(),
+        };
         RunConfig {
             dataset: self.dataset.clone(),
             levels: self.levels.clone(),
             limit: self.limit,
             policy,
+            remote,
             verifier: self.verifier.clone(),
             strategy,
             budget,
@@ -857,14 +872,27 @@ pub fn run(
     };
     if fresh {
         let mut models = model_identities("policy", &config.policy)?;
+        let exchange = config.larger_policy.is_some() || config.larger_typed.is_some();
+        let params = |p: &dyn Policy, role: &str| match p.params() {
+            Some(n) => Ok(n),
+            None if exchange => anyhow::bail!(
+                "the FLOPs exchange needs the {role}'s parameter count, which its server does \
+                 not report: give it with --policy-params"
+            ),
+            None => Ok(0),
+        };
         let mut policies = vec![PolicyFacts::read(
             "policy",
             &config.policy,
-            policy.model().params,
+            params(policy.as_ref(), "policy")?,
         )];
         if let (Some(dir), Some(l)) = (&config.larger_policy, &larger) {
             models.extend(model_identities("larger-policy", dir)?);
-            policies.push(PolicyFacts::read("larger-policy", dir, l.model().params));
+            policies.push(PolicyFacts::read(
+                "larger-policy",
+                dir,
+                params(l.as_ref(), "larger policy")?,
+            ));
         }
         for v in std::iter::once(&config.verifier).chain(&config.judges) {
             if let VerifierSpec::Prm(dir) = v {
@@ -898,8 +926,8 @@ pub fn run(
             }
             let mut sink = |_: &SearchEvent| {};
             let runner = match (run, larger.as_mut()) {
-                (SweepRun::Larger, Some(l)) => l,
-                _ => &mut policy,
+                (SweepRun::Larger, Some(l)) => l.as_mut(),
+                _ => policy.as_mut(),
             };
             let judged = !judges.is_empty() && matches!(run, SweepRun::Bank { .. });
             let result = if judged {
@@ -922,7 +950,7 @@ pub fn run(
                 }
                 Err(e) => {
                     return Err(e.context(format!(
-                        "problem {} of run {run:?} failed; {count} finished records kept in {}",
+                        "problem {} of run {run:?} failed; {count} finished records kept in {} (--resume continues)",
                         p.id,
                         records_path.display()
                     )))
@@ -960,6 +988,7 @@ mod tests {
             levels: vec![3],
             limit: Some(7),
             policy: "models/toy/policy".into(),
+            remote: Default::default(),
             verifier: VerifierSpec::Oracle,
             strategy: StrategySpec::Majority,
             budget: 8,

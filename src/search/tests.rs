@@ -60,6 +60,10 @@ impl Policy for Script {
         "script".into()
     }
 
+    fn params(&self) -> Option<u64> {
+        None
+    }
+
     fn extend(
         &mut self,
         _: &Problem,

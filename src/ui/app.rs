@@ -259,6 +259,7 @@ impl App {
             levels: Vec::new(),
             limit: None,
             policy: policy.to_path_buf(),
+            remote: Default::default(),
             verifier: settings.verifier.clone(),
             strategy: settings.strategy.with(
                 settings.aggregation,

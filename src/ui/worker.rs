@@ -74,7 +74,7 @@ impl Worker {
                     Ok(p) => {
                         send(WorkerEvent::Loaded {
                             policy: config.policy.display().to_string(),
-                            params: p.model().params,
+                            params: p.params().unwrap_or(0),
                         });
                         p
                     }
@@ -112,7 +112,7 @@ impl Worker {
                             let result = search_problem(
                                 &config,
                                 &problem,
-                                &mut policy,
+                                policy.as_mut(),
                                 verifier.as_mut(),
                                 &mut sink,
                                 &token,

@@ -1,0 +1,281 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The remote policy against a real llama.cpp server (`llama-server` b11434, built by
+//! `scripts/build-llama-server.sh`) serving SmolLM2-135M-Instruct on 127.0.0.1: best-of-N and
+//! beam search through it, seeded requests reproduce, a server killed mid-sweep leaves every
+//! finished record on disk and `--resume` finishes the sweep once it is back.
+//!
+//! The server binary comes from $THINKSCALE_LLAMA_SERVER or the build script's cache. Without
+//! it or the model file these tests print a notice and pass, unless THINKSCALE_REQUIRE_MODELS
+//! is set (CI sets it), in which case they fail.
+
+use serde_json::Value;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const GGUF: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn server_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("THINKSCALE_LLAMA_SERVER")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let cache = std::env::var_os("THINKSCALE_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/thinkscale"))
+                })?;
+            Some(cache.join("llama.cpp-b11434/build/bin/llama-server"))
+        })?;
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join(GGUF);
+    if path.is_file() && model.is_file() {
+        return Some(path);
+    }
+    if std::env::var_os("THINKSCALE_REQUIRE_MODELS").is_some() {
+        panic!(
+            "{} or {} is missing: run scripts/build-llama-server.sh and scripts/fetch-models.sh",
+            path.display(),
+            model.display()
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "notice: skipped, no llama-server or model (scripts/build-llama-server.sh, scripts/fetch-models.sh)"
+    );
+    None
+}
+
+/// A llama-server on a free port of 127.0.0.1, stopped when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(bin: &Path, port: Option<u16>) -> Self {
+        let port = port.unwrap_or_else(|| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let child = Command::new(bin)
+            .args([
+                "-m",
+                GGUF,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .args(["-np", "4", "-c", "4096", "-t", "2"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Self { child, port };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(120) {
+            if ureq::get(&format!("{}/health", s.url())).call().is_ok() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("llama-server did not come up on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn policy(&self) -> String {
+        format!("remote:{}", self.url())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn thinkscale(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_thinkscale"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// What a record says, without timings.
+fn gist(r: &Value) -> Value {
+    serde_json::json!({
+        "id": r["id"], "answer": r["answer"],
+        "candidates": r["candidates"].as_array().unwrap().iter()
+            .map(|c| (c["steps"].clone(), c["tokens"].clone())).collect::<Vec<_>>(),
+    })
+}
+
+const COMMON: [&str; 8] = [
+    "--limit",
+    "3",
+    "--max-tokens",
+    "40",
+    "--verifier",
+    "logprob",
+    "--seed",
+    "5",
+];
+
+#[test]
+fn best_of_n_and_beam_search_run_through_llama_server_and_seeds_reproduce() {
+    let Some(bin) = server_binary() else { return };
+    let server = Server::start(&bin, None);
+    let tmp = tempfile::tempdir().unwrap();
+    let inspect = thinkscale(&["inspect", &server.policy(), "--json"]);
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let caps: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(caps["dialect"], "llama-cpp");
+    assert_eq!(caps["params"], 134515008);
+    assert_eq!(caps["slots"], 4);
+    let mut runs = Vec::new();
+    for (name, strategy) in [("a", "best-of-n"), ("b", "best-of-n"), ("beam", "beam")] {
+        let out = tmp.path().join(name);
+        let o = thinkscale(
+            &[
+                &[
+                    "run",
+                    "--policy",
+                    &server.policy(),
+                    "--strategy",
+                    strategy,
+                    "--budget",
+                    "4",
+                ][..],
+                &COMMON,
+                &["--concurrency", "1", "--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rs = records(&out);
+        assert_eq!(rs.len(), 3);
+        for r in &rs {
+            let c = r["candidates"].as_array().unwrap();
+            if strategy == "best-of-n" {
+                assert_eq!(c.len(), 4, "{r}");
+            }
+            assert!(!c.is_empty(), "{r}");
+            assert!(c.iter().all(|c| c["tokens"].as_u64().unwrap() > 0), "{r}");
+        }
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let text = summary.to_string();
+        assert!(!text.contains("\"policy_flops\":0.0"), "{text}");
+        runs.push(rs);
+    }
+    // The same seeds give the same samples, request by request.
+    let a: Vec<Value> = runs[0].iter().map(gist).collect();
+    let b: Vec<Value> = runs[1].iter().map(gist).collect();
+    assert_eq!(a, b);
+    // Beam search went step by step: some candidate has more than one step.
+    assert!(runs[2].iter().any(|r| r["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["steps"].as_array().unwrap().len() > 1)));
+}
+
+#[test]
+fn a_server_killed_mid_sweep_keeps_the_records_and_resume_finishes() {
+    let Some(bin) = server_binary() else { return };
+    let mut server = Server::start(&bin, None);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let policy = server.policy();
+    let url = server.url();
+    let args = |resume: bool| {
+        let mut a: Vec<String> = [
+            "run",
+            "--policy",
+            &policy,
+            "--strategy",
+            "best-of-n",
+            "--budget",
+            "4",
+            "--limit",
+            "8",
+            "--max-tokens",
+            "40",
+            "--verifier",
+            "logprob",
+            "--seed",
+            "5",
+            "--retries",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_thinkscale"))
+        .args(args(false))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the server once two problems are done.
+    let t = Instant::now();
+    while records(&out).len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(120), "no records");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&url) && err.contains("--resume continues"),
+        "{err}"
+    );
+    let kept = records(&out).len();
+    assert!((2..8).contains(&kept), "{kept}");
+    // The server back on the same port: the sweep resumes where it stopped.
+    let server = Server::start(&bin, Some(server.port));
+    let o = thinkscale(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rs = records(&out);
+    let mut ids: Vec<&str> = rs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((rs.len(), ids.len()), (8, 8));
+    drop(server);
+}
