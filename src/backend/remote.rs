@@ -235,6 +235,18 @@ impl Client {
         body: Option<&Value>,
         cancel: &CancelToken,
     ) -> Result<Value, CallError> {
+        self.call_parsed(path, body, cancel, |v| Ok(v.clone()))
+    }
+
+    /// [`Self::call`], with `parse` reading the reply: a reply it refuses (cut short or garbled
+    /// by a server dying mid-reply) is tried again like any other failure.
+    fn call_parsed<T>(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        cancel: &CancelToken,
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<T, CallError> {
         let verb = if body.is_some() { "POST" } else { "GET" };
         let mut delay = Duration::from_millis(self.backoff_ms);
         let mut tries = 0;
@@ -243,7 +255,14 @@ impl Client {
                 return Err(CallError::Cancelled);
             }
             tries += 1;
-            match self.once(path, body) {
+            let reply = self.once(path, body).and_then(|v| {
+                parse(&v).map_err(|e| Failure {
+                    retry: true,
+                    what: format!("unexpected reply: {e}: {}", clip(&v.to_string())),
+                    wait: None,
+                })
+            });
+            match reply {
                 Ok(v) => return Ok(v),
                 Err(f) if f.retry && tries <= self.retries => {
                     let wait = f.wait.unwrap_or(delay);
@@ -829,36 +848,12 @@ impl RemotePolicy {
             Dialect::LlamaCpp => "/completion",
             Dialect::OpenAi => "/v1/completions",
         };
-        let mut tries = 0;
-        loop {
-            let v = self.client.call(path, Some(body), cancel)?;
-            let parsed = match self.caps.dialect {
-                Dialect::LlamaCpp => parse_llama(&v, delimiter),
-                Dialect::OpenAi => parse_openai(&v, delimiter),
-            };
-            match parsed {
-                Ok(r) => return Ok(r),
-                Err(_) if tries < self.options.retries => {
-                    // A reply cut short or garbled (a server dying mid-reply): ask again.
-                    tries += 1;
-                    if !sleep_unless_cancelled(
-                        Duration::from_millis(self.options.backoff_ms),
-                        cancel,
-                    ) {
-                        return Err(Cancelled.into());
-                    }
-                }
-                Err(e) => {
-                    return Err(self
-                        .client
-                        .error(format!(
-                            "POST {path}: unexpected reply: {e}: {}",
-                            clip(&v.to_string())
-                        ))
-                        .into())
-                }
-            }
-        }
+        let dialect = self.caps.dialect;
+        let parse = |v: &Value| match dialect {
+            Dialect::LlamaCpp => parse_llama(v, delimiter),
+            Dialect::OpenAi => parse_openai(v, delimiter),
+        };
+        Ok(self.client.call_parsed(path, Some(body), cancel, parse)?)
     }
 
     /// FLOPs of `tokens` forward passes: 2·P each (the attention term needs the model's shape,
