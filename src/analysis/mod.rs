@@ -97,6 +97,23 @@ pub fn auc(pairs: &[(f32, bool)]) -> Option<f64> {
     Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
 }
 
+/// Among `scored` samples of one problem, pairs of a right and a wrong one, and how many of
+/// them the right one outscores (ties count half): (concordant, pairs).
+pub fn concordance(scored: &[(f32, bool)]) -> (f64, f64) {
+    let (mut concordant, mut pairs) = (0f64, 0f64);
+    for (a, _) in scored.iter().filter(|s| s.1) {
+        for (b, _) in scored.iter().filter(|s| !s.1) {
+            pairs += 1.0;
+            concordant += match a.total_cmp(b) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Less => 0.0,
+            };
+        }
+    }
+    (concordant, pairs)
+}
+
 /// Running sums of one verifier's evaluation.
 #[derive(Default)]
 struct VerifierTally {
@@ -222,16 +239,13 @@ pub fn evaluation(cfg: &SweepConfig, records: &[SweepRecord]) -> PolicyEval {
                 }
                 c.score = cfg.aggregation.apply(scores);
             }
-            for a in judged.iter().filter(|c| c.correct == Some(true)) {
-                for b in judged.iter().filter(|c| c.correct != Some(true)) {
-                    tally.pairs += 1.0;
-                    tally.concordant += match a.score.total_cmp(&b.score) {
-                        std::cmp::Ordering::Greater => 1.0,
-                        std::cmp::Ordering::Equal => 0.5,
-                        std::cmp::Ordering::Less => 0.0,
-                    };
-                }
-            }
+            let scored: Vec<(f32, bool)> = judged
+                .iter()
+                .map(|c| (c.score, c.correct == Some(true)))
+                .collect();
+            let (concordant, pairs) = concordance(&scored);
+            tally.concordant += concordant;
+            tally.pairs += pairs;
             let row = tally.per_level.entry(level).or_default();
             row[0] += 1.0;
             row[1] += f64::from(u8::from(ok(&judged, choose_best(&judged))));

@@ -2,7 +2,9 @@
 
 use crate::engine::toy::ToyArch;
 use crate::train::policy::{train_policy, TrainConfig};
-use crate::train::reward::{label, train_verifier, LabelConfig, VerifierKind, VerifierTrainConfig};
+use crate::train::reward::{
+    label, train_verifier, LabelConfig, Labeller, VerifierKind, VerifierTrainConfig,
+};
 use clap::{Args, Subcommand};
 use std::path::Path;
 use std::path::PathBuf;
@@ -29,9 +31,19 @@ pub struct TrainVerifierArgs {
     /// The policy that samples the solutions and rollouts; the verifier starts from its weights.
     #[arg(long, default_value = "models/toy/policy")]
     pub policy: PathBuf,
+    /// The model the verifier's backbone starts from (default: --policy); a larger toy policy
+    /// (models/toy/policy-large) gives a larger value model.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// How steps are labelled: rollouts (Monte Carlo from the policy, the paper's recipe) or
+    /// checker (the task's exact step checker, like human step labels; no rollouts).
+    #[arg(long, default_value = "rollouts")]
+    pub label_by: Labeller,
     /// Where the step labels are kept (JSON lines; an interrupted labelling resumes from it).
-    #[arg(long, default_value = "runs/labels/toy-prm-labels.jsonl")]
-    pub labels: PathBuf,
+    /// Default: runs/labels/toy-prm-labels.jsonl (rollouts) or
+    /// runs/labels/toy-prm-checker-labels.jsonl (checker).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
     /// Training questions to label (fresh problems, levels in turn).
     #[arg(long, default_value_t = 1500)]
     pub questions: usize,
@@ -60,7 +72,30 @@ pub struct TrainVerifierArgs {
     /// binary cross-entropy (0: cross-entropy alone, the paper's recipe).
     #[arg(long, default_value_t = 0.0)]
     pub pair_weight: f64,
-    /// Where to save the verifier (default models/toy/prm or models/toy/orm).
+    /// Share of each batch made of synthetic solutions to fresh problems: canonical ones beside
+    /// near misses (a digit off, off by one, a wrong operand, a miscopied number), labelled by
+    /// the exact checker (0: policy samples only).
+    #[arg(long, default_value_t = 0.0)]
+    pub synthetic: f64,
+    /// The backbone's learning rate as a multiple of --lr (the head's).
+    #[arg(long, default_value_t = 1.0)]
+    pub backbone_lr_scale: f64,
+    /// Also train a score at each step's result (the ':' after a op b=c), where the arithmetic's
+    /// evidence is; scores are still read at the steps' ends.
+    #[arg(long)]
+    pub dense: bool,
+    /// Every this many questions, one is held out (its samples measure the held-out loss).
+    #[arg(long, default_value_t = 20)]
+    pub hold_out_every: usize,
+    /// Measure the held-out loss every this many steps and keep the best weights (0: keep the
+    /// last).
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: usize,
+    /// Stop after this many held-out measurements without improvement (0: never early).
+    #[arg(long, default_value_t = 0)]
+    pub patience: usize,
+    /// Where to save the verifier (default models/toy/prm, models/toy/prm-checker with
+    /// --label-by checker, or models/toy/orm).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Overwrite existing weights in --out.
@@ -186,9 +221,12 @@ fn log_line(bar: &indicatif::ProgressBar, line: String) {
 }
 
 fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode> {
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from(format!("models/toy/{kind}")));
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(match (kind, a.label_by) {
+            (VerifierKind::Prm, Labeller::Checker) => "models/toy/prm-checker".to_string(),
+            _ => format!("models/toy/{kind}"),
+        })
+    });
     refuse_overwrite(&out, a.force)?;
     let labels_cfg = LabelConfig {
         policy: a.policy.clone(),
@@ -197,11 +235,18 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         samples: a.samples,
         rollouts: a.rollouts,
         temperature: a.temperature,
+        labeller: a.label_by,
     };
+    let labels_path = a.labels.clone().unwrap_or_else(|| {
+        PathBuf::from(match a.label_by {
+            Labeller::Rollouts => "runs/labels/toy-prm-labels.jsonl",
+            Labeller::Checker => "runs/labels/toy-prm-checker-labels.jsonl",
+        })
+    });
     let stop = super::interrupt_flag();
     let bar = super::progress_bar(a.questions as u64, "questions")?;
     let started = std::time::Instant::now();
-    let samples = label(&labels_cfg, &a.labels, &candle_core::Device::Cpu, |p| {
+    let samples = label(&labels_cfg, &labels_path, &candle_core::Device::Cpu, |p| {
         bar.set_position(p.questions as u64);
         bar.set_message(format!("{} samples, {} rollouts", p.samples, p.rollouts));
         !stop.load(Ordering::SeqCst)
@@ -211,7 +256,7 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         eprintln!(
             "interrupted while labelling: {} samples kept in {}; the same command resumes",
             samples.len(),
-            a.labels.display()
+            labels_path.display()
         );
         return Ok(ExitCode::from(130));
     }
@@ -222,7 +267,7 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         samples.len(),
         right,
         steps_labelled,
-        a.labels.display(),
+        labels_path.display(),
         started.elapsed().as_secs_f64()
     );
     let cfg = VerifierTrainConfig {
@@ -232,6 +277,12 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         batch_size: a.batch_size,
         lr: a.lr,
         pair_weight: a.pair_weight,
+        synthetic: a.synthetic,
+        backbone_lr_scale: a.backbone_lr_scale,
+        dense: a.dense,
+        hold_out_every: a.hold_out_every,
+        eval_every: a.eval_every,
+        patience: a.patience,
         ..Default::default()
     };
     let bar = super::progress_bar(cfg.steps as u64, "steps")?;
@@ -239,23 +290,34 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         &cfg,
         &samples,
         Some(&labels_cfg),
-        &a.policy,
+        a.init.as_deref().unwrap_or(&a.policy),
         &out,
-        |step, loss| {
-            bar.set_position(step as u64);
-            bar.set_message(format!("loss {loss:.4}"));
-            if step % 100 == 0 {
-                log_line(&bar, format!("step {step:5}  loss {loss:.4}"));
+        |p| {
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("loss {:.4}", p.loss));
+            if let Some((bce, auc)) = p.held_out {
+                let auc = auc.map_or("–".to_string(), |v| format!("{v:.3}"));
+                log_line(
+                    &bar,
+                    format!(
+                        "step {:5}  loss {:.4}  held-out loss {bce:.4}  within-problem AUC {auc}",
+                        p.step, p.loss
+                    ),
+                );
+            } else if p.step % 100 == 0 {
+                log_line(&bar, format!("step {:5}  loss {:.4}", p.step, p.loss));
             }
             !stop.load(Ordering::SeqCst)
         },
     )?;
     bar.finish();
     println!(
-        "trained the {kind} ({} parameters) for {:.0} s on {} samples; held-out loss {:.4} -> {:.4}; saved to {}",
+        "trained the {kind} ({} parameters) for {:.0} s on {} labelled and {} synthetic samples; kept step {}; held-out loss {:.4} -> {:.4}; saved to {}",
         report.params,
         report.seconds,
         report.train_samples,
+        report.synthetic_samples,
+        report.kept_step,
         report.held_out_bce.0,
         report.held_out_bce.1,
         out.display()

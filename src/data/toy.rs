@@ -135,6 +135,11 @@ impl CanonicalStep {
 /// Performs the next operation in canonical order: innermost parentheses first, then the first
 /// `*`, then the first `+`/`-`, left to right.
 fn canonical_step(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>)> {
+    canonical_step_at(toks).map(|(step, out, _)| (step, out))
+}
+
+/// [`canonical_step`], and the index of the result in the rewritten tokens.
+fn canonical_step_at(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>, usize)> {
     let (lo, hi) = match toks.iter().position(|t| *t == Tok::R) {
         Some(r) => {
             let l = toks[..r].iter().rposition(|t| *t == Tok::L)?;
@@ -160,10 +165,11 @@ fn canonical_step(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>)> {
     out.push(Tok::Num(c));
     out.extend_from_slice(&toks[k + 2..]);
     // A group reduced to one number loses its parentheses in the same step.
-    let p = k - 1;
+    let mut p = k - 1;
     if p > 0 && out.get(p - 1) == Some(&Tok::L) && out.get(p + 1) == Some(&Tok::R) {
         out.remove(p + 1);
         out.remove(p - 1);
+        p -= 1;
     }
     let step = CanonicalStep {
         a,
@@ -172,7 +178,153 @@ fn canonical_step(toks: &[Tok]) -> Option<(CanonicalStep, Vec<Tok>)> {
         c,
         expr: render(&out),
     };
-    Some((step, out))
+    Some((step, out, p))
+}
+
+/// A kind of near-miss error, the hard negatives a step-checking verifier trains on: the slips
+/// the toy policy makes, each a few characters away from the right step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearMiss {
+    /// One digit of the result changed: `7*12=94` for `7*12=84`.
+    DigitOff,
+    /// The result off by one: `7*12=83`.
+    OffByOne,
+    /// The right operation on a wrong operand (one off, as misread), written either with the
+    /// misread operand (`7*13=91`, true arithmetic on the wrong numbers) or with the right ones
+    /// (`7*12=91`).
+    WrongOperand,
+    /// The right result, but another number of the expression miscopied in the rewrite
+    /// (`84-5` rewritten as `84-6`).
+    CopySlip,
+}
+
+/// Every kind of near miss.
+pub const NEAR_MISSES: [NearMiss; 4] = [
+    NearMiss::DigitOff,
+    NearMiss::OffByOne,
+    NearMiss::WrongOperand,
+    NearMiss::CopySlip,
+];
+
+/// `n` with one of its digits replaced by another (never a leading zero).
+fn change_digit(n: i64, rng: &mut impl Rng) -> i64 {
+    let digits: Vec<u8> = n.to_string().into_bytes();
+    let i = rng.random_range(0..digits.len());
+    let lowest = if i == 0 && digits.len() > 1 { 1 } else { 0 };
+    let choices: Vec<u8> = (lowest..=9u8)
+        .map(|d| b'0' + d)
+        .filter(|d| *d != digits[i])
+        .collect();
+    let mut out = digits;
+    out[i] = choices[rng.random_range(0..choices.len())];
+    String::from_utf8(out)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(n)
+}
+
+/// `n` plus or minus one.
+fn off_by_one(n: i64, rng: &mut impl Rng) -> i64 {
+    if rng.random_bool(0.5) {
+        n + 1
+    } else {
+        n - 1
+    }
+}
+
+/// A solution of `question` with a near miss of `kind` planted at step `at` (0-based), the rest
+/// solved canonically from the expression the slip leaves, as a policy that slipped and went on
+/// would; the last line boxes the value it reaches. `None` when the slip cannot be planted there
+/// (a copy slip in an expression with one number), leaves the task's range `0..=999`, or
+/// happens not to be an error.
+pub fn near_miss_solution(
+    question: &str,
+    at: usize,
+    kind: NearMiss,
+    rng: &mut impl Rng,
+) -> Option<Vec<String>> {
+    let mut toks = tokenize(question)?;
+    let mut lines = Vec::new();
+    let mut index = 0;
+    while toks.len() > 1 {
+        let (step, mut next, p) = canonical_step_at(&toks)?;
+        if index != at {
+            if !(0..=MAX_VALUE).contains(&step.c) {
+                return None;
+            }
+            lines.push(step.line());
+            toks = next;
+            index += 1;
+            continue;
+        }
+        let (mut a, mut b, mut c) = (step.a, step.b, step.c);
+        match kind {
+            NearMiss::DigitOff => c = change_digit(c, rng),
+            NearMiss::OffByOne => c = off_by_one(c, rng),
+            NearMiss::WrongOperand => {
+                let (a2, b2) = if rng.random_bool(0.5) {
+                    (off_by_one(a, rng), b)
+                } else {
+                    (a, off_by_one(b, rng))
+                };
+                c = apply(a2, step.op as u8, b2)?;
+                if rng.random_bool(0.5) {
+                    (a, b) = (a2, b2);
+                }
+            }
+            NearMiss::CopySlip => {
+                let others: Vec<usize> = (0..next.len())
+                    .filter(|&i| i != p && matches!(next[i], Tok::Num(_)))
+                    .collect();
+                if others.is_empty() {
+                    return None;
+                }
+                let i = others[rng.random_range(0..others.len())];
+                let Tok::Num(n) = next[i] else {
+                    return None;
+                };
+                let m = if rng.random_bool(0.5) {
+                    change_digit(n, rng)
+                } else {
+                    off_by_one(n, rng)
+                };
+                if !(0..=MAX_VALUE).contains(&m) {
+                    return None;
+                }
+                next[i] = Tok::Num(m);
+            }
+        }
+        if !(0..=MAX_VALUE).contains(&c) || !(0..=MAX_VALUE).contains(&a) || b < 0 {
+            return None;
+        }
+        next[p] = Tok::Num(c);
+        let slipped = CanonicalStep {
+            a,
+            op: step.op,
+            b,
+            c,
+            expr: render(&next),
+        };
+        if slipped == step {
+            return None;
+        }
+        lines.push(slipped.line());
+        toks = next;
+        index += 1;
+    }
+    if index <= at {
+        return None;
+    }
+    let [Tok::Num(value)] = toks.as_slice() else {
+        return None;
+    };
+    lines.push(format!("\\boxed{{{value}}}"));
+    let target = evaluate(question)?;
+    let labels = check_steps(&lines, target);
+    if labels.iter().all(|ok| *ok) {
+        return None;
+    }
+    Some(lines)
 }
 
 /// The canonical solution of an expression: its steps and final value. `None` if the text is
@@ -471,6 +623,13 @@ pub fn step_ok(line: &str, target: i64) -> bool {
     evaluate(expr) == Some(target)
 }
 
+/// Whether a line's annotation `a op b=c` is true arithmetic; `None` for a line without one.
+pub fn annotation_ok(line: &str) -> Option<bool> {
+    let (annotation, _) = line.trim().split_once(": ")?;
+    let (lhs, rhs) = annotation.split_once('=')?;
+    Some(matches!((evaluate(lhs), evaluate(rhs)), (Some(l), Some(r)) if l == r))
+}
+
 /// Oracle step labels for a candidate solution: step `i` is correct when it and every step
 /// before it are locally right ([`step_ok`]), so the first error makes the rest incorrect.
 pub fn check_steps<S: AsRef<str>>(steps: &[S], target: i64) -> Vec<bool> {
@@ -579,6 +738,66 @@ mod tests {
         }
         assert!(step_ok("\\boxed{158}", 158));
         assert!(!step_ok("\\boxed{157}", 158));
+    }
+
+    #[test]
+    fn near_misses_are_one_slip_then_a_consistent_continuation() {
+        let q = "13+18+(8-3)-14";
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // A digit off in the first step: the slip, then the canonical steps from what it left.
+        let mut seen = HashSet::new();
+        for _ in 0..50 {
+            let lines = near_miss_solution(q, 0, NearMiss::DigitOff, &mut rng).unwrap();
+            assert_eq!(lines.len(), 5, "{lines:?}");
+            let (annotation, expr) = lines[0].split_once(": ").unwrap();
+            assert!(annotation.starts_with("8-3="), "{lines:?}");
+            assert_ne!(annotation, "8-3=5");
+            let c: i64 = annotation["8-3=".len()..].parse().unwrap();
+            assert_eq!(expr, format!("13+18+{c}-14"));
+            assert_eq!(lines[4], format!("\\boxed{{{}}}", 13 + 18 + c - 14));
+            assert_eq!(check_steps(&lines, 22), vec![false; 5]);
+            seen.insert(c);
+        }
+        assert!(seen.len() >= 5, "{seen:?}");
+        // Off by one in the second step: the first step stays right.
+        let lines = near_miss_solution(q, 1, NearMiss::OffByOne, &mut rng).unwrap();
+        assert_eq!(lines[0], "8-3=5: 13+18+5-14");
+        assert!(lines[1] == "13+18=30: 30+5-14" || lines[1] == "13+18=32: 32+5-14");
+        assert_eq!(
+            check_steps(&lines, 22),
+            vec![true, false, false, false, false]
+        );
+        // A wrong operand: true arithmetic on a misread number, or the right numbers and the
+        // misread one's result; either way the step is wrong.
+        for _ in 0..20 {
+            let lines = near_miss_solution(q, 2, NearMiss::WrongOperand, &mut rng).unwrap();
+            let (annotation, _) = lines[2].split_once(": ").unwrap();
+            let (lhs, rhs) = annotation.split_once('=').unwrap();
+            let misread = evaluate(lhs) == evaluate(rhs);
+            assert!(misread || lhs == "31+5", "{lines:?}");
+            assert_eq!(check_steps(&lines, 22)[..3], [true, true, false]);
+        }
+        // A copy slip: the annotation is right, another number changes in the rewrite.
+        let lines = near_miss_solution(q, 0, NearMiss::CopySlip, &mut rng).unwrap();
+        assert!(lines[0].starts_with("8-3=5: "));
+        assert_ne!(lines[0], "8-3=5: 13+18+5-14");
+        assert!(!check_steps(&lines, 22)[0]);
+        // No number left to miscopy in the last step; no step 9.
+        assert!(near_miss_solution(q, 3, NearMiss::CopySlip, &mut rng).is_none());
+        assert!(near_miss_solution(q, 9, NearMiss::DigitOff, &mut rng).is_none());
+        // Never out of the task's range, on many problems of every level.
+        for level in 1..=LEVELS {
+            for _ in 0..200 {
+                let (q, _) = generate(level, &mut rng);
+                let kind = NEAR_MISSES[rng.random_range(0..4)];
+                let at = rng.random_range(0..usize::from(level));
+                if let Some(lines) = near_miss_solution(&q, at, kind, &mut rng) {
+                    let target = evaluate(&q).unwrap();
+                    assert!(!check_steps(&lines, target).iter().all(|ok| *ok));
+                    assert!(lines.iter().all(|l| !l.contains("--") && !l.contains("+-")));
+                }
+            }
+        }
     }
 
     #[test]

@@ -100,8 +100,15 @@ pub enum VerifierSpec {
     LogprobStepMean,
     /// Each step's least likely token's probability.
     LogprobStepMin,
-    /// The committed toy process reward model (`models/toy/prm`).
+    /// The committed toy process reward model: the best of the toy PRMs (today the Monte Carlo
+    /// one, [`TOY_PRM`]).
     ToyPrm,
+    /// The toy PRM trained on Monte Carlo rollout labels, the paper's recipe ([`TOY_PRM_MC`]);
+    /// its own name stays when `toy-prm` moves to a better PRM.
+    ToyPrmMc,
+    /// The toy PRM trained on the exact step checker's labels with near-miss hard negatives
+    /// ([`TOY_PRM_CHECKER`]).
+    ToyPrmChecker,
     /// A synthetic PRM from the exact labels with calibrated noise ([`noisy`]).
     NoisyOracle(noisy::NoisySpec),
     /// The committed toy outcome reward model (`models/toy/orm`).
@@ -110,24 +117,30 @@ pub enum VerifierSpec {
     Prm(PathBuf),
 }
 
-/// The committed toy PRM, relative to the crate root.
-pub const TOY_PRM: &str = "models/toy/prm";
+/// The committed toy PRM that `toy-prm` names (the best one), relative to the crate root.
+pub const TOY_PRM: &str = TOY_PRM_MC;
+/// The committed Monte Carlo toy PRM, relative to the crate root.
+pub const TOY_PRM_MC: &str = "models/toy/prm";
+/// The committed toy PRM trained on the exact step checker's labels, relative to the crate root.
+pub const TOY_PRM_CHECKER: &str = "models/toy/prm-checker";
 /// The committed toy ORM, relative to the crate root.
 pub const TOY_ORM: &str = "models/toy/orm";
 
 impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
     pub const NAMES: &'static str = "oracle, logprob, logprob-step-mean, logprob-step-min, \
-toy-prm, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], or the directory of \
+toy-prm, toy-prm-mc, toy-prm-checker, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], or the directory of \
 a PRM checkpoint";
 
     /// The verifiers that need no path, as the window offers them.
-    pub const BUILT_IN: [VerifierSpec; 6] = [
+    pub const BUILT_IN: [VerifierSpec; 8] = [
         Self::Oracle,
         Self::Logprob,
         Self::LogprobStepMean,
         Self::LogprobStepMin,
         Self::ToyPrm,
+        Self::ToyPrmMc,
+        Self::ToyPrmChecker,
         Self::ToyOrm,
     ];
 
@@ -142,6 +155,8 @@ a PRM checkpoint";
                 noisy::NoisySpec::parse(&spec["noisy-oracle:".len()..]).map(Self::NoisyOracle)
             }
             "toy-prm" => Ok(Self::ToyPrm),
+            "toy-prm-mc" => Ok(Self::ToyPrmMc),
+            "toy-prm-checker" => Ok(Self::ToyPrmChecker),
             "toy-orm" => Ok(Self::ToyOrm),
             path if path.contains(std::path::MAIN_SEPARATOR) || Path::new(path).is_dir() => {
                 Ok(Self::Prm(PathBuf::from(path)))
@@ -162,6 +177,10 @@ a PRM checkpoint";
             Self::LogprobStepMean => Box::new(logprob::LogprobVerifier::StepMean),
             Self::LogprobStepMin => Box::new(logprob::LogprobVerifier::StepMin),
             Self::ToyPrm => prm::load(&crate::engine::beside_crate(TOY_PRM), device)?,
+            Self::ToyPrmMc => prm::load(&crate::engine::beside_crate(TOY_PRM_MC), device)?,
+            Self::ToyPrmChecker => {
+                prm::load(&crate::engine::beside_crate(TOY_PRM_CHECKER), device)?
+            }
             Self::NoisyOracle(spec) => Box::new(noisy::NoisyOracle::new(*spec)),
             Self::ToyOrm => prm::load(&crate::engine::beside_crate(TOY_ORM), device)?,
             Self::Prm(dir) => prm::load(dir, device)?,
@@ -206,6 +225,8 @@ impl std::fmt::Display for VerifierSpec {
             Self::LogprobStepMean => write!(f, "logprob-step-mean"),
             Self::LogprobStepMin => write!(f, "logprob-step-min"),
             Self::ToyPrm => write!(f, "toy-prm"),
+            Self::ToyPrmMc => write!(f, "toy-prm-mc"),
+            Self::ToyPrmChecker => write!(f, "toy-prm-checker"),
             Self::NoisyOracle(spec) => write!(f, "{spec}"),
             Self::ToyOrm => write!(f, "toy-orm"),
             Self::Prm(dir) => write!(f, "{}", dir.display()),
