@@ -17,6 +17,8 @@ use crate::engine::{
 use std::path::Path;
 
 pub mod remote;
+#[cfg(test)]
+pub mod scripted;
 
 pub use remote::{remote_url, RemoteOptions, RemotePolicy};
 

@@ -110,8 +110,9 @@ pub struct Capabilities {
     pub context: Option<usize>,
     /// Parallel slots (llama.cpp's `-np`), the most sequences it decodes at once.
     pub slots: Option<usize>,
-    /// Whether it applies the model's chat template to a conversation (llama.cpp's
-    /// `/apply-template`).
+    /// Whether it applies the model's chat template to a conversation: llama.cpp's
+    /// `/apply-template` (from `/props`), or vLLM's `/tokenize` with `messages` (probed with a
+    /// one-message conversation where a chat prompt may be wanted).
     pub chat_template: bool,
     /// Whether replies carry generated token ids (llama.cpp always; vLLM with
     /// `return_tokens_as_token_ids`, known only after the first reply).
@@ -129,9 +130,10 @@ pub struct RemoteError {
 }
 
 /// An HTTP client for one server: retries, backoff, the API key, no redirects (only the
-/// configured endpoint is ever contacted).
+/// configured endpoint is ever contacted). Remote policies and remote verifiers both talk
+/// through it.
 #[derive(Clone)]
-struct Client {
+pub struct Client {
     url: String,
     agent: ureq::Agent,
     key: Option<String>,
@@ -147,7 +149,9 @@ struct Failure {
 }
 
 impl Client {
-    fn new(url: &str, o: &RemoteOptions) -> Self {
+    /// A client for the server at `url` (no trailing slash), with `o`'s timeout, retries and
+    /// API key.
+    pub fn new(url: &str, o: &RemoteOptions) -> Self {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(o.timeout_s.max(1)))
@@ -165,7 +169,13 @@ impl Client {
         }
     }
 
-    fn error(&self, what: impl Into<String>) -> RemoteError {
+    /// The server's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// An error naming this server.
+    pub fn error(&self, what: impl Into<String>) -> RemoteError {
         RemoteError {
             url: self.url.clone(),
             what: what.into(),
@@ -229,7 +239,7 @@ impl Client {
     }
 
     /// GET or POST `path`, retried; `cancel` stops the waits between tries.
-    fn call(
+    pub fn call(
         &self,
         path: &str,
         body: Option<&Value>,
@@ -240,7 +250,7 @@ impl Client {
 
     /// [`Self::call`], with `parse` reading the reply: a reply it refuses (cut short or garbled
     /// by a server dying mid-reply) is tried again like any other failure.
-    fn call_parsed<T>(
+    pub fn call_parsed<T>(
         &self,
         path: &str,
         body: Option<&Value>,
@@ -287,8 +297,10 @@ impl Client {
 }
 
 /// Why a call returned no reply.
-enum CallError {
+pub enum CallError {
+    /// The caller cancelled.
     Cancelled,
+    /// The server failed (retries spent, or a failure retrying cannot mend).
     Failed(RemoteError),
 }
 
@@ -322,12 +334,56 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// Connects to the server at `url` and finds out what it is and offers.
+/// Connects to the server at `url` and finds out what it is and offers, chat templates
+/// included ([`probe_chat`]).
 pub fn probe(url: &str, o: &RemoteOptions) -> Result<Capabilities, RemoteError> {
-    probe_with(&Client::new(url, o), o)
+    let c = Client::new(url, o);
+    let mut caps = probe_with(&c, o)?;
+    probe_chat(&c, &mut caps);
+    Ok(caps)
 }
 
-fn probe_with(c: &Client, o: &RemoteOptions) -> Result<Capabilities, RemoteError> {
+/// The body of vLLM's `/tokenize` for `question` as the user's one message, with the
+/// assistant's turn opened.
+fn chat_tokenize_body(caps: &Capabilities, question: &str) -> Value {
+    let mut b = json!({
+        "messages": [{"role": "user", "content": question}],
+        "add_generation_prompt": true,
+    });
+    if let Some(m) = &caps.model {
+        b["model"] = json!(m);
+    }
+    b
+}
+
+/// On an OpenAI-compatible server, whether `/tokenize` renders a conversation with the model's
+/// chat template (vLLM does; a server without it answers 404 or refuses the body), recorded in
+/// `caps.chat_template`. llama.cpp's answer came with `/props`.
+pub fn probe_chat(c: &Client, caps: &mut Capabilities) {
+    if caps.dialect != Dialect::OpenAi {
+        return;
+    }
+    let quick = Client {
+        retries: 0,
+        ..c.clone()
+    };
+    caps.chat_template = quick
+        .call(
+            "/tokenize",
+            Some(&chat_tokenize_body(caps, "1+1")),
+            &CancelToken::new(),
+        )
+        .ok()
+        .and_then(|v| {
+            v.get("tokens")
+                .and_then(Value::as_array)
+                .map(|t| !t.is_empty())
+        })
+        .unwrap_or(false);
+}
+
+/// [`probe`] through an existing client.
+pub fn probe_with(c: &Client, o: &RemoteOptions) -> Result<Capabilities, RemoteError> {
     let cancel = CancelToken::new();
     let failed = |e: CallError| match e {
         CallError::Failed(e) => e,
@@ -462,6 +518,38 @@ fn step_ends(text: &str, token_lens: &[Option<usize>], delimiter: &str) -> Vec<u
         .collect()
 }
 
+/// The prompt tokens a reply says the server ran, and those it took from its prompt cache:
+/// llama.cpp's `tokens_evaluated` and `timings.prompt_n`, or OpenAI `usage` with
+/// `prompt_tokens_details.cached_tokens`.
+pub fn prompt_counts(v: &Value, dialect: Dialect) -> (u64, u64) {
+    match dialect {
+        Dialect::LlamaCpp => {
+            let evaluated = v
+                .get("tokens_evaluated")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let ran = v
+                .pointer("/timings/prompt_n")
+                .and_then(Value::as_u64)
+                .unwrap_or(evaluated)
+                .min(evaluated.max(1));
+            (ran, evaluated.saturating_sub(ran))
+        }
+        Dialect::OpenAi => {
+            let prompt = v
+                .pointer("/usage/prompt_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let cached = v
+                .pointer("/usage/prompt_tokens_details/cached_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(prompt);
+            (prompt - cached, cached)
+        }
+    }
+}
+
 /// A reply from llama.cpp's `/completion` (with `return_tokens` and `n_probs: 1`).
 pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
     let content = v
@@ -534,15 +622,7 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
         .get("tokens_predicted")
         .and_then(Value::as_u64)
         .unwrap_or(tokens.len() as u64);
-    let evaluated = v
-        .get("tokens_evaluated")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let ran = v
-        .pointer("/timings/prompt_n")
-        .and_then(Value::as_u64)
-        .unwrap_or(evaluated)
-        .min(evaluated.max(1));
+    let (ran, cached) = prompt_counts(v, Dialect::LlamaCpp);
     Ok(Reply {
         generation: Generation {
             step_ends: step_ends(&text, &lens, delimiter),
@@ -552,7 +632,7 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
             ended,
         },
         prompt_tokens: ran,
-        prompt_tokens_cached: evaluated.saturating_sub(ran),
+        prompt_tokens_cached: cached,
         generated_tokens: generated,
     })
 }
@@ -646,15 +726,7 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
         logprobs = vec![0.0; n];
         lens = vec![None; n];
     }
-    let prompt = v
-        .pointer("/usage/prompt_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let cached = v
-        .pointer("/usage/prompt_tokens_details/cached_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        .min(prompt);
+    let (prompt, cached) = prompt_counts(v, Dialect::OpenAi);
     let generated = usage_generated.unwrap_or(tokens.len() as u64);
     Ok(Reply {
         generation: Generation {
@@ -664,10 +736,46 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
             logprobs,
             ended,
         },
-        prompt_tokens: prompt - cached,
+        prompt_tokens: prompt,
         prompt_tokens_cached: cached,
         generated_tokens: generated,
     })
+}
+
+/// Runs `f` on every job with up to `workers` threads, which servers batch across. The first
+/// failure ends the call: the other threads take no new jobs, so a job may be left without a
+/// result (`None`). Results come back in the jobs' order.
+pub fn in_parallel<J: Sync, T: Send>(
+    jobs: &[J],
+    workers: usize,
+    f: impl Fn(&J) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<Option<anyhow::Result<T>>>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<anyhow::Result<T>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let work = || loop {
+        let j = next.fetch_add(1, Ordering::Relaxed);
+        let Some(job) = jobs.get(j) else { break };
+        let out = f(job);
+        let failed = out.is_err();
+        if let Ok(mut r) = results.lock() {
+            r[j] = Some(out);
+        }
+        if failed {
+            next.store(jobs.len(), Ordering::Relaxed);
+            break;
+        }
+    };
+    let workers = workers.min(jobs.len()).max(1);
+    std::thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(work);
+        }
+        work();
+    });
+    results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a request thread panicked"))
 }
 
 /// How a problem becomes a prompt on the server.
@@ -678,6 +786,9 @@ enum Prompt {
     Raw,
     /// The model's chat template, applied by the server (llama.cpp's `/apply-template`).
     Chat,
+    /// The model's chat template, applied by vLLM's `/tokenize` with `messages` and read back
+    /// as text with `/detokenize`; completions then add no special tokens of their own.
+    ChatTokens,
 }
 
 /// A policy on an inference server. See the module documentation.
@@ -689,9 +800,6 @@ pub struct RemotePolicy {
     /// The prompt of the problem last asked about: (problem id, prompt text).
     cached: Option<(String, String)>,
 }
-
-/// One continuation and what it cost.
-type JobResult = anyhow::Result<(Generation, ComputeMeter)>;
 
 /// One request: which continuation of which request.
 #[derive(Debug, Clone, Copy)]
@@ -717,13 +825,17 @@ impl RemotePolicy {
             anyhow::bail!("concurrency must be at least 1");
         }
         let client = Client::new(url, options);
-        let caps = probe_with(&client, options)?;
+        let mut caps = probe_with(&client, options)?;
+        if format != PromptFormat::Raw {
+            probe_chat(&client, &mut caps);
+        }
         let prompt = match (format, caps.chat_template) {
             (PromptFormat::Raw, _) | (PromptFormat::Auto, false) => Prompt::Raw,
-            (_, true) => Prompt::Chat,
+            (_, true) if caps.dialect == Dialect::LlamaCpp => Prompt::Chat,
+            (_, true) => Prompt::ChatTokens,
             (PromptFormat::Chat, false) => anyhow::bail!(
-                "server {url} applies no chat template (only llama.cpp's /apply-template is \
-                 used); use --prompt raw"
+                "server {url} applies no chat template (llama.cpp's /apply-template and vLLM's \
+                 /tokenize with messages are used; SGLang offers neither); use --prompt raw"
             ),
         };
         Ok(Self {
@@ -744,7 +856,7 @@ impl RemotePolicy {
     pub fn prompt_format(&self) -> PromptFormat {
         match self.prompt {
             Prompt::Raw => PromptFormat::Raw,
-            Prompt::Chat => PromptFormat::Chat,
+            Prompt::Chat | Prompt::ChatTokens => PromptFormat::Chat,
         }
     }
 
@@ -774,6 +886,28 @@ impl RemotePolicy {
                             .error("POST /apply-template: no `prompt` in the reply")
                     })?
                     .to_string()
+            }
+            Prompt::ChatTokens => {
+                let body = chat_tokenize_body(&self.caps, &problem.question);
+                let ids = self
+                    .client
+                    .call_parsed("/tokenize", Some(&body), cancel, |v| {
+                        v.get("tokens")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .ok_or_else(|| "no `tokens`".to_string())
+                    })?;
+                let mut back = json!({ "tokens": ids });
+                if let Some(m) = &self.caps.model {
+                    back["model"] = json!(m);
+                }
+                self.client
+                    .call_parsed("/detokenize", Some(&back), cancel, |v| {
+                        v.get("prompt")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                            .ok_or_else(|| "no `prompt`".to_string())
+                    })?
             }
         };
         self.cached = Some((problem.id.clone(), p.clone()));
@@ -831,6 +965,10 @@ impl RemotePolicy {
                 }
                 if s.ignore_eos {
                     b["ignore_eos"] = json!(true);
+                }
+                if self.prompt == Prompt::ChatTokens {
+                    // The rendered template already holds the special tokens it wants.
+                    b["add_special_tokens"] = json!(false);
                 }
                 b
             }
@@ -906,44 +1044,18 @@ impl Policy for RemotePolicy {
             Until::Steps(k) => (k.max(1), true),
             Until::End => (1, false),
         };
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<JobResult>>> =
-            Mutex::new((0..jobs.len()).map(|_| None).collect());
-        let this = &*self;
-        let work = || loop {
-            let j = next.fetch_add(1, Ordering::Relaxed);
-            let Some(job) = jobs.get(j) else { break };
-            let prefix = requests[job.request].prefix;
-            let out = this.continue_job(
+        let results = in_parallel(&jobs, self.options.concurrency, |job| {
+            self.continue_job(
                 &base,
-                &prefix.text,
+                &requests[job.request].prefix.text,
                 job,
                 calls,
                 stop,
                 delimiter,
                 sampling,
                 cancel,
-            );
-            let failed = out.is_err();
-            if let Ok(mut r) = results.lock() {
-                r[j] = Some(out);
-            }
-            if failed {
-                // The first failure ends the call; the other workers stop taking jobs.
-                next.store(jobs.len(), Ordering::Relaxed);
-                break;
-            }
-        };
-        let workers = self.options.concurrency.min(jobs.len()).max(1);
-        std::thread::scope(|s| {
-            for _ in 1..workers {
-                s.spawn(work);
-            }
-            work();
-        });
-        let results = results
-            .into_inner()
-            .map_err(|_| anyhow::anyhow!("a request thread panicked"))?;
+            )
+        })?;
         let mut out: Vec<Vec<Generation>> =
             requests.iter().map(|e| Vec::with_capacity(e.n)).collect();
         let mut first_error = None;
@@ -1033,83 +1145,10 @@ impl RemotePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::scripted::{models, server, Seen};
     use crate::backend::Prefix;
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
     use std::sync::Arc;
-
-    /// A request the scripted server saw.
-    #[derive(Debug, Clone)]
-    struct Seen {
-        line: String,
-        headers: Vec<String>,
-        body: String,
-    }
-
-    /// A scripted HTTP server on 127.0.0.1: `reply(request)` gives (status, extra headers,
-    /// body) for each request, in order. Returns its URL and what it saw.
-    fn server(
-        reply: impl Fn(&Seen, usize) -> (u16, Vec<String>, String) + Send + Sync + 'static,
-    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let reply = Arc::new(reply);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let log = log.clone();
-                let reply = reply.clone();
-                std::thread::spawn(move || {
-                    let mut r = BufReader::new(stream.try_clone().unwrap());
-                    let mut line = String::new();
-                    if r.read_line(&mut line).is_err() {
-                        return;
-                    }
-                    let mut headers = Vec::new();
-                    let mut len = 0;
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).unwrap();
-                        let h = h.trim_end().to_string();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                        headers.push(h);
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).unwrap();
-                    let s = Seen {
-                        line: line.trim_end().to_string(),
-                        headers,
-                        body: String::from_utf8(body).unwrap(),
-                    };
-                    let n = {
-                        let mut l = log.lock().unwrap();
-                        l.push(s.clone());
-                        l.len() - 1
-                    };
-                    let (status, extra, body) = reply(&s, n);
-                    let mut out = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        body.len()
-                    );
-                    for h in extra {
-                        out.push_str(&h);
-                        out.push_str("\r\n");
-                    }
-                    out.push_str("\r\n");
-                    out.push_str(&body);
-                    let _ = stream.write_all(out.as_bytes());
-                });
-            }
-        });
-        (url, seen)
-    }
 
     fn quick() -> RemoteOptions {
         RemoteOptions {
@@ -1118,11 +1157,6 @@ mod tests {
             timeout_s: 5,
             ..Default::default()
         }
-    }
-
-    fn models(owner: &str) -> String {
-        json!({"object": "list", "data": [{"id": "m", "owned_by": owner, "max_model_len": 2048}]})
-            .to_string()
     }
 
     /// A completion in the exact shape of vLLM's documented `/v1/completions` reply with
@@ -1280,6 +1314,9 @@ mod tests {
             }
             if s.line.starts_with("GET /v1/models") {
                 return (200, vec![], models("vllm"));
+            }
+            if s.line.starts_with("POST /tokenize") {
+                return (404, vec![], "{\"detail\":\"Not Found\"}".into());
             }
             if n < fail_first + 2 {
                 return (503, vec![], "overloaded".into());
@@ -1519,5 +1556,72 @@ mod tests {
         let e = to_end(&mut p, 4, &cancel).unwrap_err();
         t.join().unwrap();
         assert!(e.is::<Cancelled>(), "{e:#}");
+    }
+
+    #[test]
+    fn vllm_renders_the_chat_template_through_tokenize_and_sglang_stays_raw() {
+        // Replies in the shape of vLLM's documented /tokenize and /detokenize (not run here).
+        let (url, seen) = server(|s, _| {
+            let b: Value = serde_json::from_str(&s.body).unwrap_or_default();
+            let body = match s.line.split(' ').nth(1).unwrap_or("") {
+                "/props" => return (404, vec![], "{}".into()),
+                "/v1/models" => models("vllm"),
+                "/tokenize" => {
+                    assert_eq!(b["add_generation_prompt"], true);
+                    let q = b["messages"][0]["content"].as_str().unwrap();
+                    json!({"count": 2, "max_model_len": 2048, "tokens": [1, q.len()], "token_strs": null})
+                        .to_string()
+                }
+                "/detokenize" => {
+                    let n = b["tokens"][1].as_u64().unwrap();
+                    json!({"prompt": format!("<s>[user:{n}]")}).to_string()
+                }
+                "/v1/completions" => vllm_reply(&[("4", 19), ("\n", 198)], "stop", json!("\n")),
+                _ => return (404, vec![], "{}".into()),
+            };
+            (200, vec![], body)
+        });
+        let mut p = RemotePolicy::connect(&url, &quick(), PromptFormat::Auto).unwrap();
+        assert!(p.capabilities().chat_template);
+        assert_eq!(p.prompt_format(), PromptFormat::Chat);
+        let step = Prefix {
+            text: "1+1=2: 2\n".into(),
+            ids: Vec::new(),
+        };
+        for _ in 0..2 {
+            p.extend(
+                &problem(),
+                &[Extend::new(&step, 1, 0)],
+                Until::Step,
+                "\n",
+                &SamplingParams::default(),
+                &mut ComputeMeter::default(),
+                &CancelToken::new(),
+            )
+            .unwrap();
+        }
+        let seen = seen.lock().unwrap();
+        let count = |path: &str| seen.iter().filter(|s| s.line.contains(path)).count();
+        // One probe, then the problem's prompt rendered once and reused.
+        assert_eq!((count("/tokenize"), count("/detokenize")), (2, 1));
+        let last: Value = serde_json::from_str(&seen.last().unwrap().body).unwrap();
+        assert_eq!(last["prompt"], "<s>[user:3]1+1=2: 2\n");
+        assert_eq!(last["add_special_tokens"], false);
+        drop(seen);
+        // A server without /tokenize (SGLang): auto is raw, and chat is refused by name.
+        let (url, _) = server(|s, _| match s.line.split(' ').nth(1).unwrap_or("") {
+            "/v1/models" => (200, vec![], models("sglang")),
+            _ => (404, vec![], "{}".into()),
+        });
+        let p = RemotePolicy::connect(&url, &quick(), PromptFormat::Auto).unwrap();
+        assert_eq!(p.prompt_format(), PromptFormat::Raw);
+        let err = RemotePolicy::connect(&url, &quick(), PromptFormat::Chat)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("SGLang") && err.contains("--prompt raw"),
+            "{err}"
+        );
     }
 }

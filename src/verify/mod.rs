@@ -1,6 +1,6 @@
 //! Verifiers: the [`Verifier`] trait and its implementations — the oracle step checker of the
 //! toy task, the policy's own log-probabilities, and learned reward models (the toy PRM and
-//! ORM, and real PRM checkpoints in four formats).
+//! ORM, and real PRM checkpoints in four formats), and PRMs on inference servers ([`remote`]).
 //!
 //! A verifier scores many partial solutions of one problem in one call. A search asks again
 //! about partial solutions that grew by a step since it last asked; a PRM then reads only the
@@ -10,6 +10,7 @@
 pub mod logprob;
 pub mod noisy;
 pub mod prm;
+pub mod remote;
 
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
@@ -115,6 +116,8 @@ pub enum VerifierSpec {
     ToyOrm,
     /// A PRM checkpoint directory; its format is read from the checkpoint ([`prm::detect`]).
     Prm(PathBuf),
+    /// A PRM on an inference server ([`remote`]).
+    Remote(remote::RemoteVerifierSpec),
 }
 
 /// The committed toy PRM that `toy-prm` names (the best one), relative to the crate root.
@@ -129,8 +132,8 @@ pub const TOY_ORM: &str = "models/toy/orm";
 impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
     pub const NAMES: &'static str = "oracle, logprob, logprob-step-mean, logprob-step-min, \
-toy-prm, toy-prm-mc, toy-prm-checker, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], or the directory of \
-a PRM checkpoint";
+toy-prm, toy-prm-mc, toy-prm-checker, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], the directory of \
+a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math-prm|math-shepherd|rlhflow[,model=M][,params=P]";
 
     /// The verifiers that need no path, as the window offers them.
     pub const BUILT_IN: [VerifierSpec; 8] = [
@@ -153,6 +156,9 @@ a PRM checkpoint";
             "logprob-step-min" => Ok(Self::LogprobStepMin),
             spec if spec.starts_with("noisy-oracle:") => {
                 noisy::NoisySpec::parse(&spec["noisy-oracle:".len()..]).map(Self::NoisyOracle)
+            }
+            spec if spec.starts_with(remote::SCHEME) => {
+                remote::RemoteVerifierSpec::parse(spec).map(Self::Remote)
             }
             "toy-prm" => Ok(Self::ToyPrm),
             "toy-prm-mc" => Ok(Self::ToyPrmMc),
@@ -184,6 +190,7 @@ a PRM checkpoint";
             Self::NoisyOracle(spec) => Box::new(noisy::NoisyOracle::new(*spec)),
             Self::ToyOrm => prm::load(&crate::engine::beside_crate(TOY_ORM), device)?,
             Self::Prm(dir) => prm::load(dir, device)?,
+            Self::Remote(spec) => Box::new(remote::RemoteVerifier::connect(spec)?),
         })
     }
 }
@@ -194,7 +201,8 @@ pub struct VerifierList(pub Vec<VerifierSpec>);
 
 impl VerifierSpec {
     /// Parses a comma-separated list; a piece `blind=...` or `seed=...` belongs to the noisy
-    /// oracle before it. An empty string is an empty list.
+    /// oracle before it, a piece `format=...`, `model=...` (and the other
+    /// [`remote::KEYS`]) to the remote verifier before it. An empty string is an empty list.
     pub fn parse_list(s: &str) -> Result<VerifierList, String> {
         let mut items: Vec<String> = Vec::new();
         for piece in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -202,6 +210,13 @@ impl VerifierSpec {
                 Some(last)
                     if last.starts_with("noisy-oracle:")
                         && (piece.starts_with("blind=") || piece.starts_with("seed=")) =>
+                {
+                    last.push(',');
+                    last.push_str(piece);
+                }
+                Some(last)
+                    if last.starts_with(remote::SCHEME)
+                        && remote::KEYS.iter().any(|k| piece.starts_with(k)) =>
                 {
                     last.push(',');
                     last.push_str(piece);
@@ -230,6 +245,7 @@ impl std::fmt::Display for VerifierSpec {
             Self::NoisyOracle(spec) => write!(f, "{spec}"),
             Self::ToyOrm => write!(f, "toy-orm"),
             Self::Prm(dir) => write!(f, "{}", dir.display()),
+            Self::Remote(spec) => write!(f, "{spec}"),
         }
     }
 }

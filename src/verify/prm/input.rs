@@ -16,6 +16,32 @@ pub(super) struct ScoringInput {
     pub positions: Vec<usize>,
 }
 
+/// A piece of a format's input text: plain text, or a tag, the text of the one token whose
+/// position scores a step (Math-Shepherd's ` ки`, Qwen's `<extra_0>`, RLHFlow's `+` reply).
+/// A format lays out its text as pieces once; the local PRM encodes them and finds the tags'
+/// tokens, a remote verifier sends the text to a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Plain text.
+    Text(String),
+    /// A tag.
+    Tag(String),
+}
+
+impl Piece {
+    /// Plain text.
+    pub fn text(s: impl Into<String>) -> Self {
+        Self::Text(s.into())
+    }
+
+    /// The piece's text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Text(s) | Self::Tag(s) => s,
+        }
+    }
+}
+
 /// Text built from pieces; marked pieces must each come out as one given token.
 #[derive(Debug, Default)]
 pub(super) struct MarkedText {
@@ -36,6 +62,18 @@ impl MarkedText {
         self.text.push_str(s);
         self.marks.push((self.text.len(), s.to_string(), id));
         self
+    }
+
+    /// The text of `pieces`, each tag marked as the token `tag`.
+    pub fn from_pieces(pieces: &[Piece], tag: u32) -> Self {
+        let mut t = Self::default();
+        for p in pieces {
+            match p {
+                Piece::Text(s) => t.push(s),
+                Piece::Tag(s) => t.push_marked(s, tag),
+            };
+        }
+        t
     }
 
     /// Encodes the whole text (no tokens added by the post-processor) and returns the ids with

@@ -20,7 +20,7 @@
 
 use super::backbone::{self, BackboneConfig};
 use super::checkpoint::{encode, Checkpoint};
-use super::input::{MarkedText, ScoringInput};
+use super::input::{MarkedText, Piece, ScoringInput};
 use super::{Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::Device;
 use tokenizers::Tokenizer;
@@ -60,17 +60,23 @@ struct TaggedLayout {
     tag: u32,
 }
 
+/// The input text as pieces (without the beginning-of-sequence token): the question, a space,
+/// then the steps joined by newlines, each followed by its tag ` ки`.
+pub fn pieces(question: &str, steps: &[String]) -> Vec<Piece> {
+    let mut p = vec![Piece::text(question), Piece::text(" ")];
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            p.push(Piece::text("\n"));
+        }
+        p.push(Piece::text(step.as_str()));
+        p.push(Piece::Tag(format!(" {STEP_TAG}")));
+    }
+    p
+}
+
 impl Layout for TaggedLayout {
     fn build(&self, question: &str, steps: &[String]) -> Result<ScoringInput, PrmError> {
-        let mut text = MarkedText::default();
-        text.push(question).push(" ");
-        for (i, step) in steps.iter().enumerate() {
-            if i > 0 {
-                text.push("\n");
-            }
-            text.push(step)
-                .push_marked(&format!(" {STEP_TAG}"), self.tag);
-        }
+        let text = MarkedText::from_pieces(&pieces(question, steps), self.tag);
         let (body, at) = text.encode(&self.tok, FORMAT)?;
         let mut ids = Vec::with_capacity(body.len() + 1);
         ids.push(self.bos);

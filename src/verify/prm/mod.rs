@@ -44,7 +44,7 @@
 
 mod backbone;
 mod checkpoint;
-mod input;
+pub mod input;
 pub mod math_shepherd;
 pub mod qwen_math;
 pub mod rlhflow;

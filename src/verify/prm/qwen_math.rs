@@ -17,7 +17,7 @@
 
 use super::backbone::{self, weights_error, BackboneConfig};
 use super::checkpoint::Checkpoint;
-use super::input::{MarkedText, ScoringInput};
+use super::input::{MarkedText, Piece, ScoringInput};
 use super::{Head, Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::{Device, IndexOp, Module, Tensor, D};
 use candle_nn::Linear;
@@ -46,13 +46,19 @@ fn prompt(question: &str) -> String {
     )
 }
 
+/// The input text as pieces: the chat up to the assistant's turn, then each step and its tag.
+pub fn pieces(question: &str, steps: &[String]) -> Vec<Piece> {
+    let mut p = vec![Piece::text(prompt(question))];
+    for step in steps {
+        p.push(Piece::text(step.as_str()));
+        p.push(Piece::Tag(STEP_TAG.into()));
+    }
+    p
+}
+
 impl Layout for ChatLayout {
     fn build(&self, question: &str, steps: &[String]) -> Result<ScoringInput, PrmError> {
-        let mut text = MarkedText::default();
-        text.push(&prompt(question));
-        for step in steps {
-            text.push(step).push_marked(STEP_TAG, self.tag);
-        }
+        let text = MarkedText::from_pieces(&pieces(question, steps), self.tag);
         let (ids, positions) = text.encode(&self.tok, FORMAT)?;
         Ok(ScoringInput { ids, positions })
     }

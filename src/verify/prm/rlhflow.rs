@@ -21,7 +21,7 @@
 
 use super::backbone::{self, BackboneConfig};
 use super::checkpoint::Checkpoint;
-use super::input::{MarkedText, ScoringInput};
+use super::input::{MarkedText, Piece, ScoringInput};
 use super::{Layout, Prm, PrmError, PrmFormat, Readout};
 use candle_core::Device;
 use tokenizers::Tokenizer;
@@ -45,25 +45,33 @@ struct ChatLayout {
     llama31: bool,
 }
 
+/// The input text as pieces: the Llama 3 chat (with the Llama 3.1 system block where
+/// `llama31`), each step a user turn and each assistant reply the tag `+`.
+pub fn pieces(question: &str, steps: &[String], llama31: bool) -> Vec<Piece> {
+    let mut p = vec![Piece::text("<|begin_of_text|>")];
+    if llama31 {
+        p.push(Piece::text(LLAMA31_SYSTEM));
+    }
+    for (k, step) in steps.iter().enumerate() {
+        let user = if k == 0 {
+            format!("{question} {}", step.trim())
+        } else {
+            step.trim().to_string()
+        };
+        p.push(Piece::text("<|start_header_id|>user<|end_header_id|>\n\n"));
+        p.push(Piece::text(user.trim()));
+        p.push(Piece::text(
+            "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+        ));
+        p.push(Piece::Tag("+".into()));
+        p.push(Piece::text("<|eot_id|>"));
+    }
+    p
+}
+
 impl Layout for ChatLayout {
     fn build(&self, question: &str, steps: &[String]) -> Result<ScoringInput, PrmError> {
-        let mut text = MarkedText::default();
-        text.push("<|begin_of_text|>");
-        if self.llama31 {
-            text.push(LLAMA31_SYSTEM);
-        }
-        for (k, step) in steps.iter().enumerate() {
-            let user = if k == 0 {
-                format!("{question} {}", step.trim())
-            } else {
-                step.trim().to_string()
-            };
-            text.push("<|start_header_id|>user<|end_header_id|>\n\n")
-                .push(user.trim())
-                .push("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
-                .push_marked("+", self.plus)
-                .push("<|eot_id|>");
-        }
+        let text = MarkedText::from_pieces(&pieces(question, steps, self.llama31), self.plus);
         let (ids, replies) = text.encode(&self.tok, FORMAT)?;
         // The reply token is preceded at least by its header, so `i >= 1`.
         let positions = replies.into_iter().map(|i| i.saturating_sub(1)).collect();
