@@ -369,8 +369,8 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         "majority@4",
         "oracle (last)",
         "logprob",
-        "value-head:prm",
-        "value-head:orm",
+        "toy-prm (value-head:prm)",
+        "toy-orm (value-head:orm)",
     ] {
         assert!(text.contains(row), "evaluate lacks {row}: {text}");
     }

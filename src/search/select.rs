@@ -101,23 +101,36 @@ pub fn answer_groups(candidates: &[Candidate]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// The answer group of largest total `weight` (ties: the group seen first), represented by its
+/// highest-scoring member (ties: the first): of several solutions reaching the chosen answer,
+/// the one the verifier trusts most, not merely the first sampled, which can be a wrong chain
+/// whose errors cancel.
 fn choose_group(candidates: &[Candidate], weight: impl Fn(&Candidate) -> f32) -> Option<usize> {
     let mut best: Option<(f32, usize)> = None;
     for g in answer_groups(candidates) {
         let w: f32 = g.iter().map(|&i| weight(&candidates[i])).sum();
         if best.is_none_or(|(bw, _)| w > bw) {
-            best = Some((w, g[0]));
+            let top = g.iter().copied().fold(g[0], |b, i| {
+                if candidates[i].score > candidates[b].score {
+                    i
+                } else {
+                    b
+                }
+            });
+            best = Some((w, top));
         }
     }
     best.map(|b| b.1)
 }
 
-/// Majority: the first candidate of the most frequent answer (ties: the answer seen first).
+/// Majority: the most frequent answer (ties: the answer seen first), represented by its
+/// highest-scoring candidate.
 pub fn choose_majority(candidates: &[Candidate]) -> Option<usize> {
     choose_group(candidates, |_| 1.0)
 }
 
-/// Weighted best-of-N: the first candidate of the answer whose candidates' scores sum highest.
+/// Weighted best-of-N: the answer whose candidates' scores sum highest, represented by its
+/// highest-scoring candidate.
 pub fn choose_weighted(candidates: &[Candidate]) -> Option<usize> {
     choose_group(candidates, |c| c.score)
 }
@@ -176,5 +189,22 @@ mod tests {
         assert_eq!(choose_weighted(&[cand(None, 1.0)]), None);
         // Ties: the answer seen first.
         assert_eq!(choose_majority(&c[..2]), Some(0));
+    }
+
+    #[test]
+    fn the_chosen_answer_is_carried_by_its_highest_scoring_candidate() {
+        // "7" wins both ways; its second sample is the one the verifier trusts.
+        let c = [
+            cand(Some("7"), 0.2),
+            cand(Some("8"), 0.7),
+            cand(Some("7.0"), 0.9),
+            cand(Some("7"), 0.9),
+        ];
+        assert_eq!(choose_majority(&c), Some(2));
+        assert_eq!(choose_weighted(&c), Some(2));
+        assert_eq!(
+            c[choose_weighted(&c).unwrap()].answer.as_deref(),
+            Some("7.0")
+        );
     }
 }

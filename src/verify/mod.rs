@@ -182,16 +182,52 @@ a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math
             Self::Logprob => Box::new(logprob::LogprobVerifier::Running),
             Self::LogprobStepMean => Box::new(logprob::LogprobVerifier::StepMean),
             Self::LogprobStepMin => Box::new(logprob::LogprobVerifier::StepMin),
-            Self::ToyPrm => prm::load(&crate::engine::beside_crate(TOY_PRM), device)?,
-            Self::ToyPrmMc => prm::load(&crate::engine::beside_crate(TOY_PRM_MC), device)?,
-            Self::ToyPrmChecker => {
-                prm::load(&crate::engine::beside_crate(TOY_PRM_CHECKER), device)?
+            Self::ToyPrm => self.named(prm::load(&crate::engine::beside_crate(TOY_PRM), device)?),
+            Self::ToyPrmMc => {
+                self.named(prm::load(&crate::engine::beside_crate(TOY_PRM_MC), device)?)
             }
+            Self::ToyPrmChecker => self.named(prm::load(
+                &crate::engine::beside_crate(TOY_PRM_CHECKER),
+                device,
+            )?),
             Self::NoisyOracle(spec) => Box::new(noisy::NoisyOracle::new(*spec)),
-            Self::ToyOrm => prm::load(&crate::engine::beside_crate(TOY_ORM), device)?,
+            Self::ToyOrm => self.named(prm::load(&crate::engine::beside_crate(TOY_ORM), device)?),
             Self::Prm(dir) => prm::load(dir, device)?,
             Self::Remote(spec) => Box::new(remote::RemoteVerifier::connect(spec)?),
         })
+    }
+}
+
+impl VerifierSpec {
+    /// `inner` under the name the user typed, with what it resolved to:
+    /// `toy-prm-mc (value-head:prm)`, so that records and tables say which of the committed
+    /// models scored (`toy-prm` names whichever is best).
+    fn named(&self, inner: Box<dyn Verifier + Send>) -> Box<dyn Verifier + Send> {
+        Box::new(Named {
+            name: format!("{self} ({})", inner.name()),
+            inner,
+        })
+    }
+}
+
+/// A verifier under another name.
+struct Named {
+    name: String,
+    inner: Box<dyn Verifier + Send>,
+}
+
+impl Verifier for Named {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn score_many(
+        &mut self,
+        problem: &Problem,
+        solutions: &[&[StepText]],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.inner.score_many(problem, solutions, meter)
     }
 }
 
