@@ -146,6 +146,21 @@ pub fn choose_best(candidates: &[Candidate]) -> Option<usize> {
     best
 }
 
+/// Hierarchical selection over sequential revisions (the paper's section 6.2): within each
+/// chain of attempts, weighted best-of-N picks the chain's answer, carried by its
+/// highest-scoring attempt; across chains, weighted best-of-N over those carriers picks the
+/// answer. Returns (chain, attempt) of the carrier of the chosen answer; chains without an
+/// answered attempt take no part.
+pub fn choose_hierarchical(chains: &[Vec<Candidate>]) -> Option<(usize, usize)> {
+    let winners: Vec<(usize, usize)> = chains
+        .iter()
+        .enumerate()
+        .filter_map(|(c, chain)| choose_weighted(chain).map(|i| (c, i)))
+        .collect();
+    let carriers: Vec<Candidate> = winners.iter().map(|&(c, i)| chains[c][i].clone()).collect();
+    choose_weighted(&carriers).map(|w| winners[w])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +221,42 @@ mod tests {
             c[choose_weighted(&c).unwrap()].answer.as_deref(),
             Some("7.0")
         );
+    }
+
+    #[test]
+    fn hierarchical_selection_votes_within_chains_then_across() {
+        // Worked by hand. Chain 0: "5" (0.3 + 0.3 = 0.6) beats "6" (0.5); carrier 0.3.
+        // Chain 1: "6" alone, 0.8. Chain 2: "5" (0.4) beats "7" (0.35); carrier 0.4.
+        // Across: "6" 0.8 against "5" 0.3 + 0.4 = 0.7: "6", carried by chain 1's attempt 1.
+        let chains = vec![
+            vec![
+                cand(Some("5"), 0.3),
+                cand(Some("6"), 0.5),
+                cand(Some("5"), 0.3),
+            ],
+            vec![cand(None, 0.9), cand(Some("6"), 0.8)],
+            vec![cand(Some("7"), 0.35), cand(Some("5"), 0.4)],
+            vec![cand(None, 1.0)],
+        ];
+        assert_eq!(choose_hierarchical(&chains), Some((1, 1)));
+        let all: Vec<Candidate> = chains.concat();
+        let answer = |i: Option<usize>| all[i.unwrap()].answer.clone().unwrap();
+        // Majority over all attempts says "5" (3 votes against 2).
+        assert_eq!(answer(choose_majority(&all)), "5");
+        // Flat weighted best-of-N says "6" (1.3 against 1.0), as the hierarchy does here.
+        assert_eq!(answer(choose_weighted(&all)), "6");
+        // Chain 1's attempt lowered to 0.6: across chains "5" (0.7) now beats "6" (0.6),
+        // carried by chain 2's attempt (0.4 > 0.3), while flat weighted still says "6" (1.1
+        // against 1.0): the two selections differ.
+        let mut lower = chains.clone();
+        lower[1][1].score = 0.6;
+        assert_eq!(choose_hierarchical(&lower), Some((2, 1)));
+        let flat: Vec<Candidate> = lower.concat();
+        assert_eq!(
+            flat[choose_weighted(&flat).unwrap()].answer.as_deref(),
+            Some("6")
+        );
+        assert_eq!(choose_hierarchical(&[]), None);
+        assert_eq!(choose_hierarchical(&[vec![cand(None, 1.0)]]), None);
     }
 }
