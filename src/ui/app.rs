@@ -110,6 +110,45 @@ pub enum ModelStatus {
     Failed(String),
 }
 
+/// Which search drew the tree on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeInfo {
+    /// Strategy with its parameters, verifier, budget, temperature and seed, in one line.
+    pub header: String,
+    /// Whether the strategy scored steps with the verifier.
+    pub scored: bool,
+}
+
+impl TreeInfo {
+    /// What `settings` run.
+    pub fn of(settings: &Settings) -> Self {
+        let s = settings;
+        let mut h = s.strategy.as_str().to_string();
+        if s.strategy.is_tree_search() {
+            h += &format!(" (beam width {}, max rounds {}", s.beam_width, s.max_rounds);
+            if s.strategy == StrategyKind::Lookahead {
+                h += &format!(", lookahead {}", s.lookahead);
+            }
+            h += ")";
+        }
+        let scored = s.strategy.uses_verifier();
+        if scored {
+            h += &format!(
+                " · verifier {} ({} of step scores)",
+                s.verifier,
+                s.aggregation.as_str()
+            );
+        } else {
+            h += " · no verifier";
+        }
+        h += &format!(
+            " · budget N = {} · temperature {} · seed {}",
+            s.budget, s.temperature, s.seed
+        );
+        Self { header: h, scored }
+    }
+}
+
 /// Results of this session, per level: (problems run, answered right).
 pub type Tally = BTreeMap<u8, (usize, usize)>;
 
@@ -127,6 +166,10 @@ pub struct App {
     pub running: Option<(usize, usize, usize)>,
     /// The tree of the current (or last) search, mirrored from events.
     pub tree: SearchTree,
+    /// The tree's layout, recomputed when events change it (not every frame).
+    pub tree_pos: Vec<egui::Pos2>,
+    /// Which search drew the tree.
+    pub tree_info: Option<TreeInfo>,
     /// The last finished search.
     pub last: Option<Record>,
     /// The node that carries the chosen answer.
@@ -234,6 +277,8 @@ impl App {
             model: ModelStatus::Loading,
             running: None,
             tree: SearchTree::new(""),
+            tree_pos: Vec::new(),
+            tree_info: None,
             last: None,
             chosen_leaf: None,
             selected_node: None,
@@ -288,6 +333,8 @@ impl App {
                 self.selected = Some(i);
                 if self.running.is_none() {
                     self.tree = SearchTree::new(&self.problems[i].question);
+                    self.tree_pos = panels::tree_view::layout(&self.tree);
+                    self.tree_info = None;
                     self.last = None;
                     self.chosen_leaf = None;
                     self.selected_node = None;
@@ -381,6 +428,7 @@ impl App {
             config: Box::new(config),
         }) {
             Ok(()) => {
+                self.tree_info = Some(TreeInfo::of(&self.settings));
                 self.running = Some((i, 0, self.settings.budget));
                 self.error = None;
                 self.last = None;
@@ -423,6 +471,7 @@ impl App {
                 Err(std::sync::mpsc::TryRecvError::Empty) => {}
             }
         }
+        let mut grew = false;
         for ev in self.worker.poll(4096) {
             match ev {
                 WorkerEvent::Loaded { policy, params } => {
@@ -441,6 +490,7 @@ impl App {
                         _ => {}
                     }
                     self.tree.apply(&e);
+                    grew = true;
                 }
                 WorkerEvent::Done(record) => {
                     self.running = None;
@@ -459,6 +509,9 @@ impl App {
                     self.error = Some("cancelled".into());
                 }
             }
+        }
+        if grew || self.tree_pos.len() != self.tree.nodes.len() {
+            self.tree_pos = panels::tree_view::layout(&self.tree);
         }
     }
 
