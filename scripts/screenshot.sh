@@ -4,7 +4,9 @@
 #        mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
 #        imagemagick xdotool
 # Usage: scripts/screenshot.sh [X Y of a problem in the list] [X Y of the Run button]
-# It first picks the toy PRM in the verifier box (VERIFIER=0 keeps the default verifier).
+# With VERIFIER=1 it first picks the toy PRM in the verifier box (coordinates of an older
+# layout: check them against the window before relying on them); by default it keeps the
+# verifier of the settings (oracle on a fresh start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
@@ -16,7 +18,7 @@ sleep 1
 ./target/release/thinkscale &
 app=$!
 sleep 4
-if [ "${VERIFIER:-1}" = 1 ]; then
+if [ "${VERIFIER:-0}" = 1 ]; then
   xdotool mousemove 370 12 click 1   # the verifier box
   sleep 1
   xdotool mousemove 355 86 click 1   # toy-prm

@@ -192,23 +192,26 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
                     theme::score_color(score)
                 };
                 let shown = score.filter(|s| !s.is_nan() && i != SearchTree::ROOT);
-                let mut label = shorten(&n.text, if shown.is_some() { 21 } else { 26 });
+                let mut suffix = String::new();
                 if let NodeStatus::Finished { correct, .. } = &n.status {
-                    label = format!(
-                        "{label} {}",
-                        if *correct == Some(true) {
-                            "(right)"
-                        } else {
-                            "(wrong)"
-                        }
-                    );
+                    suffix += if *correct == Some(true) {
+                        " (right)"
+                    } else {
+                        " (wrong)"
+                    };
                 }
                 if let NodeStatus::Pruned { round } = n.status {
-                    label = format!("{label} (pruned r{round})");
+                    suffix += &format!(" (pruned r{round})");
                 }
                 if n.visits > 1 {
-                    label = format!("{label} x{}", n.visits);
+                    suffix += &format!(" x{}", n.visits);
                 }
+                // The step's text gets what the suffix and the printed score leave of the box.
+                let room = 26usize
+                    .saturating_sub(suffix.chars().count())
+                    .saturating_sub(if shown.is_some() { 5 } else { 0 })
+                    .max(6);
+                let label = shorten(&n.text, room) + &suffix;
                 painter.rect_filled(rect, 4.0, fill);
                 let border = if on_chosen.contains(&i) {
                     Stroke::new(2.5, theme::CHOSEN)
