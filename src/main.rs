@@ -4,9 +4,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let run = thinkscale::cli::main().and_then(|code| match code {
-        Some(code) => Ok(code),
-        None => thinkscale::ui::run().map(|_| ExitCode::SUCCESS),
+    let run = thinkscale::cli::main().and_then(|next| match next {
+        thinkscale::cli::Next::Exit(code) => Ok(code),
+        thinkscale::cli::Next::Window(a) => {
+            thinkscale::ui::run(a.policy, a.verifier, a.open).map(|_| ExitCode::SUCCESS)
+        }
     });
     match run {
         Ok(code) => code,

@@ -746,3 +746,28 @@ fn plot_says_when_a_directory_is_not_a_sweep() {
     assert!(stderr(&o).contains("not a sweep"), "{}", stderr(&o));
     assert!(!tmp.path().join("figures").exists());
 }
+
+#[test]
+fn gui_takes_policy_verifier_and_sweep_and_refuses_bad_ones_before_opening() {
+    let help = run(&["gui", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--policy", "--verifier", "--open"] {
+        assert!(text.contains(flag), "gui --help lacks {flag}: {text}");
+    }
+    let o = run(&["gui", "--verifier", "nope"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown verifier 'nope'"),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["gui", "--open", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a sweep directory (no sweep.json)"),
+        "{}",
+        stderr(&o)
+    );
+}

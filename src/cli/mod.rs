@@ -55,6 +55,32 @@ enum Command {
     /// shared prompt, a beam-search-shaped workload; with --vs-server, the same against a
     /// llama.cpp server, side by side.
     Bench(bench::BenchArgs),
+    /// Open the workbench window (what `thinkscale` alone does), on a given policy and
+    /// verifier, with a sweep open in its Plots tab.
+    Gui(GuiArgs),
+}
+
+/// What `thinkscale gui` opens the window with.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GuiArgs {
+    /// Policy model: a directory in Hugging Face layout or a .gguf file. Default: the toy policy.
+    #[arg(long)]
+    pub policy: Option<std::path::PathBuf>,
+    /// Verifier to start with (the names `run --verifier` takes); it replaces the saved one.
+    #[arg(long, value_parser = crate::verify::VerifierSpec::parse)]
+    pub verifier: Option<crate::verify::VerifierSpec>,
+    /// A sweep directory to open in the Plots tab.
+    #[arg(long)]
+    pub open: Option<std::path::PathBuf>,
+}
+
+/// What the binary does after parsing: exit with a code, or open the window.
+#[derive(Debug)]
+pub enum Next {
+    /// A command ran; exit with this code.
+    Exit(ExitCode),
+    /// Open the window with these choices (all empty: `thinkscale` alone).
+    Window(GuiArgs),
 }
 
 /// Threads for running or evaluating `policy` (default: the toy policy): 1 below 20M
@@ -91,9 +117,9 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
-/// Parses the arguments and runs the command; `Ok(None)` when there is no subcommand (the
-/// caller opens the window, with the thread count already set).
-pub fn main() -> anyhow::Result<Option<ExitCode>> {
+/// Parses the arguments and runs the command, or says to open the window (no subcommand, or
+/// `gui`), with the thread count already set.
+pub fn main() -> anyhow::Result<Next> {
     let cli = Cli::parse();
     let threads = match (&cli.command, cli.threads) {
         (_, Some(n)) => Some(n.max(1)),
@@ -111,8 +137,20 @@ pub fn main() -> anyhow::Result<Option<ExitCode>> {
         // thread exists, so no thread can be reading the environment at the same time.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
-    let Some(command) = cli.command else {
-        return Ok(None);
+    let command = match cli.command {
+        None => return Ok(Next::Window(GuiArgs::default())),
+        Some(Command::Gui(args)) => {
+            if let Some(dir) = &args.open {
+                if !dir.join("sweep.json").is_file() {
+                    anyhow::bail!(
+                        "--open {}: not a sweep directory (no sweep.json)",
+                        dir.display()
+                    );
+                }
+            }
+            return Ok(Next::Window(args));
+        }
+        Some(c) => c,
     };
     match command {
         Command::Run(args) => run::run(args),
@@ -123,8 +161,9 @@ pub fn main() -> anyhow::Result<Option<ExitCode>> {
         Command::Train(cmd) => train::run(cmd),
         Command::Grade(args) => grade::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Gui(_) => unreachable!("the window is opened by the caller"),
     }
-    .map(Some)
+    .map(Next::Exit)
 }
 
 /// A progress bar on standard error; hidden (and silent) when standard error is not a terminal.

@@ -10,24 +10,35 @@ pub use app::App;
 
 use crate::engine::default_policy_dir;
 
-/// Opens the window on the embedded default (the toy policy and the oracle verifier).
-pub fn run() -> anyhow::Result<()> {
+/// Opens the window on `policy` (default: the embedded toy policy), with `verifier` replacing
+/// the saved one where given, and the sweep in `open` read into the Plots tab.
+pub fn run(
+    policy: Option<std::path::PathBuf>,
+    verifier: Option<crate::verify::VerifierSpec>,
+    open: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])
             .with_title("thinkscale"),
         ..Default::default()
     };
-    let policy = default_policy_dir();
+    let policy = policy.unwrap_or_else(default_policy_dir);
     eframe::run_native(
         "thinkscale",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(App::with_settings(
-                &cc.egui_ctx,
-                policy,
-                app::settings_path(),
-            )?))
+            let mut app = App::with_settings(&cc.egui_ctx, policy, app::settings_path())?;
+            if let Some(v) = verifier {
+                app.apply(app::Command::SetSettings(app::Settings {
+                    verifier: v,
+                    ..app.settings.clone()
+                }));
+            }
+            if let Some(dir) = open {
+                app.apply(app::Command::OpenSweep(dir));
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
