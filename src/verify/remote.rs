@@ -320,31 +320,29 @@ impl RemoteVerifier {
         2.0 * self.caps.params.unwrap_or(0) as f64 * tokens as f64
     }
 
-    /// One `/pooling` request for the whole `text`, whose tags close `prefixes`.
-    fn pool(
-        &self,
-        text: &str,
-        prefixes: &[String],
-        cancel: &CancelToken,
-    ) -> anyhow::Result<Scored> {
+    /// One `/pooling` request for the whole `text`, whose tags close the prefixes `keys`
+    /// name (their text hashes, in order).
+    fn pool(&self, text: &str, keys: &[u64], cancel: &CancelToken) -> anyhow::Result<Scored> {
         let mut body = json!({ "input": text });
         if let Some(m) = &self.caps.model {
             body["model"] = json!(m);
         }
-        let want = prefixes.len();
+        let want = keys.len();
         let (probs, tokens) = self
             .client
             .call_parsed("/pooling", Some(&body), cancel, |v| parse_pooling(v, want))?;
         Ok(Scored {
-            scores: prefixes.iter().map(|p| text_hash(p)).zip(probs).collect(),
+            scores: keys.iter().copied().zip(probs).collect(),
             tokens,
         })
     }
 
-    /// One one-token completion of `prompt`; its next token's `+` against `-`.
+    /// One one-token completion of `prompt` (whose text hash is `key`); its next token's `+`
+    /// against `-`.
     fn next_token(
         &self,
         prompt: &str,
+        key: u64,
         ids: Option<(u32, u32)>,
         cancel: &CancelToken,
     ) -> anyhow::Result<Scored> {
@@ -394,7 +392,7 @@ impl RemoteVerifier {
         })?;
         let score = sign_score(&top, ids).map_err(|e| self.client.error(e))?;
         Ok(Scored {
-            scores: vec![(text_hash(prompt), score)],
+            scores: vec![(key, score)],
             tokens,
         })
     }
@@ -641,41 +639,42 @@ impl Verifier for RemoteVerifier {
             self.scores.clear();
             self.problem = Some(problem.id.clone());
         }
-        let prefixes: Vec<Vec<String>> = solutions
+        // Each candidate's text up to each step's tag, hashed once: the keys of the scores.
+        let prefixes: Vec<Vec<(u64, String)>> = solutions
             .iter()
             .map(|steps| {
                 let texts: Vec<String> = steps.iter().map(|s| s.text.clone()).collect();
                 self.prefixes(&problem.question, &texts)
+                    .into_iter()
+                    .map(|p| (text_hash(&p), p))
+                    .collect()
             })
             .collect();
         // What no earlier call read: one request per step (completions), or per candidate
-        // (pooling), each asked once.
+        // (pooling), each asked once. A job is the text sent and the keys its reply scores.
         let mut asked = std::collections::HashSet::new();
-        let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
+        let mut jobs: Vec<(String, Vec<u64>)> = Vec::new();
         // Longest first, so that a candidate whose steps all lie on a longer one's path is
         // scored by that one's request.
-        let mut order: Vec<&Vec<String>> = prefixes.iter().collect();
+        let mut order: Vec<&Vec<(u64, String)>> = prefixes.iter().collect();
         order.sort_by_key(|c| std::cmp::Reverse(c.len()));
         for candidate in order {
-            let fresh: Vec<&String> = candidate
+            let mut fresh = candidate
                 .iter()
-                .filter(|p| {
-                    let h = text_hash(p);
-                    !self.scores.contains_key(&h) && !asked.contains(&h)
-                })
-                .collect();
+                .filter(|(h, _)| !self.scores.contains_key(h) && !asked.contains(h));
             match self.mode {
                 Mode::Pooling => {
-                    if !fresh.is_empty() {
-                        asked.extend(candidate.iter().map(|p| text_hash(p)));
-                        let last = candidate.last().cloned().unwrap_or_default();
-                        jobs.push((last, candidate.clone()));
+                    if let (Some(_), Some((_, last))) = (fresh.next(), candidate.last()) {
+                        let keys: Vec<u64> = candidate.iter().map(|(h, _)| *h).collect();
+                        asked.extend(keys.iter().copied());
+                        jobs.push((last.clone(), keys));
                     }
                 }
                 Mode::NextToken { .. } => {
-                    for p in fresh {
-                        asked.insert(text_hash(p));
-                        jobs.push((p.clone(), Vec::new()));
+                    let fresh: Vec<&(u64, String)> = fresh.collect();
+                    for (h, p) in fresh {
+                        asked.insert(*h);
+                        jobs.push((p.clone(), vec![*h]));
                     }
                 }
             }
@@ -683,9 +682,9 @@ impl Verifier for RemoteVerifier {
         let cancel = CancelToken::new();
         let mode = self.mode.clone();
         let this = &*self;
-        let results = in_parallel(&jobs, self.spec.concurrency, |(text, tags)| match mode {
-            Mode::Pooling => this.pool(text, tags, &cancel),
-            Mode::NextToken { ids, .. } => this.next_token(text, ids, &cancel),
+        let results = in_parallel(&jobs, self.spec.concurrency, |(text, keys)| match mode {
+            Mode::Pooling => this.pool(text, keys, &cancel),
+            Mode::NextToken { ids, .. } => this.next_token(text, keys[0], ids, &cancel),
         })?;
         let mut tokens = 0;
         for r in results {
@@ -705,8 +704,8 @@ impl Verifier for RemoteVerifier {
             .map(|candidate| {
                 candidate
                     .iter()
-                    .map(|p| {
-                        self.scores.get(&text_hash(p)).copied().ok_or_else(|| {
+                    .map(|(h, _)| {
+                        self.scores.get(h).copied().ok_or_else(|| {
                             anyhow::anyhow!(
                                 "server {}: no score came back for a step of problem {}",
                                 self.spec.url,
