@@ -137,20 +137,8 @@ pub fn main() -> anyhow::Result<Next> {
         // thread exists, so no thread can be reading the environment at the same time.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
-    let command = match cli.command {
-        None => return Ok(Next::Window(GuiArgs::default())),
-        Some(Command::Gui(args)) => {
-            if let Some(dir) = &args.open {
-                if !dir.join("sweep.json").is_file() {
-                    anyhow::bail!(
-                        "--open {}: not a sweep directory (no sweep.json)",
-                        dir.display()
-                    );
-                }
-            }
-            return Ok(Next::Window(args));
-        }
-        Some(c) => c,
+    let Some(command) = cli.command else {
+        return Ok(Next::Window(GuiArgs::default()));
     };
     match command {
         Command::Run(args) => run::run(args),
@@ -161,7 +149,17 @@ pub fn main() -> anyhow::Result<Next> {
         Command::Train(cmd) => train::run(cmd),
         Command::Grade(args) => grade::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Gui(_) => unreachable!("the window is opened by the caller"),
+        Command::Gui(args) => {
+            if let Some(dir) = &args.open {
+                if !dir.join("sweep.json").is_file() {
+                    anyhow::bail!(
+                        "--open {}: not a sweep directory (no sweep.json)",
+                        dir.display()
+                    );
+                }
+            }
+            return Ok(Next::Window(args));
+        }
     }
     .map(Next::Exit)
 }
