@@ -1,14 +1,16 @@
 //! `thinkscale run`: search every selected problem with one strategy and budget, and record it.
 
 use crate::data::jsonl::JsonlFormat;
+use crate::data::revision::RevisionTemplate;
 use crate::data::DatasetSpec;
 use crate::engine::default_policy_dir;
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::runner::optimal::{self, OptimalRunConfig};
 use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
+use crate::search::revisions::RevisionSelection;
 use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
-use crate::search::{Aggregation, CancelToken, StrategyKind};
+use crate::search::{Aggregation, CancelToken, StrategyKind, StrategySpec};
 use crate::store::Summary;
 use crate::verify::VerifierSpec;
 use clap::Args;
@@ -53,7 +55,8 @@ pub struct RunArgs {
     pub skip_bad_lines: bool,
     /// Strategy: majority, best-of-n, weighted-best-of-n (N whole samples), beam (beam search),
     /// lookahead (beam search scored after --lookahead greedy steps), dvts (diverse verifier
-    /// tree search), or compute-optimal (the setting a sweep's --table chose for each
+    /// tree search), revisions (parallel chains of sequential revisions, see --chains), or
+    /// compute-optimal (the setting a sweep's --table chose for each
     /// problem's predicted difficulty bin). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
     pub strategy: RunStrategy,
@@ -82,6 +85,24 @@ pub struct RunArgs {
     /// step before the verifier scores it (costs N x (k + 1) generations).
     #[arg(long, default_value_t = 1)]
     pub lookahead: usize,
+    /// P of revisions: parallel chains of sequential revisions, each of N/P attempts (must
+    /// divide the budget). `--chains 1` spends the whole budget on one chain.
+    #[arg(long, default_value_t = 1, conflicts_with = "revision_ratio")]
+    pub chains: usize,
+    /// The sequential:parallel ratio of revisions as L:P (attempts per chain : chains), e.g.
+    /// 4:4 at budget 16; L x P must equal the budget. Instead of --chains.
+    #[arg(long, value_parser = parse_ratio)]
+    pub revision_ratio: Option<(usize, usize)>,
+    /// How revisions choose their answer: majority (over every attempt of every chain) or
+    /// hierarchical (weighted best-of-N by the verifier within each chain, then across the
+    /// chains' winners).
+    #[arg(long, default_value = "majority", value_parser = RevisionSelection::parse)]
+    pub revision_selection: RevisionSelection,
+    /// How a revision sees its chain's earlier attempts (the most recent 4): plain (each
+    /// attempt and a blank line: what the toy reviser is trained on) or prompted (attempts
+    /// headed "Attempt n:" and a request to correct them, for models not trained to revise).
+    #[arg(long, default_value = "plain", value_parser = RevisionTemplate::parse)]
+    pub revision_template: RevisionTemplate,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -145,6 +166,18 @@ pub struct RunArgs {
     pub dtype: String,
 }
 
+/// Parses a sequential:parallel ratio `L:P` (attempts per chain : chains).
+pub fn parse_ratio(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("revision ratio '{s}': write L:P, attempts per chain : chains, e.g. 4:4");
+    let (l, p) = s.split_once(':').ok_or_else(bad)?;
+    let l: usize = l.trim().parse().map_err(|_| bad())?;
+    let p: usize = p.trim().parse().map_err(|_| bad())?;
+    if l == 0 || p == 0 {
+        return Err(bad());
+    }
+    Ok((l, p))
+}
+
 /// Turns `\n` and `\t` written on a command line into the characters.
 pub fn unescape(s: &str) -> String {
     s.replace("\\n", "\n").replace("\\t", "\t")
@@ -163,12 +196,20 @@ impl RunArgs {
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             remote: self.remote.options(),
             verifier: self.verifier.clone(),
-            strategy: kind.with(
+            strategy: match kind.with(
                 self.aggregation,
                 self.beam_width,
                 self.max_rounds,
                 self.lookahead,
-            ),
+            ) {
+                StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
+                    chains: self.revision_ratio.map_or(self.chains, |(_, p)| p),
+                    selection: self.revision_selection,
+                    template: self.revision_template,
+                    aggregation,
+                },
+                spec => spec,
+            },
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,
@@ -218,6 +259,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--table and --predict-samples go with --strategy compute-optimal");
     }
     let config = args.config(kind);
+    if let Some((l, p)) = args.revision_ratio {
+        if kind != StrategyKind::Revisions {
+            anyhow::bail!("--revision-ratio goes with --strategy revisions");
+        }
+        if l * p != args.budget {
+            anyhow::bail!(
+                "--revision-ratio {l}:{p} spends {} generations, but --budget is {}",
+                l * p,
+                args.budget
+            );
+        }
+    }
     config.validate()?;
     let out = args.out_dir(kind.as_str());
     if out.exists() && !args.resume {

@@ -3,6 +3,7 @@
 
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
+use crate::data::revision::RevisionTemplate;
 use crate::data::DatasetSpec;
 use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
 use crate::export::{write_figure_set, Format, Preset};
@@ -11,6 +12,7 @@ use crate::runner::sweep::{
     self, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome, TypedModel,
     PAPER_EXCHANGE_RATIOS,
 };
+use crate::search::revisions::RevisionSelection;
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
@@ -43,7 +45,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Strategies, comma-separated: majority, best-of-n, weighted-best-of-n (read from one bank
-    /// of samples), beam, lookahead, dvts (run at every budget).
+    /// of samples), beam, lookahead, dvts, revisions (run at every budget).
     #[arg(
         long,
         value_delimiter = ',',
@@ -57,6 +59,16 @@ pub struct SweepArgs {
     /// Beam widths M of the tree searches: numbers or `sqrt` (M = floor(sqrt(N))).
     #[arg(long, value_delimiter = ',', value_parser = BeamWidth::parse, default_value = "4")]
     pub beam_widths: Vec<BeamWidth>,
+    /// Parallel chains P of revisions: numbers or `sqrt` (P = floor(sqrt(N))); each chain
+    /// holds N/P attempts.
+    #[arg(long, value_delimiter = ',', value_parser = BeamWidth::parse, default_value = "1")]
+    pub chains: Vec<BeamWidth>,
+    /// How revisions choose their answer: majority or hierarchical (see `run`).
+    #[arg(long, default_value = "majority", value_parser = RevisionSelection::parse)]
+    pub revision_selection: RevisionSelection,
+    /// How a revision sees earlier attempts: plain or prompted (see `run`).
+    #[arg(long, default_value = "plain", value_parser = RevisionTemplate::parse)]
+    pub revision_template: RevisionTemplate,
     /// Lookaheads k of lookahead search.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub lookaheads: Vec<usize>,
@@ -158,6 +170,9 @@ impl SweepArgs {
             budgets: self.budgets.clone(),
             beam_widths: self.beam_widths.clone(),
             lookaheads: self.lookaheads.clone(),
+            chains: self.chains.clone(),
+            revision_selection: self.revision_selection,
+            revision_template: self.revision_template,
             max_rounds: self.max_rounds,
             aggregation: self.aggregation,
             seeds: self.seeds.clone(),
@@ -231,6 +246,9 @@ impl SweepArgs {
             budgets: vec![1, 2, 4, 8, 16, 32, 64],
             beam_widths: vec![BeamWidth::Fixed(4), BeamWidth::Sqrt(SqrtTag::Sqrt)],
             lookaheads: vec![1, 3],
+            chains: self.chains.clone(),
+            revision_selection: self.revision_selection,
+            revision_template: self.revision_template,
             max_rounds: DEFAULT_MAX_ROUNDS,
             aggregation: Aggregation::Last,
             seeds: self.seeds.clone(),

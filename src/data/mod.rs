@@ -5,6 +5,7 @@
 //! step checker, which doubles as the oracle verifier.
 
 pub mod jsonl;
+pub mod revision;
 pub mod toy;
 
 use serde::{Deserialize, Serialize};

@@ -103,7 +103,7 @@ fn write_sweep(dir: &Path, config: &SweepConfig) {
             run: SweepRun::Bins { budget: 8 },
             record: record(p, right > 4, samples(p)),
         });
-        if config.strategies.iter().any(|k| !k.is_tree_search()) {
+        if config.strategies.iter().any(|k| k.is_parallel_sampling()) {
             lines.push(SweepRecord {
                 run: SweepRun::Bank { budget: 8, seed: 0 },
                 record: record(p, right > 4, samples(p)),

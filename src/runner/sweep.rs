@@ -19,9 +19,11 @@
 use super::judge::Judging;
 use super::{load_policy, load_verifier, search_problem, RunConfig};
 use crate::backend::{Policy, RemoteOptions};
+use crate::data::revision::RevisionTemplate;
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
+use crate::search::revisions::RevisionSelection;
 use crate::search::select::Aggregation;
 use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{CancelToken, Cancelled, SearchEvent, StrategyKind, StrategySpec};
@@ -110,6 +112,16 @@ pub struct SweepConfig {
     /// Lookaheads k of lookahead search.
     #[serde(default = "default_lookaheads")]
     pub lookaheads: Vec<usize>,
+    /// Parallel chains P of sequential revisions (a number, or `sqrt`: P = floor(sqrt(N))),
+    /// each of N/P attempts.
+    #[serde(default = "default_chains")]
+    pub chains: Vec<BeamWidth>,
+    /// How sequential revisions choose their answer.
+    #[serde(default)]
+    pub revision_selection: RevisionSelection,
+    /// How sequential revisions lay out earlier attempts.
+    #[serde(default)]
+    pub revision_template: RevisionTemplate,
     /// Rounds of the tree searches before survivors run to the end.
     #[serde(default = "default_rounds")]
     pub max_rounds: usize,
@@ -208,6 +220,10 @@ pub const PAPER_EXCHANGE_RATIOS: [f64; 3] = [0.16, 0.79, 22.0];
 
 fn default_exchange_ratios() -> Vec<f64> {
     PAPER_EXCHANGE_RATIOS.to_vec()
+}
+
+fn default_chains() -> Vec<BeamWidth> {
+    vec![BeamWidth::Fixed(1)]
 }
 
 fn default_widths() -> Vec<BeamWidth> {
@@ -310,6 +326,15 @@ impl SweepConfig {
             } => (beam_width, max_rounds, lookahead),
             _ => (DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS, 1),
         };
+        let (chains, revision_selection, revision_template) = match config.strategy {
+            StrategySpec::Revisions {
+                chains,
+                selection,
+                template,
+                ..
+            } => (chains, selection, template),
+            _ => (1, RevisionSelection::default(), RevisionTemplate::default()),
+        };
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
@@ -321,6 +346,9 @@ impl SweepConfig {
             budgets: vec![config.budget],
             beam_widths: vec![BeamWidth::Fixed(beam_width)],
             lookaheads: vec![lookahead],
+            chains: vec![BeamWidth::Fixed(chains)],
+            revision_selection,
+            revision_template,
             max_rounds,
             aggregation: config.strategy.aggregation(),
             seeds: vec![config.seed],
@@ -379,15 +407,20 @@ impl SweepConfig {
             anyhow::bail!("lookaheads: lookahead search needs at least one k");
         }
         let runs = self.runs();
-        for &kind in self.strategies.iter().filter(|k| k.is_tree_search()) {
+        for &kind in self.strategies.iter().filter(|k| !k.is_parallel_sampling()) {
             let any = runs
                 .iter()
                 .any(|r| matches!(r, SweepRun::Search { strategy, .. } if strategy.kind() == kind));
             if !any {
+                let (field, what) = if kind == StrategyKind::Revisions {
+                    ("chains", "chain count")
+                } else {
+                    ("beam_widths", "beam width")
+                };
                 anyhow::bail!(
-                    "beam_widths: {} has no run: no beam width of {:?} divides a budget of {:?}",
+                    "{field}: {} has no run: no {what} of {:?} divides a budget of {:?}",
                     kind.as_str(),
-                    self.beam_widths
+                    self.widths(kind)
                         .iter()
                         .map(ToString::to_string)
                         .collect::<Vec<_>>(),
@@ -401,12 +434,35 @@ impl SweepConfig {
         Ok(())
     }
 
+    /// What a strategy's settings divide the budget by: its chains P (revisions), else its
+    /// beam widths M.
+    fn widths(&self, kind: StrategyKind) -> &[BeamWidth] {
+        if kind == StrategyKind::Revisions {
+            &self.chains
+        } else {
+            &self.beam_widths
+        }
+    }
+
+    /// The strategy `kind` with M (or P) = `m` and lookahead `k`, the rest from this sweep.
+    fn setting(&self, kind: StrategyKind, m: usize, k: usize) -> StrategySpec {
+        match kind.with(self.aggregation, m, self.max_rounds, k) {
+            StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
+                chains: m,
+                selection: self.revision_selection,
+                template: self.revision_template,
+                aggregation,
+            },
+            spec => spec,
+        }
+    }
+
     /// The runs, in the order they execute: the bins, the banks, then the tree searches by
     /// budget. Tree-search settings whose beam width does not divide a budget are skipped.
     pub fn runs(&self) -> Vec<SweepRun> {
         let mut out = Vec::new();
         let max = self.budgets.iter().copied().max().unwrap_or(1);
-        let sampling = self.shared_bank && self.strategies.iter().any(|k| !k.is_tree_search());
+        let sampling = self.shared_bank && self.strategies.iter().any(|k| k.is_parallel_sampling());
         if self.bin_samples > 0 {
             out.push(SweepRun::Bins {
                 budget: self.bin_samples,
@@ -429,7 +485,7 @@ impl SweepConfig {
         for &n in &budgets {
             let mut seen = HashSet::new();
             for &kind in &self.strategies {
-                if !kind.is_tree_search() {
+                if kind.is_parallel_sampling() {
                     if !self.shared_bank {
                         let spec = kind.with(self.aggregation, 1, self.max_rounds, 0);
                         for &seed in &self.seeds {
@@ -442,7 +498,7 @@ impl SweepConfig {
                     }
                     continue;
                 }
-                for w in &self.beam_widths {
+                for w in self.widths(kind) {
                     let m = w.at(n);
                     if m == 0 || m > n || !n.is_multiple_of(m) {
                         continue;
@@ -453,7 +509,7 @@ impl SweepConfig {
                         vec![0]
                     };
                     for k in ks {
-                        let spec = kind.with(self.aggregation, m, self.max_rounds, k);
+                        let spec = self.setting(kind, m, k);
                         if !seen.insert(spec) {
                             continue;
                         }
@@ -480,7 +536,7 @@ impl SweepConfig {
         budgets.dedup();
         let mut out = Vec::new();
         for &kind in &self.strategies {
-            if !kind.is_tree_search() {
+            if kind.is_parallel_sampling() {
                 if !self.shared_bank {
                     let spec = kind.with(self.aggregation, 1, self.max_rounds, 0);
                     out.push((
@@ -496,14 +552,14 @@ impl SweepConfig {
             } else {
                 vec![0]
             };
-            for w in &self.beam_widths {
+            for w in self.widths(kind) {
                 for &k in &ks {
                     let members: Vec<(usize, StrategySpec)> = budgets
                         .iter()
                         .filter_map(|&n| {
                             let m = w.at(n);
                             (m > 0 && m <= n && n.is_multiple_of(m))
-                                .then(|| (n, kind.with(self.aggregation, m, self.max_rounds, k)))
+                                .then(|| (n, self.setting(kind, m, k)))
                         })
                         .collect();
                     let Some((n0, spec0)) = members.first().copied() else {
@@ -512,9 +568,16 @@ impl SweepConfig {
                     let label = match w {
                         BeamWidth::Fixed(_) => spec0.to_string(),
                         BeamWidth::Sqrt(_) => {
-                            spec0
-                                .to_string()
-                                .replacen(&format!("M = {}", w.at(n0)), "M = √N", 1)
+                            let name = if kind == StrategyKind::Revisions {
+                                "P"
+                            } else {
+                                "M"
+                            };
+                            spec0.to_string().replacen(
+                                &format!("{name} = {}", w.at(n0)),
+                                &format!("{name} = √N"),
+                                1,
+                            )
                         }
                     };
                     out.push((label, kind, members));

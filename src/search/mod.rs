@@ -8,13 +8,15 @@
 //! strategy never sees the reference answer: the runner grades what it chose.
 //!
 //! One file per strategy: [`best_of_n`] (majority, best-of-N, weighted best-of-N), [`beam`]
-//! (beam search, and lookahead search as beam search with rollouts) and [`dvts`]. Their
+//! (beam search, and lookahead search as beam search with rollouts), [`dvts`] and
+//! [`revisions`] (sequential revisions in parallel chains). Their
 //! parameters are the variants of [`StrategySpec`].
 
 pub mod beam;
 pub mod best_of_n;
 pub mod dvts;
 pub mod recorder;
+pub mod revisions;
 pub mod select;
 pub mod spec;
 pub mod tree;

@@ -161,7 +161,11 @@ impl<'s> Recorder<'s> {
             if step.delimited {
                 prefix.text.push_str(&self.delimiter);
             }
-            prefix.ids.extend(&step.ids);
+            // Ids follow only where the parent's are known (a context node's text is
+            // tokenised by the policy; its continuation's ids alone would be wrong).
+            if !prefix.ids.is_empty() || base.prefix.text.is_empty() {
+                prefix.ids.extend(&step.ids);
+            }
             let mut path = base.path.clone();
             path.push(StepText {
                 text: step.text.clone(),
@@ -172,6 +176,33 @@ impl<'s> Recorder<'s> {
                 prefix,
                 path,
                 tokens,
+            });
+        }
+        id
+    }
+
+    /// Adds under `parent` a node that starts a new attempt rather than continuing a solution
+    /// (sequential revisions): its text is a label (`"chain 2 · attempt 3"`), its prefix is
+    /// `context` (the earlier attempts the policy sees, laid out by the strategy), and the path
+    /// of the steps beneath it starts empty, so they are scored, counted and finished as a
+    /// solution of their own.
+    pub fn add_context(
+        &mut self,
+        parent: NodeId,
+        label: &str,
+        context: Prefix,
+        round: usize,
+    ) -> NodeId {
+        let ev = self.tree.add_step(parent, label, 0, round);
+        let SearchEvent::NodeAdded { id, new, .. } = ev else {
+            return parent;
+        };
+        self.sink.event(&ev);
+        if new {
+            self.info.push(NodeInfo {
+                prefix: context,
+                path: Vec::new(),
+                tokens: 0,
             });
         }
         id
@@ -210,8 +241,10 @@ impl<'s> Recorder<'s> {
             answer: answer.clone(),
             correct: None,
         });
+        // The solution's own steps: below the root, or below the context node it started at.
         let path = self.tree.path(id);
-        let steps = path[1..]
+        let own = self.info[id].path.len().min(path.len().saturating_sub(1));
+        let steps = path[path.len() - own..]
             .iter()
             .map(|&n| Step {
                 text: self.tree.nodes[n].text.clone(),

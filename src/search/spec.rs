@@ -1,7 +1,9 @@
 //! The strategies and their hyper-parameters as one serialisable value: [`StrategySpec`], a
 //! tagged enum whose variants carry their own parameters (written tagged into `config.json`).
 
+use super::revisions::{self, RevisionSelection};
 use super::{beam, best_of_n, dvts, Aggregation, Outcome, SearchContext, Strategy};
+use crate::data::revision::RevisionTemplate;
 use serde::{Deserialize, Serialize};
 
 /// The default cap on rounds of the tree searches (the paper's and search-and-learn's 40).
@@ -60,6 +62,21 @@ pub enum StrategySpec {
         #[serde(default)]
         aggregation: Aggregation,
     },
+    /// Sequential revisions: N/L parallel chains of L attempts, each attempt written after
+    /// the chain's most recent attempts.
+    Revisions {
+        /// P: parallel chains; divides N (each holds N/P attempts).
+        chains: usize,
+        /// How the answer is chosen among all attempts.
+        #[serde(default)]
+        selection: RevisionSelection,
+        /// How earlier attempts are laid out before a revision.
+        #[serde(default)]
+        template: RevisionTemplate,
+        /// How step scores become an attempt's score (for hierarchical selection).
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
 }
 
 /// Which strategy, without parameters: what menus and `--strategy` name.
@@ -78,17 +95,20 @@ pub enum StrategyKind {
     Lookahead,
     /// See [`StrategySpec::Dvts`].
     Dvts,
+    /// See [`StrategySpec::Revisions`].
+    Revisions,
 }
 
 impl StrategyKind {
     /// All strategies, in the order menus show them.
-    pub const ALL: [StrategyKind; 6] = [
+    pub const ALL: [StrategyKind; 7] = [
         Self::Majority,
         Self::BestOfN,
         Self::WeightedBestOfN,
         Self::Beam,
         Self::Lookahead,
         Self::Dvts,
+        Self::Revisions,
     ];
 
     /// The name as flags and files spell it.
@@ -100,6 +120,7 @@ impl StrategyKind {
             Self::Beam => "beam",
             Self::Lookahead => "lookahead",
             Self::Dvts => "dvts",
+            Self::Revisions => "revisions",
         }
     }
 
@@ -111,12 +132,13 @@ impl StrategyKind {
             .ok_or_else(|| {
                 format!(
                     "unknown strategy '{s}': the strategies are majority, best-of-n, \
-                 weighted-best-of-n, beam, lookahead, dvts"
+                 weighted-best-of-n, beam, lookahead, dvts, revisions"
                 )
             })
     }
 
-    /// Whether it uses the verifier.
+    /// Whether it uses the verifier (revisions do where their selection is hierarchical; see
+    /// [`StrategySpec::uses_verifier`]).
     pub fn uses_verifier(self) -> bool {
         !matches!(self, Self::Majority)
     }
@@ -124,6 +146,13 @@ impl StrategyKind {
     /// Whether it searches step by step (and so has a beam width and a round cap).
     pub fn is_tree_search(self) -> bool {
         matches!(self, Self::Beam | Self::Lookahead | Self::Dvts)
+    }
+
+    /// Whether it draws N independent samples from the question and only chooses among them,
+    /// so a sweep can read every budget from one bank of samples (majority, best-of-N,
+    /// weighted best-of-N).
+    pub fn is_parallel_sampling(self) -> bool {
+        matches!(self, Self::Majority | Self::BestOfN | Self::WeightedBestOfN)
     }
 
     /// The strategy with these parameters (those it does not take are ignored).
@@ -154,6 +183,12 @@ impl StrategyKind {
                 max_rounds,
                 aggregation,
             },
+            Self::Revisions => StrategySpec::Revisions {
+                chains: 1,
+                selection: RevisionSelection::default(),
+                template: RevisionTemplate::default(),
+                aggregation,
+            },
         }
     }
 }
@@ -168,6 +203,15 @@ impl StrategySpec {
             Self::Beam { .. } => StrategyKind::Beam,
             Self::Lookahead { .. } => StrategyKind::Lookahead,
             Self::Dvts { .. } => StrategyKind::Dvts,
+            Self::Revisions { .. } => StrategyKind::Revisions,
+        }
+    }
+
+    /// Whether it reads the verifier's scores to choose or to search.
+    pub fn uses_verifier(&self) -> bool {
+        match self {
+            Self::Revisions { selection, .. } => *selection == RevisionSelection::Hierarchical,
+            other => other.kind().uses_verifier(),
         }
     }
 
@@ -179,7 +223,8 @@ impl StrategySpec {
             | Self::WeightedBestOfN { aggregation }
             | Self::Beam { aggregation, .. }
             | Self::Lookahead { aggregation, .. }
-            | Self::Dvts { aggregation, .. } => aggregation,
+            | Self::Dvts { aggregation, .. }
+            | Self::Revisions { aggregation, .. } => aggregation,
         }
     }
 
@@ -210,6 +255,15 @@ impl StrategySpec {
                 max_rounds,
                 ..
             } => (beam_width, max_rounds),
+            Self::Revisions { chains, .. } => {
+                if chains == 0 || !budget.is_multiple_of(chains) {
+                    return Err(format!(
+                        "chains {chains} must be at least 1 and divide the budget {budget} \
+                         (N = chains x attempts per chain)"
+                    ));
+                }
+                return Ok(());
+            }
             _ => return Ok(()),
         };
         if beam_width == 0 || !budget.is_multiple_of(beam_width) {
@@ -256,6 +310,21 @@ impl std::fmt::Display for StrategySpec {
                 "lookahead (M = {beam_width}, k = {lookahead}, {})",
                 aggregation.as_str()
             ),
+            Self::Revisions {
+                chains,
+                selection,
+                template,
+                aggregation,
+            } => {
+                write!(f, "revisions (P = {chains} chains, {}", selection.as_str())?;
+                if selection == RevisionSelection::Hierarchical {
+                    write!(f, ", {}", aggregation.as_str())?;
+                }
+                if template != RevisionTemplate::Plain {
+                    write!(f, ", {} template", template.as_str())?;
+                }
+                write!(f, ")")
+            }
         }
     }
 }
@@ -291,6 +360,12 @@ impl Strategy for StrategySpec {
                 max_rounds,
                 aggregation,
             } => dvts::run(ctx, beam_width, max_rounds, aggregation),
+            Self::Revisions {
+                chains,
+                selection,
+                template,
+                aggregation,
+            } => revisions::run(ctx, chains, selection, aggregation, template),
         }
     }
 }
