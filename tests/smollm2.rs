@@ -363,6 +363,83 @@ fn cli_inspects_and_runs_the_gguf() {
     }
 }
 
+/// Prompted revisions on the real model: one chain of two attempts with the prompted
+/// template. The second attempt's prompt holds the first attempt under "Attempt 1:" and the
+/// request to correct it, all of it run (or served by the prefix cache) and metered.
+#[test]
+fn prompted_revisions_run_on_the_gguf() {
+    use thinkscale::backend::LocalPolicy;
+    use thinkscale::data::revision::RevisionTemplate;
+    use thinkscale::search::revisions::{attempt_of, RevisionSelection};
+    use thinkscale::search::{
+        Aggregation, CancelToken, SearchContext, SearchEvent, Strategy, StrategySpec,
+    };
+    use thinkscale::verify::VerifierSpec;
+    if smollm2().is_none() {
+        return;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(GGUF);
+    let mut policy = LocalPolicy::load(&path, &Device::Cpu).unwrap();
+    let mut verifier = VerifierSpec::Oracle.build(&Device::Cpu).unwrap();
+    let problem = thinkscale::data::toy::eval_split().remove(0);
+    let sampling = SamplingParams {
+        max_tokens: 24,
+        ..Default::default()
+    };
+    let spec = StrategySpec::Revisions {
+        chains: 1,
+        selection: RevisionSelection::Majority,
+        template: RevisionTemplate::Prompted,
+        aggregation: Aggregation::Last,
+    };
+    let mut sink = |_: &SearchEvent| {};
+    let ctx = SearchContext {
+        problem: &problem,
+        policy: &mut policy,
+        verifier: verifier.as_mut(),
+        budget: 2,
+        seed: 0,
+        sampling: &sampling,
+        delimiter: "\n",
+        sink: &mut sink,
+        cancel: &CancelToken::new(),
+    };
+    let out = spec.run(ctx).unwrap();
+    let attempts: Vec<_> = out
+        .candidates
+        .iter()
+        .map(|c| attempt_of(&out.tree, c.leaf).unwrap())
+        .collect();
+    assert_eq!(attempts, [(1, 1), (1, 2)]);
+    // The first attempt's prompt is the chat prompt alone; the second's adds the layout of
+    // the first attempt, so the policy ran (or found cached) more prompt tokens than twice
+    // the first prompt.
+    let first: Vec<String> = out.candidates[0]
+        .steps
+        .iter()
+        .map(|s| s.text.clone())
+        .collect();
+    let context = RevisionTemplate::Prompted.context(&[first.join("\n")]);
+    assert!(context.starts_with("Attempt 1:\n"));
+    let tokens = policy_tokens(&path, &context);
+    let c = out.compute;
+    assert!(
+        c.prompt_tokens + c.prompt_tokens_cached >= tokens as u64,
+        "{c:?} vs a context of {tokens} tokens"
+    );
+    assert!(c.generated_tokens <= 48 && c.generated_tokens > 0);
+    assert_eq!(c.generations, 2);
+}
+
+fn policy_tokens(path: &std::path::Path, text: &str) -> usize {
+    CausalLm::load(path, &Device::Cpu)
+        .unwrap()
+        .tokenizer
+        .encode(text)
+        .unwrap()
+        .len()
+}
+
 /// Throughput on this machine: `cargo test --test smollm2 -- --ignored --nocapture throughput`
 /// (RAYON_NUM_THREADS sets candle's threads). Not a pass/fail test: it prints tokens/s.
 #[test]

@@ -124,6 +124,14 @@ pub trait Policy {
         cancel: &CancelToken,
     ) -> anyhow::Result<Vec<Vec<Generation>>>;
 
+    /// Tokens the model's context has left after the prompt of `problem` continued by the text
+    /// `prefix`, where this policy knows it (`None`: unknown, as for a server). Sequential
+    /// revisions use it to keep only the earlier attempts that leave room for a new one.
+    fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
+        let _ = (problem, prefix);
+        Ok(None)
+    }
+
     /// Convenience over [`Self::extend`]: `n` whole solutions continuing the text `prefix`,
     /// steps ending at newlines.
     fn generate(
@@ -267,6 +275,11 @@ impl Policy for LocalPolicy {
 
     fn params(&self) -> Option<u64> {
         Some(self.lm.params)
+    }
+
+    fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
+        let used = self.prompt_ids(problem, prefix)?.len();
+        Ok(Some(self.lm.context().saturating_sub(used)))
     }
 
     fn extend(

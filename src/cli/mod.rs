@@ -7,6 +7,7 @@ pub mod grade;
 pub mod inspect;
 pub mod plot;
 pub mod remote;
+pub mod revisions;
 pub mod run;
 pub mod sweep;
 pub mod train;
@@ -42,6 +43,9 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Measure a policy: greedy, pass@1, majority@k and pass@k per level.
     Evaluate(evaluate::EvaluateArgs),
+    /// The sequential:parallel ratio table of sequential revisions: at one budget, every split
+    /// into chains, with majority and with hierarchical selection per verifier, per level.
+    Revisions(revisions::RevisionsArgs),
     /// Describe a model (HF directory, GGUF file or cached repo id) without loading its
     /// weights: architecture, parameters, stored types, context, vocabulary, special tokens.
     Inspect(inspect::InspectArgs),
@@ -127,6 +131,7 @@ pub fn main() -> anyhow::Result<Next> {
         (Some(Command::Run(a)), None) => model_threads(a.policy.as_deref()),
         (Some(Command::Sweep(a)), None) => model_threads(a.policy.as_deref()),
         (Some(Command::Evaluate(a)), None) => model_threads(a.policy.as_deref()),
+        (Some(Command::Revisions(a)), None) => model_threads(a.policy.as_deref()),
         (_, None) => Some(1),
     };
     // All cores, spelled out: candle asks for the thread count at every operation, and without
@@ -145,6 +150,7 @@ pub fn main() -> anyhow::Result<Next> {
         Command::Sweep(args) => sweep::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Revisions(args) => revisions::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(cmd) => train::run(cmd),
         Command::Grade(args) => grade::run(args),

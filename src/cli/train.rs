@@ -2,6 +2,10 @@
 
 use crate::engine::toy::ToyArch;
 use crate::train::policy::{train_policy, TrainConfig};
+use crate::train::reviser::{
+    measure_reviser, revision_steps_markdown, sample_attempts, train_reviser, AttemptSampling,
+    ReviserTrainConfig,
+};
 use crate::train::reward::{
     label, train_verifier, LabelConfig, Labeller, VerifierKind, VerifierTrainConfig,
 };
@@ -23,6 +27,69 @@ pub enum TrainCommand {
     /// Train the toy outcome reward model on the same labels: only whether each sample's final
     /// answer is right, read at its last step.
     Orm(TrainVerifierArgs),
+    /// Train the toy reviser the paper's way (section 6.1): sample many attempts per question
+    /// at temperature 1, build trajectories of 0-4 incorrect attempts followed by a correct
+    /// one (the closest incorrect attempt by edit distance last), fine-tune the policy on them
+    /// at a longer context with the loss on the correct attempt alone; then measure accuracy by
+    /// revision step on the evaluation split.
+    Reviser(TrainReviserArgs),
+}
+
+/// Flags of `train reviser`.
+#[derive(Debug, Args)]
+pub struct TrainReviserArgs {
+    /// The policy that writes the attempts; the reviser starts from its weights.
+    #[arg(long, default_value = "models/toy/policy")]
+    pub policy: PathBuf,
+    /// Seeds the questions, attempts, trajectories and batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training questions (fresh problems, levels in turn, none from the evaluation split).
+    #[arg(long, default_value_t = 800)]
+    pub questions: usize,
+    /// Attempts sampled per question.
+    #[arg(long, default_value_t = 64)]
+    pub attempts: usize,
+    /// Temperature of the attempts.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Where the graded attempts are kept (JSON lines; an interrupted sampling resumes from it).
+    #[arg(long, default_value = "runs/labels/toy-reviser-attempts.jsonl")]
+    pub attempts_file: PathBuf,
+    /// Trajectories per question at most (one per distinct correct attempt).
+    #[arg(long, default_value_t = 4)]
+    pub per_question: usize,
+    /// Optimiser steps.
+    #[arg(long, default_value_t = 600)]
+    pub steps: usize,
+    /// Trajectories per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    /// The reviser's context in tokens: the question, 4 earlier level-5 attempts and the new
+    /// one need about 600.
+    #[arg(long, default_value_t = 1024)]
+    pub context: usize,
+    /// Evaluation problems per level for the measurement by revision step (0: skip it).
+    #[arg(long, default_value_t = 40)]
+    pub measure_per_level: usize,
+    /// Chains per problem in the measurement.
+    #[arg(long, default_value_t = 4)]
+    pub measure_chains: usize,
+    /// Attempts per chain in the measurement (more than the 4 it was trained with).
+    #[arg(long, default_value_t = 9)]
+    pub measure_attempts: usize,
+    /// Only measure the reviser already in --out.
+    #[arg(long)]
+    pub measure_only: bool,
+    /// Where to save the reviser.
+    #[arg(long, default_value = "models/toy/reviser")]
+    pub out: PathBuf,
+    /// Overwrite existing weights in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Flags of `train prm` and `train orm`.
@@ -144,6 +211,7 @@ pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TrainCommand::Prm(a) => verifier(VerifierKind::Prm, a),
         TrainCommand::Orm(a) => verifier(VerifierKind::Orm, a),
+        TrainCommand::Reviser(a) => reviser(a),
         TrainCommand::Policy(a) => {
             refuse_overwrite(&a.out, a.force)?;
             if a.steps == 0 || a.batch_size == 0 {
@@ -322,5 +390,107 @@ fn verifier(kind: VerifierKind, a: TrainVerifierArgs) -> anyhow::Result<ExitCode
         report.held_out_bce.1,
         out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reviser(a: TrainReviserArgs) -> anyhow::Result<ExitCode> {
+    let stop = super::interrupt_flag();
+    if !a.measure_only {
+        refuse_overwrite(&a.out, a.force)?;
+        let sampling = AttemptSampling {
+            policy: a.policy.clone(),
+            seed: a.seed,
+            questions: a.questions,
+            attempts: a.attempts,
+            temperature: a.temperature,
+        };
+        let bar = super::progress_bar(a.questions as u64, "questions")?;
+        let started = std::time::Instant::now();
+        let questions = sample_attempts(
+            &sampling,
+            &a.attempts_file,
+            &candle_core::Device::Cpu,
+            |p| {
+                bar.set_position(p.questions as u64);
+                bar.set_message(format!(
+                    "{} attempts, {:.3} right",
+                    p.attempts,
+                    p.correct as f64 / p.attempts.max(1) as f64
+                ));
+                !stop.load(Ordering::SeqCst)
+            },
+        )?;
+        bar.finish();
+        if stop.load(Ordering::SeqCst) {
+            eprintln!(
+                "interrupted while sampling: {} questions kept in {}; the same command resumes",
+                questions.len(),
+                a.attempts_file.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+        println!(
+            "attempts: {} questions x {} in {} ({:.0} s this run)",
+            questions.len(),
+            a.attempts,
+            a.attempts_file.display(),
+            started.elapsed().as_secs_f64()
+        );
+        let cfg = ReviserTrainConfig {
+            seed: a.seed,
+            per_question: a.per_question,
+            steps: a.steps,
+            batch_size: a.batch_size,
+            lr: a.lr,
+            context: a.context,
+            ..Default::default()
+        };
+        let bar = super::progress_bar(cfg.steps as u64, "steps")?;
+        let report = train_reviser(&sampling, &cfg, &questions, &a.out, |step, loss| {
+            bar.set_position(step as u64);
+            bar.set_message(format!("loss {loss:.4}"));
+            if step % 50 == 0 {
+                log_line(&bar, format!("step {step:5}  loss {loss:.4}"));
+            }
+            !stop.load(Ordering::SeqCst)
+        })?;
+        bar.finish();
+        println!(
+            "fine-tuned the reviser for {:.0} s on {} target tokens; trajectories by incorrect \
+             attempts in context (0-4): {:?}; saved to {}",
+            report.seconds,
+            report.tokens,
+            report.trajectories_by_context,
+            a.out.display()
+        );
+    }
+    if a.measure_per_level == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.measure_chains == 0 || a.measure_attempts == 0 {
+        anyhow::bail!("--measure-chains and --measure-attempts must be at least 1");
+    }
+    let total = a.measure_per_level * crate::data::toy::LEVELS as usize;
+    let bar = super::progress_bar(total as u64, "problems")?;
+    let rows = measure_reviser(
+        &a.out,
+        a.measure_per_level,
+        a.measure_chains,
+        a.measure_attempts,
+        a.seed,
+        |done, _| {
+            bar.set_position(done as u64);
+            !stop.load(Ordering::SeqCst)
+        },
+    )?;
+    bar.finish();
+    let path = a.out.join("revision-steps.json");
+    crate::io::write_json(&path, &rows)?;
+    println!(
+        "accuracy by revision step (attempt 0 is a plain sample), {} chains per problem, seed {}:",
+        a.measure_chains, a.seed
+    );
+    print!("{}", revision_steps_markdown(&rows));
+    println!("saved to {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -168,7 +168,8 @@ pub struct SweepConfig {
     /// sweep), or run afresh at each budget like the tree searches (`run`, a sweep of one).
     #[serde(default = "default_shared_bank")]
     pub shared_bank: bool,
-    /// Verifiers that judge the bank's samples beside the sweep's verifier, without steering:
+    /// Verifiers that judge the bank's samples and the searches' candidates beside the sweep's
+    /// verifier, without steering:
     /// their step scores are kept in the records (`thinkscale evaluate --verifiers`).
     #[serde(default)]
     pub judges: Vec<VerifierSpec>,
@@ -992,7 +993,10 @@ pub fn run(
                 (SweepRun::Larger, Some(l)) => l.as_mut(),
                 _ => policy.as_mut(),
             };
-            let judged = !judges.is_empty() && matches!(run, SweepRun::Bank { .. });
+            // Judges watch the bank and the searches (they score the same candidates; what the
+            // search does is the sweep verifier's alone).
+            let judged = !judges.is_empty()
+                && matches!(run, SweepRun::Bank { .. } | SweepRun::Search { .. });
             let result = if judged {
                 let mut judging = Judging::new(verifier.as_mut(), &mut judges);
                 search_problem(&rc, p, runner, &mut judging, &mut sink, cancel).map(|mut r| {

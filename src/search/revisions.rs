@@ -15,13 +15,17 @@
 
 use super::recorder::{gen_steps, GenStep, Recorder};
 use super::select::{choose_hierarchical, choose_majority, Aggregation};
-use super::{Candidate, Outcome, SearchContext, SearchTree};
+use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
 use crate::backend::{Prefix, Until};
 use crate::data::revision::RevisionTemplate;
 #[cfg(doc)]
 use crate::data::revision::WINDOW;
 use crate::engine::ComputeMeter;
 use serde::{Deserialize, Serialize};
+
+/// The least room (tokens) a revision's context must leave for the new attempt, where the
+/// token limit is larger: earlier attempts are dropped, oldest first, until it is there.
+pub const ROOM_FLOOR: usize = 256;
 
 /// How the answer is chosen among all attempts of all chains.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +79,26 @@ pub fn attempt_text(steps: &[GenStep], delimiter: &str) -> String {
         .join(delimiter)
 }
 
+/// The chain and attempt (both 1-based) a solution's leaf belongs to, read from the label of
+/// the attempt node above it; `None` for a tree that is not a revisions search.
+pub fn attempt_of(tree: &SearchTree, leaf: NodeId) -> Option<(usize, usize)> {
+    let mut at = Some(leaf);
+    while let Some(id) = at {
+        let node = tree.nodes.get(id)?;
+        if let Some((c, k)) = node
+            .text
+            .strip_prefix("chain ")
+            .and_then(|rest| rest.split_once(" · attempt "))
+        {
+            if let (Ok(c), Ok(k)) = (c.parse(), k.parse()) {
+                return Some((c, k));
+            }
+        }
+        at = node.parent;
+    }
+    None
+}
+
 /// Runs `chains` chains of `budget / chains` attempts each.
 pub fn run(
     ctx: SearchContext<'_>,
@@ -98,15 +122,28 @@ pub fn run(
     let mut finished: Vec<Vec<Candidate>> = vec![Vec::new(); chains];
     for round in 1..=length {
         ctx.cancel.check()?;
-        let nodes: Vec<usize> = (0..chains)
-            .map(|c| {
-                let context = Prefix {
-                    text: template.context(&texts[c]),
-                    ids: Vec::new(),
-                };
-                rec.add_context(heads[c], &attempt_label(c + 1, round), context, round)
-            })
-            .collect();
+        let mut nodes = Vec::with_capacity(chains);
+        for c in 0..chains {
+            // The most recent attempts (at most the template's window) that leave the context
+            // room for a new attempt: `max_tokens`, or ROOM_FLOOR tokens if fewer. Attempts that
+            // ran to their token limit could otherwise fill the context on their own.
+            let mut from = 0;
+            let text = loop {
+                let text = template.context(&texts[c][from..]);
+                if from == texts[c].len() {
+                    break text;
+                }
+                match ctx.policy.room_after(ctx.problem, &text)? {
+                    Some(room) if room < sampling.max_tokens.min(ROOM_FLOOR) => from += 1,
+                    _ => break text,
+                }
+            };
+            let context = Prefix {
+                text,
+                ids: Vec::new(),
+            };
+            nodes.push(rec.add_context(heads[c], &attempt_label(c + 1, round), context, round));
+        }
         heads.clone_from(&nodes);
         let frontier: Vec<(usize, usize)> = nodes.iter().map(|&n| (n, 1)).collect();
         let gens = rec.expand(
@@ -171,6 +208,8 @@ mod tests {
     struct Reviser {
         attempts: Vec<Vec<&'static str>>,
         seen: Vec<Vec<String>>,
+        /// The context's size in tokens (characters), where the reviser says it.
+        context: Option<usize>,
     }
 
     impl Policy for Reviser {
@@ -180,6 +219,10 @@ mod tests {
 
         fn params(&self) -> Option<u64> {
             None
+        }
+
+        fn room_after(&mut self, _: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
+            Ok(self.context.map(|c| c.saturating_sub(prefix.len())))
         }
 
         fn extend(
@@ -303,6 +346,7 @@ mod tests {
                 vec!["u\na3 \\boxed{7}", "b3 \\boxed{7}"],
             ],
             seen: Vec::new(),
+            context: None,
         }
     }
 
@@ -373,6 +417,9 @@ mod tests {
         assert_eq!(t.nodes[leaf].score, Some(0.9));
         assert!(matches!(t.nodes[leaf].status, NodeStatus::Finished { .. }));
         assert_eq!(t.path(leaf), [0, a1, t.nodes[a1].children[0], leaf]);
+        assert_eq!(attempt_of(t, leaf), Some((1, 1)));
+        assert_eq!(attempt_of(t, out.candidates[5].leaf), Some((2, 3)));
+        assert_eq!(attempt_of(t, SearchTree::ROOT), None);
         // Events arrive as attempts finish, and rebuild the tree.
         let mut mirror = SearchTree::new("");
         events.iter().for_each(|e| mirror.apply(e));
@@ -413,6 +460,7 @@ mod tests {
                 .map(|k| vec![attempts[k % 4], attempts[(k + 1) % 4]])
                 .collect(),
             seen: Vec::new(),
+            context: None,
         };
         let (out, _) = search(&mut reviser, 12, 2, RevisionSelection::Majority);
         assert_eq!(out.candidates.len(), 12);
@@ -423,6 +471,17 @@ mod tests {
         );
         assert_eq!(reviser.seen[4][0].matches("\\boxed").count(), 4);
         assert_eq!(reviser.seen[3][0].matches("\\boxed").count(), 3);
+        // A context of 270 tokens leaves the 256 a new attempt may take after one earlier
+        // attempt (13 characters) but not after two: every revision sees only the latest.
+        let mut tight = Reviser {
+            attempts: reviser.attempts.clone(),
+            seen: Vec::new(),
+            context: Some(270),
+        };
+        search(&mut tight, 12, 2, RevisionSelection::Majority);
+        assert_eq!(tight.seen[5][0], "a\n\\boxed{1}\n\n");
+        assert_eq!(tight.seen[1][1], "b\n\\boxed{2}\n\n");
+        assert_eq!(tight.seen[0][0], "");
         // A budget the chains do not divide is refused before anything runs.
         let spec = StrategySpec::Revisions {
             chains: 5,

@@ -6,18 +6,43 @@
 //! character edit distance, so the reviser learns to turn a near miss into the right answer;
 //! the others are drawn at random, in random order. The loss goes on the target alone.
 //!
-//! This module builds the trajectories from attempts already sampled and graded; sampling and
-//! fine-tuning come with `thinkscale train reviser` (issue 13).
+//! [`sample_attempts`] samples and grades the attempts (resumable, one JSON line per
+//! question), [`trajectories`] builds the training examples, [`train_reviser`] fine-tunes the
+//! policy on them at a longer context (the question, 4 earlier attempts and the new one do not
+//! fit the policy's 512 tokens at level 5), and [`measure_reviser`] measures the result by
+//! revision step for its model card.
 
+use super::policy::{adamw, masked_loss, Batch, Twin};
+use super::reward::training_problems;
+use crate::backend::{LocalPolicy, Policy};
+use crate::data::revision::RevisionTemplate;
+use crate::data::toy;
+use crate::engine::chat::toy_prompt;
+use crate::engine::tokenizer::{toy_vocab_size, TextTokenizer, TOY_EOS};
+use crate::engine::toy::ToyArch;
+use crate::engine::{ComputeMeter, SamplingParams};
+use crate::grade;
+use crate::search::recorder::gen_steps;
+use crate::search::revisions::{attempt_of, attempt_text, RevisionSelection};
+use crate::search::select::Aggregation;
+use crate::search::{CancelToken, SearchContext, SearchEvent, Strategy, StrategySpec};
+use crate::verify::VerifierSpec;
+use anyhow::Context;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The most incorrect attempts in a trajectory's context (the paper's 4).
 pub const MAX_CONTEXT: usize = 4;
 
 /// One sampled attempt at a question: its whole step-by-step solution, and whether its answer
 /// is right.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// The full solution text.
     pub text: String,
@@ -27,7 +52,7 @@ pub struct Attempt {
 
 /// One training example: earlier incorrect attempts, oldest first, and the correct attempt the
 /// reviser learns to write after them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trajectory {
     /// The incorrect attempts in context, oldest first; the last is the closest to `target`.
     pub context: Vec<String>,
@@ -100,6 +125,491 @@ pub fn trajectories(
     out
 }
 
+/// How the attempts are sampled (the attempts file holds the configuration beside it and is
+/// resumed only under the same one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptSampling {
+    /// The policy that writes the attempts (and that the reviser starts from).
+    pub policy: PathBuf,
+    /// Seeds the questions and the samples.
+    pub seed: u64,
+    /// Training questions (fresh problems, levels in turn, none from the evaluation split).
+    pub questions: usize,
+    /// Attempts sampled per question (the paper's 64).
+    pub attempts: usize,
+    /// Their temperature (the paper's 1).
+    pub temperature: f64,
+}
+
+/// One question's graded attempts: a line of the attempts file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionAttempts {
+    /// Index among the training questions.
+    pub question_index: usize,
+    /// Its level.
+    pub level: u8,
+    /// The question.
+    pub question: String,
+    /// Its answer.
+    pub answer: String,
+    /// The attempts, in the order sampled.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Progress of [`sample_attempts`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SampleProgress {
+    /// Questions done.
+    pub questions: usize,
+    /// Of their attempts, how many are right.
+    pub correct: usize,
+    /// Attempts sampled.
+    pub attempts: usize,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Samples and grades `attempts` attempts at each training question, appending one JSON line
+/// per question to `path` (its configuration beside it as `*.config.json`); a file of the same
+/// configuration is resumed from its last whole question. `progress` may return `false` to
+/// stop (what is written stays).
+pub fn sample_attempts(
+    cfg: &AttemptSampling,
+    path: &Path,
+    device: &Device,
+    mut progress: impl FnMut(&SampleProgress) -> bool,
+) -> anyhow::Result<Vec<QuestionAttempts>> {
+    if cfg.questions == 0 || cfg.attempts == 0 {
+        anyhow::bail!("questions and attempts must each be at least 1");
+    }
+    let cfg_path = path.with_extension("config.json");
+    let mut done: Vec<QuestionAttempts> = Vec::new();
+    if path.exists() {
+        let old: Option<AttemptSampling> = std::fs::read_to_string(&cfg_path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok());
+        // The questions are drawn in order from the seed: a file of another count is a prefix
+        // of the same sequence, so only the rest of the configuration must match.
+        let same = |o: &AttemptSampling| {
+            AttemptSampling {
+                questions: cfg.questions,
+                ..o.clone()
+            } == *cfg
+        };
+        if !old.as_ref().is_some_and(same) {
+            anyhow::bail!(
+                "{} holds attempts sampled another way (see {}); choose another --attempts-file or delete it",
+                path.display(),
+                cfg_path.display()
+            );
+        }
+        done = crate::io::read_jsonl_resumable(path, "not a question's attempts")?;
+        if done.len() >= cfg.questions {
+            done.truncate(cfg.questions);
+            return Ok(done);
+        }
+    } else {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    crate::io::write_json(&cfg_path, cfg)?;
+    crate::io::rewrite_jsonl(path, &done)?;
+    let mut file = crate::io::JsonlAppender::open(path)?;
+    let mut policy = LocalPolicy::load(&cfg.policy, device)
+        .with_context(|| format!("cannot load policy {}", cfg.policy.display()))?;
+    let params = SamplingParams {
+        temperature: cfg.temperature,
+        ..Default::default()
+    };
+    let mut stats = SampleProgress {
+        questions: done.len(),
+        attempts: done.iter().map(|q| q.attempts.len()).sum(),
+        correct: done
+            .iter()
+            .flat_map(|q| &q.attempts)
+            .filter(|a| a.correct)
+            .count(),
+    };
+    let problems = training_problems(mix(cfg.seed, 0x7265_7669_7365), cfg.questions);
+    for (qi, problem) in problems.iter().enumerate().skip(done.len()) {
+        let mut meter = ComputeMeter::default();
+        let gens = policy.generate(
+            problem,
+            "",
+            cfg.attempts,
+            &params,
+            mix(cfg.seed, qi as u64),
+            &mut meter,
+        )?;
+        let attempts: Vec<Attempt> = gens
+            .iter()
+            .map(|g| {
+                let text = attempt_text(&gen_steps(g, "\n"), "\n");
+                let correct = grade::extract_answer(&text)
+                    .is_some_and(|a| grade::equivalent(&problem.answer, &a));
+                Attempt { text, correct }
+            })
+            .collect();
+        stats.questions += 1;
+        stats.attempts += attempts.len();
+        stats.correct += attempts.iter().filter(|a| a.correct).count();
+        let line = QuestionAttempts {
+            question_index: qi,
+            level: problem.level.unwrap_or(0),
+            question: problem.question.clone(),
+            answer: problem.answer.clone(),
+            attempts,
+        };
+        file.append(&line)?;
+        done.push(line);
+        if !progress(&stats) {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// How the reviser is fine-tuned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviserTrainConfig {
+    /// Seeds the trajectories and the batches.
+    pub seed: u64,
+    /// Trajectories per question at most (one per distinct correct attempt).
+    pub per_question: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Trajectories per step (all of one level, levels in turn).
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, linear warm-up, cosine decay to a tenth).
+    pub lr: f64,
+    /// Warm-up steps.
+    pub warmup: usize,
+    /// The reviser's context in tokens (the policy's is 512).
+    pub context: usize,
+}
+
+impl Default for ReviserTrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            per_question: 4,
+            steps: 600,
+            batch_size: 16,
+            lr: 5e-4,
+            warmup: 30,
+            context: 1024,
+        }
+    }
+}
+
+/// The record of a reviser's training, saved as `training.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviserReport {
+    /// How the attempts were sampled.
+    pub sampling: AttemptSampling,
+    /// How it was fine-tuned.
+    pub config: ReviserTrainConfig,
+    /// Trajectories per number of incorrect attempts in context (0 to 4).
+    pub trajectories_by_context: Vec<usize>,
+    /// Loss every 25 steps.
+    pub loss_curve: Vec<(usize, f32)>,
+    /// Wall-clock seconds of the fine-tuning.
+    pub seconds: f64,
+    /// Target tokens trained on.
+    pub tokens: usize,
+}
+
+/// The token ids of a trajectory (BOS, the question's prompt, its context laid out by the
+/// plain template, the target and EOS) and the index of the first target token's prediction.
+pub fn trajectory_ids(
+    tok: &TextTokenizer,
+    question: &str,
+    t: &Trajectory,
+) -> anyhow::Result<(Vec<u32>, usize)> {
+    let bos = tok.bos_id.unwrap_or(tok.eos_id);
+    let mut ids = vec![bos];
+    ids.extend(tok.encode(&toy_prompt(question))?);
+    ids.extend(tok.encode(&RevisionTemplate::Plain.context(&t.context))?);
+    let first = ids.len() - 1;
+    ids.extend(tok.encode(&t.target)?);
+    ids.push(tok.eos_id);
+    Ok((ids, first))
+}
+
+fn batch_of(seqs: &[&(Vec<u32>, usize)], eos: u32, device: &Device) -> anyhow::Result<Batch> {
+    let t = seqs.iter().map(|(s, _)| s.len() - 1).max().unwrap_or(1);
+    let (mut inp, mut tgt, mut msk) = (Vec::new(), Vec::new(), Vec::new());
+    let mut tokens = 0;
+    for (s, first) in seqs {
+        for i in 0..t {
+            inp.push(*s.get(i).unwrap_or(&eos));
+            tgt.push(*s.get(i + 1).unwrap_or(&eos));
+            let on = i >= *first && i + 1 < s.len();
+            tokens += usize::from(on);
+            msk.push(if on { 1f32 } else { 0.0 });
+        }
+    }
+    let n = seqs.len();
+    Ok(Batch {
+        inputs: Tensor::from_vec(inp, (n, t), device)?,
+        targets: Tensor::from_vec(tgt, (n, t), device)?,
+        mask: Tensor::from_vec(msk, (n, t), device)?,
+        tokens,
+    })
+}
+
+/// Fine-tunes the policy of `sampling` into a reviser on the trajectories of `questions`, with
+/// the loss on each trajectory's target alone, and saves it in Hugging Face layout under `out`
+/// (its context raised to `cfg.context`). `progress(step, loss)` may return `false` to stop
+/// early (the weights so far are saved).
+pub fn train_reviser(
+    sampling: &AttemptSampling,
+    cfg: &ReviserTrainConfig,
+    questions: &[QuestionAttempts],
+    out: &Path,
+    mut progress: impl FnMut(usize, f32) -> bool,
+) -> anyhow::Result<ReviserReport> {
+    if cfg.steps == 0 || cfg.batch_size == 0 || cfg.per_question == 0 {
+        anyhow::bail!("steps, batch size and trajectories per question must each be at least 1");
+    }
+    let device = Device::Cpu;
+    let config_path = sampling.policy.join("config.json");
+    let base: ToyArch = serde_json::from_str(
+        &std::fs::read_to_string(&config_path)
+            .with_context(|| format!("cannot read {}", config_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a toy model's config", config_path.display()))?;
+    let arch = ToyArch {
+        max_position_embeddings: cfg.context.max(base.max_position_embeddings),
+        ..base
+    };
+    super::policy::write_toy_model_files(out, &arch)?;
+    let tok = TextTokenizer::load(&out.join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))?;
+    // Trajectories, by level; none longer than the context.
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x7472_616a));
+    let mut by_level: Vec<Vec<(Vec<u32>, usize)>> = vec![Vec::new(); toy::LEVELS as usize];
+    let mut by_context = vec![0usize; super::reviser::MAX_CONTEXT + 1];
+    for q in questions {
+        for t in trajectories(&q.attempts, cfg.per_question, &mut rng) {
+            let (ids, first) = trajectory_ids(&tok, &q.question, &t)?;
+            if ids.len() > arch.max_position_embeddings {
+                continue;
+            }
+            by_context[t.context.len()] += 1;
+            let level = usize::from(q.level.clamp(1, toy::LEVELS)) - 1;
+            by_level[level].push((ids, first));
+        }
+    }
+    if by_level.iter().all(Vec::is_empty) {
+        anyhow::bail!("no trajectories: no question has a correct attempt");
+    }
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let twin = Twin::new(&arch, toy_vocab_size(), vb)?;
+    let weights = sampling.policy.join("model.safetensors");
+    let mut varmap = varmap;
+    varmap
+        .load(&weights)
+        .with_context(|| format!("cannot read {}", weights.display()))?;
+    let (mut opt, _) = adamw(&varmap, cfg.lr)?;
+    let start = Instant::now();
+    let mut tokens = 0;
+    let mut curve = Vec::new();
+    let levels: Vec<usize> = (0..by_level.len())
+        .filter(|&l| !by_level[l].is_empty())
+        .collect();
+    for step in 0..cfg.steps {
+        let pool = &by_level[levels[step % levels.len()]];
+        let picks: Vec<&(Vec<u32>, usize)> = (0..cfg.batch_size)
+            .map(|_| &pool[rng.random_range(0..pool.len())])
+            .collect();
+        let batch = batch_of(&picks, tok.eos_id, &device)?;
+        let loss = masked_loss(&twin.forward(&batch.inputs)?, &batch)?;
+        let lr = if step < cfg.warmup {
+            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
+        } else {
+            let p = (step - cfg.warmup) as f64 / cfg.steps.saturating_sub(cfg.warmup).max(1) as f64;
+            cfg.lr * (0.1 + 0.45 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos()))
+        };
+        opt.set_learning_rate(lr);
+        opt.backward_step(&loss)?;
+        tokens += batch.tokens;
+        let loss = loss.to_scalar::<f32>()?;
+        if !loss.is_finite() {
+            anyhow::bail!("fine-tuning diverged at step {step} (loss {loss})");
+        }
+        if step % 25 == 0 || step + 1 == cfg.steps {
+            curve.push((step, loss));
+        }
+        if !progress(step + 1, loss) {
+            break;
+        }
+    }
+    let path = out.join("model.safetensors");
+    varmap
+        .save(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let report = ReviserReport {
+        sampling: sampling.clone(),
+        config: cfg.clone(),
+        trajectories_by_context: by_context,
+        loss_curve: curve,
+        seconds: start.elapsed().as_secs_f64(),
+        tokens,
+    };
+    crate::io::write_json(&out.join("training.json"), &report)?;
+    Ok(report)
+}
+
+/// A reviser measured on one level: accuracy by revision step, and how often a revision turns
+/// its predecessor's answer around.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionSteps {
+    /// The level.
+    pub level: u8,
+    /// Problems of the level.
+    pub problems: usize,
+    /// Chains per problem.
+    pub chains: usize,
+    /// Per attempt (0: the first, a plain sample; k: the k-th revision), the share of chains
+    /// whose attempt is right.
+    pub accuracy: Vec<f64>,
+    /// Among revisions whose predecessor was wrong, the share that are right.
+    pub wrong_to_right: f64,
+    /// Among revisions whose predecessor was right, the share that are wrong.
+    pub right_to_wrong: f64,
+    /// Revisions after a wrong attempt, and after a right one.
+    pub after_wrong: usize,
+    /// Revisions after a right attempt.
+    pub after_right: usize,
+}
+
+/// Measures a reviser on the first `per_level` evaluation problems of each level: `chains`
+/// chains of `attempts` attempts per problem (the strategy `revisions`, plain template), seeded
+/// `seed`. `progress(done, total)` is called per problem and may return `false` to stop.
+pub fn measure_reviser(
+    reviser: &Path,
+    per_level: usize,
+    chains: usize,
+    attempts: usize,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize) -> bool,
+) -> anyhow::Result<Vec<RevisionSteps>> {
+    let device = Device::Cpu;
+    let mut policy = LocalPolicy::load(reviser, &device)
+        .with_context(|| format!("cannot load reviser {}", reviser.display()))?;
+    let mut verifier = VerifierSpec::Oracle.build(&device)?;
+    let spec = StrategySpec::Revisions {
+        chains,
+        selection: RevisionSelection::Majority,
+        template: RevisionTemplate::Plain,
+        aggregation: Aggregation::Last,
+    };
+    let problems: Vec<_> = toy::eval_split();
+    let mut out = Vec::new();
+    let total = per_level * toy::LEVELS as usize;
+    let mut done = 0;
+    for level in 1..=toy::LEVELS {
+        // right[chain][attempt] per problem, flattened over problems.
+        let mut right: Vec<Vec<bool>> = Vec::new();
+        let picked: Vec<_> = problems
+            .iter()
+            .filter(|p| p.level == Some(level))
+            .take(per_level)
+            .collect();
+        for p in &picked {
+            let sampling = SamplingParams::default();
+            let mut sink = |_: &SearchEvent| {};
+            let ctx = SearchContext {
+                problem: p,
+                policy: &mut policy,
+                verifier: verifier.as_mut(),
+                budget: chains * attempts,
+                seed: crate::data::problem_seed(seed, &p.id),
+                sampling: &sampling,
+                delimiter: "\n",
+                sink: &mut sink,
+                cancel: &CancelToken::new(),
+            };
+            let outcome = spec.run(ctx)?;
+            let mut grid = vec![vec![false; attempts]; chains];
+            for c in &outcome.candidates {
+                let ok = c
+                    .answer
+                    .as_deref()
+                    .is_some_and(|a| grade::equivalent(&p.answer, a));
+                if let Some((chain, k)) = attempt_of(&outcome.tree, c.leaf) {
+                    if let Some(cell) = grid.get_mut(chain - 1).and_then(|g| g.get_mut(k - 1)) {
+                        *cell = ok;
+                    }
+                }
+            }
+            right.extend(grid);
+            done += 1;
+            if !progress(done, total) {
+                anyhow::bail!("interrupted");
+            }
+        }
+        let n = right.len().max(1) as f64;
+        let accuracy = (0..attempts)
+            .map(|k| right.iter().filter(|g| g[k]).count() as f64 / n)
+            .collect();
+        let (mut after_wrong, mut after_right, mut fixed, mut broken) = (0, 0, 0, 0);
+        for g in &right {
+            for k in 1..attempts {
+                if g[k - 1] {
+                    after_right += 1;
+                    broken += usize::from(!g[k]);
+                } else {
+                    after_wrong += 1;
+                    fixed += usize::from(g[k]);
+                }
+            }
+        }
+        out.push(RevisionSteps {
+            level,
+            problems: picked.len(),
+            chains,
+            accuracy,
+            wrong_to_right: fixed as f64 / after_wrong.max(1) as f64,
+            right_to_wrong: broken as f64 / after_right.max(1) as f64,
+            after_wrong,
+            after_right,
+        });
+    }
+    Ok(out)
+}
+
+/// The measurement as a Markdown table: a row per level, a column per revision step.
+pub fn revision_steps_markdown(rows: &[RevisionSteps]) -> String {
+    let attempts = rows.first().map_or(0, |r| r.accuracy.len());
+    let mut s = String::from("| level | problems x chains |");
+    for k in 0..attempts {
+        s.push_str(&format!(" {k} |"));
+    }
+    s.push_str(" wrong → right | right → wrong |\n|---|---|");
+    s.push_str(&"---|".repeat(attempts + 2));
+    s.push('\n');
+    for r in rows {
+        s.push_str(&format!("| {} | {} x {} |", r.level, r.problems, r.chains));
+        for a in &r.accuracy {
+            s.push_str(&format!(" {a:.2} |"));
+        }
+        s.push_str(&format!(
+            " {:.3} ({}) | {:.3} ({}) |\n",
+            r.wrong_to_right, r.after_wrong, r.right_to_wrong, r.after_right
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +621,51 @@ mod tests {
             text: text.into(),
             correct,
         }
+    }
+
+    #[test]
+    fn trajectories_are_laid_out_as_revisions_are_and_only_targets_are_learned() {
+        let dir = tempfile::tempdir().unwrap();
+        super::super::policy::write_toy_model_files(dir.path(), &ToyArch::default()).unwrap();
+        let tok = TextTokenizer::load(&dir.path().join("tokenizer.json"), TOY_EOS, Some(TOY_EOS))
+            .unwrap();
+        let t = Trajectory {
+            context: vec!["1+2=4: 4\n\\boxed{4}".into(), "x".into()],
+            target: "1+2=3: 3\n\\boxed{3}".into(),
+        };
+        let (ids, first) = trajectory_ids(&tok, "1+2", &t).unwrap();
+        // BOS, the question and its newline, the attempts each followed by a blank line: what
+        // the policy is handed when the strategy revises (its prompt, then the context).
+        let text = tok.decode(&ids[1..first + 1]).unwrap();
+        assert_eq!(
+            text,
+            format!("1+2\n{}", RevisionTemplate::Plain.context(&t.context))
+        );
+        assert_eq!(ids[0], tok.eos_id);
+        assert_eq!(*ids.last().unwrap(), tok.eos_id);
+        assert_eq!(
+            tok.decode(&ids[first + 1..ids.len() - 1]).unwrap(),
+            t.target
+        );
+        // The loss mask covers the target and its end, nothing of the context.
+        let other = trajectory_ids(
+            &tok,
+            "1+2",
+            &Trajectory {
+                context: Vec::new(),
+                target: t.target.clone(),
+            },
+        )
+        .unwrap();
+        let batch = batch_of(&[&(ids.clone(), first), &other], tok.eos_id, &Device::Cpu).unwrap();
+        assert_eq!(batch.tokens, 2 * (t.target.chars().count() + 1));
+        let mask: Vec<Vec<f32>> = batch.mask.to_vec2().unwrap();
+        assert_eq!(mask[0].iter().position(|&m| m > 0.0), Some(first));
+        assert_eq!(mask[1].iter().position(|&m| m > 0.0), Some(other.1));
+        assert_eq!(
+            mask[0].iter().sum::<f32>() as usize,
+            t.target.chars().count() + 1
+        );
     }
 
     #[test]

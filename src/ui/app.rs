@@ -2,11 +2,13 @@
 
 use super::panels;
 use super::worker::{Job, Worker, WorkerEvent};
+use crate::data::revision::RevisionTemplate;
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::SamplingParams;
 use crate::runner::RunConfig;
+use crate::search::revisions::RevisionSelection;
 use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
-use crate::search::{Aggregation, NodeId, SearchEvent, SearchTree, StrategyKind};
+use crate::search::{Aggregation, NodeId, SearchEvent, SearchTree, StrategyKind, StrategySpec};
 use crate::store::Record;
 use crate::verify::VerifierSpec;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,12 @@ pub struct Settings {
     pub max_rounds: usize,
     /// Lookahead k of lookahead search.
     pub lookahead: usize,
+    /// Parallel chains P of revisions (each of N/P attempts).
+    pub chains: usize,
+    /// How revisions choose their answer.
+    pub revision_selection: RevisionSelection,
+    /// How a revision sees its chain's earlier attempts.
+    pub revision_template: RevisionTemplate,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -49,9 +57,32 @@ impl Default for Settings {
             beam_width: DEFAULT_BEAM_WIDTH,
             max_rounds: DEFAULT_MAX_ROUNDS,
             lookahead: 1,
+            chains: 4,
+            revision_selection: RevisionSelection::Hierarchical,
+            revision_template: RevisionTemplate::Plain,
             temperature: 1.0,
             seed: 0,
             level_filter: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The strategy with the parameters these settings give it.
+    pub fn spec(&self) -> StrategySpec {
+        match self.strategy.with(
+            self.aggregation,
+            self.beam_width,
+            self.max_rounds,
+            self.lookahead,
+        ) {
+            StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
+                chains: self.chains,
+                selection: self.revision_selection,
+                template: self.revision_template,
+                aggregation,
+            },
+            spec => spec,
         }
     }
 }
@@ -131,7 +162,19 @@ impl TreeInfo {
             }
             h += ")";
         }
-        let scored = s.strategy.uses_verifier();
+        if s.strategy == StrategyKind::Revisions {
+            h += &format!(
+                " ({} chains x {} attempts, {}",
+                s.chains,
+                s.budget / s.chains.max(1),
+                s.revision_selection.as_str()
+            );
+            if s.revision_template != RevisionTemplate::Plain {
+                h += &format!(", {} template", s.revision_template.as_str());
+            }
+            h += ")";
+        }
+        let scored = s.spec().uses_verifier();
         if scored {
             h += &format!(
                 " · verifier {} ({} of step scores)",
@@ -306,12 +349,7 @@ impl App {
             policy: policy.to_path_buf(),
             remote: Default::default(),
             verifier: settings.verifier.clone(),
-            strategy: settings.strategy.with(
-                settings.aggregation,
-                settings.beam_width,
-                settings.max_rounds,
-                settings.lookahead,
-            ),
+            strategy: settings.spec(),
             budget: settings.budget,
             sampling: SamplingParams {
                 temperature: settings.temperature,

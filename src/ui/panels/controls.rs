@@ -1,5 +1,7 @@
 //! The top bar: strategy, verifier, aggregation, budget, temperature, seed, Run and Cancel.
 
+use crate::data::revision::RevisionTemplate;
+use crate::search::revisions::RevisionSelection;
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
 use crate::verify::VerifierSpec;
@@ -9,7 +11,7 @@ pub const BUDGETS: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 const TIP_STRATEGY: &str = "How the budget is spent: majority voting, best-of-N (naive or \
     verifier-weighted) over whole samples, or a step-wise search against the verifier (beam \
-    search, lookahead search, DVTS)";
+    search, lookahead search, DVTS), or sequential revisions in parallel chains";
 const TIP_VERIFIER: &str = "What scores every step: the exact checker (oracle), the policy's own \
     log-probabilities, or a learned process/outcome reward model";
 const TIP_AGGREGATION: &str = "How a solution's step scores become one: the last step's (the \
@@ -20,6 +22,14 @@ const TIP_LOOKAHEAD: &str = "Lookahead k: steps rolled out greedily from each ca
     before the verifier scores it; costs N x (k + 1) generations";
 const TIP_MAX_ROUNDS: &str = "Rounds (steps) of search before the surviving prefixes are run to \
     the end of their solutions";
+const TIP_CHAINS: &str = "Chains P of sequential revisions: the budget is spent as P parallel \
+    chains of N/P attempts, each attempt written after its chain's 4 most recent ones; must \
+    divide the budget";
+const TIP_SELECTION: &str = "How revisions choose the answer: majority over every attempt, or \
+    hierarchical (verifier-weighted best-of-N within each chain, then across the chains)";
+const TIP_TEMPLATE: &str = "How a revision sees earlier attempts: plain (what the toy reviser is \
+    trained on) or prompted (headed attempts and a request to correct them, for models not \
+    trained to revise; weaker than a trained reviser)";
 const TIP_BUDGET: &str = "Generation budget N: generations (full-solution equivalents) per \
     problem; for beam search and DVTS, the number of beams";
 const TIP_TEMPERATURE: &str = "Sampling temperature of the policy (0: greedy)";
@@ -44,7 +54,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             .response
             .labelled_by(l.id)
             .on_hover_text(TIP_STRATEGY);
-        ui.add_enabled_ui(s.strategy.uses_verifier(), |ui| {
+        ui.add_enabled_ui(s.spec().uses_verifier(), |ui| {
             let l = label(ui, "Verifier", TIP_VERIFIER);
             egui::ComboBox::from_id_salt("verifier")
                 .selected_text(s.verifier.to_string())
@@ -99,6 +109,45 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .labelled_by(l.id)
                 .on_hover_text(TIP_MAX_ROUNDS);
         }
+        if s.strategy == StrategyKind::Revisions {
+            let chains: Vec<usize> = (1..=s.budget.max(1))
+                .filter(|p| s.budget.is_multiple_of(*p))
+                .collect();
+            let l = label(ui, "Chains", TIP_CHAINS);
+            egui::ComboBox::from_id_salt("chains")
+                .selected_text(format!("{} x {}", s.chains, s.budget / s.chains.max(1)))
+                .show_ui(ui, |ui| {
+                    for p in chains {
+                        let text = format!("{p} chains x {} attempts", s.budget / p);
+                        ui.selectable_value(&mut s.chains, p, text);
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_CHAINS);
+            let l = label(ui, "Selection", TIP_SELECTION);
+            egui::ComboBox::from_id_salt("revision-selection")
+                .selected_text(s.revision_selection.as_str())
+                .show_ui(ui, |ui| {
+                    for v in [RevisionSelection::Majority, RevisionSelection::Hierarchical] {
+                        ui.selectable_value(&mut s.revision_selection, v, v.as_str());
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_SELECTION);
+            let l = label(ui, "Template", TIP_TEMPLATE);
+            egui::ComboBox::from_id_salt("revision-template")
+                .selected_text(s.revision_template.as_str())
+                .show_ui(ui, |ui| {
+                    for t in [RevisionTemplate::Plain, RevisionTemplate::Prompted] {
+                        ui.selectable_value(&mut s.revision_template, t, t.as_str());
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_TEMPLATE);
+        }
         let mut k = BUDGETS
             .iter()
             .position(|&b| b >= s.budget)
@@ -112,6 +161,12 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             s.beam_width = s.beam_width.min(s.budget).max(1);
             while !s.budget.is_multiple_of(s.beam_width) {
                 s.beam_width -= 1;
+            }
+        }
+        if !s.budget.is_multiple_of(s.chains.max(1)) {
+            s.chains = s.chains.min(s.budget).max(1);
+            while !s.budget.is_multiple_of(s.chains) {
+                s.chains -= 1;
             }
         }
         let l = label(ui, "Temperature", TIP_TEMPERATURE);
