@@ -771,3 +771,94 @@ fn gui_takes_policy_verifier_and_sweep_and_refuses_bad_ones_before_opening() {
         stderr(&o)
     );
 }
+
+#[test]
+fn revisions_run_from_the_command_line_and_bad_ratios_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rev");
+    let reviser = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/toy/reviser");
+    let o = bin()
+        .args(["run", "--strategy", "revisions", "--revision-ratio", "2:2"])
+        .args(["--revision-selection", "hierarchical", "--budget", "4"])
+        .args(["--limit", "2", "--policy"])
+        .arg(&reviser)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["strategy"],
+        serde_json::json!({"kind": "revisions", "chains": 2, "selection": "hierarchical",
+            "template": "plain", "aggregation": "last"})
+    );
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    for line in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let labels: Vec<&str> = r["tree"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["text"].as_str())
+            .filter(|t| t.starts_with("chain "))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "chain 1 · attempt 1",
+                "chain 2 · attempt 1",
+                "chain 1 · attempt 2",
+                "chain 2 · attempt 2"
+            ]
+        );
+        assert_eq!(r["compute"]["generations"], 4);
+    }
+    assert!(stdout(&o).contains("revisions (P = 2 chains, hierarchical, last)"));
+    let bad = tmp.path().join("bad");
+    let bad = bad.to_str().unwrap();
+    assert_fails(
+        &[
+            "run",
+            "--strategy",
+            "revisions",
+            "--revision-ratio",
+            "4:2",
+            "--budget",
+            "4",
+            "--out",
+            bad,
+        ],
+        "--revision-ratio 4:2 spends 8 generations, but --budget is 4",
+    );
+    assert_fails(
+        &[
+            "run",
+            "--strategy",
+            "revisions",
+            "--chains",
+            "3",
+            "--budget",
+            "4",
+            "--out",
+            bad,
+        ],
+        "chains 3 must be at least 1 and divide the budget 4",
+    );
+    assert_fails(
+        &[
+            "run",
+            "--strategy",
+            "beam",
+            "--revision-ratio",
+            "2:2",
+            "--budget",
+            "4",
+            "--out",
+            bad,
+        ],
+        "--revision-ratio goes with --strategy revisions",
+    );
+    assert_fails(&["run", "--revision-ratio", "2x2"], "write L:P");
+}

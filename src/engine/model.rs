@@ -850,14 +850,14 @@ impl CausalLm {
                     next.push(tok);
                     continue;
                 }
-                if !row.gen.ended {
-                    // A search may continue this sample: keep what it ran.
-                    let mut tokens = prompt.to_vec();
-                    tokens.extend(&row.gen.tokens[..row.fed]);
-                    let seq = kv.row(slot)?;
-                    self.prefixes
-                        .insert(tokens, seq, Some(std::mem::take(&mut logits[slot])));
-                }
+                // A search may continue this sample, or (sequential revisions) write its next
+                // attempt after it: keep what it ran. A sample that ended keeps everything
+                // but the end token, which it never fed.
+                let mut tokens = prompt.to_vec();
+                tokens.extend(&row.gen.tokens[..row.fed]);
+                let seq = kv.row(slot)?;
+                self.prefixes
+                    .insert(tokens, seq, Some(std::mem::take(&mut logits[slot])));
             }
             if keep.is_empty() {
                 break;
