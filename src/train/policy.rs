@@ -264,15 +264,22 @@ pub fn make_batch(
         ids.push(tok.eos_id);
         seqs.push((ids, first_target));
     }
+    let refs: Vec<&(Vec<u32>, usize)> = seqs.iter().collect();
+    batch_of(&refs, tok.eos_id, device)
+}
+
+/// A batch of sequences, each `(ids, first)`: padded with `eos` to the longest, the loss mask
+/// on from position `first` (the prediction of the first target token) to the sequence's end.
+pub fn batch_of(seqs: &[&(Vec<u32>, usize)], eos: u32, device: &Device) -> anyhow::Result<Batch> {
     let t = seqs.iter().map(|(s, _)| s.len() - 1).max().unwrap_or(1);
     let (mut inp, mut tgt, mut msk) = (Vec::new(), Vec::new(), Vec::new());
     let mut tokens = 0;
-    for (s, first) in &seqs {
+    for (s, first) in seqs {
         for i in 0..t {
-            inp.push(*s.get(i).unwrap_or(&tok.eos_id));
-            tgt.push(*s.get(i + 1).unwrap_or(&tok.eos_id));
+            inp.push(*s.get(i).unwrap_or(&eos));
+            tgt.push(*s.get(i + 1).unwrap_or(&eos));
             let on = i >= *first && i + 1 < s.len();
-            tokens += on as usize;
+            tokens += usize::from(on);
             msk.push(if on { 1f32 } else { 0.0 });
         }
     }

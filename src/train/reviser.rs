@@ -12,8 +12,8 @@
 //! fit the policy's 512 tokens at level 5), and [`measure_reviser`] measures the result by
 //! revision step for its model card.
 
-use super::policy::{adamw, masked_loss, Batch, Twin};
-use super::reward::training_problems;
+use super::policy::{adamw, batch_of, masked_loss, Twin};
+use super::reward::{mix, training_problems};
 use crate::backend::{LocalPolicy, Policy};
 use crate::data::revision::RevisionTemplate;
 use crate::data::toy;
@@ -28,7 +28,7 @@ use crate::search::select::Aggregation;
 use crate::search::{CancelToken, SearchContext, SearchEvent, Strategy, StrategySpec};
 use crate::verify::VerifierSpec;
 use anyhow::Context;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -165,13 +165,6 @@ pub struct SampleProgress {
     pub correct: usize,
     /// Attempts sampled.
     pub attempts: usize,
-}
-
-fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Samples and grades `attempts` attempts at each training question, appending one JSON line
@@ -341,28 +334,6 @@ pub fn trajectory_ids(
     ids.extend(tok.encode(&t.target)?);
     ids.push(tok.eos_id);
     Ok((ids, first))
-}
-
-fn batch_of(seqs: &[&(Vec<u32>, usize)], eos: u32, device: &Device) -> anyhow::Result<Batch> {
-    let t = seqs.iter().map(|(s, _)| s.len() - 1).max().unwrap_or(1);
-    let (mut inp, mut tgt, mut msk) = (Vec::new(), Vec::new(), Vec::new());
-    let mut tokens = 0;
-    for (s, first) in seqs {
-        for i in 0..t {
-            inp.push(*s.get(i).unwrap_or(&eos));
-            tgt.push(*s.get(i + 1).unwrap_or(&eos));
-            let on = i >= *first && i + 1 < s.len();
-            tokens += usize::from(on);
-            msk.push(if on { 1f32 } else { 0.0 });
-        }
-    }
-    let n = seqs.len();
-    Ok(Batch {
-        inputs: Tensor::from_vec(inp, (n, t), device)?,
-        targets: Tensor::from_vec(tgt, (n, t), device)?,
-        mask: Tensor::from_vec(msk, (n, t), device)?,
-        tokens,
-    })
 }
 
 /// Fine-tunes the policy of `sampling` into a reviser on the trajectories of `questions`, with

@@ -135,7 +135,8 @@ pub struct LabelProgress {
     pub compute: ComputeMeter,
 }
 
-fn mix(a: u64, b: u64) -> u64 {
+/// SplitMix64's finaliser of `a` and `b`: seeds derived from a seed and an index.
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     // SplitMix64 finaliser: stable across platforms and versions.
     let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
