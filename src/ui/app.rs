@@ -747,6 +747,51 @@ mod tests {
     }
 
     #[test]
+    fn revisions_from_the_window_show_each_chain_as_a_path_of_attempts() {
+        let reviser = crate::engine::beside_crate("models/toy/reviser");
+        let app = App::new(&egui::Context::default(), reviser).unwrap();
+        let question = app.problems[0].question.clone();
+        let mut harness = Harness::builder()
+            .with_size([1600.0, 800.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the reviser to load", |a| {
+            matches!(a.model, ModelStatus::Ready(..))
+        });
+        harness.get_by_label("Strategy").click();
+        harness.run_steps(2);
+        harness.get_by_label("revisions").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.strategy, StrategyKind::Revisions);
+        // Its own parameters appear; the tree searches' do not.
+        harness.get_by_label("Chains");
+        harness.get_by_label("Selection");
+        harness.get_by_label("Template");
+        assert!(harness.query_by_label("Beam width").is_none());
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        harness.get_by_label("Run").click();
+        harness.run_steps(2);
+        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        // The default split: 4 chains of 4 attempts at budget 16, chosen hierarchically.
+        assert!((1..=16).contains(&record.candidates.len()));
+        assert_eq!(record.compute.generations, 16);
+        let labels: Vec<&str> = app
+            .tree
+            .nodes
+            .iter()
+            .map(|n| n.text.as_str())
+            .filter(|t| t.starts_with("chain "))
+            .collect();
+        assert_eq!(labels.len(), 16);
+        assert!(labels.contains(&"chain 4 · attempt 4"));
+        assert!(TreeInfo::of(&app.settings)
+            .header
+            .starts_with("revisions (4 chains x 4 attempts, hierarchical)"));
+    }
+
+    #[test]
     fn a_hostile_chat_template_fails_the_load_and_the_window_keeps_working() {
         let dir = tempfile::tempdir().unwrap();
         for f in std::fs::read_dir(default_policy_dir()).unwrap() {
