@@ -45,7 +45,7 @@ pub struct TrainReviserArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Training questions (fresh problems, levels in turn, none from the evaluation split).
-    #[arg(long, default_value_t = 800)]
+    #[arg(long, default_value_t = 600)]
     pub questions: usize,
     /// Attempts sampled per question.
     #[arg(long, default_value_t = 64)]
@@ -60,13 +60,13 @@ pub struct TrainReviserArgs {
     #[arg(long, default_value_t = 4)]
     pub per_question: usize,
     /// Optimiser steps.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 400)]
     pub steps: usize,
     /// Trajectories per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
     /// Peak learning rate (AdamW, warm-up then cosine decay).
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 1e-4)]
     pub lr: f64,
     /// The reviser's context in tokens: the question, 4 earlier level-5 attempts and the new
     /// one need about 600.

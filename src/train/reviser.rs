@@ -293,9 +293,9 @@ impl Default for ReviserTrainConfig {
         Self {
             seed: 0,
             per_question: 4,
-            steps: 600,
-            batch_size: 16,
-            lr: 5e-4,
+            steps: 400,
+            batch_size: 8,
+            lr: 1e-4,
             warmup: 30,
             context: 1024,
         }
