@@ -10,7 +10,7 @@ use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
 use crate::search::revisions::RevisionSelection;
 use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
-use crate::search::{Aggregation, CancelToken, StrategyKind, StrategySpec};
+use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::store::Summary;
 use crate::verify::VerifierSpec;
 use clap::Args;
@@ -196,20 +196,18 @@ impl RunArgs {
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             remote: self.remote.options(),
             verifier: self.verifier.clone(),
-            strategy: match kind.with(
-                self.aggregation,
-                self.beam_width,
-                self.max_rounds,
-                self.lookahead,
-            ) {
-                StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
-                    chains: self.revision_ratio.map_or(self.chains, |(_, p)| p),
-                    selection: self.revision_selection,
-                    template: self.revision_template,
-                    aggregation,
-                },
-                spec => spec,
-            },
+            strategy: kind
+                .with(
+                    self.aggregation,
+                    self.beam_width,
+                    self.max_rounds,
+                    self.lookahead,
+                )
+                .with_revisions(
+                    self.revision_ratio.map_or(self.chains, |(_, p)| p),
+                    self.revision_selection,
+                    self.revision_template,
+                ),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,

@@ -447,15 +447,8 @@ impl SweepConfig {
 
     /// The strategy `kind` with M (or P) = `m` and lookahead `k`, the rest from this sweep.
     fn setting(&self, kind: StrategyKind, m: usize, k: usize) -> StrategySpec {
-        match kind.with(self.aggregation, m, self.max_rounds, k) {
-            StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
-                chains: m,
-                selection: self.revision_selection,
-                template: self.revision_template,
-                aggregation,
-            },
-            spec => spec,
-        }
+        kind.with(self.aggregation, m, self.max_rounds, k)
+            .with_revisions(m, self.revision_selection, self.revision_template)
     }
 
     /// The runs, in the order they execute: the bins, the banks, then the tree searches by

@@ -207,6 +207,25 @@ impl StrategySpec {
         }
     }
 
+    /// The same strategy with these revision parameters, where it is sequential revisions
+    /// (any other strategy is returned as it is).
+    pub fn with_revisions(
+        self,
+        chains: usize,
+        selection: RevisionSelection,
+        template: RevisionTemplate,
+    ) -> Self {
+        match self {
+            Self::Revisions { aggregation, .. } => Self::Revisions {
+                chains,
+                selection,
+                template,
+                aggregation,
+            },
+            spec => spec,
+        }
+    }
+
     /// Whether it reads the verifier's scores to choose or to search.
     pub fn uses_verifier(&self) -> bool {
         match self {

@@ -317,12 +317,18 @@ pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<(candle_nn::AdamW,
 
 /// Learning rate at `step`: linear warm-up, then cosine decay to a tenth of the peak.
 pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
-    if step < cfg.warmup {
-        return cfg.lr * (step + 1) as f64 / cfg.warmup as f64;
+    warmup_cosine(cfg.lr, cfg.warmup, cfg.steps, step)
+}
+
+/// Learning rate at `step` of `steps`: linear warm-up over `warmup` steps to `peak`, then cosine
+/// decay to a tenth of it.
+pub fn warmup_cosine(peak: f64, warmup: usize, steps: usize, step: usize) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
     }
-    let p = (step - cfg.warmup) as f64 / (cfg.steps.saturating_sub(cfg.warmup).max(1)) as f64;
-    let min = cfg.lr * 0.1;
-    min + (cfg.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos())
+    let p = (step - warmup) as f64 / (steps.saturating_sub(warmup).max(1)) as f64;
+    let min = peak * 0.1;
+    min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos())
 }
 
 /// What a training run reports as it goes.

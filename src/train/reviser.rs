@@ -12,7 +12,7 @@
 //! fit the policy's 512 tokens at level 5), and [`measure_reviser`] measures the result by
 //! revision step for its model card.
 
-use super::policy::{adamw, batch_of, masked_loss, Twin};
+use super::policy::{adamw, batch_of, masked_loss, warmup_cosine, Twin};
 use super::reward::{mix, training_problems};
 use crate::backend::{LocalPolicy, Policy};
 use crate::data::revision::RevisionTemplate;
@@ -403,13 +403,7 @@ pub fn train_reviser(
             .collect();
         let batch = batch_of(&picks, tok.eos_id, &device)?;
         let loss = masked_loss(&twin.forward(&batch.inputs)?, &batch)?;
-        let lr = if step < cfg.warmup {
-            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
-        } else {
-            let p = (step - cfg.warmup) as f64 / cfg.steps.saturating_sub(cfg.warmup).max(1) as f64;
-            cfg.lr * (0.1 + 0.45 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos()))
-        };
-        opt.set_learning_rate(lr);
+        opt.set_learning_rate(warmup_cosine(cfg.lr, cfg.warmup, cfg.steps, step));
         opt.backward_step(&loss)?;
         tokens += batch.tokens;
         let loss = loss.to_scalar::<f32>()?;

@@ -70,20 +70,14 @@ impl Default for Settings {
 impl Settings {
     /// The strategy with the parameters these settings give it.
     pub fn spec(&self) -> StrategySpec {
-        match self.strategy.with(
-            self.aggregation,
-            self.beam_width,
-            self.max_rounds,
-            self.lookahead,
-        ) {
-            StrategySpec::Revisions { aggregation, .. } => StrategySpec::Revisions {
-                chains: self.chains,
-                selection: self.revision_selection,
-                template: self.revision_template,
-                aggregation,
-            },
-            spec => spec,
-        }
+        self.strategy
+            .with(
+                self.aggregation,
+                self.beam_width,
+                self.max_rounds,
+                self.lookahead,
+            )
+            .with_revisions(self.chains, self.revision_selection, self.revision_template)
     }
 }
 
