@@ -617,16 +617,22 @@ mod tests {
         harness.run_steps(3);
     }
 
-    #[test]
-    fn select_a_problem_press_run_and_find_the_result() {
-        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
-        let question = app.problems[0].question.clone();
+    /// The window on `app`, `width` points wide, once its policy has loaded.
+    fn loaded(app: App, width: f32) -> Harness<'static, App> {
         let mut harness = Harness::builder()
-            .with_size([1280.0, 800.0])
+            .with_size([width, 800.0])
             .build_ui_state(|ui, app: &mut App| app.show(ui), app);
         step_until(&mut harness, "the policy to load", |a| {
             matches!(a.model, ModelStatus::Ready(..))
         });
+        harness
+    }
+
+    #[test]
+    fn select_a_problem_press_run_and_find_the_result() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = app.problems[0].question.clone();
+        let mut harness = loaded(app, 1280.0);
 
         harness.get_by_label_contains(&question).click();
         harness.run_steps(2);
@@ -652,12 +658,7 @@ mod tests {
     fn choose_the_log_prob_verifier_and_its_scores_come_back() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let question = app.problems[2].question.clone();
-        let mut harness = Harness::builder()
-            .with_size([1280.0, 800.0])
-            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-        step_until(&mut harness, "the policy to load", |a| {
-            matches!(a.model, ModelStatus::Ready(..))
-        });
+        let mut harness = loaded(app, 1280.0);
         harness.get_by_label("Verifier").click();
         harness.run_steps(2);
         harness.get_by_label("logprob").click();
@@ -708,12 +709,7 @@ mod tests {
             .position(|p| p.level == Some(4))
             .unwrap();
         let question = app.problems[index].question.clone();
-        let mut harness = Harness::builder()
-            .with_size([1280.0, 800.0])
-            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-        step_until(&mut harness, "the policy to load", |a| {
-            matches!(a.model, ModelStatus::Ready(..))
-        });
+        let mut harness = loaded(app, 1280.0);
         harness.get_by_label("Strategy").click();
         harness.run_steps(2);
         harness.get_by_label("beam").click();
@@ -745,12 +741,7 @@ mod tests {
         let reviser = crate::engine::beside_crate("models/toy/reviser");
         let app = App::new(&egui::Context::default(), reviser).unwrap();
         let question = app.problems[0].question.clone();
-        let mut harness = Harness::builder()
-            .with_size([1600.0, 800.0])
-            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-        step_until(&mut harness, "the reviser to load", |a| {
-            matches!(a.model, ModelStatus::Ready(..))
-        });
+        let mut harness = loaded(app, 1600.0);
         harness.get_by_label("Strategy").click();
         harness.run_steps(2);
         harness.get_by_label("revisions").click();
