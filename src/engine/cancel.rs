@@ -1,12 +1,19 @@
 //! Cancellation: a flag shared between whoever runs a search and whoever may stop it. The
 //! engine checks it between decode steps, so a cancelled search stops within one forward pass.
+//! The same handle carries a count of the tokens sampled so far, which the engine bumps at
+//! every decode step: whoever holds a clone sees a batch progress while it runs, before any of
+//! its samples ends (the window's progress bar reads it).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A flag shared between whoever runs a search and whoever may stop it.
+/// A flag shared between whoever runs a search and whoever may stop it, with the count of
+/// tokens sampled under it.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    tokens: Arc<AtomicU64>,
+}
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -15,19 +22,31 @@ impl CancelToken {
     }
     /// Wraps an existing flag (for example the Ctrl-C flag).
     pub fn from_flag(flag: Arc<AtomicBool>) -> Self {
-        Self(flag)
+        Self {
+            flag,
+            tokens: Default::default(),
+        }
     }
-    /// Clears a previous request to stop.
+    /// Clears a previous request to stop, and the token count.
     pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst)
+        self.flag.store(false, Ordering::SeqCst);
+        self.tokens.store(0, Ordering::Relaxed);
     }
     /// Asks the search to stop.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst)
+        self.flag.store(true, Ordering::SeqCst)
     }
     /// Whether stopping was asked for.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+    }
+    /// Counts `n` tokens sampled.
+    pub fn count_tokens(&self, n: u64) {
+        self.tokens.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Tokens sampled since the last [`Self::reset`].
+    pub fn tokens(&self) -> u64 {
+        self.tokens.load(Ordering::Relaxed)
     }
     /// `Err(Cancelled)` once stopping was asked for.
     pub fn check(&self) -> Result<(), Cancelled> {

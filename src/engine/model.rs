@@ -831,6 +831,7 @@ impl CausalLm {
                 let (tok, lp) = sample(&logits[slot], params, &mut row.rng);
                 row.drawn += 1;
                 meter.generated_tokens += 1;
+                cancel.count_tokens(1);
                 meter.policy_flops += self.flops(prompt.len() + row.fed + 1);
                 let mut finished = row.drawn >= row.max_tokens;
                 if !params.ignore_eos && self.tokenizer.is_end(tok) {
