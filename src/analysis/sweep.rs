@@ -36,6 +36,14 @@ pub struct SeriesPoint {
     pub per_bin: Vec<f64>,
     /// Accuracy per dataset level.
     pub per_level: BTreeMap<u8, f64>,
+    /// Tokens the policy generated per problem at this budget, on average (read from the
+    /// records: a bank's share of its samples, a search's own count); 0 in curves computed
+    /// before this was kept.
+    #[serde(default)]
+    pub tokens: f64,
+    /// Inference FLOPs per problem at this budget (policy and verifier), on average.
+    #[serde(default)]
+    pub flops: f64,
 }
 
 /// A strategy setting's curve.
@@ -163,7 +171,24 @@ fn point(
         high: interval.1,
         per_bin,
         per_level: by_level.into_iter().map(|(l, v)| (l, mean(&v))).collect(),
+        tokens: 0.0,
+        flops: 0.0,
     }
+}
+
+/// Tokens generated and FLOPs spent per sample of a bank record, or per search record: the
+/// compute that a point of a curve averages.
+fn record_cost(r: &crate::store::Record, per_sample: bool) -> (f64, f64) {
+    let c = &r.compute;
+    let k = if per_sample {
+        r.candidates.len().max(1) as f64
+    } else {
+        1.0
+    };
+    (
+        c.generated_tokens as f64 / k,
+        (c.policy_flops + c.verifier_flops) / k,
+    )
 }
 
 /// Builds every curve of a sweep from its manifest and records.
@@ -188,6 +213,10 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     let mut searches: BTreeMap<(String, usize), SearchTally> = BTreeMap::new();
     let mut specs: HashMap<String, StrategySpec> = HashMap::new();
     let mut larger: Vec<Option<f64>> = vec![None; n];
+    // Per sample of the banks: (tokens, FLOPs) summed over records, and how many.
+    let mut bank_cost = (0.0f64, 0.0f64, 0usize);
+    // Per search setting and budget: the same over its records.
+    let mut search_cost: HashMap<(String, usize), (f64, f64, usize)> = HashMap::new();
     let mut bins_run = false;
     for r in records {
         let p = index[&r.record.id];
@@ -198,6 +227,8 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                     .or_insert_with(|| vec![Bank::default(); n]);
                 b[p] = Bank::from_candidates(&r.record.candidates);
                 predicted_tokens += r.record.compute.verifier_tokens;
+                let (t, f) = record_cost(&r.record, true);
+                bank_cost = (bank_cost.0 + t, bank_cost.1 + f, bank_cost.2 + 1);
             }
             SweepRun::Bins { .. } => {
                 bins_run = true;
@@ -220,6 +251,11 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                         )
                     });
                 e.2[p].push(f64::from(u8::from(r.record.correct)));
+                let (t, f) = record_cost(&r.record, false);
+                let c = search_cost
+                    .entry((strategy.to_string(), *budget))
+                    .or_default();
+                *c = (c.0 + t, c.1 + f, c.2 + 1);
             }
         }
     }
@@ -285,6 +321,10 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         } else {
             HashMap::new()
         };
+    let per_bank_sample = (
+        bank_cost.0 / bank_cost.2.max(1) as f64,
+        bank_cost.1 / bank_cost.2.max(1) as f64,
+    );
     for (k, choice) in BankChoice::ALL.into_iter().enumerate() {
         let kind = StrategyKind::parse(choice.as_str()).unwrap_or(StrategyKind::Majority);
         if !cfg.strategies.contains(&kind) || banks.is_empty() {
@@ -310,14 +350,18 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                 draws_all.extend(per_draw(&of_choice));
             }
             let s = summarise(b, draws_all);
-            points.push(point(
-                b,
-                b as f64,
-                &per_problem,
-                (s.low, s.high),
-                &oracle_bins,
-                &levels,
-            ));
+            points.push(SeriesPoint {
+                tokens: b as f64 * per_bank_sample.0,
+                flops: b as f64 * per_bank_sample.1,
+                ..point(
+                    b,
+                    b as f64,
+                    &per_problem,
+                    (s.low, s.high),
+                    &oracle_bins,
+                    &levels,
+                )
+            });
             settings.push(Setting {
                 label: label.clone(),
                 budget: b,
@@ -356,7 +400,11 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                     })
                     .collect();
                 let m = mean(&per_problem);
-                point(b, b as f64, &per_problem, (m, m), &oracle_bins, &levels)
+                SeriesPoint {
+                    tokens: b as f64 * per_bank_sample.0,
+                    flops: b as f64 * per_bank_sample.1,
+                    ..point(b, b as f64, &per_problem, (m, m), &oracle_bins, &levels)
+                }
             })
             .collect();
         series.push(Series {
@@ -373,14 +421,22 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         let var = per_problem.iter().map(|x| (x - m).powi(2)).sum::<f64>()
             / (per_problem.len().max(2) - 1) as f64;
         let half = 1.96 * (var / per_problem.len().max(1) as f64).sqrt();
-        let pt = point(
-            *budget,
-            *cost,
-            &per_problem,
-            ((m - half).max(0.0), (m + half).min(1.0)),
-            &oracle_bins,
-            &levels,
-        );
+        let spent = search_cost
+            .get(&(label.clone(), *budget))
+            .copied()
+            .unwrap_or_default();
+        let pt = SeriesPoint {
+            tokens: spent.0 / spent.2.max(1) as f64,
+            flops: spent.1 / spent.2.max(1) as f64,
+            ..point(
+                *budget,
+                *cost,
+                &per_problem,
+                ((m - half).max(0.0), (m + half).min(1.0)),
+                &oracle_bins,
+                &levels,
+            )
+        };
         settings.push(Setting {
             label: label.clone(),
             budget: *budget,

@@ -38,6 +38,24 @@ pub struct Axis {
     pub ticks: Vec<Tick>,
 }
 
+/// The range of a log axis over the positive values of `xs`: a quarter doubling beyond each
+/// end (around 1 when there is none).
+fn log_range(xs: &[f64]) -> (f64, f64) {
+    let lo = xs
+        .iter()
+        .copied()
+        .filter(|x| *x > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi >= lo {
+        (lo, hi)
+    } else {
+        (1.0, 1.0)
+    };
+    let margin = 2f64.powf(0.25);
+    (lo / margin, hi * margin)
+}
+
 impl Axis {
     /// A linear axis over `range` with a tick at each of `at`, labelled by `label`.
     pub fn linear(label: &str, range: (f64, f64), at: &[f64], fmt: impl Fn(f64) -> String) -> Self {
@@ -66,15 +84,7 @@ impl Axis {
     /// are powers of two (at every value of `xs` when that gives fewer than two ticks); past
     /// seven ticks every other one goes unlabelled.
     pub fn budgets(label: &str, xs: &[f64], budgets: &[usize]) -> Self {
-        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let (lo, hi) = if lo.is_finite() && hi.is_finite() && lo > 0.0 {
-            (lo, hi)
-        } else {
-            (1.0, 1.0)
-        };
-        let margin = 2f64.powf(0.25);
-        let range = (lo / margin, hi * margin);
+        let range = log_range(xs);
         // The budgets, and costs past them that are powers of two (lookahead's N·(k + 1)).
         let mut at: Vec<f64> = budgets
             .iter()
@@ -115,6 +125,62 @@ impl Axis {
                 .collect(),
         }
     }
+}
+
+impl Axis {
+    /// A log2 axis over positive `xs` (tokens, FLOPs): the range covers them with a margin of
+    /// a quarter doubling on each side; ticks at the round values 1, 2, 5 × 10^k inside it
+    /// (only the powers of ten when that gives more than seven, then every other one),
+    /// labelled compactly (`500`, `2k`, `1M`).
+    pub fn log2(label: &str, xs: &[f64]) -> Self {
+        let range = log_range(xs);
+        let inside = |mults: &[f64]| -> Vec<f64> {
+            let (a, b) = (
+                range.0.log10().floor() as i32,
+                range.1.log10().ceil() as i32,
+            );
+            (a..=b)
+                .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
+                .filter(|v| *v >= range.0 && *v <= range.1)
+                .collect()
+        };
+        let mut at = inside(&[1.0, 2.0, 5.0]);
+        if at.len() > 7 {
+            at = inside(&[1.0]);
+        }
+        while at.len() > 7 {
+            at = at.into_iter().step_by(2).collect();
+        }
+        if at.is_empty() {
+            at.push((range.0 * range.1).sqrt());
+        }
+        Self {
+            label: label.into(),
+            scale: Scale::Log2,
+            range,
+            ticks: at
+                .into_iter()
+                .map(|at| Tick {
+                    at,
+                    label: fmt_compact(at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A large number in a tick's few characters: `512`, `1.5k`, `64k`, `2M`, `1.2G`, `3T`.
+pub fn fmt_compact(x: f64) -> String {
+    let (v, unit) = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(d, _)| x.abs() >= *d)
+        .map_or((x, ""), |(d, u)| (x / d, u));
+    let digits = if v.abs() >= 10.0 || v.fract() == 0.0 {
+        0
+    } else {
+        1
+    };
+    format!("{v:.digits$}{unit}")
 }
 
 /// A number as a tick or note shows it: integers without decimals.
@@ -319,6 +385,26 @@ impl FigureData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log2_axis_ticks_powers_of_two_compactly() {
+        let a = Axis::log2("tokens", &[300.0, 5000.0, 5e6]);
+        assert_eq!(a.scale, Scale::Log2);
+        assert!(a.range.0 < 300.0 && a.range.1 > 5e6);
+        // 1-2-5 from 500 to 5M would be 13 ticks: the powers of ten.
+        let at: Vec<f64> = a.ticks.iter().map(|t| t.at).collect();
+        assert_eq!(at, vec![1e3, 1e4, 1e5, 1e6]);
+        let labels: Vec<&str> = a.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, vec!["1k", "10k", "100k", "1M"]);
+        let narrow = Axis::log2("tokens", &[300.0, 2500.0]);
+        let labels: Vec<&str> = narrow.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, vec!["500", "1k", "2k"]);
+        assert_eq!(fmt_compact(1.5e9), "1.5G");
+        assert_eq!(fmt_compact(64.0), "64");
+        assert_eq!(fmt_compact(2e6), "2M");
+        // No positive value: a usable axis all the same.
+        assert!(!Axis::log2("x", &[]).ticks.is_empty());
+    }
 
     #[test]
     fn csv_quotes_names_and_writes_numbers_that_read_back_exactly() {

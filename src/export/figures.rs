@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub enum Figure {
     /// Accuracy against generation budget per strategy setting, overall and per difficulty bin.
     Accuracy,
+    /// Accuracy against the tokens the policy generated per problem, overall and per bin.
+    ComputeTokens,
+    /// Accuracy against inference FLOPs (policy and verifier) per problem, overall and per bin.
+    ComputeFlops,
     /// Compute-optimal accuracy against weighted best-of-N, with the efficiency gain.
     Optimal,
     /// Problems per oracle difficulty bin, and accuracy by bin at the largest budget.
@@ -40,8 +44,10 @@ pub struct NoData {
 
 impl Figure {
     /// Every figure, in the order a set writes them.
-    pub const ALL: [Figure; 5] = [
+    pub const ALL: [Figure; 7] = [
         Self::Accuracy,
+        Self::ComputeTokens,
+        Self::ComputeFlops,
         Self::Optimal,
         Self::Bins,
         Self::Scores,
@@ -52,6 +58,8 @@ impl Figure {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accuracy => "accuracy",
+            Self::ComputeTokens => "compute-tokens",
+            Self::ComputeFlops => "compute-flops",
             Self::Optimal => "optimal",
             Self::Bins => "bins",
             Self::Scores => "scores",
@@ -82,6 +90,8 @@ impl Figure {
     ) -> Result<FigureData, NoData> {
         let built = match self {
             Self::Accuracy => accuracy(manifest, curves),
+            Self::ComputeTokens => compute(manifest, curves, Cost::Tokens),
+            Self::ComputeFlops => compute(manifest, curves, Cost::Flops),
             Self::Optimal => optimal(manifest, curves),
             Self::Bins => bins(manifest, curves),
             Self::Scores => scores(manifest, records),
@@ -178,6 +188,49 @@ fn no_records() -> String {
     "the sweep has no records yet".into()
 }
 
+/// The panels of an accuracy figure: all problems (with the 95% bands, but for the ceiling)
+/// and one per difficulty bin that holds problems, each drawing the `drawn` series at the x
+/// that `x_of` gives a point (a point without one is left out).
+fn accuracy_panels(
+    curves: &SweepCurves,
+    drawn: &[(&Series, &Look)],
+    x: &Axis,
+    x_of: &dyn Fn(&crate::analysis::sweep::SeriesPoint) -> Option<f64>,
+) -> Vec<Panel> {
+    let panel =
+        |title: String,
+         y_of: &dyn Fn(&crate::analysis::sweep::SeriesPoint, bool) -> Option<Point>| {
+            Panel {
+                title,
+                wide: false,
+                x: x.clone(),
+                y: Axis::accuracy(),
+                marks: drawn
+                    .iter()
+                    .map(|(s, look)| {
+                        let ceiling = s.label == CEILING;
+                        let points = s.points.iter().filter_map(|p| y_of(p, ceiling)).collect();
+                        line(&s.label, look, points)
+                    })
+                    .collect(),
+            }
+        };
+    let mut panels = vec![panel("all problems".into(), &|p, ceiling| {
+        x_of(p).map(|x| Point {
+            low: (!ceiling).then_some(p.low),
+            high: (!ceiling).then_some(p.high),
+            ..Point::at(x, p.accuracy)
+        })
+    })];
+    for b in bins_with_problems(curves) {
+        panels.push(panel(bin_title(b), &|p, _| {
+            let a = *p.per_bin.get(b - 1)?;
+            x_of(p).map(|x| Point::at(x, a))
+        }));
+    }
+    panels
+}
+
 /// Accuracy against generation budget: every series of the curves, a panel for all problems
 /// (with 95% interval bands) and one per difficulty bin.
 fn accuracy(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData, String> {
@@ -196,50 +249,64 @@ fn accuracy(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData
         .flat_map(|(s, _)| s.points.iter().map(|p| p.cost))
         .collect();
     let x = Axis::budgets("generation budget", &xs, &manifest.config.budgets);
-    let mut panels = vec![Panel {
-        title: "all problems".into(),
-        wide: false,
-        x: x.clone(),
-        y: Axis::accuracy(),
-        marks: drawn
-            .iter()
-            .map(|(s, look)| {
-                let ceiling = s.label == CEILING;
-                let points = s
-                    .points
-                    .iter()
-                    .map(|p| Point {
-                        low: (!ceiling).then_some(p.low),
-                        high: (!ceiling).then_some(p.high),
-                        ..Point::at(p.cost, p.accuracy)
-                    })
-                    .collect();
-                line(&s.label, look, points)
-            })
-            .collect(),
-    }];
-    for b in bins_with_problems(curves) {
-        panels.push(Panel {
-            title: bin_title(b),
-            wide: false,
-            x: x.clone(),
-            y: Axis::accuracy(),
-            marks: drawn
-                .iter()
-                .map(|(s, look)| {
-                    let points = s
-                        .points
-                        .iter()
-                        .filter_map(|p| p.per_bin.get(b - 1).map(|&a| Point::at(p.cost, a)))
-                        .collect();
-                    line(&s.label, look, points)
-                })
-                .collect(),
-        });
-    }
+    let panels = accuracy_panels(curves, &drawn, &x, &|p| Some(p.cost));
     Ok(FigureData {
         title: format!(
             "Accuracy by generation budget ({} problems, verifier {})",
+            curves.problems,
+            verifier_label(&manifest.config.verifier)
+        ),
+        panels,
+    })
+}
+
+/// What a compute figure puts on its horizontal axis.
+#[derive(Clone, Copy)]
+enum Cost {
+    Tokens,
+    Flops,
+}
+
+/// Accuracy against compute per problem (tokens generated or inference FLOPs, as the records
+/// measured them), every series of the curves but the ceiling, on a log2 axis: a panel for
+/// all problems (with bands) and one per difficulty bin.
+fn compute(
+    manifest: &SweepManifest,
+    curves: &SweepCurves,
+    cost: Cost,
+) -> Result<FigureData, String> {
+    let of = |p: &crate::analysis::sweep::SeriesPoint| match cost {
+        Cost::Tokens => p.tokens,
+        Cost::Flops => p.flops,
+    };
+    let looks = looks(curves);
+    let drawn: Vec<(&Series, &Look)> = curves
+        .series
+        .iter()
+        .zip(&looks)
+        .filter(|(s, _)| s.label != CEILING && s.points.iter().any(|p| of(p) > 0.0))
+        .collect();
+    if drawn.is_empty() {
+        return Err(if curves.series.is_empty() {
+            no_records()
+        } else {
+            "the records carry no compute counts (a sweep older than them)".into()
+        });
+    }
+    let xs: Vec<f64> = drawn
+        .iter()
+        .flat_map(|(s, _)| s.points.iter().map(of))
+        .filter(|&x| x > 0.0)
+        .collect();
+    let (label, unit) = match cost {
+        Cost::Tokens => ("tokens generated per problem", "tokens"),
+        Cost::Flops => ("inference FLOPs per problem", "FLOPs"),
+    };
+    let x = Axis::log2(label, &xs);
+    let panels = accuracy_panels(curves, &drawn, &x, &|p| Some(of(p)).filter(|&v| v > 0.0));
+    Ok(FigureData {
+        title: format!(
+            "Accuracy by {unit} per problem ({} problems, verifier {})",
             curves.problems,
             verifier_label(&manifest.config.verifier)
         ),
@@ -633,7 +700,10 @@ mod tests {
             assert_eq!(Figure::parse(f.as_str()), Ok(f));
         }
         let err = Figure::parse("flops").unwrap_err();
-        assert!(err.contains("accuracy, optimal, bins, scores"), "{err}");
+        assert!(
+            err.contains("accuracy, compute-tokens, compute-flops, optimal, bins, scores"),
+            "{err}"
+        );
     }
 
     #[test]

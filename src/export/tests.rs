@@ -49,8 +49,13 @@ fn record(p: usize, correct: bool, candidates: Vec<Candidate>) -> Record {
         reference: "42".into(),
         answer: Some("42".into()),
         correct,
+        // 8 samples of 4 tokens, a searched problem as much.
+        compute: ComputeMeter {
+            generated_tokens: 32,
+            policy_flops: 8e6,
+            ..Default::default()
+        },
         candidates,
-        compute: ComputeMeter::default(),
         seed: 0,
         tree: None,
         chosen: None,
@@ -532,6 +537,12 @@ fn a_figure_without_data_is_skipped_in_the_set_and_refused_alone() {
             "accuracy.svg",
             "accuracy.csv",
             "accuracy.json",
+            "compute-tokens.svg",
+            "compute-tokens.csv",
+            "compute-tokens.json",
+            "compute-flops.svg",
+            "compute-flops.csv",
+            "compute-flops.json",
             "optimal.svg",
             "optimal.csv",
             "optimal.json",
