@@ -810,6 +810,78 @@ pub struct SweepManifest {
     pub thinkscale_version: String,
 }
 
+impl SweepManifest {
+    /// The manifest of `config` before it runs: the policy's and the verifiers' files hashed,
+    /// the policy's size (`params`). A larger policy is the caller's to add.
+    pub fn of(config: &SweepConfig, params: u64) -> anyhow::Result<Self> {
+        let mut models = model_identities("policy", &config.policy)?;
+        for v in std::iter::once(&config.verifier).chain(&config.judges) {
+            if let VerifierSpec::Prm(dir) = v {
+                models.extend(model_identities("verifier", dir)?);
+            }
+        }
+        Ok(Self {
+            config: config.clone(),
+            models,
+            policies: vec![PolicyFacts::read("policy", &config.policy, params)],
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        })
+    }
+}
+
+/// Where a run of one problem started by hand (the window's Run) is kept under `root`: one
+/// directory per configuration, `STRATEGY-bBUDGET-sSEED-HASH` (the hash of the whole
+/// configuration), so reruns with the same settings gather in one sweep.
+pub fn single_dir(root: &Path, config: &RunConfig) -> PathBuf {
+    let sweep = SweepConfig::single(config);
+    let hash = Sha256::digest(serde_json::to_vec(&sweep).unwrap_or_default());
+    let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    root.join(format!(
+        "{}-b{}-s{}-{short}",
+        config.strategy.kind().as_str(),
+        config.budget,
+        config.seed
+    ))
+}
+
+/// Keeps `record`, searched by hand with `config` (a policy of `params` parameters), in the
+/// sweep of one at [`single_dir`]: the directory and its `sweep.json` are made on first use,
+/// then each record is appended to `records.jsonl` as a line of that sweep, so `thinkscale
+/// plot` and the window's "Open sweep" read it like any run. Returns the directory.
+pub fn record_one(
+    root: &Path,
+    config: &RunConfig,
+    params: u64,
+    record: &Record,
+) -> anyhow::Result<PathBuf> {
+    let dir = single_dir(root, config);
+    let sweep = SweepConfig::single(config);
+    let manifest_path = dir.join("sweep.json");
+    if manifest_path.exists() {
+        let (manifest, _) = load(&dir)?;
+        if manifest.config != sweep {
+            anyhow::bail!(
+                "{} holds a sweep of another configuration; not adding to it",
+                dir.display()
+            );
+        }
+    } else {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        write_json(&manifest_path, &SweepManifest::of(&sweep, params)?)?;
+    }
+    let run = sweep
+        .runs()
+        .into_iter()
+        .next()
+        .context("the run's sweep of one has no run")?;
+    JsonlAppender::open(&dir.join("records.jsonl"))?.append(&SweepRecord {
+        run,
+        record: record.clone(),
+    })?;
+    Ok(dir)
+}
+
 /// What a sweep reports while it goes.
 #[derive(Debug, Clone)]
 pub enum SweepEvent {
@@ -928,7 +1000,6 @@ pub fn run(
         _ => None,
     };
     if fresh {
-        let mut models = model_identities("policy", &config.policy)?;
         let exchange = config.larger_policy.is_some() || config.larger_typed.is_some();
         let params = |p: &dyn Policy, role: &str| match p.params() {
             Some(n) => Ok(n),
@@ -938,33 +1009,18 @@ pub fn run(
             ),
             None => Ok(0),
         };
-        let mut policies = vec![PolicyFacts::read(
-            "policy",
-            &config.policy,
-            params(policy.as_ref(), "policy")?,
-        )];
+        let mut manifest = SweepManifest::of(config, params(policy.as_ref(), "policy")?)?;
         if let (Some(dir), Some(l)) = (&config.larger_policy, &larger) {
-            models.extend(model_identities("larger-policy", dir)?);
-            policies.push(PolicyFacts::read(
+            manifest
+                .models
+                .extend(model_identities("larger-policy", dir)?);
+            manifest.policies.push(PolicyFacts::read(
                 "larger-policy",
                 dir,
                 params(l.as_ref(), "larger policy")?,
             ));
         }
-        for v in std::iter::once(&config.verifier).chain(&config.judges) {
-            if let VerifierSpec::Prm(dir) = v {
-                models.extend(model_identities("verifier", dir)?);
-            }
-        }
-        write_json(
-            &out.join("sweep.json"),
-            &SweepManifest {
-                config: config.clone(),
-                models,
-                policies,
-                thinkscale_version: env!("CARGO_PKG_VERSION").into(),
-            },
-        )?;
+        write_json(&out.join("sweep.json"), &manifest)?;
     }
     let mut file = JsonlAppender::open(&records_path)?;
     let mut count = done.len();
