@@ -1,32 +1,47 @@
 #!/usr/bin/env bash
-# Takes assets/screenshot.png: the workbench under Xvfb after searching one problem.
+# Takes the README's two screenshots of the workbench under Xvfb, with no clicks:
+#   assets/screenshot.png        beam search, N = 64, on a level-4 toy problem against the toy
+#                                PRM (thinkscale gui --problem ... --run), the tree and the
+#                                step-score chart;
+#   assets/screenshot-plots.png  the Plots tab on a small sweep of the toy world (majority,
+#                                weighted best-of-N and beam search at N = 1 ... 16, 60
+#                                problems), run first with `thinkscale sweep`.
+# The window starts from its own settings file (strategy beam, budget 64), so the user's
+# settings are untouched; its runs are kept under a temporary directory.
 # Needs: apt-get install xvfb libgl1-mesa-dri libegl1 libegl-mesa0 libgl1 libglx-mesa0
 #        mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
-#        imagemagick xdotool
-# Usage: scripts/screenshot.sh [X Y of a problem in the list] [X Y of the Run button]
-# With VERIFIER=1 it first picks the toy PRM in the verifier box (coordinates of an older
-# layout: check them against the window before relying on them); by default it keeps the
-# verifier of the settings (oracle on a fresh start).
+#        imagemagick
+# Usage: scripts/screenshot.sh   (WAIT=seconds for the search, default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
-Xvfb :99 -screen 0 1280x800x24 >/dev/null 2>&1 &
+bin=$PWD/target/release/thinkscale
+tmp=$(mktemp -d)
+Xvfb :99 -screen 0 1600x1000x24 >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $app $xvfb 2>/dev/null || true' EXIT
+app=
+trap 'kill $app $xvfb 2>/dev/null || true; rm -rf "$tmp"' EXIT
 export DISPLAY=:99
 sleep 1
-./target/release/thinkscale &
+
+# The tree: beam search with 16 beams of width 4 ... at N = 64, started by --run.
+printf '{"strategy": "beam", "budget": 64, "beam_width": 4}\n' >"$tmp/settings.json"
+(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+  "$bin" gui --verifier toy-prm --problem toy-L4-003 --run) &
 app=$!
-sleep 4
-if [ "${VERIFIER:-0}" = 1 ]; then
-  xdotool mousemove 370 12 click 1   # the verifier box
-  sleep 1
-  xdotool mousemove 355 86 click 1   # toy-prm
-  sleep 1
-fi
-xdotool mousemove "${1:-80}" "${2:-325}" click 1
-sleep 1
-xdotool mousemove "${3:-1200}" "${4:-12}" click 1
-sleep "${WAIT:-4}"
+sleep "${WAIT:-20}"
 import -window root assets/screenshot.png
+kill $app
+wait $app 2>/dev/null || true
 echo "wrote assets/screenshot.png"
+
+# The plots: a small sweep, then the window opened on it (the Plots tab, budget slider at 16).
+"$bin" sweep --strategies majority,weighted-best-of-n,beam --budgets 1,2,4,8,16 \
+  --beam-widths 4 --verifier toy-prm --limit 60 --out "$tmp/sweep-toy"
+printf '{"strategy": "weighted-best-of-n", "budget": 16}\n' >"$tmp/settings.json"
+(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+  "$bin" gui --open "$tmp/sweep-toy") &
+app=$!
+sleep 8
+import -window root assets/screenshot-plots.png
+echo "wrote assets/screenshot-plots.png"

@@ -6,9 +6,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let run = thinkscale::cli::main().and_then(|next| match next {
         thinkscale::cli::Next::Exit(code) => Ok(code),
-        thinkscale::cli::Next::Window(a) => {
-            thinkscale::ui::run(a.policy, a.verifier, a.open).map(|_| ExitCode::SUCCESS)
-        }
+        thinkscale::cli::Next::Window(a) => thinkscale::ui::run(thinkscale::ui::Launch {
+            policy: a.policy,
+            verifier: a.verifier,
+            open: a.open,
+            problem: a.problem,
+            run: a.run,
+        })
+        .map(|_| ExitCode::SUCCESS),
     });
     match run {
         Ok(code) => code,

@@ -752,7 +752,7 @@ fn gui_takes_policy_verifier_and_sweep_and_refuses_bad_ones_before_opening() {
     let help = run(&["gui", "--help"]);
     assert!(help.status.success(), "{}", stderr(&help));
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--policy", "--verifier", "--open"] {
+    for flag in ["--policy", "--verifier", "--open", "--problem", "--run"] {
         assert!(text.contains(flag), "gui --help lacks {flag}: {text}");
     }
     let o = run(&["gui", "--verifier", "nope"]);
@@ -770,6 +770,16 @@ fn gui_takes_policy_verifier_and_sweep_and_refuses_bad_ones_before_opening() {
         "{}",
         stderr(&o)
     );
+    let o = run(&["gui", "--problem", "toy-nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--problem toy-nope: no toy problem has this id"),
+        "{}",
+        stderr(&o)
+    );
+    // --run needs a problem.
+    let o = run(&["gui", "--run"]);
+    assert!(!o.status.success());
 }
 
 #[test]

@@ -76,6 +76,12 @@ pub struct GuiArgs {
     /// A sweep directory to open in the Plots tab.
     #[arg(long)]
     pub open: Option<std::path::PathBuf>,
+    /// A toy problem to select, by id (e.g. toy-eval-0042).
+    #[arg(long)]
+    pub problem: Option<String>,
+    /// Search the selected problem with the saved settings as soon as the policy has loaded.
+    #[arg(long, requires = "problem")]
+    pub run: bool,
 }
 
 /// What the binary does after parsing: exit with a code, or open the window.
@@ -162,6 +168,11 @@ pub fn main() -> anyhow::Result<Next> {
                         "--open {}: not a sweep directory (no sweep.json)",
                         dir.display()
                     );
+                }
+            }
+            if let Some(id) = &args.problem {
+                if !crate::data::toy::eval_split().iter().any(|p| &p.id == id) {
+                    anyhow::bail!("--problem {id}: no toy problem has this id");
                 }
             }
             return Ok(Next::Window(args));

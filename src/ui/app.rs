@@ -45,6 +45,12 @@ pub struct Settings {
     pub seed: u64,
     /// Show only this level in the problem list.
     pub level_filter: Option<u8>,
+    /// Nucleus sampling: the smallest set of tokens whose probability reaches this.
+    pub top_p: f64,
+    /// The strategies a sweep started in the window runs.
+    pub sweep_strategies: Vec<StrategyKind>,
+    /// How many problems a sweep started in the window runs.
+    pub sweep_problems: usize,
 }
 
 impl Default for Settings {
@@ -63,6 +69,13 @@ impl Default for Settings {
             temperature: 1.0,
             seed: 0,
             level_filter: None,
+            top_p: 1.0,
+            sweep_strategies: vec![
+                StrategyKind::Majority,
+                StrategyKind::WeightedBestOfN,
+                StrategyKind::Beam,
+            ],
+            sweep_problems: 20,
         }
     }
 }
@@ -88,20 +101,48 @@ pub enum Command {
     SelectProblem(usize),
     /// Run the selected problem with the current settings.
     Run,
+    /// Load this policy (a directory or GGUF file) on a new worker.
+    SetPolicy(PathBuf),
     /// Stop the running search.
     Cancel,
     /// Inspect a node of the tree.
     SelectNode(NodeId),
+    /// Look at the tree this way.
+    SetCamera(panels::tree_view::Camera),
+    /// Collapse the branches under a node, or expand them again.
+    ToggleCollapse(NodeId),
+    /// Expand every collapsed branch.
+    ExpandAll,
     /// Replace the settings.
     SetSettings(Settings),
     /// Write the figure set of the sweep in this directory (on a thread of its own).
     ExportFigures(PathBuf),
     /// Read a sweep directory for the Plots tab (on a thread of its own).
     OpenSweep(PathBuf),
+    /// Read a second sweep to draw over the first.
+    OpenOverlay(PathBuf),
+    /// Stop drawing the overlay.
+    CloseOverlay,
     /// Plot this difficulty bin (0: all problems).
     SetPlotBin(usize),
+    /// Plot this figure.
+    SetPlotFigure(Figure),
+    /// Plot this panel of the figure (for figures whose panels are not bins).
+    SetPlotPanel(usize),
+    /// Write the figure on screen to this file (`.svg` or `.png`, with its CSV and JSON).
+    ExportPlot(PathBuf),
+    /// Write the tree on screen to this SVG file.
+    ExportTree(PathBuf),
+    /// Run this sweep into this directory (resuming it if it holds the same sweep).
+    StartSweep(Box<crate::runner::sweep::SweepConfig>, PathBuf),
+    /// Stop the sweep running from the window.
+    CancelSweep,
     /// Show the tree or the plots in the centre.
     SetView(View),
+    /// Filter the problem list by this text.
+    SetProblemQuery(String),
+    /// Show only this difficulty bin's problems (of the open sweep), or all.
+    SetBinFilter(Option<usize>),
 }
 
 /// What the centre of the window shows.
@@ -114,15 +155,10 @@ pub enum View {
     Plots,
 }
 
-/// A sweep read for the Plots tab: its manifest and every curve.
-pub struct LoadedSweep {
-    /// Where it is.
-    pub dir: PathBuf,
-    /// Its `sweep.json`.
-    pub manifest: crate::runner::sweep::SweepManifest,
-    /// Its curves.
-    pub curves: crate::analysis::sweep::SweepCurves,
-}
+pub use super::sweeps::LoadedSweep;
+use super::sweeps::{Loading, SweepJob};
+use crate::export::Figure;
+use std::sync::Arc;
 
 /// State of the policy on the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,10 +214,11 @@ impl TreeInfo {
         } else {
             h += " · no verifier";
         }
-        h += &format!(
-            " · budget N = {} · temperature {} · seed {}",
-            s.budget, s.temperature, s.seed
-        );
+        h += &format!(" · budget N = {} · temperature {}", s.budget, s.temperature);
+        if s.top_p < 1.0 {
+            h += &format!(" · top-p {}", s.top_p);
+        }
+        h += &format!(" · seed {}", s.seed);
         Self { header: h, scored }
     }
 }
@@ -204,7 +241,11 @@ pub struct App {
     /// The tree of the current (or last) search, mirrored from events.
     pub tree: SearchTree,
     /// The tree's layout, recomputed when events change it (not every frame).
-    pub tree_pos: Vec<egui::Pos2>,
+    pub tree_layout: panels::tree_view::TreeLayout,
+    /// How the tree is looked at.
+    pub tree_camera: panels::tree_view::Camera,
+    /// Nodes whose branches are collapsed.
+    pub collapsed: std::collections::BTreeSet<NodeId>,
     /// Which search drew the tree.
     pub tree_info: Option<TreeInfo>,
     /// The last finished search.
@@ -213,10 +254,13 @@ pub struct App {
     pub chosen_leaf: Option<NodeId>,
     /// The node being inspected.
     pub selected_node: Option<NodeId>,
-    /// Verdicts of problems run this session, by id.
-    pub verdicts: BTreeMap<String, bool>,
-    /// Accuracy of this session by level.
-    pub tally: Tally,
+    /// Verdicts of problems run this session, by the settings they ran under (the tree
+    /// header, [`TreeInfo::of`]) and problem id; a rerun replaces the earlier verdict.
+    pub verdicts: BTreeMap<(String, String), bool>,
+    /// What the problem list's search box holds.
+    pub problem_query: String,
+    /// Show only the problems of this difficulty bin of the open sweep.
+    pub bin_filter: Option<usize>,
     /// The last error, shown until the next run.
     pub error: Option<String>,
     /// The figure export under way (its result arrives here), and the last one's outcome.
@@ -224,17 +268,43 @@ pub struct App {
     /// What the last figure export wrote, or why it failed.
     pub export_status: Option<Result<String, String>>,
     /// The sweep open in the Plots tab.
-    pub sweep: Option<LoadedSweep>,
+    pub sweep: Option<Arc<LoadedSweep>>,
     /// The sweep being read.
-    pub sweep_loading: Option<std::sync::mpsc::Receiver<Result<LoadedSweep, String>>>,
+    pub sweep_loading: Option<Loading>,
+    /// A second sweep drawn over the first (dashed), to compare two.
+    pub overlay: Option<Arc<LoadedSweep>>,
+    /// The overlay being read.
+    pub overlay_loading: Option<Loading>,
+    /// The sweep running from the window.
+    pub sweep_job: Option<SweepJob>,
+    /// When the running sweep's curves were last re-read.
+    last_reload: Option<std::time::Instant>,
+    /// Records landed since the curves were last re-read.
+    reload_pending: bool,
     /// The bin the Plots tab draws (0: all problems).
     pub plot_bin: usize,
+    /// The figure the Plots tab draws.
+    pub plot_figure: Figure,
+    /// The panel it draws, for figures whose panels are not bins (the exchange's ratio R).
+    pub plot_panel: usize,
+    /// The plot or tree export under way.
+    pub plot_export: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    /// What the last plot or tree export wrote, or why it failed.
+    pub plot_status: Option<Result<String, String>>,
     /// The centre's view.
     pub view: View,
+    /// Where runs started in the window are kept (`None`: not kept): a sweep directory per
+    /// configuration under it ([`crate::runner::sweep::record_one`]).
+    pub runs_dir: Option<PathBuf>,
+    /// The sweep directory the last run was kept in.
+    pub kept: Option<PathBuf>,
+    /// Run the selected problem as soon as the policy has loaded (`thinkscale gui --run`).
+    pub run_when_ready: bool,
     /// Where the settings are kept between launches (`None`: not kept).
     settings_path: Option<PathBuf>,
     policy: PathBuf,
     worker: Worker,
+    ctx: egui::Context,
 }
 
 /// Where the window keeps its settings between launches: `$THINKSCALE_SETTINGS`, else
@@ -314,23 +384,39 @@ impl App {
             model: ModelStatus::Loading,
             running: None,
             tree: SearchTree::new(""),
-            tree_pos: Vec::new(),
+            tree_layout: Default::default(),
+            tree_camera: Default::default(),
+            collapsed: Default::default(),
             tree_info: None,
             last: None,
             chosen_leaf: None,
             selected_node: None,
             verdicts: BTreeMap::new(),
-            tally: Tally::new(),
+            problem_query: String::new(),
+            bin_filter: None,
             error: settings_error,
             export: None,
             export_status: None,
             settings_path,
+            runs_dir: None,
+            kept: None,
+            run_when_ready: false,
             sweep: None,
             sweep_loading: None,
+            overlay: None,
+            overlay_loading: None,
+            sweep_job: None,
+            last_reload: None,
+            reload_pending: false,
             plot_bin: 0,
+            plot_figure: Figure::Accuracy,
+            plot_panel: 0,
+            plot_export: None,
+            plot_status: None,
             view: View::Tree,
             policy,
             worker,
+            ctx: ctx.clone(),
         })
     }
 
@@ -347,6 +433,7 @@ impl App {
             budget: settings.budget,
             sampling: SamplingParams {
                 temperature: settings.temperature,
+                top_p: settings.top_p,
                 ..Default::default()
             },
             step_delimiter: "\n".into(),
@@ -358,6 +445,20 @@ impl App {
         }
     }
 
+    /// The sweep "Run sweep" starts: the window's settings at the budgets up to the budget
+    /// slider's, for the chosen strategies, on the first problems of the toy evaluation split;
+    /// sampling strategies read one shared bank of samples.
+    pub fn sweep_config(&self) -> crate::runner::sweep::SweepConfig {
+        let s = &self.settings;
+        let mut c = crate::runner::sweep::SweepConfig::single(&Self::config_for(s, &self.policy));
+        c.strategies = s.sweep_strategies.clone();
+        c.budgets = panels::plots::sweep_budgets(s.budget);
+        c.limit = Some(s.sweep_problems.max(1));
+        c.shared_bank = true;
+        c.draws = 20;
+        c
+    }
+
     /// Applies one command.
     pub fn apply(&mut self, cmd: Command) {
         match cmd {
@@ -365,7 +466,9 @@ impl App {
                 self.selected = Some(i);
                 if self.running.is_none() {
                     self.tree = SearchTree::new(&self.problems[i].question);
-                    self.tree_pos = panels::tree_view::layout(&self.tree);
+                    self.collapsed.clear();
+                    self.tree_camera = Default::default();
+                    self.relayout();
                     self.tree_info = None;
                     self.last = None;
                     self.chosen_leaf = None;
@@ -374,8 +477,20 @@ impl App {
             }
             Command::SelectProblem(_) => {}
             Command::Run => self.start_run(),
+            Command::SetPolicy(p) => self.set_policy(p),
             Command::Cancel => self.worker.cancel(),
             Command::SelectNode(id) => self.selected_node = Some(id),
+            Command::SetCamera(c) => self.tree_camera = c,
+            Command::ToggleCollapse(id) => {
+                if !self.collapsed.remove(&id) {
+                    self.collapsed.insert(id);
+                }
+                self.relayout();
+            }
+            Command::ExpandAll => {
+                self.collapsed.clear();
+                self.relayout();
+            }
             Command::SetSettings(s) => {
                 if let Some(p) = &self.settings_path {
                     if let Err(e) = s.save(p) {
@@ -389,34 +504,153 @@ impl App {
             }
             Command::ExportFigures(dir) => self.export_figures(dir),
             Command::OpenSweep(dir) => self.open_sweep(dir),
+            Command::OpenOverlay(dir) => {
+                let ctx = self.ctx.clone();
+                match Loading::start(dir, move || ctx.request_repaint()) {
+                    Ok(l) => self.overlay_loading = Some(l),
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            Command::CloseOverlay => self.overlay = None,
             Command::SetPlotBin(b) => self.plot_bin = b,
+            Command::SetPlotFigure(f) => {
+                self.plot_figure = f;
+                self.plot_panel = 0;
+            }
+            Command::SetPlotPanel(p) => self.plot_panel = p,
+            Command::ExportPlot(path) => self.export_plot(path),
+            Command::ExportTree(path) => self.export_tree(&path),
+            Command::StartSweep(config, dir) => self.start_sweep(*config, dir),
+            Command::CancelSweep => {
+                if let Some(j) = &self.sweep_job {
+                    j.cancel();
+                }
+            }
             Command::SetView(v) => self.view = v,
+            Command::SetProblemQuery(q) => self.problem_query = q,
+            Command::SetBinFilter(b) => self.bin_filter = b,
         }
     }
 
     /// Reads the sweep in `dir` (records and curves) on a thread of its own; the Plots tab
     /// shows it when it arrives, and a failure lands in `error`.
     pub fn open_sweep(&mut self, dir: PathBuf) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("thinkscale-open-sweep".into())
-            .spawn(move || {
-                let loaded = crate::runner::sweep::load(&dir)
-                    .map(|(manifest, records)| LoadedSweep {
-                        curves: crate::analysis::sweep::curves(&manifest, &records),
-                        manifest,
-                        dir,
-                    })
-                    .map_err(|e| format!("{e:#}"));
-                let _ = tx.send(loaded);
-            });
-        match spawned {
-            Ok(_) => {
-                self.sweep_loading = Some(rx);
+        let ctx = self.ctx.clone();
+        match Loading::start(dir, move || ctx.request_repaint()) {
+            Ok(l) => {
+                self.sweep_loading = Some(l);
                 self.view = View::Plots;
             }
-            Err(e) => self.error = Some(format!("cannot read the sweep: {e}")),
+            Err(e) => self.error = Some(e),
         }
+    }
+
+    /// Starts `config` running into `dir` on a thread of its own, and opens `dir` in the Plots
+    /// tab as its first records arrive.
+    fn start_sweep(&mut self, config: crate::runner::sweep::SweepConfig, dir: PathBuf) {
+        if self.sweep_job.as_ref().is_some_and(SweepJob::running) {
+            self.error = Some("a sweep is already running; cancel it first".into());
+            return;
+        }
+        if let Err(e) = config.validate() {
+            self.error = Some(format!("{e:#}"));
+            return;
+        }
+        // A folder that holds other things gets the sweep in a new directory inside it.
+        let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+        let dir = if occupied && !dir.join("sweep.json").exists() {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            dir.join(format!("sweep-{secs}"))
+        } else {
+            dir
+        };
+        let resume = dir.join("sweep.json").exists();
+        let ctx = self.ctx.clone();
+        match SweepJob::start(config, dir, resume, move || ctx.request_repaint()) {
+            Ok(j) => {
+                self.sweep_job = Some(j);
+                self.last_reload = None;
+                self.view = View::Plots;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Writes the figure on screen, from the open sweep, to `path` with the same function as
+    /// `thinkscale plot --figure` (double-column preset), on a thread of its own.
+    fn export_plot(&mut self, path: PathBuf) {
+        let Some(sweep) = self.sweep.clone() else {
+            self.plot_status = Some(Err("no sweep is open".into()));
+            return;
+        };
+        let figure = self.plot_figure;
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.plot_status = None;
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("thinkscale-export-plot".into())
+            .spawn(move || {
+                let r = crate::export::write_figure(
+                    figure,
+                    &sweep.manifest,
+                    &sweep.curves,
+                    &sweep.records,
+                    crate::export::Preset::Double,
+                    &path,
+                )
+                .map(|files| {
+                    format!(
+                        "figure written: {}",
+                        files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .map_err(|e| format!("{e:#}"));
+                let _ = tx.send(r);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.plot_export = Some(rx),
+            Err(e) => self.plot_status = Some(Err(format!("cannot start the export: {e}"))),
+        }
+    }
+
+    /// Writes the tree on screen as SVG to `path`, with the run's configuration (seed
+    /// included) in its metadata.
+    pub fn export_tree(&mut self, path: &std::path::Path) {
+        let info = TreeInfo::of(&self.settings);
+        let header = self
+            .tree_info
+            .as_ref()
+            .map_or(info.header.as_str(), |i| i.header.as_str());
+        let config = Self::config_for(&self.settings, &self.policy);
+        let meta = serde_json::json!({
+            "software": format!("thinkscale {}", env!("CARGO_PKG_VERSION")),
+            "problem": self.last.as_ref().map(|r| r.id.clone()),
+            "config": config,
+        });
+        let view = panels::tree_view::TreeView {
+            tree: &self.tree,
+            layout: &self.tree_layout,
+            camera: self.tree_camera,
+            chosen: self.chosen_leaf,
+            selected: None,
+            header: Some(header),
+            scored: self.tree_info.as_ref().is_none_or(|i| i.scored),
+            any_collapsed: false,
+        };
+        let svg = panels::tree_view::tree_svg(&view, &meta.to_string());
+        self.plot_status = Some(
+            crate::io::write_atomic(path, svg.as_bytes())
+                .map(|()| format!("tree written to {}", path.display()))
+                .map_err(|e| format!("cannot write {}: {e:#}", path.display())),
+        );
     }
 
     /// Writes the figure set of the sweep in `dir` with the same function as `thinkscale
@@ -456,12 +690,15 @@ impl App {
         }
         let problem = self.problems[i].clone();
         match self.worker.submit(Job::Search {
-            problem,
+            problem: Box::new(problem),
             config: Box::new(config),
+            keep_in: self.runs_dir.clone(),
         }) {
             Ok(()) => {
                 self.tree_info = Some(TreeInfo::of(&self.settings));
                 self.running = Some((i, 0, self.settings.budget));
+                self.collapsed.clear();
+                self.tree_camera = Default::default();
                 self.error = None;
                 self.last = None;
                 self.chosen_leaf = None;
@@ -473,19 +710,55 @@ impl App {
 
     /// Drains the worker's events into the state.
     pub fn drain(&mut self) {
-        if let Some(rx) = &self.sweep_loading {
-            match rx.try_recv() {
-                Ok(Ok(s)) => {
-                    self.sweep = Some(s);
-                    self.sweep_loading = None;
+        if let Some(r) = self.sweep_loading.as_ref().and_then(Loading::poll) {
+            self.sweep_loading = None;
+            match r {
+                Ok(s) => self.sweep = Some(Arc::new(s)),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if let Some(r) = self.overlay_loading.as_ref().and_then(Loading::poll) {
+            self.overlay_loading = None;
+            match r {
+                Ok(s) => self.overlay = Some(Arc::new(s)),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        // A running sweep's curves are re-read as records land, at most every 2 s (and once
+        // more when it ends), so they fill in while it runs.
+        if let Some(job) = self.sweep_job.as_mut() {
+            let fresh = job.poll();
+            self.reload_pending |= fresh;
+            let ended = !job.running();
+            let due = self
+                .last_reload
+                .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(2));
+            if self.reload_pending && self.sweep_loading.is_none() && job.done > 0 && (due || ended)
+            {
+                self.reload_pending = false;
+                let dir = job.dir.clone();
+                self.last_reload = Some(std::time::Instant::now());
+                let ctx = self.ctx.clone();
+                match Loading::start(dir, move || ctx.request_repaint()) {
+                    Ok(l) => self.sweep_loading = Some(l),
+                    Err(e) => self.error = Some(e),
                 }
-                Ok(Err(e)) => {
-                    self.error = Some(e);
-                    self.sweep_loading = None;
+            }
+            if let Some(Err(e)) = &job.outcome {
+                if self.error.as_deref() != Some(e) && fresh {
+                    self.error = Some(e.clone());
+                }
+            }
+        }
+        if let Some(rx) = &self.plot_export {
+            match rx.try_recv() {
+                Ok(r) => {
+                    self.plot_status = Some(r);
+                    self.plot_export = None;
                 }
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.error = Some("reading the sweep stopped".into());
-                    self.sweep_loading = None;
+                    self.plot_status = Some(Err("the export stopped".into()));
+                    self.plot_export = None;
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => {}
             }
@@ -507,7 +780,10 @@ impl App {
         for ev in self.worker.poll(4096) {
             match ev {
                 WorkerEvent::Loaded { policy, params } => {
-                    self.model = ModelStatus::Ready(policy, params)
+                    self.model = ModelStatus::Ready(policy, params);
+                    if std::mem::take(&mut self.run_when_ready) {
+                        self.start_run();
+                    }
                 }
                 WorkerEvent::LoadFailed(e) => self.model = ModelStatus::Failed(e),
                 WorkerEvent::Search(e) => {
@@ -524,12 +800,22 @@ impl App {
                     self.tree.apply(&e);
                     grew = true;
                 }
-                WorkerEvent::Done(record) => {
+                WorkerEvent::Done { record, kept } => {
                     self.running = None;
-                    self.verdicts.insert(record.id.clone(), record.correct);
-                    let t = self.tally.entry(record.level.unwrap_or(0)).or_default();
-                    t.0 += 1;
-                    t.1 += record.correct as usize;
+                    match kept {
+                        Some(Ok(dir)) => self.kept = Some(dir),
+                        Some(Err(e)) => {
+                            self.error = Some(format!("the result was not kept on disk: {e}"))
+                        }
+                        None => {}
+                    }
+                    let header = self
+                        .tree_info
+                        .as_ref()
+                        .map(|i| i.header.clone())
+                        .unwrap_or_default();
+                    self.verdicts
+                        .insert((header, record.id.clone()), record.correct);
                     self.last = Some(*record);
                 }
                 WorkerEvent::Failed(e) => {
@@ -542,16 +828,98 @@ impl App {
                 }
             }
         }
-        if grew || self.tree_pos.len() != self.tree.nodes.len() {
-            self.tree_pos = panels::tree_view::layout(&self.tree);
+        if grew || !self.tree_layout.fits(&self.tree) {
+            self.relayout();
         }
+    }
+
+    /// The verdict of problem `id` under the current settings, if it ran under them.
+    pub fn verdict(&self, id: &str) -> Option<bool> {
+        let header = TreeInfo::of(&self.settings).header;
+        self.verdicts.get(&(header, id.to_string())).copied()
+    }
+
+    /// This session's results under the current settings, by level: (problems run, right);
+    /// each problem counts once, with its latest verdict.
+    pub fn tally(&self) -> Tally {
+        let header = TreeInfo::of(&self.settings).header;
+        let mut t = Tally::new();
+        for p in &self.problems {
+            if let Some(&ok) = self.verdicts.get(&(header.clone(), p.id.clone())) {
+                let e = t.entry(p.level.unwrap_or(0)).or_default();
+                e.0 += 1;
+                e.1 += usize::from(ok);
+            }
+        }
+        t
+    }
+
+    /// The difficulty bin of problem `id` in the open sweep (oracle bins), if it has one.
+    pub fn bin_of(&self, id: &str) -> Option<usize> {
+        self.sweep.as_ref().and_then(|s| {
+            s.curves
+                .bins
+                .problems
+                .iter()
+                .find(|(p, _, _)| p == id)
+                .map(|b| b.1)
+        })
+    }
+
+    /// The policy the worker runs.
+    pub fn policy(&self) -> &std::path::Path {
+        &self.policy
+    }
+
+    /// Replaces the worker with one that loads `policy` (the running search, if any, is
+    /// cancelled; the tree on screen stays until the next run).
+    fn set_policy(&mut self, policy: PathBuf) {
+        let ctx = self.ctx.clone();
+        let config = Self::config_for(&self.settings, &policy);
+        match Worker::spawn(config, move || ctx.request_repaint()) {
+            Ok(w) => {
+                // The old worker is cancelled and let go when dropped.
+                self.worker = w;
+                self.policy = policy;
+                self.model = ModelStatus::Loading;
+                self.running = None;
+            }
+            Err(e) => self.error = Some(format!("cannot start the worker: {e}")),
+        }
+    }
+
+    /// Tokens the policy sampled in the running search so far.
+    pub fn tokens(&self) -> u64 {
+        self.worker.tokens()
+    }
+
+    /// Lays the tree out again (after it grew, or a branch was collapsed).
+    fn relayout(&mut self) {
+        self.tree_layout = panels::tree_view::layout(&self.tree, &self.collapsed);
     }
 
     /// Draws the whole window into `ui` and applies what the panels asked for.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.drain();
+        // A sweep directory dropped on the window opens in the Plots tab.
+        let dropped: Vec<PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            let dir = if path.is_file() {
+                path.parent().map(PathBuf::from).unwrap_or(path)
+            } else {
+                path
+            };
+            self.apply(Command::OpenSweep(dir));
+        }
         let mut cmds = Vec::new();
-        egui::Panel::top("controls").show(ui, |ui| panels::controls::ui(ui, self, &mut cmds));
+        egui::Panel::top("controls").show(ui, |ui| panels::controls::top(ui, self, &mut cmds));
         egui::Panel::left("problems")
             .default_size(330.0)
             .show(ui, |ui| panels::problems::ui(ui, self, &mut cmds));
@@ -559,9 +927,14 @@ impl App {
             .default_size(210.0)
             .resizable(true)
             .show(ui, |ui| panels::summary::ui(ui, self));
-        egui::Panel::right("node")
-            .default_size(260.0)
-            .show(ui, |ui| panels::node::ui(ui, self));
+        egui::Panel::right("strategy-and-node")
+            .default_size(300.0)
+            .resizable(true)
+            .show(ui, |ui| {
+                panels::controls::strategy(ui, self, &mut cmds);
+                ui.separator();
+                panels::node::ui(ui, self);
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for (v, name) in [(View::Tree, "Tree"), (View::Plots, "Plots")] {
@@ -572,7 +945,13 @@ impl App {
             });
             ui.separator();
             match self.view {
-                View::Tree => panels::tree_view::ui(ui, self, &mut cmds),
+                View::Tree => {
+                    egui::Panel::bottom("step-scores")
+                        .default_size(200.0)
+                        .resizable(true)
+                        .show(ui, |ui| panels::step_scores::ui(ui, self, &mut cmds));
+                    panels::tree_view::ui(ui, self, &mut cmds)
+                }
                 View::Plots => panels::plots::ui(ui, self, &mut cmds),
             }
         });
@@ -583,6 +962,10 @@ impl App {
             || self.model == ModelStatus::Loading
             || self.export.is_some()
             || self.sweep_loading.is_some()
+            || self.overlay_loading.is_some()
+            || self.plot_export.is_some()
+            || self.sweep_job.as_ref().is_some_and(SweepJob::running)
+            || self.reload_pending
         {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(100));
@@ -615,6 +998,21 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         harness.run_steps(3);
+    }
+
+    /// The question of the first problem of `level`.
+    fn first_of_level(app: &App, level: u8) -> String {
+        let p = app.problems.iter().find(|p| p.level == Some(level));
+        p.map(|p| p.question.clone()).unwrap_or_default()
+    }
+
+    /// Clicks the problem whose question is `question`, then Run, and waits for the search.
+    fn search(harness: &mut Harness<'_, App>, question: &str) {
+        harness.get_by_label_contains(question).click();
+        harness.run_steps(2);
+        harness.get_by_label("Run").click();
+        harness.run_steps(2);
+        step_until(harness, "the search to finish", |a| a.last.is_some());
     }
 
     /// The window on `app`, `width` points wide, once its policy has loaded.
@@ -665,11 +1063,7 @@ mod tests {
         harness.run_steps(2);
         assert_eq!(harness.state().settings.verifier, VerifierSpec::Logprob);
 
-        harness.get_by_label_contains(&question).click();
-        harness.run_steps(2);
-        harness.get_by_label("Run").click();
-        harness.run_steps(2);
-        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        search(&mut harness, &question);
         let record = harness.state().last.clone().unwrap();
         // Log-probability scores lie in (0, 1] and, unlike the oracle's, are not all 0 or 1.
         let scores: Vec<f32> = record
@@ -703,12 +1097,7 @@ mod tests {
     fn beam_search_from_the_window_prunes_and_finishes() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         // A level-4 problem: several rounds.
-        let index = app
-            .problems
-            .iter()
-            .position(|p| p.level == Some(4))
-            .unwrap();
-        let question = app.problems[index].question.clone();
+        let question = first_of_level(&app, 4);
         let mut harness = loaded(app, 1280.0);
         harness.get_by_label("Strategy").click();
         harness.run_steps(2);
@@ -717,11 +1106,7 @@ mod tests {
         assert_eq!(harness.state().settings.strategy, StrategyKind::Beam);
         // The tree searches' parameters appear once a tree search is chosen.
         harness.get_by_label("Beam width");
-        harness.get_by_label_contains(&question).click();
-        harness.run_steps(2);
-        harness.get_by_label("Run").click();
-        harness.run_steps(2);
-        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        search(&mut harness, &question);
         let app = harness.state();
         let record = app.last.as_ref().unwrap();
         let tree = record.tree.as_ref().unwrap();
@@ -752,11 +1137,7 @@ mod tests {
         harness.get_by_label("Selection");
         harness.get_by_label("Template");
         assert!(harness.query_by_label("Beam width").is_none());
-        harness.get_by_label_contains(&question).click();
-        harness.run_steps(2);
-        harness.get_by_label("Run").click();
-        harness.run_steps(2);
-        step_until(&mut harness, "the search to finish", |a| a.last.is_some());
+        search(&mut harness, &question);
         let app = harness.state();
         let record = app.last.as_ref().unwrap();
         // The default split: 4 chains of 4 attempts at budget 16, chosen hierarchically.
@@ -1000,5 +1381,208 @@ mod tests {
         assert_eq!(old.seed, 3);
         assert_eq!(old.budget, Settings::default().budget);
         assert!(err.is_none());
+    }
+
+    #[test]
+    fn a_run_is_kept_on_disk_and_its_tree_zooms_collapses_and_exports() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        app.runs_dir = Some(tmp.path().join("runs"));
+        let question = first_of_level(&app, 4);
+        let mut harness = loaded(app, 1600.0);
+        let mut s = harness.state().settings.clone();
+        s.strategy = StrategyKind::Beam;
+        harness.state_mut().apply(Command::SetSettings(s));
+        search(&mut harness, &question);
+        // Kept through the runner as a sweep of one, readable like any sweep.
+        let kept = harness.state().kept.clone().expect("the run was kept");
+        assert!(kept.starts_with(tmp.path().join("runs")));
+        let (manifest, records) = crate::runner::sweep::load(&kept).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].record, *harness.state().last.as_ref().unwrap());
+        assert_eq!(manifest.config.strategies, vec![StrategyKind::Beam]);
+        harness.get_by_label_contains("kept in");
+        // The view follows the search, fitted; zooming leaves it where the user put it.
+        assert!(harness.state().tree_camera.follow);
+        harness.get_by_label("+").click();
+        harness.run_steps(2);
+        let cam = harness.state().tree_camera;
+        assert!(!cam.follow && cam.zoom > 0.0);
+        harness.get_by_label("Fit").click();
+        harness.run_steps(2);
+        assert!(harness.state().tree_camera.follow);
+        // Collapse the root's first child: its subtree leaves the layout.
+        let first = harness.state().tree.nodes[0].children[0];
+        harness.state_mut().apply(Command::ToggleCollapse(first));
+        harness.run_steps(2);
+        let lay = harness.state().tree_layout.clone();
+        assert!(lay.hidden[first] > 0);
+        assert_eq!(lay.shown.iter().filter(|s| !**s).count(), lay.hidden[first]);
+        harness.get_by_label("Expand all").click();
+        harness.run_steps(2);
+        assert!(harness.state().collapsed.is_empty());
+        // The tree exports as SVG with the run's configuration.
+        let svg_path = tmp.path().join("tree.svg");
+        harness
+            .state_mut()
+            .apply(Command::ExportTree(svg_path.clone()));
+        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+        assert!(svg.contains("&quot;seed&quot;:0") && svg.contains("beam (beam width 4"));
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            harness.state().tree.nodes.len()
+        );
+    }
+
+    #[test]
+    fn a_wrong_leaf_shows_the_step_its_verifier_scored_lowest() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        // A level-5 problem at N = 16: some candidates are wrong.
+        let question = first_of_level(&app, 5);
+        let mut harness = loaded(app, 1600.0);
+        search(&mut harness, &question);
+        let tree = harness.state().tree.clone();
+        let traces = panels::step_scores::traces(&tree);
+        assert_eq!(traces.len(), tree.leaves().len().min(traces.len()));
+        assert!(!traces.is_empty(), "the chart has a line per candidate");
+        // A wrong candidate whose slip the oracle caught (one that ran out of tokens with
+        // every step right is wrong too, but has no wrong step).
+        let wrong = traces
+            .iter()
+            .find(|t| t.correct == Some(false) && t.scores.iter().any(|s| s.1 == 0.0))
+            .expect("a wrong candidate with a wrong step at level 5");
+        harness.state_mut().apply(Command::SelectNode(wrong.leaf));
+        harness.run_steps(2);
+        // The oracle scores the first wrong step 0: that is the step flagged.
+        let (node, k) = panels::step_scores::flagged_step(&tree, wrong.leaf).unwrap();
+        assert_eq!(tree.nodes[node].score, Some(0.0));
+        harness.get_by_label_contains(&format!("the verifier scored step {k} lowest"));
+        harness.get_by_label_contains("<- lowest score");
+        harness.get_by_label_contains("Step scores");
+    }
+
+    #[test]
+    fn a_sweep_runs_from_the_window_its_figures_draw_and_export_and_another_overlays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1400.0, 900.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        let mut s = harness.state().settings.clone();
+        s.budget = 4;
+        s.sweep_problems = 4;
+        s.sweep_strategies = vec![StrategyKind::Majority, StrategyKind::Beam];
+        s.beam_width = 2;
+        harness.state_mut().apply(Command::SetSettings(s));
+        let config = harness.state().sweep_config();
+        assert_eq!(config.budgets, vec![1, 2, 4]);
+        // A folder that holds something else gets the sweep in a directory inside it.
+        std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();
+        harness.state_mut().apply(Command::StartSweep(
+            Box::new(config),
+            tmp.path().to_path_buf(),
+        ));
+        assert_eq!(harness.state().view, View::Plots);
+        step_until(&mut harness, "the sweep to finish", |a| {
+            a.sweep_job.as_ref().is_some_and(|j| !j.running()) && a.sweep_loading.is_none()
+        });
+        let job = harness.state().sweep_job.as_ref().unwrap();
+        assert!(
+            matches!(&job.outcome, Some(Ok(m)) if m.contains("pairs on disk")),
+            "{:?}",
+            job.outcome
+        );
+        assert_eq!(job.done, job.total);
+        let dir = job.dir.clone();
+        assert!(dir.starts_with(tmp.path()) && dir != tmp.path());
+        // The curves were read from its records (all 4 problems).
+        step_until(&mut harness, "the final curves", |a| {
+            a.sweep.as_ref().is_some_and(|s| s.curves.problems == 4)
+        });
+        harness.get_by_label_contains("pairs on disk");
+        // Every figure of the tab draws from the same numbers as `thinkscale plot`.
+        for f in [
+            Figure::ComputeTokens,
+            Figure::ComputeFlops,
+            Figure::Optimal,
+            Figure::Bins,
+            Figure::Accuracy,
+        ] {
+            harness.state_mut().apply(Command::SetPlotFigure(f));
+            harness.run_steps(2);
+        }
+        let text = harness
+            .get_by_label_contains("at N = 4:")
+            .value()
+            .unwrap_or_default();
+        assert!(text.contains("majority"), "{text}");
+        harness
+            .state_mut()
+            .apply(Command::SetPlotFigure(Figure::ComputeTokens));
+        harness.run_steps(2);
+        harness.get_by_label_contains("at N = 4 (ringed):");
+        // Export the figure on screen as SVG and as PNG, each with its CSV and JSON.
+        for name in ["tokens.svg", "tokens.png"] {
+            let out = tmp.path().join(name);
+            harness.state_mut().apply(Command::ExportPlot(out.clone()));
+            step_until(&mut harness, "the export", |a| a.plot_export.is_none());
+            let status = harness.state().plot_status.clone().unwrap();
+            assert!(status.is_ok(), "{status:?}");
+            let bytes = std::fs::read(&out).unwrap();
+            if name.ends_with(".svg") {
+                let svg = String::from_utf8(bytes).unwrap();
+                assert!(svg.contains("<svg") && svg.contains("<metadata>"));
+            } else {
+                assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+            }
+            assert!(out.with_extension("csv").exists() && out.with_extension("json").exists());
+        }
+        // A second sweep overlays the first.
+        let other = tmp.path().join("other");
+        toy_sweep(&other, "\"majority\"", "1, 2, 4");
+        harness.state_mut().apply(Command::OpenOverlay(other));
+        step_until(&mut harness, "the overlay", |a| a.overlay.is_some());
+        harness.get_by_label_contains("overlay (dashed)");
+        harness.state_mut().apply(Command::CloseOverlay);
+        harness.run_steps(2);
+        assert!(harness.state().overlay.is_none());
+        // The bins of the sweep now filter the problem list.
+        harness.state_mut().apply(Command::SetBinFilter(Some(1)));
+        harness.run_steps(2);
+        let shown = panels::problems::visible(harness.state());
+        assert!(!shown.is_empty() && shown.len() < 4, "{shown:?}");
+    }
+
+    #[test]
+    fn a_policy_change_loads_the_new_policy_and_search_filters_the_list() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = loaded(app, 1400.0);
+        let ModelStatus::Ready(_, small) = harness.state().model.clone() else {
+            unreachable!()
+        };
+        let large = crate::engine::beside_crate("models/toy/policy-large");
+        harness.state_mut().apply(Command::SetPolicy(large.clone()));
+        assert_eq!(harness.state().model, ModelStatus::Loading);
+        step_until(&mut harness, "the new policy", |a| {
+            matches!(a.model, ModelStatus::Ready(..))
+        });
+        let ModelStatus::Ready(name, params) = harness.state().model.clone() else {
+            unreachable!()
+        };
+        assert!(name.contains("policy-large"), "{name}");
+        assert!(params > small, "{params} vs {small}");
+        assert_eq!(harness.state().policy(), large.as_path());
+        // The search box narrows the list to the problems that contain its text.
+        let id = harness.state().problems[7].id.clone();
+        harness
+            .state_mut()
+            .apply(Command::SetProblemQuery(id.clone()));
+        harness.run_steps(2);
+        let shown = panels::problems::visible(harness.state());
+        assert!(shown.contains(&7));
+        assert!(shown
+            .iter()
+            .all(|&i| harness.state().problems[i].id.contains(&id)));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod panels;
+pub mod sweeps;
 pub mod theme;
 pub mod worker;
 
@@ -10,32 +11,49 @@ pub use app::App;
 
 use crate::engine::default_policy_dir;
 
-/// Opens the window on `policy` (default: the embedded toy policy), with `verifier` replacing
-/// the saved one where given, and the sweep in `open` read into the Plots tab.
-pub fn run(
-    policy: Option<std::path::PathBuf>,
-    verifier: Option<crate::verify::VerifierSpec>,
-    open: Option<std::path::PathBuf>,
-) -> anyhow::Result<()> {
+/// What the window opens with.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The policy (default: the embedded toy policy).
+    pub policy: Option<std::path::PathBuf>,
+    /// The verifier, replacing the saved one.
+    pub verifier: Option<crate::verify::VerifierSpec>,
+    /// A sweep read into the Plots tab.
+    pub open: Option<std::path::PathBuf>,
+    /// A problem to select, by id.
+    pub problem: Option<String>,
+    /// Search it as soon as the policy has loaded.
+    pub run: bool,
+}
+
+/// Opens the window as `launch` says. Runs started in it are kept under `runs/window`.
+pub fn run(launch: Launch) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])
             .with_title("thinkscale"),
         ..Default::default()
     };
-    let policy = policy.unwrap_or_else(default_policy_dir);
+    let policy = launch.policy.clone().unwrap_or_else(default_policy_dir);
     eframe::run_native(
         "thinkscale",
         options,
         Box::new(move |cc| {
             let mut app = App::with_settings(&cc.egui_ctx, policy, app::settings_path())?;
-            if let Some(v) = verifier {
+            app.runs_dir = Some(std::path::PathBuf::from("runs").join("window"));
+            if let Some(v) = launch.verifier {
                 app.apply(app::Command::SetSettings(app::Settings {
                     verifier: v,
                     ..app.settings.clone()
                 }));
             }
-            if let Some(dir) = open {
+            if let Some(id) = &launch.problem {
+                if let Some(i) = app.problems.iter().position(|p| &p.id == id) {
+                    app.apply(app::Command::SelectProblem(i));
+                    app.run_when_ready = launch.run;
+                }
+            }
+            if let Some(dir) = launch.open {
                 app.apply(app::Command::OpenSweep(dir));
             }
             Ok(Box::new(app))

@@ -15,9 +15,11 @@ pub enum Job {
     /// Search one problem with the configuration's strategy, budget and sampling.
     Search {
         /// The problem.
-        problem: Problem,
+        problem: Box<Problem>,
         /// The configuration (its policy must be the worker's).
         config: Box<RunConfig>,
+        /// Where to keep the record (see [`crate::runner::sweep::record_one`]); `None`: not kept.
+        keep_in: Option<std::path::PathBuf>,
     },
 }
 
@@ -36,7 +38,12 @@ pub enum WorkerEvent {
     /// An event of the running search.
     Search(SearchEvent),
     /// A search finished.
-    Done(Box<Record>),
+    Done {
+        /// Its record.
+        record: Box<Record>,
+        /// The sweep directory it was kept in, or why it could not be; `None` when not kept.
+        kept: Option<Result<std::path::PathBuf, String>>,
+    },
     /// A search failed.
     Failed(String),
     /// A search was cancelled.
@@ -70,11 +77,13 @@ impl Worker {
                     wake();
                     ok
                 };
+                let params;
                 let mut policy = match load_policy(&config) {
                     Ok(p) => {
+                        params = p.params().unwrap_or(0);
                         send(WorkerEvent::Loaded {
                             policy: config.policy.display().to_string(),
-                            params: p.params().unwrap_or(0),
+                            params,
                         });
                         p
                     }
@@ -87,7 +96,11 @@ impl Worker {
                 let mut loaded: Option<(VerifierSpec, Box<dyn Verifier + Send>)> = None;
                 while let Ok(job) = job_rx.recv() {
                     match job {
-                        Job::Search { problem, config } => {
+                        Job::Search {
+                            problem,
+                            config,
+                            keep_in,
+                        } => {
                             token.reset();
                             if loaded
                                 .as_ref()
@@ -109,16 +122,39 @@ impl Worker {
                             let mut sink = |e: &SearchEvent| {
                                 send(WorkerEvent::Search(e.clone()));
                             };
-                            let result = search_problem(
-                                &config,
-                                &problem,
-                                policy.as_mut(),
-                                verifier.as_mut(),
-                                &mut sink,
-                                &token,
-                            );
+                            // A panic in a search is reported like a failure; the worker and its
+                            // models stay for the next job.
+                            let result =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    search_problem(
+                                        &config,
+                                        &problem,
+                                        policy.as_mut(),
+                                        verifier.as_mut(),
+                                        &mut sink,
+                                        &token,
+                                    )
+                                }))
+                                .unwrap_or_else(|p| {
+                                    let what = p
+                                        .downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                        .unwrap_or_default();
+                                    Err(anyhow::anyhow!("the search panicked: {what}"))
+                                });
                             let ev = match result {
-                                Ok(r) => WorkerEvent::Done(Box::new(r)),
+                                Ok(r) => {
+                                    // Kept before it is shown: a result on screen is on disk.
+                                    let kept = keep_in.map(|root| {
+                                        crate::runner::sweep::record_one(&root, &config, params, &r)
+                                            .map_err(|e| format!("{e:#}"))
+                                    });
+                                    WorkerEvent::Done {
+                                        record: Box::new(r),
+                                        kept,
+                                    }
+                                }
                                 Err(e) if e.is::<Cancelled>() => WorkerEvent::Cancelled,
                                 Err(e) => WorkerEvent::Failed(format!("{e:#}")),
                             };
@@ -151,13 +187,33 @@ impl Worker {
         self.cancel.cancel();
     }
 
-    /// Takes up to `max` waiting events without blocking.
-    pub fn poll(&self, max: usize) -> Vec<WorkerEvent> {
+    /// Tokens the policy sampled in the running search so far (also inside a batch, before any
+    /// of its samples ends).
+    pub fn tokens(&self) -> u64 {
+        self.cancel.tokens()
+    }
+
+    /// Takes up to `max` waiting events without blocking. A worker thread that ended (it
+    /// returns only when its policy failed to load, or when it died) is reported once, as a
+    /// failure, so the window never waits on it.
+    pub fn poll(&mut self, max: usize) -> Vec<WorkerEvent> {
         let mut out = Vec::new();
         while out.len() < max {
             match self.events.try_recv() {
                 Ok(e) => out.push(e),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if let Some(t) = self.thread.take() {
+                        let died = t.join().is_err();
+                        if died {
+                            out.push(WorkerEvent::Failed(
+                                "the worker thread died; choose the policy again to restart it"
+                                    .into(),
+                            ));
+                        }
+                    }
+                    break;
+                }
             }
         }
         out

@@ -1,4 +1,7 @@
-//! The top bar: strategy, verifier, aggregation, budget, temperature, seed, Run and Cancel.
+//! The controls: the top bar (policy, verifier, Run and Stop, sweeps and exports, the load state
+//! and progress) and the strategy panel on the right (strategy and its own parameters,
+//! aggregation, budget, temperature, top-p, seed), each label before its widget, both with the
+//! same tooltip in the paper's terms.
 
 use crate::data::revision::RevisionTemplate;
 use crate::search::revisions::RevisionSelection;
@@ -6,8 +9,12 @@ use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
 use crate::verify::VerifierSpec;
 
-/// Budgets the slider offers: powers of two.
-pub const BUDGETS: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+/// Budgets the slider offers: powers of two, to 256 for the searches and to 1024 where the
+/// strategy samples whole solutions in parallel.
+pub fn budgets(kind: StrategyKind) -> Vec<usize> {
+    let max = if kind.is_parallel_sampling() { 10 } else { 8 };
+    (0..=max).map(|k| 1usize << k).collect()
+}
 
 const TIP_STRATEGY: &str = "How the budget is spent: majority voting, best-of-N (naive or \
     verifier-weighted) over whole samples, or a step-wise search against the verifier (beam \
@@ -33,27 +40,92 @@ const TIP_TEMPLATE: &str = "How a revision sees earlier attempts: plain (what th
 const TIP_BUDGET: &str = "Generation budget N: generations (full-solution equivalents) per \
     problem; for beam search and DVTS, the number of beams";
 const TIP_TEMPERATURE: &str = "Sampling temperature of the policy (0: greedy)";
+const TIP_TOP_P: &str = "Top-p (nucleus sampling): each token is drawn from the smallest set of \
+    tokens whose probability reaches p (1: the whole distribution)";
+const TIP_POLICY: &str = "The policy that writes the solutions: a committed toy model, or any \
+    model directory (config.json, tokenizer.json, safetensors) or GGUF file; it loads on the \
+    worker thread";
+
+/// The policies offered by name: the committed toy models, and SmolLM2 where
+/// `scripts/fetch-models.sh` put it.
+pub fn known_policies() -> Vec<(String, std::path::PathBuf)> {
+    let mut v: Vec<(String, std::path::PathBuf)> = [
+        ("toy policy", "models/toy/policy"),
+        ("toy policy, 4x larger", "models/toy/policy-large"),
+        ("toy reviser", "models/toy/reviser"),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n.to_string(), crate::engine::beside_crate(p)))
+    .collect();
+    let smol = crate::engine::beside_crate("models/smollm2");
+    if let Ok(d) = std::fs::read_dir(&smol) {
+        for f in d.flatten() {
+            let path = f.path();
+            if path.extension().is_some_and(|e| e == "gguf") {
+                v.push((
+                    format!("SmolLM2 ({})", f.file_name().to_string_lossy()),
+                    path,
+                ));
+            }
+        }
+    }
+    v
+}
+
 const TIP_SEED: &str = "Seed of the search: the same seed and settings give the same tree";
 
-/// Draws the bar.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+/// Each control: its label first, then the widget, both with the same tooltip.
+fn label(ui: &mut egui::Ui, text: &str, tip: &str) -> egui::Response {
+    ui.label(text).on_hover_text(tip)
+}
+
+/// Draws the top bar.
+pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
     ui.horizontal_wrapped(|ui| {
         ui.heading("thinkscale");
         ui.separator();
-        // Each control: its label first, then the widget, both with the same tooltip.
-        let label = |ui: &mut egui::Ui, text: &str, tip: &str| ui.label(text).on_hover_text(tip);
-        let l = label(ui, "Strategy", TIP_STRATEGY);
-        egui::ComboBox::from_id_salt("strategy")
-            .selected_text(s.strategy.as_str())
+        let l = label(ui, "Policy", TIP_POLICY);
+        let known = known_policies();
+        let current = app.policy();
+        let shown = known
+            .iter()
+            .find(|(_, p)| p == current)
+            .map_or_else(|| current.display().to_string(), |(n, _)| n.clone());
+        egui::ComboBox::from_id_salt("policy")
+            .selected_text(shown)
             .show_ui(ui, |ui| {
-                for k in StrategyKind::ALL {
-                    ui.selectable_value(&mut s.strategy, k, k.as_str());
+                for (name, path) in &known {
+                    if ui
+                        .selectable_label(path == current, name)
+                        .on_hover_text(path.display().to_string())
+                        .clicked()
+                        && path != current
+                    {
+                        cmds.push(Command::SetPolicy(path.clone()));
+                    }
+                }
+                if ui.button("Model directory…").clicked() {
+                    if let Some(dir) = rfd::FileDialog::new()
+                        .set_title("A policy directory (config.json, tokenizer.json, weights)")
+                        .pick_folder()
+                    {
+                        cmds.push(Command::SetPolicy(dir));
+                    }
+                }
+                if ui.button("GGUF file…").clicked() {
+                    if let Some(f) = rfd::FileDialog::new()
+                        .set_title("A GGUF policy")
+                        .add_filter("GGUF", &["gguf"])
+                        .pick_file()
+                    {
+                        cmds.push(Command::SetPolicy(f));
+                    }
                 }
             })
             .response
             .labelled_by(l.id)
-            .on_hover_text(TIP_STRATEGY);
+            .on_hover_text(TIP_POLICY);
         ui.add_enabled_ui(s.spec().uses_verifier(), |ui| {
             let l = label(ui, "Verifier", TIP_VERIFIER);
             egui::ComboBox::from_id_salt("verifier")
@@ -63,120 +135,29 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                         let name = v.to_string();
                         ui.selectable_value(&mut s.verifier, v, name);
                     }
+                    if ui
+                        .button("PRM directory…")
+                        .on_hover_text(
+                            "A process reward model directory: any of the four PRM formats \
+                             thinkscale reads (README, \"Models and formats\")",
+                        )
+                        .clicked()
+                    {
+                        if let Some(dir) = rfd::FileDialog::new()
+                            .set_title("A process reward model directory")
+                            .pick_folder()
+                        {
+                            s.verifier = VerifierSpec::Prm(dir);
+                        }
+                    }
                 })
                 .response
                 .labelled_by(l.id)
                 .on_hover_text(TIP_VERIFIER)
                 .on_disabled_hover_text("majority voting reads no verifier");
-            let l = label(ui, "Aggregation", TIP_AGGREGATION);
-            egui::ComboBox::from_id_salt("aggregation")
-                .selected_text(s.aggregation.as_str())
-                .show_ui(ui, |ui| {
-                    for a in Aggregation::ALL {
-                        ui.selectable_value(&mut s.aggregation, a, a.as_str());
-                    }
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(TIP_AGGREGATION);
         });
-        if s.strategy.is_tree_search() {
-            // Beam widths that divide the budget: powers of two up to it.
-            let widths: Vec<usize> = BUDGETS
-                .iter()
-                .copied()
-                .filter(|&w| w <= s.budget.max(1))
-                .collect();
-            let l = label(ui, "Beam width", TIP_BEAM_WIDTH);
-            egui::ComboBox::from_id_salt("beam-width")
-                .selected_text(s.beam_width.to_string())
-                .show_ui(ui, |ui| {
-                    for w in widths {
-                        ui.selectable_value(&mut s.beam_width, w, w.to_string());
-                    }
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(TIP_BEAM_WIDTH);
-            if s.strategy == StrategyKind::Lookahead {
-                let l = label(ui, "Lookahead", TIP_LOOKAHEAD);
-                ui.add(egui::Slider::new(&mut s.lookahead, 1..=5))
-                    .labelled_by(l.id)
-                    .on_hover_text(TIP_LOOKAHEAD);
-            }
-            let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
-            ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
-                .labelled_by(l.id)
-                .on_hover_text(TIP_MAX_ROUNDS);
-        }
-        if s.strategy == StrategyKind::Revisions {
-            let chains: Vec<usize> = (1..=s.budget.max(1))
-                .filter(|p| s.budget.is_multiple_of(*p))
-                .collect();
-            let l = label(ui, "Chains", TIP_CHAINS);
-            egui::ComboBox::from_id_salt("chains")
-                .selected_text(format!("{} x {}", s.chains, s.budget / s.chains.max(1)))
-                .show_ui(ui, |ui| {
-                    for p in chains {
-                        let text = format!("{p} chains x {} attempts", s.budget / p);
-                        ui.selectable_value(&mut s.chains, p, text);
-                    }
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(TIP_CHAINS);
-            let l = label(ui, "Selection", TIP_SELECTION);
-            egui::ComboBox::from_id_salt("revision-selection")
-                .selected_text(s.revision_selection.as_str())
-                .show_ui(ui, |ui| {
-                    for v in [RevisionSelection::Majority, RevisionSelection::Hierarchical] {
-                        ui.selectable_value(&mut s.revision_selection, v, v.as_str());
-                    }
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(TIP_SELECTION);
-            let l = label(ui, "Template", TIP_TEMPLATE);
-            egui::ComboBox::from_id_salt("revision-template")
-                .selected_text(s.revision_template.as_str())
-                .show_ui(ui, |ui| {
-                    for t in [RevisionTemplate::Plain, RevisionTemplate::Prompted] {
-                        ui.selectable_value(&mut s.revision_template, t, t.as_str());
-                    }
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(TIP_TEMPLATE);
-        }
-        let mut k = BUDGETS
-            .iter()
-            .position(|&b| b >= s.budget)
-            .unwrap_or(BUDGETS.len() - 1);
-        let l = label(ui, &format!("Budget N = {}", BUDGETS[k]), TIP_BUDGET);
-        ui.add(egui::Slider::new(&mut k, 0..=BUDGETS.len() - 1).show_value(false))
-            .labelled_by(l.id)
-            .on_hover_text(TIP_BUDGET);
-        s.budget = BUDGETS[k];
-        if !s.budget.is_multiple_of(s.beam_width.max(1)) {
-            s.beam_width = s.beam_width.min(s.budget).max(1);
-            while !s.budget.is_multiple_of(s.beam_width) {
-                s.beam_width -= 1;
-            }
-        }
-        if !s.budget.is_multiple_of(s.chains.max(1)) {
-            s.chains = s.chains.min(s.budget).max(1);
-            while !s.budget.is_multiple_of(s.chains) {
-                s.chains -= 1;
-            }
-        }
-        let l = label(ui, "Temperature", TIP_TEMPERATURE);
-        ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05))
-            .labelled_by(l.id)
-            .on_hover_text(TIP_TEMPERATURE);
-        let l = label(ui, "Seed", TIP_SEED);
-        ui.add(egui::DragValue::new(&mut s.seed))
-            .labelled_by(l.id)
-            .on_hover_text(TIP_SEED);
+        ui.label("Dataset: toy evaluation split")
+            .on_hover_text("The window searches the toy world's 500 held-out problems");
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
         let can_run = ready && app.selected.is_some() && app.running.is_none();
@@ -196,7 +177,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             cmds.push(Command::Run);
         }
         if ui
-            .add_enabled(app.running.is_some(), egui::Button::new("Cancel"))
+            .add_enabled(app.running.is_some(), egui::Button::new("Stop"))
+            .on_hover_text("Stop the search after the forward pass under way")
+            .on_disabled_hover_text("no search is running")
             .clicked()
         {
             cmds.push(Command::Cancel);
@@ -204,7 +187,10 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         ui.separator();
         if ui
             .button("Open sweep…")
-            .on_hover_text("Read a sweep directory's records and draw its curves in the Plots tab")
+            .on_hover_text(
+                "Read a sweep directory's records and draw its curves in the Plots tab (or drop \
+                 the directory on the window)",
+            )
             .clicked()
         {
             if let Some(dir) = rfd::FileDialog::new()
@@ -242,7 +228,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         match (&app.model, app.running) {
             (ModelStatus::Loading, _) => {
                 ui.spinner();
-                ui.label("loading policy…");
+                ui.label(format!("loading policy {}…", app.policy().display()));
             }
             (ModelStatus::Failed(e), _) => {
                 ui.colored_label(crate::ui::theme::BAD, format!("policy failed to load: {e}"));
@@ -250,15 +236,170 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             (ModelStatus::Ready(..), Some((_, done, total))) => {
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                        .desired_width(120.0)
-                        .text(format!("{done}/{total} generations")),
+                        .desired_width(160.0)
+                        .text(format!(
+                            "{done}/{total} generations · {} tokens",
+                            app.tokens()
+                        )),
                 );
             }
             (ModelStatus::Ready(name, params), None) => {
-                ui.label(format!("policy {name} ({params} parameters)"));
+                ui.label(format!("policy {name} ({params} parameters, cpu)"));
             }
         }
     });
+    if s != app.settings {
+        cmds.push(Command::SetSettings(s));
+    }
+}
+
+/// Draws the strategy panel: a grid of label and widget rows.
+pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    let mut s = app.settings.clone();
+    ui.heading("Strategy settings");
+    egui::Grid::new("strategy-controls")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            let l = label(ui, "Strategy", TIP_STRATEGY);
+            egui::ComboBox::from_id_salt("strategy")
+                .selected_text(s.strategy.as_str())
+                .show_ui(ui, |ui| {
+                    for k in StrategyKind::ALL {
+                        ui.selectable_value(&mut s.strategy, k, k.as_str());
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(TIP_STRATEGY);
+            ui.end_row();
+            if s.strategy.is_tree_search() {
+                // Beam widths that divide the budget: powers of two up to it.
+                let widths: Vec<usize> = budgets(s.strategy)
+                    .into_iter()
+                    .filter(|&w| w <= s.budget.max(1))
+                    .collect();
+                let l = label(ui, "Beam width", TIP_BEAM_WIDTH);
+                egui::ComboBox::from_id_salt("beam-width")
+                    .selected_text(s.beam_width.to_string())
+                    .show_ui(ui, |ui| {
+                        for w in widths {
+                            ui.selectable_value(&mut s.beam_width, w, w.to_string());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_BEAM_WIDTH);
+                ui.end_row();
+                if s.strategy == StrategyKind::Lookahead {
+                    let l = label(ui, "Lookahead", TIP_LOOKAHEAD);
+                    ui.add(egui::Slider::new(&mut s.lookahead, 1..=5))
+                        .labelled_by(l.id)
+                        .on_hover_text(TIP_LOOKAHEAD);
+                    ui.end_row();
+                }
+                let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
+                ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_MAX_ROUNDS);
+                ui.end_row();
+            }
+            if s.strategy == StrategyKind::Revisions {
+                let chains: Vec<usize> = (1..=s.budget.max(1))
+                    .filter(|p| s.budget.is_multiple_of(*p))
+                    .collect();
+                let l = label(ui, "Chains", TIP_CHAINS);
+                egui::ComboBox::from_id_salt("chains")
+                    .selected_text(format!("{} x {}", s.chains, s.budget / s.chains.max(1)))
+                    .show_ui(ui, |ui| {
+                        for p in chains {
+                            let text = format!("{p} chains x {} attempts", s.budget / p);
+                            ui.selectable_value(&mut s.chains, p, text);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_CHAINS);
+                ui.end_row();
+                let l = label(ui, "Selection", TIP_SELECTION);
+                egui::ComboBox::from_id_salt("revision-selection")
+                    .selected_text(s.revision_selection.as_str())
+                    .show_ui(ui, |ui| {
+                        for v in [RevisionSelection::Majority, RevisionSelection::Hierarchical] {
+                            ui.selectable_value(&mut s.revision_selection, v, v.as_str());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_SELECTION);
+                ui.end_row();
+                let l = label(ui, "Template", TIP_TEMPLATE);
+                egui::ComboBox::from_id_salt("revision-template")
+                    .selected_text(s.revision_template.as_str())
+                    .show_ui(ui, |ui| {
+                        for t in [RevisionTemplate::Plain, RevisionTemplate::Prompted] {
+                            ui.selectable_value(&mut s.revision_template, t, t.as_str());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_TEMPLATE);
+                ui.end_row();
+            }
+            ui.add_enabled_ui(s.spec().uses_verifier(), |ui| {
+                let l = label(ui, "Aggregation", TIP_AGGREGATION);
+                egui::ComboBox::from_id_salt("aggregation")
+                    .selected_text(s.aggregation.as_str())
+                    .show_ui(ui, |ui| {
+                        for a in Aggregation::ALL {
+                            ui.selectable_value(&mut s.aggregation, a, a.as_str());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_AGGREGATION)
+                    .on_disabled_hover_text("majority voting reads no verifier");
+            });
+            ui.end_row();
+            let offered = budgets(s.strategy);
+            let mut k = offered
+                .iter()
+                .position(|&b| b >= s.budget)
+                .unwrap_or(offered.len() - 1);
+            let l = label(ui, &format!("Budget N = {}", offered[k]), TIP_BUDGET);
+            ui.add(egui::Slider::new(&mut k, 0..=offered.len() - 1).show_value(false))
+                .labelled_by(l.id)
+                .on_hover_text(TIP_BUDGET);
+            s.budget = offered[k];
+            ui.end_row();
+            if !s.budget.is_multiple_of(s.beam_width.max(1)) {
+                s.beam_width = s.beam_width.min(s.budget).max(1);
+                while !s.budget.is_multiple_of(s.beam_width) {
+                    s.beam_width -= 1;
+                }
+            }
+            if !s.budget.is_multiple_of(s.chains.max(1)) {
+                s.chains = s.chains.min(s.budget).max(1);
+                while !s.budget.is_multiple_of(s.chains) {
+                    s.chains -= 1;
+                }
+            }
+            let l = label(ui, "Temperature", TIP_TEMPERATURE);
+            ui.add(egui::Slider::new(&mut s.temperature, 0.0..=1.5).step_by(0.05))
+                .labelled_by(l.id)
+                .on_hover_text(TIP_TEMPERATURE);
+            ui.end_row();
+            let l = label(ui, "Top-p", TIP_TOP_P);
+            ui.add(egui::Slider::new(&mut s.top_p, 0.05..=1.0).step_by(0.05))
+                .labelled_by(l.id)
+                .on_hover_text(TIP_TOP_P);
+            ui.end_row();
+            let l = label(ui, "Seed", TIP_SEED);
+            ui.add(egui::DragValue::new(&mut s.seed))
+                .labelled_by(l.id)
+                .on_hover_text(TIP_SEED);
+            ui.end_row();
+        });
     if s != app.settings {
         cmds.push(Command::SetSettings(s));
     }

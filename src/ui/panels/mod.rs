@@ -4,5 +4,6 @@ pub mod controls;
 pub mod node;
 pub mod plots;
 pub mod problems;
+pub mod step_scores;
 pub mod summary;
 pub mod tree_view;

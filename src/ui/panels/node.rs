@@ -44,13 +44,25 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         NodeStatus::Expanded => {}
     }
     ui.separator();
-    ui.label("Solution up to here:");
+    let flagged = super::step_scores::flagged_step(&app.tree, id);
+    if let Some((_, k)) = flagged {
+        ui.label(format!("the verifier scored step {k} lowest on this path"));
+    }
+    ui.label("Solution up to here, each step with its score:");
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for n in app.tree.path(id).into_iter().skip(1) {
+        for (k, n) in app.tree.path(id).into_iter().skip(1).enumerate() {
             let step = &app.tree.nodes[n];
+            let score = step
+                .score
+                .map(|s| format!("{s:.2}"))
+                .unwrap_or_else(|| "  - ".into());
+            let mut text = format!("{:>2} [{score}] {}", k + 1, step.text);
+            if flagged.is_some_and(|f| f.0 == n) {
+                text += "  <- lowest score";
+            }
             ui.colored_label(
                 theme::score_color(step.score),
-                egui::RichText::new(&step.text).monospace(),
+                egui::RichText::new(text).monospace(),
             );
         }
     });

@@ -1,17 +1,27 @@
-//! The Plots tab: a sweep's accuracy curves (egui_plot) for all problems or one difficulty bin,
-//! on a log2 budget axis with 95% bands, the compute-optimal frontier, and the budget slider's
-//! value marked on the curves with each curve's accuracy there. Everything is read from the
-//! sweep's records once ([`crate::analysis::sweep::curves`]); moving the slider or the bin
-//! redraws at once, with no run.
+//! The Plots tab: any figure of the open sweep drawn with egui_plot from the very numbers
+//! `thinkscale plot` draws ([`crate::export::Figure::data`]): accuracy against budget (log2
+//! axis, 95% bands), against tokens or FLOPs per problem, the compute-optimal frontier with its
+//! efficiency gain, the difficulty bins, the verifier's scores, and the FLOPs exchange with an
+//! R slider. The difficulty bin picks the panel; the budget slider's value is marked on the
+//! curves with each curve's accuracy there. Moving the slider, the bin or the figure redraws at
+//! once from the curves already read, with no run. A second sweep can be laid over the first
+//! (dashed), a sweep can be started here (progress, time left, cancel; its curves fill in as
+//! its records land), and the figure on screen exports to SVG or PNG with its CSV and JSON.
 
 use crate::analysis::bins::BINS;
-use crate::analysis::sweep::SweepCurves;
-use crate::export::palette;
+use crate::analysis::sweep::{SeriesPoint, SweepCurves};
+use crate::export::data::{fmt_compact, Mark, Panel, Scale, Shape};
+use crate::export::figures::Figure;
+use crate::search::StrategyKind;
 use crate::ui::app::{App, Command, LoadedSweep};
-use egui_plot::{FilledArea, Legend, Line, LineStyle, Plot, VLine};
+use crate::ui::sweeps::fmt_duration;
+use egui_plot::{
+    Bar, BarChart, FilledArea, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text,
+    VLine,
+};
 
-/// A series' accuracy for bin `bin` (0: all problems) at each point: (cost, accuracy).
-fn series_points(s: &crate::analysis::sweep::Series, bin: usize) -> Vec<(f64, f64)> {
+/// A series' accuracy for bin `bin` (0: all problems) at each point: (point, accuracy).
+fn series_points(s: &crate::analysis::sweep::Series, bin: usize) -> Vec<(&SeriesPoint, f64)> {
     s.points
         .iter()
         .filter_map(|p| {
@@ -20,7 +30,7 @@ fn series_points(s: &crate::analysis::sweep::Series, bin: usize) -> Vec<(f64, f6
             } else {
                 p.per_bin.get(bin - 1).copied()
             };
-            y.map(|y| (p.cost, y))
+            y.map(|y| (p, y))
         })
         .collect()
 }
@@ -47,7 +57,7 @@ pub fn at_budget(sweep: &LoadedSweep, bin: usize, budget: usize) -> Vec<(String,
         .filter_map(|s| {
             series_points(s, bin)
                 .into_iter()
-                .find(|p| (p.0 - budget as f64).abs() < 1e-9)
+                .find(|p| (p.0.cost - budget as f64).abs() < 1e-9)
                 .map(|p| (s.label.clone(), p.1))
         })
         .collect();
@@ -60,13 +70,225 @@ pub fn at_budget(sweep: &LoadedSweep, bin: usize, budget: usize) -> Vec<(String,
     out
 }
 
-fn colour(i: usize) -> egui::Color32 {
-    let c = palette::series_colour(i);
+/// The figures the tab offers, with their names in the chooser.
+const FIGURES: [(Figure, &str); 7] = [
+    (Figure::Accuracy, "accuracy vs budget"),
+    (Figure::ComputeTokens, "accuracy vs tokens"),
+    (Figure::ComputeFlops, "accuracy vs FLOPs"),
+    (Figure::Optimal, "compute-optimal frontier"),
+    (Figure::Bins, "difficulty bins"),
+    (Figure::Scores, "verifier scores"),
+    (Figure::Exchange, "FLOPs exchange"),
+];
+
+/// Whether a figure's panels are the bins (all problems, then bin 1, 2, …).
+fn panels_are_bins(f: Figure) -> bool {
+    matches!(
+        f,
+        Figure::Accuracy | Figure::ComputeTokens | Figure::ComputeFlops | Figure::Optimal
+    )
+}
+
+/// The panel of `panels` that shows bin `bin` (0: all problems).
+fn bin_panel(panels: &[Panel], bin: usize) -> Option<usize> {
+    panels.iter().position(|p| {
+        if bin == 0 {
+            p.title == "all problems"
+        } else {
+            p.title == format!("bin {bin}") || p.title.starts_with(&format!("bin {bin} "))
+        }
+    })
+}
+
+fn colour(c: crate::export::palette::Rgb) -> egui::Color32 {
     egui::Color32::from_rgb(c.0, c.1, c.2)
+}
+
+fn to_x(scale: Scale, x: f64) -> f64 {
+    match scale {
+        Scale::Linear => x,
+        Scale::Log2 => x.max(f64::MIN_POSITIVE).log2(),
+    }
+}
+
+fn marker_shape(m: crate::export::data::Marker) -> Option<MarkerShape> {
+    use crate::export::data::Marker;
+    match m {
+        Marker::None => None,
+        Marker::Circle => Some(MarkerShape::Circle),
+        Marker::Square => Some(MarkerShape::Square),
+        Marker::Triangle => Some(MarkerShape::Up),
+    }
+}
+
+/// Adds one mark's items to the plot; `suffix` names an overlay's series apart, and an
+/// overlay's lines are dashed.
+fn add_mark(
+    p: &mut egui_plot::PlotUi<'_>,
+    scale: Scale,
+    m: &Mark,
+    suffix: &str,
+    bars: (usize, usize),
+) {
+    let c = colour(m.colour);
+    let name = if m.in_legend {
+        format!("{}{suffix}", m.series)
+    } else {
+        String::new()
+    };
+    let overlay = !suffix.is_empty();
+    match &m.shape {
+        Shape::Line(points) if !points.is_empty() => {
+            let xs: Vec<f64> = points.iter().map(|q| to_x(scale, q.x)).collect();
+            if !overlay && points.iter().all(|q| q.low.is_some() && q.high.is_some()) {
+                let lows: Vec<f64> = points.iter().filter_map(|q| q.low).collect();
+                let highs: Vec<f64> = points.iter().filter_map(|q| q.high).collect();
+                p.add(
+                    FilledArea::new(name.clone(), &xs, &lows, &highs)
+                        .fill_color(c.gamma_multiply(0.15)),
+                );
+            }
+            let pts: Vec<[f64; 2]> = xs.iter().zip(points).map(|(x, q)| [*x, q.y]).collect();
+            let mut line = Line::new(name.clone(), pts.clone()).color(c).width(1.8);
+            if m.dashed || overlay {
+                line = line.style(LineStyle::dashed_loose());
+            }
+            p.line(line);
+            if let Some(shape) = marker_shape(m.marker) {
+                p.points(
+                    Points::new(name.clone(), pts)
+                        .shape(shape)
+                        .radius(3.0)
+                        .color(c),
+                );
+            }
+            for (x, q) in xs.iter().zip(points) {
+                if let Some(note) = &q.note {
+                    p.text(
+                        Text::new("", PlotPoint::new(*x, q.y), format!("  {note}"))
+                            .color(c)
+                            .anchor(egui::Align2::LEFT_BOTTOM),
+                    );
+                }
+            }
+        }
+        Shape::Bars(points) if !points.is_empty() => {
+            let (k, n) = bars;
+            let w = 0.8 / n.max(1) as f64;
+            let shift = (k as f64 - (n.max(1) - 1) as f64 / 2.0) * w;
+            let items = points
+                .iter()
+                .map(|q| {
+                    let b = Bar::new(to_x(scale, q.x) + shift, q.y).width(w * 0.95);
+                    if m.dashed {
+                        b.fill(egui::Color32::TRANSPARENT)
+                            .stroke(egui::Stroke::new(1.5, c))
+                    } else {
+                        b.fill(c)
+                    }
+                })
+                .collect();
+            p.bar_chart(BarChart::new(name, items).color(c));
+        }
+        Shape::Steps(bins) if !bins.is_empty() => {
+            let mut pts = Vec::with_capacity(bins.len() * 2);
+            for b in bins {
+                pts.push([to_x(scale, b.from), b.y]);
+                pts.push([to_x(scale, b.to), b.y]);
+            }
+            p.line(Line::new(name, pts).color(c).width(1.5).fill(0.0));
+        }
+        _ => {}
+    }
+}
+
+/// Draws one panel of a figure, with `overlay` (a second sweep's same panel, named by
+/// `overlay_name`) dashed over it, a vertical marker at `marker` (data units) and `spots`
+/// (points on the curves) ringed.
+fn draw_panel(
+    ui: &mut egui::Ui,
+    panel: &Panel,
+    overlay: Option<(&Panel, &str)>,
+    marker: Option<(f64, String)>,
+    spots: &[[f64; 2]],
+) {
+    let scale = panel.x.scale;
+    let (x0, x1) = panel.x.range;
+    let (y0, y1) = panel.y.range;
+    let log = scale == Scale::Log2;
+    let mut plot = Plot::new(("figure-panel", panel.title.as_str()))
+        .legend(Legend::default())
+        .x_axis_label(panel.x.label.clone())
+        .y_axis_label(panel.y.label.clone())
+        .include_x(to_x(scale, x0))
+        .include_x(to_x(scale, x1))
+        .include_y(y0)
+        .include_y(y1);
+    if log {
+        plot = plot
+            .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 2.0, 4.0]))
+            .x_axis_formatter(|m, _| fmt_compact(m.value.exp2()))
+            .label_formatter(|pos| {
+                Some(match pos {
+                    egui_plot::HoverPosition::NearDataPoint {
+                        plot_name,
+                        position,
+                        ..
+                    } => format!(
+                        "{plot_name}\nx = {}\ny = {:.3}",
+                        fmt_compact(position.x.exp2()),
+                        position.y
+                    ),
+                    egui_plot::HoverPosition::Elsewhere { position } => format!(
+                        "x = {}\ny = {:.3}",
+                        fmt_compact(position.x.exp2()),
+                        position.y
+                    ),
+                })
+            });
+    }
+    let bar_marks = |p: &Panel| {
+        p.marks
+            .iter()
+            .filter(|m| matches!(m.shape, Shape::Bars(_)))
+            .count()
+    };
+    plot.show(ui, |p| {
+        let n = bar_marks(panel);
+        let mut k = 0;
+        for m in &panel.marks {
+            add_mark(p, scale, m, "", (k, n));
+            k += usize::from(matches!(m.shape, Shape::Bars(_)));
+        }
+        if let Some((o, name)) = overlay {
+            let suffix = format!(" [{name}]");
+            for m in &o.marks {
+                if matches!(m.shape, Shape::Line(_)) {
+                    add_mark(p, o.x.scale, m, &suffix, (0, 1));
+                }
+            }
+        }
+        if let Some((x, label)) = marker {
+            p.vline(VLine::new(label, to_x(scale, x)).color(egui::Color32::DARK_GRAY));
+        }
+        if !spots.is_empty() {
+            let pts: Vec<[f64; 2]> = spots.iter().map(|q| [to_x(scale, q[0]), q[1]]).collect();
+            p.points(
+                Points::new("at the budget slider", pts)
+                    .shape(MarkerShape::Circle)
+                    .filled(false)
+                    .radius(7.0)
+                    .color(egui::Color32::DARK_GRAY),
+            );
+        }
+    });
 }
 
 /// Draws the tab.
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    toolbar(ui, app, cmds);
+    sweep_runner(ui, app, cmds);
+    ui.separator();
     let Some(sweep) = &app.sweep else {
         if app.sweep_loading.is_some() {
             ui.horizontal(|ui| {
@@ -76,13 +298,15 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         } else {
             ui.label(
                 "No sweep open. \"Open sweep…\" reads a sweep directory (thinkscale sweep, run or \
-                 evaluate write one) and draws its curves here.",
+                 evaluate write one, and so does every Run in this window: runs/window), or run \
+                 one above; its curves appear here.",
             );
         }
         return;
     };
     let c = &sweep.curves;
     let bin = app.plot_bin;
+    let figure = app.plot_figure;
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
             "{} — {} problems, verifier {}",
@@ -90,90 +314,348 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             c.problems,
             sweep.manifest.config.verifier
         ));
-        ui.separator();
-        let bin_label = ui.label("Difficulty bin");
-        let name = |b: usize| match b {
-            0 => "all problems".to_string(),
-            1 => "1 (easiest)".to_string(),
-            b if b == BINS => format!("{b} (hardest)"),
-            b => b.to_string(),
+        if let Some(o) = &app.overlay {
+            ui.separator();
+            ui.label(format!("overlay (dashed): {}", o.dir.display()));
+        }
+    });
+    let data = match figure.data(&sweep.manifest, c, &sweep.records) {
+        Ok(d) => d,
+        Err(e) => {
+            ui.label(format!("{e}"));
+            return;
+        }
+    };
+    let index = if panels_are_bins(figure) {
+        match bin_panel(&data.panels, bin) {
+            Some(i) => i,
+            None => {
+                ui.label(format!(
+                    "this sweep has no problems in difficulty bin {bin}"
+                ));
+                return;
+            }
+        }
+    } else {
+        app.plot_panel.min(data.panels.len().saturating_sub(1))
+    };
+    let Some(panel) = data.panels.get(index) else {
+        ui.label("this figure has no panel to draw");
+        return;
+    };
+    let budget = app.settings.budget;
+    let mut marker = None;
+    let mut spots = Vec::new();
+    match figure {
+        Figure::Accuracy | Figure::Optimal => {
+            let readings = at_budget(sweep, bin, budget);
+            ui.label(if readings.is_empty() {
+                format!("at N = {budget}: no curve has this budget")
+            } else {
+                format!(
+                    "at N = {budget}: {}",
+                    readings
+                        .iter()
+                        .map(|(l, a)| format!("{l} {a:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                )
+            });
+            marker = Some((budget as f64, format!("budget N = {budget}")));
+        }
+        Figure::ComputeTokens | Figure::ComputeFlops => {
+            let flops = figure == Figure::ComputeFlops;
+            let mut read = Vec::new();
+            for s in c.series.iter().filter(|s| s.label != "pass@n") {
+                if let Some((p, a)) = series_points(s, bin)
+                    .into_iter()
+                    .find(|(p, _)| p.budget == budget && p.tokens > 0.0)
+                {
+                    let x = if flops { p.flops } else { p.tokens };
+                    spots.push([x, a]);
+                    read.push(format!("{} {a:.3} at {}", s.label, fmt_compact(x)));
+                }
+            }
+            ui.label(if read.is_empty() {
+                format!("at N = {budget}: no curve has this budget")
+            } else {
+                format!("at N = {budget} (ringed): {}", read.join(" · "))
+            });
+        }
+        _ => {}
+    }
+    if figure == Figure::Optimal {
+        if let Some(e) = c
+            .efficiency
+            .iter()
+            .find(|e| (e.cost - budget as f64).abs() < 1e-9)
+        {
+            ui.label(format!(
+                "efficiency gain at N = {budget}: weighted best-of-N needs {} the compute to \
+                 match compute-optimal's {:.3}",
+                crate::export::figures::gain_label(e.gain),
+                e.optimal
+            ));
+        }
+    }
+    let overlay_data = app.overlay.as_ref().and_then(|o| {
+        let d = figure.data(&o.manifest, &o.curves, &o.records).ok()?;
+        let i = if panels_are_bins(figure) {
+            bin_panel(&d.panels, bin)?
+        } else {
+            index
         };
-        egui::ComboBox::from_id_salt("plot-bin")
-            .selected_text(name(bin))
+        d.panels.get(i).cloned().map(|p| (p, o.name()))
+    });
+    ui.label(egui::RichText::new(format!("{} — {}", data.title, panel.title)).strong());
+    draw_panel(
+        ui,
+        panel,
+        overlay_data.as_ref().map(|(p, n)| (p, n.as_str())),
+        marker,
+        &spots,
+    );
+}
+
+/// The figure, bin and panel choosers, and the open, overlay and export buttons.
+fn toolbar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Figure");
+        let name = |f: Figure| FIGURES.iter().find(|x| x.0 == f).map_or("?", |x| x.1);
+        egui::ComboBox::from_id_salt("plot-figure")
+            .selected_text(name(app.plot_figure))
             .show_ui(ui, |ui| {
-                for b in 0..=BINS {
-                    if ui.selectable_label(bin == b, name(b)).clicked() {
-                        cmds.push(Command::SetPlotBin(b));
+                for (f, n) in FIGURES {
+                    if ui.selectable_label(app.plot_figure == f, n).clicked() {
+                        cmds.push(Command::SetPlotFigure(f));
                     }
                 }
             })
             .response
-            .labelled_by(bin_label.id)
+            .labelled_by(l.id)
             .on_hover_text(
-                "Oracle difficulty bins: problems cut into 5 quantiles of the policy's pass@1, \
-                 bin 1 the easiest",
+                "Which figure of the sweep to draw: the same figures `thinkscale plot` writes",
             );
-    });
-    let budget = app.settings.budget;
-    let readings = at_budget(sweep, bin, budget);
-    ui.label(if readings.is_empty() {
-        format!("at N = {budget}: no curve has this budget")
-    } else {
-        format!(
-            "at N = {budget}: {}",
-            readings
-                .iter()
-                .map(|(l, a)| format!("{l} {a:.3}"))
-                .collect::<Vec<_>>()
-                .join(" · ")
-        )
-    });
-    Plot::new("sweep-accuracy")
-        .legend(Legend::default())
-        .x_axis_label("generation budget")
-        .y_axis_label("accuracy")
-        .include_y(0.0)
-        .include_y(1.0)
-        .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 2.0, 4.0]))
-        .x_axis_formatter(|m, _| format!("{}", m.value.exp2().round()))
-        .show(ui, |p| {
-            for (i, s) in c.series.iter().enumerate() {
-                let pts = series_points(s, bin);
-                if pts.is_empty() {
-                    continue;
+        if panels_are_bins(app.plot_figure) {
+            let bin_label = ui.label("Difficulty bin");
+            let bname = |b: usize| match b {
+                0 => "all problems".to_string(),
+                1 => "1 (easiest)".to_string(),
+                b if b == BINS => format!("{b} (hardest)"),
+                b => b.to_string(),
+            };
+            egui::ComboBox::from_id_salt("plot-bin")
+                .selected_text(bname(app.plot_bin))
+                .show_ui(ui, |ui| {
+                    for b in 0..=BINS {
+                        if ui.selectable_label(app.plot_bin == b, bname(b)).clicked() {
+                            cmds.push(Command::SetPlotBin(b));
+                        }
+                    }
+                })
+                .response
+                .labelled_by(bin_label.id)
+                .on_hover_text(
+                    "Oracle difficulty bins: problems cut into 5 quantiles of the policy's \
+                     pass@1, bin 1 the easiest",
+                );
+        } else if let Some(sweep) = &app.sweep {
+            let panels = app
+                .plot_figure
+                .data(&sweep.manifest, &sweep.curves, &sweep.records)
+                .map(|d| d.panels.into_iter().map(|p| p.title).collect::<Vec<_>>())
+                .unwrap_or_default();
+            if panels.len() > 1 {
+                let exchange = app.plot_figure == Figure::Exchange;
+                let l = ui.label(if exchange { "R" } else { "Panel" });
+                let mut k = app.plot_panel.min(panels.len() - 1);
+                let tip = if exchange {
+                    "R = inference tokens / pretraining tokens: how much the deployment will \
+                     generate relative to what the policy was trained on"
+                } else {
+                    "Which panel of the figure to draw"
+                };
+                ui.add(egui::Slider::new(&mut k, 0..=panels.len() - 1).show_value(false))
+                    .labelled_by(l.id)
+                    .on_hover_text(tip);
+                ui.label(&panels[k]);
+                if k != app.plot_panel {
+                    cmds.push(Command::SetPlotPanel(k));
                 }
-                let col = colour(i);
-                let xs: Vec<f64> = pts.iter().map(|q| q.0.log2()).collect();
-                if bin == 0 && s.label != "pass@n" {
-                    let lows: Vec<f64> = s.points.iter().map(|q| q.low).collect();
-                    let highs: Vec<f64> = s.points.iter().map(|q| q.high).collect();
-                    if lows.len() == xs.len() {
-                        p.add(
-                            FilledArea::new(s.label.clone(), &xs, &lows, &highs)
-                                .fill_color(col.gamma_multiply(0.15)),
-                        );
+            }
+        }
+        ui.separator();
+        if ui
+            .button("Overlay sweep…")
+            .on_hover_text("Draw a second sweep's curves, dashed, over this one's")
+            .clicked()
+        {
+            if let Some(dir) = rfd::FileDialog::new()
+                .set_title("A sweep directory to overlay (holds sweep.json)")
+                .pick_folder()
+            {
+                cmds.push(Command::OpenOverlay(dir));
+            }
+        }
+        if app.overlay.is_some() && ui.button("Remove overlay").clicked() {
+            cmds.push(Command::CloseOverlay);
+        }
+        if ui
+            .add_enabled(
+                app.sweep.is_some() && app.plot_export.is_none(),
+                egui::Button::new("Export plot…"),
+            )
+            .on_hover_text(
+                "Write this figure as SVG or PNG (paper double-column preset, the sweep's \
+                 configuration in its metadata) with its CSV and JSON",
+            )
+            .on_disabled_hover_text("open a sweep first")
+            .clicked()
+        {
+            if let Some(path) = rfd::FileDialog::new()
+                .set_title("Export the figure")
+                .add_filter("SVG", &["svg"])
+                .add_filter("PNG", &["png"])
+                .set_file_name(format!("{}.svg", app.plot_figure))
+                .save_file()
+            {
+                cmds.push(Command::ExportPlot(path));
+            }
+        }
+        match &app.plot_status {
+            _ if app.plot_export.is_some() => {
+                ui.spinner();
+            }
+            Some(Ok(m)) => {
+                ui.label(m);
+            }
+            Some(Err(e)) => {
+                ui.colored_label(crate::ui::theme::BAD, format!("export failed: {e}"));
+            }
+            None => {}
+        }
+    });
+}
+
+/// The budgets a sweep from the window runs: the powers of two up to the budget slider's.
+pub fn sweep_budgets(max: usize) -> Vec<usize> {
+    (0..=12)
+        .map(|k| 1usize << k)
+        .take_while(|&b| b <= max.max(1))
+        .collect()
+}
+
+/// Starting a sweep with the window's settings, and its progress while it runs.
+fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    egui::CollapsingHeader::new("Run a sweep")
+        .default_open(app.sweep_job.is_some())
+        .show(ui, |ui| {
+            if let Some(job) = &app.sweep_job {
+                ui.horizontal(|ui| {
+                    let frac = job.done as f32 / job.total.max(1) as f32;
+                    let mut text = format!("{}/{} (run, problem) pairs", job.done, job.total);
+                    let new = job.done.saturating_sub(job.resumed);
+                    if new > 0 {
+                        text += &format!(" · {} of {new} right", job.right);
+                    }
+                    if job.running() {
+                        if let Some(eta) = job.eta() {
+                            text += &format!(" · about {} left", fmt_duration(eta));
+                        }
+                    }
+                    ui.add(egui::ProgressBar::new(frac).desired_width(260.0).text(text));
+                    if job.running() {
+                        if ui
+                            .button("Cancel sweep")
+                            .on_hover_text("Stop after the forward pass under way; every record on disk stays, and running the same sweep again resumes it")
+                            .clicked()
+                        {
+                            cmds.push(Command::CancelSweep);
+                        }
+                    } else {
+                        match &job.outcome {
+                            Some(Ok(m)) => ui.label(format!("finished: {m}")),
+                            Some(Err(e)) => ui.colored_label(crate::ui::theme::BAD, e.as_str()),
+                            None => ui.label(""),
+                        };
+                    }
+                });
+                ui.weak(format!("into {}", job.dir.display()));
+            }
+            let s = &app.settings;
+            let budgets = sweep_budgets(s.budget);
+            let strategies: Vec<StrategyKind> = s.sweep_strategies.clone();
+            ui.label(format!(
+                "The window's settings (verifier {}, temperature {}, seed {}) at budgets {} \
+                 (up to the budget slider), on the first {} toy problems:",
+                s.verifier,
+                s.temperature,
+                s.seed,
+                budgets
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.sweep_problems
+            ));
+            ui.horizontal_wrapped(|ui| {
+                for k in StrategyKind::ALL {
+                    let mut on = strategies.contains(&k);
+                    if ui.checkbox(&mut on, k.as_str()).changed() {
+                        let next: Vec<StrategyKind> = StrategyKind::ALL
+                            .into_iter()
+                            .filter(|x| if *x == k { on } else { strategies.contains(x) })
+                            .collect();
+                        cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                            sweep_strategies: next,
+                            ..s.clone()
+                        }));
                     }
                 }
-                let line: Vec<[f64; 2]> = xs.iter().zip(&pts).map(|(x, q)| [*x, q.1]).collect();
-                let mut l = Line::new(s.label.clone(), line).color(col).width(1.5);
-                if s.label == "pass@n" {
-                    l = l
-                        .style(LineStyle::dashed_loose())
-                        .color(egui::Color32::GRAY);
+                let l = ui.label("Problems");
+                let mut n = s.sweep_problems;
+                if ui
+                    .add(egui::DragValue::new(&mut n).range(1..=500))
+                    .labelled_by(l.id)
+                    .on_hover_text("How many problems of the toy evaluation split the sweep runs")
+                    .changed()
+                {
+                    cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                        sweep_problems: n,
+                        ..s.clone()
+                    }));
                 }
-                p.line(l);
-            }
-            let f: Vec<[f64; 2]> = frontier(c, bin).iter().map(|q| [q.0.log2(), q.1]).collect();
-            if !f.is_empty() {
-                p.line(
-                    Line::new("compute-optimal", f)
-                        .color(crate::ui::theme::CHOSEN)
-                        .width(2.5),
-                );
-            }
-            p.vline(
-                VLine::new(format!("budget N = {budget}"), (budget as f64).log2())
-                    .color(egui::Color32::DARK_GRAY),
-            );
+                let busy = app.sweep_job.as_ref().is_some_and(|j| j.running());
+                let why = if busy {
+                    "a sweep is running"
+                } else {
+                    "choose at least one strategy"
+                };
+                if ui
+                    .add_enabled(!busy && !strategies.is_empty(), egui::Button::new("Run sweep…"))
+                    .on_hover_text("Choose a directory (a new one, or a sweep of the same settings to resume) and run the sweep there")
+                    .on_disabled_hover_text(why)
+                    .clicked()
+                {
+                    if let Some(dir) = rfd::FileDialog::new()
+                        .set_title("The sweep's directory (new, or the same sweep to resume)")
+                        .pick_folder()
+                    {
+                        cmds.push(Command::StartSweep(Box::new(app.sweep_config()), dir));
+                    }
+                }
+            });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_from_the_window_double_up_to_the_slider() {
+        assert_eq!(sweep_budgets(16), vec![1, 2, 4, 8, 16]);
+        assert_eq!(sweep_budgets(1), vec![1]);
+        assert_eq!(sweep_budgets(0), vec![1]);
+    }
 }

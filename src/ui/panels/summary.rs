@@ -10,6 +10,15 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
     if let Some(e) = &app.error {
         ui.colored_label(theme::BAD, e);
     }
+    match &app.plot_status {
+        Some(Ok(m)) => {
+            ui.label(m);
+        }
+        Some(Err(e)) => {
+            ui.colored_label(theme::BAD, e);
+        }
+        None => {}
+    }
     let Some(r) = &app.last else {
         ui.label(match app.selected {
             Some(_) if app.running.is_some() => "searching…",
@@ -18,6 +27,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         });
         return;
     };
+    if let Some(dir) = &app.kept {
+        ui.weak(format!("kept in {} (open it in Plots)", dir.display()));
+    }
     ui.horizontal(|ui| {
         ui.strong(format!("{}  {}", r.id, r.question));
         ui.label(format!("reference {}", r.reference));
@@ -74,13 +86,13 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
                     });
             });
         let ui = &mut cols[1];
-        ui.strong("This session by level");
+        ui.strong("This session by level, under these settings");
         egui::Grid::new("tally").striped(true).show(ui, |ui| {
             ui.label("level");
             ui.label("run");
             ui.label("right");
             ui.end_row();
-            for (level, (n, right)) in &app.tally {
+            for (level, (n, right)) in &app.tally() {
                 ui.label(level.to_string());
                 ui.label(n.to_string());
                 ui.label(right.to_string());

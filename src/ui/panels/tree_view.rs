@@ -1,24 +1,54 @@
 //! The search tree: the question on the left, steps to the right, one row per leaf; each box
-//! coloured by its verifier score (its value printed on it, a colour key above), the chosen
-//! answer's path outlined, a header naming the search. Click a box to inspect it; hover for its
-//! whole text. The layout is computed when the tree changes, and only what is on screen is
-//! painted.
+//! coloured by its verifier score (its value printed on it when zoomed in, a colour key above),
+//! the chosen answer's path outlined, a header naming the search. Drag to pan, Ctrl+scroll (or
+//! pinch, or the buttons) to zoom, "Fit" to see it whole; click a box to inspect it, right-click
+//! to collapse or expand what grew from it; hover for its whole text. Until the user moves the
+//! view it follows the search, fitted to the panel, so a tree that grows round by round stays
+//! in sight. The layout is computed when the tree changes, and only what is on screen is
+//! painted and made clickable.
 
-use crate::search::{NodeStatus, SearchTree};
+use crate::search::{NodeId, NodeStatus, SearchTree};
 use crate::ui::app::{App, Command};
 use crate::ui::theme;
-use egui::{pos2, vec2, Rect, Sense, Stroke};
+use egui::{pos2, vec2, Pos2, Rect, Sense, Stroke, Vec2};
+use std::collections::BTreeSet;
 
-/// Top-left corners of every node's box, in the tree's own coordinates.
-pub fn layout(tree: &SearchTree) -> Vec<egui::Pos2> {
-    let mut pos = vec![pos2(0.0, 0.0); tree.nodes.len()];
+/// Where every box of a tree goes, in the tree's own coordinates (zoom 1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeLayout {
+    /// Top-left corner of each node's box.
+    pub pos: Vec<Pos2>,
+    /// Whether each node is shown (not under a collapsed node).
+    pub shown: Vec<bool>,
+    /// Steps hidden under each collapsed node (0 for the others).
+    pub hidden: Vec<usize>,
+    /// The extent of the shown boxes.
+    pub size: Vec2,
+}
+
+impl TreeLayout {
+    /// Whether this layout was made for `tree` as it is now.
+    pub fn fits(&self, tree: &SearchTree) -> bool {
+        self.pos.len() == tree.nodes.len()
+    }
+}
+
+/// Lays out `tree` with the nodes in `collapsed` drawn as leaves (what grew from them hidden):
+/// leaves take rows in order, parents centre on their children.
+pub fn layout(tree: &SearchTree, collapsed: &BTreeSet<NodeId>) -> TreeLayout {
+    let n = tree.nodes.len();
+    let mut pos = vec![pos2(0.0, 0.0); n];
+    let mut shown = vec![false; n];
     let mut next_row = 0.0f32;
-    // Iterative post-order walk: leaves take rows in order, parents centre on their children.
+    let mut depth = 0usize;
+    // Iterative post-order walk.
     let mut stack = vec![(SearchTree::ROOT, false)];
     while let Some((id, visited)) = stack.pop() {
         let node = &tree.nodes[id];
+        shown[id] = true;
+        depth = depth.max(node.depth);
         let x = node.depth as f32 * (theme::NODE_W + theme::GAP_X);
-        if node.children.is_empty() {
+        if node.children.is_empty() || collapsed.contains(&id) {
             pos[id] = pos2(x, next_row * theme::ROW_H);
             next_row += 1.0;
         } else if visited {
@@ -32,7 +62,81 @@ pub fn layout(tree: &SearchTree) -> Vec<egui::Pos2> {
             }
         }
     }
-    pos
+    // Descendants per node: a node is always added after its parent.
+    let mut below = vec![0usize; n];
+    for id in (1..n).rev() {
+        if let Some(p) = tree.nodes[id].parent {
+            below[p] += below[id] + 1;
+        }
+    }
+    let hidden = (0..n)
+        .map(|i| if collapsed.contains(&i) { below[i] } else { 0 })
+        .collect();
+    TreeLayout {
+        pos,
+        shown,
+        hidden,
+        size: vec2(
+            (depth + 1) as f32 * (theme::NODE_W + theme::GAP_X),
+            next_row.max(1.0) * theme::ROW_H,
+        ),
+    }
+}
+
+/// How the tree is looked at: its scale and where its origin sits in the view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Camera {
+    /// Scale (1: boxes at their natural size).
+    pub zoom: f32,
+    /// The tree's origin, from the view's top-left corner, in points.
+    pub offset: Vec2,
+    /// Whether the view keeps the whole tree fitted (until the user pans or zooms).
+    pub follow: bool,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self {
+            zoom: 1.0,
+            offset: vec2(8.0, 8.0),
+            follow: true,
+        }
+    }
+}
+
+/// The smallest and largest zoom.
+pub const ZOOM_RANGE: (f32, f32) = (0.02, 4.0);
+/// From this zoom on, boxes print their scores.
+pub const SCORE_ZOOM: f32 = 0.75;
+/// Below this zoom, boxes carry no text.
+const TEXT_ZOOM: f32 = 0.4;
+
+impl Camera {
+    /// The camera that shows all of a tree `size` big in a view `view` big, never enlarging it
+    /// beyond its natural size.
+    pub fn fit(size: Vec2, view: Vec2) -> Self {
+        let margin = 16.0;
+        let zoom = ((view.x - margin) / size.x.max(1.0))
+            .min((view.y - margin) / size.y.max(1.0))
+            .clamp(ZOOM_RANGE.0, 1.0);
+        let used = size * zoom;
+        Self {
+            zoom,
+            offset: vec2(margin / 2.0, ((view.y - used.y) / 2.0).max(margin / 2.0)),
+            follow: true,
+        }
+    }
+
+    /// This camera zoomed by `factor` about `at` (a point of the view, from its corner).
+    pub fn zoomed(self, factor: f32, at: Vec2) -> Self {
+        let zoom = (self.zoom * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
+        let k = zoom / self.zoom;
+        Self {
+            zoom,
+            offset: at - (at - self.offset) * k,
+            follow: false,
+        }
+    }
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -64,12 +168,14 @@ pub fn synthetic_tree(branching: usize, depth: usize) -> SearchTree {
     t
 }
 
-/// What the tree view draws: the tree, its cached layout, and what the header says.
+/// What the tree view draws: the tree, its cached layout, the camera, and what the header says.
 pub struct TreeView<'a> {
     /// The tree.
     pub tree: &'a SearchTree,
     /// Its layout ([`layout`]), computed when the tree changed, not every frame.
-    pub pos: &'a [egui::Pos2],
+    pub layout: &'a TreeLayout,
+    /// How it is looked at.
+    pub camera: Camera,
     /// The node that carries the chosen answer.
     pub chosen: Option<usize>,
     /// The node being inspected.
@@ -78,17 +184,33 @@ pub struct TreeView<'a> {
     pub header: Option<&'a str>,
     /// Whether a verifier scored it (majority voting does not: its nodes are left grey).
     pub scored: bool,
+    /// Whether some node is collapsed.
+    pub any_collapsed: bool,
+}
+
+impl TreeView<'_> {
+    /// The layout to draw: the cached one when it was made for the tree as it is, else one
+    /// made now (a stale layout is never trusted).
+    fn current_layout(&self) -> std::borrow::Cow<'_, TreeLayout> {
+        if self.layout.fits(self.tree) {
+            std::borrow::Cow::Borrowed(self.layout)
+        } else {
+            std::borrow::Cow::Owned(layout(self.tree, &BTreeSet::new()))
+        }
+    }
 }
 
 /// Draws the tree of the app.
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let view = TreeView {
         tree: &app.tree,
-        pos: &app.tree_pos,
+        layout: &app.tree_layout,
+        camera: app.tree_camera,
         chosen: app.chosen_leaf,
         selected: app.selected_node,
         header: app.tree_info.as_ref().map(|i| i.header.as_str()),
         scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
+        any_collapsed: !app.collapsed.is_empty(),
     };
     draw(ui, &view, cmds);
 }
@@ -126,6 +248,53 @@ fn legend(ui: &mut egui::Ui, scored: bool) {
     });
 }
 
+/// The zoom and fit buttons; what they ask for goes to `cmds`.
+fn toolbar(ui: &mut egui::Ui, view: &TreeView<'_>, fitted: Camera, cmds: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let cam = view.camera;
+        if ui
+            .add_enabled(!cam.follow, egui::Button::new("Fit"))
+            .on_hover_text("Show the whole tree, and follow it as the search grows it")
+            .on_disabled_hover_text("the view follows the search, fitted to the panel")
+            .clicked()
+        {
+            cmds.push(Command::SetCamera(fitted));
+        }
+        let shown = if cam.follow { fitted } else { cam };
+        let centre = ui.available_size() / 2.0;
+        if ui.button("−").on_hover_text("Zoom out").clicked() {
+            cmds.push(Command::SetCamera(shown.zoomed(1.0 / 1.25, centre)));
+        }
+        ui.label(format!("{:.0}%", shown.zoom * 100.0))
+            .on_hover_text("Zoom: Ctrl+scroll or pinch over the tree; drag to pan");
+        if ui.button("+").on_hover_text("Zoom in").clicked() {
+            cmds.push(Command::SetCamera(shown.zoomed(1.25, centre)));
+        }
+        if ui
+            .add_enabled(view.any_collapsed, egui::Button::new("Expand all"))
+            .on_hover_text("Show every collapsed branch again")
+            .clicked()
+        {
+            cmds.push(Command::ExpandAll);
+        }
+        if ui
+            .button("Export tree…")
+            .on_hover_text("Write the whole tree as SVG, the run's configuration in its metadata")
+            .clicked()
+        {
+            if let Some(path) = rfd::FileDialog::new()
+                .set_title("Export the search tree")
+                .add_filter("SVG", &["svg"])
+                .set_file_name("tree.svg")
+                .save_file()
+            {
+                cmds.push(Command::ExportTree(path));
+            }
+        }
+        ui.weak("drag: pan · Ctrl+scroll: zoom · click: inspect · right-click: collapse");
+    });
+}
+
 /// Draws `view`: only the boxes and edges inside the visible part are painted and made
 /// clickable, so a tree of thousands of nodes costs what fits on screen.
 pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
@@ -138,138 +307,334 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
         ui.label(egui::RichText::new(h).strong());
     }
     legend(ui, view.scored);
-    let fresh;
-    let pos = if view.pos.len() == tree.nodes.len() {
-        view.pos
+    let lay = view.current_layout();
+    // The canvas takes what is left; the toolbar's row is reserved above it.
+    let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+    let canvas = vec2(
+        ui.available_width(),
+        (ui.available_height() - row).max(40.0),
+    );
+    let fitted = Camera::fit(lay.size, canvas);
+    toolbar(ui, view, fitted, cmds);
+    let (area, resp) = ui.allocate_exact_size(canvas, Sense::click_and_drag());
+    let mut cam = if view.camera.follow {
+        fitted
     } else {
-        fresh = layout(tree);
-        &fresh
+        view.camera
     };
+    // Pan by dragging or scrolling, zoom with Ctrl+scroll or a pinch, about the pointer.
+    let (zoom, scroll, pointer) = ui.input(|i| {
+        (
+            i.zoom_delta(),
+            i.smooth_scroll_delta(),
+            i.pointer.hover_pos(),
+        )
+    });
+    let over = pointer.filter(|p| area.contains(*p));
+    let mut moved = false;
+    if resp.dragged() {
+        cam.offset += resp.drag_delta();
+        moved = true;
+    }
+    if let Some(p) = over {
+        if zoom != 1.0 {
+            cam = cam.zoomed(zoom, p - area.min);
+            moved = true;
+        } else if scroll != Vec2::ZERO {
+            cam.offset += scroll;
+            moved = true;
+        }
+    }
+    if moved {
+        cam.follow = false;
+        cmds.push(Command::SetCamera(cam));
+    }
     let on_chosen: std::collections::HashSet<usize> = view
         .chosen
         .map(|l| tree.path(l).into_iter().collect())
         .unwrap_or_default();
-    let width = (tree.depth() + 1) as f32 * (theme::NODE_W + theme::GAP_X);
-    let height = pos.iter().map(|p| p.y).fold(0.0, f32::max) + theme::ROW_H;
-    egui::ScrollArea::both()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            let (area, _) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
-            let visible = ui.clip_rect();
-            let origin = area.min + vec2(4.0, 4.0);
-            let rect_of = |i: usize| {
-                Rect::from_min_size(
-                    origin + pos[i].to_vec2(),
-                    vec2(theme::NODE_W, theme::NODE_H),
-                )
+    let z = cam.zoom;
+    let origin = area.min + cam.offset;
+    let size = vec2(theme::NODE_W, theme::NODE_H) * z;
+    let rect_of = |i: usize| Rect::from_min_size(origin + lay.pos[i].to_vec2() * z, size);
+    let painter = ui.painter_at(area);
+    let weak = ui.visuals().weak_text_color();
+    for (i, n) in tree.nodes.iter().enumerate() {
+        let Some(p) = n.parent else { continue };
+        if !lay.shown[i] {
+            continue;
+        }
+        let (a, b) = (rect_of(p).right_center(), rect_of(i).left_center());
+        if !area.intersects(Rect::from_two_pos(a, b).expand(2.0)) {
+            continue;
+        }
+        let stroke = if on_chosen.contains(&i) {
+            Stroke::new(2.5 * z.max(0.4), theme::CHOSEN)
+        } else {
+            Stroke::new(z.clamp(0.3, 1.0), weak)
+        };
+        painter.line_segment([a, b], stroke);
+    }
+    // Boxes too small to read or hit are painted as bare marks.
+    let detailed = size.y >= 6.0;
+    let font = 11.0 * z;
+    for (i, n) in tree.nodes.iter().enumerate() {
+        if !lay.shown[i] {
+            continue;
+        }
+        let rect = rect_of(i);
+        if !area.intersects(rect) {
+            continue;
+        }
+        let score = if view.scored { n.score } else { None };
+        let fill = if i == SearchTree::ROOT {
+            ui.visuals().widgets.inactive.bg_fill
+        } else if let NodeStatus::Pruned { .. } = n.status {
+            // Pruned steps fade, so the surviving beams stand out.
+            theme::score_color(score).gamma_multiply(theme::PRUNED_ALPHA)
+        } else {
+            theme::score_color(score)
+        };
+        let radius = 4.0 * z.min(1.0);
+        painter.rect_filled(rect, radius, fill);
+        if !detailed {
+            continue;
+        }
+        let border = if on_chosen.contains(&i) {
+            Stroke::new(2.5, theme::CHOSEN)
+        } else if view.selected == Some(i) {
+            Stroke::new(2.0, ui.visuals().strong_text_color())
+        } else if lay.hidden[i] > 0 {
+            Stroke::new(1.5, ui.visuals().strong_text_color())
+        } else {
+            Stroke::new(0.5, weak)
+        };
+        painter.rect_stroke(rect, radius, border, egui::StrokeKind::Inside);
+        if z >= TEXT_ZOOM {
+            let shown = score.filter(|s| !s.is_nan() && i != SearchTree::ROOT && z >= SCORE_ZOOM);
+            let mut suffix = String::new();
+            if let NodeStatus::Finished { correct, .. } = &n.status {
+                suffix += if *correct == Some(true) {
+                    " (right)"
+                } else {
+                    " (wrong)"
+                };
+            }
+            if let NodeStatus::Pruned { round } = n.status {
+                suffix += &format!(" (pruned r{round})");
+            }
+            if n.visits > 1 {
+                suffix += &format!(" x{}", n.visits);
+            }
+            if lay.hidden[i] > 0 {
+                suffix += &format!(" [+{}]", lay.hidden[i]);
+            }
+            // The step's text gets what the suffix and the printed score leave of the box.
+            let room = 26usize
+                .saturating_sub(suffix.chars().count())
+                .saturating_sub(if shown.is_some() { 5 } else { 0 })
+                .max(6);
+            let text_color = if i == SearchTree::ROOT {
+                ui.visuals().text_color()
+            } else {
+                theme::NODE_TEXT
             };
-            let painter = ui.painter_at(area);
-            for (i, n) in tree.nodes.iter().enumerate() {
-                let Some(p) = n.parent else { continue };
-                let (a, b) = (rect_of(p).right_center(), rect_of(i).left_center());
-                if !visible.intersects(Rect::from_two_pos(a, b).expand(2.0)) {
-                    continue;
-                }
-                let stroke = if on_chosen.contains(&i) {
-                    Stroke::new(2.5, theme::CHOSEN)
-                } else {
-                    Stroke::new(1.0, ui.visuals().weak_text_color())
-                };
-                painter.line_segment([a, b], stroke);
-            }
-            for (i, n) in tree.nodes.iter().enumerate() {
-                let rect = rect_of(i);
-                if !visible.intersects(rect) {
-                    continue;
-                }
-                let score = if view.scored { n.score } else { None };
-                let fill = if i == SearchTree::ROOT {
-                    ui.visuals().widgets.inactive.bg_fill
-                } else if let NodeStatus::Pruned { .. } = n.status {
-                    // Pruned steps fade, so the surviving beams stand out.
-                    theme::score_color(score).gamma_multiply(theme::PRUNED_ALPHA)
-                } else {
-                    theme::score_color(score)
-                };
-                let shown = score.filter(|s| !s.is_nan() && i != SearchTree::ROOT);
-                let mut suffix = String::new();
-                if let NodeStatus::Finished { correct, .. } = &n.status {
-                    suffix += if *correct == Some(true) {
-                        " (right)"
-                    } else {
-                        " (wrong)"
-                    };
-                }
-                if let NodeStatus::Pruned { round } = n.status {
-                    suffix += &format!(" (pruned r{round})");
-                }
-                if n.visits > 1 {
-                    suffix += &format!(" x{}", n.visits);
-                }
-                // The step's text gets what the suffix and the printed score leave of the box.
-                let room = 26usize
-                    .saturating_sub(suffix.chars().count())
-                    .saturating_sub(if shown.is_some() { 5 } else { 0 })
-                    .max(6);
-                let label = shorten(&n.text, room) + &suffix;
-                painter.rect_filled(rect, 4.0, fill);
-                let border = if on_chosen.contains(&i) {
-                    Stroke::new(2.5, theme::CHOSEN)
-                } else if view.selected == Some(i) {
-                    Stroke::new(2.0, ui.visuals().strong_text_color())
-                } else {
-                    Stroke::new(0.5, ui.visuals().weak_text_color())
-                };
-                painter.rect_stroke(rect, 4.0, border, egui::StrokeKind::Inside);
-                let text_color = if i == SearchTree::ROOT {
-                    ui.visuals().text_color()
-                } else {
-                    theme::NODE_TEXT
-                };
+            painter.text(
+                rect.left_center() + vec2(6.0 * z, 0.0),
+                egui::Align2::LEFT_CENTER,
+                shorten(&n.text, room) + &suffix,
+                egui::FontId::monospace(font),
+                text_color,
+            );
+            if let Some(s) = shown {
                 painter.text(
-                    rect.left_center() + vec2(6.0, 0.0),
-                    egui::Align2::LEFT_CENTER,
-                    label,
-                    egui::FontId::monospace(11.0),
-                    text_color,
+                    rect.right_center() - vec2(5.0 * z, 0.0),
+                    egui::Align2::RIGHT_CENTER,
+                    format!("{s:.2}"),
+                    egui::FontId::monospace(10.0 * z),
+                    theme::NODE_TEXT,
                 );
-                if let Some(s) = shown {
-                    painter.text(
-                        rect.right_center() - vec2(5.0, 0.0),
-                        egui::Align2::RIGHT_CENTER,
-                        format!("{s:.2}"),
-                        egui::FontId::monospace(10.0),
-                        theme::NODE_TEXT,
-                    );
-                }
-                let resp = ui
-                    .interact(rect, ui.scope_id().with(("node", i)), Sense::click())
-                    .on_hover_text(&n.text);
-                if resp.clicked() {
-                    cmds.push(Command::SelectNode(i));
-                }
             }
-        });
+        }
+        let resp = ui
+            .interact(rect, ui.scope_id().with(("node", i)), Sense::click())
+            .on_hover_text(&n.text);
+        if resp.clicked() {
+            cmds.push(Command::SelectNode(i));
+        }
+        if resp.secondary_clicked() && !n.children.is_empty() {
+            cmds.push(Command::ToggleCollapse(i));
+        }
+    }
+}
+
+/// The tree as an SVG file, the whole of it at natural size: boxes coloured by score with
+/// their scores, the chosen path outlined, the header as its title, and `metadata` (the run
+/// configuration, as JSON) in its `<metadata>`.
+pub fn tree_svg(view: &TreeView<'_>, metadata: &str) -> String {
+    let tree = view.tree;
+    let lay = view.current_layout();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let hex = |c: egui::Color32| format!("#{:02x}{:02x}{:02x}", c.r(), c.g(), c.b());
+    let top = 30.0;
+    let (w, h) = (lay.size.x + 16.0, lay.size.y + top + 8.0);
+    let on_chosen: std::collections::HashSet<usize> = view
+        .chosen
+        .map(|l| tree.path(l).into_iter().collect())
+        .unwrap_or_default();
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" \
+         viewBox=\"0 0 {w:.0} {h:.0}\" font-family=\"monospace\" font-size=\"11\">\n\
+         <metadata>{}</metadata>\n<title>{}</title>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"8\" y=\"18\" font-size=\"12\" font-weight=\"bold\">{}</text>\n",
+        esc(metadata),
+        esc(view.header.unwrap_or("search tree")),
+        esc(view.header.unwrap_or("search tree")),
+    );
+    let at = |i: usize| (lay.pos[i].x + 8.0, lay.pos[i].y + top);
+    for (i, n) in tree.nodes.iter().enumerate() {
+        let (Some(p), true) = (n.parent, lay.shown[i]) else {
+            continue;
+        };
+        let (px, py) = at(p);
+        let (x, y) = at(i);
+        let (colour, width) = if on_chosen.contains(&i) {
+            (hex(theme::CHOSEN), 2.5)
+        } else {
+            ("#999999".to_string(), 1.0)
+        };
+        out += &format!(
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" \
+             stroke-width=\"{width}\"/>\n",
+            px + theme::NODE_W,
+            py + theme::NODE_H / 2.0,
+            y + theme::NODE_H / 2.0
+        );
+    }
+    for (i, n) in tree.nodes.iter().enumerate() {
+        if !lay.shown[i] {
+            continue;
+        }
+        let (x, y) = at(i);
+        let score = if view.scored { n.score } else { None };
+        let (fill, opacity) = match n.status {
+            _ if i == SearchTree::ROOT => ("#e6e6e6".to_string(), 1.0),
+            NodeStatus::Pruned { .. } => (hex(theme::score_color(score)), theme::PRUNED_ALPHA),
+            _ => (hex(theme::score_color(score)), 1.0),
+        };
+        let stroke = if on_chosen.contains(&i) {
+            format!("stroke=\"{}\" stroke-width=\"2.5\"", hex(theme::CHOSEN))
+        } else {
+            "stroke=\"#666666\" stroke-width=\"0.5\"".to_string()
+        };
+        let mut label = shorten(&n.text, 24);
+        if let NodeStatus::Finished { correct, .. } = &n.status {
+            label += if *correct == Some(true) {
+                " (right)"
+            } else {
+                " (wrong)"
+            };
+        }
+        if lay.hidden[i] > 0 {
+            label += &format!(" [+{}]", lay.hidden[i]);
+        }
+        out += &format!(
+            "<g><title>{}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{}\" height=\"{}\" \
+             rx=\"4\" fill=\"{fill}\" fill-opacity=\"{opacity}\" {stroke}/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            esc(&n.text),
+            theme::NODE_W,
+            theme::NODE_H,
+            x + 6.0,
+            y + 15.0,
+            esc(&label)
+        );
+        if let Some(s) = score.filter(|s| !s.is_nan() && i != SearchTree::ROOT) {
+            out += &format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"10\">{s:.2}</text>",
+                x + theme::NODE_W - 5.0,
+                y + 15.0
+            );
+        }
+        out += "</g>\n";
+    }
+    out += "</svg>\n";
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn leaves_take_rows_and_parents_centre_on_children() {
+    fn small() -> SearchTree {
         let mut t = SearchTree::new("q");
         t.add_step(0, "a", 1, 0); // 1
         t.add_step(1, "b", 1, 0); // 2
         t.add_step(1, "c", 1, 0); // 3
         t.add_step(0, "d", 1, 0); // 4
-        let p = layout(&t);
+        t
+    }
+
+    #[test]
+    fn leaves_take_rows_and_parents_centre_on_children() {
+        let t = small();
+        let l = layout(&t, &BTreeSet::new());
+        let p = &l.pos;
         assert_eq!(p[2].y, 0.0);
         assert_eq!(p[3].y, theme::ROW_H);
         assert_eq!(p[4].y, 2.0 * theme::ROW_H);
         assert_eq!(p[1].y, theme::ROW_H / 2.0);
         assert_eq!(p[0].y, (p[1].y + p[4].y) / 2.0);
         assert!(p[2].x > p[1].x && p[1].x > p[0].x);
+        assert!(l.shown.iter().all(|&s| s));
+        assert_eq!(l.size.y, 3.0 * theme::ROW_H);
+        assert_eq!(l.size.x, 3.0 * (theme::NODE_W + theme::GAP_X));
+    }
+
+    #[test]
+    fn a_collapsed_node_is_a_leaf_that_counts_what_it_hides() {
+        let t = small();
+        let l = layout(&t, &BTreeSet::from([1]));
+        assert_eq!(l.shown, vec![true, true, false, false, true]);
+        assert_eq!(l.hidden, vec![0, 2, 0, 0, 0]);
+        // Two rows now: the collapsed node and its sibling.
+        assert_eq!(l.pos[1].y, 0.0);
+        assert_eq!(l.pos[4].y, theme::ROW_H);
+        assert_eq!(l.size.y, 2.0 * theme::ROW_H);
+        // Collapsing the root hides everything under it.
+        let all = layout(&t, &BTreeSet::from([0]));
+        assert_eq!(all.hidden[0], 4);
+        assert_eq!(all.shown.iter().filter(|&&s| s).count(), 1);
+    }
+
+    #[test]
+    fn fit_shows_the_whole_tree_and_zoom_keeps_the_point_under_the_pointer() {
+        let size = vec2(2000.0, 4000.0);
+        let view = vec2(1000.0, 800.0);
+        let c = Camera::fit(size, view);
+        assert!(c.follow);
+        assert!(size.x * c.zoom <= view.x && size.y * c.zoom <= view.y);
+        assert!(
+            (size.y * c.zoom - (view.y - 16.0)).abs() < 1e-3,
+            "fills the height"
+        );
+        // A small tree is not enlarged.
+        assert_eq!(Camera::fit(vec2(100.0, 50.0), view).zoom, 1.0);
+        // Zooming about a point keeps the tree point under it in place.
+        let at = vec2(300.0, 200.0);
+        let tree_point = (at - c.offset) / c.zoom;
+        let z = c.zoomed(2.0, at);
+        assert!(!z.follow);
+        assert!((z.zoom - 2.0 * c.zoom).abs() < 1e-6);
+        let again = (at - z.offset) / z.zoom;
+        assert!((again - tree_point).length() < 1e-3);
+        assert_eq!(c.zoomed(1e9, at).zoom, ZOOM_RANGE.1);
     }
 
     /// One frame of `view` in a 1200 x 800 window: the shapes painted.
@@ -289,7 +654,7 @@ mod tests {
     fn only_what_is_on_screen_is_painted_and_the_header_names_the_search() {
         let tree = synthetic_tree(10, 4);
         assert_eq!(tree.nodes.len(), 11_111);
-        let pos = layout(&tree);
+        let lay = layout(&tree, &BTreeSet::new());
         let settings = crate::ui::app::Settings {
             strategy: crate::search::StrategyKind::Beam,
             budget: 64,
@@ -303,25 +668,71 @@ mod tests {
         );
         let view = TreeView {
             tree: &tree,
-            pos: &pos,
+            layout: &lay,
+            camera: Camera {
+                follow: false,
+                ..Camera::default()
+            },
             chosen: Some(tree.nodes.len() - 1),
             selected: None,
             header: Some(&info.header),
             scored: info.scored,
+            any_collapsed: false,
         };
         // 11,111 boxes and their edges, but at most a screenful is painted: about 28 rows.
         let shapes = frame(&view);
         assert!((30..1000).contains(&shapes), "{shapes} shapes");
         // A layout that does not fit the tree (stale) is recomputed, not trusted.
+        let stale_layout = TreeLayout::default();
         let stale = TreeView {
-            pos: &pos[..10],
+            layout: &stale_layout,
             ..view
         };
         assert_eq!(frame(&stale), shapes);
+        // Zoomed out, more of it is on screen, with fewer details per box.
+        let far = TreeView {
+            camera: Camera {
+                zoom: 0.1,
+                ..view.camera
+            },
+            ..view
+        };
+        assert!(frame(&far) > shapes);
         let majority = crate::ui::app::TreeInfo::of(&crate::ui::app::Settings {
             strategy: crate::search::StrategyKind::Majority,
             ..Default::default()
         });
         assert!(!majority.scored && majority.header.contains("no verifier"));
+    }
+
+    #[test]
+    fn the_tree_exports_as_svg_with_its_scores_and_configuration() {
+        let mut t = small();
+        t.nodes[2].score = Some(0.25);
+        t.nodes[2].status = NodeStatus::Finished {
+            answer: Some("7".into()),
+            correct: Some(false),
+        };
+        t.nodes[4].text = "x<y & \"z\"".into();
+        let lay = layout(&t, &BTreeSet::new());
+        let view = TreeView {
+            tree: &t,
+            layout: &lay,
+            camera: Camera::default(),
+            chosen: Some(2),
+            selected: None,
+            header: Some("beam · budget N = 4"),
+            scored: true,
+            any_collapsed: false,
+        };
+        let svg = tree_svg(&view, "{\"seed\":3}");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("<metadata>{&quot;seed&quot;:3}</metadata>"));
+        assert_eq!(svg.matches("<rect x=").count(), 5, "one box per node");
+        assert_eq!(svg.matches("<line ").count(), 4, "one edge per step");
+        assert!(svg.contains(">0.25</text>"));
+        assert!(svg.contains("b (wrong)"));
+        assert!(svg.contains("x&lt;y &amp; &quot;z&quot;"));
+        assert!(svg.contains("beam · budget N = 4"));
     }
 }
