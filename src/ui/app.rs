@@ -47,6 +47,8 @@ pub struct Settings {
     pub level_filter: Option<u8>,
     /// Nucleus sampling: the smallest set of tokens whose probability reaches this.
     pub top_p: f64,
+    /// The problems the window searches: the toy evaluation split or a JSONL file.
+    pub dataset: DatasetSpec,
     /// The strategies a sweep started in the window runs.
     pub sweep_strategies: Vec<StrategyKind>,
     /// How many problems a sweep started in the window runs.
@@ -70,6 +72,7 @@ impl Default for Settings {
             seed: 0,
             level_filter: None,
             top_p: 1.0,
+            dataset: DatasetSpec::Toy,
             sweep_strategies: vec![
                 StrategyKind::Majority,
                 StrategyKind::WeightedBestOfN,
@@ -101,6 +104,8 @@ pub enum Command {
     SelectProblem(usize),
     /// Run the selected problem with the current settings.
     Run,
+    /// Search the problems of this dataset.
+    SetDataset(DatasetSpec),
     /// Load this policy (a directory or GGUF file) on a new worker.
     SetPolicy(PathBuf),
     /// Stop the running search.
@@ -307,6 +312,26 @@ pub struct App {
     ctx: egui::Context,
 }
 
+/// The problems of `dataset`, with a note on the lines it skipped; an error names the file
+/// and line when it cannot be read or holds no problem.
+pub fn load_problems(dataset: &DatasetSpec) -> Result<(Vec<Problem>, Option<String>), String> {
+    let loaded = dataset
+        .load()
+        .map_err(|e| format!("dataset {dataset}: {e}"))?;
+    if loaded.problems.is_empty() {
+        return Err(format!("dataset {dataset}: no problems"));
+    }
+    let note = loaded.skipped.first().map(|b| {
+        format!(
+            "dataset {dataset}: skipped {} bad line(s), the first {}: {}",
+            loaded.skipped.len(),
+            b.line,
+            b.reason
+        )
+    });
+    Ok((loaded.problems, note))
+}
+
 /// Where the window keeps its settings between launches: `$THINKSCALE_SETTINGS`, else
 /// `$XDG_CONFIG_HOME/thinkscale/settings.json`, else `~/.config/thinkscale/settings.json`.
 pub fn settings_path() -> Option<PathBuf> {
@@ -369,11 +394,19 @@ impl App {
         policy: PathBuf,
         settings_path: Option<PathBuf>,
     ) -> std::io::Result<Self> {
-        let (settings, settings_error) = match &settings_path {
+        let (mut settings, mut settings_error) = match &settings_path {
             Some(p) => Settings::load(p),
             None => (Settings::default(), None),
         };
-        let problems = crate::data::toy::eval_split();
+        let problems = match load_problems(&settings.dataset) {
+            Ok((p, _)) => p,
+            Err(e) => {
+                // The saved dataset is gone or broken: say so and start on the toy split.
+                settings_error = Some(e);
+                settings.dataset = DatasetSpec::Toy;
+                crate::data::toy::eval_split()
+            }
+        };
         let wake_ctx = ctx.clone();
         let config = Self::config_for(&settings, &policy);
         let worker = Worker::spawn(config, move || wake_ctx.request_repaint())?;
@@ -423,7 +456,7 @@ impl App {
     /// The run configuration the settings describe (one problem at a time in the window).
     pub fn config_for(settings: &Settings, policy: &std::path::Path) -> RunConfig {
         RunConfig {
-            dataset: DatasetSpec::Toy,
+            dataset: settings.dataset.clone(),
             levels: Vec::new(),
             limit: None,
             policy: policy.to_path_buf(),
@@ -478,6 +511,7 @@ impl App {
             Command::SelectProblem(_) => {}
             Command::Run => self.start_run(),
             Command::SetPolicy(p) => self.set_policy(p),
+            Command::SetDataset(d) => self.set_dataset(d),
             Command::Cancel => self.worker.cancel(),
             Command::SelectNode(id) => self.selected_node = Some(id),
             Command::SetCamera(c) => self.tree_camera = c,
@@ -864,6 +898,34 @@ impl App {
                 .find(|(p, _, _)| p == id)
                 .map(|b| b.1)
         })
+    }
+
+    /// Replaces the problem list with `dataset`'s (its skipped bad lines, or why it cannot
+    /// be read, are reported; a dataset that cannot be read leaves the list as it was).
+    fn set_dataset(&mut self, dataset: DatasetSpec) {
+        match load_problems(&dataset) {
+            Ok((problems, note)) => {
+                self.problems = problems;
+                self.selected = None;
+                self.bin_filter = None;
+                self.error = note;
+                if self.running.is_none() {
+                    self.tree = SearchTree::new("");
+                    self.tree_info = None;
+                    self.last = None;
+                    self.chosen_leaf = None;
+                    self.selected_node = None;
+                    self.collapsed.clear();
+                    self.relayout();
+                }
+                let s = Settings {
+                    dataset,
+                    ..self.settings.clone()
+                };
+                self.apply(Command::SetSettings(s));
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     /// The policy the worker runs.
@@ -1584,5 +1646,61 @@ mod tests {
         assert!(shown
             .iter()
             .all(|&i| harness.state().problems[i].id.contains(&id)));
+    }
+
+    #[test]
+    fn a_jsonl_dataset_replaces_the_list_and_a_broken_one_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("math.jsonl");
+        std::fs::write(
+            &file,
+            "{\"problem\": \"What is $1+1$?\", \"answer\": \"2\", \"level\": 1, \"unique_id\": \"a/1\"}\n\
+             {\"problem\": 7}\n\
+             {\"problem\": \"Compute $3 \\\\cdot 4$.\", \"answer\": \"12\", \"level\": \"Level 2\", \"unique_id\": \"a/2\"}\n",
+        )
+        .unwrap();
+        let settings_file = tmp.path().join("settings.json");
+        let ctx = egui::Context::default();
+        let mut app =
+            App::with_settings(&ctx, default_policy_dir(), Some(settings_file.clone())).unwrap();
+        app.apply(Command::SelectProblem(3));
+        let jsonl = DatasetSpec::Jsonl {
+            path: file.clone(),
+            format: None,
+            skip_bad_lines: true,
+        };
+        app.apply(Command::SetDataset(jsonl.clone()));
+        assert_eq!(app.problems.len(), 2);
+        assert_eq!(app.problems[1].id, "a/2");
+        assert_eq!(app.problems[1].level, Some(2));
+        assert_eq!(app.selected, None);
+        let note = app.error.clone().unwrap();
+        assert!(
+            note.contains("skipped 1 bad line") && note.contains("2"),
+            "{note}"
+        );
+        assert_eq!(App::config_for(&app.settings, &app.policy).dataset, jsonl);
+        drop(app);
+        // The choice is kept: the next launch opens on the same file.
+        let again =
+            App::with_settings(&ctx, default_policy_dir(), Some(settings_file.clone())).unwrap();
+        assert_eq!(again.problems.len(), 2);
+        drop(again);
+        // A file that is gone: the next launch says so and starts on the toy split.
+        std::fs::remove_file(&file).unwrap();
+        let gone = App::with_settings(&ctx, default_policy_dir(), Some(settings_file)).unwrap();
+        assert_eq!(gone.problems.len(), crate::data::toy::eval_split().len());
+        assert!(gone
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("math.jsonl")));
+        // Choosing a missing file leaves the list as it was.
+        let mut app = gone;
+        app.apply(Command::SetDataset(jsonl));
+        assert_eq!(app.problems.len(), crate::data::toy::eval_split().len());
+        assert!(app
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("math.jsonl")));
     }
 }

@@ -4,6 +4,7 @@
 //! same tooltip in the paper's terms.
 
 use crate::data::revision::RevisionTemplate;
+use crate::data::DatasetSpec;
 use crate::search::revisions::RevisionSelection;
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
@@ -71,6 +72,9 @@ pub fn known_policies() -> Vec<(String, std::path::PathBuf)> {
     }
     v
 }
+
+const TIP_DATASET: &str = "The problems to search: the toy world's 500 held-out problems, or a \
+    JSONL file in MATH500 or GSM8K layout (its bad lines are skipped and reported)";
 
 const TIP_SEED: &str = "Seed of the search: the same seed and settings give the same tree";
 
@@ -156,8 +160,41 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .on_hover_text(TIP_VERIFIER)
                 .on_disabled_hover_text("majority voting reads no verifier");
         });
-        ui.label("Dataset: toy evaluation split")
-            .on_hover_text("The window searches the toy world's 500 held-out problems");
+        let l = label(ui, "Dataset", TIP_DATASET);
+        let name = match &app.settings.dataset {
+            DatasetSpec::Toy => "toy evaluation split".to_string(),
+            d => d.to_string(),
+        };
+        egui::ComboBox::from_id_salt("dataset")
+            .selected_text(name)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(
+                        app.settings.dataset == DatasetSpec::Toy,
+                        "toy evaluation split",
+                    )
+                    .clicked()
+                    && app.settings.dataset != DatasetSpec::Toy
+                {
+                    cmds.push(Command::SetDataset(DatasetSpec::Toy));
+                }
+                if ui.button("JSONL file…").clicked() {
+                    if let Some(f) = rfd::FileDialog::new()
+                        .set_title("A JSONL dataset (MATH500, GSM8K)")
+                        .add_filter("JSONL", &["jsonl"])
+                        .pick_file()
+                    {
+                        cmds.push(Command::SetDataset(DatasetSpec::Jsonl {
+                            path: f,
+                            format: None,
+                            skip_bad_lines: true,
+                        }));
+                    }
+                }
+            })
+            .response
+            .labelled_by(l.id)
+            .on_hover_text(TIP_DATASET);
         ui.separator();
         let ready = matches!(app.model, ModelStatus::Ready(..));
         let can_run = ready && app.selected.is_some() && app.running.is_none();

@@ -587,7 +587,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             let strategies: Vec<StrategyKind> = s.sweep_strategies.clone();
             ui.label(format!(
                 "The window's settings (verifier {}, temperature {}, seed {}) at budgets {} \
-                 (up to the budget slider), on the first {} toy problems:",
+                 (up to the budget slider), on the first {} problems of the dataset:",
                 s.verifier,
                 s.temperature,
                 s.seed,
@@ -617,7 +617,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 if ui
                     .add(egui::DragValue::new(&mut n).range(1..=500))
                     .labelled_by(l.id)
-                    .on_hover_text("How many problems of the toy evaluation split the sweep runs")
+                    .on_hover_text("How many problems of the window's dataset the sweep runs")
                     .changed()
                 {
                     cmds.push(Command::SetSettings(crate::ui::app::Settings {
