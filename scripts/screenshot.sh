@@ -10,14 +10,14 @@
 # settings are untouched; its runs are kept under a temporary directory.
 # Needs: apt-get install xvfb libgl1-mesa-dri libegl1 libegl-mesa0 libgl1 libglx-mesa0
 #        mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
-#        imagemagick
+#        imagemagick xdotool
 # Usage: scripts/screenshot.sh   (WAIT=seconds for the search, default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
 bin=$PWD/target/release/thinkscale
 tmp=$(mktemp -d)
-Xvfb :99 -screen 0 1600x1000x24 >/dev/null 2>&1 &
+Xvfb :99 -screen 0 1440x900x24 >/dev/null 2>&1 &
 xvfb=$!
 app=
 trap 'kill $app $xvfb 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -30,6 +30,13 @@ printf '{"strategy": "beam", "budget": 64, "beam_width": 4}\n' >"$tmp/settings.j
   "$bin" gui --verifier toy-prm --problem toy-L4-003 --run) &
 app=$!
 sleep "${WAIT:-20}"
+# Select the wrong leaf (where this seeded search puts it; CLICK="X Y" for another spot), so
+# the step panel names the step the verifier scored lowest; then the pointer off the widgets.
+read -r cx cy <<<"${CLICK:-1050 351}"
+xdotool mousemove "$cx" "$cy" click 1
+sleep 1
+xdotool mousemove 1439 899
+sleep 1
 import -window root assets/screenshot.png
 kill $app
 wait $app 2>/dev/null || true
@@ -43,5 +50,7 @@ printf '{"strategy": "weighted-best-of-n", "budget": 16}\n' >"$tmp/settings.json
   "$bin" gui --open "$tmp/sweep-toy") &
 app=$!
 sleep 8
+xdotool mousemove 1439 899
+sleep 1
 import -window root assets/screenshot-plots.png
 echo "wrote assets/screenshot-plots.png"

@@ -49,6 +49,8 @@ pub struct Settings {
     pub top_p: f64,
     /// The problems the window searches: the toy evaluation split or a JSONL file.
     pub dataset: DatasetSpec,
+    /// The policy last chosen in the window (`None`: the embedded toy policy).
+    pub policy: Option<PathBuf>,
     /// The strategies a sweep started in the window runs.
     pub sweep_strategies: Vec<StrategyKind>,
     /// How many problems a sweep started in the window runs.
@@ -73,6 +75,7 @@ impl Default for Settings {
             level_filter: None,
             top_p: 1.0,
             dataset: DatasetSpec::Toy,
+            policy: None,
             sweep_strategies: vec![
                 StrategyKind::Majority,
                 StrategyKind::WeightedBestOfN,
@@ -98,6 +101,9 @@ impl Settings {
 }
 
 /// What panels ask for.
+// A few commands a frame at most: their size does not matter, and whole settings are the
+// simplest thing to send.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Select a problem (index into the dataset).
@@ -105,7 +111,7 @@ pub enum Command {
     /// Run the selected problem with the current settings.
     Run,
     /// Search the problems of this dataset.
-    SetDataset(DatasetSpec),
+    SetDataset(Box<DatasetSpec>),
     /// Load this policy (a directory or GGUF file) on a new worker.
     SetPolicy(PathBuf),
     /// Stop the running search.
@@ -511,7 +517,7 @@ impl App {
             Command::SelectProblem(_) => {}
             Command::Run => self.start_run(),
             Command::SetPolicy(p) => self.set_policy(p),
-            Command::SetDataset(d) => self.set_dataset(d),
+            Command::SetDataset(d) => self.set_dataset(*d),
             Command::Cancel => self.worker.cancel(),
             Command::SelectNode(id) => self.selected_node = Some(id),
             Command::SetCamera(c) => self.tree_camera = c,
@@ -942,9 +948,14 @@ impl App {
             Ok(w) => {
                 // The old worker is cancelled and let go when dropped.
                 self.worker = w;
-                self.policy = policy;
+                self.policy = policy.clone();
                 self.model = ModelStatus::Loading;
                 self.running = None;
+                let s = Settings {
+                    policy: Some(policy),
+                    ..self.settings.clone()
+                };
+                self.apply(Command::SetSettings(s));
             }
             Err(e) => self.error = Some(format!("cannot start the worker: {e}")),
         }
@@ -986,7 +997,7 @@ impl App {
             .default_size(330.0)
             .show(ui, |ui| panels::problems::ui(ui, self, &mut cmds));
         egui::Panel::bottom("summary")
-            .default_size(210.0)
+            .default_size(160.0)
             .resizable(true)
             .show(ui, |ui| panels::summary::ui(ui, self));
         egui::Panel::right("strategy-and-node")
@@ -1009,7 +1020,7 @@ impl App {
             match self.view {
                 View::Tree => {
                     egui::Panel::bottom("step-scores")
-                        .default_size(200.0)
+                        .default_size(230.0)
                         .resizable(true)
                         .show(ui, |ui| panels::step_scores::ui(ui, self, &mut cmds));
                     panels::tree_view::ui(ui, self, &mut cmds)
@@ -1635,6 +1646,10 @@ mod tests {
         assert!(name.contains("policy-large"), "{name}");
         assert!(params > small, "{params} vs {small}");
         assert_eq!(harness.state().policy(), large.as_path());
+        assert_eq!(
+            harness.state().settings.policy.as_deref(),
+            Some(large.as_path())
+        );
         // The search box narrows the list to the problems that contain its text.
         let id = harness.state().problems[7].id.clone();
         harness
@@ -1669,7 +1684,7 @@ mod tests {
             format: None,
             skip_bad_lines: true,
         };
-        app.apply(Command::SetDataset(jsonl.clone()));
+        app.apply(Command::SetDataset(Box::new(jsonl.clone())));
         assert_eq!(app.problems.len(), 2);
         assert_eq!(app.problems[1].id, "a/2");
         assert_eq!(app.problems[1].level, Some(2));
@@ -1696,7 +1711,7 @@ mod tests {
             .is_some_and(|e| e.contains("math.jsonl")));
         // Choosing a missing file leaves the list as it was.
         let mut app = gone;
-        app.apply(Command::SetDataset(jsonl));
+        app.apply(Command::SetDataset(Box::new(jsonl)));
         assert_eq!(app.problems.len(), crate::data::toy::eval_split().len());
         assert!(app
             .error

@@ -30,11 +30,23 @@ pub struct Launch {
 pub fn run(launch: Launch) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1280.0, 800.0])
+            .with_inner_size([1440.0, 900.0])
             .with_title("thinkscale"),
         ..Default::default()
     };
-    let policy = launch.policy.clone().unwrap_or_else(default_policy_dir);
+    // The policy given, else the one last chosen in the window (where it still is), else
+    // the embedded toy policy.
+    // (Read without setting a broken file aside: the app does that, and says so.)
+    let saved = app::settings_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<app::Settings>(&t).ok())
+        .and_then(|s| s.policy)
+        .filter(|p| p.exists());
+    let policy = launch
+        .policy
+        .clone()
+        .or(saved)
+        .unwrap_or_else(default_policy_dir);
     eframe::run_native(
         "thinkscale",
         options,

@@ -176,7 +176,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .clicked()
                     && app.settings.dataset != DatasetSpec::Toy
                 {
-                    cmds.push(Command::SetDataset(DatasetSpec::Toy));
+                    cmds.push(Command::SetDataset(Box::new(DatasetSpec::Toy)));
                 }
                 if ui.button("JSONL file…").clicked() {
                     if let Some(f) = rfd::FileDialog::new()
@@ -184,11 +184,11 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                         .add_filter("JSONL", &["jsonl"])
                         .pick_file()
                     {
-                        cmds.push(Command::SetDataset(DatasetSpec::Jsonl {
+                        cmds.push(Command::SetDataset(Box::new(DatasetSpec::Jsonl {
                             path: f,
                             format: None,
                             skip_bad_lines: true,
-                        }));
+                        })));
                     }
                 }
             })
@@ -281,7 +281,8 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 );
             }
             (ModelStatus::Ready(name, params), None) => {
-                ui.label(format!("policy {name} ({params} parameters, cpu)"));
+                ui.label(format!("policy loaded: {params} parameters, cpu"))
+                    .on_hover_text(name);
             }
         }
     });
@@ -383,8 +384,8 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .on_hover_text(TIP_TEMPLATE);
                 ui.end_row();
             }
+            let l = label(ui, "Aggregation", TIP_AGGREGATION);
             ui.add_enabled_ui(s.spec().uses_verifier(), |ui| {
-                let l = label(ui, "Aggregation", TIP_AGGREGATION);
                 egui::ComboBox::from_id_salt("aggregation")
                     .selected_text(s.aggregation.as_str())
                     .show_ui(ui, |ui| {

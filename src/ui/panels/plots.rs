@@ -124,13 +124,20 @@ fn marker_shape(m: crate::export::data::Marker) -> Option<MarkerShape> {
 /// Adds one mark's items to the plot; `suffix` names an overlay's series apart, and an
 /// overlay's lines are dashed.
 fn add_mark(
+    dark: bool,
     p: &mut egui_plot::PlotUi<'_>,
     scale: Scale,
     m: &Mark,
     suffix: &str,
     bars: (usize, usize),
 ) {
-    let c = colour(m.colour);
+    // The figures' black (the ceiling) would vanish on a dark background.
+    let c = match colour(m.colour) {
+        c if dark && u16::from(c.r()) + u16::from(c.g()) + u16::from(c.b()) < 90 => {
+            egui::Color32::from_gray(200)
+        }
+        c => c,
+    };
     let name = if m.in_legend {
         format!("{}{suffix}", m.series)
     } else {
@@ -144,8 +151,8 @@ fn add_mark(
                 let lows: Vec<f64> = points.iter().filter_map(|q| q.low).collect();
                 let highs: Vec<f64> = points.iter().filter_map(|q| q.high).collect();
                 p.add(
-                    FilledArea::new(name.clone(), &xs, &lows, &highs)
-                        .fill_color(c.gamma_multiply(0.15)),
+                    // Unnamed: the legend takes its entry's colour from the line.
+                    FilledArea::new("", &xs, &lows, &highs).fill_color(c.gamma_multiply(0.15)),
                 );
             }
             let pts: Vec<[f64; 2]> = xs.iter().zip(points).map(|(x, q)| [*x, q.y]).collect();
@@ -253,23 +260,29 @@ fn draw_panel(
             .filter(|m| matches!(m.shape, Shape::Bars(_)))
             .count()
     };
+    let dark = ui.visuals().dark_mode;
     plot.show(ui, |p| {
         let n = bar_marks(panel);
         let mut k = 0;
         for m in &panel.marks {
-            add_mark(p, scale, m, "", (k, n));
+            add_mark(dark, p, scale, m, "", (k, n));
             k += usize::from(matches!(m.shape, Shape::Bars(_)));
         }
         if let Some((o, name)) = overlay {
             let suffix = format!(" [{name}]");
             for m in &o.marks {
                 if matches!(m.shape, Shape::Line(_)) {
-                    add_mark(p, o.x.scale, m, &suffix, (0, 1));
+                    add_mark(dark, p, o.x.scale, m, &suffix, (0, 1));
                 }
             }
         }
         if let Some((x, label)) = marker {
-            p.vline(VLine::new(label, to_x(scale, x)).color(egui::Color32::DARK_GRAY));
+            p.vline(
+                VLine::new(label, to_x(scale, x))
+                    .color(egui::Color32::from_gray(170))
+                    .width(1.5)
+                    .style(LineStyle::dashed_dense()),
+            );
         }
         if !spots.is_empty() {
             let pts: Vec<[f64; 2]> = spots.iter().map(|q| [to_x(scale, q[0]), q[1]]).collect();

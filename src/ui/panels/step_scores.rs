@@ -98,7 +98,10 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             .collect(),
         None => Default::default(),
     };
+    // At least 160 points high: the panel holding it sizes itself around it.
+    let height = ui.available_height().max(160.0);
     let resp = Plot::new("step-scores")
+        .height(height)
         .legend(Legend::default())
         .x_axis_label("step")
         .y_axis_label("verifier score")
