@@ -733,7 +733,7 @@ fn plot_draws_a_sweeps_figures_and_refuses_what_it_cannot_draw() {
     );
     assert_fails(
         &["plot", s, "--figure", "flops"],
-        "accuracy, optimal, bins, scores",
+        "accuracy, compute-tokens, compute-flops, optimal, bins, scores",
     );
     assert_fails(&["plot", s, "--preset", "triple"], "single or double");
 }

@@ -37,8 +37,8 @@ pub struct SeriesPoint {
     /// Accuracy per dataset level.
     pub per_level: BTreeMap<u8, f64>,
     /// Tokens the policy generated per problem at this budget, on average (read from the
-    /// records: a bank's share of its samples, a search's own count); 0 in curves computed
-    /// before this was kept.
+    /// records: a bank's share of its samples, a search's own count); 0 in a `curves.json`
+    /// written before this was kept (curves made again from the records have it).
     #[serde(default)]
     pub tokens: f64,
     /// Inference FLOPs per problem at this budget (policy and verifier), on average.

@@ -35,8 +35,8 @@ impl FigureChoice {
 pub struct PlotArgs {
     /// The sweep directory (its sweep.json and records.jsonl).
     pub sweep: PathBuf,
-    /// The figure: accuracy, optimal, bins, scores, or all (every figure the sweep has data
-    /// for).
+    /// The figure: accuracy, compute-tokens, compute-flops, optimal, bins, scores, exchange,
+    /// or all (every figure the sweep has data for).
     #[arg(long, default_value = "all", value_parser = FigureChoice::parse)]
     pub figure: FigureChoice,
     /// Where: FILE.svg or FILE.png for one figure (FILE.csv and FILE.json go beside it), or a

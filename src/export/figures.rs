@@ -290,7 +290,7 @@ fn compute(
         return Err(if curves.series.is_empty() {
             no_records()
         } else {
-            "the records carry no compute counts (a sweep older than them)".into()
+            "the records carry no compute counts".into()
         });
     }
     let xs: Vec<f64> = drawn

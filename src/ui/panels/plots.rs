@@ -314,6 +314,15 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                  evaluate write one, and so does every Run in this window: runs/window), or run \
                  one above; its curves appear here.",
             );
+            if let Some(dir) = &app.kept {
+                if ui
+                    .button(format!("Open {}", dir.display()))
+                    .on_hover_text("The sweep the last Run in this window was kept in")
+                    .clicked()
+                {
+                    cmds.push(Command::OpenSweep(dir.clone()));
+                }
+            }
         }
         return;
     };
