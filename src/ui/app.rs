@@ -309,6 +309,8 @@ pub struct App {
     pub runs_dir: Option<PathBuf>,
     /// The sweep directory the last run was kept in.
     pub kept: Option<PathBuf>,
+    /// The verifier the worker holds loaded (it loads on the first search that uses it).
+    pub verifier_loaded: Option<VerifierSpec>,
     /// Run the selected problem as soon as the policy has loaded (`thinkscale gui --run`).
     pub run_when_ready: bool,
     /// Where the settings are kept between launches (`None`: not kept).
@@ -439,6 +441,7 @@ impl App {
             settings_path,
             runs_dir: None,
             kept: None,
+            verifier_loaded: None,
             run_when_ready: false,
             sweep: None,
             sweep_loading: None,
@@ -826,6 +829,7 @@ impl App {
                     }
                 }
                 WorkerEvent::LoadFailed(e) => self.model = ModelStatus::Failed(e),
+                WorkerEvent::VerifierLoaded(v) => self.verifier_loaded = Some(v),
                 WorkerEvent::Search(e) => {
                     match &e {
                         SearchEvent::Progress { done, total } => {
@@ -951,6 +955,7 @@ impl App {
                 self.policy = policy.clone();
                 self.model = ModelStatus::Loading;
                 self.running = None;
+                self.verifier_loaded = None;
                 let s = Settings {
                     policy: Some(policy),
                     ..self.settings.clone()
@@ -1146,6 +1151,8 @@ mod tests {
             .collect();
         assert!(scores.iter().all(|&s| s > 0.0 && s <= 1.0), "{scores:?}");
         assert!(scores.iter().any(|&s| s < 1.0), "{scores:?}");
+        assert_eq!(harness.state().verifier_loaded, Some(VerifierSpec::Logprob));
+        harness.get_by_label("loaded");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum WorkerEvent {
     },
     /// The policy could not be loaded.
     LoadFailed(String),
+    /// This verifier is loaded (on the first search that uses it) and kept.
+    VerifierLoaded(VerifierSpec),
     /// An event of the running search.
     Search(SearchEvent),
     /// A search finished.
@@ -107,7 +109,10 @@ impl Worker {
                                 .is_none_or(|(spec, _)| *spec != config.verifier)
                             {
                                 loaded = match load_verifier(&config) {
-                                    Ok(v) => Some((config.verifier.clone(), v)),
+                                    Ok(v) => {
+                                        send(WorkerEvent::VerifierLoaded(config.verifier.clone()));
+                                        Some((config.verifier.clone(), v))
+                                    }
                                     Err(e) => {
                                         if !send(WorkerEvent::Failed(format!("{e:#}"))) {
                                             return;

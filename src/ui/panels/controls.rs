@@ -159,6 +159,15 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .labelled_by(l.id)
                 .on_hover_text(TIP_VERIFIER)
                 .on_disabled_hover_text("majority voting reads no verifier");
+            if s.spec().uses_verifier() {
+                if app.verifier_loaded.as_ref() == Some(&s.verifier) {
+                    ui.weak("loaded");
+                } else {
+                    ui.weak("loads on Run").on_hover_text(
+                        "The worker loads a verifier on the first search that uses it and keeps it",
+                    );
+                }
+            }
         });
         let l = label(ui, "Dataset", TIP_DATASET);
         let name = match &app.settings.dataset {
