@@ -1372,6 +1372,18 @@ mod tests {
             expected.iter().any(|(l, _)| l == "compute-optimal"),
             "{expected:?}"
         );
+        // The slider itself, moved from the keyboard: one step down is N = 2, and the
+        // readings follow.
+        harness.get_by_label("Budget N = 4").focus();
+        harness.run_steps(1);
+        harness.key_press(egui::Key::ArrowLeft);
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.budget, 2);
+        harness.get_by_label_contains("at N = 2:");
+        let mut s = harness.state().settings.clone();
+        s.budget = 4;
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.run_steps(2);
         // Another bin redraws from the same curves.
         harness.state_mut().apply(Command::SetPlotBin(5));
         harness.run_steps(2);
