@@ -1737,4 +1737,25 @@ mod tests {
             .as_deref()
             .is_some_and(|e| e.contains("math.jsonl")));
     }
+
+    #[test]
+    fn a_problem_chosen_at_launch_runs_once_the_policy_has_loaded() {
+        // What `thinkscale gui --problem ID --run` does.
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let i = app
+            .problems
+            .iter()
+            .position(|p| p.id == "toy-L2-001")
+            .unwrap();
+        app.apply(Command::SelectProblem(i));
+        app.run_when_ready = true;
+        let mut harness = Harness::builder()
+            .with_size([1400.0, 900.0])
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        step_until(&mut harness, "the search started at launch", |a| {
+            a.last.is_some()
+        });
+        assert_eq!(harness.state().last.as_ref().unwrap().id, "toy-L2-001");
+        assert!(!harness.state().run_when_ready);
+    }
 }
