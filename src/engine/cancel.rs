@@ -2,10 +2,22 @@
 //! engine checks it between decode steps, so a cancelled search stops within one forward pass.
 //! The same handle carries a count of the tokens sampled so far, which the engine bumps at
 //! every decode step: whoever holds a clone sees a batch progress while it runs, before any of
-//! its samples ends (the window's progress bar reads it).
+//! its samples ends (the window's progress bar reads it). A holder that asks to watch
+//! ([`CancelToken::watch_samples`]) also gets the text of every sample as it ends, inside a
+//! batch, before the call returns (the window shows them while the batch runs).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// Ended samples kept for a watcher at most, until it takes them.
+pub const WATCHED_SAMPLES: usize = 4096;
+
+/// The texts of samples that ended, kept only while someone watches.
+#[derive(Debug, Default)]
+struct Watch {
+    on: AtomicBool,
+    ended: Mutex<Vec<String>>,
+}
 
 /// A flag shared between whoever runs a search and whoever may stop it, with the count of
 /// tokens sampled under it.
@@ -13,6 +25,7 @@ use std::sync::Arc;
 pub struct CancelToken {
     flag: Arc<AtomicBool>,
     tokens: Arc<AtomicU64>,
+    watch: Arc<Watch>,
 }
 
 impl CancelToken {
@@ -25,12 +38,38 @@ impl CancelToken {
         Self {
             flag,
             tokens: Default::default(),
+            watch: Default::default(),
         }
     }
-    /// Clears a previous request to stop, and the token count.
+    /// Clears a previous request to stop, the token count and the ended samples not taken.
     pub fn reset(&self) {
         self.flag.store(false, Ordering::SeqCst);
         self.tokens.store(0, Ordering::Relaxed);
+        self.take_ended();
+    }
+    /// From now on, keep the text of each sample that ends (up to [`WATCHED_SAMPLES`] until
+    /// they are taken).
+    pub fn watch_samples(&self) {
+        self.watch.on.store(true, Ordering::Relaxed);
+    }
+    /// A sample ended with the text `text` gives; kept only while someone watches.
+    pub fn sample_ended(&self, text: impl FnOnce() -> String) {
+        if !self.watch.on.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut v) = self.watch.ended.lock() {
+            if v.len() < WATCHED_SAMPLES {
+                v.push(text());
+            }
+        }
+    }
+    /// The texts of the samples that ended since the last call, in the order they ended.
+    pub fn take_ended(&self) -> Vec<String> {
+        self.watch
+            .ended
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
     /// Asks the search to stop.
     pub fn cancel(&self) {

@@ -851,6 +851,11 @@ impl CausalLm {
                     next.push(tok);
                     continue;
                 }
+                cancel.sample_ended(|| {
+                    self.tokenizer
+                        .decode(&row.gen.tokens)
+                        .unwrap_or_else(|_| row.stream.text().to_string())
+                });
                 // A search may continue this sample, or (sequential revisions) write its next
                 // attempt after it: keep what it ran. A sample that ended keeps everything
                 // but the end token, which it never fed.
@@ -1085,6 +1090,46 @@ mod tests {
             assert_eq!(g.tokens, tokens[..14]);
             assert_eq!(g.step_ends, [14]);
         }
+    }
+
+    /// A watcher of the cancel token gets each sample's text as it ends, the same texts the
+    /// call returns; nobody watching, nothing is kept.
+    #[test]
+    fn a_watched_token_hands_over_each_sample_as_it_ends() {
+        let mut lm = toy();
+        let ids = toy_prompt_ids(&lm, "(3+4)*12-5");
+        let params = SamplingParams {
+            max_tokens: 60,
+            ..Default::default()
+        };
+        let token = CancelToken::new();
+        token.watch_samples();
+        let gens = lm
+            .generate_steps(
+                &[GenRequest::new(&ids, 4, 7)],
+                &params,
+                &StopAt::default(),
+                &mut ComputeMeter::default(),
+                &token,
+            )
+            .unwrap()
+            .remove(0);
+        let mut ended = token.take_ended();
+        let mut texts: Vec<String> = gens.iter().map(|g| g.text.clone()).collect();
+        ended.sort();
+        texts.sort();
+        assert_eq!(ended, texts);
+        assert!(token.take_ended().is_empty(), "taken once");
+        let quiet = CancelToken::new();
+        lm.generate_steps(
+            &[GenRequest::new(&ids, 2, 7)],
+            &params,
+            &StopAt::default(),
+            &mut ComputeMeter::default(),
+            &quiet,
+        )
+        .unwrap();
+        assert!(quiet.take_ended().is_empty());
     }
 
     /// A beam search scripted at the token level: expand the prompt, keep two of its steps,

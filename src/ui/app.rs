@@ -259,6 +259,9 @@ pub struct App {
     pub collapsed: std::collections::BTreeSet<NodeId>,
     /// Which search drew the tree.
     pub tree_info: Option<TreeInfo>,
+    /// Samples that ended in the policy call under way, before its events arrive: what the
+    /// tree view shows while a batch runs.
+    pub batch: Vec<String>,
     /// The last finished search.
     pub last: Option<Record>,
     /// The node that carries the chosen answer.
@@ -429,6 +432,7 @@ impl App {
             tree_camera: Default::default(),
             collapsed: Default::default(),
             tree_info: None,
+            batch: Vec::new(),
             last: None,
             chosen_leaf: None,
             selected_node: None,
@@ -740,6 +744,7 @@ impl App {
             Ok(()) => {
                 self.tree_info = Some(TreeInfo::of(&self.settings));
                 self.running = Some((i, 0, self.settings.budget));
+                self.batch.clear();
                 self.collapsed.clear();
                 self.tree_camera = Default::default();
                 self.error = None;
@@ -820,6 +825,10 @@ impl App {
             }
         }
         let mut grew = false;
+        // Texts first: the events of the same batch, drained next, then replace them.
+        if self.running.is_some() {
+            self.batch.extend(self.worker.take_ended());
+        }
         for ev in self.worker.poll(4096) {
             match ev {
                 WorkerEvent::Loaded { policy, params } => {
@@ -831,6 +840,9 @@ impl App {
                 WorkerEvent::LoadFailed(e) => self.model = ModelStatus::Failed(e),
                 WorkerEvent::VerifierLoaded(v) => self.verifier_loaded = Some(v),
                 WorkerEvent::Search(e) => {
+                    if matches!(e, SearchEvent::NodeAdded { .. }) {
+                        self.batch.clear();
+                    }
                     match &e {
                         SearchEvent::Progress { done, total } => {
                             if let Some(r) = self.running.as_mut() {
@@ -846,6 +858,7 @@ impl App {
                 }
                 WorkerEvent::Done { record, kept } => {
                     self.running = None;
+                    self.batch.clear();
                     match kept {
                         Some(Ok(dir)) => self.kept = Some(dir),
                         Some(Err(e)) => {
@@ -1757,5 +1770,37 @@ mod tests {
         });
         assert_eq!(harness.state().last.as_ref().unwrap().id, "toy-L2-001");
         assert!(!harness.state().run_when_ready);
+    }
+
+    #[test]
+    fn samples_show_as_they_end_while_their_batch_runs() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = first_of_level(&app, 5);
+        let mut harness = loaded(app, 1400.0);
+        let mut s = harness.state().settings.clone();
+        s.budget = 64;
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.get_by_label_contains(&question).click();
+        harness.run_steps(2);
+        harness.get_by_label("Run").click();
+        // One batch of 64 whole solutions: samples end one by one before the tree has a step.
+        let start = Instant::now();
+        let mut seen = 0;
+        while harness.state().last.is_none() {
+            assert!(start.elapsed() < Duration::from_secs(120), "timed out");
+            harness.step();
+            let a = harness.state();
+            if a.tree.nodes.len() <= 1 {
+                seen = seen.max(a.batch.len());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            (1..=64).contains(&seen),
+            "{seen} samples seen before the tree grew"
+        );
+        // Once the batch's events arrive, its steps are in the tree and the list is gone.
+        assert!(harness.state().batch.is_empty());
+        assert!(harness.state().tree.nodes.len() > 1);
     }
 }

@@ -70,6 +70,8 @@ impl Worker {
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
         let (ev_tx, ev_rx) = mpsc::sync_channel::<WorkerEvent>(EVENT_CAPACITY);
         let cancel = CancelToken::new();
+        // The window shows each sample as it ends, inside a batch.
+        cancel.watch_samples();
         let token = cancel.clone();
         let thread = std::thread::Builder::new()
             .name("thinkscale-worker".into())
@@ -196,6 +198,12 @@ impl Worker {
     /// of its samples ends).
     pub fn tokens(&self) -> u64 {
         self.cancel.tokens()
+    }
+
+    /// The texts of the samples that ended since the last call, inside the policy call under
+    /// way (before its search events arrive).
+    pub fn take_ended(&self) -> Vec<String> {
+        self.cancel.take_ended()
     }
 
     /// Takes up to `max` waiting events without blocking. A worker thread that ended (it

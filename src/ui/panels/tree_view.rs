@@ -200,8 +200,32 @@ impl TreeView<'_> {
     }
 }
 
+/// Samples of the batch under way listed at most.
+const BATCH_SHOWN: usize = 6;
+
+/// The samples that ended in the batch under way, before the search has turned them into
+/// steps and scored them: a count and the latest few.
+fn batch(ui: &mut egui::Ui, texts: &[String]) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.label(format!(
+            "batch under way: {} sample{} ended (unscored; their steps join the tree when the \
+             batch ends)",
+            texts.len(),
+            if texts.len() == 1 { "" } else { "s" }
+        ));
+        for t in texts.iter().rev().take(BATCH_SHOWN) {
+            let one_line = t.trim().replace('\n', " | ");
+            ui.weak(egui::RichText::new(shorten(&one_line, 110)).monospace())
+                .on_hover_text(t);
+        }
+    });
+}
+
 /// Draws the tree of the app.
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+    if app.running.is_some() && !app.batch.is_empty() {
+        batch(ui, &app.batch);
+    }
     let view = TreeView {
         tree: &app.tree,
         layout: &app.tree_layout,
