@@ -858,8 +858,8 @@ pub fn record_one(
     let sweep = SweepConfig::single(config);
     let manifest_path = dir.join("sweep.json");
     if manifest_path.exists() {
-        let (manifest, _) = load(&dir)?;
-        if manifest.config != sweep {
+        // The manifest alone: the records it already holds need not be read to add one.
+        if read_manifest(&dir)?.config != sweep {
             anyhow::bail!(
                 "{} holds a sweep of another configuration; not adding to it",
                 dir.display()
@@ -914,8 +914,8 @@ pub struct SweepOutcome {
     pub cancelled: bool,
 }
 
-/// Reads a sweep directory: its manifest and every complete record line.
-pub fn load(dir: &Path) -> anyhow::Result<(SweepManifest, Vec<SweepRecord>)> {
+/// Reads a sweep directory's manifest, `sweep.json`.
+fn read_manifest(dir: &Path) -> anyhow::Result<SweepManifest> {
     let manifest_path = dir.join("sweep.json");
     let text = std::fs::read_to_string(&manifest_path).with_context(|| {
         format!(
@@ -923,8 +923,13 @@ pub fn load(dir: &Path) -> anyhow::Result<(SweepManifest, Vec<SweepRecord>)> {
             dir.display()
         )
     })?;
-    let manifest: SweepManifest = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a sweep manifest", manifest_path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a sweep manifest", manifest_path.display()))
+}
+
+/// Reads a sweep directory: its manifest and every complete record line.
+pub fn load(dir: &Path) -> anyhow::Result<(SweepManifest, Vec<SweepRecord>)> {
+    let manifest = read_manifest(dir)?;
     let records_path = dir.join("records.jsonl");
     let records = if records_path.exists() {
         read_jsonl_resumable(&records_path, "not a sweep record")?
