@@ -167,7 +167,7 @@ pub enum View {
 }
 
 pub use super::sweeps::LoadedSweep;
-use super::sweeps::{Loading, SweepJob};
+use super::sweeps::{read_sweep, Loading, SweepJob, Task};
 use crate::export::Figure;
 use std::sync::Arc;
 
@@ -278,7 +278,7 @@ pub struct App {
     /// The last error, shown until the next run.
     pub error: Option<String>,
     /// The figure export under way (its result arrives here), and the last one's outcome.
-    pub export: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    pub export: Option<Task<String>>,
     /// What the last figure export wrote, or why it failed.
     pub export_status: Option<Result<String, String>>,
     /// The sweep open in the Plots tab.
@@ -302,7 +302,7 @@ pub struct App {
     /// The panel it draws, for figures whose panels are not bins (the exchange's ratio R).
     pub plot_panel: usize,
     /// The plot or tree export under way.
-    pub plot_export: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    pub plot_export: Option<Task<String>>,
     /// What the last plot or tree export wrote, or why it failed.
     pub plot_status: Option<Result<String, String>>,
     /// The centre's view.
@@ -553,7 +553,7 @@ impl App {
             Command::OpenSweep(dir) => self.open_sweep(dir),
             Command::OpenOverlay(dir) => {
                 let ctx = self.ctx.clone();
-                match Loading::start(dir, move || ctx.request_repaint()) {
+                match read_sweep(dir, move || ctx.request_repaint()) {
                     Ok(l) => self.overlay_loading = Some(l),
                     Err(e) => self.error = Some(e),
                 }
@@ -583,7 +583,7 @@ impl App {
     /// shows it when it arrives, and a failure lands in `error`.
     pub fn open_sweep(&mut self, dir: PathBuf) {
         let ctx = self.ctx.clone();
-        match Loading::start(dir, move || ctx.request_repaint()) {
+        match read_sweep(dir, move || ctx.request_repaint()) {
             Ok(l) => {
                 self.sweep_loading = Some(l);
                 self.view = View::Plots;
@@ -634,13 +634,13 @@ impl App {
             return;
         };
         let figure = self.plot_figure;
-        let (tx, rx) = std::sync::mpsc::channel();
         self.plot_status = None;
         let ctx = self.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("thinkscale-export-plot".into())
-            .spawn(move || {
-                let r = crate::export::write_figure(
+        let started = Task::start(
+            "the export",
+            move || ctx.request_repaint(),
+            move || {
+                crate::export::write_figure(
                     figure,
                     &sweep.manifest,
                     &sweep.curves,
@@ -649,22 +649,16 @@ impl App {
                     &path,
                 )
                 .map(|files| {
-                    format!(
-                        "figure written: {}",
-                        files
-                            .iter()
-                            .map(|f| f.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    let names: Vec<String> =
+                        files.iter().map(|f| f.display().to_string()).collect();
+                    format!("figure written: {}", names.join(", "))
                 })
-                .map_err(|e| format!("{e:#}"));
-                let _ = tx.send(r);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.plot_export = Some(rx),
-            Err(e) => self.plot_status = Some(Err(format!("cannot start the export: {e}"))),
+                .map_err(|e| format!("{e:#}"))
+            },
+        );
+        match started {
+            Ok(t) => self.plot_export = Some(t),
+            Err(e) => self.plot_status = Some(Err(e)),
         }
     }
 
@@ -707,21 +701,22 @@ impl App {
         if self.export.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
         self.export_status = None;
-        let spawned = std::thread::Builder::new()
-            .name("thinkscale-export".into())
-            .spawn(move || {
-                let result = crate::export::export_sweep(&dir, crate::export::Preset::Double)
+        let ctx = self.ctx.clone();
+        let started = Task::start(
+            "the export",
+            move || ctx.request_repaint(),
+            move || {
+                crate::export::export_sweep(&dir, crate::export::Preset::Double)
                     .map(|files| {
                         format!("{} files in {}", files.len(), dir.join("figures").display())
                     })
-                    .map_err(|e| format!("{e:#}"));
-                let _ = tx.send(result);
-            });
-        match spawned {
-            Ok(_) => self.export = Some(rx),
-            Err(e) => self.export_status = Some(Err(format!("cannot start the export: {e}"))),
+                    .map_err(|e| format!("{e:#}"))
+            },
+        );
+        match started {
+            Ok(t) => self.export = Some(t),
+            Err(e) => self.export_status = Some(Err(e)),
         }
     }
 
@@ -787,7 +782,7 @@ impl App {
                 let dir = job.dir.clone();
                 self.last_reload = Some(std::time::Instant::now());
                 let ctx = self.ctx.clone();
-                match Loading::start(dir, move || ctx.request_repaint()) {
+                match read_sweep(dir, move || ctx.request_repaint()) {
                     Ok(l) => self.sweep_loading = Some(l),
                     Err(e) => self.error = Some(e),
                 }
@@ -798,31 +793,13 @@ impl App {
                 }
             }
         }
-        if let Some(rx) = &self.plot_export {
-            match rx.try_recv() {
-                Ok(r) => {
-                    self.plot_status = Some(r);
-                    self.plot_export = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.plot_status = Some(Err("the export stopped".into()));
-                    self.plot_export = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            }
+        if let Some(r) = self.plot_export.as_ref().and_then(Task::poll) {
+            self.plot_export = None;
+            self.plot_status = Some(r);
         }
-        if let Some(rx) = &self.export {
-            match rx.try_recv() {
-                Ok(r) => {
-                    self.export_status = Some(r);
-                    self.export = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.export_status = Some(Err("the export stopped".into()));
-                    self.export = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            }
+        if let Some(r) = self.export.as_ref().and_then(Task::poll) {
+            self.export = None;
+            self.export_status = Some(r);
         }
         let mut grew = false;
         // Texts first: the events of the same batch, drained next, then replace them.

@@ -45,31 +45,48 @@ impl LoadedSweep {
     }
 }
 
-/// A sweep being read on its own thread.
-pub struct Loading(Receiver<Result<LoadedSweep, String>>);
+/// One piece of work on a thread of its own (reading a sweep, writing figures): the window
+/// takes its one result when it is there, and never waits for it.
+pub struct Task<T> {
+    what: &'static str,
+    rx: Receiver<Result<T, String>>,
+}
 
-impl Loading {
-    /// Starts reading `dir`; `wake` is called when it is done.
-    pub fn start(dir: PathBuf, wake: impl Fn() + Send + 'static) -> Result<Self, String> {
+impl<T: Send + 'static> Task<T> {
+    /// Starts `work` on a thread named after `what` (e.g. "reading the sweep"); `wake` is
+    /// called when it is done.
+    pub fn start(
+        what: &'static str,
+        wake: impl Fn() + Send + 'static,
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<Self, String> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
-            .name("thinkscale-read-sweep".into())
+            .name(format!("thinkscale: {what}"))
             .spawn(move || {
-                let _ = tx.send(LoadedSweep::read(dir));
+                let _ = tx.send(work());
                 wake();
             })
-            .map_err(|e| format!("cannot read the sweep: {e}"))?;
-        Ok(Self(rx))
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
+        Ok(Self { what, rx })
     }
 
-    /// The result, once there is one.
-    pub fn poll(&self) -> Option<Result<LoadedSweep, String>> {
-        match self.0.try_recv() {
+    /// The result, once there is one (a thread that stopped without one is an error).
+    pub fn poll(&self) -> Option<Result<T, String>> {
+        match self.rx.try_recv() {
             Ok(r) => Some(r),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err("reading the sweep stopped".into())),
+            Err(TryRecvError::Disconnected) => Some(Err(format!("{} stopped", self.what))),
         }
     }
+}
+
+/// A sweep being read on its own thread.
+pub type Loading = Task<LoadedSweep>;
+
+/// Starts reading the sweep in `dir`; `wake` is called when it is done.
+pub fn read_sweep(dir: PathBuf, wake: impl Fn() + Send + 'static) -> Result<Loading, String> {
+    Task::start("reading the sweep", wake, move || LoadedSweep::read(dir))
 }
 
 enum Msg {
