@@ -511,14 +511,8 @@ impl App {
             Command::SelectProblem(i) if i < self.problems.len() => {
                 self.selected = Some(i);
                 if self.running.is_none() {
-                    self.tree = SearchTree::new(&self.problems[i].question);
-                    self.collapsed.clear();
-                    self.tree_camera = Default::default();
-                    self.relayout();
-                    self.tree_info = None;
-                    self.last = None;
-                    self.chosen_leaf = None;
-                    self.selected_node = None;
+                    let question = self.problems[i].question.clone();
+                    self.fresh_tree(&question);
                 }
             }
             Command::SelectProblem(_) => {}
@@ -677,14 +671,9 @@ impl App {
             "config": config,
         });
         let view = panels::tree_view::TreeView {
-            tree: &self.tree,
-            layout: &self.tree_layout,
-            camera: self.tree_camera,
-            chosen: self.chosen_leaf,
             selected: None,
             header: Some(header),
-            scored: self.tree_info.as_ref().is_none_or(|i| i.scored),
-            any_collapsed: false,
+            ..panels::tree_view::TreeView::of(self)
         };
         let svg = panels::tree_view::tree_svg(&view, &meta.to_string());
         self.plot_status = Some(
@@ -737,15 +726,12 @@ impl App {
             keep_in: self.runs_dir.clone(),
         }) {
             Ok(()) => {
+                let question = self.problems[i].question.clone();
+                self.fresh_tree(&question);
                 self.tree_info = Some(TreeInfo::of(&self.settings));
                 self.running = Some((i, 0, self.settings.budget));
                 self.batch.clear();
-                self.collapsed.clear();
-                self.tree_camera = Default::default();
                 self.error = None;
-                self.last = None;
-                self.chosen_leaf = None;
-                self.selected_node = None;
             }
             Err(e) => self.error = Some(e),
         }
@@ -910,13 +896,7 @@ impl App {
                 self.bin_filter = None;
                 self.error = note;
                 if self.running.is_none() {
-                    self.tree = SearchTree::new("");
-                    self.tree_info = None;
-                    self.last = None;
-                    self.chosen_leaf = None;
-                    self.selected_node = None;
-                    self.collapsed.clear();
-                    self.relayout();
+                    self.fresh_tree("");
                 }
                 let s = Settings {
                     dataset,
@@ -959,6 +939,19 @@ impl App {
     /// Tokens the policy sampled in the running search so far.
     pub fn tokens(&self) -> u64 {
         self.worker.tokens()
+    }
+
+    /// An empty tree on `question` in a fresh view: nothing collapsed, the camera following,
+    /// no result, node or header from the tree before.
+    fn fresh_tree(&mut self, question: &str) {
+        self.tree = SearchTree::new(question);
+        self.tree_info = None;
+        self.last = None;
+        self.chosen_leaf = None;
+        self.selected_node = None;
+        self.collapsed.clear();
+        self.tree_camera = Default::default();
+        self.relayout();
     }
 
     /// Lays the tree out again (after it grew, or a branch was collapsed).

@@ -188,7 +188,21 @@ pub struct TreeView<'a> {
     pub any_collapsed: bool,
 }
 
-impl TreeView<'_> {
+impl<'a> TreeView<'a> {
+    /// The app's tree as it is on screen.
+    pub fn of(app: &'a App) -> Self {
+        Self {
+            tree: &app.tree,
+            layout: &app.tree_layout,
+            camera: app.tree_camera,
+            chosen: app.chosen_leaf,
+            selected: app.selected_node,
+            header: app.tree_info.as_ref().map(|i| i.header.as_str()),
+            scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
+            any_collapsed: !app.collapsed.is_empty(),
+        }
+    }
+
     /// The layout to draw: the cached one when it was made for the tree as it is, else one
     /// made now (a stale layout is never trusted).
     fn current_layout(&self) -> std::borrow::Cow<'_, TreeLayout> {
@@ -226,17 +240,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     if app.running.is_some() && !app.batch.is_empty() {
         batch(ui, &app.batch);
     }
-    let view = TreeView {
-        tree: &app.tree,
-        layout: &app.tree_layout,
-        camera: app.tree_camera,
-        chosen: app.chosen_leaf,
-        selected: app.selected_node,
-        header: app.tree_info.as_ref().map(|i| i.header.as_str()),
-        scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
-        any_collapsed: !app.collapsed.is_empty(),
-    };
-    draw(ui, &view, cmds);
+    draw(ui, &TreeView::of(app), cmds);
 }
 
 /// The colour key: the score scale, unscored, pruned and the chosen path.
