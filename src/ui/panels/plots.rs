@@ -299,7 +299,12 @@ fn draw_panel(
 
 /// Draws the tab.
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
-    toolbar(ui, app, cmds);
+    // The figure's numbers, built once a frame for the choosers and the plot.
+    let built = app
+        .sweep
+        .as_ref()
+        .map(|s| app.plot_figure.data(&s.manifest, &s.curves, &s.records));
+    toolbar(ui, app, built.as_ref().and_then(|d| d.as_ref().ok()), cmds);
     sweep_runner(ui, app, cmds);
     ui.separator();
     let Some(sweep) = &app.sweep else {
@@ -341,12 +346,13 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             ui.label(format!("overlay (dashed): {}", o.dir.display()));
         }
     });
-    let data = match figure.data(&sweep.manifest, c, &sweep.records) {
-        Ok(d) => d,
-        Err(e) => {
+    let data = match built {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
             ui.label(format!("{e}"));
             return;
         }
+        None => return,
     };
     let index = if panels_are_bins(figure) {
         match bin_panel(&data.panels, bin) {
@@ -440,7 +446,12 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
 }
 
 /// The figure, bin and panel choosers, and the open, overlay and export buttons.
-fn toolbar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+fn toolbar(
+    ui: &mut egui::Ui,
+    app: &App,
+    data: Option<&crate::export::data::FigureData>,
+    cmds: &mut Vec<Command>,
+) {
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Figure");
         let name = |f: Figure| FIGURES.iter().find(|x| x.0 == f).map_or("?", |x| x.1);
@@ -481,12 +492,8 @@ fn toolbar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     "Oracle difficulty bins: problems cut into 5 quantiles of the policy's \
                      pass@1, bin 1 the easiest",
                 );
-        } else if let Some(sweep) = &app.sweep {
-            let panels = app
-                .plot_figure
-                .data(&sweep.manifest, &sweep.curves, &sweep.records)
-                .map(|d| d.panels.into_iter().map(|p| p.title).collect::<Vec<_>>())
-                .unwrap_or_default();
+        } else if let Some(data) = data {
+            let panels: Vec<&str> = data.panels.iter().map(|p| p.title.as_str()).collect();
             if panels.len() > 1 {
                 let exchange = app.plot_figure == Figure::Exchange;
                 let l = ui.label(if exchange { "R" } else { "Panel" });
@@ -500,7 +507,7 @@ fn toolbar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.add(egui::Slider::new(&mut k, 0..=panels.len() - 1).show_value(false))
                     .labelled_by(l.id)
                     .on_hover_text(tip);
-                ui.label(&panels[k]);
+                ui.label(panels[k]);
                 if k != app.plot_panel {
                     cmds.push(Command::SetPlotPanel(k));
                 }
