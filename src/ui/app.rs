@@ -269,8 +269,8 @@ pub struct App {
     /// The node being inspected.
     pub selected_node: Option<NodeId>,
     /// Verdicts of problems run this session, by the settings they ran under (the tree
-    /// header, [`TreeInfo::of`]) and problem id; a rerun replaces the earlier verdict.
-    pub verdicts: BTreeMap<(String, String), bool>,
+    /// header, [`TreeInfo::of`]), then problem id; a rerun replaces the earlier verdict.
+    pub verdicts: BTreeMap<String, BTreeMap<String, bool>>,
     /// What the problem list's search box holds.
     pub problem_query: String,
     /// Show only the problems of this difficulty bin of the open sweep.
@@ -835,7 +835,9 @@ impl App {
                         .map(|i| i.header.clone())
                         .unwrap_or_default();
                     self.verdicts
-                        .insert((header, record.id.clone()), record.correct);
+                        .entry(header)
+                        .or_default()
+                        .insert(record.id.clone(), record.correct);
                     self.last = Some(*record);
                 }
                 WorkerEvent::Failed(e) => {
@@ -853,19 +855,20 @@ impl App {
         }
     }
 
-    /// The verdict of problem `id` under the current settings, if it ran under them.
-    pub fn verdict(&self, id: &str) -> Option<bool> {
-        let header = TreeInfo::of(&self.settings).header;
-        self.verdicts.get(&(header, id.to_string())).copied()
+    /// The verdicts of the problems run under the current settings, by problem id.
+    pub fn verdicts_now(&self) -> Option<&BTreeMap<String, bool>> {
+        self.verdicts.get(&TreeInfo::of(&self.settings).header)
     }
 
     /// This session's results under the current settings, by level: (problems run, right);
     /// each problem counts once, with its latest verdict.
     pub fn tally(&self) -> Tally {
-        let header = TreeInfo::of(&self.settings).header;
         let mut t = Tally::new();
+        let Some(now) = self.verdicts_now() else {
+            return t;
+        };
         for p in &self.problems {
-            if let Some(&ok) = self.verdicts.get(&(header.clone(), p.id.clone())) {
+            if let Some(&ok) = now.get(&p.id) {
                 let e = t.entry(p.level.unwrap_or(0)).or_default();
                 e.0 += 1;
                 e.1 += usize::from(ok);

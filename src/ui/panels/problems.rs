@@ -83,6 +83,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     if shown.is_empty() {
         ui.label("no problem matches the filters");
     }
+    let now = app.verdicts_now();
     let row_h = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -100,7 +101,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     fmt(ui.visuals().weak_text_color()),
                 );
                 text.append(&p.question, 0.0, fmt(ui.visuals().text_color()));
-                if let Some(ok) = app.verdict(&p.id) {
+                if let Some(&ok) = now.and_then(|v| v.get(&p.id)) {
                     text.append(
                         if ok { "  right" } else { "  wrong" },
                         0.0,
