@@ -273,6 +273,79 @@ fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
             .unwrap();
     assert_eq!(summary["summary"]["n"], 3);
 
+    // The run follows the table: the same table with a different choice in every bin at 4
+    // generations (majority at N = bin for bins 1-4, best-of-N at 4 for bin 5) must run, for
+    // each problem, the choice of the bin its prediction score falls in. The cuts are high to
+    // low, and a score at a cut belongs to the easier bin: bin = 1 + the cuts above the score.
+    let mut t2 = t.clone();
+    let cuts: Vec<f64> = t2["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect();
+    let choice = |bin: u64| -> (serde_json::Value, u64) {
+        match bin {
+            5 => (
+                serde_json::json!({"kind": "best-of-n", "aggregation": "last"}),
+                4,
+            ),
+            b => (serde_json::json!({"kind": "majority"}), b),
+        }
+    };
+    let entries = t2["entries"].as_array_mut().unwrap();
+    entries.retain(|e| e["cost"].as_f64() != Some(4.0));
+    for bin in 1..=5u64 {
+        let (strategy, budget) = choice(bin);
+        entries.push(serde_json::json!({
+            "cost": 4.0, "bin": bin, "strategy": strategy, "budget": budget, "accuracy": 0.5
+        }));
+    }
+    let table2 = tmp.path().join("table2.json");
+    std::fs::write(&table2, serde_json::to_string(&t2).unwrap()).unwrap();
+    let run_dir = tmp.path().join("r-table2");
+    let out = Command::new(bin())
+        .args([
+            "run",
+            "--strategy",
+            "compute-optimal",
+            "--budget",
+            "4",
+            "--limit",
+            "8",
+        ])
+        .arg("--table")
+        .arg(&table2)
+        .arg("--out")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = std::fs::read_to_string(run_dir.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 8);
+    let mut bins_seen = std::collections::BTreeSet::new();
+    for l in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(l).unwrap();
+        let score = r["prediction_score"].as_f64().unwrap();
+        let bin = 1 + cuts.iter().filter(|&&c| score < c).count() as u64;
+        assert_eq!(r["predicted_bin"].as_u64(), Some(bin), "{l}");
+        let (strategy, budget) = choice(bin);
+        assert_eq!(r["strategy"], strategy, "{l}");
+        assert_eq!(r["budget"].as_u64(), Some(budget), "{l}");
+        // It ran that choice: its budget's generations, at most one candidate each (a sample
+        // that wrote no step is not a candidate today; issue 27 asks to keep it).
+        assert_eq!(r["compute"]["generations"].as_u64(), Some(budget), "{l}");
+        let candidates = r["candidates"].as_array().map_or(0, Vec::len) as u64;
+        assert!((1..=budget).contains(&candidates), "{l}");
+        bins_seen.insert(bin);
+    }
+    // Eight problems of a sweep cut into five bins fall in more than one of them.
+    assert!(bins_seen.len() > 1, "{bins_seen:?}");
+
     // A budget the table has no choice for, and a missing table, are named.
     let out = Command::new(bin())
         .args([

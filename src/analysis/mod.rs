@@ -9,6 +9,8 @@ pub mod bins;
 pub mod exchange;
 pub mod optimal;
 pub mod sweep;
+#[cfg(test)]
+mod tests;
 
 use crate::data::{toy, DatasetSpec};
 use crate::engine::ComputeMeter;

@@ -281,6 +281,36 @@ mod tests {
     }
 
     #[test]
+    fn each_half_is_scored_with_the_choice_made_on_the_other() {
+        // Bin 1 holds p0 and p1, bin 2 holds p2 and p3. Halving each bin puts one problem on
+        // each side, so every split gives the same numbers:
+        // - bin 1: X is right on p0 alone, Y on p1 alone. Chosen on p0, X scores 0 on p1;
+        //   chosen on p1, Y scores 0 on p0: 0, where choosing in hindsight would claim 1/2.
+        // - bin 2: X (1, 1) beats Y (1/2, 1/2) on either half and scores 1 on the other.
+        // - all problems: (0 x 2 + 1 x 2) / 4 = 1/2, with no spread over the splits.
+        // Halves cut across bins instead (say p0, p1 | p2, p3) would leave a bin without a
+        // training half on some splits and give other numbers.
+        let settings = vec![
+            setting("X", 4, 4.0, &[1.0, 0.0, 1.0, 1.0]),
+            setting("Y", 4, 4.0, &[0.0, 1.0, 0.5, 0.5]),
+        ];
+        let points = compute_optimal(&settings, &[1, 1, 2, 2], 2, 20, 9);
+        let got: Vec<(usize, f64, f64, &str)> = points
+            .iter()
+            .map(|p| (p.bin, p.accuracy, p.spread, p.chosen.as_str()))
+            .collect();
+        // On all of bin 1, X and Y tie at 1/2 at the same cost: the first listed, X.
+        assert_eq!(
+            got,
+            [
+                (1, 0.0, 0.0, "X"),
+                (2, 1.0, 0.0, "X"),
+                (0, 0.5, 0.0, "per bin")
+            ]
+        );
+    }
+
+    #[test]
     fn cross_validation_does_not_reward_a_lucky_choice() {
         // Two settings that are each right on half of the problems at random: on its own
         // problems either looks better, but chosen on one half and scored on the other the

@@ -1102,6 +1102,77 @@ mod tests {
     use super::*;
     use crate::search::StrategyKind;
 
+    fn table(thresholds: Vec<f64>, entries: &[(f64, usize, usize)]) -> OptimalTable {
+        OptimalTable {
+            sweep: SweepConfig::single(&RunConfig {
+                dataset: DatasetSpec::Toy,
+                levels: vec![],
+                limit: None,
+                policy: "models/toy/policy".into(),
+                remote: Default::default(),
+                verifier: VerifierSpec::Oracle,
+                strategy: StrategySpec::Majority,
+                budget: 4,
+                sampling: SamplingParams::default(),
+                step_delimiter: "\n".into(),
+                prompt: PromptFormat::Raw,
+                seed: 0,
+                device: "cpu".into(),
+                dtype: "f32".into(),
+                thinkscale_version: "test".into(),
+            }),
+            thresholds,
+            predict_samples: 4,
+            entries: entries
+                .iter()
+                .map(|&(cost, bin, budget)| TableEntry {
+                    cost,
+                    bin,
+                    strategy: StrategySpec::Majority,
+                    budget,
+                    accuracy: 0.5,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_tables_bins_cut_at_each_threshold_and_its_choices_are_found_by_cost_and_bin() {
+        // Cuts high to low: a mean score of at least .6 is bin 1, at least .4 bin 2, at least
+        // .2 bin 3, below every cut bin 4. A score exactly at a cut belongs to the easier bin.
+        let t = table(
+            vec![0.6, 0.4, 0.2],
+            &[(4.0, 2, 4), (1.0, 2, 1), (4.0, 1, 2)],
+        );
+        for (mean, bin) in [
+            (1.0, 1),
+            (0.6, 1),
+            (0.599_999, 2),
+            (0.4, 2),
+            (0.399_999, 3),
+            (0.2, 3),
+            (0.199_999, 4),
+            (0.0, 4),
+            (f64::INFINITY, 1),
+            (f64::NEG_INFINITY, 4),
+            // No answered sample to average: the hardest bin.
+            (f64::NAN, 4),
+        ] {
+            assert_eq!(t.bin_of(mean), bin, "{mean}");
+        }
+        // No cut at all: one bin.
+        assert_eq!(table(vec![], &[]).bin_of(0.3), 1);
+        assert_eq!(t.costs(), [1.0, 4.0]);
+        assert_eq!(t.choice(4.0, 2).map(|e| e.budget), Some(4));
+        assert_eq!(t.choice(1.0, 2).map(|e| e.budget), Some(1));
+        assert_eq!(t.choice(4.0, 1).map(|e| e.budget), Some(2));
+        // A cost read back from JSON may differ in the last bits; another cost or bin is not
+        // in the table.
+        assert_eq!(t.choice(4.0 + 1e-12, 1).map(|e| e.budget), Some(2));
+        assert!(t.choice(2.0, 2).is_none());
+        assert!(t.choice(4.0, 3).is_none());
+    }
+
     #[test]
     fn a_run_is_a_sweep_of_one_whose_only_run_is_itself() {
         let base = SweepConfig::single(&RunConfig {
