@@ -124,6 +124,12 @@ pub trait Policy {
         cancel: &CancelToken,
     ) -> anyhow::Result<Vec<Vec<Generation>>>;
 
+    /// A new search begins: forget what earlier searches ran, so that what this one is
+    /// charged (prompt tokens, cached and recomputed tokens, FLOPs) is what it costs alone,
+    /// whatever ran before it. Samples never depend on it. Policies that keep nothing between
+    /// calls need not implement it.
+    fn start_search(&mut self) {}
+
     /// Tokens the model's context has left after the prompt of `problem` continued by the text
     /// `prefix`, where this policy knows it (`None`: unknown, as for a server). Sequential
     /// revisions use it to keep only the earlier attempts that leave room for a new one.
@@ -275,6 +281,12 @@ impl Policy for LocalPolicy {
 
     fn params(&self) -> Option<u64> {
         Some(self.lm.params)
+    }
+
+    fn start_search(&mut self) {
+        // The next call clears the prefix cache and the recomputation counter, as for
+        // another problem.
+        self.cached_problem = None;
     }
 
     fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {

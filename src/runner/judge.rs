@@ -80,4 +80,11 @@ impl Verifier for Judging<'_> {
         }
         Ok(out)
     }
+
+    fn start_search(&mut self) {
+        self.main.start_search();
+        for j in self.judges.iter_mut() {
+            j.start_search();
+        }
+    }
 }

@@ -210,6 +210,9 @@ pub fn search_problem(
     cancel: &CancelToken,
 ) -> anyhow::Result<Record> {
     let seed = problem_seed(config.seed, &problem.id);
+    // Each search is charged its own compute, whatever the policy and the verifier ran before.
+    policy.start_search();
+    verifier.start_search();
     let mut grading = GradingSink {
         problem,
         inner: sink,
@@ -287,6 +290,40 @@ mod tests {
             }
         }
         prefixes.len() as u64
+    }
+
+    #[test]
+    fn a_search_pays_for_its_own_verifier_reads_whatever_ran_before_it() {
+        // Issue 28: the toy PRM's memo of scored prefixes outlived a search, so beam search
+        // right after best-of-N on the same problem (as in the window) was charged 0 verifier
+        // tokens; the policy's prefix cache, likewise, made its prompt free and counted its
+        // steps as recomputed. Each search starts afresh: the same search after another one,
+        // or after itself, is charged exactly what it costs alone.
+        let beam = config(
+            StrategyKind::Beam.with(Default::default(), 4, 40, 0),
+            VerifierSpec::ToyPrm,
+            16,
+        );
+        let before = config(
+            StrategyKind::WeightedBestOfN.with(Default::default(), 1, 40, 0),
+            VerifierSpec::ToyPrm,
+            16,
+        );
+        let problem = beam.problems().unwrap().remove(0);
+        let mut policy = load_policy(&beam).unwrap();
+        let mut sink = |_: &crate::search::SearchEvent| {};
+        let cancel = CancelToken::new();
+        let mut run = |cfg: &RunConfig, verifier: &mut dyn Verifier| {
+            search_problem(cfg, &problem, policy.as_mut(), verifier, &mut sink, &cancel)
+                .unwrap()
+                .compute
+        };
+        let alone = run(&beam, load_verifier(&beam).unwrap().as_mut());
+        assert!(alone.verifier_tokens > 0 && alone.verifier_flops > 0.0);
+        let mut verifier = load_verifier(&beam).unwrap();
+        run(&before, verifier.as_mut());
+        assert_eq!(run(&beam, verifier.as_mut()), alone);
+        assert_eq!(run(&beam, verifier.as_mut()), alone);
     }
 
     #[test]

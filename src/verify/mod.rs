@@ -61,6 +61,12 @@ pub trait Verifier {
         meter: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>>;
 
+    /// A new search begins: forget what earlier searches read, so that what this one is
+    /// charged (`verifier_tokens`, `verifier_flops`) is what it costs alone, whatever ran
+    /// before it — a second search of the same problem pays for its own scores. Verifiers
+    /// that remember nothing between calls need not implement it.
+    fn start_search(&mut self) {}
+
     /// Scores one solution known by the texts of its steps.
     fn score(
         &mut self,
@@ -85,6 +91,9 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
         meter: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
         (**self).score_many(problem, solutions, meter)
+    }
+    fn start_search(&mut self) {
+        (**self).start_search();
     }
 }
 
@@ -228,6 +237,10 @@ impl Verifier for Named {
         meter: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
         self.inner.score_many(problem, solutions, meter)
+    }
+
+    fn start_search(&mut self) {
+        self.inner.start_search();
     }
 }
 

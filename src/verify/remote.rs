@@ -717,6 +717,11 @@ impl Verifier for RemoteVerifier {
             })
             .collect()
     }
+
+    fn start_search(&mut self) {
+        // The next call forgets the scores, as for another problem.
+        self.problem = None;
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! `<|im_end|><|endoftext|>` after the last `<extra_0>`, or the last assistant reply
 //! `+<|eot_id|>`) cannot change a causal model's scores, so they are not run.
 //!
-//! A search asks about partial solutions that grow a step at a time. The PRM keeps, per problem,
+//! A search asks about partial solutions that grow a step at a time. The PRM keeps, per search,
 //! the keys and values of what it read and the score at every position it read, so a partial
 //! solution one step longer than one it has scored costs only the new step's tokens, and a
 //! solution asked about again costs nothing: the verifier's tokens count the distinct tokens
@@ -243,7 +243,7 @@ enum Readout {
 
 /// A loaded PRM of any format.
 ///
-/// It reads each token once per problem: the transformer continues the longest prefix of the
+/// It reads each token once per search: the transformer continues the longest prefix of the
 /// input it has already read ([`PrefixScorer`]), and the score at every position it has read is
 /// remembered by a hash of the tokens up to it. Asked about a partial solution one step longer
 /// than one it has scored, it runs only the new step's tokens.
@@ -256,7 +256,8 @@ struct Prm {
     context: usize,
     /// Scores read so far, by the hash of the tokens up to the scored position.
     scores: HashMap<u64, f32>,
-    /// The problem whose inputs the caches hold.
+    /// The problem whose inputs the caches hold (`None` once a new search starts: the caches
+    /// belong to one search, so each is charged what it reads).
     problem: Option<String>,
 }
 
@@ -446,6 +447,11 @@ impl Verifier for Prm {
         meter.verifier_tokens += tokens as u64;
         meter.verifier_flops += flops;
         Ok(scores)
+    }
+
+    fn start_search(&mut self) {
+        // The next call frees the caches, as for another problem.
+        self.problem = None;
     }
 }
 
