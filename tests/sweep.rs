@@ -34,6 +34,20 @@ fn sweep(out: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `thinkscale run --strategy compute-optimal` with `table` at `budget` on the first `limit`
+/// problems, into `out`.
+fn run_table(table: &Path, budget: &str, limit: &str, out: &Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["run", "--strategy", "compute-optimal", "--budget", budget])
+        .args(["--limit", limit])
+        .arg("--table")
+        .arg(table)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path)
         .map(|s| s.lines().count())
@@ -236,22 +250,7 @@ fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
     assert!(!t["entries"].as_array().unwrap().is_empty());
 
     let run_dir = tmp.path().join("r");
-    let out = Command::new(bin())
-        .args([
-            "run",
-            "--strategy",
-            "compute-optimal",
-            "--budget",
-            "4",
-            "--limit",
-            "3",
-        ])
-        .arg("--table")
-        .arg(&table)
-        .arg("--out")
-        .arg(&run_dir)
-        .output()
-        .unwrap();
+    let out = run_table(&table, "4", "3", &run_dir);
     assert!(
         out.status.success(),
         "{}",
@@ -304,22 +303,7 @@ fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
     let table2 = tmp.path().join("table2.json");
     std::fs::write(&table2, serde_json::to_string(&t2).unwrap()).unwrap();
     let run_dir = tmp.path().join("r-table2");
-    let out = Command::new(bin())
-        .args([
-            "run",
-            "--strategy",
-            "compute-optimal",
-            "--budget",
-            "4",
-            "--limit",
-            "8",
-        ])
-        .arg("--table")
-        .arg(&table2)
-        .arg("--out")
-        .arg(&run_dir)
-        .output()
-        .unwrap();
+    let out = run_table(&table2, "4", "8", &run_dir);
     assert!(
         out.status.success(),
         "{}",
@@ -347,22 +331,7 @@ fn the_compute_optimal_table_runs_and_the_flops_exchange_is_reported() {
     assert!(bins_seen.len() > 1, "{bins_seen:?}");
 
     // A budget the table has no choice for, and a missing table, are named.
-    let out = Command::new(bin())
-        .args([
-            "run",
-            "--strategy",
-            "compute-optimal",
-            "--budget",
-            "3",
-            "--limit",
-            "1",
-        ])
-        .arg("--table")
-        .arg(&table)
-        .arg("--out")
-        .arg(tmp.path().join("r2"))
-        .output()
-        .unwrap();
+    let out = run_table(&table, "3", "1", &tmp.path().join("r2"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
