@@ -446,6 +446,25 @@ fn the_band_of_a_bank_point_is_the_spread_of_its_draws() {
 }
 
 #[test]
+fn a_band_is_the_2_5th_and_97_5th_percentile_of_the_draws() {
+    // 1000 draws with accuracies 0, 0.001, ..., 0.999 in a scrambled order: the mean is 0.4995;
+    // the percentiles are the sorted draws at ranks round(999 x 0.025) = 25 and
+    // round(999 x 0.975) = 974, i.e. 0.025 and 0.974.
+    let draws: Vec<f64> = (0..1000)
+        .map(|i| ((i * 379) % 1000) as f64 / 1000.0)
+        .collect();
+    let p = super::bank::summarise(8, draws);
+    assert_eq!(p.budget, 8);
+    assert!(close(p.accuracy, 0.4995, 1e-12), "{p:?}");
+    assert_eq!((p.low, p.high), (0.025, 0.974));
+    // One draw: no spread. No draws: zeros.
+    let one = super::bank::summarise(1, vec![0.25]);
+    assert_eq!((one.accuracy, one.low, one.high), (0.25, 0.25, 0.25));
+    let none = super::bank::summarise(1, Vec::new());
+    assert_eq!((none.accuracy, none.low, none.high), (0.0, 0.0, 0.0));
+}
+
+#[test]
 fn pass_at_n_is_exact_and_has_no_band() {
     let c = fixture();
     let pass = series(&c, "pass@n");
