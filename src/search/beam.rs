@@ -12,7 +12,11 @@
 //!    policy call for the whole round).
 //! 4. At `max_rounds` the kept prefixes (the survivors) run to the end of their solutions in
 //!    one last call and finish.
-//! 5. The answer is chosen among the finished candidates by weighted best-of-N with the
+//! 5. The round that reaches N finished candidates can finish more than N (every prefix it
+//!    expanded may end): as in search-and-learn, the N highest-scoring finished candidates are
+//!    kept (ties: the one that finished first), in the order they finished; a leaf that no
+//!    kept candidate ends at is marked pruned in that round.
+//! 6. The answer is chosen among the finished candidates by weighted best-of-N with the
 //!    chosen aggregation.
 //!
 //! Two samples of one prefix with the same text are one node in the tree, but stay two
@@ -25,12 +29,12 @@
 //! count as policy compute; the recorded budget is N x (k + 1) generations. A node's own score
 //! in the tree is the verifier's score of its step.
 
-use super::recorder::{ends_solution, gen_steps, GenStep, Recorder};
+use super::recorder::{ends_solution, gen_steps, sample_steps, Recorder};
 use super::select::{choose_weighted, Aggregation};
 use super::{Candidate, Env, NodeId, Outcome, SearchContext, SearchTree};
 use crate::backend::Until;
 use crate::engine::{ComputeMeter, SamplingParams};
-use crate::verify::{StepLogprob, StepText};
+use crate::verify::StepText;
 use std::collections::{HashMap, HashSet};
 
 /// A new step of a search round.
@@ -62,20 +66,7 @@ pub(super) fn add_and_score(
     for (&(parent, _), gs) in frontier.iter().zip(gens) {
         let mut mine = Vec::with_capacity(gs.len());
         for g in gs {
-            let mut steps = gen_steps(g, env.delimiter);
-            if steps.is_empty() {
-                // The model ended the solution at once: an empty last step.
-                steps.push(GenStep {
-                    text: String::new(),
-                    ids: g.tokens.clone(),
-                    delimited: false,
-                    logprob: StepLogprob {
-                        sum: 0.0,
-                        tokens: 0,
-                        min: 0.0,
-                    },
-                });
-            }
+            let steps = sample_steps(g, env.delimiter);
             let node = rec.add_all(parent, &steps, round);
             let done = steps.last().is_some_and(|s| ends_solution(g, s));
             mine.push(Entry {
@@ -202,6 +193,49 @@ pub(super) fn prune_except(
     }
 }
 
+/// At most `n` of `finished`: the highest-scoring (ties: the one that finished first), in the
+/// order they finished. The leaves of those left out are marked pruned in `round`, unless a
+/// kept candidate ends at the same node.
+pub(super) fn keep_best(
+    rec: &mut Recorder<'_>,
+    finished: Vec<Candidate>,
+    n: usize,
+    round: usize,
+) -> Vec<Candidate> {
+    if finished.len() <= n {
+        return finished;
+    }
+    let mut order: Vec<usize> = (0..finished.len()).collect();
+    order.sort_by(|&a, &b| {
+        finished[b]
+            .score
+            .total_cmp(&finished[a].score)
+            .then(a.cmp(&b))
+    });
+    let mut keep = vec![false; finished.len()];
+    for &i in &order[..n] {
+        keep[i] = true;
+    }
+    let kept: HashSet<NodeId> = finished
+        .iter()
+        .zip(&keep)
+        .filter(|(_, &k)| k)
+        .map(|(c, _)| c.leaf)
+        .collect();
+    let dropped: Vec<NodeId> = finished
+        .iter()
+        .zip(&keep)
+        .filter(|(_, &k)| !k)
+        .map(|(c, _)| c.leaf)
+        .collect();
+    prune_except(rec, dropped, &kept, round);
+    finished
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
+}
+
 /// The entries in rank order: highest value first, ties to the earlier node.
 pub(super) fn ranked(entries: &[Entry]) -> Vec<Entry> {
     let mut r = entries.to_vec();
@@ -229,7 +263,10 @@ pub fn run(
     let sampling = env.sampling.clone();
     let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
     let mut finished: Vec<Candidate> = Vec::new();
+    // The round the last candidates finished in.
+    let mut last = 0;
     for round in 1..=max_rounds {
+        last = round;
         env.cancel.check()?;
         let gens = rec.expand(
             &mut env,
@@ -268,6 +305,7 @@ pub fn run(
             round,
         );
         if round == max_rounds {
+            last = round + 1;
             let survivors: Vec<NodeId> = kept.iter().map(|e| e.node).collect();
             finished.extend(finish_survivors(
                 &mut rec,
@@ -281,7 +319,8 @@ pub fn run(
         }
         frontier = kept.iter().map(|e| (e.node, beam_width)).collect();
     }
-    rec.progress(finished.len().min(n), n);
+    let finished = keep_best(&mut rec, finished, n, last);
+    rec.progress(finished.len(), n);
     let chosen = choose_weighted(&finished);
     Ok(rec.outcome(finished, chosen, meter))
 }

@@ -3,9 +3,11 @@
 //! All three sample N whole solutions from the question in one policy call (sample `i` from
 //! stream `i` of the problem's seed), score every step of all of them in one verifier call, and
 //! differ only in how they choose ([`super::select`]). Majority reads no scores; its samples
-//! are still scored, so the tree shows the verifier's view.
+//! are still scored, so the tree shows the verifier's view. Every sample is a candidate, one
+//! that wrote nothing too (an empty step, no answer, never chosen): a problem is judged over
+//! the N samples its compute paid for.
 
-use super::recorder::{gen_steps, Recorder};
+use super::recorder::{sample_steps, Recorder};
 use super::select::{choose_best, choose_majority, choose_weighted, Aggregation};
 use super::{Outcome, SearchContext, SearchTree};
 use crate::backend::Until;
@@ -53,7 +55,7 @@ pub fn run(
     ctx.cancel.check()?;
     let leaves: Vec<usize> = gens
         .iter()
-        .map(|g| rec.add_all(SearchTree::ROOT, &gen_steps(g, ctx.delimiter), 1))
+        .map(|g| rec.add_all(SearchTree::ROOT, &sample_steps(g, ctx.delimiter), 1))
         .collect();
     let scored: Vec<(usize, Vec<_>)> = leaves.iter().map(|&leaf| (leaf, Vec::new())).collect();
     let scores = rec.score(&mut ctx, &scored, &mut meter)?;
@@ -63,9 +65,7 @@ pub fn run(
         for (&node, &x) in path[1..].iter().zip(s) {
             rec.set_score(node, x);
         }
-        if leaf != SearchTree::ROOT {
-            candidates.push(rec.finish(leaf, aggregation.apply(s)));
-        }
+        candidates.push(rec.finish(leaf, aggregation.apply(s)));
     }
     let chosen = match choice {
         Choice::Majority => choose_majority(&candidates),

@@ -30,6 +30,26 @@ pub struct GenStep {
     pub logprob: StepLogprob,
 }
 
+/// The steps of a sample ([`gen_steps`]); a sample that wrote none (the model ended the
+/// solution at once) gives one empty last step holding its tokens, so that it is a candidate,
+/// without an answer, like any other sample rather than lost.
+pub fn sample_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
+    let mut steps = gen_steps(g, delimiter);
+    if steps.is_empty() {
+        steps.push(GenStep {
+            text: String::new(),
+            ids: g.tokens.clone(),
+            delimited: false,
+            logprob: StepLogprob {
+                sum: 0.0,
+                tokens: 0,
+                min: 0.0,
+            },
+        });
+    }
+    steps
+}
+
 /// Cuts a generation into steps at `delimiter` (with the token counts the engine recorded in
 /// [`Generation::step_ends`]). A piece that is only white space joins the step before it; a
 /// generation that is nothing but a delimiter gives one empty step (the search treats an empty

@@ -246,7 +246,10 @@ fn beam_search_keeps_the_best_n_over_m_and_chooses_by_weighted_votes() {
     // Two samples of b2 wrote the same last step: one node visited twice, two candidates.
     assert_eq!(out.tree.nodes[9].visits, 2);
     assert_eq!(out.tree.nodes[9].round, 3);
-    assert_eq!(answers(&out), ["5", "7", "7", "8", "8"]);
+    // Round 3 finished four (7, 7, 8, 8 at .8, .8, .2, .2) after round 2's 5 (.3): five for a
+    // budget of four. The four highest-scoring stay, the tie at .2 to the 8 that finished
+    // first; the other 8 ends at the same node, which stays finished.
+    assert_eq!(answers(&out), ["5", "7", "7", "8"]);
     assert_eq!(out.answer.as_deref(), Some("7"));
     assert_eq!(out.chosen, Some(1));
     assert_eq!(out.correct, None, "strategies never grade");
@@ -382,6 +385,102 @@ fn sampling_strategies_choose_among_whole_samples() {
     assert!(events
         .iter()
         .any(|e| matches!(e, SearchEvent::Chosen { .. })));
+}
+
+/// Sample `i` answers `\boxed{7}` when `i` is even and writes nothing, not a token, when it is
+/// odd (a model that ends at once with its end-of-sequence token not kept, or a server's empty
+/// completion).
+struct HalfSilent;
+
+impl Policy for HalfSilent {
+    fn name(&self) -> String {
+        "half-silent".into()
+    }
+
+    fn params(&self) -> Option<u64> {
+        None
+    }
+
+    fn extend(
+        &mut self,
+        _: &Problem,
+        requests: &[Extend<'_>],
+        _: Until,
+        _: &str,
+        _: &SamplingParams,
+        meter: &mut ComputeMeter,
+        _: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Generation>>> {
+        Ok(requests
+            .iter()
+            .map(|r| {
+                (0..r.n)
+                    .map(|i| {
+                        let text = if i % 2 == 0 { "\\boxed{7}" } else { "" };
+                        let tokens: Vec<u32> = text.bytes().map(u32::from).collect();
+                        meter.generated_tokens += tokens.len() as u64;
+                        Generation {
+                            text: text.into(),
+                            logprobs: vec![0.0; tokens.len()],
+                            tokens,
+                            ended: true,
+                            ..Default::default()
+                        }
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn a_sample_that_wrote_nothing_is_a_candidate_without_an_answer() {
+    // Issue 27: such a sample was dropped, so a problem was judged over N - 1 samples while
+    // its compute was counted. Four samples: two answer 7 (9 tokens each), two write nothing:
+    // four candidates, the silent ones an empty step without an answer, as beam search keeps
+    // them.
+    let p = problem();
+    let sampling = SamplingParams::default();
+    let cancel = CancelToken::new();
+    for spec in [
+        StrategySpec::Majority,
+        StrategyKind::BestOfN.with(Aggregation::Last, 4, 40, 0),
+        StrategyKind::WeightedBestOfN.with(Aggregation::Min, 4, 40, 0),
+    ] {
+        let mut events = Vec::new();
+        let mut sink = |e: &SearchEvent| events.push(e.clone());
+        let ctx = SearchContext {
+            problem: &p,
+            policy: &mut HalfSilent,
+            verifier: &mut Table,
+            budget: 4,
+            seed: 0,
+            sampling: &sampling,
+            delimiter: "\n",
+            sink: &mut sink,
+            cancel: &cancel,
+        };
+        let out = spec.run(ctx).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(answers(&out), ["7", "-", "7", "-"], "{spec}");
+        let silent = &out.candidates[1];
+        assert_eq!(silent.steps.len(), 1, "{spec} {silent:?}");
+        assert_eq!(
+            (silent.steps[0].text.as_str(), silent.tokens, silent.score),
+            ("", 0, 0.0),
+            "{spec}"
+        );
+        assert_eq!(out.candidates[0].tokens, 9);
+        assert_eq!(out.compute.generated_tokens, 2 * 9);
+        // Never chosen: the answer is the one that was written.
+        assert_eq!(out.answer.as_deref(), Some("7"), "{spec}");
+        assert_eq!(out.chosen, Some(0), "{spec}");
+        // The tree: the root, the answer step and the empty step, both finished.
+        let (texts, _, finished) = shape(&out.tree);
+        assert_eq!(texts, ["\\boxed{7}", ""], "{spec}");
+        assert_eq!(finished, [1, 2], "{spec}");
+        assert_eq!(out.tree.nodes[2].visits, 2);
+        assert_mirrored(&out, &events);
+    }
 }
 
 #[test]
