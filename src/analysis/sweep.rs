@@ -6,6 +6,11 @@
 //! Sampling strategies are read from the bank ([`super::bank`]): mean over draws, with the 95%
 //! interval over draws. Tree searches ran at every budget: mean over problems and seeds, with
 //! a normal 95% interval (1.96 standard errors over problems).
+//!
+//! A sweep still running (or stopped) has records for some problems of a setting and not
+//! others: each point is the accuracy over the problems it has records for, and says how many
+//! (`n`, and per bin `per_bin_n`), so an unfinished problem is never counted wrong. The
+//! compute-optimal choices and the table read the problems that every setting has finished.
 
 use super::bank::{draw_all_credits, per_draw, summarise, Bank, BankChoice};
 use super::bins::{agreement, bin_sizes, quantile_bins, Agreement, BINS};
@@ -32,7 +37,8 @@ pub struct SeriesPoint {
     pub low: f64,
     /// Upper end.
     pub high: f64,
-    /// Accuracy per oracle difficulty bin (index 0 is bin 1).
+    /// Accuracy per oracle difficulty bin (index 0 is bin 1); 0 for a bin without a finished
+    /// problem (see `per_bin_n`).
     pub per_bin: Vec<f64>,
     /// Accuracy per dataset level.
     pub per_level: BTreeMap<u8, f64>,
@@ -44,6 +50,14 @@ pub struct SeriesPoint {
     /// Inference FLOPs per problem at this budget (policy and verifier), on average.
     #[serde(default)]
     pub flops: f64,
+    /// Problems behind the point: those with a record of this setting (all of the sweep's
+    /// once it is complete; fewer while it runs). 0 in a `curves.json` written before this
+    /// was kept.
+    #[serde(default)]
+    pub n: usize,
+    /// Problems behind each bin's accuracy (index 0 is bin 1).
+    #[serde(default)]
+    pub per_bin_n: Vec<usize>,
 }
 
 /// A strategy setting's curve.
@@ -139,40 +153,49 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Per-problem accuracies to a point: mean, interval, per bin, per level.
+/// The accuracies of the problems that have one (`None`: no record of the setting yet).
+fn finished(per_problem: &[Option<f64>]) -> Vec<f64> {
+    per_problem.iter().flatten().copied().collect()
+}
+
+/// Per-problem accuracies to a point: mean, interval, per bin, per level, each over the
+/// problems that have an accuracy.
 fn point(
     budget: usize,
     cost: f64,
-    per_problem: &[f64],
+    per_problem: &[Option<f64>],
     interval: (f64, f64),
     bins: &[usize],
     levels: &[Option<u8>],
 ) -> SeriesPoint {
-    let per_bin = (1..=BINS)
+    let (per_bin, per_bin_n) = (1..=BINS)
         .map(|b| {
             let v: Vec<f64> = (0..per_problem.len())
                 .filter(|&p| bins[p] == b)
-                .map(|p| per_problem[p])
+                .filter_map(|p| per_problem[p])
                 .collect();
-            mean(&v)
+            (mean(&v), v.len())
         })
-        .collect();
+        .unzip();
     let mut by_level: BTreeMap<u8, Vec<f64>> = BTreeMap::new();
     for (p, l) in levels.iter().enumerate() {
-        if let Some(l) = l {
-            by_level.entry(*l).or_default().push(per_problem[p]);
+        if let (Some(l), Some(a)) = (l, per_problem[p]) {
+            by_level.entry(*l).or_default().push(a);
         }
     }
+    let done = finished(per_problem);
     SeriesPoint {
         budget,
         cost,
-        accuracy: mean(per_problem),
+        accuracy: mean(&done),
         low: interval.0,
         high: interval.1,
         per_bin,
         per_level: by_level.into_iter().map(|(l, v)| (l, mean(&v))).collect(),
         tokens: 0.0,
         flops: 0.0,
+        n: done.len(),
+        per_bin_n,
     }
 }
 
@@ -206,8 +229,9 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         }
     }
     let n = ids.len();
-    // Banks per seed, in seed order.
+    // Banks per seed, in seed order, and which problems each seed's bank has.
     let mut banks: BTreeMap<u64, Vec<Bank>> = BTreeMap::new();
+    let mut bank_has: BTreeMap<u64, Vec<bool>> = BTreeMap::new();
     let mut oracle_banks: Vec<Bank> = vec![Bank::default(); n];
     let mut predicted_tokens = 0u64;
     let mut searches: BTreeMap<(String, usize), SearchTally> = BTreeMap::new();
@@ -226,6 +250,7 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                     .entry(*seed)
                     .or_insert_with(|| vec![Bank::default(); n]);
                 b[p] = Bank::from_candidates(&r.record.candidates);
+                bank_has.entry(*seed).or_insert_with(|| vec![false; n])[p] = true;
                 predicted_tokens += r.record.compute.verifier_tokens;
                 let (t, f) = record_cost(&r.record, true);
                 bank_cost = (bank_cost.0 + t, bank_cost.1 + f, bank_cost.2 + 1);
@@ -303,6 +328,9 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     let mut series = Vec::new();
     let mut settings = Vec::new();
     let mut setting_specs: Vec<StrategySpec> = Vec::new();
+    // Per setting, the accuracy of each problem it has finished (its `accuracy` is filled in
+    // below with the problems every setting has finished).
+    let mut partial: Vec<Vec<Option<f64>>> = Vec::new();
     // The sampling strategies, from the banks of every seed: every choice reads the same
     // draws, computed once per (seed, budget).
     let wanted = |choice: BankChoice| {
@@ -337,18 +365,29 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         };
         let mut points = Vec::with_capacity(budgets.len());
         for &b in &budgets {
-            let mut per_problem = vec![0.0; n];
+            // Per problem: the mean over the seeds whose bank has it.
+            let mut sum = vec![0.0; n];
+            let mut seeds_of = vec![0usize; n];
             let mut draws_all = Vec::new();
-            for seed in banks.keys() {
+            for (seed, has) in &bank_has {
                 let Some(all) = credits.get(&(*seed, b)) else {
                     continue;
                 };
-                let of_choice: Vec<Vec<f64>> = all.iter().map(|c| c[k].clone()).collect();
-                for (p, c) in of_choice.iter().enumerate() {
-                    per_problem[p] += mean(c) / banks.len() as f64;
+                let of_choice: Vec<Vec<f64>> = all
+                    .iter()
+                    .zip(has)
+                    .filter(|(_, &h)| h)
+                    .map(|(c, _)| c[k].clone())
+                    .collect();
+                for (p, c) in all.iter().enumerate().filter(|(p, _)| has[*p]) {
+                    sum[p] += mean(&c[k]);
+                    seeds_of[p] += 1;
                 }
                 draws_all.extend(per_draw(&of_choice));
             }
+            let per_problem: Vec<Option<f64>> = (0..n)
+                .map(|p| (seeds_of[p] > 0).then(|| sum[p] / seeds_of[p] as f64))
+                .collect();
             let s = summarise(b, draws_all);
             points.push(SeriesPoint {
                 tokens: b as f64 * per_bank_sample.0,
@@ -366,8 +405,9 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
                 label: label.clone(),
                 budget: b,
                 cost: b as f64,
-                accuracy: per_problem,
+                accuracy: Vec::new(),
             });
+            partial.push(per_problem);
             setting_specs.push(match choice {
                 BankChoice::Majority => StrategySpec::Majority,
                 BankChoice::BestOfN => StrategySpec::BestOfN {
@@ -389,17 +429,17 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         let points = budgets
             .iter()
             .map(|&b| {
-                let per_problem: Vec<f64> = (0..n)
+                let per_problem: Vec<Option<f64>> = (0..n)
                     .map(|p| {
-                        mean(
-                            &banks
-                                .values()
-                                .map(|bk| bk[p].pass_at(b))
-                                .collect::<Vec<_>>(),
-                        )
+                        let of_seeds: Vec<f64> = banks
+                            .iter()
+                            .filter(|(seed, _)| bank_has.get(*seed).is_some_and(|h| h[p]))
+                            .map(|(_, bk)| bk[p].pass_at(b))
+                            .collect();
+                        (!of_seeds.is_empty()).then(|| mean(&of_seeds))
                     })
                     .collect();
-                let m = mean(&per_problem);
+                let m = mean(&finished(&per_problem));
                 SeriesPoint {
                     tokens: b as f64 * per_bank_sample.0,
                     flops: b as f64 * per_bank_sample.1,
@@ -416,11 +456,15 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
     // Tree searches (and sampling strategies run afresh, as `run` does), at each budget.
     let mut pts: HashMap<(String, usize), (StrategyKind, SeriesPoint)> = HashMap::new();
     for ((label, budget), (kind, cost, per)) in &searches {
-        let per_problem: Vec<f64> = per.iter().map(|v| mean(v)).collect();
-        let m = mean(&per_problem);
-        let var = per_problem.iter().map(|x| (x - m).powi(2)).sum::<f64>()
-            / (per_problem.len().max(2) - 1) as f64;
-        let half = 1.96 * (var / per_problem.len().max(1) as f64).sqrt();
+        let per_problem: Vec<Option<f64>> = per
+            .iter()
+            .map(|v| (!v.is_empty()).then(|| mean(v)))
+            .collect();
+        let done = finished(&per_problem);
+        let m = mean(&done);
+        let var =
+            done.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (done.len().max(2) - 1) as f64;
+        let half = 1.96 * (var / done.len().max(1) as f64).sqrt();
         let spent = search_cost
             .get(&(label.clone(), *budget))
             .copied()
@@ -441,8 +485,9 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             label: label.clone(),
             budget: *budget,
             cost: *cost,
-            accuracy: per_problem,
+            accuracy: Vec::new(),
         });
+        partial.push(per_problem);
         setting_specs.push(specs.get(label).copied().unwrap_or(StrategySpec::Majority));
         pts.insert((label.clone(), *budget), (*kind, pt));
     }
@@ -485,7 +530,17 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             points,
         });
     }
-    let optimal = compute_optimal(&settings, &oracle_bins, BINS, CV_SPLITS, 0);
+    // Compute-optimal choices compare settings on the same problems: those every setting has
+    // finished (all of them, once the sweep is complete).
+    let complete: Vec<usize> = (0..n)
+        .filter(|&p| partial.iter().all(|acc| acc[p].is_some()))
+        .collect();
+    for (s, acc) in settings.iter_mut().zip(&partial) {
+        s.accuracy = complete.iter().filter_map(|&p| acc[p]).collect();
+    }
+    let oracle_bins_c: Vec<usize> = complete.iter().map(|&p| oracle_bins[p]).collect();
+    let predicted_bins_c: Vec<usize> = complete.iter().map(|&p| predicted_bins[p]).collect();
+    let optimal = compute_optimal(&settings, &oracle_bins_c, BINS, CV_SPLITS, 0);
     let bon: Vec<(f64, f64)> = series
         .iter()
         .find(|s| s.strategy == StrategyKind::WeightedBestOfN)
@@ -500,7 +555,7 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
             gain: budget_to_reach(&bon, o.accuracy).map(|b| b / o.cost),
         })
         .collect();
-    let optimal_predicted = compute_optimal(&settings, &predicted_bins, BINS, CV_SPLITS, 0);
+    let optimal_predicted = compute_optimal(&settings, &predicted_bins_c, BINS, CV_SPLITS, 0);
     // The table: per predicted bin and budget, the choice on all of the bin's problems.
     let table = (!settings.is_empty() && !banks.is_empty()).then(|| {
         let mut costs: Vec<f64> = settings.iter().map(|s| s.cost).collect();
@@ -509,7 +564,9 @@ pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves 
         let mut entries = Vec::new();
         for &cost in &costs {
             for b in 1..=BINS {
-                let members: Vec<usize> = (0..n).filter(|&p| predicted_bins[p] == b).collect();
+                let members: Vec<usize> = (0..complete.len())
+                    .filter(|&p| predicted_bins_c[p] == b)
+                    .collect();
                 if members.is_empty() {
                     continue;
                 }
@@ -603,7 +660,8 @@ impl SweepCurves {
         s
     }
 
-    /// The accuracy table as Markdown: a row per setting, a column per budget.
+    /// The accuracy table as Markdown: a row per setting, a column per budget; a point that
+    /// not every problem has finished yet says over how many it is (`0.500 (n = 4)`).
     pub fn markdown(&self) -> String {
         let mut budgets: Vec<usize> = self
             .series
@@ -623,6 +681,9 @@ impl SweepCurves {
             s.push_str(&format!("| {} |", series.label));
             for b in &budgets {
                 match series.points.iter().find(|p| p.budget == *b) {
+                    Some(p) if p.n > 0 && p.n < self.problems => {
+                        s.push_str(&format!(" {:.3} (n = {}) |", p.accuracy, p.n))
+                    }
                     Some(p) => s.push_str(&format!(" {:.3} |", p.accuracy)),
                     None => s.push_str(" – |"),
                 }

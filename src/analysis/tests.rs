@@ -908,3 +908,78 @@ fn the_model_card_and_the_verifier_table_follow_their_definitions() {
     assert_eq!(j.per_level[&1], (0.5, 1.0));
     assert_eq!(j.per_level[&2], (0.0, 0.0));
 }
+
+#[test]
+fn a_sweep_still_running_counts_only_finished_problems() {
+    // The fixture without p4's bank and without p3's beam search at N = 4, as a sweep reads
+    // while it runs. Oracle bins are unchanged (p4's missing bank has pass@1 0, as its bank
+    // had): p2 1, p0 2, p1 3, p3 4, p4 5.
+    let cfg = sweep_config();
+    let records: Vec<SweepRecord> = sweep_records(&cfg)
+        .into_iter()
+        .filter(|r| {
+            let id = r.record.id.as_str();
+            match &r.run {
+                SweepRun::Bank { .. } => id != "p4",
+                SweepRun::Search { budget, .. } => !(id == "p3" && *budget == 4),
+                _ => true,
+            }
+        })
+        .collect();
+    let c = curves(&manifest(cfg), &records);
+    assert_eq!(c.problems, 5);
+    // Majority at 4 over p0..p3: 1, 0, 1, 0 -> 1/2 (counting p4 wrong would give 2/5).
+    let p = at(series(&c, "majority"), 4);
+    assert_eq!((p.accuracy, p.n), (0.5, 4));
+    assert_eq!(p.per_bin, [1.0, 1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(p.per_bin_n, [1, 1, 1, 1, 0]);
+    // Weighted best-of-N at 4: 1, 1, 1, 0 -> 3/4; pass@4: 1, 1, 1, 1 -> 1.
+    assert_eq!(
+        at(series(&c, "weighted-best-of-n (last)"), 4).accuracy,
+        0.75
+    );
+    assert_eq!(at(series(&c, "pass@n"), 4).accuracy, 1.0);
+    assert_eq!(at(series(&c, "pass@n"), 4).n, 4);
+    // Beam at N = 4 over p0, p1, p2, p4: 1, 1, 0, 0 -> 1/2; sample variance 1/3, standard
+    // error sqrt(1/12) = .2887, band .5 -/+ .5658, clamped to [0, 1]. Bin 4 (p3) is empty.
+    let p = at(series(&c, "beam (M = 2, last)"), 4);
+    assert_eq!((p.accuracy, p.n, p.low, p.high), (0.5, 4, 0.0, 1.0));
+    assert_eq!(p.per_bin_n, [1, 1, 1, 0, 1]);
+    // N = 2 has every problem.
+    assert_eq!(at(series(&c, "beam (M = 2, last)"), 2).n, 5);
+    // Compute-optimal compares settings on the problems all of them finished: p0, p1, p2
+    // (oracle bins 2, 3, 1), each with a setting right on it at 4 generations.
+    let at4: Vec<(usize, f64)> = c
+        .optimal
+        .iter()
+        .filter(|o| o.cost == 4.0)
+        .map(|o| (o.bin, o.accuracy))
+        .collect();
+    assert_eq!(at4, [(1, 1.0), (2, 1.0), (3, 1.0), (0, 1.0)]);
+    // The table, likewise: p0, p1, p2 in predicted bins 1, 3, 4 (p4, without a bank, scores 0
+    // and takes bin 5; p3 .41667 bin 2).
+    let table = c.table.as_ref().expect("a table");
+    let bins: Vec<usize> = table
+        .entries
+        .iter()
+        .filter(|e| e.cost == 4.0)
+        .map(|e| e.bin)
+        .collect();
+    assert_eq!(bins, [1, 3, 4]);
+    assert_eq!(table.choice(4.0, 4).map(|e| e.budget), Some(3));
+    // The printed table says which points are partial.
+    let md = c.markdown();
+    let row = |label: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_default()
+    };
+    assert!(row("majority").ends_with("| 0.500 (n = 4) |"), "{md}");
+    assert_eq!(row("majority").matches("(n = 4)").count(), 4, "{md}");
+    // Beam search: N = 2 complete, N = 4 not; M = 2 runs at neither 1 nor 3.
+    assert_eq!(
+        row("beam (M = 2, last)"),
+        "| beam (M = 2, last) | – | 0.200 | – | 0.500 (n = 4) |",
+        "{md}"
+    );
+}
