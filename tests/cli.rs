@@ -872,3 +872,55 @@ fn revisions_run_from_the_command_line_and_bad_ratios_are_refused() {
     );
     assert_fails(&["run", "--revision-ratio", "2x2"], "write L:P");
 }
+
+#[test]
+fn adaptive_majority_runs_records_the_samples_it_used_and_refuses_a_bad_confidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("adaptive");
+    let o = run(&[
+        "run",
+        "--strategy",
+        "adaptive-majority",
+        "--budget",
+        "16",
+        "--batch",
+        "4",
+        "--confidence",
+        "0.9",
+        "--limit",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["strategy"],
+        serde_json::json!({"kind": "adaptive-majority", "batch": 4, "confidence": 0.9})
+    );
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let mut used = Vec::new();
+    for l in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(l).unwrap();
+        let n = r["candidates"].as_array().unwrap().len() as u64;
+        // Whole rounds of 4, at most the budget, and the record says how many.
+        assert!(n.is_multiple_of(4) && (4..=16).contains(&n), "{l}");
+        assert_eq!(r["compute"]["generations"].as_u64(), Some(n), "{l}");
+        used.push(n);
+    }
+    assert_eq!(used.len(), 10);
+    // The easy problems among the first ten (levels 1-5) settle before the budget.
+    assert!(used.iter().any(|&n| n < 16), "{used:?}");
+    let o = run(&[
+        "run",
+        "--strategy",
+        "adaptive-majority",
+        "--confidence",
+        "0.4",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("confidence 0.4"), "{}", stderr(&o));
+}

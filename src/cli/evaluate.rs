@@ -93,6 +93,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         chains: Vec::new(),
         revision_selection: Default::default(),
         revision_template: Default::default(),
+        adaptive: Default::default(),
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

@@ -275,6 +275,7 @@ pub fn run(a: RevisionsArgs) -> anyhow::Result<ExitCode> {
         chains: chains.iter().map(|&p| BeamWidth::Fixed(p)).collect(),
         revision_selection: RevisionSelection::Majority,
         revision_template: a.revision_template,
+        adaptive: Default::default(),
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

@@ -8,8 +8,9 @@ use crate::engine::{PromptFormat, SamplingParams};
 use crate::runner::optimal::{self, OptimalRunConfig};
 use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
+use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::store::Summary;
 use crate::verify::VerifierSpec;
@@ -55,7 +56,9 @@ pub struct RunArgs {
     pub skip_bad_lines: bool,
     /// Strategy: majority, best-of-n, weighted-best-of-n (N whole samples), beam (beam search),
     /// lookahead (beam search scored after --lookahead greedy steps), dvts (diverse verifier
-    /// tree search), revisions (parallel chains of sequential revisions, see --chains), or
+    /// tree search), revisions (parallel chains of sequential revisions, see --chains),
+    /// adaptive-majority (majority voting that stops once the vote is settled, see
+    /// --batch and --confidence), or
     /// compute-optimal (the setting a sweep's --table chose for each
     /// problem's predicted difficulty bin). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
@@ -103,6 +106,14 @@ pub struct RunArgs {
     /// headed "Attempt n:" and a request to correct them, for models not trained to revise).
     #[arg(long, default_value = "plain", value_parser = RevisionTemplate::parse)]
     pub revision_template: RevisionTemplate,
+    /// Adaptive majority: samples drawn per round (round r draws min(batch, N - drawn)).
+    #[arg(long, default_value_t = adaptive::DEFAULT_BATCH)]
+    pub batch: usize,
+    /// Adaptive majority: stop once the probability that a Beta(v1 + 1, v2 + 1) variable
+    /// exceeds 1/2 (v1, v2 the votes of the two leading answers) reaches this, above 0.5 and at
+    /// most 1.
+    #[arg(long, default_value_t = Confidence::default(), value_parser = parse_confidence)]
+    pub confidence: Confidence,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -166,6 +177,15 @@ pub struct RunArgs {
     pub dtype: String,
 }
 
+/// Parses `--confidence`: a probability above 0.5 and at most 1.
+pub(crate) fn parse_confidence(s: &str) -> Result<Confidence, String> {
+    let p: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("confidence '{s}': a number such as 0.95"))?;
+    Confidence::new(p)
+}
+
 /// Parses a sequential:parallel ratio `L:P` (attempts per chain : chains).
 pub fn parse_ratio(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("revision ratio '{s}': write L:P, attempts per chain : chains, e.g. 4:4");
@@ -207,7 +227,8 @@ impl RunArgs {
                     self.revision_ratio.map_or(self.chains, |(_, p)| p),
                     self.revision_selection,
                     self.revision_template,
-                ),
+                )
+                .with_adaptive(self.batch, self.confidence),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,

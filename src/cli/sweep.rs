@@ -1,6 +1,7 @@
 //! `thinkscale sweep`: strategies x budgets x seeds as one resumable experiment, then every
 //! curve, the difficulty bins and the compute-optimal table from its records.
 
+use super::run::parse_confidence;
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::revision::RevisionTemplate;
@@ -9,11 +10,12 @@ use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingPara
 use crate::export::{write_figure_set, Format, Preset};
 use crate::io::write_json;
 use crate::runner::sweep::{
-    self, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome, TypedModel,
+    self, AdaptiveParams, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome, TypedModel,
     PAPER_EXCHANGE_RATIOS,
 };
+use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::DEFAULT_MAX_ROUNDS;
+use crate::search::spec::{Confidence, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
@@ -69,6 +71,12 @@ pub struct SweepArgs {
     /// How a revision sees earlier attempts: plain or prompted (see `run`).
     #[arg(long, default_value = "plain", value_parser = RevisionTemplate::parse)]
     pub revision_template: RevisionTemplate,
+    /// Adaptive majority: samples drawn per round (see `run`).
+    #[arg(long, default_value_t = adaptive::DEFAULT_BATCH)]
+    pub batch: usize,
+    /// Adaptive majority: the stopping confidence, above 0.5 and at most 1 (see `run`).
+    #[arg(long, default_value_t = Confidence::default(), value_parser = parse_confidence)]
+    pub confidence: Confidence,
     /// Lookaheads k of lookahead search.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub lookaheads: Vec<usize>,
@@ -173,6 +181,10 @@ impl SweepArgs {
             chains: self.chains.clone(),
             revision_selection: self.revision_selection,
             revision_template: self.revision_template,
+            adaptive: AdaptiveParams {
+                batch: self.batch,
+                confidence: self.confidence,
+            },
             max_rounds: self.max_rounds,
             aggregation: self.aggregation,
             seeds: self.seeds.clone(),
@@ -249,6 +261,10 @@ impl SweepArgs {
             chains: self.chains.clone(),
             revision_selection: self.revision_selection,
             revision_template: self.revision_template,
+            adaptive: AdaptiveParams {
+                batch: self.batch,
+                confidence: self.confidence,
+            },
             max_rounds: DEFAULT_MAX_ROUNDS,
             aggregation: Aggregation::Last,
             seeds: self.seeds.clone(),

@@ -293,6 +293,106 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_majority_on_the_toy_model_draws_majoritys_first_samples_and_stops_cleanly() {
+        let adaptive = config(
+            StrategyKind::AdaptiveMajority
+                .with(Default::default(), 1, 1, 0)
+                .with_adaptive(4, crate::search::spec::Confidence::new(0.9).unwrap()),
+            VerifierSpec::ToyPrm,
+            32,
+        );
+        let majority = config(StrategySpec::Majority, VerifierSpec::ToyPrm, 32);
+        let problems = adaptive.problems().unwrap();
+        let mut policy = load_policy(&adaptive).unwrap();
+        let mut verifier = load_verifier(&adaptive).unwrap();
+        let cancel = CancelToken::new();
+        let mut used = Vec::new();
+        for problem in &problems[..6] {
+            let mut sink = |_: &crate::search::SearchEvent| {};
+            let a = search_problem(
+                &adaptive,
+                problem,
+                policy.as_mut(),
+                verifier.as_mut(),
+                &mut sink,
+                &cancel,
+            )
+            .unwrap();
+            let m = search_problem(
+                &majority,
+                problem,
+                policy.as_mut(),
+                verifier.as_mut(),
+                &mut sink,
+                &cancel,
+            )
+            .unwrap();
+            // Round 1 draws from the problem seed's first streams: majority's first samples.
+            let text = |r: &Record, i: usize| -> Vec<String> {
+                r.candidates[i]
+                    .steps
+                    .iter()
+                    .map(|s| s.text.clone())
+                    .collect()
+            };
+            for i in 0..4 {
+                assert_eq!(text(&a, i), text(&m, i), "{} sample {i}", problem.id);
+            }
+            let n = a.candidates.len();
+            assert!((4..=32).contains(&n) && n.is_multiple_of(4), "{n}");
+            assert_eq!(a.compute.generations, n as u64);
+            // The prompt runs once, in round 1; later rounds continue it from the prefix cache
+            // (as majority's one round does for its samples). A later round's sample that
+            // writes what an earlier one wrote runs those tokens again (decoding does not look
+            // its steps up in the cache; samples of one round that coincide run side by side
+            // and are not counted): recomputed, at most the later rounds' tokens.
+            assert_eq!(a.compute.prompt_tokens, m.compute.prompt_tokens);
+            assert!(a.compute.prompt_tokens_cached >= m.compute.prompt_tokens_cached);
+            let first: u64 = a.candidates[..4].iter().map(|c| c.tokens as u64).sum();
+            assert!(a.compute.recomputed_tokens <= a.compute.generated_tokens - first);
+            used.push(n);
+        }
+        // The easy toy problems settle before the budget; not every one at once.
+        assert!(used.iter().any(|&n| n < 32), "{used:?}");
+
+        // Cancelled as round 1 ends: a partial tree whose finished samples are whole.
+        let token = CancelToken::new();
+        let mut events = Vec::new();
+        let mut sink = |e: &crate::search::SearchEvent| {
+            if matches!(e, crate::search::SearchEvent::Progress { done: 4, .. }) {
+                token.cancel();
+            }
+            events.push(e.clone());
+        };
+        let err = search_problem(
+            &config(
+                StrategyKind::AdaptiveMajority
+                    .with(Default::default(), 1, 1, 0)
+                    .with_adaptive(4, crate::search::spec::Confidence::new(1.0).unwrap()),
+                VerifierSpec::ToyPrm,
+                32,
+            ),
+            &problems[0],
+            policy.as_mut(),
+            verifier.as_mut(),
+            &mut sink,
+            &token,
+        )
+        .unwrap_err();
+        assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
+        let mut tree = SearchTree::new("");
+        events.iter().for_each(|e| tree.apply(e));
+        let finished = tree
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.status, crate::search::NodeStatus::Finished { .. }))
+            .count();
+        assert!((1..=4).contains(&finished), "{finished}");
+        assert!(tree.nodes[1..].iter().all(|n| n.score.is_some()));
+        assert!(tree.nodes.iter().all(|n| n.round <= 1));
+    }
+
+    #[test]
     fn a_search_pays_for_its_own_verifier_reads_whatever_ran_before_it() {
         // Issue 28: the toy PRM's memo of scored prefixes outlived a search, so beam search
         // right after best-of-N on the same problem (as in the window) was charged 0 verifier

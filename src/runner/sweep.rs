@@ -23,9 +23,10 @@ use crate::data::revision::RevisionTemplate;
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
+use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
 use crate::search::select::Aggregation;
-use crate::search::spec::{DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{CancelToken, Cancelled, SearchEvent, StrategyKind, StrategySpec};
 use crate::store::Record;
 use crate::verify::VerifierSpec;
@@ -122,6 +123,10 @@ pub struct SweepConfig {
     /// How sequential revisions lay out earlier attempts.
     #[serde(default)]
     pub revision_template: RevisionTemplate,
+    /// Adaptive majority's batch and stopping confidence (left out of `sweep.json` at their
+    /// defaults).
+    #[serde(default, skip_serializing_if = "super::is_default")]
+    pub adaptive: AdaptiveParams,
     /// Rounds of the tree searches before survivors run to the end.
     #[serde(default = "default_rounds")]
     pub max_rounds: usize,
@@ -180,6 +185,31 @@ pub struct SweepConfig {
 
 fn default_shared_bank() -> bool {
     true
+}
+
+/// The parameters of adaptive majority in a sweep (see `search::adaptive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveParams {
+    /// Samples drawn per round.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// The stopping confidence.
+    #[serde(default)]
+    pub confidence: Confidence,
+}
+
+fn default_batch() -> usize {
+    adaptive::DEFAULT_BATCH
+}
+
+impl Default for AdaptiveParams {
+    fn default() -> Self {
+        Self {
+            batch: default_batch(),
+            confidence: Confidence::default(),
+        }
+    }
 }
 
 /// A model of the FLOPs exchange typed in rather than run: its size, pretraining tokens, and
@@ -336,6 +366,12 @@ impl SweepConfig {
             } => (chains, selection, template),
             _ => (1, RevisionSelection::default(), RevisionTemplate::default()),
         };
+        let adaptive = match config.strategy {
+            StrategySpec::AdaptiveMajority { batch, confidence } => {
+                AdaptiveParams { batch, confidence }
+            }
+            _ => AdaptiveParams::default(),
+        };
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
@@ -350,6 +386,7 @@ impl SweepConfig {
             chains: vec![BeamWidth::Fixed(chains)],
             revision_selection,
             revision_template,
+            adaptive,
             max_rounds,
             aggregation: config.strategy.aggregation(),
             seeds: vec![config.seed],
@@ -435,13 +472,14 @@ impl SweepConfig {
         Ok(())
     }
 
-    /// What a strategy's settings divide the budget by: its chains P (revisions), else its
-    /// beam widths M.
+    /// What a strategy's settings divide the budget by: its chains P (revisions), its beam
+    /// widths M (tree searches), or nothing (one setting at every budget).
     fn widths(&self, kind: StrategyKind) -> &[BeamWidth] {
-        if kind == StrategyKind::Revisions {
-            &self.chains
-        } else {
-            &self.beam_widths
+        const ONE: &[BeamWidth] = &[BeamWidth::Fixed(1)];
+        match kind {
+            StrategyKind::Revisions => &self.chains,
+            k if k.is_tree_search() => &self.beam_widths,
+            _ => ONE,
         }
     }
 
@@ -449,6 +487,7 @@ impl SweepConfig {
     fn setting(&self, kind: StrategyKind, m: usize, k: usize) -> StrategySpec {
         kind.with(self.aggregation, m, self.max_rounds, k)
             .with_revisions(m, self.revision_selection, self.revision_template)
+            .with_adaptive(self.adaptive.batch, self.adaptive.confidence)
     }
 
     /// The runs, in the order they execute: the bins, the banks, then the tree searches by
@@ -1174,6 +1213,52 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_majority_runs_afresh_at_every_budget_with_the_sweeps_parameters() {
+        let mut config: SweepConfig = serde_json::from_value(serde_json::json!({
+            "dataset": {"kind": "toy"},
+            "policy": "models/toy/policy",
+            "verifier": "oracle",
+            "strategies": ["adaptive-majority"],
+            "budgets": [1, 2, 8],
+            "beam_widths": [4, "sqrt"],
+            "bin_samples": 0,
+        }))
+        .unwrap();
+        // Its parameters are left out of sweep.json at their defaults (old manifests resume).
+        assert!(serde_json::to_value(&config)
+            .unwrap()
+            .get("adaptive")
+            .is_none());
+        config.adaptive = AdaptiveParams {
+            batch: 2,
+            confidence: Confidence::new(0.9).unwrap(),
+        };
+        let spec = StrategySpec::AdaptiveMajority {
+            batch: 2,
+            confidence: Confidence::new(0.9).unwrap(),
+        };
+        // No beam width divides it: one run per budget, whatever the beam widths say.
+        let runs: Vec<SweepRun> = config.runs();
+        let want: Vec<SweepRun> = [1, 2, 8]
+            .into_iter()
+            .map(|budget| SweepRun::Search {
+                strategy: spec,
+                budget,
+                seed: 0,
+            })
+            .collect();
+        assert_eq!(runs, want);
+        let series = config.series_settings();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].0, "adaptive-majority (b = 2, 0.9)");
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            json["adaptive"],
+            serde_json::json!({"batch": 2, "confidence": 0.9})
+        );
+    }
+
+    #[test]
     fn a_run_is_a_sweep_of_one_whose_only_run_is_itself() {
         let base = SweepConfig::single(&RunConfig {
             dataset: DatasetSpec::Toy,
@@ -1199,11 +1284,14 @@ mod tests {
             StrategyKind::Beam,
             StrategyKind::Lookahead,
             StrategyKind::Dvts,
+            StrategyKind::AdaptiveMajority,
         ] {
             let mut rc = base.run_config(&SweepRun::Larger);
             rc.policy = base.policy.clone();
             rc.sampling = base.sampling.clone();
-            rc.strategy = kind.with(Aggregation::Min, 2, 5, 3);
+            rc.strategy = kind
+                .with(Aggregation::Min, 2, 5, 3)
+                .with_adaptive(3, Confidence::new(0.8).unwrap());
             rc.budget = 8;
             rc.seed = 3;
             let single = SweepConfig::single(&rc);

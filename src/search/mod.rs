@@ -8,10 +8,12 @@
 //! strategy never sees the reference answer: the runner grades what it chose.
 //!
 //! One file per strategy: [`best_of_n`] (majority, best-of-N, weighted best-of-N), [`beam`]
-//! (beam search, and lookahead search as beam search with rollouts), [`dvts`] and
-//! [`revisions`] (sequential revisions in parallel chains). Their
+//! (beam search, and lookahead search as beam search with rollouts), [`dvts`],
+//! [`revisions`] (sequential revisions in parallel chains) and [`adaptive`] (adaptive
+//! self-consistency: majority voting that stops once the vote is settled). Their
 //! parameters are the variants of [`StrategySpec`].
 
+pub mod adaptive;
 pub mod beam;
 pub mod best_of_n;
 pub mod dvts;

@@ -2,7 +2,7 @@
 //! tagged enum whose variants carry their own parameters (written tagged into `config.json`).
 
 use super::revisions::{self, RevisionSelection};
-use super::{beam, best_of_n, dvts, Aggregation, Outcome, SearchContext, Strategy};
+use super::{adaptive, beam, best_of_n, dvts, Aggregation, Outcome, SearchContext, Strategy};
 use crate::data::revision::RevisionTemplate;
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +77,59 @@ pub enum StrategySpec {
         #[serde(default)]
         aggregation: Aggregation,
     },
+    /// Adaptive self-consistency: majority voting that samples `batch` at a time, up to N,
+    /// and stops once the leading answer is the majority's with probability `confidence`.
+    AdaptiveMajority {
+        /// Samples drawn per round.
+        batch: usize,
+        /// The stopping confidence, in (1/2, 1].
+        confidence: Confidence,
+    },
+}
+
+/// A probability kept exactly, in millionths, so that the strategies stay `Eq` and `Hash` (a
+/// sweep's runs are keys); files hold it as the number itself (`0.95`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Confidence(u32);
+
+impl Confidence {
+    /// `p`, which must lie in (1/2, 1] (a confidence of 1/2 or less stops at the first vote).
+    pub fn new(p: f64) -> Result<Self, String> {
+        if !(p > 0.5 && p <= 1.0) {
+            return Err(format!("confidence {p} must be above 0.5 and at most 1"));
+        }
+        Ok(Self((p * 1e6).round() as u32))
+    }
+
+    /// The probability.
+    pub fn get(self) -> f64 {
+        f64::from(self.0) / 1e6
+    }
+}
+
+impl Default for Confidence {
+    fn default() -> Self {
+        Self((adaptive::DEFAULT_CONFIDENCE * 1e6).round() as u32)
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
+impl Serialize for Confidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for Confidence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = f64::deserialize(d)?;
+        Self::new(p).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Which strategy, without parameters: what menus and `--strategy` name.
@@ -97,11 +150,13 @@ pub enum StrategyKind {
     Dvts,
     /// See [`StrategySpec::Revisions`].
     Revisions,
+    /// See [`StrategySpec::AdaptiveMajority`].
+    AdaptiveMajority,
 }
 
 impl StrategyKind {
     /// All strategies, in the order menus show them.
-    pub const ALL: [StrategyKind; 7] = [
+    pub const ALL: [StrategyKind; 8] = [
         Self::Majority,
         Self::BestOfN,
         Self::WeightedBestOfN,
@@ -109,6 +164,7 @@ impl StrategyKind {
         Self::Lookahead,
         Self::Dvts,
         Self::Revisions,
+        Self::AdaptiveMajority,
     ];
 
     /// The name as flags and files spell it.
@@ -121,6 +177,7 @@ impl StrategyKind {
             Self::Lookahead => "lookahead",
             Self::Dvts => "dvts",
             Self::Revisions => "revisions",
+            Self::AdaptiveMajority => "adaptive-majority",
         }
     }
 
@@ -132,7 +189,7 @@ impl StrategyKind {
             .ok_or_else(|| {
                 format!(
                     "unknown strategy '{s}': the strategies are majority, best-of-n, \
-                 weighted-best-of-n, beam, lookahead, dvts, revisions"
+                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority"
                 )
             })
     }
@@ -140,7 +197,7 @@ impl StrategyKind {
     /// Whether it uses the verifier (revisions do where their selection is hierarchical; see
     /// [`StrategySpec::uses_verifier`]).
     pub fn uses_verifier(self) -> bool {
-        !matches!(self, Self::Majority)
+        !matches!(self, Self::Majority | Self::AdaptiveMajority)
     }
 
     /// Whether it searches step by step (and so has a beam width and a round cap).
@@ -189,6 +246,10 @@ impl StrategyKind {
                 template: RevisionTemplate::default(),
                 aggregation,
             },
+            Self::AdaptiveMajority => StrategySpec::AdaptiveMajority {
+                batch: adaptive::DEFAULT_BATCH,
+                confidence: Confidence::default(),
+            },
         }
     }
 }
@@ -204,6 +265,16 @@ impl StrategySpec {
             Self::Lookahead { .. } => StrategyKind::Lookahead,
             Self::Dvts { .. } => StrategyKind::Dvts,
             Self::Revisions { .. } => StrategyKind::Revisions,
+            Self::AdaptiveMajority { .. } => StrategyKind::AdaptiveMajority,
+        }
+    }
+
+    /// The same strategy with these adaptive-consistency parameters, where it is adaptive
+    /// majority (any other strategy is returned as it is).
+    pub fn with_adaptive(self, batch: usize, confidence: Confidence) -> Self {
+        match self {
+            Self::AdaptiveMajority { .. } => Self::AdaptiveMajority { batch, confidence },
+            spec => spec,
         }
     }
 
@@ -237,7 +308,7 @@ impl StrategySpec {
     /// Its aggregation (majority, which reads no scores, has the default).
     pub fn aggregation(&self) -> Aggregation {
         match *self {
-            Self::Majority => Aggregation::default(),
+            Self::Majority | Self::AdaptiveMajority { .. } => Aggregation::default(),
             Self::BestOfN { aggregation }
             | Self::WeightedBestOfN { aggregation }
             | Self::Beam { aggregation, .. }
@@ -248,7 +319,7 @@ impl StrategySpec {
     }
 
     /// The budget this strategy spends at budget N, in generations: N, or N x (k + 1) for
-    /// lookahead search.
+    /// lookahead search (adaptive majority spends at most N; its records say how many).
     pub fn generations(&self, budget: usize) -> u64 {
         match *self {
             Self::Lookahead { lookahead, .. } => (budget * (lookahead + 1)) as u64,
@@ -274,6 +345,12 @@ impl StrategySpec {
                 max_rounds,
                 ..
             } => (beam_width, max_rounds),
+            Self::AdaptiveMajority { batch, .. } => {
+                if batch == 0 {
+                    return Err("batch must be at least 1".into());
+                }
+                return Ok(());
+            }
             Self::Revisions { chains, .. } => {
                 if chains == 0 || !budget.is_multiple_of(chains) {
                     return Err(format!(
@@ -344,6 +421,9 @@ impl std::fmt::Display for StrategySpec {
                 }
                 write!(f, ")")
             }
+            Self::AdaptiveMajority { batch, confidence } => {
+                write!(f, "adaptive-majority (b = {batch}, {confidence})")
+            }
         }
     }
 }
@@ -385,6 +465,9 @@ impl Strategy for StrategySpec {
                 template,
                 aggregation,
             } => revisions::run(ctx, chains, selection, aggregation, template),
+            Self::AdaptiveMajority { batch, confidence } => {
+                adaptive::run(ctx, batch, confidence.get())
+            }
         }
     }
 }
@@ -421,6 +504,27 @@ mod tests {
             assert_eq!(k.with(Aggregation::Last, 2, 3, 1).kind(), k);
         }
         assert!(StrategyKind::parse("mcts").is_err());
+        // Adaptive majority's confidence is written as the number and read back exactly.
+        let adaptive = StrategyKind::AdaptiveMajority
+            .with(Aggregation::Last, 1, 1, 0)
+            .with_adaptive(8, Confidence::new(0.9).unwrap());
+        let json = serde_json::to_value(adaptive).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "adaptive-majority", "batch": 8, "confidence": 0.9})
+        );
+        assert_eq!(
+            serde_json::from_value::<StrategySpec>(json).unwrap(),
+            adaptive
+        );
+        assert_eq!(adaptive.to_string(), "adaptive-majority (b = 8, 0.9)");
+        let bad = r#"{"kind": "adaptive-majority", "batch": 8, "confidence": 0.4}"#;
+        let err = serde_json::from_str::<StrategySpec>(bad).unwrap_err();
+        assert!(err.to_string().contains("confidence 0.4"), "{err}");
+        assert!(adaptive
+            .with_adaptive(0, Confidence::default())
+            .validate(4)
+            .is_err());
     }
 
     #[test]

@@ -570,3 +570,117 @@ fn step_logprobs_from_a_generation_equal_the_teacher_forced_ones() {
         at += s.ids.len();
     }
 }
+
+fn adaptive(batch: usize, confidence: f64) -> StrategySpec {
+    StrategyKind::AdaptiveMajority
+        .with(Aggregation::Last, 1, 1, 0)
+        .with_adaptive(batch, spec::Confidence::new(confidence).unwrap())
+}
+
+/// Runs `spec` at `budget` with `policy` and the table verifier.
+fn search_with(
+    spec: StrategySpec,
+    budget: usize,
+    policy: &mut dyn Policy,
+    cancel: &CancelToken,
+) -> (anyhow::Result<Outcome>, Vec<SearchEvent>) {
+    let p = problem();
+    let mut events = Vec::new();
+    let mut sink = |e: &SearchEvent| events.push(e.clone());
+    let sampling = SamplingParams::default();
+    let ctx = SearchContext {
+        problem: &p,
+        policy,
+        verifier: &mut Table,
+        budget,
+        seed: 0,
+        sampling: &sampling,
+        delimiter: "\n",
+        sink: &mut sink,
+        cancel,
+    };
+    let out = spec.run(ctx);
+    (out, events)
+}
+
+#[test]
+fn adaptive_majority_stops_once_the_vote_is_settled() {
+    // Every round of four samples from HalfSilent answers 7, -, 7, -: two votes for 7 a round
+    // and none against. After round 1, P(Beta(3, 1) > 1/2) = 1 - 2^-3 = .875 < .95; after
+    // round 2, P(Beta(5, 1) > 1/2) = 1 - 2^-5 = .96875 >= .95: it stops at 8 of 16.
+    let cancel = CancelToken::new();
+    let (out, events) = search_with(adaptive(4, 0.95), 16, &mut HalfSilent, &cancel);
+    let out = out.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(answers(&out), ["7", "-", "7", "-", "7", "-", "7", "-"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.compute.generations, 8);
+    assert_eq!(out.compute.generated_tokens, 4 * 9);
+    // Round 1 made both nodes; round 2 visited them again.
+    let (texts, _, finished) = shape(&out.tree);
+    assert_eq!(texts, ["\\boxed{7}", ""]);
+    assert_eq!(finished, [1, 2]);
+    assert_eq!((out.tree.nodes[1].visits, out.tree.nodes[1].round), (4, 1));
+    assert_mirrored(&out, &events);
+    // At .99 it needs six votes: 1 - 2^-7 = .9921875 after round 3, 12 samples.
+    let (out, _) = search_with(adaptive(4, 0.99), 16, &mut HalfSilent, &cancel);
+    assert_eq!(
+        out.unwrap_or_else(|e| panic!("{e:#}")).compute.generations,
+        12
+    );
+    // Batches of 3 (each round's samples 0, 1, 2: 7, -, 7): 2 votes, then 4: 6 samples. A
+    // budget of 5 cuts round 2 to two samples (7, -): 3 votes, .9375, and the budget is spent.
+    let (out, _) = search_with(adaptive(3, 0.95), 16, &mut HalfSilent, &cancel);
+    assert_eq!(
+        out.unwrap_or_else(|e| panic!("{e:#}")).compute.generations,
+        6
+    );
+    let (out, _) = search_with(adaptive(3, 0.95), 5, &mut HalfSilent, &cancel);
+    let out = out.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(answers(&out), ["7", "-", "7", "7", "-"]);
+    assert_eq!(out.compute.generations, 5);
+}
+
+#[test]
+fn adaptive_majority_spends_the_whole_budget_on_a_split_vote() {
+    // The script's samples i = 0..3 answer 8, 3, 7, 6 every round: a four-way split never
+    // settles (P = 1/2). Budget 6 in batches of 4: a round of 4, then a round of 2 (8, 3);
+    // votes 8: 2, 3: 2, 7: 1, 6: 1; the tie goes to the answer seen first, 8.
+    let cancel = CancelToken::new();
+    let (out, events) = search_with(adaptive(4, 0.95), 6, &mut Script::default(), &cancel);
+    let out = out.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(answers(&out), ["8", "3", "7", "6", "8", "3"]);
+    assert_eq!(out.answer.as_deref(), Some("8"));
+    assert_eq!(out.compute.generations, 6);
+    // Each sample of the script writes 3 + 3 + 9 tokens: 15 a sample.
+    assert_eq!(out.compute.generated_tokens, 6 * 15);
+    // It reads no score to choose, but the tree shows the verifier's.
+    assert!(out.tree.nodes[1..].iter().all(|n| n.score.is_some()));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SearchEvent::Progress { done: 6, total: 6 })));
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn a_cancelled_adaptive_majority_keeps_its_finished_rounds() {
+    // Cancelled when the policy is asked for round 2: round 1's four samples are whole in the
+    // events, nothing of round 2 is.
+    let token = CancelToken::new();
+    let mut policy = Script {
+        calls: 0,
+        cancel_on: Some((2, token.clone())),
+    };
+    let (out, events) = search_with(adaptive(4, 0.95), 16, &mut policy, &token);
+    let err = out.unwrap_err();
+    assert!(err.is::<Cancelled>(), "{err:#}");
+    let mut mirror = SearchTree::new("");
+    events.iter().for_each(|e| mirror.apply(e));
+    let finished = mirror
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.status, NodeStatus::Finished { .. }))
+        .count();
+    assert_eq!(finished, 4);
+    assert!(mirror.nodes[1..].iter().all(|n| n.score.is_some()));
+    assert!(mirror.nodes.iter().all(|n| n.round <= 1));
+}

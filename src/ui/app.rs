@@ -39,6 +39,10 @@ pub struct Settings {
     pub revision_selection: RevisionSelection,
     /// How a revision sees its chain's earlier attempts.
     pub revision_template: RevisionTemplate,
+    /// Adaptive majority: samples drawn per round.
+    pub batch: usize,
+    /// Adaptive majority: the stopping confidence.
+    pub confidence: f64,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -70,6 +74,8 @@ impl Default for Settings {
             chains: 4,
             revision_selection: RevisionSelection::Hierarchical,
             revision_template: RevisionTemplate::Plain,
+            batch: crate::search::adaptive::DEFAULT_BATCH,
+            confidence: crate::search::adaptive::DEFAULT_CONFIDENCE,
             temperature: 1.0,
             seed: 0,
             level_filter: None,
@@ -97,6 +103,10 @@ impl Settings {
                 self.lookahead,
             )
             .with_revisions(self.chains, self.revision_selection, self.revision_template)
+            .with_adaptive(
+                self.batch,
+                crate::search::spec::Confidence::new(self.confidence).unwrap_or_default(),
+            )
     }
 }
 
@@ -214,6 +224,12 @@ impl TreeInfo {
                 h += &format!(", {} template", s.revision_template.as_str());
             }
             h += ")";
+        }
+        if s.strategy == StrategyKind::AdaptiveMajority {
+            h += &format!(
+                " (batch {}, confidence {}; stops once the vote is settled)",
+                s.batch, s.confidence
+            );
         }
         let scored = s.spec().uses_verifier();
         if scored {
@@ -502,6 +518,10 @@ impl App {
         c.limit = Some(s.sweep_problems.max(1));
         c.shared_bank = true;
         c.draws = 20;
+        c.adaptive = crate::runner::sweep::AdaptiveParams {
+            batch: s.batch,
+            confidence: crate::search::spec::Confidence::new(s.confidence).unwrap_or_default(),
+        };
         c
     }
 
@@ -1185,6 +1205,44 @@ mod tests {
             .iter()
             .any(|n| matches!(n.status, crate::search::NodeStatus::Pruned { .. })));
         assert_eq!(record.compute.generations, 16);
+    }
+
+    #[test]
+    fn adaptive_majority_from_the_window_stops_early_on_an_easy_problem() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        // A level-1 problem, which the toy policy answers alike nearly every time.
+        let question = first_of_level(&app, 1);
+        let mut harness = loaded(app, 1280.0);
+        harness.get_by_label("Strategy").click();
+        harness.run_steps(2);
+        harness.get_by_label("adaptive-majority").click();
+        harness.run_steps(2);
+        assert_eq!(
+            harness.state().settings.strategy,
+            StrategyKind::AdaptiveMajority
+        );
+        // Its own parameters, and no beam width.
+        for name in ["Batch", "Confidence"] {
+            assert!(harness.query_all_by_label(name).count() > 0, "{name}");
+        }
+        assert!(harness.query_by_label("Beam width").is_none());
+        search(&mut harness, &question);
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        assert_eq!(app.tree, *record.tree.as_ref().unwrap());
+        let used = record.candidates.len();
+        assert_eq!(record.compute.generations, used as u64);
+        assert!(
+            used < app.settings.budget,
+            "{used} of {}",
+            app.settings.budget
+        );
+        let header = app
+            .tree_info
+            .as_ref()
+            .map(|t| t.header.clone())
+            .unwrap_or_default();
+        assert!(header.contains("batch 4, confidence 0.95"), "{header}");
     }
 
     #[test]

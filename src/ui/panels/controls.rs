@@ -30,6 +30,11 @@ const TIP_LOOKAHEAD: &str = "Lookahead k: steps rolled out greedily from each ca
     before the verifier scores it; costs N x (k + 1) generations";
 const TIP_MAX_ROUNDS: &str = "Rounds (steps) of search before the surviving prefixes are run to \
     the end of their solutions";
+const TIP_BATCH: &str = "Adaptive majority draws this many samples a round, up to the budget, \
+    and stops after the round where the vote is settled";
+const TIP_CONFIDENCE: &str = "Adaptive majority stops once the probability that the leading \
+    answer is the majority one, P(Beta(v1 + 1, v2 + 1) > 1/2) with v1 and v2 the two largest \
+    vote counts, reaches this (Aggarwal et al. 2023 use 0.95)";
 const TIP_CHAINS: &str = "Chains P of sequential revisions: the budget is spent as P parallel \
     chains of N/P attempts, each attempt written after its chain's 4 most recent ones; must \
     divide the budget";
@@ -349,6 +354,18 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
                     .labelled_by(l.id)
                     .on_hover_text(TIP_MAX_ROUNDS);
+                ui.end_row();
+            }
+            if s.strategy == StrategyKind::AdaptiveMajority {
+                let l = label(ui, "Batch", TIP_BATCH);
+                ui.add(egui::Slider::new(&mut s.batch, 1..=32))
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_BATCH);
+                ui.end_row();
+                let l = label(ui, "Confidence", TIP_CONFIDENCE);
+                ui.add(egui::Slider::new(&mut s.confidence, 0.51..=1.0).step_by(0.01))
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_CONFIDENCE);
                 ui.end_row();
             }
             if s.strategy == StrategyKind::Revisions {
