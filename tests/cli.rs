@@ -389,7 +389,9 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         for j in judged {
             let scores = j["scores"].as_array().unwrap();
             assert_eq!(scores.len(), 4);
-            for (c, s) in r["candidates"].as_array().unwrap().iter().zip(scores) {
+            let candidates = r["candidates"].as_array().unwrap();
+            assert_eq!(candidates.len(), scores.len());
+            for (c, s) in candidates.iter().zip(scores) {
                 assert_eq!(
                     c["steps"].as_array().unwrap().len(),
                     s.as_array().unwrap().len()
