@@ -3,6 +3,7 @@
 //! resumed ends with the same curves as one left alone; bad configurations are refused before
 //! any model runs, naming the field; `--load` rebuilds the curves without a model.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,7 +67,9 @@ fn a_sweep_killed_and_resumed_gives_the_same_curves_as_one_left_alone() {
         "{manifest}"
     );
 
-    // The same sweep, killed once some records are on disk.
+    // The same sweep, killed as soon as its first record is on disk: in a debug build the
+    // first of the 24 lands after about 0.1 s of a 5.5 s sweep (measured on 2 cores), so the
+    // kill comes seconds before the sweep could finish.
     let killed = tmp.path().join("killed");
     let mut child = Command::new(bin())
         .args(FLAGS)
@@ -77,14 +80,27 @@ fn a_sweep_killed_and_resumed_gives_the_same_curves_as_one_left_alone() {
         .unwrap();
     let start = Instant::now();
     let records = killed.join("records.jsonl");
-    while lines(&records) < 5 && start.elapsed() < Duration::from_secs(300) {
+    while lines(&records) == 0 && start.elapsed() < Duration::from_secs(300) {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    // The kill must have cut the sweep short, or the resume below has nothing to do and would
+    // pass without resuming anything: the process ended by SIGKILL (not by finishing), with
+    // some but not all of the whole sweep's 24 records on disk.
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the sweep ended before the kill: {status}"
+    );
+    let kept = lines(&records);
+    assert!(
+        (1..24).contains(&kept),
+        "{kept} records on disk after the kill"
+    );
     // A line cut short by the kill.
     let mut text = std::fs::read_to_string(&records).unwrap();
     text.push_str("{\"run\": {\"kind\": \"ba");
