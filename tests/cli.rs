@@ -389,7 +389,9 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
         for j in judged {
             let scores = j["scores"].as_array().unwrap();
             assert_eq!(scores.len(), 4);
-            for (c, s) in r["candidates"].as_array().unwrap().iter().zip(scores) {
+            let candidates = r["candidates"].as_array().unwrap();
+            assert_eq!(candidates.len(), scores.len());
+            for (c, s) in candidates.iter().zip(scores) {
                 assert_eq!(
                     c["steps"].as_array().unwrap().len(),
                     s.as_array().unwrap().len()
@@ -777,9 +779,24 @@ fn gui_takes_policy_verifier_and_sweep_and_refuses_bad_ones_before_opening() {
         "{}",
         stderr(&o)
     );
-    // --run needs a problem.
-    let o = run(&["gui", "--run"]);
-    assert!(!o.status.success());
+    // --run needs a problem: a usage error from the argument parser (clap's code 2, its
+    // "required arguments" message naming the flag), before any window is asked for. Without
+    // a display a window that fails to open also exits with 2 (main.rs maps every error to
+    // 2), so the code alone would pass for the wrong reason: the message tells them apart.
+    // No display variables, so that a broken check cannot open a window and hang here.
+    let o = bin()
+        .args(["gui", "--run"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the following required arguments were not provided")
+            && stderr(&o).contains("--problem <PROBLEM>"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -176,6 +176,7 @@ fn gguf_files_give_the_logits_of_their_hf_checkpoint() {
         assert_eq!(gg.shape.architecture, arch);
         assert_eq!(gg.params, hf.params + if arch == "llama" { 32 } else { 0 });
         let got = logits(&mut gg);
+        assert_eq!(got.len(), expected.len(), "{arch}");
         let d = got
             .iter()
             .zip(&expected)
@@ -204,6 +205,7 @@ fn every_quantized_type_loads_and_stays_close() {
         let file = write_gguf(&tmp.path().join(name), "llama", &w, dtype);
         let mut lm = CausalLm::load(&file, &Device::Cpu).unwrap();
         let got = logits(&mut lm);
+        assert_eq!(got.len(), reference.len(), "{name}");
         let d = got
             .iter()
             .zip(&reference)

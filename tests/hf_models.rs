@@ -178,6 +178,7 @@ fn llama_family_batches_scores_and_stops_like_one_sequence() {
         let batched = lm.generate(&input, 5, &params, 9, &mut meter).unwrap();
         lm.set_max_batch(1);
         let alone = lm.generate(&input, 5, &params, 9, &mut meter).unwrap();
+        assert_eq!((alone.len(), batched.len()), (5, 5), "{arch}");
         for (a, b) in alone.iter().zip(&batched) {
             assert_eq!(a.tokens, b.tokens, "{arch}");
             assert_eq!(a.step_ends, b.step_ends, "{arch}");

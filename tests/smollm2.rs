@@ -160,8 +160,10 @@ fn batched_samples_equal_one_at_a_time() {
     let alone = lm
         .generate(&PROMPT_IDS, 3, &params, 11, &mut meter)
         .unwrap();
+    assert_eq!((alone.len(), batched.len()), (3, 3));
     for (i, (a, b)) in alone.iter().zip(&batched).enumerate() {
         assert_eq!(a.tokens, b.tokens, "row {i}");
+        assert_eq!(a.logprobs.len(), b.logprobs.len(), "row {i}");
         for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
             assert!((x - y).abs() < 1e-3, "row {i}: {x} vs {y}");
         }
@@ -197,12 +199,15 @@ fn forked_rows_of_different_lengths_equal_one_at_a_time() {
     );
     lm.clear_prefix_cache();
     lm.set_max_batch(1);
+    assert_eq!(out.len(), requests.len());
     for (r, gens) in requests.iter().zip(&out) {
         let alone = lm
             .generate(r.prompt, r.n, &params, r.seed, &mut ComputeMeter::default())
             .unwrap();
+        assert_eq!(alone.len(), gens.len());
         for (a, b) in alone.iter().zip(gens) {
             assert_eq!(a.tokens, b.tokens);
+            assert_eq!(a.logprobs.len(), b.logprobs.len());
             for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
                 assert!((x - y).abs() < 1e-3, "{x} vs {y}");
             }

@@ -483,6 +483,7 @@ mod tests {
         // Best-of-N finds the high-scoring right sample whenever it is drawn: pass@n exactly.
         let best = curve(&banks, &[1, 2, 4], 400, 7, BankChoice::BestOfN);
         let pass = pass_curve(&banks, &[1, 2, 4]);
+        assert_eq!((best.len(), pass.len()), (3, 3));
         for (a, b) in best.iter().zip(&pass) {
             assert!((a.accuracy - b.accuracy).abs() < 0.02, "{a:?} vs {b:?}");
         }

@@ -356,6 +356,7 @@ mod tests {
                 (&x.tokens, &x.text, x.ended, &x.step_ends),
                 (&y.tokens, &y.text, y.ended, &y.step_ends)
             );
+            assert_eq!(x.logprobs.len(), y.logprobs.len());
             for (p, q) in x.logprobs.iter().zip(&y.logprobs) {
                 assert!((p - q).abs() < 1e-4, "{p} vs {q}");
             }
@@ -405,6 +406,7 @@ mod tests {
         // The sampled prefixes were cached when their step ended: none runs again.
         assert_eq!(meter.recomputed_tokens, 0);
         assert!(meter.prompt_tokens - before.prompt_tokens <= prefixes.len() as u64);
+        assert_eq!(together.len(), requests.len());
         for (r, batch) in requests.iter().zip(&together) {
             let mut fresh = LocalPolicy::load(&default_policy_dir(), &Device::Cpu).unwrap();
             let alone = fresh

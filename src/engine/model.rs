@@ -1070,6 +1070,7 @@ mod tests {
                 "3+4=7: 7*12-5\n7*12=84: 84-5\n84-5=79: 79\n",
             ),
         ];
+        assert_eq!(gens.len(), recorded.len());
         for (g, (tokens, text)) in gens.iter().zip(recorded) {
             assert_eq!(g.tokens, tokens);
             assert_eq!(g.text, text);
@@ -1086,6 +1087,7 @@ mod tests {
             )
             .unwrap()
             .remove(0);
+        assert_eq!(first.len(), recorded.len());
         for (g, (tokens, _)) in first.iter().zip(recorded) {
             assert_eq!(g.tokens, tokens[..14]);
             assert_eq!(g.step_ends, [14]);
@@ -1190,6 +1192,7 @@ mod tests {
             ));
             // Keep the first distinct sample that did not end, of each problem.
             let mut next: Vec<Vec<u32>> = Vec::new();
+            assert_eq!(out.len(), beams.len(), "round {round}");
             for (p, gens) in beams.iter().zip(&out) {
                 for g in gens.iter().filter(|g| !g.ended) {
                     let mut b = p.clone();
@@ -1207,6 +1210,7 @@ mod tests {
         }
         // Each expansion alone, from scratch, one row at a time.
         for (requests, out) in runs {
+            assert_eq!(out.len(), requests.len());
             for ((p, seed), gens) in requests.iter().zip(out) {
                 let mut alone = toy();
                 alone.set_max_batch(1);
@@ -1222,6 +1226,7 @@ mod tests {
                     .unwrap()
                     .remove(0);
                 assert_eq!(m.prompt_tokens as usize, p.len());
+                assert_eq!(solo.len(), gens.len());
                 for (a, b) in solo.iter().zip(&gens) {
                     assert_eq!(a.tokens, b.tokens);
                     assert_eq!(a.step_ends, b.step_ends);

@@ -928,11 +928,91 @@ mod tests {
         v.into_iter().map(f32::to_bits).collect()
     }
 
+    const ALL: [Kernel; 3] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni];
+
+    /// The name `THINKSCALE_REQUIRE_KERNELS` uses for a kernel.
+    fn name(kernel: Kernel) -> &'static str {
+        match kernel {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    /// Checks `required`, a comma-separated list of kernel names, against what the CPU runs
+    /// (`available`): an error names every required kernel it cannot run, and any unknown name
+    /// (a typo must not pass for a kernel that is never required).
+    fn check_required(
+        required: &str,
+        available: impl Fn(Kernel) -> bool,
+    ) -> std::result::Result<(), String> {
+        let mut unknown = Vec::new();
+        let mut missing = Vec::new();
+        for want in required.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match ALL.into_iter().find(|&k| name(k) == want) {
+                None => unknown.push(want),
+                Some(k) if !available(k) => missing.push(want),
+                Some(_) => {}
+            }
+        }
+        let mut errors = Vec::new();
+        if !unknown.is_empty() {
+            errors.push(format!(
+                "unknown kernel {} (known: scalar, avx2, avx512vnni)",
+                unknown.join(", ")
+            ));
+        }
+        if !missing.is_empty() {
+            errors.push(format!("this CPU cannot run {}", missing.join(", ")));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "THINKSCALE_REQUIRE_KERNELS={required}: {}",
+                errors.join("; ")
+            ))
+        }
+    }
+
+    /// The kernels this CPU runs, which the tests compare with candle. The others are skipped,
+    /// and say so; where `THINKSCALE_REQUIRE_KERNELS` names a skipped one (CI sets it from the
+    /// CPU's flags), that is a failure, so a kernel cannot drop out of the tests unnoticed.
     fn kernels() -> Vec<Kernel> {
-        [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni]
-            .into_iter()
-            .filter(|k| k.available())
-            .collect()
+        let (ran, skipped): (Vec<Kernel>, Vec<Kernel>) =
+            ALL.into_iter().partition(|k| k.available());
+        let names = |ks: &[Kernel]| ks.iter().map(|&k| name(k)).collect::<Vec<_>>().join(", ");
+        println!(
+            "kernels tested: {}; skipped (this CPU lacks them): {}",
+            names(&ran),
+            if skipped.is_empty() {
+                "none".into()
+            } else {
+                names(&skipped)
+            }
+        );
+        if let Ok(required) = std::env::var("THINKSCALE_REQUIRE_KERNELS") {
+            if let Err(e) = check_required(&required, Kernel::available) {
+                panic!("{e}");
+            }
+        }
+        ran
+    }
+
+    #[test]
+    fn required_kernels_the_cpu_lacks_or_unknown_names_are_errors() {
+        let only_scalar = |k: Kernel| k == Kernel::Scalar;
+        assert_eq!(check_required("", only_scalar), Ok(()));
+        assert_eq!(check_required("scalar", only_scalar), Ok(()));
+        assert_eq!(check_required("avx2,avx512vnni", |_| true), Ok(()));
+        let err = check_required("avx2, avx512vnni", only_scalar).unwrap_err();
+        assert!(
+            err.contains("this CPU cannot run avx2, avx512vnni"),
+            "{err}"
+        );
+        let err = check_required("avx2,avx512", |_| true).unwrap_err();
+        assert!(err.contains("unknown kernel avx512 "), "{err}");
+        assert!(!err.contains("cannot run"), "{err}");
     }
 
     #[test]
@@ -944,10 +1024,11 @@ mod tests {
             (192, 576),
             (49152, 576),
         ];
+        let kernels = kernels();
         for (i, &(out, inp)) in shapes.iter().enumerate() {
             let w = q4_1(out, inp, i as u64);
             let reference = QMatMul::from_arc(w.clone()).unwrap();
-            for kernel in kernels() {
+            for &kernel in &kernels {
                 let fast = FastQMatMul::with_kernel(&w, kernel).unwrap().unwrap();
                 for rows in [1, 3, 16, 33] {
                     if out == 49152 && kernel == Kernel::Scalar && rows > 3 {
@@ -978,12 +1059,13 @@ mod tests {
         ));
         let shapes = [(49152, 576), (576, 576), (1536, 576), (576, 1504), (40, 64)];
         let mut worst = 0f32;
+        let kernels = kernels();
         for (i, &(out, inp)) in shapes.iter().enumerate() {
             let w = q8_0(out, inp, 20 + i as u64);
             let reference = QMatMul::from_arc(w.clone()).unwrap();
             let lin = QLinear::from_arc(w.clone()).unwrap();
             assert!(matches!(lin, QLinear::Fast(_)));
-            for kernel in kernels() {
+            for &kernel in &kernels {
                 let fast = FastQMatMul::with_kernel(&w, kernel).unwrap().unwrap();
                 assert_eq!(fast.format(), Format::Q8_0);
                 for rows in [1, 3, 16, 33] {

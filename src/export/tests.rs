@@ -330,6 +330,12 @@ fn accuracy_csv_rows_are_the_sweep_curves() {
                 b => format!("bin {b}"),
             };
             let panel = &rows[&(title, series.label.clone())];
+            assert_eq!(
+                panel.len(),
+                series.points.len(),
+                "{} in bin {b}",
+                series.label
+            );
             for (row, p) in panel.iter().zip(&series.points) {
                 assert_eq!(num(&row[2]), p.per_bin[b - 1]);
             }
@@ -452,6 +458,7 @@ fn rendering_twice_gives_identical_bytes() {
             let b = s.dir.join(format!("b-{figure}.{format}"));
             let fa = s.write(figure, Preset::Double, &a).unwrap();
             let fb = s.write(figure, Preset::Double, &b).unwrap();
+            assert_eq!(fa.len(), fb.len(), "{figure} as {format}");
             for (x, y) in fa.iter().zip(&fb) {
                 assert_eq!(
                     std::fs::read(x).unwrap(),

@@ -996,6 +996,7 @@ mod tests {
             .unwrap()
             .to_vec1::<f32>()
             .unwrap();
+        assert_eq!(grad.len(), 3);
         for ((g, z), y) in grad
             .iter()
             .zip([2.0f32, -1.0, 0.0])

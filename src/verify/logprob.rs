@@ -132,6 +132,7 @@ mod tests {
         let p = crate::data::toy::problem("t".into(), 1, "1+1".into(), 2);
         let s = v.score_many(&p, &[&steps], &mut meter).unwrap().remove(0);
         let want = [(-0.5f64).exp(), (-0.75f64).exp(), (-0.75f64).exp()];
+        assert_eq!(s.len(), want.len(), "{s:?}");
         for (a, b) in s.iter().zip(want) {
             assert!((f64::from(*a) - b).abs() < 1e-6, "{s:?}");
         }
@@ -144,6 +145,7 @@ mod tests {
             .unwrap()
             .remove(0);
         let want = [(-0.5f64).exp(), (-1.0f64).exp(), 1.0];
+        assert_eq!(mean.len(), want.len(), "{mean:?}");
         for (a, b) in mean.iter().zip(want) {
             assert!((f64::from(*a) - b).abs() < 1e-6, "{mean:?}");
         }
@@ -152,6 +154,7 @@ mod tests {
             .unwrap()
             .remove(0);
         let want = [(-0.9f64).exp(), (-1.5f64).exp(), 1.0];
+        assert_eq!(min.len(), want.len(), "{min:?}");
         for (a, b) in min.iter().zip(want) {
             assert!((f64::from(*a) - b).abs() < 1e-6, "{min:?}");
         }

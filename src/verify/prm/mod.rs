@@ -607,6 +607,7 @@ mod tests {
                 got = prm.score(&p, &all[..k], &mut grown).unwrap();
                 assert_eq!(got.len(), k);
             }
+            assert_eq!(got.len(), want.len(), "{fmt}: {got:?} vs {want:?}");
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-5, "{fmt}: {got:?} vs {want:?}");
             }
@@ -653,6 +654,10 @@ mod tests {
                 .collect();
             let refs: Vec<&[StepText]> = texts.iter().map(Vec::as_slice).collect();
             let got = batched.score_many(&p, &refs, &mut together).unwrap();
+            // Candidate by candidate and step by step: flattened, a missing candidate or
+            // step would shift the rest instead of failing.
+            let shape = |s: &[Vec<f32>]| s.iter().map(Vec::len).collect::<Vec<_>>();
+            assert_eq!(shape(&got), shape(&want), "{fmt}: {got:?} vs {want:?}");
             for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
                 assert!((g - w).abs() < 1e-5, "{fmt}: {got:?} vs {want:?}");
             }
