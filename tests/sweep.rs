@@ -498,3 +498,144 @@ fn a_resume_of_another_configuration_or_into_a_full_directory_is_refused_untouch
         before[&dir.join("records.jsonl")]
     );
 }
+
+#[test]
+fn reselect_gives_back_each_settings_own_accuracy_and_every_other_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let out = Command::new(bin())
+        .args([
+            "sweep",
+            "--strategies",
+            "majority,best-of-n,weighted-best-of-n,beam",
+            "--budgets",
+            "1,2,4",
+            "--limit",
+            "8",
+            "--bin-samples",
+            "0",
+            "--draws",
+            "50",
+            "--verifier",
+            "toy-prm",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin())
+        .arg("reselect")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("| samples (bank) | min | vote |"),
+        "{stdout}"
+    );
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reselect.json")).unwrap()).unwrap();
+    let curves = curves(&dir);
+    let curve = |label: &str, budget: u64| -> f64 {
+        let s = curves["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] == label)
+            .unwrap_or_else(|| panic!("no series {label}"));
+        s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["budget"] == budget)
+            .unwrap()["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    let row = |setting: &str, rule: serde_json::Value| -> serde_json::Value {
+        table["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["setting"] == setting && r["rule"] == rule)
+            .unwrap_or_else(|| panic!("no row {setting} {rule}"))
+            .clone()
+    };
+    // The bank under the sweep's own aggregation reads the curves' own draws: the same numbers.
+    for b in [1u64, 2, 4] {
+        let at = |r: serde_json::Value| r["points"][b.to_string()][0].as_f64().unwrap();
+        let pairs = [
+            ("majority", serde_json::Value::Null),
+            ("best-of-n (last)", serde_json::json!(["last", "max"])),
+            (
+                "weighted-best-of-n (last)",
+                serde_json::json!(["last", "vote"]),
+            ),
+        ];
+        for (label, rule) in pairs {
+            let got = at(row("samples (bank)", rule.clone()));
+            assert!((got - curve(label, b)).abs() < 1e-12, "{label} at {b}");
+        }
+    }
+    // A search's own rule gives back its own accuracy: beam (M = 4) ran at N = 4 only.
+    let beam = row("beam (M = 4, last)", serde_json::json!(["last", "vote"]));
+    assert_eq!(beam["own"], true);
+    let got = beam["points"]["4"][0].as_f64().unwrap();
+    assert!((got - curve("beam (M = 4, last)", 4)).abs() < 1e-12);
+    assert_eq!(beam["points"]["4"][1], 8);
+    // A run is a sweep of one: its own rule gives back its summary's accuracy.
+    let run_dir = tmp.path().join("r");
+    let out = Command::new(bin())
+        .args(["run", "--strategy", "best-of-n", "--aggregation", "min"])
+        .args(["--verifier", "toy-prm", "--budget", "8", "--limit", "10"])
+        .arg("--out")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin())
+        .arg("reselect")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("reselect.json")).unwrap())
+            .unwrap();
+    let own: Vec<&serde_json::Value> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["own"] == true)
+        .collect();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["rule"], serde_json::json!(["min", "max"]));
+    let got = own[0]["points"]["8"][0].as_f64().unwrap();
+    assert!((got - summary["accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    // A directory that is not a run or a sweep is named.
+    let out = Command::new(bin())
+        .arg("reselect")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a sweep directory"), "{err}");
+}

@@ -7,6 +7,7 @@ pub mod grade;
 pub mod inspect;
 pub mod plot;
 pub mod remote;
+pub mod reselect;
 pub mod revisions;
 pub mod run;
 pub mod sweep;
@@ -46,6 +47,9 @@ enum Command {
     /// The sequential:parallel ratio table of sequential revisions: at one budget, every split
     /// into chains, with majority and with hierarchical selection per verifier, per level.
     Revisions(revisions::RevisionsArgs),
+    /// Recompute a run's or a sweep's accuracy under every choice rule (aggregation x
+    /// selection, and majority) from its stored candidates and step scores: no generation.
+    Reselect(reselect::ReselectArgs),
     /// Describe a model (HF directory, GGUF file or cached repo id) without loading its
     /// weights: architecture, parameters, stored types, context, vocabulary, special tokens.
     Inspect(inspect::InspectArgs),
@@ -157,6 +161,7 @@ pub fn main() -> anyhow::Result<Next> {
         Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Revisions(args) => revisions::run(args),
+        Command::Reselect(args) => reselect::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(cmd) => train::run(cmd),
         Command::Grade(args) => grade::run(args),
