@@ -66,7 +66,8 @@ pub fn own_rule(spec: &StrategySpec) -> Option<Rule> {
         StrategySpec::WeightedBestOfN { aggregation }
         | StrategySpec::Beam { aggregation, .. }
         | StrategySpec::Lookahead { aggregation, .. }
-        | StrategySpec::Dvts { aggregation, .. } => Some(Some((aggregation, Selection::Vote))),
+        | StrategySpec::Dvts { aggregation, .. }
+        | StrategySpec::Rebase { aggregation, .. } => Some(Some((aggregation, Selection::Vote))),
         // Hierarchical revisions choose within chains first; adaptive majority's choice is
         // majority's over the samples it drew.
         StrategySpec::Revisions { .. } => None,

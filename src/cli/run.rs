@@ -10,7 +10,7 @@ use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{Confidence, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::store::Summary;
 use crate::verify::VerifierSpec;
@@ -58,7 +58,8 @@ pub struct RunArgs {
     /// lookahead (beam search scored after --lookahead greedy steps), dvts (diverse verifier
     /// tree search), revisions (parallel chains of sequential revisions, see --chains),
     /// adaptive-majority (majority voting that stops once the vote is settled, see
-    /// --batch and --confidence), or
+    /// --batch and --confidence), rebase (reward-balanced search, see
+    /// --rebase-temperature), or
     /// compute-optimal (the setting a sweep's --table chose for each
     /// problem's predicted difficulty bin). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
@@ -80,8 +81,8 @@ pub struct RunArgs {
     /// prefixes are kept (beam) or N/M subtrees searched (dvts). Must divide the budget.
     #[arg(long, default_value_t = DEFAULT_BEAM_WIDTH)]
     pub beam_width: usize,
-    /// Rounds (steps) of beam, lookahead and dvts before the surviving prefixes are run to the
-    /// end of their solutions.
+    /// Rounds (steps) of beam, lookahead, dvts and rebase before the surviving prefixes are run
+    /// to the end of their solutions.
     #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
     pub max_rounds: usize,
     /// Lookahead k of the lookahead strategy: steps rolled out greedily from each candidate
@@ -114,6 +115,10 @@ pub struct RunArgs {
     /// most 1.
     #[arg(long, default_value_t = Confidence::default(), value_parser = parse_confidence)]
     pub confidence: Confidence,
+    /// REBASE: the temperature T of the softmax over the prefixes' scores that shares the
+    /// width among them (lower: more to the best-scoring), above 0.
+    #[arg(long, default_value_t = Temperature::default(), value_parser = parse_temperature)]
+    pub rebase_temperature: Temperature,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -186,6 +191,15 @@ pub(crate) fn parse_confidence(s: &str) -> Result<Confidence, String> {
     Confidence::new(p)
 }
 
+/// Parses `--rebase-temperature`: a number above 0.
+pub(crate) fn parse_temperature(s: &str) -> Result<Temperature, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("REBASE temperature '{s}': a number such as 0.2"))?;
+    Temperature::new(t)
+}
+
 /// Parses a sequential:parallel ratio `L:P` (attempts per chain : chains).
 pub fn parse_ratio(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("revision ratio '{s}': write L:P, attempts per chain : chains, e.g. 4:4");
@@ -228,7 +242,8 @@ impl RunArgs {
                     self.revision_selection,
                     self.revision_template,
                 )
-                .with_adaptive(self.batch, self.confidence),
+                .with_adaptive(self.batch, self.confidence)
+                .with_rebase(self.rebase_temperature),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,

@@ -1,7 +1,7 @@
 //! `thinkscale sweep`: strategies x budgets x seeds as one resumable experiment, then every
 //! curve, the difficulty bins and the compute-optimal table from its records.
 
-use super::run::parse_confidence;
+use super::run::{parse_confidence, parse_temperature};
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::revision::RevisionTemplate;
@@ -15,7 +15,7 @@ use crate::runner::sweep::{
 };
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{Confidence, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, Temperature, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
@@ -77,6 +77,9 @@ pub struct SweepArgs {
     /// Adaptive majority: the stopping confidence, above 0.5 and at most 1 (see `run`).
     #[arg(long, default_value_t = Confidence::default(), value_parser = parse_confidence)]
     pub confidence: Confidence,
+    /// REBASE: the softmax temperature over the prefixes' scores (see `run`).
+    #[arg(long, default_value_t = Temperature::default(), value_parser = parse_temperature)]
+    pub rebase_temperature: Temperature,
     /// Lookaheads k of lookahead search.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub lookaheads: Vec<usize>,
@@ -185,6 +188,7 @@ impl SweepArgs {
                 batch: self.batch,
                 confidence: self.confidence,
             },
+            rebase_temperature: self.rebase_temperature,
             max_rounds: self.max_rounds,
             aggregation: self.aggregation,
             seeds: self.seeds.clone(),
@@ -265,6 +269,7 @@ impl SweepArgs {
                 batch: self.batch,
                 confidence: self.confidence,
             },
+            rebase_temperature: self.rebase_temperature,
             max_rounds: DEFAULT_MAX_ROUNDS,
             aggregation: Aggregation::Last,
             seeds: self.seeds.clone(),

@@ -86,7 +86,7 @@ impl RunConfig {
         if self.sampling.max_tokens == 0 {
             anyhow::bail!("max-tokens must be at least 1");
         }
-        if self.strategy.kind().is_tree_search() && self.step_delimiter.is_empty() {
+        if self.strategy.kind().is_stepwise() && self.step_delimiter.is_empty() {
             anyhow::bail!("a step-wise search needs a non-empty step delimiter");
         }
         self.strategy
@@ -390,6 +390,67 @@ mod tests {
         assert!((1..=4).contains(&finished), "{finished}");
         assert!(tree.nodes[1..].iter().all(|n| n.score.is_some()));
         assert!(tree.nodes.iter().all(|n| n.round <= 1));
+    }
+
+    #[test]
+    fn rebase_on_the_toy_model_runs_each_prefix_once_and_stops_cleanly() {
+        let cfg = config(
+            StrategyKind::Rebase.with(Default::default(), 1, 40, 0),
+            VerifierSpec::ToyPrm,
+            16,
+        );
+        let problems = cfg.problems().unwrap();
+        let mut policy = load_policy(&cfg).unwrap();
+        let mut verifier = load_verifier(&cfg).unwrap();
+        let cancel = CancelToken::new();
+        for problem in problems.iter().filter(|p| p.level == Some(4)).take(3) {
+            let mut sink = |_: &crate::search::SearchEvent| {};
+            let r = search_problem(
+                &cfg,
+                problem,
+                policy.as_mut(),
+                verifier.as_mut(),
+                &mut sink,
+                &cancel,
+            )
+            .unwrap();
+            // Every kept prefix continues from the prefix cache: nothing runs twice.
+            assert_eq!(r.compute.recomputed_tokens, 0, "{}", problem.id);
+            // Each finished candidate spends one of the width: N of them in the end.
+            assert_eq!(r.candidates.len(), 16, "{}", problem.id);
+            let tree = r.tree.as_ref().unwrap();
+            assert_eq!(
+                distinct_prm_tokens(tree),
+                r.compute.verifier_tokens,
+                "{}",
+                problem.id
+            );
+        }
+        // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
+        let token = CancelToken::new();
+        let mut events = Vec::new();
+        let mut sink = |e: &crate::search::SearchEvent| {
+            if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
+                token.cancel();
+            }
+            events.push(e.clone());
+        };
+        let err = search_problem(
+            &cfg,
+            &problems[3],
+            policy.as_mut(),
+            verifier.as_mut(),
+            &mut sink,
+            &token,
+        )
+        .unwrap_err();
+        assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
+        let mut tree = SearchTree::new("");
+        events.iter().for_each(|e| tree.apply(e));
+        assert!(tree.nodes.len() > 1);
+        assert!(tree.nodes[1..]
+            .iter()
+            .all(|n| n.round == 1 && n.score.is_some()));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
 use crate::search::select::Aggregation;
-use crate::search::spec::{Confidence, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
 use crate::search::{CancelToken, Cancelled, SearchEvent, StrategyKind, StrategySpec};
 use crate::store::Record;
 use crate::verify::VerifierSpec;
@@ -127,6 +127,9 @@ pub struct SweepConfig {
     /// defaults).
     #[serde(default, skip_serializing_if = "super::is_default")]
     pub adaptive: AdaptiveParams,
+    /// REBASE's softmax temperature (left out of `sweep.json` at its default).
+    #[serde(default, skip_serializing_if = "super::is_default")]
+    pub rebase_temperature: Temperature,
     /// Rounds of the tree searches before survivors run to the end.
     #[serde(default = "default_rounds")]
     pub max_rounds: usize,
@@ -355,6 +358,7 @@ impl SweepConfig {
                 lookahead,
                 ..
             } => (beam_width, max_rounds, lookahead),
+            StrategySpec::Rebase { max_rounds, .. } => (DEFAULT_BEAM_WIDTH, max_rounds, 1),
             _ => (DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS, 1),
         };
         let (chains, revision_selection, revision_template) = match config.strategy {
@@ -372,6 +376,10 @@ impl SweepConfig {
             }
             _ => AdaptiveParams::default(),
         };
+        let rebase_temperature = match config.strategy {
+            StrategySpec::Rebase { temperature, .. } => temperature,
+            _ => Temperature::default(),
+        };
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
@@ -387,6 +395,7 @@ impl SweepConfig {
             revision_selection,
             revision_template,
             adaptive,
+            rebase_temperature,
             max_rounds,
             aggregation: config.strategy.aggregation(),
             seeds: vec![config.seed],
@@ -488,6 +497,7 @@ impl SweepConfig {
         kind.with(self.aggregation, m, self.max_rounds, k)
             .with_revisions(m, self.revision_selection, self.revision_template)
             .with_adaptive(self.adaptive.batch, self.adaptive.confidence)
+            .with_rebase(self.rebase_temperature)
     }
 
     /// The runs, in the order they execute: the bins, the banks, then the tree searches by
@@ -1285,13 +1295,15 @@ mod tests {
             StrategyKind::Lookahead,
             StrategyKind::Dvts,
             StrategyKind::AdaptiveMajority,
+            StrategyKind::Rebase,
         ] {
             let mut rc = base.run_config(&SweepRun::Larger);
             rc.policy = base.policy.clone();
             rc.sampling = base.sampling.clone();
             rc.strategy = kind
                 .with(Aggregation::Min, 2, 5, 3)
-                .with_adaptive(3, Confidence::new(0.8).unwrap());
+                .with_adaptive(3, Confidence::new(0.8).unwrap())
+                .with_rebase(Temperature::new(0.5).unwrap());
             rc.budget = 8;
             rc.seed = 3;
             let single = SweepConfig::single(&rc);

@@ -139,11 +139,12 @@ pub(super) fn finish_done(rec: &mut Recorder<'_>, entries: &[Entry]) -> Vec<Cand
         .collect()
 }
 
-/// Runs `survivors` to the end of their solutions in one call, scores them and finishes them.
+/// Runs `survivors` to the end of their solutions in one call, each as many times as it is
+/// paired with, scores them and finishes them.
 pub(super) fn finish_survivors(
     rec: &mut Recorder<'_>,
     env: &mut Env<'_>,
-    survivors: &[NodeId],
+    survivors: &[(NodeId, usize)],
     round: usize,
     aggregation: Aggregation,
     meter: &mut ComputeMeter,
@@ -152,7 +153,7 @@ pub(super) fn finish_survivors(
         return Ok(Vec::new());
     }
     env.cancel.check()?;
-    let frontier: Vec<(NodeId, usize)> = survivors.iter().map(|&n| (n, 1)).collect();
+    let frontier: Vec<(NodeId, usize)> = survivors.to_vec();
     let sampling = env.sampling.clone();
     let gens = rec.expand(env, &frontier, round, Until::End, &sampling, meter)?;
     let leaves: Vec<NodeId> = frontier
@@ -306,7 +307,7 @@ pub fn run(
         );
         if round == max_rounds {
             last = round + 1;
-            let survivors: Vec<NodeId> = kept.iter().map(|e| e.node).collect();
+            let survivors: Vec<(NodeId, usize)> = kept.iter().map(|e| (e.node, 1)).collect();
             finished.extend(finish_survivors(
                 &mut rec,
                 &mut env,

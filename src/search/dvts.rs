@@ -128,10 +128,10 @@ pub fn run(
             break;
         }
         if round == max_rounds {
-            let survivors: Vec<NodeId> = subtrees
+            let survivors: Vec<(NodeId, usize)> = subtrees
                 .iter()
                 .filter(|t| t.active)
-                .map(|t| t.node)
+                .map(|t| (t.node, 1))
                 .collect();
             finished.extend(finish_survivors(
                 &mut rec,

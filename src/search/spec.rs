@@ -2,7 +2,9 @@
 //! tagged enum whose variants carry their own parameters (written tagged into `config.json`).
 
 use super::revisions::{self, RevisionSelection};
-use super::{adaptive, beam, best_of_n, dvts, Aggregation, Outcome, SearchContext, Strategy};
+use super::{
+    adaptive, beam, best_of_n, dvts, rebase, Aggregation, Outcome, SearchContext, Strategy,
+};
 use crate::data::revision::RevisionTemplate;
 use serde::{Deserialize, Serialize};
 
@@ -85,52 +87,88 @@ pub enum StrategySpec {
         /// The stopping confidence, in (1/2, 1].
         confidence: Confidence,
     },
+    /// REBASE: the width N shared among the prefixes by a softmax of their scores.
+    Rebase {
+        /// T of the softmax.
+        temperature: Temperature,
+        /// Rounds before the prefixes that received children run to the end.
+        max_rounds: usize,
+        /// How step scores become a prefix's (and a solution's) score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
 }
 
-/// A probability kept exactly, in millionths, so that the strategies stay `Eq` and `Hash` (a
-/// sweep's runs are keys); files hold it as the number itself (`0.95`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Confidence(u32);
+/// A real-valued strategy parameter kept exactly, in millionths, so that the strategies stay
+/// `Eq` and `Hash` (a sweep's runs are keys); files hold it as the number itself (`0.95`).
+/// `$ok` says which values it takes, `$what` names them in the refusal.
+macro_rules! exact_param {
+    ($(#[$doc:meta])* $name:ident, $default:expr, $ok:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "f64", into = "f64")]
+        pub struct $name(u32);
 
-impl Confidence {
-    /// `p`, which must lie in (1/2, 1] (a confidence of 1/2 or less stops at the first vote).
-    pub fn new(p: f64) -> Result<Self, String> {
-        if !(p > 0.5 && p <= 1.0) {
-            return Err(format!("confidence {p} must be above 0.5 and at most 1"));
+        impl $name {
+            /// The parameter `x`, refused (naming it) outside its range.
+            pub fn new(x: f64) -> Result<Self, String> {
+                let ok: fn(f64) -> bool = $ok;
+                if !x.is_finite() || !ok(x) {
+                    return Err(format!($what, x));
+                }
+                Ok(Self((x * 1e6).round() as u32))
+            }
+
+            /// Its value.
+            pub fn get(self) -> f64 {
+                f64::from(self.0) / 1e6
+            }
         }
-        Ok(Self((p * 1e6).round() as u32))
-    }
 
-    /// The probability.
-    pub fn get(self) -> f64 {
-        f64::from(self.0) / 1e6
-    }
+        impl Default for $name {
+            fn default() -> Self {
+                Self(($default * 1e6_f64).round() as u32)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.get())
+            }
+        }
+
+        impl TryFrom<f64> for $name {
+            type Error = String;
+            fn try_from(x: f64) -> Result<Self, String> {
+                Self::new(x)
+            }
+        }
+
+        impl From<$name> for f64 {
+            fn from(x: $name) -> f64 {
+                x.get()
+            }
+        }
+    };
 }
 
-impl Default for Confidence {
-    fn default() -> Self {
-        Self((adaptive::DEFAULT_CONFIDENCE * 1e6).round() as u32)
-    }
-}
+exact_param!(
+    /// Adaptive majority's stopping confidence, in (1/2, 1] (a confidence of 1/2 or less would
+    /// stop at the first vote).
+    Confidence,
+    adaptive::DEFAULT_CONFIDENCE,
+    |p| p > 0.5 && p <= 1.0,
+    "confidence {} must be above 0.5 and at most 1"
+);
 
-impl std::fmt::Display for Confidence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.get())
-    }
-}
-
-impl Serialize for Confidence {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(self.get())
-    }
-}
-
-impl<'de> Deserialize<'de> for Confidence {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let p = f64::deserialize(d)?;
-        Self::new(p).map_err(serde::de::Error::custom)
-    }
-}
+exact_param!(
+    /// REBASE's softmax temperature T over the prefixes' scores, in (0, 1000]: lower gives the
+    /// best-scoring prefixes more of the width.
+    Temperature,
+    rebase::DEFAULT_TEMPERATURE,
+    |t| t > 0.0 && t <= 1000.0,
+    "REBASE temperature {} must be above 0 and at most 1000"
+);
 
 /// Which strategy, without parameters: what menus and `--strategy` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,11 +190,13 @@ pub enum StrategyKind {
     Revisions,
     /// See [`StrategySpec::AdaptiveMajority`].
     AdaptiveMajority,
+    /// See [`StrategySpec::Rebase`].
+    Rebase,
 }
 
 impl StrategyKind {
     /// All strategies, in the order menus show them.
-    pub const ALL: [StrategyKind; 8] = [
+    pub const ALL: [StrategyKind; 9] = [
         Self::Majority,
         Self::BestOfN,
         Self::WeightedBestOfN,
@@ -165,6 +205,7 @@ impl StrategyKind {
         Self::Dvts,
         Self::Revisions,
         Self::AdaptiveMajority,
+        Self::Rebase,
     ];
 
     /// The name as flags and files spell it.
@@ -178,6 +219,7 @@ impl StrategyKind {
             Self::Dvts => "dvts",
             Self::Revisions => "revisions",
             Self::AdaptiveMajority => "adaptive-majority",
+            Self::Rebase => "rebase",
         }
     }
 
@@ -189,7 +231,7 @@ impl StrategyKind {
             .ok_or_else(|| {
                 format!(
                     "unknown strategy '{s}': the strategies are majority, best-of-n, \
-                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority"
+                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority, rebase"
                 )
             })
     }
@@ -200,9 +242,14 @@ impl StrategyKind {
         !matches!(self, Self::Majority | Self::AdaptiveMajority)
     }
 
-    /// Whether it searches step by step (and so has a beam width and a round cap).
+    /// Whether it searches step by step with a beam width M (and a round cap).
     pub fn is_tree_search(self) -> bool {
         matches!(self, Self::Beam | Self::Lookahead | Self::Dvts)
+    }
+
+    /// Whether it searches step by step (a beam width or not), so needs a step delimiter.
+    pub fn is_stepwise(self) -> bool {
+        self.is_tree_search() || self == Self::Rebase
     }
 
     /// Whether it draws N independent samples from the question and only chooses among them,
@@ -250,6 +297,11 @@ impl StrategyKind {
                 batch: adaptive::DEFAULT_BATCH,
                 confidence: Confidence::default(),
             },
+            Self::Rebase => StrategySpec::Rebase {
+                temperature: Temperature::default(),
+                max_rounds,
+                aggregation,
+            },
         }
     }
 }
@@ -266,6 +318,24 @@ impl StrategySpec {
             Self::Dvts { .. } => StrategyKind::Dvts,
             Self::Revisions { .. } => StrategyKind::Revisions,
             Self::AdaptiveMajority { .. } => StrategyKind::AdaptiveMajority,
+            Self::Rebase { .. } => StrategyKind::Rebase,
+        }
+    }
+
+    /// The same strategy with this REBASE temperature, where it is REBASE (any other
+    /// strategy is returned as it is).
+    pub fn with_rebase(self, t: Temperature) -> Self {
+        match self {
+            Self::Rebase {
+                max_rounds,
+                aggregation,
+                ..
+            } => Self::Rebase {
+                temperature: t,
+                max_rounds,
+                aggregation,
+            },
+            spec => spec,
         }
     }
 
@@ -314,6 +384,7 @@ impl StrategySpec {
             | Self::Beam { aggregation, .. }
             | Self::Lookahead { aggregation, .. }
             | Self::Dvts { aggregation, .. }
+            | Self::Rebase { aggregation, .. }
             | Self::Revisions { aggregation, .. } => aggregation,
         }
     }
@@ -348,6 +419,12 @@ impl StrategySpec {
             Self::AdaptiveMajority { batch, .. } => {
                 if batch == 0 {
                     return Err("batch must be at least 1".into());
+                }
+                return Ok(());
+            }
+            Self::Rebase { max_rounds, .. } => {
+                if max_rounds == 0 {
+                    return Err("max rounds must be at least 1".into());
                 }
                 return Ok(());
             }
@@ -424,6 +501,11 @@ impl std::fmt::Display for StrategySpec {
             Self::AdaptiveMajority { batch, confidence } => {
                 write!(f, "adaptive-majority (b = {batch}, {confidence})")
             }
+            Self::Rebase {
+                temperature,
+                aggregation,
+                ..
+            } => write!(f, "rebase (T = {temperature}, {})", aggregation.as_str()),
         }
     }
 }
@@ -468,6 +550,11 @@ impl Strategy for StrategySpec {
             Self::AdaptiveMajority { batch, confidence } => {
                 adaptive::run(ctx, batch, confidence.get())
             }
+            Self::Rebase {
+                temperature,
+                max_rounds,
+                aggregation,
+            } => rebase::run(ctx, temperature.get(), max_rounds, aggregation),
         }
     }
 }

@@ -684,3 +684,78 @@ fn a_cancelled_adaptive_majority_keeps_its_finished_rounds() {
     assert!(mirror.nodes[1..].iter().all(|n| n.score.is_some()));
     assert!(mirror.nodes.iter().all(|n| n.round <= 1));
 }
+
+#[test]
+fn rebase_shares_the_width_by_a_softmax_of_the_scores() {
+    // N = 4, T = .2. Round 1: a1 .9, a2 .2, a3 .8, a4 .1; the width 4 goes 3 to a1
+    // (4 e^4.5 / (e^4.5 + e^4 + e^1 + e^.5) = 2.42 -> 3) and 1 to a3 (.93 -> 1); a2 and a4
+    // get none and are pruned in round 1.
+    // Round 2: a1's three children b1, b2, b1 (b1 .6 twice: one node, one prefix) and a3's c1
+    // (.3). Ranked b2 .7, b1 .6, c1 .3: 4 e^3.5 / (e^3.5 + e^3 + e^1.5) = 2.30 -> 3 to b2,
+    // .82 -> 1 to b1, none to c1 (pruned in round 2).
+    // Round 3: b2's three children all end with \boxed{7} (.8), b1's with \boxed{8} (.2): four
+    // finished, the width is spent. Weighted: 7 (2.4) over 8 (.2).
+    let spec = StrategyKind::Rebase.with(Aggregation::Last, 1, 40, 0);
+    let (out, events) = search(spec, 4, &mut Script::default());
+    let (texts, pruned, finished) = shape(&out.tree);
+    assert_eq!(
+        texts,
+        [
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "b1",
+            "b2",
+            "c1",
+            "\\boxed{7}",
+            "\\boxed{8}"
+        ]
+    );
+    assert_eq!(pruned, [(2, 1), (4, 1), (7, 2)]);
+    assert_eq!(finished, [8, 9]);
+    assert_eq!(out.tree.nodes[5].visits, 2, "b1 drawn twice in round 2");
+    assert_eq!(
+        out.tree.nodes[8].visits, 3,
+        "the answer 7 three times in round 3"
+    );
+    assert_eq!(answers(&out), ["7", "7", "7", "8"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.chosen, Some(0));
+    // Tokens: 4 first steps of 3, 4 second steps of 3, 4 answers of 9.
+    assert_eq!(out.compute.generated_tokens, 12 + 12 + 36);
+    assert_eq!(out.compute.generations, 4);
+    // Steps read: 4 one-step prefixes; b1, b2, c1 (two steps each); two finished solutions of
+    // three steps.
+    assert_eq!(out.compute.verifier_tokens, 4 + 6 + 6);
+    assert_mirrored(&out, &events);
+    // A hot softmax (T = 1000) shares round 1 as 2, 1, 1, 0 (see `allocate`): only a4 is
+    // pruned in round 1.
+    let spec = StrategySpec::Rebase {
+        temperature: spec::Temperature::new(1000.0).unwrap(),
+        max_rounds: 40,
+        aggregation: Aggregation::Last,
+    };
+    let (out, _) = search(spec, 4, &mut Script::default());
+    let (_, pruned, _) = shape(&out.tree);
+    let first: Vec<NodeId> = pruned
+        .iter()
+        .filter(|&&(_, r)| r == 1)
+        .map(|&(n, _)| n)
+        .collect();
+    assert_eq!(first, [4]);
+    assert_eq!(out.candidates.len(), 4);
+}
+
+#[test]
+fn rebase_runs_the_allocated_prefixes_to_the_end_at_max_rounds() {
+    // One round: a1 gets 3 and a3 1 (as above); they then run to the end in one call, a1's
+    // three samples drawing b1, b2, b1 then their answers (8, 7, 8), a3's c1 then 7.
+    let spec = StrategyKind::Rebase.with(Aggregation::Last, 1, 1, 0);
+    let (out, events) = search(spec, 4, &mut Script::default());
+    assert_eq!(answers(&out), ["8", "7", "8", "7"]);
+    // Weighted: 8 (.2 + .2) against 7 (.8 + .8).
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.candidates.len(), 4);
+    assert_mirrored(&out, &events);
+}

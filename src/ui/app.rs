@@ -43,6 +43,8 @@ pub struct Settings {
     pub batch: usize,
     /// Adaptive majority: the stopping confidence.
     pub confidence: f64,
+    /// REBASE: the softmax temperature over the prefixes' scores.
+    pub rebase_temperature: f64,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -76,6 +78,7 @@ impl Default for Settings {
             revision_template: RevisionTemplate::Plain,
             batch: crate::search::adaptive::DEFAULT_BATCH,
             confidence: crate::search::adaptive::DEFAULT_CONFIDENCE,
+            rebase_temperature: crate::search::rebase::DEFAULT_TEMPERATURE,
             temperature: 1.0,
             seed: 0,
             level_filter: None,
@@ -106,6 +109,9 @@ impl Settings {
             .with_adaptive(
                 self.batch,
                 crate::search::spec::Confidence::new(self.confidence).unwrap_or_default(),
+            )
+            .with_rebase(
+                crate::search::spec::Temperature::new(self.rebase_temperature).unwrap_or_default(),
             )
     }
 }
@@ -224,6 +230,12 @@ impl TreeInfo {
                 h += &format!(", {} template", s.revision_template.as_str());
             }
             h += ")";
+        }
+        if s.strategy == StrategyKind::Rebase {
+            h += &format!(
+                " (temperature {}, max rounds {})",
+                s.rebase_temperature, s.max_rounds
+            );
         }
         if s.strategy == StrategyKind::AdaptiveMajority {
             h += &format!(
@@ -522,6 +534,8 @@ impl App {
             batch: s.batch,
             confidence: crate::search::spec::Confidence::new(s.confidence).unwrap_or_default(),
         };
+        c.rebase_temperature =
+            crate::search::spec::Temperature::new(s.rebase_temperature).unwrap_or_default();
         c
     }
 
@@ -1243,6 +1257,31 @@ mod tests {
             .map(|t| t.header.clone())
             .unwrap_or_default();
         assert!(header.contains("batch 4, confidence 0.95"), "{header}");
+    }
+
+    #[test]
+    fn rebase_from_the_window_shares_the_width_and_prunes() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = first_of_level(&app, 4);
+        let mut harness = loaded(app, 1280.0);
+        harness.get_by_label("Strategy").click();
+        harness.run_steps(2);
+        harness.get_by_label("rebase").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.strategy, StrategyKind::Rebase);
+        assert!(harness.query_all_by_label("Temperature (REBASE)").count() > 0);
+        assert!(harness.query_by_label("Beam width").is_none());
+        search(&mut harness, &question);
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        assert_eq!(app.tree, *record.tree.as_ref().unwrap());
+        assert_eq!(record.candidates.len(), app.settings.budget);
+        let header = app
+            .tree_info
+            .as_ref()
+            .map(|t| t.header.clone())
+            .unwrap_or_default();
+        assert!(header.contains("temperature 0.2"), "{header}");
     }
 
     #[test]

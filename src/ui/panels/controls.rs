@@ -35,6 +35,9 @@ const TIP_BATCH: &str = "Adaptive majority draws this many samples a round, up t
 const TIP_CONFIDENCE: &str = "Adaptive majority stops once the probability that the leading \
     answer is the majority one, P(Beta(v1 + 1, v2 + 1) > 1/2) with v1 and v2 the two largest \
     vote counts, reaches this (Aggarwal et al. 2023 use 0.95)";
+const TIP_REBASE_TEMPERATURE: &str = "REBASE shares the width N among the prefixes by a \
+    softmax of their scores at this temperature: lower gives the best-scoring prefixes more \
+    children (Wu et al. 2024 use 0.2)";
 const TIP_CHAINS: &str = "Chains P of sequential revisions: the budget is spent as P parallel \
     chains of N/P attempts, each attempt written after its chain's 4 most recent ones; must \
     divide the budget";
@@ -350,6 +353,22 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                         .on_hover_text(TIP_LOOKAHEAD);
                     ui.end_row();
                 }
+                let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
+                ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
+                    .labelled_by(l.id)
+                    .on_hover_text(TIP_MAX_ROUNDS);
+                ui.end_row();
+            }
+            if s.strategy == StrategyKind::Rebase {
+                let l = label(ui, "Temperature (REBASE)", TIP_REBASE_TEMPERATURE);
+                ui.add(
+                    egui::Slider::new(&mut s.rebase_temperature, 0.01..=2.0)
+                        .logarithmic(true)
+                        .step_by(0.01),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(TIP_REBASE_TEMPERATURE);
+                ui.end_row();
                 let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
                 ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
                     .labelled_by(l.id)
