@@ -136,6 +136,9 @@ fn rules(aggregations: &[Aggregation], selections: &[Selection]) -> Vec<Rule> {
         .collect()
 }
 
+/// A search setting's records' candidates, by budget.
+type ByBudget<'a> = BTreeMap<usize, Vec<&'a [Candidate]>>;
+
 /// The label of a bank's rows.
 pub const BANK: &str = "samples (bank)";
 
@@ -223,8 +226,7 @@ pub fn reselect(
         }
     }
     // Searches: per setting, per budget, every record's choice.
-    let mut searches: BTreeMap<String, (StrategySpec, BTreeMap<usize, Vec<&[Candidate]>>)> =
-        BTreeMap::new();
+    let mut searches: BTreeMap<String, (StrategySpec, ByBudget)> = BTreeMap::new();
     for r in records {
         if let SweepRun::Search {
             strategy, budget, ..
