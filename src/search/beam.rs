@@ -48,22 +48,24 @@ pub(super) struct Entry {
     pub value: f32,
 }
 
-/// Adds one round's continuations (one list per frontier entry) to the tree, rolls each new
-/// step that does not end its solution `lookahead` steps further where asked, scores them all
-/// in one verifier call, and records each node's score. Returns the entries per frontier entry.
+/// One round of a step-by-step search: continues every frontier entry (node, n) by one step
+/// n times in one policy call, adds the continuations to the tree, rolls each new step that
+/// does not end its solution `lookahead` steps further where asked, scores them all in one
+/// verifier call, and records each node's score. Returns the entries per frontier entry.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn add_and_score(
+pub(super) fn step_round(
     rec: &mut Recorder<'_>,
     env: &mut Env<'_>,
     frontier: &[(NodeId, usize)],
-    gens: &[Vec<crate::engine::Generation>],
     round: usize,
     lookahead: usize,
     aggregation: Aggregation,
     meter: &mut ComputeMeter,
 ) -> anyhow::Result<Vec<Vec<Entry>>> {
+    let sampling = env.sampling.clone();
+    let gens = rec.expand(env, frontier, round, Until::Step, &sampling, meter)?;
     let mut entries: Vec<Vec<Entry>> = Vec::with_capacity(frontier.len());
-    for (&(parent, _), gs) in frontier.iter().zip(gens) {
+    for (&(parent, _), gs) in frontier.iter().zip(&gens) {
         let mut mine = Vec::with_capacity(gs.len());
         for g in gs {
             let steps = sample_steps(g, env.delimiter);
@@ -261,7 +263,6 @@ pub fn run(
     };
     let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
     rec.progress(0, n);
-    let sampling = env.sampling.clone();
     let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
     let mut finished: Vec<Candidate> = Vec::new();
     // The round the last candidates finished in.
@@ -269,19 +270,10 @@ pub fn run(
     for round in 1..=max_rounds {
         last = round;
         env.cancel.check()?;
-        let gens = rec.expand(
-            &mut env,
-            &frontier,
-            round,
-            Until::Step,
-            &sampling,
-            &mut meter,
-        )?;
-        let entries: Vec<Entry> = add_and_score(
+        let entries: Vec<Entry> = step_round(
             &mut rec,
             &mut env,
             &frontier,
-            &gens,
             round,
             lookahead,
             aggregation,

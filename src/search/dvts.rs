@@ -15,11 +15,10 @@
 //! 4. The answer is chosen among all finished candidates (at most about N) by weighted
 //!    best-of-N with the chosen aggregation.
 
-use super::beam::{add_and_score, finish_done, finish_survivors, prune_except, ranked, Entry};
+use super::beam::{finish_done, finish_survivors, prune_except, ranked, step_round, Entry};
 use super::recorder::Recorder;
 use super::select::{choose_weighted, Aggregation};
 use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
-use crate::backend::Until;
 use crate::engine::ComputeMeter;
 use std::collections::HashSet;
 
@@ -50,7 +49,6 @@ pub fn run(
     };
     let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
     rec.progress(0, n);
-    let sampling = env.sampling.clone();
     let mut subtrees = vec![
         Subtree {
             node: SearchTree::ROOT,
@@ -72,19 +70,10 @@ pub fn run(
                 .map(|t| (t.node, m))
                 .collect()
         };
-        let gens = rec.expand(
-            &mut env,
-            &frontier,
-            round,
-            Until::Step,
-            &sampling,
-            &mut meter,
-        )?;
-        let per_entry = add_and_score(
+        let per_entry = step_round(
             &mut rec,
             &mut env,
             &frontier,
-            &gens,
             round,
             0,
             aggregation,

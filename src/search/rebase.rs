@@ -20,11 +20,10 @@
 //! Two samples of one prefix with the same text are one node of the tree and one prefix of
 //! the next round's allocation (its children are drawn from it together).
 
-use super::beam::{add_and_score, finish_done, finish_survivors, prune_except, ranked, Entry};
+use super::beam::{finish_done, finish_survivors, prune_except, ranked, step_round, Entry};
 use super::recorder::Recorder;
 use super::select::{choose_weighted, Aggregation};
 use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
-use crate::backend::Until;
 use crate::engine::ComputeMeter;
 use std::collections::HashSet;
 
@@ -70,25 +69,15 @@ pub fn run(
     };
     let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
     rec.progress(0, n);
-    let sampling = env.sampling.clone();
     let mut width = n;
     let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
     let mut finished: Vec<Candidate> = Vec::new();
     for round in 1..=max_rounds {
         env.cancel.check()?;
-        let gens = rec.expand(
-            &mut env,
-            &frontier,
-            round,
-            Until::Step,
-            &sampling,
-            &mut meter,
-        )?;
-        let entries: Vec<Entry> = add_and_score(
+        let entries: Vec<Entry> = step_round(
             &mut rec,
             &mut env,
             &frontier,
-            &gens,
             round,
             0,
             aggregation,

@@ -308,6 +308,15 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     }
 }
 
+/// The round cap's row (tree searches and REBASE).
+fn max_rounds_row(ui: &mut egui::Ui, max_rounds: &mut usize) {
+    let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
+    ui.add(egui::Slider::new(max_rounds, 1..=60))
+        .labelled_by(l.id)
+        .on_hover_text(TIP_MAX_ROUNDS);
+    ui.end_row();
+}
+
 /// Draws the strategy panel: a grid of label and widget rows.
 pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
@@ -353,11 +362,7 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                         .on_hover_text(TIP_LOOKAHEAD);
                     ui.end_row();
                 }
-                let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
-                ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
-                    .labelled_by(l.id)
-                    .on_hover_text(TIP_MAX_ROUNDS);
-                ui.end_row();
+                max_rounds_row(ui, &mut s.max_rounds);
             }
             if s.strategy == StrategyKind::Rebase {
                 let l = label(ui, "Temperature (REBASE)", TIP_REBASE_TEMPERATURE);
@@ -369,11 +374,7 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .labelled_by(l.id)
                 .on_hover_text(TIP_REBASE_TEMPERATURE);
                 ui.end_row();
-                let l = label(ui, "Max rounds", TIP_MAX_ROUNDS);
-                ui.add(egui::Slider::new(&mut s.max_rounds, 1..=60))
-                    .labelled_by(l.id)
-                    .on_hover_text(TIP_MAX_ROUNDS);
-                ui.end_row();
+                max_rounds_row(ui, &mut s.max_rounds);
             }
             if s.strategy == StrategyKind::AdaptiveMajority {
                 let l = label(ui, "Batch", TIP_BATCH);
