@@ -943,46 +943,58 @@ fn adaptive_majority_runs_records_the_samples_it_used_and_refuses_a_bad_confiden
 }
 
 #[test]
-fn rebase_runs_with_its_temperature_and_refuses_a_bad_one() {
+fn rebase_and_particles_run_with_their_temperatures_and_refuse_bad_ones() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("rebase");
-    let o = run(&[
-        "run",
-        "--strategy",
-        "rebase",
-        "--budget",
-        "8",
-        "--rebase-temperature",
-        "0.5",
-        "--verifier",
-        "toy-prm",
-        "--limit",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!(
-        config["strategy"],
-        serde_json::json!({"kind": "rebase", "temperature": 0.5, "max_rounds": 40,
-            "aggregation": "last"})
-    );
-    for l in std::fs::read_to_string(out.join("records.jsonl"))
-        .unwrap()
-        .lines()
-    {
-        let r: serde_json::Value = serde_json::from_str(l).unwrap();
-        // The width N is spent one finished candidate at a time.
-        assert_eq!(r["candidates"].as_array().unwrap().len(), 8, "{l}");
-        assert_eq!(r["compute"]["generations"], 8);
+    for (strategy, flag, json) in [
+        (
+            "rebase",
+            "--rebase-temperature",
+            serde_json::json!({"kind": "rebase", "temperature": 0.5, "max_rounds": 40,
+                "aggregation": "last"}),
+        ),
+        (
+            "particles",
+            "--resample-temperature",
+            serde_json::json!({"kind": "particles", "temperature": 0.5, "max_rounds": 40,
+                "aggregation": "last"}),
+        ),
+    ] {
+        let out = tmp.path().join(strategy);
+        let o = run(&[
+            "run",
+            "--strategy",
+            strategy,
+            "--budget",
+            "8",
+            flag,
+            "0.5",
+            "--verifier",
+            "toy-prm",
+            "--limit",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["strategy"], json);
+        for l in std::fs::read_to_string(out.join("records.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            // The N are spent one finished candidate at a time.
+            assert_eq!(r["candidates"].as_array().unwrap().len(), 8, "{l}");
+            assert_eq!(r["compute"]["generations"], 8);
+        }
+        let o = run(&["run", "--strategy", strategy, flag, "0"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("temperature 0 must be above 0"),
+            "{}",
+            stderr(&o)
+        );
     }
-    let o = run(&["run", "--strategy", "rebase", "--rebase-temperature", "0"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("REBASE temperature 0"),
-        "{}",
-        stderr(&o)
-    );
 }

@@ -67,7 +67,8 @@ pub fn own_rule(spec: &StrategySpec) -> Option<Rule> {
         | StrategySpec::Beam { aggregation, .. }
         | StrategySpec::Lookahead { aggregation, .. }
         | StrategySpec::Dvts { aggregation, .. }
-        | StrategySpec::Rebase { aggregation, .. } => Some(Some((aggregation, Selection::Vote))),
+        | StrategySpec::Rebase { aggregation, .. }
+        | StrategySpec::Particles { aggregation, .. } => Some(Some((aggregation, Selection::Vote))),
         // Hierarchical revisions choose within chains first; adaptive majority's choice is
         // majority's over the samples it drew.
         StrategySpec::Revisions { .. } => None,

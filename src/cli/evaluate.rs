@@ -95,6 +95,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         revision_template: Default::default(),
         adaptive: Default::default(),
         rebase_temperature: Default::default(),
+        resample_temperature: Default::default(),
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

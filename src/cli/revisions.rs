@@ -277,6 +277,7 @@ pub fn run(a: RevisionsArgs) -> anyhow::Result<ExitCode> {
         revision_template: a.revision_template,
         adaptive: Default::default(),
         rebase_temperature: Default::default(),
+        resample_temperature: Default::default(),
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

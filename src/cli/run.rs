@@ -10,7 +10,9 @@ use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{Confidence, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{
+    Confidence, ResampleTemperature, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS,
+};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::store::Summary;
 use crate::verify::VerifierSpec;
@@ -59,7 +61,7 @@ pub struct RunArgs {
     /// tree search), revisions (parallel chains of sequential revisions, see --chains),
     /// adaptive-majority (majority voting that stops once the vote is settled, see
     /// --batch and --confidence), rebase (reward-balanced search, see
-    /// --rebase-temperature), or
+    /// --rebase-temperature), particles (particle filtering, see --resample-temperature), or
     /// compute-optimal (the setting a sweep's --table chose for each
     /// problem's predicted difficulty bin). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
@@ -81,8 +83,8 @@ pub struct RunArgs {
     /// prefixes are kept (beam) or N/M subtrees searched (dvts). Must divide the budget.
     #[arg(long, default_value_t = DEFAULT_BEAM_WIDTH)]
     pub beam_width: usize,
-    /// Rounds (steps) of beam, lookahead, dvts and rebase before the surviving prefixes are run
-    /// to the end of their solutions.
+    /// Rounds (steps) of beam, lookahead, dvts, rebase and particles before the surviving
+    /// prefixes are run to the end of their solutions.
     #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
     pub max_rounds: usize,
     /// Lookahead k of the lookahead strategy: steps rolled out greedily from each candidate
@@ -119,6 +121,10 @@ pub struct RunArgs {
     /// width among them (lower: more to the best-scoring), above 0.
     #[arg(long, default_value_t = Temperature::default(), value_parser = parse_temperature)]
     pub rebase_temperature: Temperature,
+    /// Particle filtering: the temperature T of the resampling softmax over the particles'
+    /// logit(score) weights, above 0.
+    #[arg(long, default_value_t = ResampleTemperature::default(), value_parser = parse_resample_temperature)]
+    pub resample_temperature: ResampleTemperature,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -200,6 +206,15 @@ pub(crate) fn parse_temperature(s: &str) -> Result<Temperature, String> {
     Temperature::new(t)
 }
 
+/// Parses `--resample-temperature`: a number above 0.
+pub(crate) fn parse_resample_temperature(s: &str) -> Result<ResampleTemperature, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("resample temperature '{s}': a number such as 1"))?;
+    ResampleTemperature::new(t)
+}
+
 /// Parses a sequential:parallel ratio `L:P` (attempts per chain : chains).
 pub fn parse_ratio(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("revision ratio '{s}': write L:P, attempts per chain : chains, e.g. 4:4");
@@ -243,7 +258,8 @@ impl RunArgs {
                     self.revision_template,
                 )
                 .with_adaptive(self.batch, self.confidence)
-                .with_rebase(self.rebase_temperature),
+                .with_rebase(self.rebase_temperature)
+                .with_particles(self.resample_temperature),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,

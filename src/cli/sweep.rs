@@ -1,7 +1,7 @@
 //! `thinkscale sweep`: strategies x budgets x seeds as one resumable experiment, then every
 //! curve, the difficulty bins and the compute-optimal table from its records.
 
-use super::run::{parse_confidence, parse_temperature};
+use super::run::{parse_confidence, parse_resample_temperature, parse_temperature};
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::revision::RevisionTemplate;
@@ -15,7 +15,7 @@ use crate::runner::sweep::{
 };
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{Confidence, Temperature, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{Confidence, ResampleTemperature, Temperature, DEFAULT_MAX_ROUNDS};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
@@ -80,6 +80,9 @@ pub struct SweepArgs {
     /// REBASE: the softmax temperature over the prefixes' scores (see `run`).
     #[arg(long, default_value_t = Temperature::default(), value_parser = parse_temperature)]
     pub rebase_temperature: Temperature,
+    /// Particle filtering: the resampling temperature (see `run`).
+    #[arg(long, default_value_t = ResampleTemperature::default(), value_parser = parse_resample_temperature)]
+    pub resample_temperature: ResampleTemperature,
     /// Lookaheads k of lookahead search.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub lookaheads: Vec<usize>,
@@ -189,6 +192,7 @@ impl SweepArgs {
                 confidence: self.confidence,
             },
             rebase_temperature: self.rebase_temperature,
+            resample_temperature: self.resample_temperature,
             max_rounds: self.max_rounds,
             aggregation: self.aggregation,
             seeds: self.seeds.clone(),
@@ -270,6 +274,7 @@ impl SweepArgs {
                 confidence: self.confidence,
             },
             rebase_temperature: self.rebase_temperature,
+            resample_temperature: self.resample_temperature,
             max_rounds: DEFAULT_MAX_ROUNDS,
             aggregation: Aggregation::Last,
             seeds: self.seeds.clone(),

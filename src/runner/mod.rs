@@ -393,64 +393,61 @@ mod tests {
     }
 
     #[test]
-    fn rebase_on_the_toy_model_runs_each_prefix_once_and_stops_cleanly() {
-        let cfg = config(
-            StrategyKind::Rebase.with(Default::default(), 1, 40, 0),
-            VerifierSpec::ToyPrm,
-            16,
-        );
-        let problems = cfg.problems().unwrap();
-        let mut policy = load_policy(&cfg).unwrap();
-        let mut verifier = load_verifier(&cfg).unwrap();
-        let cancel = CancelToken::new();
-        for problem in problems.iter().filter(|p| p.level == Some(4)).take(3) {
-            let mut sink = |_: &crate::search::SearchEvent| {};
-            let r = search_problem(
+    fn rebase_and_particles_on_the_toy_model_run_each_prefix_once_and_stop_cleanly() {
+        for kind in [StrategyKind::Rebase, StrategyKind::Particles] {
+            let cfg = config(
+                kind.with(Default::default(), 1, 40, 0),
+                VerifierSpec::ToyPrm,
+                16,
+            );
+            let problems = cfg.problems().unwrap();
+            let mut policy = load_policy(&cfg).unwrap();
+            let mut verifier = load_verifier(&cfg).unwrap();
+            let cancel = CancelToken::new();
+            for problem in problems.iter().filter(|p| p.level == Some(4)).take(3) {
+                let mut sink = |_: &crate::search::SearchEvent| {};
+                let r = search_problem(
+                    &cfg,
+                    problem,
+                    policy.as_mut(),
+                    verifier.as_mut(),
+                    &mut sink,
+                    &cancel,
+                )
+                .unwrap();
+                // Every continued prefix continues from the prefix cache: nothing runs twice.
+                assert_eq!(r.compute.recomputed_tokens, 0, "{kind:?} {}", problem.id);
+                // Each finished candidate spends one of the N: N of them in the end.
+                assert_eq!(r.candidates.len(), 16, "{kind:?} {}", problem.id);
+                let tree = r.tree.as_ref().unwrap();
+                assert_eq!(distinct_prm_tokens(tree), r.compute.verifier_tokens);
+            }
+            // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
+            let token = CancelToken::new();
+            let mut events = Vec::new();
+            let mut sink = |e: &crate::search::SearchEvent| {
+                if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
+                    token.cancel();
+                }
+                events.push(e.clone());
+            };
+            let err = search_problem(
                 &cfg,
-                problem,
+                &problems[3],
                 policy.as_mut(),
                 verifier.as_mut(),
                 &mut sink,
-                &cancel,
+                &token,
             )
-            .unwrap();
-            // Every kept prefix continues from the prefix cache: nothing runs twice.
-            assert_eq!(r.compute.recomputed_tokens, 0, "{}", problem.id);
-            // Each finished candidate spends one of the width: N of them in the end.
-            assert_eq!(r.candidates.len(), 16, "{}", problem.id);
-            let tree = r.tree.as_ref().unwrap();
-            assert_eq!(
-                distinct_prm_tokens(tree),
-                r.compute.verifier_tokens,
-                "{}",
-                problem.id
-            );
+            .unwrap_err();
+            assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
+            let mut tree = SearchTree::new("");
+            events.iter().for_each(|e| tree.apply(e));
+            assert!(tree.nodes.len() > 1);
+            assert!(tree.nodes[1..]
+                .iter()
+                .all(|n| n.round == 1 && n.score.is_some()));
         }
-        // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
-        let token = CancelToken::new();
-        let mut events = Vec::new();
-        let mut sink = |e: &crate::search::SearchEvent| {
-            if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
-                token.cancel();
-            }
-            events.push(e.clone());
-        };
-        let err = search_problem(
-            &cfg,
-            &problems[3],
-            policy.as_mut(),
-            verifier.as_mut(),
-            &mut sink,
-            &token,
-        )
-        .unwrap_err();
-        assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
-        let mut tree = SearchTree::new("");
-        events.iter().for_each(|e| tree.apply(e));
-        assert!(tree.nodes.len() > 1);
-        assert!(tree.nodes[1..]
-            .iter()
-            .all(|n| n.round == 1 && n.score.is_some()));
     }
 
     #[test]

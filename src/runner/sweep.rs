@@ -26,7 +26,9 @@ use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
 use crate::search::adaptive;
 use crate::search::revisions::RevisionSelection;
 use crate::search::select::Aggregation;
-use crate::search::spec::{Confidence, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{
+    Confidence, ResampleTemperature, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS,
+};
 use crate::search::{CancelToken, Cancelled, SearchEvent, StrategyKind, StrategySpec};
 use crate::store::Record;
 use crate::verify::VerifierSpec;
@@ -130,6 +132,9 @@ pub struct SweepConfig {
     /// REBASE's softmax temperature (left out of `sweep.json` at its default).
     #[serde(default, skip_serializing_if = "super::is_default")]
     pub rebase_temperature: Temperature,
+    /// Particle filtering's resampling temperature (left out of `sweep.json` at its default).
+    #[serde(default, skip_serializing_if = "super::is_default")]
+    pub resample_temperature: ResampleTemperature,
     /// Rounds of the tree searches before survivors run to the end.
     #[serde(default = "default_rounds")]
     pub max_rounds: usize,
@@ -358,7 +363,8 @@ impl SweepConfig {
                 lookahead,
                 ..
             } => (beam_width, max_rounds, lookahead),
-            StrategySpec::Rebase { max_rounds, .. } => (DEFAULT_BEAM_WIDTH, max_rounds, 1),
+            StrategySpec::Rebase { max_rounds, .. }
+            | StrategySpec::Particles { max_rounds, .. } => (DEFAULT_BEAM_WIDTH, max_rounds, 1),
             _ => (DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS, 1),
         };
         let (chains, revision_selection, revision_template) = match config.strategy {
@@ -380,6 +386,10 @@ impl SweepConfig {
             StrategySpec::Rebase { temperature, .. } => temperature,
             _ => Temperature::default(),
         };
+        let resample_temperature = match config.strategy {
+            StrategySpec::Particles { temperature, .. } => temperature,
+            _ => ResampleTemperature::default(),
+        };
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
@@ -396,6 +406,7 @@ impl SweepConfig {
             revision_template,
             adaptive,
             rebase_temperature,
+            resample_temperature,
             max_rounds,
             aggregation: config.strategy.aggregation(),
             seeds: vec![config.seed],
@@ -498,6 +509,7 @@ impl SweepConfig {
             .with_revisions(m, self.revision_selection, self.revision_template)
             .with_adaptive(self.adaptive.batch, self.adaptive.confidence)
             .with_rebase(self.rebase_temperature)
+            .with_particles(self.resample_temperature)
     }
 
     /// The runs, in the order they execute: the bins, the banks, then the tree searches by
@@ -1296,6 +1308,7 @@ mod tests {
             StrategyKind::Dvts,
             StrategyKind::AdaptiveMajority,
             StrategyKind::Rebase,
+            StrategyKind::Particles,
         ] {
             let mut rc = base.run_config(&SweepRun::Larger);
             rc.policy = base.policy.clone();
@@ -1303,7 +1316,8 @@ mod tests {
             rc.strategy = kind
                 .with(Aggregation::Min, 2, 5, 3)
                 .with_adaptive(3, Confidence::new(0.8).unwrap())
-                .with_rebase(Temperature::new(0.5).unwrap());
+                .with_rebase(Temperature::new(0.5).unwrap())
+                .with_particles(ResampleTemperature::new(2.0).unwrap());
             rc.budget = 8;
             rc.seed = 3;
             let single = SweepConfig::single(&rc);

@@ -10,14 +10,16 @@
 //! One file per strategy: [`best_of_n`] (majority, best-of-N, weighted best-of-N), [`beam`]
 //! (beam search, and lookahead search as beam search with rollouts), [`dvts`],
 //! [`revisions`] (sequential revisions in parallel chains), [`adaptive`] (adaptive
-//! self-consistency: majority voting that stops once the vote is settled) and [`rebase`]
-//! (reward-balanced search: the width shared by a softmax of the scores). Their
+//! self-consistency: majority voting that stops once the vote is settled), [`rebase`]
+//! (reward-balanced search: the width shared by a softmax of the scores) and [`particles`]
+//! (particle filtering: particles resampled by their scores every step). Their
 //! parameters are the variants of [`StrategySpec`].
 
 pub mod adaptive;
 pub mod beam;
 pub mod best_of_n;
 pub mod dvts;
+pub mod particles;
 pub mod rebase;
 pub mod recorder;
 pub mod revisions;

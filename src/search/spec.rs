@@ -3,7 +3,8 @@
 
 use super::revisions::{self, RevisionSelection};
 use super::{
-    adaptive, beam, best_of_n, dvts, rebase, Aggregation, Outcome, SearchContext, Strategy,
+    adaptive, beam, best_of_n, dvts, particles, rebase, Aggregation, Outcome, SearchContext,
+    Strategy,
 };
 use crate::data::revision::RevisionTemplate;
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,17 @@ pub enum StrategySpec {
         #[serde(default)]
         aggregation: Aggregation,
     },
+    /// Particle filtering: N particles resampled every step by a softmax of their scores'
+    /// logits.
+    Particles {
+        /// T of the resampling softmax.
+        temperature: ResampleTemperature,
+        /// Rounds before the particles run to the end.
+        max_rounds: usize,
+        /// How step scores become a particle's weight (default `last`: its newest step).
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
 }
 
 /// A real-valued strategy parameter kept exactly, in millionths, so that the strategies stay
@@ -170,6 +182,15 @@ exact_param!(
     "REBASE temperature {} must be above 0 and at most 1000"
 );
 
+exact_param!(
+    /// Particle filtering's resampling temperature T, in (0, 1000]: particles are drawn with
+    /// probability softmax(logit(score) / T).
+    ResampleTemperature,
+    particles::DEFAULT_TEMPERATURE,
+    |t| t > 0.0 && t <= 1000.0,
+    "resample temperature {} must be above 0 and at most 1000"
+);
+
 /// Which strategy, without parameters: what menus and `--strategy` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -192,11 +213,13 @@ pub enum StrategyKind {
     AdaptiveMajority,
     /// See [`StrategySpec::Rebase`].
     Rebase,
+    /// See [`StrategySpec::Particles`].
+    Particles,
 }
 
 impl StrategyKind {
     /// All strategies, in the order menus show them.
-    pub const ALL: [StrategyKind; 9] = [
+    pub const ALL: [StrategyKind; 10] = [
         Self::Majority,
         Self::BestOfN,
         Self::WeightedBestOfN,
@@ -206,6 +229,7 @@ impl StrategyKind {
         Self::Revisions,
         Self::AdaptiveMajority,
         Self::Rebase,
+        Self::Particles,
     ];
 
     /// The name as flags and files spell it.
@@ -220,6 +244,7 @@ impl StrategyKind {
             Self::Revisions => "revisions",
             Self::AdaptiveMajority => "adaptive-majority",
             Self::Rebase => "rebase",
+            Self::Particles => "particles",
         }
     }
 
@@ -231,7 +256,7 @@ impl StrategyKind {
             .ok_or_else(|| {
                 format!(
                     "unknown strategy '{s}': the strategies are majority, best-of-n, \
-                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority, rebase"
+                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority, rebase, particles"
                 )
             })
     }
@@ -249,7 +274,7 @@ impl StrategyKind {
 
     /// Whether it searches step by step (a beam width or not), so needs a step delimiter.
     pub fn is_stepwise(self) -> bool {
-        self.is_tree_search() || self == Self::Rebase
+        self.is_tree_search() || matches!(self, Self::Rebase | Self::Particles)
     }
 
     /// Whether it draws N independent samples from the question and only chooses among them,
@@ -302,6 +327,11 @@ impl StrategyKind {
                 max_rounds,
                 aggregation,
             },
+            Self::Particles => StrategySpec::Particles {
+                temperature: ResampleTemperature::default(),
+                max_rounds,
+                aggregation,
+            },
         }
     }
 }
@@ -319,6 +349,24 @@ impl StrategySpec {
             Self::Revisions { .. } => StrategyKind::Revisions,
             Self::AdaptiveMajority { .. } => StrategyKind::AdaptiveMajority,
             Self::Rebase { .. } => StrategyKind::Rebase,
+            Self::Particles { .. } => StrategyKind::Particles,
+        }
+    }
+
+    /// The same strategy with this resampling temperature, where it is particle filtering
+    /// (any other strategy is returned as it is).
+    pub fn with_particles(self, t: ResampleTemperature) -> Self {
+        match self {
+            Self::Particles {
+                max_rounds,
+                aggregation,
+                ..
+            } => Self::Particles {
+                temperature: t,
+                max_rounds,
+                aggregation,
+            },
+            spec => spec,
         }
     }
 
@@ -385,6 +433,7 @@ impl StrategySpec {
             | Self::Lookahead { aggregation, .. }
             | Self::Dvts { aggregation, .. }
             | Self::Rebase { aggregation, .. }
+            | Self::Particles { aggregation, .. }
             | Self::Revisions { aggregation, .. } => aggregation,
         }
     }
@@ -422,7 +471,7 @@ impl StrategySpec {
                 }
                 return Ok(());
             }
-            Self::Rebase { max_rounds, .. } => {
+            Self::Rebase { max_rounds, .. } | Self::Particles { max_rounds, .. } => {
                 if max_rounds == 0 {
                     return Err("max rounds must be at least 1".into());
                 }
@@ -506,6 +555,11 @@ impl std::fmt::Display for StrategySpec {
                 aggregation,
                 ..
             } => write!(f, "rebase (T = {temperature}, {})", aggregation.as_str()),
+            Self::Particles {
+                temperature,
+                aggregation,
+                ..
+            } => write!(f, "particles (T = {temperature}, {})", aggregation.as_str()),
         }
     }
 }
@@ -555,6 +609,11 @@ impl Strategy for StrategySpec {
                 max_rounds,
                 aggregation,
             } => rebase::run(ctx, temperature.get(), max_rounds, aggregation),
+            Self::Particles {
+                temperature,
+                max_rounds,
+                aggregation,
+            } => particles::run(ctx, temperature.get(), max_rounds, aggregation),
         }
     }
 }

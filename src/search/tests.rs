@@ -759,3 +759,47 @@ fn rebase_runs_the_allocated_prefixes_to_the_end_at_max_rounds() {
     assert_eq!(out.candidates.len(), 4);
     assert_mirrored(&out, &events);
 }
+
+fn particles(temperature: f64, max_rounds: usize) -> StrategySpec {
+    StrategySpec::Particles {
+        temperature: spec::ResampleTemperature::new(temperature).unwrap(),
+        max_rounds,
+        aggregation: Aggregation::Last,
+    }
+}
+
+#[test]
+fn particles_follow_the_heaviest_when_the_resampling_is_cold() {
+    // N = 4 at T = .001: softmax(logit / T) puts every slot on the highest score.
+    // Round 1: a1 .9 (logit 2.20) takes all four slots; a2, a3, a4 are pruned in round 1.
+    // Round 2: a1's four particles write b1, b2, b1, b2; b2 .7 (logit .85) takes all four,
+    // b1 .6 is pruned in round 2. Round 3: four \boxed{7}, all finished.
+    let (out, events) = search(particles(0.001, 40), 4, &mut Script::default());
+    let (texts, pruned, finished) = shape(&out.tree);
+    assert_eq!(texts, ["a1", "a2", "a3", "a4", "b1", "b2", "\\boxed{7}"]);
+    assert_eq!(pruned, [(2, 1), (3, 1), (4, 1), (5, 2)]);
+    assert_eq!(finished, [7]);
+    // b2 was resampled four times: one node, four particles, four children next round.
+    assert_eq!(out.tree.nodes[7].visits, 4);
+    assert_eq!(answers(&out), ["7", "7", "7", "7"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    assert_eq!(out.compute.generated_tokens, 12 + 12 + 36);
+    // Steps read: 4 first steps; b1, b2 (two steps each); one distinct three-step solution.
+    assert_eq!(out.compute.verifier_tokens, 4 + 4 + 3);
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn particles_resample_reproducibly_and_finish_n_particles() {
+    // At T = 1 the draws are random but seeded by the problem and round: two runs agree, and
+    // every slot ends as a finished particle, N in all; at max rounds 1 the resampled
+    // particles run to the end.
+    let (a, _) = search(particles(1.0, 40), 8, &mut Script::default());
+    let (b, _) = search(particles(1.0, 40), 8, &mut Script::default());
+    assert_eq!(a.tree, b.tree);
+    assert_eq!(a.candidates.len(), 8);
+    let (c, events) = search(particles(1.0, 1), 8, &mut Script::default());
+    assert_eq!(c.candidates.len(), 8);
+    assert!(c.candidates.iter().all(|c| c.answer.is_some()));
+    assert_mirrored(&c, &events);
+}

@@ -45,6 +45,8 @@ pub struct Settings {
     pub confidence: f64,
     /// REBASE: the softmax temperature over the prefixes' scores.
     pub rebase_temperature: f64,
+    /// Particle filtering: the resampling temperature.
+    pub resample_temperature: f64,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -79,6 +81,7 @@ impl Default for Settings {
             batch: crate::search::adaptive::DEFAULT_BATCH,
             confidence: crate::search::adaptive::DEFAULT_CONFIDENCE,
             rebase_temperature: crate::search::rebase::DEFAULT_TEMPERATURE,
+            resample_temperature: crate::search::particles::DEFAULT_TEMPERATURE,
             temperature: 1.0,
             seed: 0,
             level_filter: None,
@@ -112,6 +115,10 @@ impl Settings {
             )
             .with_rebase(
                 crate::search::spec::Temperature::new(self.rebase_temperature).unwrap_or_default(),
+            )
+            .with_particles(
+                crate::search::spec::ResampleTemperature::new(self.resample_temperature)
+                    .unwrap_or_default(),
             )
     }
 }
@@ -235,6 +242,12 @@ impl TreeInfo {
             h += &format!(
                 " (temperature {}, max rounds {})",
                 s.rebase_temperature, s.max_rounds
+            );
+        }
+        if s.strategy == StrategyKind::Particles {
+            h += &format!(
+                " (resample temperature {}, max rounds {})",
+                s.resample_temperature, s.max_rounds
             );
         }
         if s.strategy == StrategyKind::AdaptiveMajority {
@@ -536,6 +549,9 @@ impl App {
         };
         c.rebase_temperature =
             crate::search::spec::Temperature::new(s.rebase_temperature).unwrap_or_default();
+        c.resample_temperature =
+            crate::search::spec::ResampleTemperature::new(s.resample_temperature)
+                .unwrap_or_default();
         c
     }
 
@@ -1260,28 +1276,41 @@ mod tests {
     }
 
     #[test]
-    fn rebase_from_the_window_shares_the_width_and_prunes() {
-        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
-        let question = first_of_level(&app, 4);
-        let mut harness = loaded(app, 1280.0);
-        harness.get_by_label("Strategy").click();
-        harness.run_steps(2);
-        harness.get_by_label("rebase").click();
-        harness.run_steps(2);
-        assert_eq!(harness.state().settings.strategy, StrategyKind::Rebase);
-        assert!(harness.query_all_by_label("Temperature (REBASE)").count() > 0);
-        assert!(harness.query_by_label("Beam width").is_none());
-        search(&mut harness, &question);
-        let app = harness.state();
-        let record = app.last.as_ref().unwrap();
-        assert_eq!(app.tree, *record.tree.as_ref().unwrap());
-        assert_eq!(record.candidates.len(), app.settings.budget);
-        let header = app
-            .tree_info
-            .as_ref()
-            .map(|t| t.header.clone())
-            .unwrap_or_default();
-        assert!(header.contains("temperature 0.2"), "{header}");
+    fn rebase_and_particles_from_the_window_show_their_own_controls_and_trees() {
+        for (kind, control, said) in [
+            (
+                StrategyKind::Rebase,
+                "Temperature (REBASE)",
+                "temperature 0.2",
+            ),
+            (
+                StrategyKind::Particles,
+                "Resample temperature",
+                "resample temperature 1",
+            ),
+        ] {
+            let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+            let question = first_of_level(&app, 4);
+            let mut harness = loaded(app, 1280.0);
+            harness.get_by_label("Strategy").click();
+            harness.run_steps(2);
+            harness.get_by_label(kind.as_str()).click();
+            harness.run_steps(2);
+            assert_eq!(harness.state().settings.strategy, kind);
+            assert!(harness.query_all_by_label(control).count() > 0, "{control}");
+            assert!(harness.query_by_label("Beam width").is_none());
+            search(&mut harness, &question);
+            let app = harness.state();
+            let record = app.last.as_ref().unwrap();
+            assert_eq!(app.tree, *record.tree.as_ref().unwrap());
+            assert_eq!(record.candidates.len(), app.settings.budget);
+            let header = app
+                .tree_info
+                .as_ref()
+                .map(|t| t.header.clone())
+                .unwrap_or_default();
+            assert!(header.contains(said), "{header}");
+        }
     }
 
     #[test]

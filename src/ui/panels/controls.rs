@@ -38,6 +38,9 @@ const TIP_CONFIDENCE: &str = "Adaptive majority stops once the probability that 
 const TIP_REBASE_TEMPERATURE: &str = "REBASE shares the width N among the prefixes by a \
     softmax of their scores at this temperature: lower gives the best-scoring prefixes more \
     children (Wu et al. 2024 use 0.2)";
+const TIP_RESAMPLE_TEMPERATURE: &str = "Particle filtering resamples the particles every step \
+    with probability softmax(logit(score) / T): lower follows the verifier more greedily \
+    (Puri et al. 2025 use 1)";
 const TIP_CHAINS: &str = "Chains P of sequential revisions: the budget is spent as P parallel \
     chains of N/P attempts, each attempt written after its chain's 4 most recent ones; must \
     divide the budget";
@@ -328,6 +331,8 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             let l = label(ui, "Strategy", TIP_STRATEGY);
             egui::ComboBox::from_id_salt("strategy")
                 .selected_text(s.strategy.as_str())
+                // Every strategy at once, without a scroll bar.
+                .height(f32::INFINITY)
                 .show_ui(ui, |ui| {
                     for k in StrategyKind::ALL {
                         ui.selectable_value(&mut s.strategy, k, k.as_str());
@@ -373,6 +378,18 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 )
                 .labelled_by(l.id)
                 .on_hover_text(TIP_REBASE_TEMPERATURE);
+                ui.end_row();
+                max_rounds_row(ui, &mut s.max_rounds);
+            }
+            if s.strategy == StrategyKind::Particles {
+                let l = label(ui, "Resample temperature", TIP_RESAMPLE_TEMPERATURE);
+                ui.add(
+                    egui::Slider::new(&mut s.resample_temperature, 0.05..=5.0)
+                        .logarithmic(true)
+                        .step_by(0.01),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(TIP_RESAMPLE_TEMPERATURE);
                 ui.end_row();
                 max_rounds_row(ui, &mut s.max_rounds);
             }
