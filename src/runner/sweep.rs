@@ -377,6 +377,13 @@ impl SweepConfig {
         if self.budgets.is_empty() || self.budgets.contains(&0) {
             anyhow::bail!("budgets: at least one, each at least 1");
         }
+        for &budget in self
+            .budgets
+            .iter()
+            .chain((self.bin_samples > 0).then_some(&self.bin_samples))
+        {
+            crate::search::check_budget(budget).map_err(|why| anyhow::anyhow!("budgets: {why}"))?;
+        }
         if self.seeds.is_empty() {
             anyhow::bail!("seeds: at least one");
         }
@@ -1141,5 +1148,40 @@ mod tests {
             assert_eq!(runs.len(), 1, "{kind:?}: {runs:?}");
             assert_eq!(single.run_config(&runs[0]), rc, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_budget_over_the_maximum_is_refused_naming_the_field() {
+        let mut config = SweepConfig::single(&RunConfig {
+            dataset: DatasetSpec::Toy,
+            levels: vec![],
+            limit: Some(1),
+            policy: "models/toy/policy".into(),
+            remote: Default::default(),
+            verifier: VerifierSpec::Oracle,
+            strategy: StrategySpec::Majority,
+            budget: 8,
+            sampling: SamplingParams::default(),
+            step_delimiter: "\n".into(),
+            prompt: PromptFormat::Raw,
+            seed: 0,
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        });
+        config.validate().unwrap();
+        config.budgets = vec![4, crate::search::MAX_BUDGET + 1];
+        let err = format!("{:#}", config.validate().unwrap_err());
+        assert!(
+            err.starts_with("budgets: ") && err.contains("65536"),
+            "{err}"
+        );
+        let mut rc = config.run_config(&SweepRun::Greedy);
+        rc.budget = 1_000_000_000;
+        let err = format!("{:#}", rc.validate().unwrap_err());
+        assert!(
+            err.contains("budget 1000000000") && err.contains("65536"),
+            "{err}"
+        );
     }
 }
