@@ -262,6 +262,41 @@ fn an_oversized_budget_is_refused_with_a_message_not_an_abort() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// Regression: a failed problem named its run in Rust's Debug form ("run Search { strategy:
+/// Majority, budget: 2, seed: 0 }"); the message uses the CLI's words.
+#[test]
+fn a_failed_problem_names_its_run_in_the_clis_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A question far longer than the toy policy's context: its problem fails.
+    let dataset = tmp.path().join("long.jsonl");
+    let question = format!("{}1", "1+".repeat(3000));
+    let line = serde_json::json!({"problem": question, "answer": "3001", "level": 1,
+        "subject": "arithmetic", "unique_id": "long"});
+    std::fs::write(&dataset, format!("{line}\n")).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(&[
+        "run",
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--strategy",
+        "majority",
+        "--budget",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("problem long of run majority, budget 2, seed 0 failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Search {") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ctrl_c_keeps_every_finished_record() {
     let tmp = tempfile::tempdir().unwrap();

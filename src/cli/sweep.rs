@@ -406,7 +406,7 @@ pub fn run_with_progress(
         }
         SweepEvent::Done { run, .. } => {
             bar.inc(1);
-            bar.set_message(format!("{run:?}"));
+            bar.set_message(run.to_string());
         }
     })?;
     bar.finish_and_clear();

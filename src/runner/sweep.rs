@@ -292,6 +292,26 @@ pub enum SweepRun {
     },
 }
 
+impl std::fmt::Display for SweepRun {
+    /// The run in the CLI's words, for messages: `majority, budget 2, seed 0`,
+    /// `beam (M = 4, last), budget 16, seed 1`, `bank of samples, budget 64, seed 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepRun::Bank { budget, seed } => {
+                write!(f, "bank of samples, budget {budget}, seed {seed}")
+            }
+            SweepRun::Bins { budget } => write!(f, "difficulty-bin samples, budget {budget}"),
+            SweepRun::Larger => f.write_str("larger policy, greedy"),
+            SweepRun::Greedy => f.write_str("greedy"),
+            SweepRun::Search {
+                strategy,
+                budget,
+                seed,
+            } => write!(f, "{strategy}, budget {budget}, seed {seed}"),
+        }
+    }
+}
+
 /// One line of `records.jsonl`: the run, and beside it the fields of its record of one
 /// problem (so a line reads like a line of any run's records).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1078,7 +1098,7 @@ pub fn run(
                 }
                 Err(e) => {
                     return Err(e.context(format!(
-                        "problem {} of run {run:?} failed; {count} finished records kept in {} (--resume continues)",
+                        "problem {} of run {run} failed; {count} finished records kept in {} (--resume continues)",
                         p.id,
                         records_path.display()
                     )))
@@ -1147,6 +1167,42 @@ mod tests {
             let runs = single.runs();
             assert_eq!(runs.len(), 1, "{kind:?}: {runs:?}");
             assert_eq!(single.run_config(&runs[0]), rc, "{kind:?}");
+        }
+    }
+
+    /// Regression: a failed problem named its run in Rust's Debug form, "run Search {
+    /// strategy: Majority, budget: 2, seed: 0 }"; messages use the CLI's words.
+    #[test]
+    fn runs_are_named_in_the_clis_words() {
+        let search = |strategy, budget, seed| SweepRun::Search {
+            strategy,
+            budget,
+            seed,
+        };
+        assert_eq!(
+            search(StrategySpec::Majority, 2, 0).to_string(),
+            "majority, budget 2, seed 0"
+        );
+        let beam = StrategyKind::Beam.with(Aggregation::Last, 4, 1, 40);
+        assert_eq!(
+            search(beam, 16, 1).to_string(),
+            format!("{beam}, budget 16, seed 1")
+        );
+        assert_eq!(
+            SweepRun::Bank {
+                budget: 64,
+                seed: 0
+            }
+            .to_string(),
+            "bank of samples, budget 64, seed 0"
+        );
+        assert_eq!(
+            SweepRun::Bins { budget: 64 }.to_string(),
+            "difficulty-bin samples, budget 64"
+        );
+        assert_eq!(SweepRun::Greedy.to_string(), "greedy");
+        for run in [search(StrategySpec::Majority, 2, 0), SweepRun::Larger] {
+            assert!(!run.to_string().contains('{'), "{run}");
         }
     }
 
