@@ -1057,15 +1057,16 @@ fn leaf(s: &str) -> Leaf {
 }
 
 /// `A`, `(b)`, `B)` → a multiple-choice letter A–E, upper case; so is a capital letter in
-/// parentheses followed by its option's value, `(B)12` (spaces are gone by now).
+/// parentheses followed by its option's value, `(B)12`, `(B)\frac{1}{2}`, `(B)Monday` (spaces
+/// are gone by now), but not by one more letter, `(A)x`, which is a product.
 fn choice_letter(s: &str) -> Option<char> {
     if let Some(rest) = s.strip_prefix('(') {
         let mut chars = rest.chars();
-        if let (Some(c @ 'A'..='E'), Some(')'), Some(next)) =
-            (chars.next(), chars.next(), chars.next())
-        {
-            let value = next.is_ascii_digit() || next == '\\' || next.is_ascii_alphabetic();
-            if value && !chars.as_str().contains('(') {
+        if let (Some(c @ 'A'..='E'), Some(')')) = (chars.next(), chars.next()) {
+            let value = chars.as_str();
+            let number = value.starts_with(|n: char| n.is_ascii_digit() || n == '\\' || n == '-');
+            let word = value.len() >= 2 && value.chars().all(|n| n.is_ascii_alphabetic());
+            if (number || word) && !value.contains('(') {
                 return Some(c);
             }
         }

@@ -1233,6 +1233,8 @@ mod tests {
         decided_by("B", "(B) 12", Rule::Choices);
         // Not a choice: a product of variables.
         differ("A", "(a)(b)");
+        differ("A", "(A)x");
+        same("(C) \\frac{1}{2}", "C");
     }
 
     #[test]
