@@ -366,7 +366,16 @@ fn without_approximation(s: &str) -> Option<String> {
         }
     }
     let first = parts.first()?.trim();
-    let last = parts.last()?.trim();
+    // Empty sides (`x \approx`) say nothing.
+    let approximations: Vec<&str> = parts
+        .iter()
+        .skip(1)
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(&last) = approximations.last() else {
+        return Some(first.to_string());
+    };
     if first.is_empty() {
         return Some(last.to_string());
     }
@@ -382,7 +391,7 @@ fn without_approximation(s: &str) -> Option<String> {
         _ => (None, first),
     };
     // The exact side: the first that is not a plain decimal.
-    let mut sides = std::iter::once(first).chain(parts.iter().skip(1).map(|p| p.trim()));
+    let mut sides = std::iter::once(first).chain(approximations.iter().copied());
     let exact = sides
         .find(|p| !(p.contains('.') && is_plain_number(p)))
         .unwrap_or(first);

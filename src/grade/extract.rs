@@ -1,7 +1,9 @@
-//! Finding the final answer in a solution: the last `\boxed{}` (or several boxes together), a
-//! closing "the answer is", GSM8K's `#### N`, the last math span, or (when asked) the last
-//! number. Every rule is one linear scan, so a solution of any length is cheap; offsets come
-//! from `str` searches for ASCII patterns, so slicing never splits a character.
+//! Finding the final answer in a solution, once the debris of a chat template is cut
+//! ([`without_debris`]): the last `\boxed{}` (or several boxes together), a closing "the
+//! answer is", GSM8K's `#### N`, a prose conclusion ("so the number of ways is 12"), the last
+//! math span, or (when asked) the last number. Every rule is one linear scan, so a solution of
+//! any length is cheap; offsets come from `str` searches for ASCII patterns, so slicing never
+//! splits a character.
 
 use super::normalize::is_unit;
 use std::fmt;
