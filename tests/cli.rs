@@ -211,6 +211,92 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     );
 }
 
+/// Regression: `run --budget 1000000000` aborted the process on a 16 GB allocation. Every flag
+/// that is a budget refuses a size whose buffers cannot be allocated, before anything is
+/// allocated or written: a message naming the flag and the limit, exit code 2, no abort.
+#[test]
+fn an_oversized_budget_is_refused_with_a_message_not_an_abort() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    for (args, flag) in [
+        (
+            vec![
+                "run",
+                "--budget",
+                "1000000000",
+                "--limit",
+                "1",
+                "--out",
+                out,
+            ],
+            "--budget",
+        ),
+        (
+            vec!["sweep", "--budgets", "1,1000000000", "--out", out],
+            "--budgets",
+        ),
+        (vec!["evaluate", "--samples", "1000000000"], "--samples"),
+        (
+            vec!["revisions", "--budget", "1000000000", "--out", out],
+            "--budget",
+        ),
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for needle in [flag, "1000000000", "65536"] {
+            assert!(
+                err.contains(needle),
+                "{args:?}: expected '{needle}' in: {err}"
+            );
+        }
+        assert!(
+            !err.contains("panicked") && !err.contains("memory allocation"),
+            "{err}"
+        );
+        assert!(!Path::new(out).exists(), "{args:?} wrote {out}");
+    }
+    // One above the largest budget is refused too.
+    let o = run(&["run", "--budget", "65537", "--out", out]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Regression: a failed problem named its run in Rust's Debug form ("run Search { strategy:
+/// Majority, budget: 2, seed: 0 }"); the message uses the CLI's words.
+#[test]
+fn a_failed_problem_names_its_run_in_the_clis_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A question far longer than the toy policy's context: its problem fails.
+    let dataset = tmp.path().join("long.jsonl");
+    let question = format!("{}1", "1+".repeat(3000));
+    let line = serde_json::json!({"problem": question, "answer": "3001", "level": 1,
+        "subject": "arithmetic", "unique_id": "long"});
+    std::fs::write(&dataset, format!("{line}\n")).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(&[
+        "run",
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--strategy",
+        "majority",
+        "--budget",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("problem long of run majority, budget 2, seed 0 failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Search {") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ctrl_c_keeps_every_finished_record() {
     let tmp = tempfile::tempdir().unwrap();

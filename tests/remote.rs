@@ -268,6 +268,11 @@ fn a_server_killed_mid_sweep_keeps_the_records_and_resume_finishes() {
         err.contains(&url) && err.contains("--resume continues"),
         "{err}"
     );
+    // The failed run is named in the CLI's words, not Rust's Debug form.
+    assert!(
+        err.contains(", budget 4, seed 5 failed") && !err.contains("Search {"),
+        "{err}"
+    );
     let kept = records(&out).len();
     assert!((2..8).contains(&kept), "{kept}");
     // The server back on the same port: the sweep resumes where it stopped.

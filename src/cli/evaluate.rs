@@ -26,8 +26,8 @@ pub struct EvaluateArgs {
     /// Dataset: `toy` or the path of a JSONL file (MATH500 or GSM8K schema).
     #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
     pub dataset: DatasetSpec,
-    /// Samples per problem (k of majority@k and pass@k).
-    #[arg(long, default_value_t = 16)]
+    /// Samples per problem (k of majority@k and pass@k), at most 65,536.
+    #[arg(long, default_value_t = 16, value_parser = super::parse_budget)]
     pub samples: usize,
     /// Temperature of the samples.
     #[arg(long, default_value_t = 1.0)]

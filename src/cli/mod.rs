@@ -110,6 +110,25 @@ fn model_threads(policy: Option<&std::path::Path>) -> Option<usize> {
     }
 }
 
+/// Parses a budget flag (`--budget`, `--budgets`, `--samples`...): a whole number from 1 to
+/// [`crate::search::MAX_BUDGET`]. Checked here, before anything is allocated, so clap refuses
+/// an oversized budget with a message naming the flag and exit code 2.
+pub fn parse_budget(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of generations"))?;
+    crate::search::check_budget(n)
+}
+
+/// [`parse_budget`], where 0 means "none" (`--bin-samples 0`).
+pub fn parse_budget_or_zero(s: &str) -> Result<usize, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    parse_budget(s)
+}
+
 /// A flag set by Ctrl-C, installed once; long commands poll it and stop cleanly.
 pub fn interrupt_flag() -> Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();

@@ -31,7 +31,7 @@ pub struct RevisionsArgs {
     #[command(flatten)]
     pub remote: super::remote::RemoteArgs,
     /// Budget N: attempts per problem, split into chains in every way that divides it.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_budget)]
     pub budget: usize,
     /// Verifiers of hierarchical selection, comma-separated (see `run --verifier`); majority
     /// over all attempts is always run.

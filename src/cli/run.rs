@@ -73,11 +73,11 @@ pub struct RunArgs {
     pub table: Option<PathBuf>,
     /// Samples per problem that predict its difficulty bin under `--strategy compute-optimal`
     /// (default: as many as the sweep used); their compute is reported apart.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_budget)]
     pub predict_samples: Option<usize>,
     /// Budget N: generations (full-solution equivalents) per problem; for beam search and
-    /// DVTS the number of beams.
-    #[arg(long, default_value_t = 16)]
+    /// DVTS the number of beams. At most 65,536.
+    #[arg(long, default_value_t = 16, value_parser = super::parse_budget)]
     pub budget: usize,
     /// Beam width M of beam, lookahead and dvts: each kept prefix is expanded M times, N/M
     /// prefixes are kept (beam) or N/M subtrees searched (dvts). Must divide the budget.

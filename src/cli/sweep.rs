@@ -55,8 +55,13 @@ pub struct SweepArgs {
         default_value = "majority,weighted-best-of-n,beam"
     )]
     pub strategies: Vec<StrategyKind>,
-    /// Generation budgets N, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+    /// Generation budgets N, comma-separated, each at most 65,536.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = super::parse_budget,
+        default_value = "1,2,4,8,16"
+    )]
     pub budgets: Vec<usize>,
     /// Beam widths M of the tree searches: numbers or `sqrt` (M = floor(sqrt(N))).
     #[arg(long, value_delimiter = ',', value_parser = BeamWidth::parse, default_value = "4")]
@@ -99,7 +104,7 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 1000)]
     pub draws: usize,
     /// Samples per problem behind the oracle difficulty bins (0: from the bank).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::parse_budget_or_zero)]
     pub bin_samples: usize,
     /// Dataset: toy or a JSONL file.
     #[arg(long, default_value = "toy", value_parser = DatasetSpec::parse)]
@@ -427,7 +432,7 @@ pub fn run_with_progress(
         }
         SweepEvent::Done { run, .. } => {
             bar.inc(1);
-            bar.set_message(format!("{run:?}"));
+            bar.set_message(run.to_string());
         }
     })?;
     bar.finish_and_clear();

@@ -31,7 +31,12 @@ pub enum Answer {
         items: Vec<Answer>,
     },
     /// Items in any order: a set `\{1,2\}` or a list `1, 2`.
-    Unordered(Vec<Answer>),
+    Unordered {
+        /// The items.
+        items: Vec<Answer>,
+        /// Whether it was written in braces, `\{1,2\}`: a set by its own notation.
+        braced: bool,
+    },
     /// `A \cup B \cup ...`, in any order.
     Union(Vec<Answer>),
     /// Rows of cells.
@@ -187,7 +192,7 @@ impl Answer {
     /// boxes of the other answer are read together.
     pub fn is_list(&self) -> bool {
         match self {
-            Answer::Unordered(_) => true,
+            Answer::Unordered { .. } => true,
             Answer::Labelled { value, .. } => value.is_list(),
             _ => false,
         }
@@ -196,7 +201,7 @@ impl Answer {
     fn kind(&self) -> &'static str {
         match self {
             Answer::Ordered { .. } => "a tuple or interval",
-            Answer::Unordered(_) => "a set or list",
+            Answer::Unordered { .. } => "a set or list",
             Answer::Union(_) => "a union",
             Answer::Matrix(_) => "a matrix",
             Answer::Equation(..) => "an equation",
@@ -214,6 +219,27 @@ fn parse_at(s: &str, depth: usize) -> Answer {
     }
     let next = depth + 1;
     let all = |items: Vec<&str>| items.iter().map(|i| parse_at(i, next)).collect();
+    // `p = 5, q = 2; p = 7, q = 2`: semicolons separate the items of a list of groups.
+    let groups = split_top(s, ";");
+    if groups.len() >= 2 {
+        // One label before them all names the whole list: `x = 1; 2`.
+        if let [lhs, rest] = split_top(s, "=").as_slice() {
+            if let Some(label) = label_of(lhs) {
+                return labelled(label, LabelKind::Equals, parse_at(rest, next));
+            }
+        }
+        let groups: Vec<&str> = groups
+            .into_iter()
+            .filter(|g| !g.trim().is_empty())
+            .collect();
+        return match groups.as_slice() {
+            [one] => parse_at(one, next),
+            _ => list(all(groups)),
+        };
+    }
+    if let Some(exact) = without_approximation(s) {
+        return parse_at(&exact, next);
+    }
     if let [lhs, rhs] = split_top(s, "\\in").as_slice() {
         if let Some(label) = label_of(lhs) {
             return labelled(label, LabelKind::Member, parse_at(rhs, next));
@@ -232,11 +258,17 @@ fn parse_at(s: &str, depth: usize) -> Answer {
             }
             let items = split_top(inner, ",");
             return if items.len() >= 2 {
-                Answer::Unordered(all(items))
+                Answer::Unordered {
+                    items: all(items),
+                    braced: true,
+                }
             } else {
                 parse_at(inner, next)
             };
         }
+    }
+    if let Some(result) = matrix_arithmetic(s) {
+        return result;
     }
     if let Some(rows) = matrix_rows(s) {
         return Answer::Matrix(rows.into_iter().map(all).collect());
@@ -270,13 +302,22 @@ fn parse_at(s: &str, depth: usize) -> Answer {
     let items = split_top(s, ",");
     if items.len() >= 2 {
         let items: Vec<Answer> = all(items);
-        return union_of_memberships(&items).unwrap_or(Answer::Unordered(items));
+        if let Some(groups) = assignment_groups(&items) {
+            return groups;
+        }
+        return union_of_memberships(&items).unwrap_or_else(|| list(items));
+    }
+    if let Some(tuples) = juxtaposed_tuples(s) {
+        return list(all(tuples));
     }
     if let [before, after] = split_top(s, "\\pm").as_slice() {
-        return Answer::Unordered(vec![
+        return list(vec![
             parse_at(&format!("{before}+{after}"), next),
             parse_at(&format!("{before}-{after}"), next),
         ]);
+    }
+    if let Some(quotient) = ratio(s) {
+        return Answer::Leaf(leaf(&quotient));
     }
     if let [lhs, rhs] = split_top(s, "=").as_slice() {
         let (lhs, rhs) = (parse_at(lhs, next), parse_at(rhs, next));
@@ -287,6 +328,328 @@ fn parse_at(s: &str, depth: usize) -> Answer {
         return Answer::Equation(Box::new(lhs), Box::new(rhs));
     }
     Answer::Leaf(leaf(s))
+}
+
+/// A list without braces.
+fn list(items: Vec<Answer>) -> Answer {
+    Answer::Unordered {
+        items,
+        braced: false,
+    }
+}
+
+/// Whether `s` is a plain decimal or integer literal, `0.43`, `-12`.
+fn is_plain_number(s: &str) -> bool {
+    let s = s.trim();
+    let s = s.strip_prefix('-').unwrap_or(s);
+    !s.is_empty()
+        && s.chars().any(|c| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && s.matches('.').count() <= 1
+}
+
+/// The exact side of an approximation: `x = 3/7 \approx 0.43` → `x = 3/7`,
+/// `0.43 \approx \frac{3}{7}` → `\frac{3}{7}`; an answer that is only approximate keeps its
+/// approximate value: `\approx 0.43` → `0.43`, `x \approx 0.43` → `x = 0.43`. `\sim` counts
+/// as `\approx` only before a number (`\triangle ABC \sim \triangle DEF` is similarity).
+/// `None` when there is no approximation, or for a list (each item is read on its own).
+fn without_approximation(s: &str) -> Option<String> {
+    if split_top(s, ",").len() >= 2 {
+        return None;
+    }
+    let mut parts = split_top(s, "\\approx");
+    if parts.len() < 2 {
+        parts = split_top(s, "\\sim");
+        let numbers = parts.get(1..).unwrap_or_default();
+        if numbers.is_empty() || !numbers.iter().all(|p| is_plain_number(p)) {
+            return None;
+        }
+    }
+    let first = parts.first()?.trim();
+    // Empty sides (`x \approx`) say nothing.
+    let approximations: Vec<&str> = parts
+        .iter()
+        .skip(1)
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(&last) = approximations.last() else {
+        return Some(first.to_string());
+    };
+    if first.is_empty() {
+        return Some(last.to_string());
+    }
+    if let Some(label) = first.strip_suffix('=') {
+        return Some(format!("{label} = {last}"));
+    }
+    if label_of(first).is_some() {
+        return Some(format!("{first} = {last}"));
+    }
+    // A label on the first side names every side: `x = 3/7 \approx 0.43`.
+    let (label, first) = match split_top(first, "=").as_slice() {
+        [lhs, value] if label_of(lhs).is_some() => (Some(lhs.trim()), value.trim()),
+        _ => (None, first),
+    };
+    // The exact side: the first that is not a plain decimal.
+    let mut sides = std::iter::once(first).chain(approximations.iter().copied());
+    let exact = sides
+        .find(|p| !(p.contains('.') && is_plain_number(p)))
+        .unwrap_or(first);
+    Some(match label {
+        Some(label) => format!("{label} = {exact}"),
+        None => exact.to_string(),
+    })
+}
+
+/// `(1,2) (3,4)`: bracketed tuples side by side, separated by spaces only (`(1,2)\ (3,4)`),
+/// are a list. `None` otherwise (`(x+1)(x-1)` is a product).
+fn juxtaposed_tuples(s: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = split_top(s, " ")
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let tuple = |p: &&str| {
+        let p = p.trim();
+        bracketed(p).is_some_and(|(_, inner, _)| split_top(inner, ",").len() >= 2)
+            || wrapped(p, "\\{", "\\}").is_some()
+    };
+    (parts.len() >= 2 && parts.iter().all(tuple)).then_some(parts)
+}
+
+/// `11 : 21` → `\frac{11}{21}`: a ratio of two numbers or expressions is their quotient.
+fn ratio(s: &str) -> Option<String> {
+    let [a, b] = split_top(s, ":").try_into().ok()?;
+    let (a, b) = (a.trim(), b.trim());
+    let math = |t: &str| !t.is_empty() && !t.contains('=') && expr::parse(t).is_some();
+    (math(a) && math(b)).then(|| format!("\\frac{{{a}}}{{{b}}}"))
+}
+
+/// Largest side of a literal matrix that is added or multiplied before comparison.
+const MAX_MATRIX_SIDE: usize = 8;
+/// Most literal matrices in one sum or product.
+const MAX_MATRIX_TERMS: usize = 8;
+
+/// A sum or product of literal matrices with exact entries, evaluated:
+/// `\begin{pmatrix}1&2\\3&4\end{pmatrix}\begin{pmatrix}1\\1\end{pmatrix}` is the column
+/// `3, 7`. Products bind before sums. `None` unless every term is a literal matrix of at most
+/// [`MAX_MATRIX_SIDE`] rows and columns with rational entries, there are two to
+/// [`MAX_MATRIX_TERMS`] terms, and the shapes fit.
+fn matrix_arithmetic(s: &str) -> Option<Answer> {
+    if !s.contains("\\begin") {
+        return None;
+    }
+    let terms = matrix_terms(s)?;
+    if terms.len() < 2 || terms.len() > MAX_MATRIX_TERMS {
+        return None;
+    }
+    // Sums of products, left to right; `pending` is the product being built and its sign.
+    let mut total: Option<Grid> = None;
+    let mut pending: Option<(bool, Grid)> = None;
+    for (op, text) in terms {
+        let m = literal_matrix(text)?;
+        if op == '*' {
+            let (subtract, p) = pending?;
+            pending = Some((subtract, multiply(&p, &m)?));
+            continue;
+        }
+        if let Some((subtract, p)) = pending.take() {
+            total = Some(match total {
+                None if !subtract => p,
+                None => return None,
+                Some(t) => add(&t, &p, subtract)?,
+            });
+        }
+        pending = Some((op == '-', m));
+    }
+    let result = match (total, pending?) {
+        (None, (false, p)) => p,
+        (Some(t), (subtract, p)) => add(&t, &p, subtract)?,
+        (None, (true, _)) => return None,
+    };
+    Some(Answer::Matrix(
+        result
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|v| Answer::Leaf(leaf(&v.to_string())))
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
+/// A matrix of exact entries.
+type Grid = Vec<Vec<Rational>>;
+
+fn add(a: &Grid, b: &Grid, subtract: bool) -> Option<Grid> {
+    if a.len() != b.len() {
+        return None;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            if x.len() != y.len() {
+                return None;
+            }
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| {
+                    if subtract {
+                        p.checked_sub(*q)
+                    } else {
+                        p.checked_add(*q)
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn multiply(a: &Grid, b: &Grid) -> Option<Grid> {
+    let inner = b.len();
+    let columns = b.first()?.len();
+    a.iter()
+        .map(|row| {
+            if row.len() != inner {
+                return None;
+            }
+            (0..columns)
+                .map(|j| {
+                    row.iter()
+                        .zip(b)
+                        .try_fold(Rational::integer(0)?, |sum, (x, b_row)| {
+                            sum.checked_add(x.checked_mul(*b_row.get(j)?)?)
+                        })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The entries of one literal matrix, when they are all exact and it is small and rectangular.
+fn literal_matrix(text: &str) -> Option<Grid> {
+    let rows = matrix_rows(text)?;
+    let width = rows.first()?.len();
+    if rows.len() > MAX_MATRIX_SIDE || width > MAX_MATRIX_SIDE {
+        return None;
+    }
+    rows.iter()
+        .map(|row| {
+            if row.len() != width {
+                return None;
+            }
+            row.iter()
+                .map(|cell| expr::parse(&normalize::normalize_leaf(cell).text)?.exact())
+                .collect()
+        })
+        .collect()
+}
+
+/// `A + B C - D` with literal matrices `A`..`D` → `('+', A), ('+', B), ('*', C), ('-', D)`;
+/// `\cdot`, `\times` and `*` are products, as is nothing between two matrices.
+fn matrix_terms(s: &str) -> Option<Vec<(char, &str)>> {
+    let mut terms = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let mut op = if terms.is_empty() { '+' } else { '*' };
+        for (symbol, meaning) in [
+            ("+", '+'),
+            ("-", '-'),
+            ("\\cdot", '*'),
+            ("\\times", '*'),
+            ("*", '*'),
+        ] {
+            if let Some(after) = rest.strip_prefix(symbol) {
+                op = meaning;
+                rest = after.trim_start();
+                break;
+            }
+        }
+        let length = matrix_literal_length(rest)?;
+        terms.push((op, rest.get(..length)?));
+        rest = rest.get(length..)?.trim_start();
+        if terms.len() > MAX_MATRIX_TERMS {
+            return None;
+        }
+    }
+    Some(terms)
+}
+
+/// The length in bytes of the literal matrix `s` starts with: `\begin{K}...\end{K}`, or one in
+/// brackets, `[\begin{array}{cc}...\end{array}]`.
+fn matrix_literal_length(s: &str) -> Option<usize> {
+    if let Some(rest) = s.strip_prefix("\\begin{") {
+        let kind = rest.get(..rest.find('}')?)?;
+        let end = format!("\\end{{{kind}}}");
+        return Some(s.find(&end)? + end.len());
+    }
+    s.chars().next().filter(|c| matches!(c, '(' | '['))?;
+    if !s.get(1..)?.trim_start().starts_with("\\begin{") {
+        return None;
+    }
+    let mut depth = 0i64;
+    for (i, c) in s.char_indices() {
+        depth += normalize::depth_step(c);
+        if depth == 0 {
+            return Some(i + c.len_utf8());
+        }
+    }
+    None
+}
+
+/// A list of assignments whose variables repeat in a cycle, `p = 5, q = 2, p = 7, q = 2`, is a
+/// list of groups, one per solution: `\{\{p = 5, q = 2\}, \{p = 7, q = 2\}\}`.
+fn assignment_groups(items: &[Answer]) -> Option<Answer> {
+    let labels: Vec<&str> = items
+        .iter()
+        .map(|item| match item {
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Equals,
+                ..
+            } if is_name(label) => Some(label.as_str()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let first = labels.first()?;
+    let period = labels.iter().skip(1).position(|l| l == first)? + 1;
+    let cycle = labels.get(..period)?;
+    let distinct = cycle
+        .iter()
+        .enumerate()
+        .all(|(k, l)| !cycle.get(..k).unwrap_or_default().contains(l));
+    if period < 2 || !distinct || !labels.len().is_multiple_of(period) {
+        return None;
+    }
+    if !labels.chunks(period).all(|chunk| chunk == cycle) {
+        return None;
+    }
+    Some(list(
+        items
+            .chunks(period)
+            .map(|chunk| list(chunk.to_vec()))
+            .collect(),
+    ))
+}
+
+/// The values of a list of assignments to different variables, in order: `p = 5, q = 2` →
+/// `5`, `2`; `None` for anything else.
+fn assignment_values(items: &[Answer]) -> Option<Vec<&Answer>> {
+    let mut names: Vec<&str> = Vec::new();
+    items
+        .iter()
+        .map(|item| match item {
+            Answer::Labelled {
+                label,
+                kind: LabelKind::Equals,
+                value,
+            } if is_name(label) && !names.contains(&label.as_str()) => {
+                names.push(label);
+                Some(value.as_ref())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn labelled(label: String, kind: LabelKind, value: Answer) -> Answer {
@@ -376,6 +739,9 @@ fn relation(sides: &[&str], ops: &[RelOp], next: usize) -> Option<Answer> {
     if sides.iter().any(|s| has_comma(s)) {
         return None;
     }
+    if let Some(negated) = negated_relation(sides, ops) {
+        return Some(parse_at(&negated, next));
+    }
     let part = |s: &str| parse_at(s, next);
     match (sides, ops) {
         ([a, b], [op]) => match (label_of(a), label_of(b)) {
@@ -411,6 +777,53 @@ fn relation(sides: &[&str], ops: &[RelOp], next: usize) -> Option<Answer> {
             }
         }
         _ => Some(general_relation(sides, ops, next)),
+    }
+}
+
+/// An inequality about a negated variable, multiplied by -1: `-x > -1` → `x < -(-1)`,
+/// `1 < -t \le 3` → `-(1) > t \ge -(3)`. `None` unless exactly one side is `-label` and no
+/// other side is a label, and every relation is an inequality.
+fn negated_relation(sides: &[&str], ops: &[RelOp]) -> Option<String> {
+    if ops.contains(&RelOp::Eq) {
+        return None;
+    }
+    fn negated(s: &str) -> Option<&str> {
+        s.trim()
+            .strip_prefix('-')
+            .filter(|rest| label_of(rest).is_some())
+    }
+    let mut found = None;
+    for (k, side) in sides.iter().enumerate() {
+        if negated(side).is_some() {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(k);
+        } else if label_of(side).is_some() {
+            return None;
+        }
+    }
+    let found = found?;
+    let mut out = String::new();
+    for (k, side) in sides.iter().enumerate() {
+        if let Some(op) = k.checked_sub(1).and_then(|k| ops.get(k)) {
+            out.push_str(op.flipped().symbol());
+        }
+        let side = side.trim();
+        match negated(side).filter(|_| k == found) {
+            Some(name) => out.push_str(name),
+            None => out.push_str(&negative_of(side)),
+        }
+    }
+    Some(out)
+}
+
+/// `-s`, written plainly for a number: `3` → `-3`, `-1` → `1`, `x + 1` → `-(x + 1)`.
+fn negative_of(s: &str) -> String {
+    match s.strip_prefix('-') {
+        Some(rest) if is_plain_number(rest) => rest.to_string(),
+        _ if is_plain_number(s) => format!("-{s}"),
+        _ => format!("-({s})"),
     }
 }
 
@@ -490,6 +903,7 @@ fn label_of(s: &str) -> Option<String> {
     let named = is_name_or_names(s)
         || is_function_of_names(s)
         || is_geometric_name(s)
+        || is_ratio_of_names(s)
         || normalize::text_argument(s).is_some_and(|t| {
             t.chars().any(|c| c.is_ascii_alphabetic())
                 && t.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
@@ -565,6 +979,30 @@ fn is_geometric_name(s: &str) -> bool {
     points(s, 2, 3)
 }
 
+/// `V_1 : V_2`, `AO : OB`, `\frac{AO}{OB}`, `a/b`: a ratio or quotient of two different
+/// names, which names a value as a length does.
+fn is_ratio_of_names(s: &str) -> bool {
+    let name = |t: &str| is_name(t) || is_geometric_name(t);
+    let pair = |a: &str, b: &str| name(a) && name(b) && a.trim() != b.trim();
+    if let [a, b] = split_top(s, ":").as_slice() {
+        return pair(a, b);
+    }
+    if let [a, b] = split_top(s, "/").as_slice() {
+        return pair(a, b);
+    }
+    let Some(rest) = s.trim().strip_prefix("\\frac{") else {
+        return false;
+    };
+    let Some(close) = rest.find('}') else {
+        return false;
+    };
+    let (a, b) = (rest.get(..close), rest.get(close + 1..));
+    match (a, b.and_then(|b| b.strip_prefix('{')?.strip_suffix('}'))) {
+        (Some(a), Some(b)) => !b.contains(['{', '}']) && pair(a, b),
+        _ => false,
+    }
+}
+
 /// `(`..`)`, `[`..`]` or a mix (an interval), with the opener matched by the final closer.
 fn bracketed(s: &str) -> Option<(char, &str, char)> {
     let open = s.chars().next().filter(|c| matches!(c, '(' | '['))?;
@@ -627,8 +1065,25 @@ fn leaf(s: &str) -> Leaf {
     }
 }
 
-/// `A`, `(b)` → a multiple-choice letter A–E, upper case.
+/// `A`, `(b)`, `B)` → a multiple-choice letter A–E, upper case; so is a capital letter in
+/// parentheses followed by its option's value, `(B)12`, `(B)\frac{1}{2}`, `(B)Monday` (spaces
+/// are gone by now), but not by one more letter, `(A)x`, which is a product.
 fn choice_letter(s: &str) -> Option<char> {
+    if let Some(rest) = s.strip_prefix('(') {
+        let mut chars = rest.chars();
+        if let (Some(c @ 'A'..='E'), Some(')')) = (chars.next(), chars.next()) {
+            let value = chars.as_str();
+            let number = value.starts_with(|n: char| n.is_ascii_digit() || n == '\\' || n == '-');
+            let word = value.len() >= 2 && value.chars().all(|n| n.is_ascii_alphabetic());
+            if (number || word) && !value.contains('(') {
+                return Some(c);
+            }
+        }
+    }
+    let s = s
+        .strip_suffix(')')
+        .filter(|t| !t.contains('('))
+        .unwrap_or(s);
     let s = wrapped(s, "(", ")").unwrap_or(s);
     let mut chars = s.chars();
     match (chars.next(), chars.next()) {
@@ -824,12 +1279,64 @@ fn compare_leaves(a: &Leaf, b: &Leaf) -> Outcome {
             return outcome;
         }
     }
+    if same_up_to_order(&a.form, &b.form) {
+        return Outcome::new(
+            true,
+            Rule::Expressions,
+            "expressions equal up to the order of terms and factors".into(),
+        );
+    }
     let equal = a.form == b.form;
     Outcome::new(
         equal,
         Rule::Strings,
         format!("strings '{}' {} '{}'", a.form, op(equal), b.form),
     )
+}
+
+/// Whether two normal forms differ only in the order of the terms of sums and the factors of
+/// products: `\sqrt{x-50} + \sqrt{y}` = `\sqrt{y} + \sqrt{x-50}` where the test points cannot
+/// decide (both are undefined there). Expressions compare by a canonical order of their parse
+/// trees; other text by the sorted terms of its top-level sum. Sorting, not search: linear
+/// times a logarithm in the size.
+fn same_up_to_order(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (expr::parse(a), expr::parse(b)) {
+        (Some(x), Some(y)) => x.canonical() == y.canonical(),
+        (None, None) => {
+            let (x, y) = (sorted_terms(a), sorted_terms(b));
+            x.len() >= 2 && x == y
+        }
+        _ => false,
+    }
+}
+
+/// The signed terms of the top-level sum of `s`, sorted: `b-a+c` → `+b`, `+c`, `-a`.
+fn sorted_terms(s: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut term = String::from("+");
+    let mut depth = 0i64;
+    let mut previous = ' ';
+    for c in s.chars() {
+        let splits = depth == 0
+            && matches!(c, '+' | '-')
+            && !matches!(previous, '^' | '_' | '\\' | ' ')
+            && term.len() > 1;
+        if splits {
+            terms.push(std::mem::replace(&mut term, c.to_string()));
+        } else if matches!(c, '+' | '-') && term == "+" {
+            term = c.to_string();
+        } else {
+            term.push(c);
+        }
+        depth += normalize::depth_step(c);
+        previous = c;
+    }
+    terms.push(term);
+    terms.sort();
+    terms
 }
 
 /// The values of `lhs - rhs` at the test points, when both sides are math.
@@ -944,7 +1451,9 @@ pub fn compare(a: &Answer, b: &Answer) -> Outcome {
             let (x, y): (Vec<_>, Vec<_>) = (x.iter().collect(), y.iter().collect());
             compare_in_order(&x, &y, Rule::Tuples, "tuples/intervals")
         }
-        (Answer::Unordered(x), Answer::Unordered(y)) => compare_any_order(x, y, Rule::Sets, "sets"),
+        (Answer::Unordered { items: x, .. }, Answer::Unordered { items: y, .. }) => {
+            compare_any_order(x, y, Rule::Sets, "sets")
+        }
         (Answer::Union(x), Answer::Union(y)) => compare_any_order(x, y, Rule::Unions, "unions"),
         (Answer::Matrix(x), Answer::Matrix(y)) => {
             let shape = |m: &[Vec<Answer>]| m.iter().map(Vec::len).collect::<Vec<_>>();
@@ -1015,8 +1524,41 @@ pub fn compare(a: &Answer, b: &Answer) -> Outcome {
             };
             Outcome::new(in_order || swapped, Rule::Relations, detail.into())
         }
+        (
+            Answer::Ordered {
+                open: '(',
+                close: ')',
+                items: tuple,
+            },
+            Answer::Unordered { items, braced },
+        )
+        | (
+            Answer::Unordered { items, braced },
+            Answer::Ordered {
+                open: '(',
+                close: ')',
+                items: tuple,
+            },
+        ) => tuple_against_list(tuple, items, *braced).unwrap_or_else(|| {
+            Outcome::new(false, Rule::Shapes, format!("{} vs {}", a.kind(), b.kind()))
+        }),
         _ => Outcome::new(false, Rule::Shapes, format!("{} vs {}", a.kind(), b.kind())),
     }
+}
+
+/// A tuple in parentheses against a list: assignments to different variables are the tuple of
+/// their values in order (`p = 5, q = 2` = `(5, 2)`); a set in braces has the tuple's items in
+/// any order (`\{1, 3\}` = `(3, 1)`), unless the tuple has an infinite end (an interval). A
+/// bare list without braces never equals a tuple (`1, 2` ≠ `(1, 2)`). `None`: different shapes.
+fn tuple_against_list(tuple: &[Answer], items: &[Answer], braced: bool) -> Option<Outcome> {
+    if let Some(values) = assignment_values(items) {
+        let tuple: Vec<&Answer> = tuple.iter().collect();
+        let o = compare_in_order(&tuple, &values, Rule::Tuples, "assignments as a tuple");
+        return Some(o);
+    }
+    let infinite = |a: &Answer| matches!(a, Answer::Leaf(Leaf { math: Some(m), .. }) if m.values[0].is_infinite());
+    (braced && !tuple.iter().any(infinite))
+        .then(|| compare_any_order(tuple, items, Rule::Sets, "a tuple against a set"))
 }
 
 fn compare_in_order(x: &[&Answer], y: &[&Answer], rule: Rule, what: &str) -> Outcome {
@@ -1132,7 +1674,7 @@ impl fmt::Display for Answer {
                 join(f, items, ",")?;
                 write!(f, "{close}")
             }
-            Answer::Unordered(items) => {
+            Answer::Unordered { items, .. } => {
                 f.write_str("\\{")?;
                 join(f, items, ",")?;
                 f.write_str("\\}")

@@ -945,6 +945,51 @@ impl Expr {
         }
     }
 
+    /// The expression with the terms of every sum and the factors of every product in one
+    /// order, sorted by their own canonical forms, so `y + x` and `x + y` (and `ba` and `ab`)
+    /// give the same tree. Scalars commute, so equal canonical forms have equal values. The
+    /// work is a sort per sum or product, and the depth is bounded by the parser.
+    pub fn canonical(&self) -> Expr {
+        let boxed = |e: &Expr| Box::new(e.canonical());
+        match self {
+            Expr::Sum(terms) => {
+                let mut keyed: Vec<(String, Expr)> = terms
+                    .iter()
+                    .map(|t| {
+                        let c = t.canonical();
+                        (format!("{c:?}"), c)
+                    })
+                    .collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                Expr::Sum(keyed.into_iter().map(|(_, e)| e).collect())
+            }
+            Expr::Product(factors) => {
+                let mut keyed: Vec<(String, Factor)> = factors
+                    .iter()
+                    .map(|f| {
+                        let expr = f.expr.canonical();
+                        (
+                            format!("{} {expr:?}", f.divide),
+                            Factor {
+                                expr,
+                                divide: f.divide,
+                            },
+                        )
+                    })
+                    .collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                Expr::Product(keyed.into_iter().map(|(_, f)| f).collect())
+            }
+            Expr::Neg(a) => Expr::Neg(boxed(a)),
+            Expr::Pow(a, b) => Expr::Pow(boxed(a), boxed(b)),
+            Expr::Root(a, b) => Expr::Root(boxed(a), boxed(b)),
+            Expr::Log(a, b) => Expr::Log(boxed(a), boxed(b)),
+            Expr::Binom(a, b) => Expr::Binom(boxed(a), boxed(b)),
+            Expr::Apply(f, a) => Expr::Apply(*f, boxed(a)),
+            Expr::Number(_) | Expr::Var(_) | Expr::Pi | Expr::Infinity => self.clone(),
+        }
+    }
+
     /// Whether any variable occurs.
     pub fn has_variables(&self) -> bool {
         match self {

@@ -1,7 +1,9 @@
-//! Finding the final answer in a solution: the last `\boxed{}` (or several boxes together), a
-//! closing "the answer is", GSM8K's `#### N`, the last math span, or (when asked) the last
-//! number. Every rule is one linear scan, so a solution of any length is cheap; offsets come
-//! from `str` searches for ASCII patterns, so slicing never splits a character.
+//! Finding the final answer in a solution, once the debris of a chat template is cut
+//! ([`without_debris`]): the last `\boxed{}` (or several boxes together), a closing "the
+//! answer is", GSM8K's `#### N`, a prose conclusion ("so the number of ways is 12"), the last
+//! math span, or (when asked) the last number. Every rule is one linear scan, so a solution of
+//! any length is cheap; offsets come from `str` searches for ASCII patterns, so slicing never
+//! splits a character.
 
 use super::normalize::is_unit;
 use std::fmt;
@@ -13,6 +15,30 @@ pub const MAX_BOXES: usize = 16;
 /// Words after which a sentence states its value: "the largest n **is** 34".
 const LINKING_WORDS: &[&str] = &[
     "is", "are", "was", "were", "be", "equals", "gives", "get", "gets", "becomes",
+];
+
+/// Words that open a conclusion: "**so** the number of ways is 12".
+const CONCLUSION_WORDS: &[&str] = &[
+    "so",
+    "thus",
+    "therefore",
+    "hence",
+    "finally",
+    "altogether",
+    "overall",
+    "total",
+    "conclusion",
+];
+
+/// Special tokens of chat templates; a solution ends at the first one after its text.
+const SPECIAL_TOKENS: &[&str] = &[
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<start_of_turn>",
+    "[INST]",
+    "[/INST]",
+    "<\u{ff5c}",
 ];
 
 /// Words that start the reason after a value: "5 **because** ...".
@@ -35,6 +61,9 @@ pub struct ExtractOptions {
     pub answer_phrase: bool,
     /// The rest of the line after the last `####` (GSM8K).
     pub gsm8k: bool,
+    /// A prose conclusion in the last sentence: what follows "is" (or "are", "equals"...)
+    /// after "so", "thus", "therefore"...: `so the number of ways is 12` → `12`.
+    pub conclusion: bool,
     /// The content of the last closed math span (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`);
     /// nothing when the text ends inside an unclosed one (a cut-off solution).
     pub last_math: bool,
@@ -52,6 +81,7 @@ impl Default for ExtractOptions {
             boxed: true,
             answer_phrase: true,
             gsm8k: true,
+            conclusion: true,
             last_math: true,
             last_number: false,
         }
@@ -81,6 +111,8 @@ pub enum ExtractRule {
     AnswerPhrase,
     /// `#### N`.
     Gsm8k,
+    /// A prose conclusion: "so the number of ways is 12".
+    Conclusion,
     /// The last math span.
     LastMath,
     /// The last number.
@@ -94,6 +126,7 @@ impl fmt::Display for ExtractRule {
             Self::Boxes => "several \\boxed{}",
             Self::AnswerPhrase => "\"the answer is\"",
             Self::Gsm8k => "####",
+            Self::Conclusion => "a conclusion",
             Self::LastMath => "the last math span",
             Self::LastNumber => "the last number",
         })
@@ -112,13 +145,18 @@ pub struct Extracted {
 /// One rule's search: the raw answer it finds in a text, if any, and the rule that found it.
 type Finder = fn(&str) -> Option<(String, ExtractRule)>;
 
-/// The final answer of `text` by the first rule of `options` that finds a non-empty one.
+/// The final answer of `text` by the first rule of `options` that finds a non-empty one, after
+/// the debris a chat model leaves after its answer is cut off ([`without_debris`]).
 pub fn extract(text: &str, options: &ExtractOptions) -> Option<Extracted> {
-    let rules: [(bool, Finder); 5] = [
+    let text = without_debris(text);
+    let rules: [(bool, Finder); 6] = [
         (options.boxed, boxed),
         (options.answer_phrase, answer_phrase),
         (options.gsm8k, |t| {
             gsm8k(t).map(|a| (a.into(), ExtractRule::Gsm8k))
+        }),
+        (options.conclusion, |t| {
+            conclusion(t).map(|a| (a.into(), ExtractRule::Conclusion))
         }),
         (options.last_math, |t| {
             last_math(t).map(|a| (a.into(), ExtractRule::LastMath))
@@ -141,9 +179,11 @@ pub fn extract(text: &str, options: &ExtractOptions) -> Option<Extracted> {
 }
 
 /// Whether `text` reads as a whole solution rather than a bare answer: it has a box, an answer
-/// phrase or `####`, or a closed math span and at least five words of prose outside math. The
+/// phrase or `####`, or a closed math span and at least five words of prose outside math, or a
+/// prose conclusion ("so the number of ways is 12") and three words of prose. The
 /// grader extracts the answer of such a text (a reference that is a whole solution included).
 pub fn is_solution(text: &str) -> bool {
+    let text = without_debris(text);
     if text.contains("\\boxed") || text.contains("\\fbox") || text.contains("####") {
         return true;
     }
@@ -152,7 +192,159 @@ pub fn is_solution(text: &str) -> bool {
         return true;
     }
     let (spans, unclosed) = math_spans(text);
-    !unclosed && !spans.is_empty() && prose_count(text) >= 5
+    let prose = prose_count(text);
+    (prose >= 5 && !unclosed && !spans.is_empty()) || (prose >= 3 && conclusion(text).is_some())
+}
+
+/// `text` without what a chat model leaves after its answer: everything from the first special
+/// token of a chat template after the text starts (`<|im_end|>`, `<|eot_id|>`, `</s>`...), then
+/// trailing `[Note: ...]` blocks and "I hope it is correct." sentences. One scan per rule.
+pub fn without_debris(text: &str) -> &str {
+    let start = text.len() - text.trim_start().len();
+    let mut start = start;
+    // Special tokens before the text (`<|im_start|>assistant`) are skipped, not cut at.
+    while let Some(length) = text.get(start..).and_then(special_token_at) {
+        start += length;
+        start += text
+            .get(start..)
+            .map_or(0, |r| r.len() - r.trim_start().len());
+    }
+    let mut end = text.len();
+    let mut at = start;
+    while let Some(k) = text.get(at..).and_then(|r| r.find(['<', '['])) {
+        let position = at + k;
+        if text.get(position..).and_then(special_token_at).is_some() {
+            end = position;
+            break;
+        }
+        at = position + 1;
+    }
+    let mut t = text.get(..end).unwrap_or(text).trim_end();
+    // ASCII lower-casing keeps byte offsets, so `lower` up to `t.len()` is `t` lower-cased.
+    let lower = t.to_ascii_lowercase();
+    loop {
+        let before = t.len();
+        let low = lower.get(..t.len()).unwrap_or_default();
+        if let Some(k) = low.rfind("[note") {
+            if t.get(k..).is_some_and(one_bracket_group) {
+                t = t.get(..k).unwrap_or(t).trim_end();
+            }
+        }
+        let low = lower.get(..t.len()).unwrap_or_default();
+        for hope in ["i hope it is correct.", "i hope it is correct"] {
+            if low.ends_with(hope) {
+                t = t.get(..t.len() - hope.len()).unwrap_or(t).trim_end();
+                break;
+            }
+        }
+        if t.len() == before {
+            return t;
+        }
+    }
+}
+
+/// Whether `s` is one `[...]` group: its first bracket closes at its last character.
+fn one_bracket_group(s: &str) -> bool {
+    let mut depth = 0usize;
+    for (k, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return k + 1 == s.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The length of the special token `s` starts with: `<|name|>` (letters, digits and `_`), or
+/// one of [`SPECIAL_TOKENS`] (DeepSeek's `<｜...｜>` to its closing bar).
+fn special_token_at(s: &str) -> Option<usize> {
+    if let Some(rest) = s.strip_prefix("<|") {
+        // A name of 3 to 40 letters, digits and `_`: a bounded look, so `<|<|<|...` is linear.
+        let name = rest
+            .bytes()
+            .take(41)
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))?;
+        let closed = rest.get(name..)?.starts_with("|>");
+        return (closed && name >= 3).then_some(2 + name + 2);
+    }
+    let token = SPECIAL_TOKENS.iter().find(|t| s.starts_with(**t))?;
+    if token.starts_with("<\u{ff5c}") {
+        // DeepSeek's `<｜end▁of▁sentence｜>`: its closing bar within 64 characters.
+        let close = "\u{ff5c}>";
+        let (k, _) = s
+            .char_indices()
+            .skip(1)
+            .take(64)
+            .find(|(k, _)| s.get(*k..).is_some_and(|r| r.starts_with(close)))?;
+        return Some(k + close.len());
+    }
+    Some(token.len())
+}
+
+/// A prose conclusion in the last sentence: after its last conclusion word ("so", "thus",
+/// "therefore"...), what follows the last "is" (or "are", "equals"...), when that is a value
+/// and no prose: `..., so the number of ways is 12.` → `12`; `Thus the sum is $12$.` → `$12$`.
+fn conclusion(text: &str) -> Option<&str> {
+    // A text that ends inside a math span was cut off.
+    if math_spans(text).1 {
+        return None;
+    }
+    let text = text.trim_end();
+    let text = text.strip_suffix('.').unwrap_or(text).trim_end();
+    let start = [". ", ".\n", "\n", "! ", "? "]
+        .iter()
+        .filter_map(|b| text.rfind(b).map(|k| k + b.len()))
+        .max()
+        .unwrap_or(0);
+    let sentence = text.get(start..)?;
+    let all_words = words(sentence);
+    let lowered = |r: &Range<usize>| sentence.get(r.clone()).map(str::to_ascii_lowercase);
+    let opening = all_words
+        .iter()
+        .rposition(|r| lowered(r).is_some_and(|w| CONCLUSION_WORDS.contains(&w.as_str())))?;
+    let linking = all_words
+        .iter()
+        .skip(opening + 1)
+        .rev()
+        .find(|r| lowered(r).is_some_and(|w| LINKING_WORDS.contains(&w.as_str())))?;
+    let value = sentence.get(linking.end..)?.trim();
+    let value = value.trim_matches('*').trim();
+    // A number and the noun it counts: `12 apples` → `12`.
+    let value = match value.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [number, noun]
+            if number
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-'))
+                && noun.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            number
+        }
+        _ => value,
+    };
+    let math = inside_math(value);
+    let has_value = value.chars().any(|c| c.is_ascii_digit()) || (math.len() < value.len());
+    let balanced = value.chars().try_fold(0usize, |depth, c| match c {
+        '(' | '[' | '{' => Some(depth + 1),
+        ')' | ']' | '}' => depth.checked_sub(1),
+        _ => Some(depth),
+    }) == Some(0);
+    (has_value && balanced && prose_count(value) == 0).then_some(math)
+}
+
+/// The inside of `value` when it is one math span, `$12$` → `12`; else `value`.
+fn inside_math(value: &str) -> &str {
+    match span_at(value, 0) {
+        Span::Closed { inner, end } if end == value.len() => {
+            value.get(inner).map_or(value, str::trim)
+        }
+        _ => value,
+    }
 }
 
 /// The text from byte `start` (just after a `{`) to the brace that closes it.
@@ -297,8 +489,21 @@ fn value_of_sentence(sentence: &str) -> &str {
             .get(..first.start)
             .unwrap_or_default()
             .trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
-        if reason && value.chars().any(|c| c.is_ascii_digit() || c == '\\') {
+        let letter = value.trim().trim_matches(['(', ')']);
+        let choice = letter.len() == 1 && letter.chars().all(|c| matches!(c, 'A'..='E'));
+        if reason && (choice || value.chars().any(|c| c.is_ascii_digit() || c == '\\')) {
             return value.trim();
+        }
+    }
+    // What follows the last "is" wins over an earlier math span: "the smallest $k$ is 17".
+    let linking = all_words.iter().rev().find(|r| {
+        sentence
+            .get((*r).clone())
+            .is_some_and(|w| LINKING_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+    });
+    if let Some(after) = linking.and_then(|r| sentence.get(r.end..)).map(str::trim) {
+        if !after.is_empty() && prose_count(after) == 0 {
+            return inside_math(after);
         }
     }
     let (spans, _) = math_spans(sentence);
@@ -309,16 +514,6 @@ fn value_of_sentence(sentence: &str) -> &str {
         .find(|m| !m.is_empty())
     {
         return math;
-    }
-    let linking = all_words.into_iter().rev().find(|r| {
-        sentence
-            .get(r.clone())
-            .is_some_and(|w| LINKING_WORDS.contains(&w.to_ascii_lowercase().as_str()))
-    });
-    if let Some(after) = linking.and_then(|r| sentence.get(r.end..)).map(str::trim) {
-        if !after.is_empty() && prose_count(after) == 0 {
-            return after;
-        }
     }
     last_number(sentence).unwrap_or(sentence)
 }
@@ -612,11 +807,16 @@ mod tests {
         let last =
             |text: &str| extract(text, &ExtractOptions::default()).map(|e| (e.answer, e.rule));
         assert_eq!(
-            last("We get $x = 3$, so the sum is $12$."),
+            last("We get $x = 3$, and the sum $12$."),
             Some(("12".into(), ExtractRule::LastMath))
         );
+        // A conclusion in prose comes before the last math span.
         assert_eq!(
-            last("Thus \\(a+b\\) is \\[\\frac{7}{2}\\]"),
+            last("We get $x = 3$, so the sum is $12$."),
+            Some(("12".into(), ExtractRule::Conclusion))
+        );
+        assert_eq!(
+            last("Then \\(a+b\\) is \\[\\frac{7}{2}\\]"),
             Some(("\\frac{7}{2}".into(), ExtractRule::LastMath))
         );
         assert_eq!(

@@ -146,6 +146,19 @@ const UNICODE: &[(char, &str)] = &[
     ('∅', "\\emptyset "),
     ('∈', "\\in "),
     ('∪', "\\cup "),
+    ('≈', "\\approx "),
+    ('²', "^2"),
+    ('³', "^3"),
+];
+
+/// Signs that go from an answer, with any backslashes before them: percent, dollar and the
+/// other currency signs (`4,50 €` is `4,50`).
+const SIGNS: [char; 6] = ['%', '$', '€', '£', '¥', '¢'];
+
+/// Unit symbols of one or two letters, dropped from the end only after a number and a space
+/// (`12 m` → `12`, `12 m²` → `12`), since `2m` and `x g` are products.
+const SYMBOL_UNITS: &[&str] = &[
+    "m", "g", "s", "h", "l", "L", "mL", "cm", "km", "kg", "mg", "ms", "kW", "W", "V",
 ];
 
 /// Number words: `seven` = 7, `twenty-one` = 21, `one hundred and five` = 105.
@@ -204,7 +217,7 @@ pub fn normalize_whole(answer: &str) -> String {
         .replace("<=", "\\le ")
         .replace(">=", "\\ge ")
         .replace(" !=", " \\ne ");
-    let s = rewrite_commands(&s).replace(['$', '%'], "");
+    let s = rewrite_commands(&s).replace(SIGNS, "");
     let s = strip_trailing_period(&s);
     let s = unwrap_command(s, &["boxed", "fbox"])
         .unwrap_or(s)
@@ -427,7 +440,11 @@ fn rewrite_commands(s: &str) -> String {
         } else {
             0
         };
-        if backslashes > 0 && matches!(chars.get(i + backslashes), Some('%' | '$')) {
+        if backslashes > 0
+            && chars
+                .get(i + backslashes)
+                .is_some_and(|c| SIGNS.contains(c))
+        {
             i += backslashes;
             continue;
         }
@@ -494,6 +511,8 @@ fn rewrite_commands(s: &str) -> String {
             "lt" => out.push('<'),
             "gt" => out.push('>'),
             "varnothing" => out.push_str("\\emptyset"),
+            "approx" | "thickapprox" | "simeq" | "doteq" | "approxeq" => out.push_str("\\approx"),
+            "euro" | "pounds" | "textdollar" | "textsterling" | "texteuro" => {}
             "not" if chars.get(i) == Some(&'=') => {
                 i += 1;
                 out.push_str("\\ne ");
@@ -571,6 +590,46 @@ fn drop_thousands_separators(s: &str) -> String {
         .filter(|(_, dropped)| !dropped)
         .map(|(&c, _)| c)
         .collect()
+}
+
+/// The decimal-comma reading of a normalised answer that is one number with one comma that
+/// cannot separate thousands (not followed by exactly three digits): `3,75` → `3.75`,
+/// `-0,5` → `-0.5`. `None` for `1,250` (thousands: the reading English-language sources mean),
+/// `1, 2` (a space after the comma: a list), `(1,2)` and anything else.
+pub fn decimal_comma(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", s),
+    };
+    let (whole, fraction) = body.split_once(',')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(fraction) && fraction.len() != 3)
+        .then(|| format!("{sign}{whole}.{fraction}"))
+}
+
+/// Whether an answer is one number with a percent sign or word: `15\%`, `15%`,
+/// `15 percent`, `12.5\text{ percent}`.
+pub fn is_percent(answer: &str) -> bool {
+    if answer.len() > 200 {
+        return false;
+    }
+    let plain: String = unwrap_text_commands(answer)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\\' | '$' | '{' | '}'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let plain = plain.strip_suffix('.').unwrap_or(&plain);
+    let number = ["%", "percentage", "percent", "pct"]
+        .iter()
+        .find_map(|p| plain.strip_suffix(p));
+    number.is_some_and(|n| {
+        let n = n.strip_prefix('-').unwrap_or(n);
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+            && n.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    })
 }
 
 /// `2 1/2` → `2\frac{1}{2}` (a whole number, spaces, then a fraction of whole numbers), which
@@ -677,7 +736,15 @@ fn strip_unit_word(s: &str) -> Option<&str> {
         .last()
         .map(|(i, _)| i)?;
     let (rest, word) = (s.get(..start)?, s.get(start..)?);
-    (!rest.ends_with('\\') && is_unit(word)).then_some(rest)
+    (!rest.ends_with('\\') && (is_unit(word) || is_symbol_unit_after_number(rest, word)))
+        .then_some(rest)
+}
+
+/// Whether `word` is a unit symbol (`m`, `kg`) standing after a number and a space: `12 m`.
+fn is_symbol_unit_after_number(before: &str, word: &str) -> bool {
+    SYMBOL_UNITS.contains(&word)
+        && before.ends_with(char::is_whitespace)
+        && before.trim_end().ends_with(|c: char| c.is_ascii_digit())
 }
 
 /// `s` without a final `\text{...}` whose words are all units (`5\text{ square cm}`).
@@ -700,7 +767,9 @@ fn strip_unit_group(s: &str) -> Option<&str> {
         .iter()
         .find_map(|c| before.trim_end().strip_suffix(&format!("\\{c}")))?;
     let words: Vec<&str> = content.split_whitespace().collect();
-    (!words.is_empty() && words.iter().all(|w| is_unit(w))).then_some(command)
+    let after_number = command.trim_end().ends_with(|c: char| c.is_ascii_digit());
+    let unit = |w: &&str| is_unit(w) || (after_number && SYMBOL_UNITS.contains(w));
+    (!words.is_empty() && words.iter().all(unit)).then_some(command)
 }
 
 /// Removes every text command but keeps its argument: `\text{(A)}` → `(A)`,

@@ -68,8 +68,8 @@ pub struct RunConfig {
 impl RunConfig {
     /// Checks the values a run cannot start with.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.budget == 0 {
-            anyhow::bail!("budget must be at least 1");
+        if let Err(why) = crate::search::check_budget(self.budget) {
+            anyhow::bail!("budget {}: {why}", self.budget);
         }
         if self.limit == Some(0) {
             anyhow::bail!("limit must be at least 1");

@@ -330,6 +330,26 @@ pub enum SweepRun {
     },
 }
 
+impl std::fmt::Display for SweepRun {
+    /// The run in the CLI's words, for messages: `majority, budget 2, seed 0`,
+    /// `beam (M = 4, last), budget 16, seed 1`, `bank of samples, budget 64, seed 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepRun::Bank { budget, seed } => {
+                write!(f, "bank of samples, budget {budget}, seed {seed}")
+            }
+            SweepRun::Bins { budget } => write!(f, "difficulty-bin samples, budget {budget}"),
+            SweepRun::Larger => f.write_str("larger policy, greedy"),
+            SweepRun::Greedy => f.write_str("greedy"),
+            SweepRun::Search {
+                strategy,
+                budget,
+                seed,
+            } => write!(f, "{strategy}, budget {budget}, seed {seed}"),
+        }
+    }
+}
+
 /// One line of `records.jsonl`: the run, and beside it the fields of its record of one
 /// problem (so a line reads like a line of any run's records).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -433,6 +453,13 @@ impl SweepConfig {
         }
         if self.budgets.is_empty() || self.budgets.contains(&0) {
             anyhow::bail!("budgets: at least one, each at least 1");
+        }
+        for &budget in self
+            .budgets
+            .iter()
+            .chain((self.bin_samples > 0).then_some(&self.bin_samples))
+        {
+            crate::search::check_budget(budget).map_err(|why| anyhow::anyhow!("budgets: {why}"))?;
         }
         if self.seeds.is_empty() {
             anyhow::bail!("seeds: at least one");
@@ -1132,7 +1159,7 @@ pub fn run(
                 }
                 Err(e) => {
                     return Err(e.context(format!(
-                        "problem {} of run {run:?} failed; {count} finished records kept in {} (--resume continues)",
+                        "problem {} of run {run} failed; {count} finished records kept in {} (--resume continues)",
                         p.id,
                         records_path.display()
                     )))
@@ -1326,5 +1353,76 @@ mod tests {
             assert_eq!(runs.len(), 1, "{kind:?}: {runs:?}");
             assert_eq!(single.run_config(&runs[0]), rc, "{kind:?}");
         }
+    }
+
+    /// Regression: a failed problem named its run in Rust's Debug form, "run Search {
+    /// strategy: Majority, budget: 2, seed: 0 }"; messages use the CLI's words.
+    #[test]
+    fn runs_are_named_in_the_clis_words() {
+        let search = |strategy, budget, seed| SweepRun::Search {
+            strategy,
+            budget,
+            seed,
+        };
+        assert_eq!(
+            search(StrategySpec::Majority, 2, 0).to_string(),
+            "majority, budget 2, seed 0"
+        );
+        let beam = StrategyKind::Beam.with(Aggregation::Last, 4, 1, 40);
+        assert_eq!(
+            search(beam, 16, 1).to_string(),
+            format!("{beam}, budget 16, seed 1")
+        );
+        assert_eq!(
+            SweepRun::Bank {
+                budget: 64,
+                seed: 0
+            }
+            .to_string(),
+            "bank of samples, budget 64, seed 0"
+        );
+        assert_eq!(
+            SweepRun::Bins { budget: 64 }.to_string(),
+            "difficulty-bin samples, budget 64"
+        );
+        assert_eq!(SweepRun::Greedy.to_string(), "greedy");
+        for run in [search(StrategySpec::Majority, 2, 0), SweepRun::Larger] {
+            assert!(!run.to_string().contains('{'), "{run}");
+        }
+    }
+
+    #[test]
+    fn a_budget_over_the_maximum_is_refused_naming_the_field() {
+        let mut config = SweepConfig::single(&RunConfig {
+            dataset: DatasetSpec::Toy,
+            levels: vec![],
+            limit: Some(1),
+            policy: "models/toy/policy".into(),
+            remote: Default::default(),
+            verifier: VerifierSpec::Oracle,
+            strategy: StrategySpec::Majority,
+            budget: 8,
+            sampling: SamplingParams::default(),
+            step_delimiter: "\n".into(),
+            prompt: PromptFormat::Raw,
+            seed: 0,
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        });
+        config.validate().unwrap();
+        config.budgets = vec![4, crate::search::MAX_BUDGET + 1];
+        let err = format!("{:#}", config.validate().unwrap_err());
+        assert!(
+            err.starts_with("budgets: ") && err.contains("65536"),
+            "{err}"
+        );
+        let mut rc = config.run_config(&SweepRun::Greedy);
+        rc.budget = 1_000_000_000;
+        let err = format!("{:#}", rc.validate().unwrap_err());
+        assert!(
+            err.contains("budget 1000000000") && err.contains("65536"),
+            "{err}"
+        );
     }
 }

@@ -161,6 +161,28 @@ impl<'a> SearchContext<'a> {
     }
 }
 
+/// The largest budget N thinkscale runs: 65,536 generations per problem, 256 times the
+/// paper's largest (256) and above the 10,000 samples of the largest repeated-sampling
+/// studies. A strategy holds per-generation buffers (prefixes, candidates, tree nodes) for
+/// the whole budget, so a budget far beyond this would ask for more memory than a machine has
+/// and abort the process (`--budget 1000000000` asked for 16 GB at once); it is refused first,
+/// by the CLI's flags, by [`crate::runner::RunConfig::validate`] (sweeps, the window) and when
+/// the window's settings are read.
+pub const MAX_BUDGET: usize = 65_536;
+
+/// Checks a budget (or a sample count that is one): at least 1 and at most [`MAX_BUDGET`].
+/// The error says why, for a message that names the flag or field around it.
+pub fn check_budget(budget: usize) -> Result<usize, String> {
+    match budget {
+        0 => Err("a budget must be at least 1".into()),
+        n if n > MAX_BUDGET => Err(format!(
+            "{n} is over the largest budget thinkscale runs, {MAX_BUDGET} generations per \
+             problem (its buffers would not fit in memory)"
+        )),
+        n => Ok(n),
+    }
+}
+
 /// A way to spend a budget on one problem.
 pub trait Strategy {
     /// Its name as the CLI spells it.

@@ -404,7 +404,7 @@ impl Settings {
             return (Self::default(), None);
         };
         match serde_json::from_str::<Self>(&text) {
-            Ok(s) => (s, None),
+            Ok(s) => s.with_a_budget_it_can_run(path),
             Err(e) => {
                 let bad = path.with_extension("json.bad");
                 let _ = std::fs::rename(path, &bad);
@@ -417,6 +417,26 @@ impl Settings {
                         bad.display()
                     )),
                 )
+            }
+        }
+    }
+
+    /// The settings read from `path`, with a budget the window can run: a budget of 0 or over
+    /// [`crate::search::MAX_BUDGET`] (a hand-edited or foreign file; the controls would build
+    /// lists as long as it, and a run would abort on its buffers) becomes the default, and the
+    /// message names the file and the budget.
+    fn with_a_budget_it_can_run(mut self, path: &std::path::Path) -> (Self, Option<String>) {
+        match crate::search::check_budget(self.budget) {
+            Ok(_) => (self, None),
+            Err(why) => {
+                let default = Self::default().budget;
+                let message = format!(
+                    "settings {}: budget {}: {why}; using budget {default}",
+                    path.display(),
+                    self.budget
+                );
+                self.budget = default;
+                (self, Some(message))
             }
         }
     }
@@ -1585,6 +1605,15 @@ mod tests {
         assert_eq!(old.seed, 3);
         assert_eq!(old.budget, Settings::default().budget);
         assert!(err.is_none());
+        // A budget whose buffers cannot be allocated: the default, and a message naming it.
+        std::fs::write(&path, "{\"seed\": 3, \"budget\": 1000000000}").unwrap();
+        let (huge, err) = Settings::load(&path);
+        assert_eq!((huge.seed, huge.budget), (3, Settings::default().budget));
+        let err = err.unwrap();
+        assert!(
+            err.contains("budget 1000000000") && err.contains("65536"),
+            "{err}"
+        );
     }
 
     #[test]
