@@ -1187,6 +1187,30 @@ mod tests {
     }
 
     #[test]
+    fn the_zoom_buttons_zoom_about_the_middle_of_the_tree_not_of_their_row() {
+        // Issue 28: "+" zoomed about the toolbar row's centre (some 10 points down), so the
+        // tree slid off screen. The point a zoom keeps in place, `at`, solves
+        // at - offset' = (at - offset) k with k the zoom's factor.
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = app.problems[0].question.clone();
+        let mut harness = loaded(app, 1280.0);
+        search(&mut harness, &question);
+        harness.get_by_label("+").click();
+        harness.run_steps(2);
+        let after = harness.state().tree_camera;
+        harness.get_by_label("Fit").click();
+        harness.run_steps(2);
+        let fitted = harness.state().tree_camera;
+        assert!(!after.follow && fitted.follow);
+        let k = after.zoom / fitted.zoom;
+        assert!((k - 1.25).abs() < 1e-4, "{k}");
+        let at = (after.offset - fitted.offset * k) / (1.0 - k);
+        // The canvas fills the centre panel below the header and toolbar: its middle lies
+        // far below a toolbar row and right of the Fit button.
+        assert!(at.y > 100.0 && at.x > 150.0, "{at:?}");
+    }
+
+    #[test]
     fn choose_the_log_prob_verifier_and_its_scores_come_back() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let question = app.problems[2].question.clone();

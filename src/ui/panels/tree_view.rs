@@ -276,8 +276,15 @@ fn legend(ui: &mut egui::Ui, scored: bool) {
     });
 }
 
-/// The zoom and fit buttons; what they ask for goes to `cmds`.
-fn toolbar(ui: &mut egui::Ui, view: &TreeView<'_>, fitted: Camera, cmds: &mut Vec<Command>) {
+/// The zoom and fit buttons; what they ask for goes to `cmds`. The buttons zoom about the
+/// centre of the canvas (`canvas`: its size), not of the toolbar's row.
+fn toolbar(
+    ui: &mut egui::Ui,
+    view: &TreeView<'_>,
+    fitted: Camera,
+    canvas: Vec2,
+    cmds: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         let cam = view.camera;
         if ui
@@ -289,7 +296,7 @@ fn toolbar(ui: &mut egui::Ui, view: &TreeView<'_>, fitted: Camera, cmds: &mut Ve
             cmds.push(Command::SetCamera(fitted));
         }
         let shown = if cam.follow { fitted } else { cam };
-        let centre = ui.available_size() / 2.0;
+        let centre = canvas / 2.0;
         if ui.button("−").on_hover_text("Zoom out").clicked() {
             cmds.push(Command::SetCamera(shown.zoomed(1.0 / 1.25, centre)));
         }
@@ -343,7 +350,7 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
         (ui.available_height() - row).max(40.0),
     );
     let fitted = Camera::fit(lay.size, canvas);
-    toolbar(ui, view, fitted, cmds);
+    toolbar(ui, view, fitted, canvas, cmds);
     let (area, resp) = ui.allocate_exact_size(canvas, Sense::click_and_drag());
     let mut cam = if view.camera.follow {
         fitted
