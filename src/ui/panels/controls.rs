@@ -291,14 +291,22 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.colored_label(crate::ui::theme::BAD, format!("policy failed to load: {e}"));
             }
             (ModelStatus::Ready(..), Some((_, done, total))) => {
+                // What a search counts as it goes is its finished candidates (a tree search
+                // finishes them late); what it spends is the budget in generations, N x (k + 1)
+                // for lookahead.
+                let spent = app.settings.spec().generations(app.settings.budget);
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                         .desired_width(160.0)
                         .text(format!(
-                            "{done}/{total} generations · {} tokens",
+                            "{done}/{total} candidates · {} tokens",
                             app.tokens()
                         )),
-                );
+                )
+                .on_hover_text(format!(
+                    "{done} of {total} candidates finished; the search spends a budget of \
+                     {spent} generations"
+                ));
             }
             (ModelStatus::Ready(name, params), None) => {
                 ui.label(format!("policy loaded: {params} parameters, cpu"))
