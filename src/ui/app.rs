@@ -212,6 +212,9 @@ pub struct TreeInfo {
     pub header: String,
     /// Whether the strategy scored steps with the verifier.
     pub scored: bool,
+    /// The configuration the search ran with and its problem's id (none for a tree not
+    /// searched: what an export of the tree says made it).
+    pub run: Option<(Box<RunConfig>, String)>,
 }
 
 impl TreeInfo {
@@ -271,7 +274,11 @@ impl TreeInfo {
             h += &format!(" · top-p {}", s.top_p);
         }
         h += &format!(" · seed {}", s.seed);
-        Self { header: h, scored }
+        Self {
+            header: h,
+            scored,
+            run: None,
+        }
     }
 }
 
@@ -726,18 +733,20 @@ impl App {
         }
     }
 
-    /// Writes the tree on screen as SVG to `path`, with the run's configuration (seed
-    /// included) in its metadata.
+    /// Writes the tree on screen as SVG to `path`, with the configuration of the search that
+    /// drew it (seed included) and its problem's id in its metadata — not the settings as
+    /// they are now, which may have changed since.
     pub fn export_tree(&mut self, path: &std::path::Path) {
         let info = TreeInfo::of(&self.settings);
-        let header = self
-            .tree_info
-            .as_ref()
-            .map_or(info.header.as_str(), |i| i.header.as_str());
-        let config = Self::config_for(&self.settings, &self.policy);
+        let shown = self.tree_info.as_ref().unwrap_or(&info);
+        let header = shown.header.as_str();
+        let (config, problem) = match &shown.run {
+            Some((config, id)) => (config.as_ref().clone(), Some(id.clone())),
+            None => (Self::config_for(&self.settings, &self.policy), None),
+        };
         let meta = serde_json::json!({
             "software": format!("thinkscale {}", env!("CARGO_PKG_VERSION")),
-            "problem": self.last.as_ref().map(|r| r.id.clone()),
+            "problem": problem,
             "config": config,
         });
         let view = panels::tree_view::TreeView {
@@ -792,13 +801,16 @@ impl App {
         let problem = self.problems[i].clone();
         match self.worker.submit(Job::Search {
             problem: Box::new(problem),
-            config: Box::new(config),
+            config: Box::new(config.clone()),
             keep_in: self.runs_dir.clone(),
         }) {
             Ok(()) => {
                 let question = self.problems[i].question.clone();
                 self.fresh_tree(&question);
-                self.tree_info = Some(TreeInfo::of(&self.settings));
+                self.tree_info = Some(TreeInfo {
+                    run: Some((Box::new(config), self.problems[i].id.clone())),
+                    ..TreeInfo::of(&self.settings)
+                });
                 self.running = Some((i, 0, self.settings.budget));
                 self.batch.clear();
                 self.error = None;
@@ -1678,7 +1690,14 @@ mod tests {
         harness.get_by_label("Expand all").click();
         harness.run_steps(2);
         assert!(harness.state().collapsed.is_empty());
-        // The tree exports as SVG with the run's configuration.
+        // The tree exports as SVG with the configuration of the search that drew it and its
+        // problem, even after the settings changed (issue 28: the export wrote the settings
+        // of the moment, `problem: null`).
+        let id = harness.state().last.as_ref().unwrap().id.clone();
+        let mut changed = harness.state().settings.clone();
+        changed.strategy = StrategyKind::Majority;
+        changed.budget = 4;
+        harness.state_mut().apply(Command::SetSettings(changed));
         let svg_path = tmp.path().join("tree.svg");
         harness
             .state_mut()
@@ -1686,6 +1705,12 @@ mod tests {
         let svg = std::fs::read_to_string(&svg_path).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
         assert!(svg.contains("&quot;seed&quot;:0") && svg.contains("beam (beam width 4"));
+        assert!(
+            svg.contains(&format!("&quot;problem&quot;:&quot;{id}&quot;")),
+            "{id}"
+        );
+        assert!(svg.contains("&quot;kind&quot;:&quot;beam&quot;"));
+        assert!(!svg.contains("&quot;kind&quot;:&quot;majority&quot;"));
         assert_eq!(
             svg.matches("<rect x=").count(),
             harness.state().tree.nodes.len()
