@@ -381,3 +381,47 @@ fn a_remote_prm_on_llama_server_scores_steps_as_the_local_engine_does_and_steers
     let config = std::fs::read_to_string(out.join("config.json")).unwrap();
     assert!(config.contains("math-shepherd"), "{config}");
 }
+
+/// Adaptive majority, REBASE and particle filtering through llama-server (issue 27): the same
+/// batched seams as beam search, so each runs on a server as it runs on the engine.
+#[test]
+fn adaptive_majority_rebase_and_particles_run_through_llama_server() {
+    let Some(bin) = server_binary() else { return };
+    let server = Server::start(&bin, None);
+    let tmp = tempfile::tempdir().unwrap();
+    for strategy in ["adaptive-majority", "rebase", "particles"] {
+        let out = tmp.path().join(strategy);
+        let o = thinkscale(
+            &[
+                &[
+                    "run",
+                    "--policy",
+                    &server.policy(),
+                    "--strategy",
+                    strategy,
+                    "--budget",
+                    "4",
+                    "--batch",
+                    "2",
+                    "--max-rounds",
+                    "3",
+                ][..],
+                &COMMON,
+                &["--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rs = records(&out);
+        assert_eq!(rs.len(), 3, "{strategy}");
+        for r in &rs {
+            let n = r["candidates"].as_array().unwrap().len();
+            if strategy == "adaptive-majority" {
+                assert!(n == 2 || n == 4, "{strategy}: {r}");
+            } else {
+                assert_eq!(n, 4, "{strategy}: {r}");
+            }
+            assert!(r["tree"]["nodes"].as_array().unwrap().len() > 1);
+        }
+    }
+}

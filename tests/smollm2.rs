@@ -531,3 +531,39 @@ fn throughput_stock() {
         meter.generated_tokens
     );
 }
+
+/// Adaptive majority, REBASE and particle filtering on the real model (issue 27): each runs
+/// on the GGUF through the same seams as beam search and keeps its tree; REBASE and the
+/// particles spend the N they are given, adaptive majority at most N, in whole rounds.
+#[test]
+fn adaptive_majority_rebase_and_particles_run_on_the_gguf() {
+    if smollm2().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for strategy in ["adaptive-majority", "rebase", "particles"] {
+        let out = tmp.path().join(strategy);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_thinkscale"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--policy", GGUF, "--limit", "1", "--budget", "4"])
+            .args(["--strategy", strategy, "--batch", "2", "--max-rounds", "3"])
+            .args(["--verifier", "logprob", "--max-tokens", "24", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+        let r: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+        let n = r["candidates"].as_array().unwrap().len();
+        if strategy == "adaptive-majority" {
+            assert!(n == 2 || n == 4, "{strategy}: {n}");
+        } else {
+            assert_eq!(n, 4, "{strategy}");
+        }
+        assert!(
+            r["tree"]["nodes"].as_array().unwrap().len() > 1,
+            "{strategy}"
+        );
+        assert!(r["compute"]["generated_tokens"].as_u64().unwrap() > 0);
+    }
+}
