@@ -239,6 +239,84 @@ pub(super) fn keep_best(
         .collect()
 }
 
+/// A step-by-step search whose budget N is shared out anew every round (REBASE, particle
+/// filtering). Round 1 samples N first steps. Every round scores the new steps; each one
+/// that ends its solution finishes a candidate and spends one of the N. The distinct active
+/// prefixes, ranked (highest value first, ties to the earlier node), then receive
+/// `share(values, width, round, seed)` children each, `width` being the N not yet spent; a
+/// prefix given none is pruned in that round. Each is continued by one step that many times
+/// in one policy call; at `max_rounds` the prefixes given children run to the end instead.
+/// The answer is weighted best-of-N over the finished candidates.
+pub(super) fn share_out(
+    ctx: SearchContext<'_>,
+    max_rounds: usize,
+    aggregation: Aggregation,
+    share: impl Fn(&[f32], usize, usize, u64) -> Vec<usize>,
+) -> anyhow::Result<Outcome> {
+    let (mut env, sink) = ctx.split();
+    let n = env.budget;
+    let mut meter = ComputeMeter {
+        generations: n as u64,
+        ..Default::default()
+    };
+    let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
+    rec.progress(0, n);
+    let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
+    let mut finished: Vec<Candidate> = Vec::new();
+    for round in 1..=max_rounds {
+        env.cancel.check()?;
+        let entries: Vec<Entry> = step_round(
+            &mut rec,
+            &mut env,
+            &frontier,
+            round,
+            0,
+            aggregation,
+            &mut meter,
+        )?
+        .into_iter()
+        .flatten()
+        .collect();
+        finished.extend(finish_done(&mut rec, &entries));
+        // Each finished candidate spends one of the N.
+        let width = n.saturating_sub(finished.len());
+        rec.progress(finished.len().min(n), n);
+        let mut seen = HashSet::new();
+        let active: Vec<Entry> = ranked(&entries)
+            .into_iter()
+            .filter(|e| !e.done && seen.insert(e.node))
+            .collect();
+        let values: Vec<f32> = active.iter().map(|e| e.value).collect();
+        let shares = share(&values, width, round, env.seed);
+        let next: Vec<(NodeId, usize)> = active
+            .iter()
+            .zip(&shares)
+            .filter(|(_, &w)| w > 0)
+            .map(|(e, &w)| (e.node, w))
+            .collect();
+        let kept: HashSet<NodeId> = next.iter().map(|&(node, _)| node).collect();
+        prune_except(&mut rec, active.iter().map(|e| e.node), &kept, round);
+        if next.is_empty() {
+            break;
+        }
+        if round == max_rounds {
+            finished.extend(finish_survivors(
+                &mut rec,
+                &mut env,
+                &next,
+                round + 1,
+                aggregation,
+                &mut meter,
+            )?);
+            break;
+        }
+        frontier = next;
+    }
+    rec.progress(finished.len().min(n), n);
+    let chosen = choose_weighted(&finished);
+    Ok(rec.outcome(finished, chosen, meter))
+}
+
 /// The entries in rank order: highest value first, ties to the earlier node.
 pub(super) fn ranked(entries: &[Entry]) -> Vec<Entry> {
     let mut r = entries.to_vec();

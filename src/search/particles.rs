@@ -17,15 +17,12 @@
 //! 6. The answer is weighted best-of-N (a vote weighted by the scores) over the finished
 //!    particles.
 
-use super::beam::{finish_done, finish_survivors, prune_except, ranked, step_round, Entry};
-use super::recorder::Recorder;
-use super::select::{choose_weighted, Aggregation};
-use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
+use super::beam::share_out;
+use super::select::Aggregation;
+use super::{Outcome, SearchContext};
 use crate::data::step_seed;
-use crate::engine::ComputeMeter;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashSet;
 
 /// The default resampling temperature (the paper's softmax of the logits, T = 1).
 pub const DEFAULT_TEMPERATURE: f64 = 1.0;
@@ -77,71 +74,17 @@ pub fn run(
     max_rounds: usize,
     aggregation: Aggregation,
 ) -> anyhow::Result<Outcome> {
-    let (mut env, sink) = ctx.split();
-    let n = env.budget;
-    let mut meter = ComputeMeter {
-        generations: n as u64,
-        ..Default::default()
-    };
-    let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
-    rec.progress(0, n);
-    let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
-    let mut finished: Vec<Candidate> = Vec::new();
-    for round in 1..=max_rounds {
-        env.cancel.check()?;
-        let entries: Vec<Entry> = step_round(
-            &mut rec,
-            &mut env,
-            &frontier,
-            round,
-            0,
-            aggregation,
-            &mut meter,
-        )?
-        .into_iter()
-        .flatten()
-        .collect();
-        finished.extend(finish_done(&mut rec, &entries));
-        rec.progress(finished.len().min(n), n);
-        let slots = n.saturating_sub(finished.len());
-        // The distinct active prefixes, best first (the order only fixes which index a draw
-        // lands on; it does not change the probabilities).
-        let mut seen = HashSet::new();
-        let active: Vec<Entry> = ranked(&entries)
-            .into_iter()
-            .filter(|e| !e.done && seen.insert(e.node))
-            .collect();
-        let weights: Vec<f64> = active.iter().map(|e| logit(e.value)).collect();
-        // The resampling draws from their own stream, apart from every node's samples.
-        let mut rng = ChaCha8Rng::seed_from_u64(step_seed(env.seed, round, usize::MAX));
-        let counts = resample(&weights, slots, temperature, &mut rng);
-        let next: Vec<(NodeId, usize)> = active
-            .iter()
-            .zip(&counts)
-            .filter(|(_, &k)| k > 0)
-            .map(|(e, &k)| (e.node, k))
-            .collect();
-        let kept: HashSet<NodeId> = next.iter().map(|&(node, _)| node).collect();
-        prune_except(&mut rec, active.iter().map(|e| e.node), &kept, round);
-        if next.is_empty() {
-            break;
-        }
-        if round == max_rounds {
-            finished.extend(finish_survivors(
-                &mut rec,
-                &mut env,
-                &next,
-                round + 1,
-                aggregation,
-                &mut meter,
-            )?);
-            break;
-        }
-        frontier = next;
-    }
-    rec.progress(finished.len().min(n), n);
-    let chosen = choose_weighted(&finished);
-    Ok(rec.outcome(finished, chosen, meter))
+    share_out(
+        ctx,
+        max_rounds,
+        aggregation,
+        |values, slots, round, seed| {
+            let weights: Vec<f64> = values.iter().map(|&v| logit(v)).collect();
+            // The resampling draws from its own stream, apart from every node's samples.
+            let mut rng = ChaCha8Rng::seed_from_u64(step_seed(seed, round, usize::MAX));
+            resample(&weights, slots, temperature, &mut rng)
+        },
+    )
 }
 
 #[cfg(test)]

@@ -20,12 +20,9 @@
 //! Two samples of one prefix with the same text are one node of the tree and one prefix of
 //! the next round's allocation (its children are drawn from it together).
 
-use super::beam::{finish_done, finish_survivors, prune_except, ranked, step_round, Entry};
-use super::recorder::Recorder;
-use super::select::{choose_weighted, Aggregation};
-use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
-use crate::engine::ComputeMeter;
-use std::collections::HashSet;
+use super::beam::share_out;
+use super::select::Aggregation;
+use super::{Outcome, SearchContext};
 
 /// The default softmax temperature (the paper's 0.2).
 pub const DEFAULT_TEMPERATURE: f64 = 0.2;
@@ -61,69 +58,9 @@ pub fn run(
     max_rounds: usize,
     aggregation: Aggregation,
 ) -> anyhow::Result<Outcome> {
-    let (mut env, sink) = ctx.split();
-    let n = env.budget;
-    let mut meter = ComputeMeter {
-        generations: n as u64,
-        ..Default::default()
-    };
-    let mut rec = Recorder::new(&env.problem.question, env.delimiter, sink);
-    rec.progress(0, n);
-    let mut width = n;
-    let mut frontier: Vec<(NodeId, usize)> = vec![(SearchTree::ROOT, n)];
-    let mut finished: Vec<Candidate> = Vec::new();
-    for round in 1..=max_rounds {
-        env.cancel.check()?;
-        let entries: Vec<Entry> = step_round(
-            &mut rec,
-            &mut env,
-            &frontier,
-            round,
-            0,
-            aggregation,
-            &mut meter,
-        )?
-        .into_iter()
-        .flatten()
-        .collect();
-        let done = finish_done(&mut rec, &entries);
-        width = width.saturating_sub(done.len());
-        finished.extend(done);
-        rec.progress(finished.len().min(n), n);
-        let mut seen = HashSet::new();
-        let active: Vec<Entry> = ranked(&entries)
-            .into_iter()
-            .filter(|e| !e.done && seen.insert(e.node))
-            .collect();
-        let values: Vec<f32> = active.iter().map(|e| e.value).collect();
-        let shares = allocate(width, &values, temperature);
-        let next: Vec<(NodeId, usize)> = active
-            .iter()
-            .zip(&shares)
-            .filter(|(_, &w)| w > 0)
-            .map(|(e, &w)| (e.node, w))
-            .collect();
-        let kept: HashSet<NodeId> = next.iter().map(|&(node, _)| node).collect();
-        prune_except(&mut rec, active.iter().map(|e| e.node), &kept, round);
-        if next.is_empty() {
-            break;
-        }
-        if round == max_rounds {
-            finished.extend(finish_survivors(
-                &mut rec,
-                &mut env,
-                &next,
-                round + 1,
-                aggregation,
-                &mut meter,
-            )?);
-            break;
-        }
-        frontier = next;
-    }
-    rec.progress(finished.len().min(n), n);
-    let chosen = choose_weighted(&finished);
-    Ok(rec.outcome(finished, chosen, meter))
+    share_out(ctx, max_rounds, aggregation, |values, width, _, _| {
+        allocate(width, values, temperature)
+    })
 }
 
 #[cfg(test)]
