@@ -182,12 +182,19 @@ pub fn reselect(
         bank_budgets.dedup();
         budgets.extend(&bank_budgets);
         for &rule in &rules {
-            let mut points = BTreeMap::new();
-            for &b in &bank_budgets {
-                // Per problem, the mean over the seeds whose bank has it.
-                let mut sum = vec![0.0; ids.len()];
-                let mut seeds = vec![0usize; ids.len()];
-                for (&seed, of_seed) in &banks {
+            let choice = match rule {
+                None => BankChoice::Majority,
+                Some((_, Selection::Max)) => BankChoice::BestOfN,
+                Some((_, Selection::Vote)) => BankChoice::WeightedBestOfN,
+            };
+            let k = BankChoice::ALL
+                .iter()
+                .position(|c| *c == choice)
+                .unwrap_or(0);
+            // The rule's banks, built once (grouping answers grades them) for every budget.
+            let rule_banks: Vec<(u64, Vec<Bank>)> = banks
+                .iter()
+                .map(|(&seed, of_seed)| {
                     let mut bank = vec![Bank::default(); ids.len()];
                     for (&p, cands) in of_seed {
                         bank[p] = match rule {
@@ -195,17 +202,17 @@ pub fn reselect(
                             None => Bank::from_candidates(cands),
                         };
                     }
-                    let choice = match rule {
-                        None => BankChoice::Majority,
-                        Some((_, Selection::Max)) => BankChoice::BestOfN,
-                        Some((_, Selection::Vote)) => BankChoice::WeightedBestOfN,
-                    };
-                    let k = BankChoice::ALL
-                        .iter()
-                        .position(|c| *c == choice)
-                        .unwrap_or(0);
-                    let credits = draw_all_credits(&bank, b, cfg.draws, seed);
-                    for &p in of_seed.keys() {
+                    (seed, bank)
+                })
+                .collect();
+            let mut points = BTreeMap::new();
+            for &b in &bank_budgets {
+                // Per problem, the mean over the seeds whose bank has it.
+                let mut sum = vec![0.0; ids.len()];
+                let mut seeds = vec![0usize; ids.len()];
+                for (seed, bank) in &rule_banks {
+                    let credits = draw_all_credits(bank, b, cfg.draws, *seed);
+                    for &p in banks[seed].keys() {
                         let c = &credits[p][k];
                         sum[p] += c.iter().sum::<f64>() / c.len().max(1) as f64;
                         seeds[p] += 1;
