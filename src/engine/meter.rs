@@ -18,6 +18,12 @@ pub struct ComputeMeter {
     /// it could not serve it): the waste prefix sharing exists to avoid.
     #[serde(default)]
     pub recomputed_tokens: u64,
+    /// Of the recomputed tokens, those of prompts and prefixes (a prefix's last token runs
+    /// again where the cache holds its keys and values but not the logits after it: a prefix
+    /// that ends inside a longer sequence run before). The rest were sampled again along a
+    /// path an earlier pass had already sampled (MCTS's rollouts retrace one another).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recomputed_prefix_tokens: u64,
     /// Tokens the policy generated.
     pub generated_tokens: u64,
     /// Tokens a learned verifier ran through its model (0 for the oracle and for the log-prob
@@ -37,12 +43,17 @@ pub struct ComputeMeter {
     pub generations: u64,
 }
 
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
 impl ComputeMeter {
     /// Adds another meter's counts to this one.
     pub fn add(&mut self, other: &ComputeMeter) {
         self.prompt_tokens += other.prompt_tokens;
         self.prompt_tokens_cached += other.prompt_tokens_cached;
         self.recomputed_tokens += other.recomputed_tokens;
+        self.recomputed_prefix_tokens += other.recomputed_prefix_tokens;
         self.generated_tokens += other.generated_tokens;
         self.verifier_tokens += other.verifier_tokens;
         self.policy_flops += other.policy_flops;

@@ -748,7 +748,9 @@ impl CausalLm {
         meter.policy_flops += (reuse..prompt.len())
             .map(|c| self.flops(c + 1))
             .sum::<f64>();
-        meter.recomputed_tokens += self.seen.record_pass(&hashes[reuse..]) as u64;
+        let again = self.seen.record_pass(&hashes[reuse..]) as u64;
+        meter.recomputed_tokens += again;
+        meter.recomputed_prefix_tokens += again;
         let seq = kv.row(0)?;
         self.prefixes
             .insert(prompt.to_vec(), seq.clone(), Some(logits.clone()));

@@ -451,6 +451,102 @@ mod tests {
     }
 
     #[test]
+    fn mcts_on_the_toy_model_runs_each_prefix_once_and_stops_cleanly() {
+        use crate::search::mcts::{MctsParams, MctsValue, TreeRule};
+        let rollout = MctsParams {
+            tree_rule: TreeRule::Uct,
+            value: MctsValue::Rollout,
+            ..Default::default()
+        };
+        for params in [MctsParams::default(), rollout] {
+            let cfg = config(
+                StrategyKind::Mcts
+                    .with(Default::default(), 1, 40, 0)
+                    .with_mcts(params),
+                VerifierSpec::ToyPrm,
+                16,
+            );
+            let problems = cfg.problems().unwrap();
+            let mut policy = load_policy(&cfg).unwrap();
+            let mut verifier = load_verifier(&cfg).unwrap();
+            let cancel = CancelToken::new();
+            for problem in problems.iter().filter(|p| p.level == Some(4)).take(3) {
+                let mut selected = Vec::new();
+                let mut sink = |e: &crate::search::SearchEvent| {
+                    if let crate::search::SearchEvent::Selected { paths, .. } = e {
+                        selected.push(paths.clone());
+                    }
+                };
+                let r = search_problem(
+                    &cfg,
+                    problem,
+                    policy.as_mut(),
+                    verifier.as_mut(),
+                    &mut sink,
+                    &cancel,
+                )
+                .unwrap();
+                let what = format!("{} {}", params.label(), problem.id);
+                if params.value == MctsValue::Step {
+                    // Every expanded leaf continues from the prefix cache: nothing runs twice.
+                    assert_eq!(r.compute.recomputed_tokens, 0, "{what}");
+                } else {
+                    // A rollout's child is a prefix that ends inside the rollout, so where it
+                    // is expanded the cache holds its keys and values but not the logits after
+                    // it: its last token runs again, one token per expansion below the root,
+                    // and nothing else of any prefix. (Samples that retrace an earlier rollout's
+                    // tokens are sampling again, counted apart.)
+                    let below_root: usize = selected
+                        .iter()
+                        .flatten()
+                        .filter(|p| p.len() > 1)
+                        .count();
+                    assert_eq!(
+                        r.compute.recomputed_prefix_tokens, below_root as u64,
+                        "{what}"
+                    ); true },
+                        "{what}: {} > {below_root}",
+                        r.compute.recomputed_prefix_tokens
+                    );
+                }
+                // The search ends at N finished candidates (keeping N), or at its round cap.
+                assert!((1..=16).contains(&r.candidates.len()), "{what}");
+                let tree = r.tree.as_ref().unwrap();
+                assert_eq!(distinct_prm_tokens(tree), r.compute.verifier_tokens, "{what}");
+                // Each node of the search carries its visits and Q; the root saw every
+                // simulation.
+                assert!(tree.nodes[0].visits >= r.candidates.len(), "{what}");
+                assert!(tree.nodes[0].q.is_some_and(|q| (0.0..=1.0).contains(&q)));
+            }
+            // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
+            let token = CancelToken::new();
+            let mut events = Vec::new();
+            let mut sink = |e: &crate::search::SearchEvent| {
+                if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
+                    token.cancel();
+                }
+                events.push(e.clone());
+            };
+            let err = search_problem(
+                &cfg,
+                &problems[3],
+                policy.as_mut(),
+                verifier.as_mut(),
+                &mut sink,
+                &token,
+            )
+            .unwrap_err();
+            assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
+            let mut tree = SearchTree::new("");
+            events.iter().for_each(|e| tree.apply(e));
+            assert!(tree.nodes.len() > 1);
+            assert!(tree.nodes[1..]
+                .iter()
+                .all(|n| n.round == 1 && n.score.is_some()));
+        }
+    }
+
+    #[test]
     fn a_search_pays_for_its_own_verifier_reads_whatever_ran_before_it() {
         // Issue 28: the toy PRM's memo of scored prefixes outlived a search, so beam search
         // right after best-of-N on the same problem (as in the window) was charged 0 verifier

@@ -12,13 +12,16 @@
 //! [`revisions`] (sequential revisions in parallel chains), [`adaptive`] (adaptive
 //! self-consistency: majority voting that stops once the vote is settled), [`rebase`]
 //! (reward-balanced search: the width shared by a softmax of the scores) and [`particles`]
-//! (particle filtering: particles resampled by their scores every step). Their
+//! (particle filtering: particles resampled by their scores every step) and [`mcts`] (Monte
+//! Carlo tree search: selection by PUCT or UCT, expansion, a step or rollout value backed up
+//! the path). Their
 //! parameters are the variants of [`StrategySpec`].
 
 pub mod adaptive;
 pub mod beam;
 pub mod best_of_n;
 pub mod dvts;
+pub mod mcts;
 pub mod particles;
 pub mod rebase;
 pub mod recorder;

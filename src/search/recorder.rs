@@ -241,6 +241,16 @@ impl<'s> Recorder<'s> {
         self.emit(SearchEvent::NodeScored { id, score });
     }
 
+    /// Records a node's visit count and mean value (MCTS).
+    pub fn set_value(&mut self, id: NodeId, visits: usize, q: f32) {
+        self.emit(SearchEvent::NodeValued { id, visits, q });
+    }
+
+    /// Records the paths selected in `round` (MCTS).
+    pub fn selected(&mut self, round: usize, paths: Vec<Vec<NodeId>>) {
+        self.emit(SearchEvent::Selected { round, paths });
+    }
+
     /// Marks a node pruned in `round`.
     pub fn prune(&mut self, id: NodeId, round: usize) {
         self.emit(SearchEvent::NodePruned { id, round });

@@ -3,9 +3,10 @@
 
 use super::revisions::{self, RevisionSelection};
 use super::{
-    adaptive, beam, best_of_n, dvts, particles, rebase, Aggregation, Outcome, SearchContext,
-    Strategy,
+    adaptive, beam, best_of_n, dvts, mcts, particles, rebase, Aggregation, Outcome,
+    SearchContext, Strategy,
 };
+use mcts::MctsParams;
 use crate::data::revision::RevisionTemplate;
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,18 @@ pub enum StrategySpec {
         #[serde(default)]
         aggregation: Aggregation,
     },
+    /// Monte Carlo tree search: each round selects paths by a tree rule, expands their leaves,
+    /// scores the children and backs the values up, until N candidates have finished.
+    Mcts {
+        /// Expansion width, tree rule, value, selection and selections per round.
+        #[serde(flatten)]
+        params: MctsParams,
+        /// Rounds before the selected leaves run to the end.
+        max_rounds: usize,
+        /// How step scores become a finished candidate's score.
+        #[serde(default)]
+        aggregation: Aggregation,
+    },
 }
 
 /// A real-valued strategy parameter kept exactly, in millionths, so that the strategies stay
@@ -191,6 +204,14 @@ exact_param!(
     "resample temperature {} must be above 0 and at most 1000"
 );
 
+exact_param!(
+    /// UCT's exploration constant c, in (0, 100].
+    Exploration,
+    mcts::DEFAULT_EXPLORATION,
+    |c| c > 0.0 && c <= 100.0,
+    "exploration {} must be above 0 and at most 100"
+);
+
 /// Which strategy, without parameters: what menus and `--strategy` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -215,11 +236,13 @@ pub enum StrategyKind {
     Rebase,
     /// See [`StrategySpec::Particles`].
     Particles,
+    /// See [`StrategySpec::Mcts`].
+    Mcts,
 }
 
 impl StrategyKind {
     /// All strategies, in the order menus show them.
-    pub const ALL: [StrategyKind; 10] = [
+    pub const ALL: [StrategyKind; 11] = [
         Self::Majority,
         Self::BestOfN,
         Self::WeightedBestOfN,
@@ -230,6 +253,7 @@ impl StrategyKind {
         Self::AdaptiveMajority,
         Self::Rebase,
         Self::Particles,
+        Self::Mcts,
     ];
 
     /// The name as flags and files spell it.
@@ -245,6 +269,7 @@ impl StrategyKind {
             Self::AdaptiveMajority => "adaptive-majority",
             Self::Rebase => "rebase",
             Self::Particles => "particles",
+            Self::Mcts => "mcts",
         }
     }
 
@@ -256,7 +281,8 @@ impl StrategyKind {
             .ok_or_else(|| {
                 format!(
                     "unknown strategy '{s}': the strategies are majority, best-of-n, \
-                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority, rebase, particles"
+                 weighted-best-of-n, beam, lookahead, dvts, revisions, adaptive-majority, rebase, particles, \
+                 mcts"
                 )
             })
     }
@@ -274,7 +300,7 @@ impl StrategyKind {
 
     /// Whether it searches step by step (a beam width or not), so needs a step delimiter.
     pub fn is_stepwise(self) -> bool {
-        self.is_tree_search() || matches!(self, Self::Rebase | Self::Particles)
+        self.is_tree_search() || matches!(self, Self::Rebase | Self::Particles | Self::Mcts)
     }
 
     /// Whether it draws N independent samples from the question and only chooses among them,
@@ -332,6 +358,11 @@ impl StrategyKind {
                 max_rounds,
                 aggregation,
             },
+            Self::Mcts => StrategySpec::Mcts {
+                params: MctsParams::default(),
+                max_rounds,
+                aggregation,
+            },
         }
     }
 }
@@ -350,6 +381,7 @@ impl StrategySpec {
             Self::AdaptiveMajority { .. } => StrategyKind::AdaptiveMajority,
             Self::Rebase { .. } => StrategyKind::Rebase,
             Self::Particles { .. } => StrategyKind::Particles,
+            Self::Mcts { .. } => StrategyKind::Mcts,
         }
     }
 
@@ -367,6 +399,31 @@ impl StrategySpec {
                 aggregation,
             },
             spec => spec,
+        }
+    }
+
+    /// The same strategy with these MCTS parameters, where it is MCTS (any other strategy is
+    /// returned as it is).
+    pub fn with_mcts(self, params: MctsParams) -> Self {
+        match self {
+            Self::Mcts {
+                max_rounds,
+                aggregation,
+                ..
+            } => Self::Mcts {
+                params,
+                max_rounds,
+                aggregation,
+            },
+            spec => spec,
+        }
+    }
+
+    /// MCTS's parameters, where it is MCTS.
+    pub fn mcts_params(&self) -> Option<MctsParams> {
+        match *self {
+            Self::Mcts { params, .. } => Some(params),
+            _ => None,
         }
     }
 
@@ -434,6 +491,7 @@ impl StrategySpec {
             | Self::Dvts { aggregation, .. }
             | Self::Rebase { aggregation, .. }
             | Self::Particles { aggregation, .. }
+            | Self::Mcts { aggregation, .. }
             | Self::Revisions { aggregation, .. } => aggregation,
         }
     }
@@ -476,6 +534,14 @@ impl StrategySpec {
                     return Err("max rounds must be at least 1".into());
                 }
                 return Ok(());
+            }
+            Self::Mcts {
+                params, max_rounds, ..
+            } => {
+                if max_rounds == 0 {
+                    return Err("max rounds must be at least 1".into());
+                }
+                return params.validate();
             }
             Self::Revisions { chains, .. } => {
                 if chains == 0 || !budget.is_multiple_of(chains) {
@@ -560,6 +626,11 @@ impl std::fmt::Display for StrategySpec {
                 aggregation,
                 ..
             } => write!(f, "particles (T = {temperature}, {})", aggregation.as_str()),
+            Self::Mcts {
+                params,
+                aggregation,
+                ..
+            } => write!(f, "mcts ({}, {})", params.label(), aggregation.as_str()),
         }
     }
 }
@@ -614,6 +685,11 @@ impl Strategy for StrategySpec {
                 max_rounds,
                 aggregation,
             } => particles::run(ctx, temperature.get(), max_rounds, aggregation),
+            Self::Mcts {
+                params,
+                max_rounds,
+                aggregation,
+            } => mcts::run(ctx, params, max_rounds, aggregation),
         }
     }
 }
@@ -649,7 +725,29 @@ mod tests {
             assert_eq!(StrategyKind::parse(k.as_str()), Ok(k));
             assert_eq!(k.with(Aggregation::Last, 2, 3, 1).kind(), k);
         }
-        assert!(StrategyKind::parse("mcts").is_err());
+        assert!(StrategyKind::parse("mcts-puct").is_err());
+        // MCTS's parameters are written flat beside its kind.
+        let spec = StrategyKind::Mcts
+            .with(Aggregation::Min, 1, 30, 0)
+            .with_mcts(MctsParams {
+                tree_rule: mcts::TreeRule::Uct,
+                exploration: Exploration::new(1.5).unwrap(),
+                value: mcts::MctsValue::Rollout,
+                ..Default::default()
+            });
+        let json = serde_json::to_value(spec).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "mcts", "expansion_width": 4, "tree_rule": "uct",
+                "exploration": 1.5, "value": "rollout", "select": "vote",
+                "selections_per_round": 4, "max_rounds": 30, "aggregation": "min"})
+        );
+        assert_eq!(serde_json::from_value::<StrategySpec>(json).unwrap(), spec);
+        assert_eq!(spec.to_string(), "mcts (uct c = 1.5, rollout, W = 4, min)");
+        // Left-out parameters take their defaults.
+        let short: StrategySpec =
+            serde_json::from_str(r#"{"kind": "mcts", "max_rounds": 40}"#).unwrap();
+        assert_eq!(short.mcts_params(), Some(MctsParams::default()));
         // Adaptive majority's confidence is written as the number and read back exactly.
         let adaptive = StrategyKind::AdaptiveMajority
             .with(Aggregation::Last, 1, 1, 0)

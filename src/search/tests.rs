@@ -803,3 +803,209 @@ fn particles_resample_reproducibly_and_finish_n_particles() {
     assert!(c.candidates.iter().all(|c| c.answer.is_some()));
     assert_mirrored(&c, &events);
 }
+
+fn mcts(params: mcts::MctsParams, max_rounds: usize) -> StrategySpec {
+    StrategyKind::Mcts
+        .with(Aggregation::Last, 1, max_rounds, 0)
+        .with_mcts(params)
+}
+
+/// Each node's (visits, Q) as the tree holds them.
+fn values(t: &SearchTree) -> Vec<(usize, Option<f32>)> {
+    t.nodes.iter().map(|n| (n.visits, n.q)).collect()
+}
+
+fn selections(events: &[SearchEvent]) -> Vec<Vec<Vec<NodeId>>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SearchEvent::Selected { paths, .. } => Some(paths.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn close(a: Option<f32>, b: f32) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-5)
+}
+
+#[test]
+fn mcts_selects_by_puct_expands_scores_and_backs_up_the_step_values() {
+    // One selection a round, W = 4, N = 4. The script's steps all have log-prob 0, so the
+    // priors are even: 1/4 under the root, 1/2 under a1.
+    let params = mcts::MctsParams {
+        selections_per_round: 1,
+        ..Default::default()
+    };
+    let (out, events) = search(mcts(params, 40), 4, &mut Script::default());
+    // Round 1 expands the root: a1 .9, a2 .2, a3 .8, a4 .1 (root N = 4, sum 2).
+    // Round 2, N_p = 4: every child has N = 1, so the exploration terms are equal and a1 (.9)
+    // goes: b1, b2, b1, b2 (.6, .7, .6, .7).
+    // Round 3, N_p = 8, E = (ln(19661/19652) + 1.25) x 1/4 x sqrt 8 = .8843: a1 (N 5, Q .7)
+    // .7 + E/6 = .847; a2 .2 + E/2 = .642; a3 .8 + E/2 = 1.242; a4 .542: a3 goes: c1,
+    // \boxed{5}, c1, \boxed{5} (.3 each); the two 5s finish.
+    // Round 4, N_p = 12, E = 1.0831: a1 (N 5, Q .7) .881; a2 .742; a3 (N 5, Q .4) .581; a4
+    // .642: a1, then under it (N_p = 5, E = 1.250305 x 1/2 x sqrt 5 = 1.3979) b1 .6 + E/3 =
+    // 1.066 and b2 .7 + E/3 = 1.166: b2 goes and writes \boxed{7} four times (.8): six
+    // finished, four kept.
+    assert_eq!(
+        selections(&events),
+        [vec![vec![0]], vec![vec![0, 1]], vec![vec![0, 3]], vec![vec![0, 1, 6]]]
+    );
+    let (texts, pruned, finished) = shape(&out.tree);
+    assert_eq!(
+        texts,
+        ["a1", "a2", "a3", "a4", "b1", "b2", "c1", "\\boxed{5}", "\\boxed{7}"]
+    );
+    // The four 7s (.8) are kept over the two 5s (.3), whose leaf is pruned in round 4.
+    assert_eq!(pruned, [(8, 4)]);
+    assert_eq!(finished, [9]);
+    assert_eq!(answers(&out), ["7", "7", "7", "7"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    // Visits and Q: the root saw 16 simulations worth 2 + 2.6 + 1.2 + 3.2 = 9.
+    let v = values(&out.tree);
+    assert_eq!(v[0].0, 16);
+    assert!(close(v[0].1, 9.0 / 16.0), "{v:?}");
+    // a1: .9 + 2.6 + 3.2 over 9; a2 and a4 once; a3: .8 + 1.2 over 5.
+    assert_eq!(v[1].0, 9);
+    assert!(close(v[1].1, 6.7 / 9.0));
+    assert_eq!(v[2].0, 1);
+    assert!(close(v[2].1, 0.2));
+    assert_eq!(v[3].0, 5);
+    assert!(close(v[3].1, 0.4));
+    // b1 twice at .6; b2 twice at .7 then four 7s at .8; c1 and the 5 twice at .3; the 7 four
+    // times at .8.
+    assert_eq!(v[5].0, 2);
+    assert!(close(v[5].1, 0.6));
+    assert_eq!(v[6].0, 6);
+    assert!(close(v[6].1, 4.6 / 6.0));
+    assert_eq!((v[7].0, v[8].0, v[9].0), (2, 2, 4));
+    assert!(close(v[9].1, 0.8));
+    // Tokens: 12, 12, 6 + 18, 36. The verifier read 4 one-step, 2 + 2 two-step and 1
+    // three-step paths.
+    assert_eq!(out.compute.generated_tokens, 84);
+    assert_eq!(out.compute.verifier_tokens, 4 + 4 + 4 + 3);
+    assert_eq!(out.compute.generations, 4);
+    assert_mirrored(&out, &events);
+    // The tree view's selection: the latest round's path.
+    assert_eq!(out.tree.selected, [vec![0, 1, 6]]);
+}
+
+#[test]
+fn mcts_spreads_a_rounds_selections_with_a_virtual_loss() {
+    // P = 4 selections a round. Round 1: the root is the only leaf (selected once).
+    // Round 2: a1 (.9 + E/2); then, a virtual loss on a1 (N 2, Q .45), a3; then a1 and a3
+    // again, which are not selected twice. Round 3 (root N 12, sum 5.8): a1 -> b2 as before;
+    // then with a1 at N 6 (Q .583 + 1.1274/7 = .744) a2 (.2 + 1.1274/2 = .764) leads; then a1
+    // (.750), under which b2 carries a loss (N 3, Q .467 + 1.5314/4 = .850) and b1 (.6 +
+    // 1.5314/3 = 1.110) goes; then a1 at N 7 (.651) yields to a4 (.1 + 1.2111/2 = .706).
+    let (out, events) = search(mcts(Default::default(), 40), 4, &mut Script::default());
+    assert_eq!(
+        selections(&events),
+        [
+            vec![vec![0]],
+            vec![vec![0, 1], vec![0, 3]],
+            vec![vec![0, 1, 6], vec![0, 2], vec![0, 1, 5], vec![0, 4]]
+        ]
+    );
+    // Round 3 finishes four 7s and four 8s after round 2's two 5s: the four 7s are kept.
+    assert_eq!(answers(&out), ["7", "7", "7", "7"]);
+    // Tokens: 12; 12 + 24; 36 (b2's 7s) + 12 (d1) + 36 (b1's 8s) + 12 (e1).
+    assert_eq!(out.compute.generated_tokens, 12 + 36 + 96);
+    // The losses are taken back: visits count only simulations, the root's 4 + 8 + 16.
+    assert_eq!(out.tree.nodes[0].visits, 28);
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn mcts_with_rollouts_keeps_each_simulation_as_a_candidate_and_backs_up_its_value() {
+    // UCT (c = 2), W = 2, one selection a round, rollouts to the end. Round 1: the root's two
+    // rollouts a1 b1 \boxed{8} (last .2) and a2 d1 \boxed{3} (.5): a1 and a2 are the
+    // children, with Q .2 and .5. Round 2, N_p = 2: both explore by 2 sqrt(ln 2) = 1.665, so a2
+    // (.5) goes: two rollouts d1 \boxed{3} (.5): four candidates.
+    let params = mcts::MctsParams {
+        tree_rule: mcts::TreeRule::Uct,
+        value: mcts::MctsValue::Rollout,
+        expansion_width: 2,
+        selections_per_round: 1,
+        ..Default::default()
+    };
+    let (out, events) = search(mcts(params, 40), 4, &mut Script::default());
+    assert_eq!(selections(&events), [vec![vec![0]], vec![vec![0, 4]]]);
+    let (texts, _, finished) = shape(&out.tree);
+    assert_eq!(texts, ["a1", "b1", "\\boxed{8}", "a2", "d1", "\\boxed{3}"]);
+    assert_eq!(finished, [3, 6]);
+    assert_eq!(answers(&out), ["8", "3", "3", "3"]);
+    // Every node of a rollout is scored: b1 .6, d1 .95.
+    assert_eq!(out.tree.nodes[2].score, Some(0.6));
+    assert_eq!(out.tree.nodes[5].score, Some(0.95));
+    let v = values(&out.tree);
+    // Root: .2 + .5 + .5 + .5 over 4; a2: .5 three times; d1 (round 2's child) twice; a1 once.
+    assert_eq!(v[0].0, 4);
+    assert!(close(v[0].1, 1.7 / 4.0));
+    assert_eq!(v[4].0, 3);
+    assert!(close(v[4].1, 0.5));
+    assert_eq!(v[5].0, 2);
+    assert_eq!(v[1].0, 1);
+    assert!(close(v[1].1, 0.2));
+    // b1 is a rollout's step, not a node of the search: no Q.
+    assert_eq!(v[2].1, None);
+    // Weighted vote: 3 (1.5) over 8 (.2).
+    assert_eq!(out.answer.as_deref(), Some("3"));
+    // Tokens: two rollouts of 15, then two of 12.
+    assert_eq!(out.compute.generated_tokens, 30 + 24);
+    assert_eq!(out.compute.verifier_tokens, 3 + 3 + 3);
+    assert_mirrored(&out, &events);
+}
+
+#[test]
+fn mcts_runs_the_last_rounds_leaves_to_the_end_and_chooses_by_its_rule() {
+    // Round cap 2, one selection a round: round 2 continues a1 to the end four times (b1 8,
+    // b2 7, b1 8, b2 7); with the step value, b1 and b2 back up their own .6 and .7.
+    let params = mcts::MctsParams {
+        selections_per_round: 1,
+        ..Default::default()
+    };
+    let (out, events) = search(mcts(params, 2), 4, &mut Script::default());
+    assert_eq!(selections(&events).len(), 2);
+    assert_eq!(answers(&out), ["8", "7", "8", "7"]);
+    assert_eq!(out.answer.as_deref(), Some("7"));
+    let b1 = out.tree.nodes.iter().position(|n| n.text == "b1").unwrap();
+    assert_eq!(out.tree.nodes[b1].visits, 2);
+    assert!(close(out.tree.nodes[b1].q, 0.6));
+    // max-value picks the best-scoring candidate; max-visits walks a1 (N 5) then the more
+    // visited of b1 and b2 (2 each; b2 has the higher Q) to its candidate.
+    for (select, want) in [
+        (mcts::MctsSelect::MaxValue, 1),
+        (mcts::MctsSelect::MaxVisits, 1),
+    ] {
+        let p = mcts::MctsParams { select, ..params };
+        let (out, _) = search(mcts(p, 2), 4, &mut Script::default());
+        assert_eq!(out.chosen, Some(want), "{select}");
+    }
+    // The expansion width and the selections must be at least 1.
+    let zero = mcts::MctsParams {
+        expansion_width: 0,
+        ..params
+    };
+    assert!(mcts(zero, 2).validate(4).is_err());
+}
+
+#[test]
+fn a_cancelled_mcts_keeps_its_finished_rounds() {
+    let token = CancelToken::new();
+    let mut policy = Script {
+        calls: 0,
+        cancel_on: Some((2, token.clone())),
+    };
+    let (out, events) = search_with(mcts(Default::default(), 40), 4, &mut policy, &token);
+    assert!(out.unwrap_err().is::<Cancelled>());
+    // Round 1 is whole: four scored children with their visits and Q, the root at N = 4.
+    let mut mirror = SearchTree::new("");
+    events.iter().for_each(|e| mirror.apply(e));
+    assert_eq!(mirror.nodes.len(), 5);
+    assert!(mirror.nodes[1..]
+        .iter()
+        .all(|n| n.score.is_some() && n.q.is_some()));
+    assert_eq!(mirror.nodes[0].visits, 4);
+}

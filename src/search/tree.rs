@@ -47,8 +47,13 @@ pub struct Node {
     pub status: NodeStatus,
     /// Search round in which it was generated.
     pub round: usize,
-    /// How many sampled solutions pass through it.
+    /// How many sampled solutions pass through it (in MCTS: its visit count N, every
+    /// simulation backed up through it).
     pub visits: usize,
+    /// MCTS's value Q: the mean of the values backed up through it (other searches leave it
+    /// unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<f32>,
     /// Children, in order of creation.
     pub children: Vec<NodeId>,
 }
@@ -109,6 +114,22 @@ pub enum SearchEvent {
         /// Whether it is right.
         correct: Option<bool>,
     },
+    /// MCTS backed values up through a node: its visit count and mean value now.
+    NodeValued {
+        /// The node.
+        id: NodeId,
+        /// Visits N.
+        visits: usize,
+        /// Mean value Q.
+        q: f32,
+    },
+    /// MCTS selected these paths (root first, each ending at the leaf it expands) in `round`.
+    Selected {
+        /// The round.
+        round: usize,
+        /// The paths.
+        paths: Vec<Vec<NodeId>>,
+    },
     /// Generations done so far out of the budget.
     Progress {
         /// Done.
@@ -123,6 +144,9 @@ pub enum SearchEvent {
 pub struct SearchTree {
     /// All nodes; ids index this vector.
     pub nodes: Vec<Node>,
+    /// The paths MCTS selected in its latest round (root first), for the tree view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<Vec<NodeId>>,
 }
 
 impl SearchTree {
@@ -138,8 +162,10 @@ impl SearchTree {
                 status: NodeStatus::Expanded,
                 round: 0,
                 visits: 0,
+                q: None,
                 children: Vec::new(),
             }],
+            selected: Vec::new(),
         }
     }
 
@@ -205,6 +231,7 @@ impl SearchTree {
                         status: NodeStatus::Expanded,
                         round: *round,
                         visits: 1,
+                        q: None,
                         children: Vec::new(),
                     });
                     self.nodes[*parent].children.push(*id);
@@ -235,6 +262,19 @@ impl SearchTree {
                         correct: *correct,
                     };
                 }
+            }
+            SearchEvent::NodeValued { id, visits, q } => {
+                if let Some(n) = self.nodes.get_mut(*id) {
+                    n.visits = *visits;
+                    n.q = Some(*q);
+                }
+            }
+            SearchEvent::Selected { paths, .. } => {
+                self.selected = paths
+                    .iter()
+                    .filter(|p| p.iter().all(|&id| id < self.nodes.len()))
+                    .cloned()
+                    .collect();
             }
             SearchEvent::Chosen { .. } | SearchEvent::Progress { .. } => {}
         }
