@@ -75,7 +75,9 @@ pub fn own_rule(spec: &StrategySpec) -> Option<Rule> {
         StrategySpec::AdaptiveMajority { .. } => Some(None),
         // MCTS's own choice is one of these unless it walks the most-visited path.
         StrategySpec::Mcts {
-            params, aggregation, ..
+            params,
+            aggregation,
+            ..
         } => match params.select {
             crate::search::mcts::MctsSelect::Vote => Some(Some((aggregation, Selection::Vote))),
             crate::search::mcts::MctsSelect::MaxValue => Some(Some((aggregation, Selection::Max))),

@@ -496,23 +496,21 @@ mod tests {
                     // it: its last token runs again, one token per expansion below the root,
                     // and nothing else of any prefix. (Samples that retrace an earlier rollout's
                     // tokens are sampling again, counted apart.)
-                    let below_root: usize = selected
-                        .iter()
-                        .flatten()
-                        .filter(|p| p.len() > 1)
-                        .count();
+                    let below_root: usize =
+                        selected.iter().flatten().filter(|p| p.len() > 1).count();
                     assert_eq!(
                         r.compute.recomputed_prefix_tokens, below_root as u64,
                         "{what}"
-                    ); true },
-                        "{what}: {} > {below_root}",
-                        r.compute.recomputed_prefix_tokens
                     );
                 }
                 // The search ends at N finished candidates (keeping N), or at its round cap.
                 assert!((1..=16).contains(&r.candidates.len()), "{what}");
                 let tree = r.tree.as_ref().unwrap();
-                assert_eq!(distinct_prm_tokens(tree), r.compute.verifier_tokens, "{what}");
+                assert_eq!(
+                    distinct_prm_tokens(tree),
+                    r.compute.verifier_tokens,
+                    "{what}"
+                );
                 // Each node of the search carries its visits and Q; the root saw every
                 // simulation.
                 assert!(tree.nodes[0].visits >= r.candidates.len(), "{what}");

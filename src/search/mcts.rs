@@ -282,8 +282,7 @@ fn expand(
             let steps = sample_steps(g, env.delimiter);
             let first = rec.add(leaf, &steps[0], round);
             let end = rec.add_all(first, &steps[1..], round);
-            let done =
-                until == Until::End || steps.last().is_some_and(|s| ends_solution(g, s));
+            let done = until == Until::End || steps.last().is_some_and(|s| ends_solution(g, s));
             // A step-by-step expansion's child is where the sample ended.
             let child = if until == Until::Step { end } else { first };
             mine.push((child, end, done));

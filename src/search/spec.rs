@@ -3,11 +3,11 @@
 
 use super::revisions::{self, RevisionSelection};
 use super::{
-    adaptive, beam, best_of_n, dvts, mcts, particles, rebase, Aggregation, Outcome,
-    SearchContext, Strategy,
+    adaptive, beam, best_of_n, dvts, mcts, particles, rebase, Aggregation, Outcome, SearchContext,
+    Strategy,
 };
-use mcts::MctsParams;
 use crate::data::revision::RevisionTemplate;
+use mcts::MctsParams;
 use serde::{Deserialize, Serialize};
 
 /// The default cap on rounds of the tree searches (the paper's and search-and-learn's 40).

@@ -850,12 +850,27 @@ fn mcts_selects_by_puct_expands_scores_and_backs_up_the_step_values() {
     // finished, four kept.
     assert_eq!(
         selections(&events),
-        [vec![vec![0]], vec![vec![0, 1]], vec![vec![0, 3]], vec![vec![0, 1, 6]]]
+        [
+            vec![vec![0]],
+            vec![vec![0, 1]],
+            vec![vec![0, 3]],
+            vec![vec![0, 1, 6]]
+        ]
     );
     let (texts, pruned, finished) = shape(&out.tree);
     assert_eq!(
         texts,
-        ["a1", "a2", "a3", "a4", "b1", "b2", "c1", "\\boxed{5}", "\\boxed{7}"]
+        [
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "b1",
+            "b2",
+            "c1",
+            "\\boxed{5}",
+            "\\boxed{7}"
+        ]
     );
     // The four 7s (.8) are kept over the two 5s (.3), whose leaf is pruned in round 4.
     assert_eq!(pruned, [(8, 4)]);
