@@ -1084,3 +1084,75 @@ fn rebase_and_particles_run_with_their_temperatures_and_refuse_bad_ones() {
         );
     }
 }
+
+#[test]
+fn mcts_runs_with_its_flags_keeps_its_tree_and_refuses_bad_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mcts");
+    let o = run(&[
+        "run",
+        "--strategy",
+        "mcts",
+        "--budget",
+        "8",
+        "--tree-rule",
+        "uct",
+        "--exploration",
+        "1.5",
+        "--mcts-value",
+        "rollout",
+        "--mcts-select",
+        "max-visits",
+        "--expansion-width",
+        "2",
+        "--selections-per-round",
+        "3",
+        "--verifier",
+        "toy-prm",
+        "--limit",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["strategy"],
+        serde_json::json!({"kind": "mcts", "expansion_width": 2, "tree_rule": "uct",
+            "exploration": 1.5, "value": "rollout", "select": "max-visits",
+            "selections_per_round": 3, "max_rounds": 40, "aggregation": "last"})
+    );
+    for l in std::fs::read_to_string(out.join("records.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let r: serde_json::Value = serde_json::from_str(l).unwrap();
+        // Every rollout is a candidate: N of them, or fewer where every path of the tree
+        // ended (an easy problem's samples all agree: search::tests has the rule); the root
+        // saw each simulation, and each node of the search carries its visits and Q.
+        let candidates = r["candidates"].as_array().unwrap().len();
+        assert!((1..=8).contains(&candidates), "{l}");
+        let nodes = r["tree"]["nodes"].as_array().unwrap();
+        assert!(
+            nodes[0]["visits"].as_u64().unwrap() as usize >= candidates,
+            "{l}"
+        );
+        assert!(nodes[0]["q"].as_f64().is_some(), "{l}");
+        assert!(!r["tree"]["selected"].as_array().unwrap().is_empty(), "{l}");
+    }
+    for (flag, value, why) in [
+        (
+            "--expansion-width",
+            "0",
+            "expansion width must be at least 1",
+        ),
+        ("--exploration", "0", "exploration 0 must be above 0"),
+        ("--tree-rule", "ucb", "unknown tree rule 'ucb'"),
+        ("--mcts-value", "mc", "unknown MCTS value 'mc'"),
+    ] {
+        let o = run(&["run", "--strategy", "mcts", flag, value, "--limit", "1"]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{flag}: {}", stderr(&o));
+    }
+}

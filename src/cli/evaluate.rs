@@ -96,6 +96,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         adaptive: Default::default(),
         rebase_temperature: Default::default(),
         resample_temperature: Default::default(),
+        mcts: vec![Default::default()],
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

@@ -278,6 +278,7 @@ pub fn run(a: RevisionsArgs) -> anyhow::Result<ExitCode> {
         adaptive: Default::default(),
         rebase_temperature: Default::default(),
         resample_temperature: Default::default(),
+        mcts: vec![Default::default()],
         max_rounds: DEFAULT_MAX_ROUNDS,
         aggregation: a.aggregation,
         seeds: vec![a.seed],

@@ -9,9 +9,11 @@ use crate::runner::optimal::{self, OptimalRunConfig};
 use crate::runner::sweep::{self as sweep_run, SweepConfig, SweepEvent};
 use crate::runner::RunConfig;
 use crate::search::adaptive;
+use crate::search::mcts::{self, MctsParams, MctsSelect, MctsValue, TreeRule};
 use crate::search::revisions::RevisionSelection;
 use crate::search::spec::{
-    Confidence, ResampleTemperature, Temperature, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_ROUNDS,
+    Confidence, Exploration, ResampleTemperature, Temperature, DEFAULT_BEAM_WIDTH,
+    DEFAULT_MAX_ROUNDS,
 };
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::store::Summary;
@@ -61,7 +63,8 @@ pub struct RunArgs {
     /// tree search), revisions (parallel chains of sequential revisions, see --chains),
     /// adaptive-majority (majority voting that stops once the vote is settled, see
     /// --batch and --confidence), rebase (reward-balanced search, see
-    /// --rebase-temperature), particles (particle filtering, see --resample-temperature), or
+    /// --rebase-temperature), particles (particle filtering, see --resample-temperature), mcts
+    /// (Monte Carlo tree search, see --tree-rule, --mcts-value, --expansion-width), or
     /// compute-optimal (the setting a sweep's --table chose for each
     /// problem's predicted difficulty bin). README defines each exactly.
     #[arg(long, default_value = "weighted-best-of-n", value_parser = RunStrategy::parse)]
@@ -84,7 +87,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = DEFAULT_BEAM_WIDTH)]
     pub beam_width: usize,
     /// Rounds (steps) of beam, lookahead, dvts, rebase and particles before the surviving
-    /// prefixes are run to the end of their solutions.
+    /// prefixes are run to the end of their solutions; of mcts before the leaves it selects
+    /// are.
     #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
     pub max_rounds: usize,
     /// Lookahead k of the lookahead strategy: steps rolled out greedily from each candidate
@@ -125,6 +129,8 @@ pub struct RunArgs {
     /// logit(score) weights, above 0.
     #[arg(long, default_value_t = ResampleTemperature::default(), value_parser = parse_resample_temperature)]
     pub resample_temperature: ResampleTemperature,
+    #[command(flatten)]
+    pub mcts: MctsArgs,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
     /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
@@ -186,6 +192,57 @@ pub struct RunArgs {
     /// the device supports it). GGUF models keep their stored types.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
+}
+
+/// MCTS's flags (`run`; `sweep` takes lists of the tree rule and value).
+#[derive(Debug, Args)]
+pub struct MctsArgs {
+    /// MCTS: W, next steps sampled when a leaf is expanded.
+    #[arg(long, default_value_t = mcts::DEFAULT_EXPANSION_WIDTH)]
+    pub expansion_width: usize,
+    /// MCTS: how selection scores a child: puct (Q + (ln((N_p + 19653)/19652) + 1.25) P
+    /// sqrt(N_p)/(1 + N_c), P the softmax over siblings of their steps' mean token
+    /// log-probability) or uct (Q + c sqrt(ln N_p / N_c)).
+    #[arg(long, default_value = "puct", value_parser = TreeRule::parse)]
+    pub tree_rule: TreeRule,
+    /// MCTS: UCT's exploration constant c, above 0 and at most 100.
+    #[arg(long, default_value_t = Exploration::default(), value_parser = parse_exploration)]
+    pub exploration: Exploration,
+    /// MCTS: the value backed up: step (the new child's verifier score) or rollout (the
+    /// aggregated score of a simulation to the end of the solution, kept as a candidate).
+    #[arg(long, default_value = "step", value_parser = MctsValue::parse)]
+    pub mcts_value: MctsValue,
+    /// MCTS: how the answer is chosen: vote (weighted by the candidates' scores), max-value
+    /// (the best-scoring candidate) or max-visits (the most-visited path's best candidate).
+    #[arg(long, default_value = "vote", value_parser = MctsSelect::parse)]
+    pub mcts_select: MctsSelect,
+    /// MCTS: P, paths selected per round (a virtual loss spreads them), expanded in one
+    /// batched policy call.
+    #[arg(long, default_value_t = mcts::DEFAULT_SELECTIONS)]
+    pub selections_per_round: usize,
+}
+
+impl MctsArgs {
+    /// The parameters, with `tree_rule` and `value` as given.
+    pub fn params(&self, tree_rule: TreeRule, value: MctsValue) -> MctsParams {
+        MctsParams {
+            expansion_width: self.expansion_width,
+            tree_rule,
+            exploration: self.exploration,
+            value,
+            select: self.mcts_select,
+            selections_per_round: self.selections_per_round,
+        }
+    }
+}
+
+/// Parses `--exploration`: a number above 0 and at most 100.
+pub(crate) fn parse_exploration(s: &str) -> Result<Exploration, String> {
+    let c: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("exploration '{s}': a number such as 2"))?;
+    Exploration::new(c)
 }
 
 /// Parses `--confidence`: a probability above 0.5 and at most 1.
@@ -259,7 +316,8 @@ impl RunArgs {
                 )
                 .with_adaptive(self.batch, self.confidence)
                 .with_rebase(self.rebase_temperature)
-                .with_particles(self.resample_temperature),
+                .with_particles(self.resample_temperature)
+                .with_mcts(self.mcts.params(self.mcts.tree_rule, self.mcts.mcts_value)),
             budget: self.budget,
             sampling: SamplingParams {
                 temperature: self.temperature,

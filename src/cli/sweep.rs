@@ -1,7 +1,9 @@
 //! `thinkscale sweep`: strategies x budgets x seeds as one resumable experiment, then every
 //! curve, the difficulty bins and the compute-optimal table from its records.
 
-use super::run::{parse_confidence, parse_resample_temperature, parse_temperature};
+use super::run::{
+    parse_confidence, parse_exploration, parse_resample_temperature, parse_temperature,
+};
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::data::jsonl::JsonlFormat;
 use crate::data::revision::RevisionTemplate;
@@ -14,8 +16,11 @@ use crate::runner::sweep::{
     PAPER_EXCHANGE_RATIOS,
 };
 use crate::search::adaptive;
+use crate::search::mcts::{self, MctsParams, MctsSelect, MctsValue, TreeRule};
 use crate::search::revisions::RevisionSelection;
-use crate::search::spec::{Confidence, ResampleTemperature, Temperature, DEFAULT_MAX_ROUNDS};
+use crate::search::spec::{
+    Confidence, Exploration, ResampleTemperature, Temperature, DEFAULT_MAX_ROUNDS,
+};
 use crate::search::{Aggregation, CancelToken, StrategyKind};
 use crate::verify::{VerifierList, VerifierSpec};
 use anyhow::Context;
@@ -88,6 +93,25 @@ pub struct SweepArgs {
     /// Particle filtering: the resampling temperature (see `run`).
     #[arg(long, default_value_t = ResampleTemperature::default(), value_parser = parse_resample_temperature)]
     pub resample_temperature: ResampleTemperature,
+    /// MCTS: tree rules, comma-separated (puct, uct; see `run`); with --mcts-value, one series
+    /// per pair.
+    #[arg(long, value_delimiter = ',', value_parser = TreeRule::parse, default_value = "puct")]
+    pub tree_rule: Vec<TreeRule>,
+    /// MCTS: values backed up, comma-separated (step, rollout; see `run`).
+    #[arg(long, value_delimiter = ',', value_parser = MctsValue::parse, default_value = "step")]
+    pub mcts_value: Vec<MctsValue>,
+    /// MCTS: W, next steps sampled per expanded leaf.
+    #[arg(long, default_value_t = mcts::DEFAULT_EXPANSION_WIDTH)]
+    pub expansion_width: usize,
+    /// MCTS: UCT's exploration constant c.
+    #[arg(long, default_value_t = Exploration::default(), value_parser = parse_exploration)]
+    pub exploration: Exploration,
+    /// MCTS: how the answer is chosen: vote, max-value or max-visits (see `run`).
+    #[arg(long, default_value = "vote", value_parser = MctsSelect::parse)]
+    pub mcts_select: MctsSelect,
+    /// MCTS: P, paths selected per round.
+    #[arg(long, default_value_t = mcts::DEFAULT_SELECTIONS)]
+    pub selections_per_round: usize,
     /// Lookaheads k of lookahead search.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub lookaheads: Vec<usize>,
@@ -165,6 +189,24 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
+    /// The MCTS settings: every tree rule with every value, the other parameters shared.
+    fn mcts_settings(&self) -> Vec<MctsParams> {
+        let mut out = Vec::new();
+        for &tree_rule in &self.tree_rule {
+            for &value in &self.mcts_value {
+                out.push(MctsParams {
+                    expansion_width: self.expansion_width,
+                    tree_rule,
+                    exploration: self.exploration,
+                    value,
+                    select: self.mcts_select,
+                    selections_per_round: self.selections_per_round,
+                });
+            }
+        }
+        out
+    }
+
     /// The configuration: from --config, a --preset, or the flags.
     pub fn sweep_config(&self) -> anyhow::Result<SweepConfig> {
         if self.preset.is_some() {
@@ -198,6 +240,7 @@ impl SweepArgs {
             },
             rebase_temperature: self.rebase_temperature,
             resample_temperature: self.resample_temperature,
+            mcts: self.mcts_settings(),
             max_rounds: self.max_rounds,
             aggregation: self.aggregation,
             seeds: self.seeds.clone(),
@@ -280,6 +323,7 @@ impl SweepArgs {
             },
             rebase_temperature: self.rebase_temperature,
             resample_temperature: self.resample_temperature,
+            mcts: self.mcts_settings(),
             max_rounds: DEFAULT_MAX_ROUNDS,
             aggregation: Aggregation::Last,
             seeds: self.seeds.clone(),

@@ -24,6 +24,7 @@ use crate::data::{DatasetSpec, Problem};
 use crate::engine::{PromptFormat, SamplingParams};
 use crate::io::{read_jsonl_resumable, rewrite_jsonl, write_json, JsonlAppender};
 use crate::search::adaptive;
+use crate::search::mcts::MctsParams;
 use crate::search::revisions::RevisionSelection;
 use crate::search::select::Aggregation;
 use crate::search::spec::{
@@ -135,6 +136,9 @@ pub struct SweepConfig {
     /// Particle filtering's resampling temperature (left out of `sweep.json` at its default).
     #[serde(default, skip_serializing_if = "super::is_default")]
     pub resample_temperature: ResampleTemperature,
+    /// MCTS's settings: one series per entry (left out of `sweep.json` at the one default).
+    #[serde(default = "default_mcts", skip_serializing_if = "is_default_mcts")]
+    pub mcts: Vec<MctsParams>,
     /// Rounds of the tree searches before survivors run to the end.
     #[serde(default = "default_rounds")]
     pub max_rounds: usize,
@@ -263,6 +267,14 @@ fn default_exchange_ratios() -> Vec<f64> {
 
 fn default_chains() -> Vec<BeamWidth> {
     vec![BeamWidth::Fixed(1)]
+}
+
+fn default_mcts() -> Vec<MctsParams> {
+    vec![MctsParams::default()]
+}
+
+fn is_default_mcts(m: &[MctsParams]) -> bool {
+    m == default_mcts().as_slice()
 }
 
 fn default_widths() -> Vec<BeamWidth> {
@@ -410,6 +422,7 @@ impl SweepConfig {
             StrategySpec::Particles { temperature, .. } => temperature,
             _ => ResampleTemperature::default(),
         };
+        let mcts = vec![config.strategy.mcts_params().unwrap_or_default()];
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
@@ -427,6 +440,7 @@ impl SweepConfig {
             adaptive,
             rebase_temperature,
             resample_temperature,
+            mcts,
             max_rounds,
             aggregation: config.strategy.aggregation(),
             seeds: vec![config.seed],
@@ -488,6 +502,15 @@ impl SweepConfig {
         if let Some(t) = &self.larger_typed {
             t.validate()?;
         }
+        if self.strategies.contains(&StrategyKind::Mcts) {
+            if self.mcts.is_empty() {
+                anyhow::bail!("mcts: MCTS needs at least one setting");
+            }
+            for (i, m) in self.mcts.iter().enumerate() {
+                m.validate()
+                    .map_err(|why| anyhow::anyhow!("mcts[{i}]: {why}"))?;
+            }
+        }
         if self.strategies.contains(&StrategyKind::Lookahead) && self.lookaheads.is_empty() {
             anyhow::bail!("lookaheads: lookahead search needs at least one k");
         }
@@ -519,6 +542,16 @@ impl SweepConfig {
         Ok(())
     }
 
+    /// A strategy's second axis: the lookaheads k of lookahead search, the indices of the MCTS
+    /// settings, or one setting.
+    fn ks(&self, kind: StrategyKind) -> Vec<usize> {
+        match kind {
+            StrategyKind::Lookahead => self.lookaheads.clone(),
+            StrategyKind::Mcts => (0..self.mcts.len().max(1)).collect(),
+            _ => vec![0],
+        }
+    }
+
     /// What a strategy's settings divide the budget by: its chains P (revisions), its beam
     /// widths M (tree searches), or nothing (one setting at every budget).
     fn widths(&self, kind: StrategyKind) -> &[BeamWidth] {
@@ -530,9 +563,12 @@ impl SweepConfig {
         }
     }
 
-    /// The strategy `kind` with M (or P) = `m` and lookahead `k`, the rest from this sweep.
+    /// The strategy `kind` with M (or P) = `m` and lookahead `k` (for MCTS, `k` indexes its
+    /// settings), the rest from this sweep.
     fn setting(&self, kind: StrategyKind, m: usize, k: usize) -> StrategySpec {
+        let mcts = self.mcts.get(k).copied().unwrap_or_default();
         kind.with(self.aggregation, m, self.max_rounds, k)
+            .with_mcts(mcts)
             .with_revisions(m, self.revision_selection, self.revision_template)
             .with_adaptive(self.adaptive.batch, self.adaptive.confidence)
             .with_rebase(self.rebase_temperature)
@@ -585,11 +621,7 @@ impl SweepConfig {
                     if m == 0 || m > n || !n.is_multiple_of(m) {
                         continue;
                     }
-                    let ks: Vec<usize> = if kind == StrategyKind::Lookahead {
-                        self.lookaheads.clone()
-                    } else {
-                        vec![0]
-                    };
+                    let ks = self.ks(kind);
                     for k in ks {
                         let spec = self.setting(kind, m, k);
                         if !seen.insert(spec) {
@@ -629,11 +661,7 @@ impl SweepConfig {
                 }
                 continue;
             }
-            let ks: Vec<usize> = if kind == StrategyKind::Lookahead {
-                self.lookaheads.clone()
-            } else {
-                vec![0]
-            };
+            let ks = self.ks(kind);
             for w in self.widths(kind) {
                 for &k in &ks {
                     let members: Vec<(usize, StrategySpec)> = budgets

@@ -1024,3 +1024,36 @@ fn a_cancelled_mcts_keeps_its_finished_rounds() {
         .all(|n| n.score.is_some() && n.q.is_some()));
     assert_eq!(mirror.nodes[0].visits, 4);
 }
+
+#[test]
+fn mcts_stops_when_every_path_of_its_tree_has_ended() {
+    // Budget 64 is more than the script's tree holds: once every expanded node's children
+    // have all ended their solutions, the root is closed and the search stops, short of N
+    // and of its round cap, having expanded every node of the script once.
+    let (out, events) = search(mcts(Default::default(), 40), 64, &mut Script::default());
+    let rounds = selections(&events).len();
+    assert!(rounds < 40, "{rounds}");
+    // Every step the script can write is in the tree, and every open node was expanded.
+    let (texts, _, _) = shape(&out.tree);
+    for t in [
+        "b1",
+        "b2",
+        "c1",
+        "d1",
+        "e1",
+        "\\boxed{3}",
+        "\\boxed{6}",
+        "\\boxed{9}",
+    ] {
+        assert!(texts.contains(&t), "{t} missing from {texts:?}");
+    }
+    for (i, n) in out.tree.nodes.iter().enumerate() {
+        let ended = matches!(
+            n.status,
+            NodeStatus::Finished { .. } | NodeStatus::Pruned { .. }
+        );
+        assert!(ended || !n.children.is_empty(), "node {i} {n:?} left open");
+    }
+    assert!(out.candidates.len() < 64);
+    assert!(out.answer.is_some());
+}
