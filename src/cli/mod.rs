@@ -35,10 +35,10 @@ pub struct Cli {
 enum Command {
     /// Search every selected problem with one strategy and budget; write config.json,
     /// records.jsonl and summary.json to the output directory.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Sweep strategies x budgets x seeds as one resumable experiment; write the records, every
     /// accuracy curve (overall, per level, per difficulty bin) and the compute-optimal table.
-    Sweep(sweep::SweepArgs),
+    Sweep(Box<sweep::SweepArgs>),
     /// Draw a sweep's paper figures (accuracy, optimal, bins, scores) as SVG or PNG, each with
     /// the CSV and JSON of the numbers it draws and the sweep's configuration in its metadata.
     Plot(plot::PlotArgs),
@@ -175,8 +175,8 @@ pub fn main() -> anyhow::Result<Next> {
         return Ok(Next::Window(GuiArgs::default()));
     };
     match command {
-        Command::Run(args) => run::run(args),
-        Command::Sweep(args) => sweep::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::Sweep(args) => sweep::run(*args),
         Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Revisions(args) => revisions::run(args),
