@@ -47,6 +47,8 @@ pub struct Settings {
     pub rebase_temperature: f64,
     /// Particle filtering: the resampling temperature.
     pub resample_temperature: f64,
+    /// MCTS: expansion width, tree rule, exploration, value, choice, selections per round.
+    pub mcts: crate::search::mcts::MctsParams,
     /// Sampling temperature.
     pub temperature: f64,
     /// Seed.
@@ -82,6 +84,7 @@ impl Default for Settings {
             confidence: crate::search::adaptive::DEFAULT_CONFIDENCE,
             rebase_temperature: crate::search::rebase::DEFAULT_TEMPERATURE,
             resample_temperature: crate::search::particles::DEFAULT_TEMPERATURE,
+            mcts: Default::default(),
             temperature: 1.0,
             seed: 0,
             level_filter: None,
@@ -120,6 +123,7 @@ impl Settings {
                 crate::search::spec::ResampleTemperature::new(self.resample_temperature)
                     .unwrap_or_default(),
             )
+            .with_mcts(self.mcts)
     }
 }
 
@@ -252,6 +256,9 @@ impl TreeInfo {
                 " (resample temperature {}, max rounds {})",
                 s.resample_temperature, s.max_rounds
             );
+        }
+        if s.strategy == StrategyKind::Mcts {
+            h += &format!(" ({}, max rounds {})", s.mcts.label(), s.max_rounds);
         }
         if s.strategy == StrategyKind::AdaptiveMajority {
             h += &format!(
@@ -579,6 +586,7 @@ impl App {
         c.resample_temperature =
             crate::search::spec::ResampleTemperature::new(s.resample_temperature)
                 .unwrap_or_default();
+        c.mcts = vec![s.mcts];
         c
     }
 
@@ -1367,6 +1375,63 @@ mod tests {
                 .unwrap_or_default();
             assert!(header.contains(said), "{header}");
         }
+    }
+
+    #[test]
+    fn mcts_from_the_window_shows_its_controls_and_a_tree_with_visits_and_values() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let question = first_of_level(&app, 4);
+        let mut harness = loaded(app, 1280.0);
+        harness.get_by_label("Strategy").click();
+        harness.run_steps(2);
+        harness.get_by_label("mcts").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.strategy, StrategyKind::Mcts);
+        for name in [
+            "Expansion width",
+            "Tree rule",
+            "Value",
+            "Choice",
+            "Selections per round",
+            "Max rounds",
+        ] {
+            assert!(harness.query_all_by_label(name).count() > 0, "{name}");
+        }
+        assert!(harness.query_by_label("Beam width").is_none());
+        // UCT's exploration constant appears with UCT only.
+        assert!(harness.query_by_label("Exploration").is_none());
+        harness.get_by_label("Tree rule").click();
+        harness.run_steps(2);
+        harness.get_by_label("uct").click();
+        harness.run_steps(2);
+        assert_eq!(
+            harness.state().settings.mcts.tree_rule,
+            crate::search::mcts::TreeRule::Uct
+        );
+        assert!(harness.query_all_by_label("Exploration").count() > 0);
+        harness.get_by_label("Value").click();
+        harness.run_steps(2);
+        harness.get_by_label("rollout").click();
+        harness.run_steps(2);
+        search(&mut harness, &question);
+        let app = harness.state();
+        let record = app.last.as_ref().unwrap();
+        assert_eq!(
+            app.settings.spec().mcts_params().map(|p| p.value),
+            Some(crate::search::mcts::MctsValue::Rollout)
+        );
+        assert_eq!(app.tree, *record.tree.as_ref().unwrap());
+        assert!((1..=app.settings.budget).contains(&record.candidates.len()));
+        // The window's tree holds every node's visits and Q and the latest round's paths.
+        assert!(app.tree.nodes[0].visits >= record.candidates.len());
+        assert!(app.tree.nodes[0].q.is_some());
+        assert!(!app.tree.selected.is_empty());
+        let header = app
+            .tree_info
+            .as_ref()
+            .map(|t| t.header.clone())
+            .unwrap_or_default();
+        assert!(header.contains("uct c = 2, rollout, W = 4"), "{header}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const MID: Color32 = rgb(palette::MIDDLE);
 pub const UNSCORED: Color32 = rgb(palette::NEUTRAL);
 /// The chosen answer's path.
 pub const CHOSEN: Color32 = rgb(palette::CHOSEN);
+/// The paths MCTS selected in its latest round.
+pub const SELECTED: Color32 = rgb(palette::REDDISH_PURPLE);
 /// Text on node boxes (dark grey rather than black on the coloured boxes; not a palette colour).
 pub const NODE_TEXT: Color32 = Color32::from_rgb(20, 20, 20);
 

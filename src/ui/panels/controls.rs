@@ -5,7 +5,9 @@
 
 use crate::data::revision::RevisionTemplate;
 use crate::data::DatasetSpec;
+use crate::search::mcts::{MctsParams, MctsSelect, MctsValue, TreeRule};
 use crate::search::revisions::RevisionSelection;
+use crate::search::spec::Exploration;
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
 use crate::verify::VerifierSpec;
@@ -41,6 +43,21 @@ const TIP_REBASE_TEMPERATURE: &str = "REBASE shares the width N among the prefix
 const TIP_RESAMPLE_TEMPERATURE: &str = "Particle filtering resamples the particles every step \
     with probability softmax(logit(score) / T): lower follows the verifier more greedily \
     (Puri et al. 2025 use 1)";
+const TIP_EXPANSION_WIDTH: &str = "MCTS expands a selected leaf with W sampled next steps, \
+    scored by the verifier and backed up the selected path (N += 1, Q = mean value)";
+const TIP_TREE_RULE: &str = "How MCTS selects a child: puct (AlphaZero, OpenR) adds to Q an \
+    exploration term led by the policy's prior (a softmax over siblings of their steps' mean \
+    token log-probability); uct (rStar) adds c * sqrt(ln N_parent / N_child)";
+const TIP_EXPLORATION: &str = "UCT's exploration constant c: higher visits rarely tried \
+    children more (rStar uses 2)";
+const TIP_MCTS_VALUE: &str = "The value MCTS backs up: step, the new child's verifier score \
+    (OpenR); rollout, the aggregated score of a simulation to the end of the solution, kept as \
+    a candidate";
+const TIP_MCTS_SELECT: &str = "How MCTS chooses its answer: vote (weighted by the candidates' \
+    scores), max-value (the best-scoring candidate), max-visits (the most-visited path's best \
+    candidate)";
+const TIP_SELECTIONS: &str = "Paths MCTS selects per round (P), with a virtual loss so they \
+    spread; their leaves are expanded in one batched policy call";
 const TIP_CHAINS: &str = "Chains P of sequential revisions: the budget is spent as P parallel \
     chains of N/P attempts, each attempt written after its chain's 4 most recent ones; must \
     divide the budget";
@@ -328,6 +345,82 @@ fn max_rounds_row(ui: &mut egui::Ui, max_rounds: &mut usize) {
     ui.end_row();
 }
 
+/// A row with a menu of named choices.
+fn choice_row<T: Copy + PartialEq>(
+    ui: &mut egui::Ui,
+    name: &str,
+    tip: &str,
+    value: &mut T,
+    all: &[T],
+    text: fn(T) -> &'static str,
+) {
+    let l = label(ui, name, tip);
+    egui::ComboBox::from_id_salt(name)
+        .selected_text(text(*value))
+        .show_ui(ui, |ui| {
+            for &x in all {
+                ui.selectable_value(value, x, text(x));
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text(tip);
+    ui.end_row();
+}
+
+/// MCTS's rows: W, the tree rule (and UCT's c), the value, the choice and P.
+fn mcts_rows(ui: &mut egui::Ui, m: &mut MctsParams) {
+    let l = label(ui, "Expansion width", TIP_EXPANSION_WIDTH);
+    ui.add(egui::Slider::new(&mut m.expansion_width, 1..=16))
+        .labelled_by(l.id)
+        .on_hover_text(TIP_EXPANSION_WIDTH);
+    ui.end_row();
+    choice_row(
+        ui,
+        "Tree rule",
+        TIP_TREE_RULE,
+        &mut m.tree_rule,
+        TreeRule::ALL,
+        TreeRule::as_str,
+    );
+    if m.tree_rule == TreeRule::Uct {
+        let mut c = m.exploration.get();
+        let l = label(ui, "Exploration", TIP_EXPLORATION);
+        ui.add(
+            egui::Slider::new(&mut c, 0.1..=10.0)
+                .logarithmic(true)
+                .step_by(0.01),
+        )
+        .labelled_by(l.id)
+        .on_hover_text(TIP_EXPLORATION);
+        ui.end_row();
+        if let Ok(c) = Exploration::new(c) {
+            m.exploration = c;
+        }
+    }
+    choice_row(
+        ui,
+        "Value",
+        TIP_MCTS_VALUE,
+        &mut m.value,
+        MctsValue::ALL,
+        MctsValue::as_str,
+    );
+    choice_row(
+        ui,
+        "Choice",
+        TIP_MCTS_SELECT,
+        &mut m.select,
+        MctsSelect::ALL,
+        MctsSelect::as_str,
+    );
+    let l = label(ui, "Selections per round", TIP_SELECTIONS);
+    ui.add(egui::Slider::new(&mut m.selections_per_round, 1..=16))
+        .labelled_by(l.id)
+        .on_hover_text(TIP_SELECTIONS);
+    ui.end_row();
+}
+
 /// Draws the strategy panel: a grid of label and widget rows.
 pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
@@ -399,6 +492,10 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .labelled_by(l.id)
                 .on_hover_text(TIP_RESAMPLE_TEMPERATURE);
                 ui.end_row();
+                max_rounds_row(ui, &mut s.max_rounds);
+            }
+            if s.strategy == StrategyKind::Mcts {
+                mcts_rows(ui, &mut s.mcts);
                 max_rounds_row(ui, &mut s.max_rounds);
             }
             if s.strategy == StrategyKind::AdaptiveMajority {

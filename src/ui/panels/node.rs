@@ -16,6 +16,12 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
         "depth {}, round {}, {} tokens, {} samples pass here",
         node.depth, node.round, node.token_count, node.visits
     ));
+    if let Some(q) = node.q {
+        ui.label(format!(
+            "MCTS: {} visits, mean value Q {q:.3} (the values backed up through it)",
+            node.visits
+        ));
+    }
     match node.score {
         Some(s) => ui.colored_label(
             theme::score_color(Some(s)),

@@ -244,7 +244,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
 }
 
 /// The colour key: the score scale, unscored, pruned and the chosen path.
-fn legend(ui: &mut egui::Ui, scored: bool) {
+fn legend(ui: &mut egui::Ui, scored: bool, mcts: bool) {
     ui.horizontal_wrapped(|ui| {
         let swatch = |ui: &mut egui::Ui, fill: egui::Color32| {
             let (r, _) = ui.allocate_exact_size(vec2(14.0, 12.0), Sense::hover());
@@ -273,7 +273,34 @@ fn legend(ui: &mut egui::Ui, scored: bool) {
             Stroke::new(2.5, theme::CHOSEN),
         );
         ui.label("chosen path (the winning answer's highest-scoring candidate)");
+        if mcts {
+            let (r, _) = ui.allocate_exact_size(vec2(18.0, 12.0), Sense::hover());
+            ui.painter().line_segment(
+                [r.left_center(), r.right_center()],
+                Stroke::new(2.0, theme::SELECTED),
+            );
+            ui.label("paths selected in the latest round; N visits, Q mean value");
+        }
     });
+}
+
+/// The nodes on the paths MCTS selected in its latest round.
+fn on_selected(tree: &SearchTree) -> std::collections::HashSet<usize> {
+    tree.selected.iter().flatten().copied().collect()
+}
+
+/// MCTS's visits and value of a node, as the boxes print them (`N4 Q.62`); other searches'
+/// repeated visits as `x2`.
+fn visits_label(n: &crate::search::Node) -> String {
+    match n.q {
+        Some(q) => format!(
+            " N{} Q{}",
+            n.visits,
+            format!("{q:.2}").trim_start_matches('0')
+        ),
+        None if n.visits > 1 => format!(" x{}", n.visits),
+        None => String::new(),
+    }
 }
 
 /// The zoom and fit buttons; what they ask for goes to `cmds`. The buttons zoom about the
@@ -341,7 +368,7 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
     if let Some(h) = view.header {
         ui.label(egui::RichText::new(h).strong());
     }
-    legend(ui, view.scored);
+    legend(ui, view.scored, tree.nodes.iter().any(|n| n.q.is_some()));
     let lay = view.current_layout();
     // The canvas takes what is left; the toolbar's row is reserved above it.
     let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
@@ -388,6 +415,7 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
         .chosen
         .map(|l| tree.path(l).into_iter().collect())
         .unwrap_or_default();
+    let on_selected = on_selected(tree);
     let z = cam.zoom;
     let origin = area.min + cam.offset;
     let size = vec2(theme::NODE_W, theme::NODE_H) * z;
@@ -405,6 +433,8 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
         }
         let stroke = if on_chosen.contains(&i) {
             Stroke::new(2.5 * z.max(0.4), theme::CHOSEN)
+        } else if on_selected.contains(&i) {
+            Stroke::new(2.0 * z.max(0.4), theme::SELECTED)
         } else {
             Stroke::new(z.clamp(0.3, 1.0), weak)
         };
@@ -458,9 +488,7 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
             if let NodeStatus::Pruned { round } = n.status {
                 suffix += &format!(" (pruned r{round})");
             }
-            if n.visits > 1 {
-                suffix += &format!(" x{}", n.visits);
-            }
+            suffix += &visits_label(n);
             if lay.hidden[i] > 0 {
                 suffix += &format!(" [+{}]", lay.hidden[i]);
             }
@@ -532,6 +560,7 @@ pub fn tree_svg(view: &TreeView<'_>, metadata: &str) -> String {
         esc(view.header.unwrap_or("search tree")),
         esc(view.header.unwrap_or("search tree")),
     );
+    let on_selected = on_selected(tree);
     let at = |i: usize| (lay.pos[i].x + 8.0, lay.pos[i].y + top);
     for (i, n) in tree.nodes.iter().enumerate() {
         let (Some(p), true) = (n.parent, lay.shown[i]) else {
@@ -541,6 +570,8 @@ pub fn tree_svg(view: &TreeView<'_>, metadata: &str) -> String {
         let (x, y) = at(i);
         let (colour, width) = if on_chosen.contains(&i) {
             (hex(theme::CHOSEN), 2.5)
+        } else if on_selected.contains(&i) {
+            (hex(theme::SELECTED), 2.0)
         } else {
             ("#999999".to_string(), 1.0)
         };
@@ -568,7 +599,8 @@ pub fn tree_svg(view: &TreeView<'_>, metadata: &str) -> String {
         } else {
             "stroke=\"#666666\" stroke-width=\"0.5\"".to_string()
         };
-        let mut label = shorten(&n.text, 24);
+        let visits = visits_label(n);
+        let mut label = shorten(&n.text, 24usize.saturating_sub(visits.len()).max(8)) + &visits;
         if let NodeStatus::Finished { correct, .. } = &n.status {
             label += if *correct == Some(true) {
                 " (right)"
@@ -769,5 +801,50 @@ mod tests {
         assert!(svg.contains("b (wrong)"));
         assert!(svg.contains("x&lt;y &amp; &quot;z&quot;"));
         assert!(svg.contains("beam · budget N = 4"));
+    }
+
+    #[test]
+    fn mcts_trees_print_visits_and_q_and_draw_the_latest_selections() {
+        let mut t = small();
+        t.apply(&crate::search::SearchEvent::NodeValued {
+            id: 1,
+            visits: 4,
+            q: 0.625,
+        });
+        t.apply(&crate::search::SearchEvent::Selected {
+            round: 3,
+            paths: vec![vec![0, 1, 3]],
+        });
+        // Events naming missing nodes are ignored.
+        let mut u = t.clone();
+        u.apply(&crate::search::SearchEvent::Selected {
+            round: 4,
+            paths: vec![vec![0, 99]],
+        });
+        assert!(u.selected.is_empty());
+        assert_eq!(visits_label(&t.nodes[1]), " N4 Q.62");
+        // Beam search's repeated visits stay as they were.
+        t.nodes[2].visits = 3;
+        assert_eq!(visits_label(&t.nodes[2]), " x3");
+        assert_eq!(visits_label(&t.nodes[4]), "");
+        let lay = layout(&t, &BTreeSet::new());
+        let view = TreeView {
+            tree: &t,
+            layout: &lay,
+            camera: Camera::default(),
+            chosen: None,
+            selected: None,
+            header: Some("mcts"),
+            scored: true,
+            any_collapsed: false,
+        };
+        let svg = tree_svg(&view, "{}");
+        assert!(svg.contains("a N4 Q.62<"), "{svg}");
+        let purple = {
+            let c = theme::SELECTED;
+            format!("stroke=\"#{:02x}{:02x}{:02x}\"", c.r(), c.g(), c.b())
+        };
+        // The edges into nodes 1 and 3 lie on the selected path.
+        assert_eq!(svg.matches(&purple).count(), 2, "{svg}");
     }
 }
