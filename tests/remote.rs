@@ -425,3 +425,46 @@ fn adaptive_majority_rebase_and_particles_run_through_llama_server() {
         }
     }
 }
+
+/// MCTS through llama-server (issue 27): the same batched seams, so both values run on a
+/// server as on the engine, keeping their trees with visits and Q.
+#[test]
+fn mcts_runs_through_llama_server() {
+    let Some(bin) = server_binary() else { return };
+    let server = Server::start(&bin, None);
+    let tmp = tempfile::tempdir().unwrap();
+    for value in ["step", "rollout"] {
+        let out = tmp.path().join(value);
+        let o = thinkscale(
+            &[
+                &[
+                    "run",
+                    "--policy",
+                    &server.policy(),
+                    "--strategy",
+                    "mcts",
+                    "--mcts-value",
+                    value,
+                    "--budget",
+                    "4",
+                    "--expansion-width",
+                    "2",
+                    "--max-rounds",
+                    "3",
+                ][..],
+                &COMMON,
+                &["--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rs = records(&out);
+        assert_eq!(rs.len(), 3, "{value}");
+        for r in &rs {
+            let n = r["candidates"].as_array().unwrap().len();
+            assert!((1..=4).contains(&n), "{value}: {r}");
+            let nodes = r["tree"]["nodes"].as_array().unwrap();
+            assert!(nodes.len() > 1 && nodes[0]["q"].is_number(), "{value}: {r}");
+        }
+    }
+}

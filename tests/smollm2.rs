@@ -567,3 +567,79 @@ fn adaptive_majority_rebase_and_particles_run_on_the_gguf() {
         assert!(r["compute"]["generated_tokens"].as_u64().unwrap() > 0);
     }
 }
+
+/// MCTS on the real model (issue 27), with the step value and with rollouts: each keeps its
+/// tree with visits and Q, the step value recomputes no token of any prefix, and rollouts
+/// recompute one per expansion below the root (the expanded node's last token, whose logits
+/// were not kept inside the rollout that wrote it).
+#[test]
+fn mcts_runs_on_the_gguf() {
+    if smollm2().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (rule, value) in [("puct", "step"), ("uct", "rollout")] {
+        let out = tmp.path().join(value);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_thinkscale"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--policy", GGUF, "--limit", "1", "--budget", "4"])
+            .args([
+                "--strategy",
+                "mcts",
+                "--tree-rule",
+                rule,
+                "--mcts-value",
+                value,
+            ])
+            .args(["--expansion-width", "2", "--selections-per-round", "2"])
+            .args([
+                "--max-rounds",
+                "3",
+                "--verifier",
+                "logprob",
+                "--max-tokens",
+                "24",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+        let r: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+        let n = r["candidates"].as_array().unwrap().len();
+        assert!((1..=4).contains(&n), "{value}: {n}");
+        let nodes = r["tree"]["nodes"].as_array().unwrap();
+        assert!(nodes.len() > 1, "{value}");
+        assert!(nodes[0]["q"].is_number(), "{value}");
+        assert!(
+            nodes[0]["visits"].as_u64().unwrap() as usize >= n,
+            "{value}"
+        );
+        let prefix = r["compute"]["recomputed_prefix_tokens"]
+            .as_u64()
+            .unwrap_or(0);
+        if value == "step" {
+            assert_eq!(r["compute"]["recomputed_tokens"], 0, "{r}");
+        } else {
+            let expanded_below_root = r["tree"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .skip(1)
+                .filter(|n| {
+                    n["q"].is_number()
+                        && n["children"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|c| nodes[c.as_u64().unwrap() as usize]["q"].is_number())
+                })
+                .count() as u64;
+            assert!(
+                prefix <= expanded_below_root,
+                "{prefix} > {expanded_below_root}: {r}"
+            );
+        }
+    }
+}
