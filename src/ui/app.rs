@@ -333,7 +333,7 @@ pub struct App {
     pub sweep: Option<Arc<LoadedSweep>>,
     /// The sweep being read.
     pub sweep_loading: Option<Loading>,
-    /// A second sweep drawn over the first (dashed), to compare two.
+    /// A second sweep drawn over the first (faded), to compare two.
     pub overlay: Option<Arc<LoadedSweep>>,
     /// The overlay being read.
     pub overlay_loading: Option<Loading>,
@@ -1825,7 +1825,7 @@ mod tests {
         toy_sweep(&other, "\"majority\"", "1, 2, 4");
         harness.state_mut().apply(Command::OpenOverlay(other));
         step_until(&mut harness, "the overlay", |a| a.overlay.is_some());
-        harness.get_by_label_contains("overlay (dashed)");
+        harness.get_by_label_contains("overlay (faded)");
         harness.state_mut().apply(Command::CloseOverlay);
         harness.run_steps(2);
         assert!(harness.state().overlay.is_none());
