@@ -757,6 +757,8 @@ impl App {
             "software": format!("thinkscale {}", env!("CARGO_PKG_VERSION")),
             "problem": problem,
             "config": config,
+            // The marked leaf is the switched rule's choice, where the summary switched it.
+            "selection": self.selection_rule.map(reselect::rule_name),
         });
         let view = panels::tree_view::TreeView {
             selected: None,
@@ -1322,6 +1324,16 @@ mod tests {
         }
         // Nothing was generated: the same record, the same tree.
         assert_eq!(harness.state().last.as_ref(), Some(&record));
+        // An exported tree says which rule marked its leaf (the last one switched to).
+        let tmp = tempfile::tempdir().unwrap();
+        let svg_path = tmp.path().join("tree.svg");
+        harness
+            .state_mut()
+            .apply(Command::ExportTree(svg_path.clone()));
+        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        assert!(svg.contains("&quot;selection&quot;:&quot;majority&quot;"));
+        // The export's message moves the summary's widgets: let it lay out first.
+        harness.run_steps(2);
         // Back to the run's own choice.
         harness.get_by_label("run's own").click();
         harness.run_steps(2);
