@@ -122,9 +122,11 @@ fn rescored(candidates: &[Candidate], a: Aggregation) -> Vec<Candidate> {
         .collect()
 }
 
-/// Whether `rule` picks a right answer among `candidates` (ties: the first, as the runs do).
-fn right(candidates: &[Candidate], rule: Rule) -> bool {
-    let chosen = match rule {
+/// The candidate `rule` chooses among `candidates`, each rescored from its stored step scores
+/// (ties: the first, as the runs do); `None` when none has an answer. The window's live
+/// selection switch and the table both choose through this.
+pub fn choose(candidates: &[Candidate], rule: Rule) -> Option<usize> {
+    match rule {
         None => choose_majority(candidates),
         Some((a, s)) => {
             let c = rescored(candidates, a);
@@ -133,8 +135,20 @@ fn right(candidates: &[Candidate], rule: Rule) -> bool {
                 Selection::Vote => choose_weighted(&c),
             }
         }
-    };
-    chosen.is_some_and(|i| candidates[i].correct == Some(true))
+    }
+}
+
+/// A rule as the window names it: `last × vote`, or `majority`.
+pub fn rule_name(rule: Rule) -> String {
+    match rule {
+        None => "majority".into(),
+        Some((a, s)) => format!("{} × {}", a.as_str(), s.as_str()),
+    }
+}
+
+/// Whether `rule` picks a right answer among `candidates` (ties: the first, as the runs do).
+fn right(candidates: &[Candidate], rule: Rule) -> bool {
+    choose(candidates, rule).is_some_and(|i| candidates[i].correct == Some(true))
 }
 
 fn rules(aggregations: &[Aggregation], selections: &[Selection]) -> Vec<Rule> {
@@ -346,6 +360,28 @@ mod tests {
             tokens: scores.len(),
             leaf: 0,
         }
+    }
+
+    #[test]
+    fn choose_names_the_candidate_each_rule_picks() {
+        // The four solutions of the table's test below: the stored scores (0) are ignored.
+        let c = [
+            candidate(&[0.9, 0.2], "5", false),
+            candidate(&[0.5, 0.6], "7", true),
+            candidate(&[0.8, 0.4], "5", false),
+            candidate(&[0.3, 0.7], "7", true),
+        ];
+        use Aggregation::*;
+        use Selection::*;
+        assert_eq!(choose(&c, None), Some(0));
+        assert_eq!(choose(&c, Some((Last, Max))), Some(3));
+        assert_eq!(choose(&c, Some((Min, Max))), Some(1));
+        assert_eq!(choose(&c, Some((Mean, Max))), Some(2));
+        // Vote: the answer 7 (.51 against .50), carried by its best product, c1's .30.
+        assert_eq!(choose(&c, Some((Prod, Vote))), Some(1));
+        assert_eq!(choose(&[], Some((Last, Vote))), None);
+        assert_eq!(rule_name(Some((Mean, Vote))), "mean × vote");
+        assert_eq!(rule_name(None), "majority");
     }
 
     #[test]

@@ -239,8 +239,9 @@ pub struct Bin {
 pub enum Shape {
     /// A line through the points with a marker at each, and a band over the intervals.
     Line(Vec<Point>),
-    /// Bars from 0 at the points' x; the bar marks of a panel stand side by side. A dashed
-    /// mark's bars (a ceiling) are outlined, not filled.
+    /// Bars from 0 at the points' x, the mark's marker on each bar's top; the bar marks of a
+    /// panel stand side by side. Bars in the reference colour (a ceiling) are outlined, not
+    /// filled.
     Bars(Vec<Point>),
     /// A histogram's outline, lightly filled.
     Steps(Vec<Bin>),
@@ -258,16 +259,38 @@ pub enum Marker {
     Square,
     /// A filled triangle.
     Triangle,
+    /// A filled diamond.
+    Diamond,
 }
 
 impl Marker {
-    /// The marker of the `i`-th series: circles for the first round of colours, then squares,
-    /// then triangles.
-    pub fn nth(i: usize) -> Self {
-        match (i / super::palette::SERIES.len()) % 3 {
-            0 => Self::Circle,
-            1 => Self::Square,
-            _ => Self::Triangle,
+    /// The markers series take, in order: a series takes a later one only where a series
+    /// before it already has its colour with the earlier ones.
+    pub const SERIES: [Marker; 4] = [Self::Circle, Self::Square, Self::Triangle, Self::Diamond];
+}
+
+/// How a line is stroked: the family of the strategy it draws (see
+/// [`super::looks::Family`]), or a reference line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineStyle {
+    /// Unbroken.
+    #[default]
+    Solid,
+    /// Dashes.
+    Dashed,
+    /// Dots.
+    Dotted,
+}
+
+impl LineStyle {
+    /// The dash pattern in points, (stroke, gap), as SVG's `stroke-dasharray` would write it;
+    /// `None` for a solid line.
+    pub fn dash(self) -> Option<(f64, f64)> {
+        match self {
+            Self::Solid => None,
+            Self::Dashed => Some((4.0, 2.0)),
+            Self::Dotted => Some((1.0, 2.0)),
         }
     }
 }
@@ -279,8 +302,8 @@ pub struct Mark {
     pub series: String,
     /// Its colour.
     pub colour: Rgb,
-    /// Dashed (a ceiling) rather than solid.
-    pub dashed: bool,
+    /// How its line is stroked (its strategy's family; a ceiling is dashed).
+    pub line: LineStyle,
     /// Its marker.
     pub marker: Marker,
     /// Whether the legend lists it.
@@ -419,7 +442,7 @@ mod tests {
                     Mark {
                         series: "beam (M = 4, last)".into(),
                         colour: (0, 0, 0),
-                        dashed: false,
+                        line: LineStyle::Solid,
                         marker: Marker::Circle,
                         in_legend: true,
                         shape: Shape::Line(vec![Point {
@@ -432,7 +455,7 @@ mod tests {
                     Mark {
                         series: "wrong".into(),
                         colour: (0, 0, 0),
-                        dashed: false,
+                        line: LineStyle::Solid,
                         marker: Marker::None,
                         in_legend: true,
                         shape: Shape::Steps(vec![Bin {

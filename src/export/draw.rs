@@ -3,8 +3,8 @@
 //! per point. Text is DejaVu Sans, shipped in `assets/fonts` and compiled in, so a bitmap is
 //! the same on every machine and an SVG names the same family.
 
-use super::data::{FigureData, Marker, Panel, Scale, Shape};
-use super::palette::Rgb;
+use super::data::{FigureData, LineStyle, Marker, Panel, Scale, Shape};
+use super::palette::{self, Rgb};
 use super::preset::{Sizes, PNG_DPI};
 use ab_glyph::{Font, FontRef};
 use anyhow::anyhow;
@@ -114,9 +114,9 @@ impl Canvas {
 /// What a legend entry shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Swatch {
-    /// A stroke (dashed or not) with the marker.
+    /// A stroke in the line's style with the marker.
     Line,
-    /// A filled box.
+    /// A filled box (outlined in the reference colour) with the marker.
     Bar,
     /// A lightly filled, outlined box.
     Steps,
@@ -126,7 +126,7 @@ enum Swatch {
 struct Entry {
     series: String,
     colour: Rgb,
-    dashed: bool,
+    line: LineStyle,
     marker: Marker,
     shape: Swatch,
     /// Where, in points from the legend's left and its first row.
@@ -249,7 +249,7 @@ pub fn layout(data: &FigureData, sizes: &Sizes) -> anyhow::Result<Layout> {
         legend.push(Entry {
             series: mark.series.clone(),
             colour: mark.colour,
-            dashed: mark.dashed,
+            line: mark.line,
             marker: mark.marker,
             shape: match mark.shape {
                 Shape::Line(_) => Swatch::Line,
@@ -327,6 +327,37 @@ fn draw_marker<DB: DrawingBackend>(
         Marker::Circle => area.draw(&Circle::new(at, r, style)),
         Marker::Square => area.draw(&Rectangle::new([(x - r, y - r), (x + r, y + r)], style)),
         Marker::Triangle => area.draw(&TriangleMarker::new(at, r + r / 3, style)),
+        Marker::Diamond => {
+            let d = r + r / 3;
+            area.draw(&Polygon::new(
+                vec![(x, y - d), (x + d, y), (x, y + d), (x - d, y)],
+                style,
+            ))
+        }
+    }
+    .map_err(err)
+}
+
+/// Strokes a path through `points` (backend pixels, or chart coordinates on a chart's
+/// area) in `line`'s style: solid, or its dash pattern scaled to the canvas.
+fn stroke_path<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    points: Vec<CT::From>,
+    line: LineStyle,
+    style: ShapeStyle,
+    c: &Canvas,
+) -> anyhow::Result<()>
+where
+    CT::From: Clone,
+{
+    match line.dash() {
+        None => area.draw(&PathElement::new(points, style)),
+        Some((on, off)) => area.draw(&DashedPathElement::new(
+            points,
+            c.px(on).max(1),
+            c.px(off).max(1),
+            style,
+        )),
     }
     .map_err(err)
 }
@@ -479,7 +510,7 @@ fn draw_panel<DB: DrawingBackend>(
                 let w = 0.8 / bar_marks.max(1) as f64;
                 let offset = -0.4 + bar_index as f64 * w;
                 bar_index += 1;
-                let style = if mark.dashed {
+                let style = if mark.colour == palette::REFERENCE {
                     rgb.stroke_width(line_w)
                 } else {
                     rgb.filled()
@@ -490,6 +521,18 @@ fn draw_panel<DB: DrawingBackend>(
                         Rectangle::new([(x0, to_axis(ys, 0.0)), (x0 + w, to_axis(ys, p.y))], style)
                     }))
                     .map_err(err)?;
+                // The marker on each bar's top tells apart series that share a colour.
+                for p in points {
+                    let top = chart
+                        .backend_coord(&(to_axis(xs, p.x) + offset + w / 2.0, to_axis(ys, p.y)));
+                    draw_marker(
+                        root,
+                        top,
+                        mark.marker,
+                        mark.colour,
+                        c.px(sizes.marker).max(1),
+                    )?;
+                }
             }
             Shape::Steps(bins) => {
                 let mut outline = Vec::with_capacity(2 * bins.len() + 2);
@@ -526,23 +569,13 @@ fn draw_panel<DB: DrawingBackend>(
         };
         let rgb = colour(mark.colour);
         let xy: Vec<(f64, f64)> = points.iter().map(|p| at(p.x, p.y)).collect();
-        if mark.dashed {
-            chart
-                .draw_series(std::iter::once(DashedPathElement::new(
-                    xy.clone(),
-                    c.px(3.0),
-                    c.px(2.0),
-                    rgb.stroke_width(line_w),
-                )))
-                .map_err(err)?;
-        } else {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    xy.clone(),
-                    rgb.stroke_width(line_w),
-                )))
-                .map_err(err)?;
-        }
+        stroke_path(
+            chart.plotting_area(),
+            xy.clone(),
+            mark.line,
+            rgb.stroke_width(line_w),
+            c,
+        )?;
         // Markers and notes in pixels, on the root (whose pixels are the backend's).
         for p in &xy {
             draw_marker(root, chart.backend_coord(p), mark.marker, mark.colour, r)?;
@@ -602,29 +635,34 @@ fn draw_legend<DB: DrawingBackend>(
             (c.px(x0 + SWATCH), c.px(y + sizes.tick * 0.35)),
         ];
         match e.shape {
-            Swatch::Bar if e.dashed => {
+            Swatch::Bar if e.colour == palette::REFERENCE => {
                 root.draw(&Rectangle::new(corners, rgb.stroke_width(line_w)))
             }
             Swatch::Bar => root.draw(&Rectangle::new(corners, rgb.filled())),
             Swatch::Steps => root
                 .draw(&Rectangle::new(corners, rgb.mix(0.15).filled()))
                 .and_then(|()| root.draw(&Rectangle::new(corners, rgb.stroke_width(line_w)))),
-            Swatch::Line if e.dashed => [(0.0, 4.5), (7.5, 12.0)].iter().try_for_each(|&(a, b)| {
-                root.draw(&PathElement::new(
-                    vec![(c.px(x0 + a), c.px(y)), (c.px(x0 + b), c.px(y))],
+            Swatch::Line => {
+                stroke_path(
+                    root,
+                    vec![(c.px(x0), c.px(y)), (c.px(x0 + SWATCH), c.px(y))],
+                    e.line,
                     rgb.stroke_width(line_w),
-                ))
-            }),
-            Swatch::Line => root.draw(&PathElement::new(
-                vec![(c.px(x0), c.px(y)), (c.px(x0 + SWATCH), c.px(y))],
-                rgb.stroke_width(line_w),
-            )),
+                    c,
+                )?;
+                Ok(())
+            }
         }
         .map_err(err)?;
-        if e.shape == Swatch::Line {
+        if matches!(e.shape, Swatch::Line | Swatch::Bar) {
+            let at_y = if e.shape == Swatch::Bar {
+                y - sizes.tick * 0.35
+            } else {
+                y
+            };
             draw_marker(
                 root,
-                (c.px(x0 + SWATCH / 2.0), c.px(y)),
+                (c.px(x0 + SWATCH / 2.0), c.px(at_y)),
                 e.marker,
                 e.colour,
                 c.px(sizes.marker).max(1),

@@ -2,8 +2,11 @@
 //! that turns a sweep into [`FigureData`]; [`super::draw`] draws any `FigureData`, so a new
 //! figure needs a new kind of mark only when it draws something none of the others do.
 
-use super::data::{fmt_number, Axis, Bin, FigureData, Mark, Marker, Panel, Point, Shape};
-use super::palette::{self, Rgb};
+use super::data::{
+    fmt_number, Axis, Bin, FigureData, LineStyle, Mark, Marker, Panel, Point, Shape,
+};
+use super::looks::{self, Family, Look};
+use super::palette;
 use crate::analysis::bins::BINS;
 use crate::analysis::sweep::{Series, SweepCurves};
 use crate::runner::sweep::{SweepManifest, SweepRecord, SweepRun};
@@ -124,34 +127,30 @@ pub fn verifier_label(v: &VerifierSpec) -> String {
 /// The label of the ceiling series in [`SweepCurves`].
 const CEILING: &str = "pass@n";
 
-/// How a series of the curves is drawn, the same in every figure: the ceiling black and
-/// dashed, the others in palette order with their markers.
-struct Look {
-    colour: Rgb,
-    dashed: bool,
-    marker: Marker,
-}
-
+/// How each series of the curves is drawn, the same in every figure of the curves: the
+/// ceiling black and dashed without markers, the others by [`looks::assign`] over their
+/// strategies' families.
 fn looks(curves: &SweepCurves) -> Vec<Look> {
-    let mut next = 0;
+    let families: Vec<Family> = curves
+        .series
+        .iter()
+        .filter(|s| s.label != CEILING)
+        .map(|s| Family::of(s.strategy))
+        .collect();
+    let mut assigned = looks::assign(&families).into_iter();
     curves
         .series
         .iter()
         .map(|s| {
+            let ceiling = Look {
+                colour: palette::REFERENCE,
+                line: LineStyle::Dashed,
+                marker: Marker::None,
+            };
             if s.label == CEILING {
-                Look {
-                    colour: palette::REFERENCE,
-                    dashed: true,
-                    marker: Marker::None,
-                }
+                ceiling
             } else {
-                let i = next;
-                next += 1;
-                Look {
-                    colour: palette::series_colour(i),
-                    dashed: false,
-                    marker: Marker::nth(i),
-                }
+                assigned.next().unwrap_or(ceiling)
             }
         })
         .collect()
@@ -161,7 +160,7 @@ fn line(series: &str, look: &Look, points: Vec<Point>) -> Mark {
     Mark {
         series: series.into(),
         colour: look.colour,
-        dashed: look.dashed,
+        line: look.line,
         marker: look.marker,
         in_legend: true,
         shape: Shape::Line(points),
@@ -342,7 +341,7 @@ fn optimal(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData,
         .find(|(s, _)| s.strategy == StrategyKind::WeightedBestOfN && !s.points.is_empty());
     let optimal_look = Look {
         colour: palette::REFERENCE,
-        dashed: false,
+        line: LineStyle::Solid,
         marker: Marker::Square,
     };
     let mut xs: Vec<f64> = curves.optimal.iter().map(|o| o.cost).collect();
@@ -460,7 +459,7 @@ fn bins(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData, St
         marks: vec![Mark {
             series: "problems".into(),
             colour: palette::NEUTRAL,
-            dashed: false,
+            line: LineStyle::Solid,
             marker: Marker::None,
             in_legend: false,
             shape: Shape::Bars(
@@ -530,12 +529,12 @@ fn exchange(manifest: &SweepManifest, curves: &SweepCurves) -> Result<FigureData
     );
     let small = Look {
         colour: palette::series_colour(0),
-        dashed: false,
+        line: LineStyle::Solid,
         marker: Marker::None,
     };
     let larger = Look {
         colour: palette::NEUTRAL,
-        dashed: false,
+        line: LineStyle::Solid,
         marker: Marker::None,
     };
     let panels = e
@@ -649,7 +648,7 @@ fn scores(manifest: &SweepManifest, records: &[SweepRecord]) -> Result<FigureDat
         marks.push(Mark {
             series: format!("{name} (n = {})", values.len()),
             colour,
-            dashed: false,
+            line: LineStyle::Solid,
             marker: Marker::None,
             in_legend: true,
             shape: Shape::Steps(histogram(values)),

@@ -19,6 +19,7 @@
 pub mod data;
 pub mod draw;
 pub mod figures;
+pub mod looks;
 pub mod palette;
 pub mod preset;
 

@@ -51,8 +51,8 @@ pub const SERIES: [Rgb; 7] = [
     YELLOW,
 ];
 
-/// The colour of the `i`-th series (strategy setting, class); it repeats after
-/// [`SERIES`]`.len()`, so figures with more series also vary their markers.
+/// The `i`-th colour of [`SERIES`], repeating after its length. A figure's strategy series
+/// take theirs through `super::looks::assign`, which reuses a colour only with another marker.
 pub fn series_colour(i: usize) -> Rgb {
     SERIES[i % SERIES.len()]
 }

@@ -616,3 +616,181 @@ fn the_exchange_csv_holds_each_ratios_bars() {
     }
     assert_eq!(rows.len(), expected, "{csv}");
 }
+
+/// The sweep's curves with twelve strategy settings over every strategy (and the ceiling),
+/// each drawn from the weighted best-of-N curve.
+fn twelve_series(s: &Sweep) -> SweepCurves {
+    let mut curves = s.curves.clone();
+    let template = curves
+        .series
+        .iter()
+        .find(|x| x.strategy == StrategyKind::WeightedBestOfN)
+        .unwrap()
+        .clone();
+    let ceiling = curves
+        .series
+        .iter()
+        .find(|x| x.label == "pass@n")
+        .unwrap()
+        .clone();
+    let kinds = StrategyKind::ALL
+        .into_iter()
+        .chain([StrategyKind::Beam, StrategyKind::Dvts]);
+    curves.series = kinds
+        .enumerate()
+        .map(|(i, strategy)| crate::analysis::sweep::Series {
+            label: format!("{} #{i}", strategy.as_str()),
+            strategy,
+            ..template.clone()
+        })
+        .collect();
+    // The ceiling among them, as the curves order it: it takes no colour from the palette.
+    curves.series.insert(2, ceiling);
+    curves
+}
+
+#[test]
+fn twelve_series_share_no_colour_and_marker_and_families_share_a_line_style() {
+    use super::data::{LineStyle, Marker, Shape};
+    use super::looks::Family;
+    let s = sweep_of(&config());
+    let curves = twelve_series(&s);
+    let looks_in = |figure: Figure| {
+        let data = figure.data(&s.manifest, &curves, &s.records).unwrap();
+        let mut looks = BTreeMap::new();
+        for m in data.panels.iter().flat_map(|p| &p.marks) {
+            if matches!(m.shape, Shape::Line(_) | Shape::Bars(_)) && m.series != "problems" {
+                looks.insert(m.series.clone(), (m.colour, m.marker, m.line));
+            }
+        }
+        looks
+    };
+    let accuracy = looks_in(Figure::Accuracy);
+    let strategies: Vec<_> = accuracy.keys().filter(|k| *k != "pass@n").collect();
+    assert_eq!(strategies.len(), 12);
+    for (i, a) in strategies.iter().enumerate() {
+        for b in &strategies[i + 1..] {
+            let (la, lb) = (accuracy[*a], accuracy[*b]);
+            assert!((la.0, la.1) != (lb.0, lb.1), "{a} and {b} look alike");
+        }
+    }
+    // Seven colours for twelve series: all seven used.
+    let colours: std::collections::BTreeSet<_> =
+        strategies.iter().map(|k| accuracy[*k].0).collect();
+    assert_eq!(colours.len(), palette::SERIES.len());
+    // A family, a line style.
+    for series in &curves.series {
+        let (_, marker, line) = accuracy[&series.label];
+        if series.label == "pass@n" {
+            assert_eq!((marker, line), (Marker::None, LineStyle::Dashed));
+            continue;
+        }
+        let want = match series.strategy {
+            StrategyKind::Majority
+            | StrategyKind::BestOfN
+            | StrategyKind::WeightedBestOfN
+            | StrategyKind::AdaptiveMajority
+            | StrategyKind::Revisions => LineStyle::Solid,
+            _ => LineStyle::Dashed,
+        };
+        assert_eq!(line, want, "{}", series.label);
+        assert_eq!(Family::of(series.strategy).line(), want);
+    }
+    // The same series look the same in every figure of the export.
+    for figure in [Figure::ComputeTokens, Figure::Bins, Figure::Optimal] {
+        for (series, look) in looks_in(figure) {
+            if let Some(a) = accuracy.get(&series) {
+                assert_eq!(*a, look, "{figure}: {series}");
+            }
+        }
+    }
+}
+
+/// The lengths, in SVG units, of the polylines stroked in `colour`.
+fn polylines(svg: &str, colour: palette::Rgb) -> Vec<f64> {
+    let stroke = format!(
+        "stroke=\"#{:02X}{:02X}{:02X}\"",
+        colour.0, colour.1, colour.2
+    );
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|el| {
+            let el = &el[..el.find("/>").unwrap()];
+            el.to_uppercase().contains(&stroke.to_uppercase())
+        })
+        .map(|el| {
+            let points = el.split("points=\"").nth(1).unwrap();
+            let xy: Vec<(f64, f64)> = points[..points.find('"').unwrap()]
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            xy.windows(2)
+                .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn the_svg_carries_each_line_styles_dash_pattern_in_the_panel_and_the_legend() {
+    use super::data::{Axis, LineStyle, Mark, Marker, Panel, Point, Shape};
+    let s = sweep_of(&config());
+    let line = |series: &str, colour, line| Mark {
+        series: series.into(),
+        colour,
+        line,
+        marker: Marker::Circle,
+        in_legend: true,
+        shape: Shape::Line(vec![Point::at(1.0, 0.1), Point::at(8.0, 0.9)]),
+    };
+    let styles = [
+        ("solid", palette::BLUE, LineStyle::Solid),
+        ("dashed", palette::ORANGE, LineStyle::Dashed),
+        ("dotted", palette::BLUISH_GREEN, LineStyle::Dotted),
+    ];
+    let data = FigureData {
+        title: "line styles".into(),
+        panels: vec![Panel {
+            title: "all problems".into(),
+            wide: true,
+            x: Axis::budgets("generation budget", &[1.0, 8.0], &[1, 2, 4, 8]),
+            y: Axis::accuracy(),
+            marks: styles.iter().map(|&(n, c, l)| line(n, c, l)).collect(),
+        }],
+    };
+    let svg = String::from_utf8(
+        render(
+            Figure::Accuracy,
+            &data,
+            &s.manifest,
+            Preset::Double,
+            Format::Svg,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // Solid: the panel's line in one piece, and the legend's swatch.
+    let solid = polylines(&svg, palette::BLUE);
+    assert_eq!(solid.len(), 2, "{solid:?}");
+    assert!(solid.iter().any(|&l| l > 50.0), "{solid:?}");
+    // Dashed and dotted: many pieces, none longer than a dash (one unit per point, rounded),
+    // the legend's 12-point swatch included.
+    for (colour, style) in [
+        (palette::ORANGE, LineStyle::Dashed),
+        (palette::BLUISH_GREEN, LineStyle::Dotted),
+    ] {
+        let (on, _) = style.dash().unwrap();
+        let pieces = polylines(&svg, colour);
+        assert!(pieces.len() > 10, "{style:?}: {pieces:?}");
+        assert!(
+            pieces.iter().all(|&l| l <= on + 1.5),
+            "{style:?}: {pieces:?}"
+        );
+    }
+    // Dots are shorter than dashes.
+    let longest = |c| polylines(&svg, c).into_iter().fold(0.0, f64::max);
+    assert!(longest(palette::BLUISH_GREEN) < longest(palette::ORANGE));
+}

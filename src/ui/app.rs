@@ -2,6 +2,7 @@
 
 use super::panels;
 use super::worker::{Job, Worker, WorkerEvent};
+use crate::analysis::reselect::{self, Rule};
 use crate::data::revision::RevisionTemplate;
 use crate::data::{DatasetSpec, Problem};
 use crate::engine::SamplingParams;
@@ -181,6 +182,9 @@ pub enum Command {
     SetProblemQuery(String),
     /// Show only this difficulty bin's problems (of the open sweep), or all.
     SetBinFilter(Option<usize>),
+    /// Choose the finished search's answer again by this rule, from its candidates' stored
+    /// step scores (no new generation); `None`: the run's own choice.
+    SetSelectionRule(Option<Rule>),
 }
 
 /// What the centre of the window shows.
@@ -321,6 +325,9 @@ pub struct App {
     pub last: Option<Record>,
     /// The node that carries the chosen answer.
     pub chosen_leaf: Option<NodeId>,
+    /// The rule the summary chooses the last search's answer by instead of the run's own
+    /// (`None`: the run's own choice); reset by the next run.
+    pub selection_rule: Option<Rule>,
     /// The node being inspected.
     pub selected_node: Option<NodeId>,
     /// Verdicts of problems run this session, by the settings they ran under (the tree
@@ -340,7 +347,7 @@ pub struct App {
     pub sweep: Option<Arc<LoadedSweep>>,
     /// The sweep being read.
     pub sweep_loading: Option<Loading>,
-    /// A second sweep drawn over the first (dashed), to compare two.
+    /// A second sweep drawn over the first (faded), to compare two.
     pub overlay: Option<Arc<LoadedSweep>>,
     /// The overlay being read.
     pub overlay_loading: Option<Loading>,
@@ -510,6 +517,7 @@ impl App {
             batch: Vec::new(),
             last: None,
             chosen_leaf: None,
+            selection_rule: None,
             selected_node: None,
             verdicts: BTreeMap::new(),
             problem_query: String::new(),
@@ -613,6 +621,7 @@ impl App {
                 }
                 self.relayout();
             }
+            Command::SetSelectionRule(r) => self.selection_rule = r,
             Command::ExpandAll => {
                 self.collapsed.clear();
                 self.relayout();
@@ -756,6 +765,8 @@ impl App {
             "software": format!("thinkscale {}", env!("CARGO_PKG_VERSION")),
             "problem": problem,
             "config": config,
+            // The marked leaf is the switched rule's choice, where the summary switched it.
+            "selection": self.selection_rule.map(reselect::rule_name),
         });
         let view = panels::tree_view::TreeView {
             selected: None,
@@ -945,6 +956,32 @@ impl App {
         }
     }
 
+    /// The rule the last search chose its answer by, where it is one the selection switch
+    /// offers (revisions choose hierarchically: `None`).
+    pub fn own_rule(&self) -> Option<Rule> {
+        let (config, _) = self.tree_info.as_ref()?.run.as_ref()?;
+        reselect::own_rule(&config.strategy)
+    }
+
+    /// The last search's choice under the switched rule: the rule and the candidate it picks
+    /// (`None` inside: no candidate has an answer); `None` while the run's own choice stands.
+    pub fn reselected(&self) -> Option<(Rule, Option<usize>)> {
+        let record = self.last.as_ref()?;
+        let rule = self.selection_rule?;
+        Some((rule, reselect::choose(&record.candidates, rule)))
+    }
+
+    /// The leaf the tree marks as chosen: the switched rule's pick, or the run's own.
+    pub fn shown_chosen_leaf(&self) -> Option<NodeId> {
+        match self.reselected() {
+            Some((_, pick)) => {
+                let record = self.last.as_ref()?;
+                pick.and_then(|i| record.candidates.get(i)).map(|c| c.leaf)
+            }
+            None => self.chosen_leaf,
+        }
+    }
+
     /// The verdicts of the problems run under the current settings, by problem id.
     pub fn verdicts_now(&self) -> Option<&BTreeMap<String, bool>> {
         self.verdicts.get(&TreeInfo::of(&self.settings).header)
@@ -1041,6 +1078,7 @@ impl App {
         self.tree_info = None;
         self.last = None;
         self.chosen_leaf = None;
+        self.selection_rule = None;
         self.selected_node = None;
         self.collapsed.clear();
         self.tree_camera = Default::default();
@@ -1080,7 +1118,7 @@ impl App {
         egui::Panel::bottom("summary")
             .default_size(160.0)
             .resizable(true)
-            .show(ui, |ui| panels::summary::ui(ui, self));
+            .show(ui, |ui| panels::summary::ui(ui, self, &mut cmds));
         egui::Panel::right("strategy-and-node")
             .default_size(300.0)
             .resizable(true)
@@ -1204,6 +1242,116 @@ mod tests {
         );
         assert!(app.chosen_leaf.is_some());
         harness.get_by_label_contains("chosen answer");
+    }
+
+    #[test]
+    fn the_selection_switch_chooses_again_as_reselect_does_and_marks_the_leaf() {
+        use crate::analysis::reselect::{choose, rule_name, Selection};
+        use crate::verify::noisy::NoisySpec;
+        use egui::accesskit::Role;
+        // Weighted best-of-N under mean step scores on a level-5 problem, against a noisy
+        // verifier, so that the rules disagree; the run's own rule is not the switch's first.
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut s = app.settings.clone();
+        s.strategy = StrategyKind::WeightedBestOfN;
+        s.aggregation = Aggregation::Mean;
+        s.verifier = VerifierSpec::NoisyOracle(NoisySpec::parse("0.6").unwrap());
+        s.budget = 16;
+        app.apply(Command::SetSettings(s));
+        let question = first_of_level(&app, 5);
+        let mut harness = loaded(app, 1280.0);
+        search(&mut harness, &question);
+        let own = Some((Aggregation::Mean, Selection::Vote));
+        assert_eq!(harness.state().own_rule(), Some(own));
+        let record = harness.state().last.clone().unwrap();
+        let answer = record.answer.clone().unwrap_or_else(|| "none".into());
+        // Before any switch: the run's own rule, labelled so, with the run's own answer and
+        // leaf.
+        harness.get_by_label_contains(&format!(
+            "under mean × vote (the run's own rule): answer {answer}:"
+        ));
+        assert_eq!(
+            panels::tree_view::TreeView::of(harness.state()).chosen,
+            harness.state().chosen_leaf
+        );
+        let verdict = |c: &crate::search::Candidate| {
+            if c.correct == Some(true) {
+                "correct"
+            } else {
+                "wrong"
+            }
+        };
+        let mut rules: Vec<Rule> = Vec::new();
+        for a in [
+            Aggregation::Last,
+            Aggregation::Min,
+            Aggregation::Mean,
+            Aggregation::Prod,
+        ] {
+            for sel in Selection::ALL {
+                rules.push(Some((a, sel)));
+            }
+        }
+        rules.push(None);
+        let mut answers = std::collections::BTreeSet::new();
+        for rule in rules {
+            let labels: Vec<&str> = match rule {
+                Some((a, sel)) => vec![a.as_str(), sel.as_str()],
+                None => vec!["majority"],
+            };
+            for label in labels {
+                harness.get_by_role_and_label(Role::Button, label).click();
+                harness.run_steps(2);
+            }
+            let app = harness.state();
+            assert_eq!(app.selection_rule, Some(rule), "{}", rule_name(rule));
+            // What the analysis chooses, shown and marked.
+            let pick = choose(&record.candidates, rule).unwrap();
+            let c = &record.candidates[pick];
+            let shown = c.answer.clone().unwrap_or_else(|| "none".into());
+            let mark = if rule == own {
+                " (the run's own rule)"
+            } else {
+                ""
+            };
+            harness.get_by_label_contains(&format!(
+                "under {}{mark}: answer {shown}: {}",
+                rule_name(rule),
+                verdict(c)
+            ));
+            assert_eq!(app.shown_chosen_leaf(), Some(c.leaf));
+            assert_eq!(panels::tree_view::TreeView::of(app).chosen, Some(c.leaf));
+            assert!(app.tree.nodes.get(c.leaf).is_some());
+            if rule == own {
+                assert_eq!(
+                    c.answer, record.answer,
+                    "the run's own rule, the run's answer"
+                );
+            }
+            answers.insert(shown);
+        }
+        // Nothing was generated: the same record, the same tree.
+        assert_eq!(harness.state().last.as_ref(), Some(&record));
+        // An exported tree says which rule marked its leaf (the last one switched to).
+        let tmp = tempfile::tempdir().unwrap();
+        let svg_path = tmp.path().join("tree.svg");
+        harness
+            .state_mut()
+            .apply(Command::ExportTree(svg_path.clone()));
+        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        assert!(svg.contains("&quot;selection&quot;:&quot;majority&quot;"));
+        // The export's message moves the summary's widgets: let it lay out first.
+        harness.run_steps(2);
+        // Back to the run's own choice.
+        harness.get_by_label("run's own").click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().selection_rule, None);
+        assert_eq!(
+            harness.state().shown_chosen_leaf(),
+            harness.state().chosen_leaf
+        );
+        // On this problem the rules disagree, so the switch changed the answer shown.
+        assert!(answers.len() > 1, "{answers:?}");
     }
 
     #[test]
@@ -1890,7 +2038,7 @@ mod tests {
         toy_sweep(&other, "\"majority\"", "1, 2, 4");
         harness.state_mut().apply(Command::OpenOverlay(other));
         step_until(&mut harness, "the overlay", |a| a.overlay.is_some());
-        harness.get_by_label_contains("overlay (dashed)");
+        harness.get_by_label_contains("overlay (faded)");
         harness.state_mut().apply(Command::CloseOverlay);
         harness.run_steps(2);
         assert!(harness.state().overlay.is_none());

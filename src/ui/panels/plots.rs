@@ -5,7 +5,7 @@
 //! R slider. The difficulty bin picks the panel; the budget slider's value is marked on the
 //! curves with each curve's accuracy there. Moving the slider, the bin or the figure redraws at
 //! once from the curves already read, with no run. A second sweep can be laid over the first
-//! (dashed), a sweep can be started here (progress, time left, cancel; its curves fill in as
+//! (faded), a sweep can be started here (progress, time left, cancel; its curves fill in as
 //! its records land), and the figure on screen exports to SVG or PNG with its CSV and JSON.
 
 use crate::analysis::bins::BINS;
@@ -118,11 +118,22 @@ fn marker_shape(m: crate::export::data::Marker) -> Option<MarkerShape> {
         Marker::Circle => Some(MarkerShape::Circle),
         Marker::Square => Some(MarkerShape::Square),
         Marker::Triangle => Some(MarkerShape::Up),
+        Marker::Diamond => Some(MarkerShape::Diamond),
+    }
+}
+
+/// The window's stroke for a figure's line style.
+fn line_style(l: crate::export::data::LineStyle) -> LineStyle {
+    use crate::export::data::LineStyle as Figure;
+    match l {
+        Figure::Solid => LineStyle::Solid,
+        Figure::Dashed => LineStyle::dashed_loose(),
+        Figure::Dotted => LineStyle::dotted_loose(),
     }
 }
 
 /// Adds one mark's items to the plot; `suffix` names an overlay's series apart, and an
-/// overlay's lines are dashed.
+/// overlay's lines are faded and thinner (they keep their family's line style).
 fn add_mark(
     dark: bool,
     p: &mut egui_plot::PlotUi<'_>,
@@ -156,11 +167,17 @@ fn add_mark(
                 );
             }
             let pts: Vec<[f64; 2]> = xs.iter().zip(points).map(|(x, q)| [*x, q.y]).collect();
-            let mut line = Line::new(name.clone(), pts.clone()).color(c).width(1.8);
-            if m.dashed || overlay {
-                line = line.style(LineStyle::dashed_loose());
-            }
-            p.line(line);
+            let (c, width) = if overlay {
+                (c.gamma_multiply(0.5), 1.2)
+            } else {
+                (c, 1.8)
+            };
+            p.line(
+                Line::new(name.clone(), pts.clone())
+                    .color(c)
+                    .width(width)
+                    .style(line_style(m.line)),
+            );
             if let Some(shape) = marker_shape(m.marker) {
                 p.points(
                     Points::new(name.clone(), pts)
@@ -187,7 +204,7 @@ fn add_mark(
                 .iter()
                 .map(|q| {
                     let b = Bar::new(to_x(scale, q.x) + shift, q.y).width(w * 0.95);
-                    if m.dashed {
+                    if m.colour == crate::export::palette::REFERENCE {
                         b.fill(egui::Color32::TRANSPARENT)
                             .stroke(egui::Stroke::new(1.5, c))
                     } else {
@@ -210,7 +227,7 @@ fn add_mark(
 }
 
 /// Draws one panel of a figure, with `overlay` (a second sweep's same panel, named by
-/// `overlay_name`) dashed over it, a vertical marker at `marker` (data units) and `spots`
+/// `overlay_name`) faded over it, a vertical marker at `marker` (data units) and `spots`
 /// (points on the curves) ringed.
 fn draw_panel(
     ui: &mut egui::Ui,
@@ -343,7 +360,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         ));
         if let Some(o) = &app.overlay {
             ui.separator();
-            ui.label(format!("overlay (dashed): {}", o.dir.display()));
+            ui.label(format!("overlay (faded): {}", o.dir.display()));
         }
     });
     let data = match built {
@@ -516,7 +533,7 @@ fn toolbar(
         ui.separator();
         if ui
             .button("Overlay sweep…")
-            .on_hover_text("Draw a second sweep's curves, dashed, over this one's")
+            .on_hover_text("Draw a second sweep's curves, faded, over this one's")
             .clicked()
         {
             if let Some(dir) = rfd::FileDialog::new()

@@ -195,7 +195,7 @@ impl<'a> TreeView<'a> {
             tree: &app.tree,
             layout: &app.tree_layout,
             camera: app.tree_camera,
-            chosen: app.chosen_leaf,
+            chosen: app.shown_chosen_leaf(),
             selected: app.selected_node,
             header: app.tree_info.as_ref().map(|i| i.header.as_str()),
             scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
