@@ -957,7 +957,7 @@ impl App {
     }
 
     /// The rule the last search chose its answer by, where it is one the selection switch
-    /// offers (revisions choose hierarchically: `None`).
+    /// offers (revisions choose hierarchically, MCTS's max-visits by its tree: `None`).
     pub fn own_rule(&self) -> Option<Rule> {
         let (config, _) = self.tree_info.as_ref()?.run.as_ref()?;
         reselect::own_rule(&config.strategy)

@@ -134,6 +134,16 @@ fn selection_switch(ui: &mut egui::Ui, app: &App, r: &Record, cmds: &mut Vec<Com
             let answer = r.answer.clone().unwrap_or_else(|| "none".into());
             let by = match own {
                 Some(rule) => format!("under {}{}", rule_name(rule), mark(rule)),
+                None if app
+                    .tree_info
+                    .as_ref()
+                    .and_then(|t| t.run.as_ref())
+                    .is_some_and(|(c, _)| {
+                        c.strategy.kind() == crate::search::StrategyKind::Mcts
+                    }) =>
+                {
+                    "the run's own choice (MCTS's most-visited path)".into()
+                }
                 None => "the run's own choice (hierarchical over the revision chains)".into(),
             };
             ui.colored_label(
