@@ -148,6 +148,7 @@ fn default_delimiter() -> String {
 
 /// Loads the verifier of `config`.
 pub fn load_verifier(config: &RunConfig) -> anyhow::Result<Box<dyn Verifier + Send>> {
+    config.verifier.check_policy(&config.policy)?;
     let device = parse_device(&config.device)?;
     config
         .verifier

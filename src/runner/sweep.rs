@@ -1084,6 +1084,7 @@ pub fn run(
         .judges
         .iter()
         .map(|v| {
+            v.check_policy(&config.policy)?;
             v.build(&crate::engine::device::parse_device(&config.device)?)
                 .with_context(|| format!("cannot load judge verifier {v}"))
         })
