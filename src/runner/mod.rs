@@ -92,6 +92,8 @@ impl RunConfig {
         self.strategy
             .validate(self.budget)
             .map_err(anyhow::Error::msg)?;
+        // Before the policy loads or a server is asked anything.
+        self.verifier.check_policy(&self.policy)?;
         Ok(())
     }
 

@@ -516,6 +516,9 @@ impl SweepConfig {
         for r in &runs {
             self.run_config(r).validate()?;
         }
+        for judge in &self.judges {
+            judge.check_policy(&self.policy)?;
+        }
         Ok(())
     }
 
