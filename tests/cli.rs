@@ -501,6 +501,70 @@ fn learned_verifiers_run_and_judge_the_same_samples() {
     );
 }
 
+/// The two verifiers that read the policy's own evidence run on the toy policy and score
+/// every step in (0, 1]; self-certainty with a remote policy is refused before any request,
+/// naming the verifier and the server.
+#[test]
+fn the_evidence_verifiers_run_on_the_toy_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    for verifier in ["logprob-argmax-gap", "self-certainty"] {
+        let out = tmp.path().join(verifier);
+        let o = run(&[
+            "run",
+            "--verifier",
+            verifier,
+            "--strategy",
+            "weighted-best-of-n",
+            "--budget",
+            "8",
+            "--limit",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{verifier}: {}", stderr(&o));
+        let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+        assert!(config.contains(verifier), "{config}");
+        let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+        let mut scores = Vec::new();
+        for line in records.lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            for c in r["candidates"].as_array().unwrap() {
+                for s in c["steps"].as_array().unwrap() {
+                    scores.push(s["score"].as_f64().unwrap());
+                }
+            }
+        }
+        assert!(!scores.is_empty());
+        assert!(
+            scores.iter().all(|s| *s > 0.0 && *s <= 1.0),
+            "{verifier}: {scores:?}"
+        );
+        // Evidence, not a constant: the scores differ between steps.
+        assert!(
+            scores.iter().any(|s| *s != scores[0]),
+            "{verifier}: {scores:?}"
+        );
+    }
+    let o = run(&[
+        "run",
+        "--verifier",
+        "self-certainty",
+        "--policy",
+        "remote:http://127.0.0.1:9",
+        "--limit",
+        "1",
+        "--out",
+        tmp.path().join("remote").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("self-certainty") && err.contains("http://127.0.0.1:9"),
+        "{err}"
+    );
+}
+
 #[test]
 fn grade_prints_both_normal_forms_and_exits_by_the_verdict() {
     let o = run(&["grade", "\\dfrac{1}{2}", "0.5"]);

@@ -643,3 +643,68 @@ fn mcts_runs_on_the_gguf() {
         }
     }
 }
+
+/// The evidence the `logprob-argmax-gap` and `self-certainty` verifiers read, on a real
+/// vocabulary (49,152 tokens): under greedy decoding every token is the argmax; sampled, the
+/// argmax's log-probability is at least the written token's; and the first token's numbers
+/// equal those computed here from the model's logits.
+#[test]
+fn each_token_carries_the_argmax_and_the_divergence_from_uniform() {
+    let Some(mut lm) = smollm2() else { return };
+    let mut meter = ComputeMeter::default();
+    let greedy = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 16,
+        ..Default::default()
+    };
+    let g = lm
+        .generate(&PROMPT_IDS, 1, &greedy, 0, &mut meter)
+        .unwrap()
+        .remove(0);
+    let (top, kl) = (g.top_logprobs.unwrap(), g.uniform_kls.unwrap());
+    assert_eq!((top.len(), kl.len()), (16, 16));
+    assert_eq!(top, g.logprobs);
+    assert!(kl.iter().all(|k| k.is_finite() && *k > 0.0), "{kl:?}");
+    // The first token from the logits by hand, in f64.
+    let logits: Vec<f32> = lm.last_logits(&PROMPT_IDS).unwrap().to_vec1().unwrap();
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let log_z = max
+        + logits
+            .iter()
+            .map(|&l| (l as f64 - max).exp())
+            .sum::<f64>()
+            .ln();
+    let v = logits.len() as f64;
+    let want_kl = -v.ln() - logits.iter().map(|&l| l as f64 - log_z).sum::<f64>() / v;
+    assert!(
+        (kl[0] as f64 - want_kl).abs() < 1e-3 * want_kl,
+        "{} vs {want_kl}",
+        kl[0]
+    );
+    // f32 sums over the vocabulary, as the engine does, against f64 here.
+    assert!(
+        (top[0] as f64 - (max - log_z)).abs() < 1e-3,
+        "{} vs {}",
+        top[0],
+        max - log_z
+    );
+    // Sampled: the argmax's log-probability bounds the written token's.
+    let sampled = SamplingParams {
+        temperature: 1.0,
+        max_tokens: 12,
+        ..Default::default()
+    };
+    let mut strayed = false;
+    for g in lm
+        .generate(&PROMPT_IDS, 3, &sampled, 5, &mut meter)
+        .unwrap()
+    {
+        let top = g.top_logprobs.unwrap();
+        assert_eq!(top.len(), g.logprobs.len());
+        for (t, lp) in top.iter().zip(&g.logprobs) {
+            assert!(t >= lp, "{t} < {lp}");
+            strayed |= t > lp;
+        }
+    }
+    assert!(strayed, "36 tokens at T = 1 all the argmax");
+}

@@ -584,14 +584,21 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
     // token, with the whole character's bytes. Entries are matched to tokens by id, in order; a
     // token without one counts log-probability 0 and no bytes (a step's log-probability leaves
     // out the token that completes its delimiter anyway).
+    // With `n_probs: 1` each entry also lists the most likely token (`top_logprobs`); a token
+    // without an entry takes its own log-probability as the top one (no gap), as it takes 0 for
+    // its own. A reply whose entries list none leaves the top log-probabilities unknown.
+    let reports_top = probs.iter().any(|p| top_logprob(p).is_some());
     let mut logprobs = Vec::with_capacity(tokens.len());
+    let mut tops = Vec::with_capacity(tokens.len());
     let mut lens = Vec::with_capacity(tokens.len());
     let mut j = 0;
     for t in &tokens {
         match probs.get(j) {
             Some(p) if p.get("id").and_then(Value::as_u64) == Some(u64::from(*t)) => {
                 j += 1;
-                logprobs.push(p.get("logprob").and_then(Value::as_f64).unwrap_or(0.0) as f32);
+                let lp = p.get("logprob").and_then(Value::as_f64).unwrap_or(0.0) as f32;
+                logprobs.push(lp);
+                tops.push(top_logprob(p).map_or(lp, |top| top.max(lp)));
                 lens.push(
                     p.get("bytes")
                         .and_then(Value::as_array)
@@ -601,6 +608,7 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
             }
             _ => {
                 logprobs.push(0.0);
+                tops.push(0.0);
                 lens.push(None);
             }
         }
@@ -616,6 +624,7 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
         // keeps it out too), though generating it counts.
         tokens.pop();
         logprobs.pop();
+        tops.pop();
         lens.pop();
     }
     let generated = v
@@ -627,14 +636,33 @@ pub fn parse_llama(v: &Value, delimiter: &str) -> Result<Reply, String> {
         generation: Generation {
             step_ends: step_ends(&text, &lens, delimiter),
             text,
+            // No tokens, nothing missing.
+            top_logprobs: (reports_top || tokens.is_empty()).then_some(tops),
             tokens,
             logprobs,
+            uniform_kls: None,
             ended,
         },
         prompt_tokens: ran,
         prompt_tokens_cached: cached,
         generated_tokens: generated,
     })
+}
+
+/// The log-probability of the most likely token at one position of a reply: the largest
+/// among its listed alternatives — llama.cpp's `top_logprobs: [{id, token, logprob}]`
+/// (native and OpenAI-compatible), or the OpenAI layout's `{token: logprob}` map. `None` where
+/// the entry lists none.
+fn top_logprob(entry: &Value) -> Option<f32> {
+    let listed: Vec<f64> = match entry.get("top_logprobs")? {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|t| t.get("logprob").and_then(Value::as_f64))
+            .collect(),
+        Value::Object(m) => m.values().filter_map(Value::as_f64).collect(),
+        _ => return None,
+    };
+    listed.into_iter().reduce(f64::max).map(|x| x as f32)
 }
 
 /// A reply from `/v1/completions` with `logprobs: 1`: the OpenAI layout (`tokens`,
@@ -668,6 +696,17 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
     };
     let mut tokens = Vec::new();
     let mut logprobs = Vec::new();
+    // The most likely token's log-probability per token, where the reply lists it (`None` as
+    // soon as one position does not).
+    let mut tops: Option<Vec<f32>> = Some(Vec::new());
+    let top = |tops: &mut Option<Vec<f32>>, lp: f32, listed: Option<f32>| match listed {
+        Some(t) => {
+            if let Some(v) = tops.as_mut() {
+                v.push(t.max(lp));
+            }
+        }
+        None => *tops = None,
+    };
     let mut lens = Vec::new();
     let lp = choice.get("logprobs").filter(|l| !l.is_null());
     if let Some(content) = lp.and_then(|l| l.get("content")).and_then(Value::as_array) {
@@ -677,7 +716,9 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
                     .and_then(Value::as_u64)
                     .map_or(UNKNOWN_TOKEN, |i| i as u32),
             );
-            logprobs.push(t.get("logprob").and_then(Value::as_f64).unwrap_or(0.0) as f32);
+            let own = t.get("logprob").and_then(Value::as_f64).unwrap_or(0.0) as f32;
+            logprobs.push(own);
+            top(&mut tops, own, top_logprob(t));
             lens.push(t.get("token").and_then(Value::as_str).map(str::len));
         }
     } else if let Some(l) = lp {
@@ -686,6 +727,7 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
             .and_then(Value::as_array)
             .ok_or("the reply's logprobs have no `tokens`")?;
         let lps = l.get("token_logprobs").and_then(Value::as_array);
+        let listed = l.get("top_logprobs").and_then(Value::as_array);
         let offsets: Option<Vec<usize>> = l.get("text_offset").and_then(Value::as_array).map(|o| {
             o.iter()
                 .filter_map(|x| x.as_u64().map(|x| x as usize))
@@ -700,11 +742,16 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
                 Some(id) => tokens.push(id),
                 None => tokens.push(UNKNOWN_TOKEN),
             }
-            logprobs.push(
-                lps.and_then(|l| l.get(i))
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0) as f32,
-            );
+            let own = lps
+                .and_then(|l| l.get(i))
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0) as f32;
+            logprobs.push(own);
+            // `top_logprobs[i]` is the `{token: logprob}` map of position i.
+            let at = listed
+                .and_then(|t| t.get(i))
+                .map(|m| json!({ "top_logprobs": m }));
+            top(&mut tops, own, at.as_ref().and_then(top_logprob));
             let len = match &offsets {
                 Some(o) if o.len() == toks.len() => {
                     let start = o[i].saturating_sub(o[0]);
@@ -725,6 +772,9 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
         tokens = vec![UNKNOWN_TOKEN; n];
         logprobs = vec![0.0; n];
         lens = vec![None; n];
+        if n > 0 {
+            tops = None;
+        }
     }
     let (prompt, cached) = prompt_counts(v, Dialect::OpenAi);
     let generated = usage_generated.unwrap_or(tokens.len() as u64);
@@ -734,6 +784,8 @@ pub fn parse_openai(v: &Value, delimiter: &str) -> Result<Reply, String> {
             text,
             tokens,
             logprobs,
+            top_logprobs: tops,
+            uniform_kls: None,
             ended,
         },
         prompt_tokens: prompt,
@@ -1103,7 +1155,12 @@ impl RemotePolicy {
         sampling: &SamplingParams,
         cancel: &CancelToken,
     ) -> anyhow::Result<(Generation, ComputeMeter)> {
-        let mut g = Generation::default();
+        // Top log-probabilities as long as every reply has them; never the divergence from
+        // uniform (a server does not return the whole distribution).
+        let mut g = Generation {
+            top_logprobs: Some(Vec::new()),
+            ..Default::default()
+        };
         let mut m = ComputeMeter::default();
         let mut text = format!("{base}{prefix}");
         for call in 0..calls {
@@ -1130,6 +1187,10 @@ impl RemotePolicy {
             g.text.push_str(&r.generation.text);
             g.tokens.extend(&r.generation.tokens);
             g.logprobs.extend(&r.generation.logprobs);
+            match (&mut g.top_logprobs, &r.generation.top_logprobs) {
+                (Some(all), Some(more)) => all.extend(more),
+                _ => g.top_logprobs = None,
+            }
             g.step_ends
                 .extend(r.generation.step_ends.iter().map(|e| e + offset));
             g.ended = r.generation.ended;
@@ -1295,6 +1356,67 @@ mod tests {
     }
 
     #[test]
+    fn top_log_probabilities_are_read_where_a_reply_lists_them() {
+        // llama.cpp's `/completion` with `n_probs: 1`: each entry lists the most likely token.
+        // Token 64 was the argmax; token 65 was not (top -0.1); the stop string's token has no
+        // entry and counts no gap.
+        let v = json!({
+            "content": "ab", "tokens": [64, 65, 198], "stop_type": "word", "stopping_word": "\n",
+            "completion_probabilities": [
+                {"id": 64, "token": "a", "bytes": [97], "logprob": -0.25,
+                 "top_logprobs": [{"id": 64, "token": "a", "bytes": [97], "logprob": -0.25}]},
+                {"id": 65, "token": "b", "bytes": [98], "logprob": -2.5,
+                 "top_logprobs": [{"id": 66, "token": "c", "bytes": [99], "logprob": -0.1}]}
+            ]
+        });
+        let g = parse_llama(&v, "\n").unwrap().generation;
+        assert_eq!(g.logprobs, vec![-0.25, -2.5, 0.0]);
+        assert_eq!(g.top_logprobs, Some(vec![-0.25, -0.1, 0.0]));
+        assert_eq!(g.uniform_kls, None);
+        // The same reply from a server that lists no alternatives: unknown, not zeros.
+        let mut bare = v.clone();
+        for e in bare["completion_probabilities"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("top_logprobs");
+        }
+        let g = parse_llama(&bare, "\n").unwrap().generation;
+        assert_eq!(g.logprobs, vec![-0.25, -2.5, 0.0]);
+        assert_eq!(g.top_logprobs, None);
+
+        // The OpenAI layout: `top_logprobs` is a `{token: logprob}` map per position (vLLM
+        // lists the sampled token beside the top one).
+        let openai = |top: Value| {
+            json!({"choices": [{"text": "ab", "finish_reason": "length",
+                "logprobs": {"tokens": ["token_id:64", "token_id:65"],
+                             "token_logprobs": [-0.25, -2.5], "text_offset": [0, 1],
+                             "top_logprobs": top}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
+        };
+        let v = openai(json!([{"token_id:64": -0.25}, {"token_id:66": -0.1, "token_id:65": -2.5}]));
+        let g = parse_openai(&v, "\n").unwrap().generation;
+        assert_eq!(g.tokens, vec![64, 65]);
+        assert_eq!(g.top_logprobs, Some(vec![-0.25, -0.1]));
+        for missing in [Value::Null, json!([{"token_id:64": -0.25}, null])] {
+            let g = parse_openai(&openai(missing), "\n").unwrap().generation;
+            assert_eq!(g.logprobs, vec![-0.25, -2.5]);
+            assert_eq!(g.top_logprobs, None);
+        }
+        // llama.cpp's OpenAI-compatible layout: `content: [{id, logprob, top_logprobs}]`.
+        let v = json!({"choices": [{"text": "ab", "finish_reason": "length", "logprobs": {"content": [
+            {"id": 64, "token": "a", "logprob": -0.25, "top_logprobs": [{"id": 64, "token": "a", "logprob": -0.25}]},
+            {"id": 65, "token": "b", "logprob": -2.5, "top_logprobs": [{"id": 66, "token": "c", "logprob": -0.1}]}
+        ]}}]});
+        let g = parse_openai(&v, "\n").unwrap().generation;
+        assert_eq!(g.top_logprobs, Some(vec![-0.25, -0.1]));
+        // No log-probabilities at all: tokens counted from usage, top ones unknown.
+        let v = json!({"choices": [{"text": "ab", "finish_reason": "length", "logprobs": null}],
+                       "usage": {"prompt_tokens": 3, "completion_tokens": 2}});
+        assert_eq!(
+            parse_openai(&v, "\n").unwrap().generation.top_logprobs,
+            None
+        );
+    }
+
+    #[test]
     fn continuation_seeds_differ_and_stay_put() {
         let a = continuation_seed(7, 0, 0);
         assert_eq!(a, continuation_seed(7, 0, 0));
@@ -1420,6 +1542,8 @@ mod tests {
         let g = &out[0][0];
         assert_eq!(g.step_ends, vec![2, 4, 6]);
         assert_eq!(g.tokens.len(), 6);
+        // Replies without top log-probabilities leave the chained generation without them.
+        assert_eq!((&g.top_logprobs, &g.uniform_kls), (&None, &None));
         let prompts: Vec<String> = seen
             .lock()
             .unwrap()

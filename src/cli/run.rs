@@ -132,7 +132,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub mcts: MctsArgs,
     /// Verifier that scores every step: oracle (the toy task's exact checker, reads the
-    /// reference), logprob (the policy's own token log-probabilities), toy-prm / toy-orm (the
+    /// reference), logprob (the policy's own token log-probabilities; also logprob-step-mean,
+    /// logprob-step-min, logprob-argmax-gap, and self-certainty for local policies),
+    /// toy-prm / toy-orm (the
     /// committed toy reward models), or the directory of a PRM checkpoint (Qwen2.5-Math-PRM,
     /// Skywork PRM, Math-Shepherd, RLHFlow; the format is read from the checkpoint).
     #[arg(long, default_value = "oracle", value_parser = VerifierSpec::parse)]

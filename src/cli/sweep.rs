@@ -147,7 +147,8 @@ pub struct SweepArgs {
     pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub remote: super::remote::RemoteArgs,
-    /// Verifier: oracle, logprob, toy-prm, toy-orm, noisy-oracle:Q[,blind=..], or a PRM
+    /// Verifier: oracle, logprob (and its readings: logprob-step-mean, logprob-step-min,
+    /// logprob-argmax-gap, self-certainty), toy-prm, toy-orm, noisy-oracle:Q[,blind=..], or a PRM
     /// directory. Default: oracle (the paper-toy preset: its own).
     #[arg(long, value_parser = VerifierSpec::parse)]
     pub verifier: Option<VerifierSpec>,

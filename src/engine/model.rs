@@ -77,6 +77,14 @@ pub struct Generation {
     pub tokens: Vec<u32>,
     /// Log-probability of each generated token under the model.
     pub logprobs: Vec<f32>,
+    /// Per generated token, the log-probability of the most likely token at its position
+    /// (the `logprob-argmax-gap` verifier's evidence); `None` where the source does not report
+    /// it (a server that returns no top log-probabilities, a scripted policy).
+    pub top_logprobs: Option<Vec<f32>>,
+    /// Per generated token, KL(U ‖ p) of the distribution it was drawn from, in nats (the
+    /// `self-certainty` verifier's evidence, [`super::sample::Draw::uniform_kl`]); `None` where
+    /// the whole distribution was not at hand (servers report a few top tokens at most).
+    pub uniform_kls: Option<Vec<f32>>,
     /// Whether the model ended the sequence (end-of-sequence token) rather than a stop string
     /// or the token limit.
     pub ended: bool,
@@ -794,7 +802,13 @@ impl CausalLm {
                 RowState {
                     request: q,
                     rng,
-                    gen: Generation::default(),
+                    // The engine has every distribution it draws from: the evidence is always
+                    // there, if empty for a sample that ends at once.
+                    gen: Generation {
+                        top_logprobs: Some(Vec::new()),
+                        uniform_kls: Some(Vec::new()),
+                        ..Default::default()
+                    },
                     stream: Default::default(),
                     scan: Default::default(),
                     fed: 0,
@@ -830,7 +844,8 @@ impl CausalLm {
             for (slot, &r) in active.iter().enumerate() {
                 let row = &mut state[r];
                 let prompt = requests[row.request].prompt;
-                let (tok, lp) = sample(&logits[slot], params, &mut row.rng);
+                let draw = sample(&logits[slot], params, &mut row.rng);
+                let tok = draw.token;
                 row.drawn += 1;
                 meter.generated_tokens += 1;
                 cancel.count_tokens(1);
@@ -841,7 +856,15 @@ impl CausalLm {
                     finished = true;
                 } else {
                     row.gen.tokens.push(tok);
-                    row.gen.logprobs.push(lp);
+                    row.gen.logprobs.push(draw.logprob);
+                    row.gen
+                        .top_logprobs
+                        .get_or_insert_with(Vec::new)
+                        .push(draw.top_logprob);
+                    row.gen
+                        .uniform_kls
+                        .get_or_insert_with(Vec::new)
+                        .push(draw.uniform_kl);
                     let changed_from = row.stream.push(&self.tokenizer, tok)?;
                     let found =
                         row.scan
@@ -1096,6 +1119,41 @@ mod tests {
         }
     }
 
+    /// The evidence beside each token: the most likely token's log-probability is at least the
+    /// written one's, equal to it under greedy sampling, and the divergence from uniform is
+    /// finite and positive (a trained model is far from uniform).
+    #[test]
+    fn each_token_comes_with_the_top_log_probability_and_the_divergence_from_uniform() {
+        let mut lm = toy();
+        let ids = toy_prompt_ids(&lm, "(3+4)*12-5");
+        for temperature in [1.0, 0.0] {
+            let params = SamplingParams {
+                temperature,
+                max_tokens: 40,
+                ..Default::default()
+            };
+            let gens = lm
+                .generate(&ids, 3, &params, 7, &mut ComputeMeter::default())
+                .unwrap();
+            let mut strayed = false;
+            for g in &gens {
+                let top = g.top_logprobs.as_ref().unwrap();
+                let kl = g.uniform_kls.as_ref().unwrap();
+                assert_eq!((top.len(), kl.len()), (g.tokens.len(), g.tokens.len()));
+                for ((&lp, &t), &k) in g.logprobs.iter().zip(top).zip(kl) {
+                    assert!(t >= lp, "{t} < {lp}");
+                    assert!(k.is_finite() && k > 0.0, "{k}");
+                    if temperature == 0.0 {
+                        assert_eq!(t, lp);
+                    }
+                    strayed |= t > lp;
+                }
+            }
+            // At T = 1 some sample somewhere left the argmax (the recorded samples above do).
+            assert_eq!(strayed, temperature > 0.0);
+        }
+    }
+
     /// A watcher of the cancel token gets each sample's text as it ends, the same texts the
     /// call returns; nobody watching, nothing is kept.
     #[test]
@@ -1274,6 +1332,8 @@ mod tests {
             text: String::new(),
             tokens: Vec::new(),
             logprobs: Vec::new(),
+            top_logprobs: None,
+            uniform_kls: None,
             ended: false,
             step_ends: Vec::new(),
         };

@@ -33,8 +33,30 @@ impl Default for SamplingParams {
     }
 }
 
-/// Picks a token from `logits`; returns it with its log-probability under the model (T = 1).
-pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> (u32, f32) {
+/// A drawn token and what the model's next-token distribution said where it was drawn; every
+/// number is under the model itself (T = 1), whatever temperature or cut chose the token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draw {
+    /// The token drawn.
+    pub token: u32,
+    /// Its log-probability.
+    pub logprob: f32,
+    /// The log-probability of the most likely token (the lowest id among ties); at least
+    /// `logprob`, and equal to it under greedy sampling.
+    pub top_logprob: f32,
+    /// KL(U ‖ p) in nats: how far the distribution is from uniform over the vocabulary,
+    /// `-ln V - (1/V) Σ_j ln p_j` (Kang et al. 2025's self-certainty of one token). 0 for a
+    /// uniform distribution, growing without bound as mass gathers on few tokens.
+    pub uniform_kl: f32,
+}
+
+/// Picks a token from `logits`; returns it with the model's evidence at that position
+/// ([`Draw`]).
+///
+/// Cost of the evidence: the log-partition function was needed for the token's log-probability
+/// anyway; KL(U ‖ p) adds one sum of the logits (no exponentials), one pass over the vocabulary
+/// per drawn token, small beside the head's matrix product that made the logits.
+pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> Draw {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let log_z = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
     let logprob = |i: usize| logits[i] - log_z;
@@ -49,8 +71,19 @@ pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> (u
             }
         })
         .0;
+    // The mean log-probability, summed in f64 around the max so that 50k terms lose nothing.
+    let vocab = logits.len().max(1) as f64;
+    let mean_shifted = logits.iter().map(|&l| f64::from(l - max)).sum::<f64>() / vocab;
+    let mean_logprob = mean_shifted + f64::from(max - log_z);
+    let uniform_kl = (-vocab.ln() - mean_logprob).max(0.0) as f32;
+    let draw = |i: usize| Draw {
+        token: i as u32,
+        logprob: logprob(i),
+        top_logprob: logprob(argmax),
+        uniform_kl,
+    };
     if params.temperature <= 0.0 || !max.is_finite() {
-        return (argmax as u32, logprob(argmax));
+        return draw(argmax);
     }
     let t = params.temperature as f32;
     let mut probs: Vec<(usize, f32)> = logits
@@ -86,12 +119,12 @@ pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut impl Rng) -> (u
     let mut u = rng.random::<f32>() * mass;
     for &(i, p) in &probs {
         if u < p {
-            return (i as u32, logprob(i));
+            return draw(i);
         }
         u -= p;
     }
     let last = probs.last().map_or(argmax, |p| p.0);
-    (last as u32, logprob(last))
+    draw(last)
 }
 
 #[cfg(test)]
@@ -107,10 +140,49 @@ mod tests {
             ..Default::default()
         };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (tok, lp) = sample(&[0.0, 2.0, 1.0], &p, &mut rng);
-        assert_eq!(tok, 1);
+        let d = sample(&[0.0, 2.0, 1.0], &p, &mut rng);
+        assert_eq!(d.token, 1);
         let z: f32 = [0.0f32, 2.0, 1.0].iter().map(|x| x.exp()).sum();
-        assert!((lp - (2.0f32.exp() / z).ln()).abs() < 1e-5);
+        assert!((d.logprob - (2.0f32.exp() / z).ln()).abs() < 1e-5);
+        assert_eq!(d.top_logprob, d.logprob);
+    }
+
+    /// Hand-worked: logits (0, ln 3) are p = (1/4, 3/4), so KL(U ‖ p) = -ln 2 - (ln 1/4 +
+    /// ln 3/4) / 2 = -ln 2 + ln 4 - ln 3 / 2 = ln(2 / √3) ≈ 0.1438.
+    #[test]
+    fn a_draw_reports_the_top_log_probability_and_the_divergence_from_uniform() {
+        let logits = [0.0, 3f32.ln()];
+        let want_kl = (2.0 / 3f64.sqrt()).ln();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut low, mut high) = (0, 0);
+        for _ in 0..200 {
+            let d = sample(&logits, &SamplingParams::default(), &mut rng);
+            assert!((f64::from(d.uniform_kl) - want_kl).abs() < 1e-6, "{d:?}");
+            assert!(
+                (f64::from(d.top_logprob) - 0.75f64.ln()).abs() < 1e-6,
+                "{d:?}"
+            );
+            assert!(d.top_logprob >= d.logprob, "{d:?}");
+            if d.token == 0 {
+                low += 1;
+                assert!((f64::from(d.logprob) - 0.25f64.ln()).abs() < 1e-6, "{d:?}");
+            } else {
+                high += 1;
+                assert_eq!(d.logprob, d.top_logprob);
+            }
+        }
+        assert!(low > 20 && high > 100, "{low} {high}");
+        // Uniform logits diverge from uniform by nothing; a masked token makes it infinite.
+        let d = sample(&[1.5; 7], &SamplingParams::default(), &mut rng);
+        assert!(d.uniform_kl.abs() < 1e-6, "{d:?}");
+        assert_eq!(d.top_logprob, d.logprob);
+        let d = sample(
+            &[0.0, f32::NEG_INFINITY],
+            &SamplingParams::default(),
+            &mut rng,
+        );
+        assert_eq!((d.token, d.logprob), (0, 0.0));
+        assert!(d.uniform_kl.is_infinite(), "{d:?}");
     }
 
     #[test]
@@ -122,13 +194,13 @@ mod tests {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for _ in 0..200 {
-            assert_eq!(sample(&[5.0, 0.0, 0.0, 0.0], &p, &mut rng).0, 0);
+            assert_eq!(sample(&[5.0, 0.0, 0.0, 0.0], &p, &mut rng).token, 0);
         }
         let p = SamplingParams::default();
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..50)
-                .map(|_| sample(&[0.0, 0.0, 0.0], &p, &mut rng).0)
+                .map(|_| sample(&[0.0, 0.0, 0.0], &p, &mut rng).token)
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
@@ -148,7 +220,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut seen = [0usize; 4];
         for _ in 0..400 {
-            seen[sample(&[1.0, 3.0, 0.5, 2.9], &p, &mut rng).0 as usize] += 1;
+            seen[sample(&[1.0, 3.0, 0.5, 2.9], &p, &mut rng).token as usize] += 1;
         }
         assert_eq!(seen[0] + seen[2], 0, "{seen:?}");
         assert!(seen[1] > 100 && seen[3] > 100, "{seen:?}");
@@ -157,9 +229,10 @@ mod tests {
             top_k: 1,
             ..Default::default()
         };
-        let (tok, lp) = sample(&[0.0, 2.0, 1.0], &greedy, &mut rng);
-        assert_eq!(tok, 1);
-        assert!(lp < 0.0);
+        let d = sample(&[0.0, 2.0, 1.0], &greedy, &mut rng);
+        assert_eq!(d.token, 1);
+        assert!(d.logprob < 0.0);
+        assert_eq!(d.top_logprob, d.logprob);
     }
 
     #[test]

@@ -92,6 +92,8 @@ impl RunConfig {
         self.strategy
             .validate(self.budget)
             .map_err(anyhow::Error::msg)?;
+        // Before the policy loads or a server is asked anything.
+        self.verifier.check_policy(&self.policy)?;
         Ok(())
     }
 
@@ -148,6 +150,7 @@ fn default_delimiter() -> String {
 
 /// Loads the verifier of `config`.
 pub fn load_verifier(config: &RunConfig) -> anyhow::Result<Box<dyn Verifier + Send>> {
+    config.verifier.check_policy(&config.policy)?;
     let device = parse_device(&config.device)?;
     config
         .verifier

@@ -539,6 +539,9 @@ impl SweepConfig {
         for r in &runs {
             self.run_config(r).validate()?;
         }
+        for judge in &self.judges {
+            judge.check_policy(&self.policy)?;
+        }
         Ok(())
     }
 
@@ -1112,6 +1115,7 @@ pub fn run(
         .judges
         .iter()
         .map(|v| {
+            v.check_policy(&config.policy)?;
             v.build(&crate::engine::device::parse_device(&config.device)?)
                 .with_context(|| format!("cannot load judge verifier {v}"))
         })

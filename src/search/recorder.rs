@@ -40,11 +40,7 @@ pub fn sample_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
             text: String::new(),
             ids: g.tokens.clone(),
             delimited: false,
-            logprob: StepLogprob {
-                sum: 0.0,
-                tokens: 0,
-                min: 0.0,
-            },
+            logprob: StepLogprob::empty(g.top_logprobs.is_some(), g.uniform_kls.is_some()),
         });
     }
     steps
@@ -79,18 +75,7 @@ pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
         } else {
             end
         };
-        let logprob = StepLogprob {
-            sum: g.logprobs[prev..content]
-                .iter()
-                .map(|&x| f64::from(x))
-                .sum(),
-            tokens: content - prev,
-            min: g.logprobs[prev..content]
-                .iter()
-                .map(|&x| f64::from(x))
-                .reduce(f64::min)
-                .unwrap_or(0.0),
-        };
+        let logprob = step_logprob(g, prev..content);
         prev = end;
         if ids.is_empty() && !delimited {
             continue;
@@ -99,15 +84,7 @@ pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
             Some(last) if piece.trim().is_empty() => {
                 last.ids.extend(ids);
                 last.delimited |= delimited;
-                last.logprob.sum += logprob.sum;
-                last.logprob.tokens += logprob.tokens;
-                if logprob.tokens > 0 {
-                    last.logprob.min = if last.logprob.tokens == logprob.tokens {
-                        logprob.min
-                    } else {
-                        last.logprob.min.min(logprob.min)
-                    };
-                }
+                last.logprob.join(&logprob);
             }
             _ => out.push(GenStep {
                 text: piece.to_string(),
@@ -118,6 +95,43 @@ pub fn gen_steps(g: &Generation, delimiter: &str) -> Vec<GenStep> {
         }
     }
     out
+}
+
+/// The evidence of tokens `range` of `g`: their log-probabilities, and where the policy
+/// reported them (for every one of its tokens), their gaps below the most likely token and
+/// their divergences from uniform. Evidence shorter than the tokens counts as not reported.
+fn step_logprob(g: &Generation, range: std::ops::Range<usize>) -> StepLogprob {
+    let lps = &g.logprobs[range.clone()];
+    StepLogprob {
+        sum: lps.iter().map(|&x| f64::from(x)).sum(),
+        tokens: lps.len(),
+        min: lps
+            .iter()
+            .map(|&x| f64::from(x))
+            .reduce(f64::min)
+            .unwrap_or(0.0),
+        gap_min: evidence_of(&g.top_logprobs, g.tokens.len(), range.clone()).map(|top| {
+            lps.iter()
+                .zip(top)
+                // A top log-probability below the token's own (rounding, a server's
+                // quirk) is no gap.
+                .map(|(&lp, &top)| f64::from(lp - top).min(0.0))
+                .fold(0.0, f64::min)
+        }),
+        uniform_kl_sum: evidence_of(&g.uniform_kls, g.tokens.len(), range)
+            .map(|kl| kl.iter().map(|&x| f64::from(x)).sum()),
+    }
+}
+
+/// Entries `range` of per-token evidence `v`, where it was reported for all `tokens`.
+fn evidence_of(
+    v: &Option<Vec<f32>>,
+    tokens: usize,
+    range: std::ops::Range<usize>,
+) -> Option<&[f32]> {
+    v.as_deref()
+        .filter(|v| v.len() >= tokens)
+        .map(|v| &v[range])
 }
 
 /// What the recorder keeps per node beside the tree.
@@ -443,6 +457,8 @@ mod tests {
             text: text.into(),
             tokens,
             logprobs,
+            top_logprobs: None,
+            uniform_kls: None,
             ended,
             step_ends,
         }
@@ -466,7 +482,13 @@ mod tests {
         assert_eq!(s[2].ids, [4]);
         assert!(s[0].delimited && s[1].delimited && !s[2].delimited);
         // Step 1's content: tokens 0 and 1 (log-probs -1, -2); its newline excluded.
-        let lp = |sum, tokens, min| StepLogprob { sum, tokens, min };
+        let lp = |sum, tokens, min| StepLogprob {
+            sum,
+            tokens,
+            min,
+            gap_min: None,
+            uniform_kl_sum: None,
+        };
         assert_eq!(s[0].logprob, lp(-3.0, 2, -2.0));
         // The empty piece's newline (log-prob -6) is a delimiter, not content.
         assert_eq!(s[1].logprob, lp(-4.0, 1, -4.0));
@@ -482,5 +504,86 @@ mod tests {
         assert!(!ends_solution(&one, &gen_steps(&one, "\n")[0]));
         let boxed = gen("\\boxed{3}\n", vec![1, 10], vec![2], false);
         assert!(ends_solution(&boxed, &gen_steps(&boxed, "\n")[0]));
+    }
+
+    #[test]
+    fn steps_carry_their_gaps_below_the_argmax_and_their_divergences_from_uniform() {
+        // Tokens a b \n c \n \n d with log-probs -1..-7 as above; the most likely tokens' give
+        // gaps 0, -1, (-2: a delimiter), -2, (-4, -5: delimiters), -1.
+        let mut g = gen(
+            "ab\nc\n\nd",
+            vec![1, 2, 10, 3, 10, 10, 4],
+            vec![3, 5, 6],
+            true,
+        );
+        g.top_logprobs = Some(vec![-1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -6.0]);
+        g.uniform_kls = Some(vec![0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let s = gen_steps(&g, "\n");
+        let got: Vec<_> = s
+            .iter()
+            .map(|x| (x.logprob.gap_min, x.logprob.uniform_kl_sum))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(-1.0), Some(1.5)),
+                (Some(-2.0), Some(3.0)),
+                (Some(-1.0), Some(6.0))
+            ]
+        );
+        // A top log-probability below the token's own is no gap (0, not positive).
+        g.top_logprobs = Some(vec![-2.0; 7]);
+        assert_eq!(gen_steps(&g, "\n")[0].logprob.gap_min, Some(0.0));
+        // Evidence the policy did not report, or reported for only some tokens, is `None`.
+        g.top_logprobs = Some(vec![-1.0; 3]);
+        g.uniform_kls = None;
+        for step in gen_steps(&g, "\n") {
+            assert_eq!(step.logprob.gap_min, None);
+            assert_eq!(step.logprob.uniform_kl_sum, None);
+        }
+        // A sample that wrote no step keeps what its policy reports.
+        let mut empty = gen("", vec![], vec![], true);
+        empty.top_logprobs = Some(Vec::new());
+        let e = sample_steps(&empty, "\n");
+        assert_eq!(e[0].logprob, StepLogprob::empty(true, false));
+        assert_eq!(e[0].logprob.gap_min, Some(0.0));
+    }
+
+    /// Hand-worked, from a generation to step scores: two steps "ab" and "c" (tokens a b \n c),
+    /// log-probs -0.5 -1 (-3) -0.2, the most likely tokens' -0.5 -0.25 (-0.1) -0.2, KL from
+    /// uniform 2 4 (9) 3 nats (the delimiter's numbers in brackets are not counted).
+    #[test]
+    fn a_generation_scores_exactly_under_the_evidence_verifiers() {
+        use crate::verify::logprob::{self, LogprobVerifier};
+        let g = Generation {
+            text: "ab\nc".into(),
+            tokens: vec![1, 2, 10, 3],
+            logprobs: vec![-0.5, -1.0, -3.0, -0.2],
+            top_logprobs: Some(vec![-0.5, -0.25, -0.1, -0.2]),
+            uniform_kls: Some(vec![2.0, 4.0, 9.0, 3.0]),
+            ended: true,
+            step_ends: vec![3],
+        };
+        let steps: Vec<StepText> = gen_steps(&g, "\n")
+            .into_iter()
+            .map(|s| StepText {
+                text: s.text,
+                logprob: Some(s.logprob),
+            })
+            .collect();
+        let close = |got: Vec<f32>, want: [f64; 2]| {
+            for (a, b) in got.iter().zip(want) {
+                assert!((f64::from(*a) - b).abs() < 1e-6, "{got:?} vs {want:?}");
+            }
+        };
+        // Gaps 0, -0.75 in step 1; 0 in step 2: the running minimum stays exp(-0.75).
+        let gap = logprob::scores(LogprobVerifier::ArgmaxGap, &steps).unwrap();
+        close(gap, [(-0.75f64).exp(), (-0.75f64).exp()]);
+        // Mean KL 3 after step 1, (2 + 4 + 3) / 3 = 3 after step 2: 3 / 4 both times.
+        let certainty = logprob::scores(LogprobVerifier::SelfCertainty, &steps).unwrap();
+        close(certainty, [0.75, 0.75]);
+        // The geometric mean reading of the same generation, for comparison.
+        let running = logprob::scores(LogprobVerifier::Running, &steps).unwrap();
+        close(running, [(-0.75f64).exp(), (-1.7f64 / 3.0).exp()]);
     }
 }

@@ -259,6 +259,8 @@ mod tests {
                     vec![Generation {
                         text: text.into(),
                         logprobs: vec![0.0; tokens.len()],
+                        top_logprobs: None,
+                        uniform_kls: None,
                         tokens,
                         ended: true,
                         step_ends,

@@ -422,6 +422,8 @@ impl Policy for HalfSilent {
                         Generation {
                             text: text.into(),
                             logprobs: vec![0.0; tokens.len()],
+                            top_logprobs: None,
+                            uniform_kls: None,
                             tokens,
                             ended: true,
                             ..Default::default()

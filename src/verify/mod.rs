@@ -12,6 +12,7 @@ pub mod noisy;
 pub mod prm;
 pub mod remote;
 
+use crate::backend::remote::remote_url;
 use crate::data::{toy, Problem};
 use crate::engine::ComputeMeter;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,45 @@ pub struct StepLogprob {
     pub tokens: usize,
     /// The least likely token's log-probability (0 for a step without tokens).
     pub min: f64,
+    /// The largest gap below the most likely token: the least `ln p(token) - ln p(argmax)`
+    /// over the step's tokens, ≤ 0 (0 for a step without tokens); `None` where the policy did
+    /// not report the most likely token's log-probability.
+    pub gap_min: Option<f64>,
+    /// Sum over the step's tokens of KL(U ‖ p), nats (0 for a step without tokens); `None`
+    /// where the policy did not have the whole distribution.
+    pub uniform_kl_sum: Option<f64>,
+}
+
+impl StepLogprob {
+    /// A step without tokens, from a policy that reports the argmax gap where `top` and the
+    /// divergence from uniform where `kl` (each then 0, like the log-probability sum).
+    pub fn empty(top: bool, kl: bool) -> Self {
+        Self {
+            sum: 0.0,
+            tokens: 0,
+            min: 0.0,
+            gap_min: top.then_some(0.0),
+            uniform_kl_sum: kl.then_some(0.0),
+        }
+    }
+
+    /// This step and `next` as one step (a piece of white space joining the step before it).
+    pub fn join(&mut self, next: &StepLogprob) {
+        if next.tokens > 0 {
+            self.min = if self.tokens == 0 {
+                next.min
+            } else {
+                self.min.min(next.min)
+            };
+        }
+        self.sum += next.sum;
+        self.tokens += next.tokens;
+        self.gap_min = self.gap_min.zip(next.gap_min).map(|(a, b)| a.min(b));
+        self.uniform_kl_sum = self
+            .uniform_kl_sum
+            .zip(next.uniform_kl_sum)
+            .map(|(a, b)| a + b);
+    }
 }
 
 /// One step of a partial solution, as a verifier reads it.
@@ -110,6 +150,11 @@ pub enum VerifierSpec {
     LogprobStepMean,
     /// Each step's least likely token's probability.
     LogprobStepMin,
+    /// The running minimum over all tokens so far of `p(token) / p(most likely token)`.
+    LogprobArgmaxGap,
+    /// The running mean over all tokens so far of KL(uniform ‖ p), normalised to [0, 1)
+    /// (Kang et al. 2025's self-certainty; [`logprob::certainty_score`]). Local policies only.
+    SelfCertainty,
     /// The committed toy process reward model: the best of the toy PRMs (today the Monte Carlo
     /// one, [`TOY_PRM`]).
     ToyPrm,
@@ -141,15 +186,17 @@ pub const TOY_ORM: &str = "models/toy/orm";
 impl VerifierSpec {
     /// The names `--verifier` accepts, for help and error messages.
     pub const NAMES: &'static str = "oracle, logprob, logprob-step-mean, logprob-step-min, \
-toy-prm, toy-prm-mc, toy-prm-checker, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], the directory of \
+logprob-argmax-gap, self-certainty, toy-prm, toy-prm-mc, toy-prm-checker, toy-orm, noisy-oracle:Q[,blind=last-digit|subtraction][,seed=S], the directory of \
 a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math-prm|math-shepherd|rlhflow[,model=M][,params=P]";
 
     /// The verifiers that need no path, as the window offers them.
-    pub const BUILT_IN: [VerifierSpec; 8] = [
+    pub const BUILT_IN: [VerifierSpec; 10] = [
         Self::Oracle,
         Self::Logprob,
         Self::LogprobStepMean,
         Self::LogprobStepMin,
+        Self::LogprobArgmaxGap,
+        Self::SelfCertainty,
         Self::ToyPrm,
         Self::ToyPrmMc,
         Self::ToyPrmChecker,
@@ -163,6 +210,8 @@ a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math
             "logprob" => Ok(Self::Logprob),
             "logprob-step-mean" => Ok(Self::LogprobStepMean),
             "logprob-step-min" => Ok(Self::LogprobStepMin),
+            "logprob-argmax-gap" => Ok(Self::LogprobArgmaxGap),
+            "self-certainty" => Ok(Self::SelfCertainty),
             spec if spec.starts_with("noisy-oracle:") => {
                 noisy::NoisySpec::parse(&spec["noisy-oracle:".len()..]).map(Self::NoisyOracle)
             }
@@ -191,6 +240,8 @@ a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math
             Self::Logprob => Box::new(logprob::LogprobVerifier::Running),
             Self::LogprobStepMean => Box::new(logprob::LogprobVerifier::StepMean),
             Self::LogprobStepMin => Box::new(logprob::LogprobVerifier::StepMin),
+            Self::LogprobArgmaxGap => Box::new(logprob::LogprobVerifier::ArgmaxGap),
+            Self::SelfCertainty => Box::new(logprob::LogprobVerifier::SelfCertainty),
             Self::ToyPrm => self.named(prm::load(&crate::engine::beside_crate(TOY_PRM), device)?),
             Self::ToyPrmMc => {
                 self.named(prm::load(&crate::engine::beside_crate(TOY_PRM_MC), device)?)
@@ -208,6 +259,23 @@ a PRM checkpoint, or a PRM on a server: remote:http://HOST:PORT,format=qwen-math
 }
 
 impl VerifierSpec {
+    /// Refuses, before anything runs, a verifier that `policy` can never feed: `self-certainty`
+    /// needs each token's whole next-token distribution, which a remote policy does not have
+    /// (servers return a few top log-probabilities at most). The error names both.
+    pub fn check_policy(&self, policy: &Path) -> anyhow::Result<()> {
+        if *self == Self::SelfCertainty {
+            if let Some(url) = remote_url(policy) {
+                anyhow::bail!(
+                    "verifier {self} needs the policy's whole next-token distribution at every \
+                     token, which remote policy {url} cannot return (a server reports a few top \
+                     log-probabilities at most): use a policy run here, or logprob-argmax-gap, \
+                     which reads only the most likely token's log-probability"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// `inner` under the name the user typed, with what it resolved to:
     /// `toy-prm-mc (value-head:prm)`, so that records and tables say which of the committed
     /// models scored (`toy-prm` names whichever is best).
@@ -288,6 +356,8 @@ impl std::fmt::Display for VerifierSpec {
             Self::Logprob => write!(f, "logprob"),
             Self::LogprobStepMean => write!(f, "logprob-step-mean"),
             Self::LogprobStepMin => write!(f, "logprob-step-min"),
+            Self::LogprobArgmaxGap => write!(f, "logprob-argmax-gap"),
+            Self::SelfCertainty => write!(f, "self-certainty"),
             Self::ToyPrm => write!(f, "toy-prm"),
             Self::ToyPrmMc => write!(f, "toy-prm-mc"),
             Self::ToyPrmChecker => write!(f, "toy-prm-checker"),
@@ -373,6 +443,31 @@ mod tests {
             "noisy-oracle:0.8,blind=last-digit,seed=2"
         );
         assert!(VerifierSpec::parse_list("").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn the_evidence_verifiers_parse_print_and_refuse_a_remote_policy_they_cannot_read() {
+        for name in ["logprob-argmax-gap", "self-certainty"] {
+            let v = VerifierSpec::parse(name).unwrap();
+            assert_eq!(v.to_string(), name);
+            assert!(VerifierSpec::BUILT_IN.contains(&v));
+            assert!(VerifierSpec::NAMES.contains(name));
+            assert_eq!(v.build(&candle_core::Device::Cpu).unwrap().name(), name);
+        }
+        let remote = Path::new("remote:http://127.0.0.1:8080");
+        let err = VerifierSpec::SelfCertainty
+            .check_policy(remote)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("self-certainty") && err.contains("http://127.0.0.1:8080"),
+            "{err}"
+        );
+        // The argmax gap may come from a server; any verifier may read a local policy.
+        assert!(VerifierSpec::LogprobArgmaxGap.check_policy(remote).is_ok());
+        assert!(VerifierSpec::SelfCertainty
+            .check_policy(Path::new("models/toy/policy"))
+            .is_ok());
     }
 
     #[test]
