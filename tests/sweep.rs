@@ -639,3 +639,72 @@ fn reselect_gives_back_each_settings_own_accuracy_and_every_other_rule() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a sweep directory"), "{err}");
 }
+
+#[test]
+fn the_search_zoo_runs_a_sweep_per_verifier_then_its_figure_and_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("zoo");
+    let zoo = |extra: &[&str]| {
+        Command::new(bin())
+            .args(["sweep", "--preset", "search-zoo", "--limit", "1", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = zoo(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (v, verifier) in [
+        ("noisy-oracle-0.7", Some(0.7)),
+        ("noisy-oracle-0.8", Some(0.8)),
+        ("noisy-oracle-0.9", Some(0.9)),
+        ("oracle", None),
+    ] {
+        let dir = out.join(v);
+        let sweep: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap())
+                .unwrap();
+        let config = &sweep["config"];
+        match verifier {
+            Some(q) => assert_eq!(config["verifier"]["noisy-oracle"]["q"], q, "{config}"),
+            None => assert_eq!(config["verifier"], "oracle", "{config}"),
+        }
+        assert_eq!(
+            config["strategies"].as_array().unwrap().len(),
+            8,
+            "{config}"
+        );
+        // Both MCTS settings, each its own series.
+        assert_eq!(config["mcts"].as_array().unwrap().len(), 2, "{config}");
+        let c = curves(&dir);
+        let labels: Vec<&str> = c["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["label"].as_str().unwrap())
+            .collect();
+        assert!(
+            labels.contains(&"mcts (puct, step, W = 4, last)"),
+            "{labels:?}"
+        );
+        assert!(labels.contains(&"mcts (uct c = 2, rollout, W = 4, last)"));
+        assert!(lines(&dir.join("records.jsonl")) > 0);
+    }
+    let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
+    assert!(md.contains("MCTS beats weighted best-of-N in"), "{md}");
+    for f in [
+        "search-zoo.svg",
+        "search-zoo.png",
+        "search-zoo.csv",
+        "search-zoo.json",
+    ] {
+        assert!(out.join("figures").join(f).is_file(), "{f}");
+    }
+    // Resumed, it finds every sweep done and writes the same findings.
+    let o = zoo(&["--resume"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(out.join("findings.md")).unwrap(),
+        md
+    );
+}

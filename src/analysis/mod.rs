@@ -12,6 +12,7 @@ pub mod reselect;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
+pub mod zoo;
 
 use crate::data::{toy, DatasetSpec};
 use crate::engine::ComputeMeter;

@@ -983,3 +983,106 @@ fn a_sweep_still_running_counts_only_finished_problems() {
         "{md}"
     );
 }
+
+/// A point of a hand-made series: accuracy `a` over all problems and `bin1` on bin 1 (one
+/// problem), at `tokens` per problem.
+fn zoo_point(budget: usize, tokens: f64, a: f64, bin1: f64) -> SeriesPoint {
+    SeriesPoint {
+        budget,
+        cost: budget as f64,
+        accuracy: a,
+        low: a,
+        high: a,
+        per_bin: vec![bin1, 0.0, 0.0, 0.0, 0.0],
+        per_level: Default::default(),
+        tokens,
+        flops: 0.0,
+        n: 5,
+        per_bin_n: vec![1, 0, 0, 0, 0],
+    }
+}
+
+#[test]
+fn the_zoo_compares_settings_at_the_tokens_weighted_best_of_n_spends() {
+    use super::zoo::{accuracy_within, findings, Part};
+    use crate::search::StrategyKind;
+    let mut c = fixture();
+    let s = |label: &str, strategy, points| Series {
+        label: label.into(),
+        strategy,
+        points,
+    };
+    // Weighted best-of-N spends 100, 400 and 1600 tokens at N = 4, 16, 64: the levels.
+    // MCTS is cheap and plateaus; beam search is best but needs 110 tokens at its smallest.
+    c.series = vec![
+        s(
+            "weighted-best-of-n (last)",
+            StrategyKind::WeightedBestOfN,
+            vec![
+                zoo_point(4, 100.0, 0.5, 1.0),
+                zoo_point(16, 400.0, 0.6, 1.0),
+                zoo_point(64, 1600.0, 0.7, 1.0),
+            ],
+        ),
+        s(
+            "mcts (puct, step, W = 4, last)",
+            StrategyKind::Mcts,
+            vec![
+                zoo_point(4, 50.0, 0.55, 0.0),
+                zoo_point(16, 120.0, 0.66, 0.0),
+                zoo_point(64, 130.0, 0.65, 0.0),
+            ],
+        ),
+        s(
+            "beam (M = 4, last)",
+            StrategyKind::Beam,
+            vec![zoo_point(4, 110.0, 0.9, 1.0)],
+        ),
+        s(
+            "pass@n",
+            StrategyKind::Majority,
+            vec![zoo_point(4, 1.0, 1.0, 1.0)],
+        ),
+    ];
+    c.bins.oracle_sizes = vec![1, 0, 0, 0, 0];
+    // With at most T tokens: the best point that spent no more.
+    assert_eq!(accuracy_within(&c.series[1], 0, 125.0), Some(0.66));
+    assert_eq!(accuracy_within(&c.series[1], 0, 40.0), None);
+    assert_eq!(accuracy_within(&c.series[2], 1, 110.0), Some(1.0));
+    let f = findings(&[Part {
+        verifier: "noisy-oracle:0.8".into(),
+        curves: &c,
+        records: &[],
+    }]);
+    let cell = |bin: usize, level: usize| {
+        f.cells
+            .iter()
+            .find(|x| x.bin == bin && x.level == level)
+            .unwrap_or_else(|| panic!("no cell {bin} {level}: {:?}", f.cells))
+    };
+    // At 100 tokens beam search cannot run yet: MCTS (.55) beats weighted best-of-N (.5); the
+    // ceiling is never a contender.
+    assert_eq!(cell(0, 4).winner, "mcts (puct, step, W = 4, last)");
+    assert_eq!(cell(0, 4).weighted, Some(0.5));
+    assert_eq!(cell(0, 16).winner, "beam (M = 4, last)");
+    assert_eq!(cell(0, 16).accuracy, 0.9);
+    assert_eq!(
+        cell(0, 64).mcts,
+        Some(("mcts (puct, step, W = 4, last)".into(), 0.66))
+    );
+    // On bin 1 weighted best-of-N is right at every level and MCTS never is: ties go to the
+    // earlier series.
+    assert_eq!(cell(1, 4).winner, "weighted-best-of-n (last)");
+    assert_eq!(f.cells.len(), 6, "two bins (all, 1) x three levels");
+    let md = f.markdown();
+    // MCTS wins the first two cells of all problems (.55 > .5, .66 > .6), not the third
+    // (.66 < .7), and no cell of bin 1.
+    assert!(
+        md.contains("| noisy-oracle:0.8 | all | +0.05 | +0.06 | -0.04 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("MCTS beats weighted best-of-N in 2 of 6 cells."),
+        "{md}"
+    );
+}

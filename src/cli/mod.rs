@@ -12,6 +12,7 @@ pub mod revisions;
 pub mod run;
 pub mod sweep;
 pub mod train;
+pub mod zoo;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -39,7 +39,12 @@ pub struct SweepArgs {
     /// best-of-N, beam search M = 4 and sqrt(N), lookahead k = 1 and 3, DVTS; budgets 1 to 64;
     /// 5 difficulty bins; compute-optimal; the FLOPs exchange against the larger toy policy),
     /// writing the figure set. --limit, --verifier, --seeds, --out and --resume still apply.
-    #[arg(long, conflicts_with = "load", value_parser = ["paper-toy"])]
+    ///
+    /// `search-zoo`: majority, weighted best-of-N, beam (M = 4), DVTS, MCTS (puct/step and
+    /// uct/rollout), REBASE, particles and adaptive majority at budgets 1 to 64 against the
+    /// noisy oracle at Q = 0.7, 0.8, 0.9 and the oracle (one sweep each, two at a time, in
+    /// OUT/VERIFIER), then one figure at equal tokens and the findings (OUT/findings.md).
+    #[arg(long, conflicts_with = "load", value_parser = ["paper-toy", "search-zoo"])]
     pub preset: Option<String>,
     /// Rebuild the curves of an existing sweep directory from its records (no model runs).
     #[arg(long)]
@@ -427,6 +432,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
         report(dir, &curves(&manifest, &records))?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.preset.as_deref() == Some("search-zoo") {
+        return super::zoo::run(&args);
     }
     let config = args.sweep_config()?;
     config.validate()?;

@@ -33,6 +33,9 @@ pub enum Figure {
     /// The FLOPs exchange: per bin and ratio R, the policy's compute-optimal accuracy at the
     /// budget that matches a larger policy's FLOPs, against the larger policy's greedy accuracy.
     Exchange,
+    /// The search zoo (`sweep --preset search-zoo`): accuracy against tokens generated per
+    /// problem, one panel per verifier quality; drawn from several sweeps, not one.
+    SearchZoo,
 }
 
 /// Why a sweep has nothing to draw for a figure.
@@ -67,6 +70,7 @@ impl Figure {
             Self::Bins => "bins",
             Self::Scores => "scores",
             Self::Exchange => "exchange",
+            Self::SearchZoo => "search-zoo",
         }
     }
 
@@ -99,6 +103,11 @@ impl Figure {
             Self::Bins => bins(manifest, curves),
             Self::Scores => scores(manifest, records),
             Self::Exchange => exchange(manifest, curves),
+            Self::SearchZoo => Err(
+                "the search zoo's figure is drawn from its several sweeps (sweep --preset \
+                 search-zoo writes it)"
+                    .into(),
+            ),
         };
         built.map_err(|reason| NoData {
             figure: self.as_str(),
@@ -308,6 +317,68 @@ fn compute(
             "Accuracy by {unit} per problem ({} problems, verifier {})",
             curves.problems,
             verifier_label(&manifest.config.verifier)
+        ),
+        panels,
+    })
+}
+
+/// The search zoo: one panel per verifier (in the order given), each with every series of
+/// that verifier's sweep but the ceiling, accuracy against tokens generated per problem on one
+/// shared log2 axis (without bands: nine series' bands hide one another; each sweep's own
+/// figures have them). Series look the same in every panel (the sweeps run the
+/// same settings in the same order).
+pub fn search_zoo(parts: &[(String, &SweepCurves)]) -> Result<FigureData, String> {
+    let drawn = |c: &'_ SweepCurves| -> Vec<usize> {
+        (0..c.series.len())
+            .filter(|&i| {
+                c.series[i].label != CEILING && c.series[i].points.iter().any(|p| p.tokens > 0.0)
+            })
+            .collect()
+    };
+    let xs: Vec<f64> = parts
+        .iter()
+        .flat_map(|(_, c)| {
+            drawn(c)
+                .into_iter()
+                .flat_map(|i| c.series[i].points.iter().map(|p| p.tokens))
+                .collect::<Vec<_>>()
+        })
+        .filter(|&x| x > 0.0)
+        .collect();
+    if xs.is_empty() {
+        return Err(no_records());
+    }
+    let x = Axis::log2("tokens generated per problem", &xs);
+    let mut problems = 0;
+    let panels: Vec<Panel> = parts
+        .iter()
+        .map(|(verifier, c)| {
+            problems = problems.max(c.problems);
+            let looks = looks(c);
+            Panel {
+                title: verifier.clone(),
+                wide: false,
+                x: x.clone(),
+                y: Axis::accuracy(),
+                marks: drawn(c)
+                    .into_iter()
+                    .map(|i| {
+                        let s = &c.series[i];
+                        let points = s
+                            .points
+                            .iter()
+                            .filter(|p| p.tokens > 0.0)
+                            .map(|p| Point::at(p.tokens, p.accuracy))
+                            .collect();
+                        line(&s.label, &looks[i], points)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(FigureData {
+        title: format!(
+            "Search strategies at equal tokens by verifier quality ({problems} problems)"
         ),
         panels,
     })

@@ -100,23 +100,24 @@ impl std::fmt::Display for Format {
 
 /// What the JSON beside a figure holds.
 #[derive(Serialize)]
-struct FigureFile<'a> {
+struct FigureFile<'a, S: Serialize + ?Sized> {
     figure: Figure,
     preset: Preset,
     width_inches: f64,
     thinkscale_version: &'static str,
     #[serde(flatten)]
     data: &'a FigureData,
-    sweep: &'a SweepManifest,
+    /// The sweep's manifest (the search zoo's figure: each of its sweeps').
+    sweep: &'a S,
 }
 
 /// What an SVG's `<metadata>` holds.
 #[derive(Serialize)]
-struct Metadata<'a> {
+struct Metadata<'a, S: Serialize + ?Sized> {
     software: String,
     figure: Figure,
     preset: Preset,
-    sweep: &'a SweepManifest,
+    sweep: &'a S,
 }
 
 /// The `Software` value of a figure's metadata.
@@ -146,10 +147,10 @@ fn with_metadata(svg: &str, json: &str) -> anyhow::Result<String> {
 }
 
 /// Draws `data` as `format` and returns the file's bytes, with the sweep in its metadata.
-pub fn render(
+pub fn render<S: Serialize + ?Sized>(
     figure: Figure,
     data: &FigureData,
-    manifest: &SweepManifest,
+    manifest: &S,
     preset: Preset,
     format: Format,
 ) -> anyhow::Result<Vec<u8>> {
@@ -244,10 +245,10 @@ fn check_directory(out: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes `data` as `out` (its extension gives the format) with `.csv` and `.json` beside it.
-fn write_data(
+fn write_data<S: Serialize + ?Sized>(
     figure: Figure,
     data: &FigureData,
-    manifest: &SweepManifest,
+    manifest: &S,
     preset: Preset,
     out: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
@@ -370,6 +371,36 @@ pub fn write_figure_set(
 
 #[cfg(test)]
 mod tests;
+
+/// The search zoo's figure (accuracy against tokens generated per problem, one panel per
+/// verifier: [`figures::search_zoo`]) as `dir/search-zoo.FORMAT` for both formats, each with
+/// its CSV and JSON, every sweep's manifest in the metadata. Returns the files written.
+pub fn write_search_zoo(
+    dir: &Path,
+    parts: &[(String, &SweepManifest, &SweepCurves)],
+    preset: Preset,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let panels: Vec<(String, &SweepCurves)> =
+        parts.iter().map(|(v, _, c)| (v.clone(), *c)).collect();
+    let data = figures::search_zoo(&panels).map_err(|reason| NoData {
+        figure: Figure::SearchZoo.as_str(),
+        reason,
+    })?;
+    let manifests: Vec<&SweepManifest> = parts.iter().map(|(_, m, _)| *m).collect();
+    let mut written = Vec::new();
+    for format in Format::ALL {
+        let out = dir.join(format!("{}.{format}", Figure::SearchZoo));
+        written.extend(write_data(
+            Figure::SearchZoo,
+            &data,
+            &manifests,
+            preset,
+            &out,
+        )?);
+    }
+    Ok(written)
+}
 
 /// Every figure of the sweep in `dir` that has data, as SVG and as PNG at `preset`, into
 /// `dir/figures` (each with its CSV and JSON): what `thinkscale plot DIR --figure all` and the

@@ -794,3 +794,59 @@ fn the_svg_carries_each_line_styles_dash_pattern_in_the_panel_and_the_legend() {
     let longest = |c| polylines(&svg, c).into_iter().fold(0.0, f64::max);
     assert!(longest(palette::BLUISH_GREEN) < longest(palette::ORANGE));
 }
+
+#[test]
+fn the_search_zoo_draws_a_panel_per_verifier_with_every_sweep_in_its_metadata() {
+    let a = sweep_of(&config());
+    let mut other = config();
+    other.verifier = crate::verify::VerifierSpec::Oracle;
+    let b = sweep_of(&other);
+    let out = a.dir.join("zoo");
+    let files = super::write_search_zoo(
+        &out,
+        &[
+            ("first".into(), &a.manifest, &a.curves),
+            ("oracle".into(), &b.manifest, &b.curves),
+        ],
+        Preset::Double,
+    )
+    .unwrap();
+    assert_eq!(files.len(), 6, "SVG and PNG, each with its CSV and JSON");
+    let svg = std::fs::read_to_string(out.join("search-zoo.svg")).unwrap();
+    let meta = svg_metadata(&svg);
+    assert_eq!(meta["figure"], "search-zoo");
+    assert_eq!(
+        meta["sweep"][1]["config"]["verifier"],
+        serde_json::json!("oracle")
+    );
+    assert_eq!(
+        meta["sweep"][0]["config"],
+        serde_json::to_value(&a.manifest.config).unwrap()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("search-zoo.json")).unwrap())
+            .unwrap();
+    let panels = json["panels"].as_array().unwrap();
+    assert_eq!(panels.len(), 2);
+    assert_eq!(panels[0]["title"], "first");
+    // Each panel holds every series but the ceiling, at its tokens per problem, looking the
+    // same in both panels.
+    let series = a
+        .curves
+        .series
+        .iter()
+        .filter(|s| s.label != "pass@n")
+        .count();
+    for p in panels {
+        assert_eq!(p["marks"].as_array().unwrap().len(), series);
+        assert_eq!(p["x"]["label"], "tokens generated per problem");
+    }
+    assert_eq!(
+        panels[0]["marks"][0]["colour"],
+        panels[1]["marks"][0]["colour"]
+    );
+    // One sweep alone cannot draw it.
+    assert!(Figure::SearchZoo
+        .data(&a.manifest, &a.curves, &a.records)
+        .is_err());
+}
