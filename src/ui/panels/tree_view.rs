@@ -284,6 +284,43 @@ fn legend(ui: &mut egui::Ui, scored: bool, mcts: bool) {
     });
 }
 
+/// What hovering a node shows: its whole text, then its score, round, visits (with MCTS's
+/// Q), tokens and what became of it.
+pub fn hover_text(n: &crate::search::Node) -> String {
+    let mut facts = Vec::new();
+    if let Some(s) = n.score {
+        facts.push(format!("verifier score {s:.3}"));
+    }
+    if n.parent.is_some() {
+        facts.push(format!("round {}", n.round));
+    }
+    match n.q {
+        Some(q) => facts.push(format!("{} visits, Q {q:.3}", n.visits)),
+        None => facts.push(format!(
+            "{} sample{} pass here",
+            n.visits,
+            if n.visits == 1 { "" } else { "s" }
+        )),
+    }
+    if n.token_count > 0 {
+        facts.push(format!("{} tokens", n.token_count));
+    }
+    match &n.status {
+        NodeStatus::Pruned { round } => facts.push(format!("pruned in round {round}")),
+        NodeStatus::Finished { answer, correct } => facts.push(format!(
+            "answer {}{}",
+            answer.as_deref().unwrap_or("none"),
+            match correct {
+                Some(true) => " (right)",
+                Some(false) => " (wrong)",
+                None => "",
+            }
+        )),
+        NodeStatus::Expanded => {}
+    }
+    format!("{}\n{}", n.text, facts.join(" · "))
+}
+
 /// The nodes on the paths MCTS selected in its latest round.
 fn on_selected(tree: &SearchTree) -> std::collections::HashSet<usize> {
     tree.selected.iter().flatten().copied().collect()
@@ -521,7 +558,7 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
         }
         let resp = ui
             .interact(rect, ui.scope_id().with(("node", i)), Sense::click())
-            .on_hover_text(&n.text);
+            .on_hover_text(hover_text(n));
         if resp.clicked() {
             cmds.push(Command::SelectNode(i));
         }
@@ -827,6 +864,20 @@ mod tests {
         t.nodes[2].visits = 3;
         assert_eq!(visits_label(&t.nodes[2]), " x3");
         assert_eq!(visits_label(&t.nodes[4]), "");
+        // Hovering tells the whole story of a node.
+        t.nodes[1].score = Some(0.5);
+        assert_eq!(
+            hover_text(&t.nodes[1]),
+            "a\nverifier score 0.500 · round 0 · 4 visits, Q 0.625 · 1 tokens"
+        );
+        t.nodes[2].status = NodeStatus::Finished {
+            answer: Some("7".into()),
+            correct: Some(false),
+        };
+        assert_eq!(
+            hover_text(&t.nodes[2]),
+            "b\nround 0 · 3 samples pass here · 1 tokens · answer 7 (wrong)"
+        );
         let lay = layout(&t, &BTreeSet::new());
         let view = TreeView {
             tree: &t,
