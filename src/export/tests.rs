@@ -633,9 +633,7 @@ fn twelve_series(s: &Sweep) -> SweepCurves {
         .find(|x| x.label == "pass@n")
         .unwrap()
         .clone();
-    let kinds = StrategyKind::ALL
-        .into_iter()
-        .chain([StrategyKind::Beam, StrategyKind::Dvts]);
+    let kinds = StrategyKind::ALL.into_iter().chain([StrategyKind::Beam]);
     curves.series = kinds
         .enumerate()
         .map(|(i, strategy)| crate::analysis::sweep::Series {
@@ -691,6 +689,7 @@ fn twelve_series_share_no_colour_and_marker_and_families_share_a_line_style() {
             | StrategyKind::WeightedBestOfN
             | StrategyKind::AdaptiveMajority
             | StrategyKind::Revisions => LineStyle::Solid,
+            StrategyKind::Mcts => LineStyle::Dotted,
             _ => LineStyle::Dashed,
         };
         assert_eq!(line, want, "{}", series.label);
