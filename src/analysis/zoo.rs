@@ -9,7 +9,7 @@
 
 use super::sweep::{Series, SweepCurves};
 use crate::runner::sweep::{SweepRecord, SweepRun};
-use crate::search::{StrategyKind, StrategySpec};
+use crate::search::StrategyKind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -205,18 +205,8 @@ fn tree_stats(verifier: &str, records: &[SweepRecord]) -> Vec<TreeStats> {
         .filter(|r| matches!(r.run, SweepRun::Bank { budget, .. } if budget == bank_budget))
         .collect();
     if !bank.is_empty() {
-        let spec = StrategySpec::WeightedBestOfN {
-            aggregation: Default::default(),
-        };
-        out.insert(
-            0,
-            stats_of(
-                verifier,
-                &format!("{} samples", spec.kind().as_str()),
-                bank_budget,
-                &bank,
-            ),
-        );
+        let setting = format!("{} samples", StrategyKind::WeightedBestOfN.as_str());
+        out.insert(0, stats_of(verifier, &setting, bank_budget, &bank));
     }
     out
 }
@@ -270,6 +260,17 @@ fn bin_name(b: usize) -> String {
 }
 
 impl Findings {
+    /// The bins a verifier's cells cover, in order of first appearance.
+    fn bins_of(&self, verifier: &str) -> Vec<usize> {
+        let mut seen = HashSet::new();
+        self.cells
+            .iter()
+            .filter(|c| c.verifier == verifier)
+            .map(|c| c.bin)
+            .filter(|b| seen.insert(*b))
+            .collect()
+    }
+
     /// The findings as Markdown: the winners, MCTS against weighted best-of-N, the trees.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -286,16 +287,7 @@ impl Findings {
                 spends at N = 4 / 16 / 64 (accuracy; bins 1 easiest to 5 hardest):\n\n";
         out += "| verifier | bin | N = 4 | N = 16 | N = 64 |\n|---|---|---|---|---|\n";
         for v in &verifiers {
-            let mut bins: Vec<usize> = self
-                .cells
-                .iter()
-                .filter(|c| c.verifier == *v)
-                .map(|c| c.bin)
-                .collect();
-            bins.dedup();
-            let mut seen = HashSet::new();
-            bins.retain(|b| seen.insert(*b));
-            for b in bins {
+            for b in self.bins_of(v) {
                 out += &format!("| {v} | {} |", bin_name(b));
                 for level in LEVELS {
                     match self
@@ -316,15 +308,7 @@ impl Findings {
         let mut wins = 0;
         let mut total = 0;
         for v in &verifiers {
-            let mut seen = HashSet::new();
-            let bins: Vec<usize> = self
-                .cells
-                .iter()
-                .filter(|c| c.verifier == *v)
-                .map(|c| c.bin)
-                .filter(|b| seen.insert(*b))
-                .collect();
-            for b in bins {
+            for b in self.bins_of(v) {
                 out += &format!("| {v} | {} |", bin_name(b));
                 for level in LEVELS {
                     let cell = self

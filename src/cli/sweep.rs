@@ -468,16 +468,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(interrupted(&outcome, &out).unwrap_or(ExitCode::SUCCESS))
 }
 
-/// Runs (or resumes) a sweep with a progress bar (ETA; Ctrl-C stops after the record in
-/// flight).
-pub fn run_with_progress(
-    config: &SweepConfig,
-    out: &Path,
-    resume: bool,
-) -> anyhow::Result<SweepOutcome> {
-    let cancel = CancelToken::from_flag(super::interrupt_flag());
-    let bar = super::progress_bar(0, "runs x problems")?;
-    let outcome = sweep::run(config, out, resume, &cancel, &mut |e| match e {
+/// Moves a sweep's progress bar on one of its events: its length and position when it
+/// starts (a resumed sweep starts part-way), one step and the run's name per record.
+pub fn follow(bar: &indicatif::ProgressBar, e: SweepEvent) {
+    match e {
         SweepEvent::Started { total, done } => {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -487,7 +481,19 @@ pub fn run_with_progress(
             bar.inc(1);
             bar.set_message(run.to_string());
         }
-    })?;
+    }
+}
+
+/// Runs (or resumes) a sweep with a progress bar (ETA; Ctrl-C stops after the record in
+/// flight).
+pub fn run_with_progress(
+    config: &SweepConfig,
+    out: &Path,
+    resume: bool,
+) -> anyhow::Result<SweepOutcome> {
+    let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let bar = super::progress_bar(0, "runs x problems")?;
+    let outcome = sweep::run(config, out, resume, &cancel, &mut |e| follow(&bar, e))?;
     bar.finish_and_clear();
     Ok(outcome)
 }

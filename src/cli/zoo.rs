@@ -1,7 +1,7 @@
 //! `thinkscale sweep --preset search-zoo`: the search strategies side by side at equal tokens,
 //! one sweep per verifier quality, then one figure (a panel per verifier) and the findings.
 
-use super::sweep::{interrupted, SweepArgs};
+use super::sweep::{follow, interrupted, SweepArgs};
 use crate::analysis::sweep::{curves, SweepCurves};
 use crate::analysis::zoo::{findings, Part};
 use crate::data::DatasetSpec;
@@ -9,8 +9,7 @@ use crate::engine::{default_policy_dir, PromptFormat, SamplingParams};
 use crate::export::{write_search_zoo, Preset};
 use crate::io::write_json;
 use crate::runner::sweep::{
-    self, AdaptiveParams, BeamWidth, SweepConfig, SweepEvent, SweepManifest, SweepOutcome,
-    SweepRecord,
+    self, AdaptiveParams, BeamWidth, SweepConfig, SweepManifest, SweepOutcome, SweepRecord,
 };
 use crate::search::mcts::{MctsParams, MctsValue, TreeRule};
 use crate::search::spec::DEFAULT_MAX_ROUNDS;
@@ -145,24 +144,9 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
                 )) {
                     bar.set_style(style);
                 }
-                let result =
-                    sweep::run(
-                        config,
-                        &out.join(name),
-                        args.resume,
-                        &cancel,
-                        &mut |e| match e {
-                            SweepEvent::Started { total, done } => {
-                                bar.set_length(total as u64);
-                                bar.set_position(done as u64);
-                                bar.reset_eta();
-                            }
-                            SweepEvent::Done { run, .. } => {
-                                bar.inc(1);
-                                bar.set_message(run.to_string());
-                            }
-                        },
-                    );
+                let result = sweep::run(config, &out.join(name), args.resume, &cancel, &mut |e| {
+                    follow(&bar, e)
+                });
                 bar.finish();
                 if let Ok(mut o) = outcomes.lock() {
                     o[i] = Some(result);
