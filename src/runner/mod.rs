@@ -395,6 +395,33 @@ mod tests {
         assert!(tree.nodes.iter().all(|n| n.round <= 1));
     }
 
+    /// Searches `problem`, cancelling as soon as the first node is scored, and checks that the
+    /// search stops with `Cancelled` and that its events hold round 1 whole: every node scored,
+    /// none from a later round.
+    fn cancelled_after_round_one(
+        cfg: &RunConfig,
+        problem: &Problem,
+        policy: &mut dyn Policy,
+        verifier: &mut dyn Verifier,
+    ) {
+        let token = CancelToken::new();
+        let mut events = Vec::new();
+        let mut sink = |e: &crate::search::SearchEvent| {
+            if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
+                token.cancel();
+            }
+            events.push(e.clone());
+        };
+        let err = search_problem(cfg, problem, policy, verifier, &mut sink, &token).unwrap_err();
+        assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
+        let mut tree = SearchTree::new("");
+        events.iter().for_each(|e| tree.apply(e));
+        assert!(tree.nodes.len() > 1);
+        assert!(tree.nodes[1..]
+            .iter()
+            .all(|n| n.round == 1 && n.score.is_some()));
+    }
+
     #[test]
     fn rebase_and_particles_on_the_toy_model_run_each_prefix_once_and_stop_cleanly() {
         for kind in [StrategyKind::Rebase, StrategyKind::Particles] {
@@ -426,30 +453,7 @@ mod tests {
                 assert_eq!(distinct_prm_tokens(tree), r.compute.verifier_tokens);
             }
             // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
-            let token = CancelToken::new();
-            let mut events = Vec::new();
-            let mut sink = |e: &crate::search::SearchEvent| {
-                if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
-                    token.cancel();
-                }
-                events.push(e.clone());
-            };
-            let err = search_problem(
-                &cfg,
-                &problems[3],
-                policy.as_mut(),
-                verifier.as_mut(),
-                &mut sink,
-                &token,
-            )
-            .unwrap_err();
-            assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
-            let mut tree = SearchTree::new("");
-            events.iter().for_each(|e| tree.apply(e));
-            assert!(tree.nodes.len() > 1);
-            assert!(tree.nodes[1..]
-                .iter()
-                .all(|n| n.round == 1 && n.score.is_some()));
+            cancelled_after_round_one(&cfg, &problems[3], policy.as_mut(), verifier.as_mut());
         }
     }
 
@@ -520,30 +524,7 @@ mod tests {
                 assert!(tree.nodes[0].q.is_some_and(|q| (0.0..=1.0).contains(&q)));
             }
             // Cancelled once round 1 is scored: the partial tree holds round 1 whole.
-            let token = CancelToken::new();
-            let mut events = Vec::new();
-            let mut sink = |e: &crate::search::SearchEvent| {
-                if matches!(e, crate::search::SearchEvent::NodeScored { .. }) {
-                    token.cancel();
-                }
-                events.push(e.clone());
-            };
-            let err = search_problem(
-                &cfg,
-                &problems[3],
-                policy.as_mut(),
-                verifier.as_mut(),
-                &mut sink,
-                &token,
-            )
-            .unwrap_err();
-            assert!(err.is::<crate::search::Cancelled>(), "{err:#}");
-            let mut tree = SearchTree::new("");
-            events.iter().for_each(|e| tree.apply(e));
-            assert!(tree.nodes.len() > 1);
-            assert!(tree.nodes[1..]
-                .iter()
-                .all(|n| n.round == 1 && n.score.is_some()));
+            cancelled_after_round_one(&cfg, &problems[3], policy.as_mut(), verifier.as_mut());
         }
     }
 
