@@ -616,30 +616,15 @@ fn mcts_runs_on_the_gguf() {
             nodes[0]["visits"].as_u64().unwrap() as usize >= n,
             "{value}"
         );
+        // No prefix runs twice, rollouts' children included (the cache keeps the logits
+        // after a sample's first step).
+        // (The field is left out of a record when it is 0.)
         let prefix = r["compute"]["recomputed_prefix_tokens"]
             .as_u64()
             .unwrap_or(0);
+        assert_eq!(prefix, 0, "{r}");
         if value == "step" {
             assert_eq!(r["compute"]["recomputed_tokens"], 0, "{r}");
-        } else {
-            let expanded_below_root = r["tree"]["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .skip(1)
-                .filter(|n| {
-                    n["q"].is_number()
-                        && n["children"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .any(|c| nodes[c.as_u64().unwrap() as usize]["q"].is_number())
-                })
-                .count() as u64;
-            assert!(
-                prefix <= expanded_below_root,
-                "{prefix} > {expanded_below_root}: {r}"
-            );
         }
     }
 }

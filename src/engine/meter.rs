@@ -20,8 +20,9 @@ pub struct ComputeMeter {
     pub recomputed_tokens: u64,
     /// Of the recomputed tokens, those of prompts and prefixes (a prefix's last token runs
     /// again where the cache holds its keys and values but not the logits after it: a prefix
-    /// that ends inside a longer sequence run before). The rest were sampled again along a
-    /// path an earlier pass had already sampled (MCTS's rollouts retrace one another).
+    /// that ends inside a longer sequence run before, other than at that sequence's first
+    /// step, whose logits are kept). The rest were sampled again along a path an earlier pass
+    /// had already sampled (MCTS's rollouts retrace one another).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recomputed_prefix_tokens: u64,
     /// Tokens the policy generated.

@@ -820,6 +820,7 @@ impl CausalLm {
                         .min(context - prompt.len())
                         .max(1),
                     hash: prefilled[slot_of[q]].2,
+                    first_step: None,
                 }
             })
             .collect();
@@ -870,6 +871,11 @@ impl CausalLm {
                         row.scan
                             .advance(row.stream.text(), changed_from, delim, &mut row.gen);
                     finished |= found && row.gen.step_ends.len() >= max_steps;
+                    if found && !finished && row.first_step.is_none() {
+                        // A lookahead or a rollout continues past its first step, and a
+                        // search goes on from that step next: keep what it samples from.
+                        row.first_step = Some((prompt.len() + row.gen.step_ends[0], None));
+                    }
                 }
                 if !finished {
                     keep.push(slot);
@@ -887,8 +893,16 @@ impl CausalLm {
                 let mut tokens = prompt.to_vec();
                 tokens.extend(&row.gen.tokens[..row.fed]);
                 let seq = kv.row(slot)?;
-                self.prefixes
-                    .insert(tokens, seq, Some(std::mem::take(&mut logits[slot])));
+                let marks = match row.first_step.take() {
+                    Some((len, Some(after))) => vec![(len, after)],
+                    _ => Vec::new(),
+                };
+                self.prefixes.insert_marked(
+                    tokens,
+                    seq,
+                    Some(std::mem::take(&mut logits[slot])),
+                    marks,
+                );
             }
             if keep.is_empty() {
                 break;
@@ -905,11 +919,17 @@ impl CausalLm {
                 .to_dtype(DType::F32)?
                 .to_vec2()?;
             let mut hashes = Vec::with_capacity(active.len());
-            for (&r, &tok) in active.iter().zip(&next) {
+            for (slot, (&r, &tok)) in active.iter().zip(&next).enumerate() {
                 let row = &mut state[r];
                 row.fed += 1;
                 row.hash = extend_hash(row.hash, tok);
                 hashes.push(row.hash);
+                let fed_len = requests[row.request].prompt.len() + row.fed;
+                if let Some((len, after @ None)) = &mut row.first_step {
+                    if *len == fed_len {
+                        *after = Some(logits[slot].clone());
+                    }
+                }
             }
             meter.recomputed_tokens += self.seen.record_pass(&hashes) as u64;
         }
@@ -940,6 +960,9 @@ struct RowState {
     max_tokens: usize,
     /// Hash of the prompt and the tokens fed.
     hash: u64,
+    /// Where the sample ran past the end of its first step: that prefix's length (prompt
+    /// included) and, once the pass that feeds its last token has run, the logits after it.
+    first_step: Option<(usize, Option<Vec<f32>>)>,
 }
 
 /// Finds step delimiters in a generation's growing text without rescanning it: a delimiter can

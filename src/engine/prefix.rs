@@ -25,6 +25,9 @@ struct Entry {
     kv: SeqKv,
     /// Logits of the token after the last, where known.
     logits: Option<Vec<f32>>,
+    /// Logits after shorter prefixes of `tokens`, by prefix length: where a sample ran past
+    /// the end of its first step, what a search continuing from that step samples from.
+    marks: Vec<(usize, Vec<f32>)>,
     bytes: usize,
     used: u64,
 }
@@ -50,6 +53,16 @@ pub struct PrefixCache {
 impl Default for PrefixCache {
     fn default() -> Self {
         Self::new(DEFAULT_BUDGET)
+    }
+}
+
+impl Entry {
+    /// The logits after the first `len` tokens, where known.
+    fn logits_at(&self, len: usize) -> Option<&Vec<f32>> {
+        if len == self.tokens.len() {
+            return self.logits.as_ref();
+        }
+        self.marks.iter().find(|(l, _)| *l == len).map(|(_, l)| l)
     }
 }
 
@@ -95,34 +108,57 @@ impl PrefixCache {
         self.bytes = 0;
     }
 
-    /// The longest cached prefix of `tokens` (at least one token), if any.
+    /// The longest cached prefix of `tokens` (at least one token), if any; among entries that
+    /// hold all of `tokens`, one that knows the logits after them.
     pub fn lookup(&mut self, tokens: &[u32]) -> Option<Hit> {
-        let (best, len) = self
+        let (best, len, _) = self
             .entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (i, shared_prefix(&e.tokens, tokens)))
-            .max_by_key(|&(i, l)| (l, std::cmp::Reverse(i)))?;
+            .map(|(i, e)| {
+                let l = shared_prefix(&e.tokens, tokens);
+                (i, l, l == tokens.len() && e.logits_at(l).is_some())
+            })
+            .max_by_key(|&(i, l, known)| (l, known, std::cmp::Reverse(i)))?;
         if len == 0 {
             return None;
         }
         self.clock += 1;
         let e = &mut self.entries[best];
         e.used = self.clock;
-        let whole = len == tokens.len() && e.tokens.len() == len;
+        let logits = if len == tokens.len() {
+            e.logits_at(len).cloned()
+        } else {
+            None
+        };
         Some(Hit {
             kv: e.kv.prefix(len).ok()?,
-            logits: if whole { e.logits.clone() } else { None },
+            logits,
         })
     }
 
     /// Remembers the keys and values of `tokens` (and the logits after them, if known). An
     /// entry for the same tokens is replaced.
     pub fn insert(&mut self, tokens: Vec<u32>, kv: SeqKv, logits: Option<Vec<f32>>) {
+        self.insert_marked(tokens, kv, logits, Vec::new());
+    }
+
+    /// [`Self::insert`], also remembering the logits after some shorter prefixes (`marks`:
+    /// prefix length and logits; a length outside `1..tokens.len()` is ignored).
+    pub fn insert_marked(
+        &mut self,
+        tokens: Vec<u32>,
+        kv: SeqKv,
+        logits: Option<Vec<f32>>,
+        mut marks: Vec<(usize, Vec<f32>)>,
+    ) {
         if kv.len != tokens.len() {
             return;
         }
-        let bytes = kv.bytes() + logits.as_ref().map_or(0, |l| l.len() * 4);
+        marks.retain(|(l, _)| (1..tokens.len()).contains(l));
+        let bytes = kv.bytes()
+            + logits.as_ref().map_or(0, |l| l.len() * 4)
+            + marks.iter().map(|(_, l)| l.len() * 4).sum::<usize>();
         if bytes > self.budget {
             return;
         }
@@ -136,6 +172,7 @@ impl PrefixCache {
             tokens,
             kv,
             logits,
+            marks,
             bytes,
             used: self.clock,
         });
@@ -238,6 +275,28 @@ mod tests {
         // Too big for the budget at all: not kept.
         c.insert(vec![5; 10], seq(10), None);
         assert!(c.lookup(&[5]).is_none());
+    }
+
+    #[test]
+    fn a_mark_gives_the_logits_after_a_shorter_prefix() {
+        let mut c = PrefixCache::new(10_000);
+        c.insert(vec![1, 2], seq(2), None);
+        c.insert_marked(
+            vec![1, 2, 3, 4, 5],
+            seq(5),
+            Some(vec![0.5]),
+            vec![(3, vec![0.25, 0.75]), (9, vec![1.0])],
+        );
+        // The mark at 9 lies outside the entry and is dropped; the one at 3 is counted.
+        assert_eq!(c.bytes(), 2 * 16 + 5 * 16 + 4 + 8);
+        let hit = c.lookup(&[1, 2, 3]).unwrap();
+        assert_eq!((hit.kv.len, hit.logits), (3, Some(vec![0.25, 0.75])));
+        // No mark at 4, and none after a prefix the query only shares.
+        assert_eq!(c.lookup(&[1, 2, 3, 4]).unwrap().logits, None);
+        assert_eq!(c.lookup(&[1, 2, 3, 9]).unwrap().logits, None);
+        // An entry holding the whole query but no logits loses to one that knows them.
+        c.insert(vec![1, 2, 3, 7], seq(4), None);
+        assert_eq!(c.lookup(&[1, 2, 3]).unwrap().logits, Some(vec![0.25, 0.75]));
     }
 
     #[test]

@@ -494,21 +494,18 @@ mod tests {
                 )
                 .unwrap();
                 let what = format!("{} {}", params.label(), problem.id);
+                // Every expanded leaf continues from the prefix cache: nothing runs twice. A
+                // rollout's child is a prefix that ends inside its rollout, and the cache keeps
+                // the logits after a sample's first step, so expanding it runs nothing again
+                // either. (Samples that retrace an earlier rollout's tokens are sampling
+                // again, which `recomputed_tokens` counts apart.)
+                assert_eq!(r.compute.recomputed_prefix_tokens, 0, "{what}");
                 if params.value == MctsValue::Step {
-                    // Every expanded leaf continues from the prefix cache: nothing runs twice.
                     assert_eq!(r.compute.recomputed_tokens, 0, "{what}");
                 } else {
-                    // A rollout's child is a prefix that ends inside the rollout, so where it
-                    // is expanded the cache holds its keys and values but not the logits after
-                    // it: its last token runs again, one token per expansion below the root,
-                    // and nothing else of any prefix. (Samples that retrace an earlier rollout's
-                    // tokens are sampling again, counted apart.)
-                    let below_root: usize =
-                        selected.iter().flatten().filter(|p| p.len() > 1).count();
-                    assert_eq!(
-                        r.compute.recomputed_prefix_tokens, below_root as u64,
-                        "{what}"
-                    );
+                    // The check means something: rollout children were expanded.
+                    let below_root = selected.iter().flatten().filter(|p| p.len() > 1).count();
+                    assert!(below_root > 0, "{what}");
                 }
                 // The search ends at N finished candidates (keeping N), or at its round cap.
                 assert!((1..=16).contains(&r.candidates.len()), "{what}");

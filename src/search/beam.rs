@@ -205,8 +205,24 @@ pub(super) fn keep_best(
     n: usize,
     round: usize,
 ) -> Vec<Candidate> {
+    let keep = keep_mask(rec, &finished, n, round);
+    finished
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
+}
+
+/// Which of `finished` [`keep_best`] keeps (all where there are at most `n`), marking the
+/// leaves of the others pruned in `round`.
+pub(super) fn keep_mask(
+    rec: &mut Recorder<'_>,
+    finished: &[Candidate],
+    n: usize,
+    round: usize,
+) -> Vec<bool> {
     if finished.len() <= n {
-        return finished;
+        return vec![true; finished.len()];
     }
     let mut order: Vec<usize> = (0..finished.len()).collect();
     order.sort_by(|&a, &b| {
@@ -232,11 +248,7 @@ pub(super) fn keep_best(
         .map(|(c, _)| c.leaf)
         .collect();
     prune_except(rec, dropped, &kept, round);
-    finished
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(c, k)| k.then_some(c))
-        .collect()
+    keep
 }
 
 /// A step-by-step search whose budget N is shared out anew every round (REBASE, particle

@@ -10,12 +10,17 @@
 //!    score continues (greedy in the verifier; ties to the earlier node) and the rest are
 //!    pruned in this round. The continuing prefix is expanded M times next round (one batched
 //!    policy call for all subtrees).
-//! 3. A subtree stops once it has M finished candidates or no active prefix. At `max_rounds`
-//!    each subtree's continuing prefix runs to the end of its solution in one last call.
-//! 4. The answer is chosen among all finished candidates (at most about N) by weighted
-//!    best-of-N with the chosen aggregation.
+//! 3. A subtree stops once it has M finished candidates or no active prefix. A round that
+//!    takes a subtree past M finished candidates keeps its M highest-scoring ones (ties: the
+//!    one that finished first; search-and-learn keeps N), so the search ends with at most N.
+//!    At `max_rounds` each subtree's continuing prefix runs to the end of its solution in one
+//!    last call.
+//! 4. The answer is chosen among all finished candidates (at most N) by weighted best-of-N
+//!    with the chosen aggregation.
 
-use super::beam::{finish_done, finish_survivors, prune_except, ranked, step_round, Entry};
+use super::beam::{
+    finish_done, finish_survivors, keep_mask, prune_except, ranked, step_round, Entry,
+};
 use super::recorder::Recorder;
 use super::select::{choose_weighted, Aggregation};
 use super::{Candidate, NodeId, Outcome, SearchContext, SearchTree};
@@ -58,6 +63,8 @@ pub fn run(
         n / m
     ];
     let mut finished: Vec<Candidate> = Vec::new();
+    // The subtree each finished candidate came from.
+    let mut owner: Vec<usize> = Vec::new();
     for round in 1..=max_rounds {
         env.cancel.check()?;
         // Round 1: one request of N from the root, shared out M per subtree.
@@ -98,7 +105,30 @@ pub fn run(
         for (&t, group) in actives.iter().zip(&groups) {
             let done = finish_done(&mut rec, group);
             subtrees[t].finished += done.len();
+            owner.extend(std::iter::repeat_n(t, done.len()));
             finished.extend(done);
+            if subtrees[t].finished > m {
+                // Keep the subtree's M best: every subtree spends at most its share of N.
+                let mine: Vec<usize> = (0..finished.len()).filter(|&i| owner[i] == t).collect();
+                let theirs: Vec<Candidate> = mine.iter().map(|&i| finished[i].clone()).collect();
+                let keep = keep_mask(&mut rec, &theirs, m, round);
+                let drop: HashSet<usize> = mine
+                    .iter()
+                    .zip(keep)
+                    .filter_map(|(&i, k)| (!k).then_some(i))
+                    .collect();
+                let mut i = 0;
+                finished.retain(|_| {
+                    i += 1;
+                    !drop.contains(&(i - 1))
+                });
+                let mut i = 0;
+                owner.retain(|_| {
+                    i += 1;
+                    !drop.contains(&(i - 1))
+                });
+                subtrees[t].finished = m;
+            }
             let open: Vec<Entry> = group.iter().filter(|e| !e.done).copied().collect();
             let order = ranked(&open);
             match order.first() {
@@ -122,14 +152,16 @@ pub fn run(
                 .filter(|t| t.active)
                 .map(|t| (t.node, 1))
                 .collect();
-            finished.extend(finish_survivors(
+            let last = finish_survivors(
                 &mut rec,
                 &mut env,
                 &survivors,
                 round + 1,
                 aggregation,
                 &mut meter,
-            )?);
+            )?;
+            owner.extend(std::iter::repeat_n(usize::MAX, last.len()));
+            finished.extend(last);
         }
     }
     rec.progress(finished.len().min(n), n);

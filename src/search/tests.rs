@@ -343,12 +343,15 @@ fn dvts_keeps_the_best_of_each_subtree_so_a_weaker_subtree_survives() {
         ]
     );
     // Subtrees {a1, a2} and {a3, a4}: c1 (0.3) continues in the second subtree, where beam
-    // search pruned it for b1 (0.6) of the first.
-    assert_eq!(pruned, [(2, 1), (4, 1), (5, 2)]);
-    assert_eq!(finished, [8, 9, 10, 11]);
-    assert_eq!(answers(&out), ["5", "7", "7", "7", "9"]);
+    // search pruned it for b1 (0.6) of the first. Round 3 takes the second subtree to 3
+    // finished candidates (\boxed{5} from round 2, then 7 and 9) for its M = 2: it keeps 9
+    // (0.95) and 7 (0.8), and \boxed{5} (0.3) is pruned in round 3, so the search ends with
+    // N = 4 candidates, not 5.
+    assert_eq!(pruned, [(2, 1), (4, 1), (5, 2), (8, 3)]);
+    assert_eq!(finished, [9, 10, 11]);
+    assert_eq!(answers(&out), ["7", "7", "7", "9"]);
     assert_eq!(out.answer.as_deref(), Some("7"));
-    assert_eq!(out.chosen, Some(1));
+    assert_eq!(out.chosen, Some(0));
     assert_eq!(out.compute.generated_tokens, 66);
     assert_eq!(out.compute.generations, 4);
     assert_eq!(out.compute.verifier_tokens, 4 + 8 + 9);
