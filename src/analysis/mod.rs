@@ -8,6 +8,7 @@ pub mod bank;
 pub mod bins;
 pub mod exchange;
 pub mod optimal;
+pub mod rescore;
 pub mod reselect;
 pub mod sweep;
 #[cfg(test)]

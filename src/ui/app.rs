@@ -378,6 +378,10 @@ pub struct App {
     pub verifier_loaded: Option<VerifierSpec>,
     /// Run the selected problem as soon as the policy has loaded (`thinkscale gui --run`).
     pub run_when_ready: bool,
+    /// The verifier-quality dial's re-scoring of the search on screen ([`super::dial`]).
+    pub dial: Option<super::dial::Dial>,
+    /// Why the dial could not re-score the search on screen.
+    pub dial_error: Option<String>,
     /// Where the settings are kept between launches (`None`: not kept).
     settings_path: Option<PathBuf>,
     policy: PathBuf,
@@ -525,6 +529,8 @@ impl App {
             error: settings_error,
             export: None,
             export_status: None,
+            dial: None,
+            dial_error: None,
             settings_path,
             runs_dir: None,
             kept: None,
@@ -636,6 +642,7 @@ impl App {
                     }
                 }
                 self.settings = s;
+                self.apply_dial();
             }
             Command::ExportFigures(dir) => self.export_figures(dir),
             Command::OpenSweep(dir) => self.open_sweep(dir),
@@ -940,6 +947,7 @@ impl App {
                         .or_default()
                         .insert(record.id.clone(), record.correct);
                     self.last = Some(*record);
+                    self.apply_dial();
                 }
                 WorkerEvent::Failed(e) => {
                     self.running = None;
@@ -1075,6 +1083,8 @@ impl App {
     /// no result, node or header from the tree before.
     fn fresh_tree(&mut self, question: &str) {
         self.tree = SearchTree::new(question);
+        self.dial = None;
+        self.dial_error = None;
         self.tree_info = None;
         self.last = None;
         self.chosen_leaf = None;
@@ -1172,14 +1182,19 @@ impl eframe::App for App {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::engine::default_policy_dir;
     use egui_kittest::kittest::Queryable;
     use egui_kittest::Harness;
     use std::time::{Duration, Instant};
 
-    fn step_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
+    /// Steps the window until `done` holds (at most 2 minutes).
+    pub(crate) fn step_until(
+        harness: &mut Harness<'_, App>,
+        what: &str,
+        done: impl Fn(&App) -> bool,
+    ) {
         let start = Instant::now();
         while !done(harness.state()) {
             assert!(
@@ -1208,7 +1223,7 @@ mod tests {
     }
 
     /// The window on `app`, `width` points wide, once its policy has loaded.
-    fn loaded(app: App, width: f32) -> Harness<'static, App> {
+    pub(crate) fn loaded(app: App, width: f32) -> Harness<'static, App> {
         let mut harness = Harness::builder()
             .with_size([width, 800.0])
             .build_ui_state(|ui, app: &mut App| app.show(ui), app);

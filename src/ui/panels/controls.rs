@@ -10,6 +10,7 @@ use crate::search::revisions::RevisionSelection;
 use crate::search::spec::Exploration;
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
+use crate::verify::noisy::{BlindSpot, NoisySpec};
 use crate::verify::VerifierSpec;
 
 /// Budgets the slider offers: powers of two, to 256 for the searches and to 1024 where the
@@ -106,6 +107,46 @@ const TIP_DATASET: &str = "The problems to search: the toy world's 500 held-out 
 
 const TIP_SEED: &str = "Seed of the search: the same seed and settings give the same tree";
 
+const TIP_NOISY: &str = "A synthetic verifier of chosen quality (README, \"The verifier-quality \
+    dial\"): the toy task's exact step labels plus noise calibrated so that its within-problem \
+    AUC is Q. With it chosen, Q and the blind spot re-score the search on screen at once, with \
+    no new generation; Run searches with them";
+const TIP_Q: &str = "Verifier quality Q: the within-problem AUC the noisy oracle is calibrated to \
+    (0.5 is chance, 1 the oracle). Dragging it re-scores the finished search on screen from its \
+    stored steps: the scores, the choice and the tree's colours follow, the search's path does \
+    not";
+const TIP_BLIND: &str = "A class of wrong steps the noisy oracle does not check: it scores them \
+    like right ones and believes them (last-digit: a wrong result with the right last digit; \
+    subtraction: any wrong subtraction)";
+
+/// Q of the noisy oracle when it is picked from the verifier list.
+const DEFAULT_Q: f64 = 0.8;
+
+/// The dial's rows: Q and the blind spot of the noisy oracle.
+fn dial_rows(ui: &mut egui::Ui, spec: &mut NoisySpec) {
+    let l = label(ui, "Verifier quality Q", TIP_Q);
+    ui.add(egui::Slider::new(&mut spec.q, 0.51..=0.99).step_by(0.01))
+        .labelled_by(l.id)
+        .on_hover_text(TIP_Q);
+    // Two decimals, so that a dragged Q names the same verifier the CLI's `noisy-oracle:0.9`
+    // does.
+    spec.q = (spec.q * 100.0).round() / 100.0;
+    ui.end_row();
+    let l = label(ui, "Blind spot", TIP_BLIND);
+    egui::ComboBox::from_id_salt("blind-spot")
+        .selected_text(spec.blind.map_or("none", BlindSpot::as_str))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut spec.blind, None, "none");
+            for b in [BlindSpot::LastDigit, BlindSpot::Subtraction] {
+                ui.selectable_value(&mut spec.blind, Some(b), b.as_str());
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text(TIP_BLIND);
+    ui.end_row();
+}
+
 /// Each control: its label first, then the widget, both with the same tooltip.
 fn label(ui: &mut egui::Ui, text: &str, tip: &str) -> egui::Response {
     ui.label(text).on_hover_text(tip)
@@ -162,10 +203,28 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             let l = label(ui, "Verifier", TIP_VERIFIER);
             egui::ComboBox::from_id_salt("verifier")
                 .selected_text(s.verifier.to_string())
+                // Every verifier at once, without a scroll bar.
+                .height(f32::INFINITY)
                 .show_ui(ui, |ui| {
                     for v in VerifierSpec::BUILT_IN {
                         let name = v.to_string();
-                        ui.selectable_value(&mut s.verifier, v, name);
+                        ui.selectable_value(&mut s.verifier, v.clone(), name);
+                        if v == VerifierSpec::Oracle {
+                            // The dial next to the exact checker it blurs.
+                            let noisy = matches!(s.verifier, VerifierSpec::NoisyOracle(_));
+                            if ui
+                                .selectable_label(noisy, "noisy-oracle (synthetic)")
+                                .on_hover_text(TIP_NOISY)
+                                .clicked()
+                                && !noisy
+                            {
+                                s.verifier = VerifierSpec::NoisyOracle(NoisySpec {
+                                    q: DEFAULT_Q,
+                                    blind: None,
+                                    seed: 0,
+                                });
+                            }
+                        }
                     }
                     if ui
                         .button("PRM directory…")
@@ -567,6 +626,9 @@ pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .on_disabled_hover_text("majority voting reads no verifier");
             });
             ui.end_row();
+            if let VerifierSpec::NoisyOracle(spec) = &mut s.verifier {
+                dial_rows(ui, spec);
+            }
             let offered = budgets(s.strategy);
             let mut k = offered
                 .iter()

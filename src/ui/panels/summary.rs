@@ -179,6 +179,12 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     if let Some(dir) = &app.kept {
         ui.weak(format!("kept in {} (open it in Plots)", dir.display()));
     }
+    if let Some(line) = app.dial_line() {
+        ui.colored_label(theme::SELECTED, line);
+    }
+    if let Some(e) = &app.dial_error {
+        ui.colored_label(theme::BAD, e);
+    }
     ui.horizontal(|ui| {
         ui.strong(format!("{}  {}", r.id, r.question));
         ui.label(format!("reference {}", r.reference));
