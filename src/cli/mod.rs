@@ -78,7 +78,8 @@ pub struct GuiArgs {
     /// Verifier to start with (the names `run --verifier` takes); it replaces the saved one.
     #[arg(long, value_parser = crate::verify::VerifierSpec::parse)]
     pub verifier: Option<crate::verify::VerifierSpec>,
-    /// A sweep directory to open in the Plots tab.
+    /// A sweep or run directory to open in the Plots tab; with --problem (and no --run), that
+    /// problem's stored search is shown in the tree, ready to replay round by round.
     #[arg(long)]
     pub open: Option<std::path::PathBuf>,
     /// A toy problem to select, by id (e.g. toy-eval-0042).

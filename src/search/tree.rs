@@ -147,6 +147,9 @@ pub struct SearchTree {
     /// The paths MCTS selected in its latest round (root first), for the tree view.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selected: Vec<Vec<NodeId>>,
+    /// Every round's selected paths, by round (MCTS), so that a replay shows each round's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selections: Vec<(usize, Vec<Vec<NodeId>>)>,
 }
 
 impl SearchTree {
@@ -166,6 +169,7 @@ impl SearchTree {
                 children: Vec::new(),
             }],
             selected: Vec::new(),
+            selections: Vec::new(),
         }
     }
 
@@ -269,15 +273,67 @@ impl SearchTree {
                     n.q = Some(*q);
                 }
             }
-            SearchEvent::Selected { paths, .. } => {
+            SearchEvent::Selected { round, paths } => {
                 self.selected = paths
                     .iter()
                     .filter(|p| p.iter().all(|&id| id < self.nodes.len()))
                     .cloned()
                     .collect();
+                self.selections.push((*round, self.selected.clone()));
             }
             SearchEvent::Chosen { .. } | SearchEvent::Progress { .. } => {}
         }
+    }
+
+    /// The last round in which a node was made or pruned (0 for a tree holding only its
+    /// root).
+    pub fn rounds(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| match n.status {
+                NodeStatus::Pruned { round } => round.max(n.round),
+                _ => n.round,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The tree as it stood at the end of `round`, for a replay: nodes made in a later round
+    /// leave their parents' children (they keep their ids, out of reach from the root), a node
+    /// pruned in a later round is open again, and MCTS's selected paths are that round's.
+    /// Visits and MCTS's values are kept only as they ended, so before the last round they are
+    /// left out (one visit, no Q); a finished candidate a later round dropped (beam's and
+    /// DVTS's keep-the-best-N) shows as an open step.
+    pub fn at_round(&self, round: usize) -> SearchTree {
+        let mut t = self.clone();
+        if round >= self.rounds() {
+            return t;
+        }
+        for id in 0..t.nodes.len() {
+            let made = t.nodes[id].round;
+            let n = &mut t.nodes[id];
+            n.visits = 1;
+            n.q = None;
+            if matches!(n.status, NodeStatus::Pruned { round: p } if p > round) {
+                n.status = NodeStatus::Expanded;
+            }
+            if made > round {
+                n.score = None;
+            }
+        }
+        let late: Vec<bool> = t.nodes.iter().map(|n| n.round > round).collect();
+        for n in &mut t.nodes {
+            n.children.retain(|&c| !late[c]);
+        }
+        t.selected = self
+            .selections
+            .iter()
+            .rev()
+            .find(|(r, _)| *r <= round)
+            .map(|(_, paths)| paths.clone())
+            .unwrap_or_default();
+        t.selections.retain(|(r, _)| *r <= round);
+        t
     }
 
     /// Ids from the root to `id`, root first.
@@ -332,5 +388,66 @@ mod tests {
         let mut mirror = SearchTree::new("");
         events.iter().for_each(|e| mirror.apply(e));
         assert_eq!(mirror, t);
+    }
+
+    #[test]
+    fn a_tree_at_an_earlier_round_shows_what_existed_then() {
+        // Round 1: a and b; round 2: a is expanded to c (finished), b pruned; MCTS-style
+        // selections in rounds 1 and 2.
+        let mut t = SearchTree::new("q");
+        let events = [
+            SearchEvent::Selected {
+                round: 1,
+                paths: vec![vec![0]],
+            },
+            t.add_step(0, "a", 1, 1),
+            t.add_step(0, "b", 1, 1),
+            SearchEvent::NodeScored { id: 1, score: 0.9 },
+            SearchEvent::NodeScored { id: 2, score: 0.2 },
+            SearchEvent::Selected {
+                round: 2,
+                paths: vec![vec![0, 1]],
+            },
+            t.add_step(1, "c", 1, 2),
+            SearchEvent::NodeScored { id: 3, score: 0.7 },
+            SearchEvent::NodePruned { id: 2, round: 2 },
+            SearchEvent::NodeFinished {
+                id: 3,
+                answer: Some("7".into()),
+                correct: Some(true),
+            },
+            SearchEvent::NodeValued {
+                id: 1,
+                visits: 3,
+                q: 0.8,
+            },
+        ];
+        let mut t = SearchTree::new("q");
+        events.iter().for_each(|e| t.apply(e));
+        assert_eq!(t.rounds(), 2);
+        assert_eq!(t.selections.len(), 2);
+        // The last round (and any later) is the tree itself.
+        assert_eq!(t.at_round(2), t);
+        assert_eq!(t.at_round(9), t);
+        let one = t.at_round(1);
+        assert_eq!(one.nodes.len(), 4, "ids stay");
+        assert_eq!(one.nodes[0].children, [1, 2]);
+        assert!(one.nodes[1].children.is_empty(), "c was made in round 2");
+        assert_eq!(
+            one.nodes[2].status,
+            NodeStatus::Expanded,
+            "pruned in round 2"
+        );
+        assert_eq!(
+            (one.nodes[1].score, one.nodes[2].score),
+            (Some(0.9), Some(0.2))
+        );
+        assert_eq!(one.nodes[3].score, None);
+        assert_eq!((one.nodes[1].visits, one.nodes[1].q), (1, None));
+        assert_eq!(one.selected, [vec![0]]);
+        // Before anything: the root alone.
+        let zero = t.at_round(0);
+        assert!(zero.nodes[0].children.is_empty());
+        assert!(zero.selected.is_empty());
     }
 }

@@ -185,6 +185,10 @@ pub enum Command {
     /// Choose the finished search's answer again by this rule, from its candidates' stored
     /// step scores (no new generation); `None`: the run's own choice.
     SetSelectionRule(Option<Rule>),
+    /// Show the search on screen at the end of this round (`None`: as it is now).
+    SetReplay(Option<usize>),
+    /// Show this record of the open sweep (index into its records) as the search on screen.
+    ShowStored(usize),
 }
 
 /// What the centre of the window shows.
@@ -378,6 +382,14 @@ pub struct App {
     pub verifier_loaded: Option<VerifierSpec>,
     /// Run the selected problem as soon as the policy has loaded (`thinkscale gui --run`).
     pub run_when_ready: bool,
+    /// The round the tree view replays, with the tree at its end ([`super::replay`]); `None`:
+    /// the search as it is now.
+    pub replay: Option<super::replay::Replay>,
+    /// The record of the open sweep shown as the search on screen (index into its records).
+    pub stored: Option<usize>,
+    /// Show the selected problem's first stored search once the open sweep has been read
+    /// (`gui --open DIR --problem ID`).
+    pub show_stored_when_loaded: bool,
     /// The verifier-quality dial's re-scoring of the search on screen ([`super::dial`]).
     pub dial: Option<super::dial::Dial>,
     /// Why the dial could not re-score the search on screen.
@@ -529,6 +541,9 @@ impl App {
             error: settings_error,
             export: None,
             export_status: None,
+            replay: None,
+            stored: None,
+            show_stored_when_loaded: false,
             dial: None,
             dial_error: None,
             settings_path,
@@ -625,12 +640,14 @@ impl App {
                 if !self.collapsed.remove(&id) {
                     self.collapsed.insert(id);
                 }
-                self.relayout();
+                self.after_tree_change();
             }
             Command::SetSelectionRule(r) => self.selection_rule = r,
+            Command::SetReplay(r) => self.set_replay(r),
+            Command::ShowStored(k) => self.show_stored(k),
             Command::ExpandAll => {
                 self.collapsed.clear();
-                self.relayout();
+                self.after_tree_change();
             }
             Command::SetSettings(s) => {
                 if let Some(p) = &self.settings_path {
@@ -853,6 +870,16 @@ impl App {
                 Ok(s) => self.sweep = Some(Arc::new(s)),
                 Err(e) => self.error = Some(e),
             }
+            if std::mem::take(&mut self.show_stored_when_loaded) {
+                match self.stored_searches().first() {
+                    Some(&(k, _)) => self.show_stored(k),
+                    None => {
+                        self.error = Some(
+                            "the open directory holds no search of this problem with a tree".into(),
+                        )
+                    }
+                }
+            }
         }
         if let Some(r) = self.overlay_loading.as_ref().and_then(Loading::poll) {
             self.overlay_loading = None;
@@ -960,8 +987,14 @@ impl App {
             }
         }
         if grew || !self.tree_layout.fits(&self.tree) {
-            self.relayout();
+            self.after_tree_change();
         }
+    }
+
+    /// Lays the tree (and the replayed round) out again after the tree changed.
+    pub(super) fn after_tree_change(&mut self) {
+        self.relayout();
+        self.refresh_replay();
     }
 
     /// The rule the last search chose its answer by, where it is one the selection switch
@@ -1081,8 +1114,10 @@ impl App {
 
     /// An empty tree on `question` in a fresh view: nothing collapsed, the camera following,
     /// no result, node or header from the tree before.
-    fn fresh_tree(&mut self, question: &str) {
+    pub(super) fn fresh_tree(&mut self, question: &str) {
         self.tree = SearchTree::new(question);
+        self.replay = None;
+        self.stored = None;
         self.dial = None;
         self.dial_error = None;
         self.tree_info = None;
@@ -1096,7 +1131,7 @@ impl App {
     }
 
     /// Lays the tree out again (after it grew, or a branch was collapsed).
-    fn relayout(&mut self) {
+    pub(super) fn relayout(&mut self) {
         self.tree_layout = panels::tree_view::layout(&self.tree, &self.collapsed);
     }
 
@@ -1231,6 +1266,33 @@ pub(crate) mod tests {
             matches!(a.model, ModelStatus::Ready(..))
         });
         harness
+    }
+
+    /// The window after beam search (N = 16, aggregation last) against the noisy oracle at
+    /// `q` on the first level-4 problem, kept under `runs_dir` if given; and that problem's
+    /// index.
+    pub(crate) fn beam_searched(
+        q: &str,
+        runs_dir: Option<PathBuf>,
+    ) -> (Harness<'static, App>, usize) {
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        app.runs_dir = runs_dir;
+        let mut s = app.settings.clone();
+        s.strategy = StrategyKind::Beam;
+        s.aggregation = Aggregation::Last;
+        s.verifier = VerifierSpec::NoisyOracle(crate::verify::noisy::NoisySpec::parse(q).unwrap());
+        s.budget = 16;
+        app.apply(Command::SetSettings(s));
+        let i = app
+            .problems
+            .iter()
+            .position(|p| p.level == Some(4))
+            .unwrap();
+        let mut harness = loaded(app, 1280.0);
+        harness.state_mut().apply(Command::SelectProblem(i));
+        harness.state_mut().apply(Command::Run);
+        step_until(&mut harness, "the search", |a| a.last.is_some());
+        (harness, i)
     }
 
     #[test]

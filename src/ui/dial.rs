@@ -51,6 +51,11 @@ impl App {
         if want == self.dial.as_ref().map(|d| d.by) {
             return;
         }
+        self.rescore_as(want);
+        self.refresh_replay();
+    }
+
+    fn rescore_as(&mut self, want: Option<NoisySpec>) {
         self.dial_error = None;
         if let Some(d) = self.dial.take() {
             let (record, tree, leaf) = *d.original;
@@ -125,14 +130,14 @@ impl App {
 mod tests {
     use crate::analysis::reselect::{choose, Selection};
     use crate::engine::{default_policy_dir, ComputeMeter};
-    use crate::search::{Aggregation, StrategyKind};
-    use crate::ui::app::{App, Command};
+    use crate::search::Aggregation;
+    use crate::ui::app::tests::beam_searched;
+    use crate::ui::app::App;
     use crate::verify::noisy::{NoisyOracle, NoisySpec};
     use crate::verify::{Verifier, VerifierSpec};
     use egui::accesskit::Role;
     use egui_kittest::kittest::Queryable;
     use egui_kittest::Harness;
-    use crate::ui::app::tests::{loaded, step_until};
 
     /// Presses `key` `times` times on the Q slider.
     fn press(harness: &mut Harness<'_, App>, key: egui::Key, times: usize) {
@@ -150,23 +155,8 @@ mod tests {
     #[test]
     fn dragging_q_rescores_the_search_on_screen_at_once_and_back_restores_it() {
         // Beam search against the noisy oracle at Q = 0.6 on a level-4 problem.
-        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
-        let mut s = app.settings.clone();
-        s.strategy = StrategyKind::Beam;
-        s.aggregation = Aggregation::Last;
-        s.verifier = VerifierSpec::NoisyOracle(NoisySpec::parse("0.6").unwrap());
-        s.budget = 16;
-        app.apply(Command::SetSettings(s));
-        let i = app
-            .problems
-            .iter()
-            .position(|p| p.level == Some(4))
-            .unwrap();
-        let problem = app.problems[i].clone();
-        let mut harness = loaded(app, 1280.0);
-        harness.state_mut().apply(Command::SelectProblem(i));
-        harness.state_mut().apply(Command::Run);
-        step_until(&mut harness, "the search", |a| a.last.is_some());
+        let (mut harness, i) = beam_searched("0.6", None);
+        let problem = harness.state().problems[i].clone();
         let record = harness.state().last.clone().unwrap();
         let tree = harness.state().tree.clone();
         let leaf = harness.state().chosen_leaf;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod dial;
 pub mod panels;
+pub mod replay;
 pub mod sweeps;
 pub mod theme;
 pub mod worker;
@@ -67,6 +68,9 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 }
             }
             if let Some(dir) = launch.open {
+                // With a problem chosen (and no new search asked for), its stored search is
+                // shown once the directory has been read.
+                app.show_stored_when_loaded = app.selected.is_some() && !launch.run;
                 app.apply(app::Command::OpenSweep(dir));
             }
             Ok(Box::new(app))

@@ -191,11 +191,16 @@ pub struct TreeView<'a> {
 impl<'a> TreeView<'a> {
     /// The app's tree as it is on screen.
     pub fn of(app: &'a App) -> Self {
+        let (tree, layout, chosen) = match &app.replay {
+            // Nothing was chosen before the last round.
+            Some(r) => (&r.tree, &r.layout, None),
+            None => (&app.tree, &app.tree_layout, app.shown_chosen_leaf()),
+        };
         Self {
-            tree: &app.tree,
-            layout: &app.tree_layout,
+            tree,
+            layout,
             camera: app.tree_camera,
-            chosen: app.shown_chosen_leaf(),
+            chosen,
             selected: app.selected_node,
             header: app.tree_info.as_ref().map(|i| i.header.as_str()),
             scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
@@ -240,6 +245,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     if app.running.is_some() && !app.batch.is_empty() {
         batch(ui, &app.batch);
     }
+    crate::ui::replay::bar(ui, app, cmds);
     draw(ui, &TreeView::of(app), cmds);
 }
 
