@@ -189,6 +189,12 @@ pub enum Command {
     SetReplay(Option<usize>),
     /// Show this record of the open sweep (index into its records) as the search on screen.
     ShowStored(usize),
+    /// Keep the finished search on screen beside the next one, to compare them.
+    Pin,
+    /// Stop comparing.
+    Unpin,
+    /// Look at the pinned tree this way.
+    SetPinnedCamera(panels::tree_view::Camera),
 }
 
 /// What the centre of the window shows.
@@ -390,6 +396,8 @@ pub struct App {
     /// Show the selected problem's first stored search once the open sweep has been read
     /// (`gui --open DIR --problem ID`).
     pub show_stored_when_loaded: bool,
+    /// The search pinned beside the one on screen, to compare them ([`super::compare`]).
+    pub pinned: Option<Box<super::compare::Pinned>>,
     /// The verifier-quality dial's re-scoring of the search on screen ([`super::dial`]).
     pub dial: Option<super::dial::Dial>,
     /// Why the dial could not re-score the search on screen.
@@ -542,6 +550,7 @@ impl App {
             export: None,
             export_status: None,
             replay: None,
+            pinned: None,
             stored: None,
             show_stored_when_loaded: false,
             dial: None,
@@ -645,6 +654,13 @@ impl App {
             Command::SetSelectionRule(r) => self.selection_rule = r,
             Command::SetReplay(r) => self.set_replay(r),
             Command::ShowStored(k) => self.show_stored(k),
+            Command::Pin => self.pin(),
+            Command::Unpin => self.pinned = None,
+            Command::SetPinnedCamera(c) => {
+                if let Some(p) = self.pinned.as_mut() {
+                    p.camera = c;
+                }
+            }
             Command::ExpandAll => {
                 self.collapsed.clear();
                 self.after_tree_change();
@@ -1187,7 +1203,13 @@ impl App {
                         .default_size(230.0)
                         .resizable(true)
                         .show(ui, |ui| panels::step_scores::ui(ui, self, &mut cmds));
-                    panels::tree_view::ui(ui, self, &mut cmds)
+                    match &self.pinned {
+                        Some(p) => {
+                            super::replay::bar(ui, self, &mut cmds);
+                            super::compare::ui(ui, self, p, &mut cmds)
+                        }
+                        None => panels::tree_view::ui(ui, self, &mut cmds),
+                    }
                 }
                 View::Plots => panels::plots::ui(ui, self, &mut cmds),
             }

@@ -2,6 +2,7 @@
 //! them in one place. Models run on the [`worker`] thread; the window never waits for them.
 
 pub mod app;
+pub mod compare;
 pub mod dial;
 pub mod panels;
 pub mod replay;

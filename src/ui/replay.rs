@@ -166,6 +166,23 @@ pub fn bar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.weak(format!("round {last} of {last}"));
             }
         }
+        if app.pinned.is_none() {
+            ui.separator();
+            if ui
+                .add_enabled(
+                    app.last.is_some() && app.running.is_none(),
+                    egui::Button::new("Pin"),
+                )
+                .on_hover_text(
+                    "Keep this search beside the next one of the same problem: the two trees \
+                     side by side with their compute and answers",
+                )
+                .on_disabled_hover_text("no finished search on screen")
+                .clicked()
+            {
+                cmds.push(Command::Pin);
+            }
+        }
         let stored = app.stored_searches();
         if !stored.is_empty() {
             ui.separator();

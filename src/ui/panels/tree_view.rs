@@ -186,6 +186,9 @@ pub struct TreeView<'a> {
     pub scored: bool,
     /// Whether some node is collapsed.
     pub any_collapsed: bool,
+    /// Whether it is the pinned search of a comparison: it pans and zooms, and its toolbar
+    /// offers nothing that acts on the search on screen.
+    pub pinned: bool,
 }
 
 impl<'a> TreeView<'a> {
@@ -205,6 +208,7 @@ impl<'a> TreeView<'a> {
             header: app.tree_info.as_ref().map(|i| i.header.as_str()),
             scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
             any_collapsed: !app.collapsed.is_empty(),
+            pinned: false,
         }
     }
 
@@ -374,6 +378,9 @@ fn toolbar(
             .on_hover_text("Zoom: Ctrl+scroll or pinch over the tree; drag to pan");
         if ui.button("+").on_hover_text("Zoom in").clicked() {
             cmds.push(Command::SetCamera(shown.zoomed(1.25, centre)));
+        }
+        if view.pinned {
+            return;
         }
         if ui
             .add_enabled(view.any_collapsed, egui::Button::new("Expand all"))
@@ -788,6 +795,7 @@ mod tests {
             header: Some(&info.header),
             scored: info.scored,
             any_collapsed: false,
+            pinned: false,
         };
         // 11,111 boxes and their edges, but at most a screenful is painted: about 28 rows.
         let shapes = frame(&view);
@@ -834,6 +842,7 @@ mod tests {
             header: Some("beam · budget N = 4"),
             scored: true,
             any_collapsed: false,
+            pinned: false,
         };
         let svg = tree_svg(&view, "{\"seed\":3}");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -894,6 +903,7 @@ mod tests {
             header: Some("mcts"),
             scored: true,
             any_collapsed: false,
+            pinned: false,
         };
         let svg = tree_svg(&view, "{}");
         assert!(svg.contains("a N4 Q.62<"), "{svg}");
