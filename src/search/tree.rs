@@ -336,6 +336,29 @@ impl SearchTree {
         t
     }
 
+    /// The tree cut down to the paths of its wrong finished candidates (a finished step whose
+    /// answer is not known right): every other node leaves its parent's children (ids stay).
+    pub fn only_wrong(&self) -> SearchTree {
+        let mut t = self.clone();
+        // Children come after their parents, so one backward pass sees a node's subtree whole.
+        let mut keep = vec![false; t.nodes.len()];
+        for id in (0..t.nodes.len()).rev() {
+            let n = &t.nodes[id];
+            keep[id] |=
+                matches!(n.status, NodeStatus::Finished { correct, .. } if correct != Some(true));
+            if keep[id] {
+                if let Some(p) = n.parent {
+                    keep[p] = true;
+                }
+            }
+        }
+        for n in &mut t.nodes {
+            n.children.retain(|&c| keep[c]);
+        }
+        t.selected.retain(|p| p.iter().all(|&id| keep[id]));
+        t
+    }
+
     /// Ids from the root to `id`, root first.
     pub fn path(&self, id: NodeId) -> Vec<NodeId> {
         let mut out = vec![id];
@@ -445,6 +468,17 @@ mod tests {
         assert_eq!(one.nodes[3].score, None);
         assert_eq!((one.nodes[1].visits, one.nodes[1].q), (1, None));
         assert_eq!(one.selected, [vec![0]]);
+        // Only the wrong candidates: c is right, so nothing is left under the root.
+        assert!(t.only_wrong().nodes[0].children.is_empty());
+        let mut w = t.clone();
+        w.apply(&SearchEvent::NodeFinished {
+            id: 3,
+            answer: Some("8".into()),
+            correct: Some(false),
+        });
+        let wrong = w.only_wrong();
+        assert_eq!(wrong.nodes[0].children, [1]);
+        assert_eq!(wrong.nodes[1].children, [3]);
         // Before anything: the root alone.
         let zero = t.at_round(0);
         assert!(zero.nodes[0].children.is_empty());

@@ -189,6 +189,8 @@ pub enum Command {
     SetReplay(Option<usize>),
     /// Show this record of the open sweep (index into its records) as the search on screen.
     ShowStored(usize),
+    /// Show only the paths of wrong candidates in the tree, or everything.
+    SetWrongOnly(bool),
     /// Keep the finished search on screen beside the next one, to compare them.
     Pin,
     /// Stop comparing.
@@ -388,9 +390,12 @@ pub struct App {
     pub verifier_loaded: Option<VerifierSpec>,
     /// Run the selected problem as soon as the policy has loaded (`thinkscale gui --run`).
     pub run_when_ready: bool,
-    /// The round the tree view replays, with the tree at its end ([`super::replay`]); `None`:
-    /// the search as it is now.
-    pub replay: Option<super::replay::Replay>,
+    /// The round the tree view replays ([`super::replay`]); `None`: the search as it is now.
+    pub replay: Option<usize>,
+    /// Whether the tree view shows only the paths of wrong candidates.
+    pub wrong_only: bool,
+    /// The tree the view shows when it is not the search as it is (replayed, filtered).
+    pub derived: Option<super::replay::Derived>,
     /// The record of the open sweep shown as the search on screen (index into its records).
     pub stored: Option<usize>,
     /// Show the selected problem's first stored search once the open sweep has been read
@@ -550,6 +555,8 @@ impl App {
             export: None,
             export_status: None,
             replay: None,
+            wrong_only: false,
+            derived: None,
             pinned: None,
             stored: None,
             show_stored_when_loaded: false,
@@ -653,6 +660,7 @@ impl App {
             }
             Command::SetSelectionRule(r) => self.selection_rule = r,
             Command::SetReplay(r) => self.set_replay(r),
+            Command::SetWrongOnly(on) => self.set_wrong_only(on),
             Command::ShowStored(k) => self.show_stored(k),
             Command::Pin => self.pin(),
             Command::Unpin => self.pinned = None,
@@ -1010,7 +1018,7 @@ impl App {
     /// Lays the tree (and the replayed round) out again after the tree changed.
     pub(super) fn after_tree_change(&mut self) {
         self.relayout();
-        self.refresh_replay();
+        self.refresh_view();
     }
 
     /// The rule the last search chose its answer by, where it is one the selection switch
@@ -1036,6 +1044,14 @@ impl App {
                 pick.and_then(|i| record.candidates.get(i)).map(|c| c.leaf)
             }
             None => self.chosen_leaf,
+        }
+    }
+
+    /// The problem of the search on screen (the selected one where no search drew the tree).
+    pub fn search_problem(&self) -> Option<&Problem> {
+        match self.tree_info.as_ref().and_then(|t| t.run.as_ref()) {
+            Some((_, id)) => self.problems.iter().find(|p| &p.id == id),
+            None => self.selected.and_then(|i| self.problems.get(i)),
         }
     }
 
@@ -1133,6 +1149,7 @@ impl App {
     pub(super) fn fresh_tree(&mut self, question: &str) {
         self.tree = SearchTree::new(question);
         self.replay = None;
+        self.derived = None;
         self.stored = None;
         self.dial = None;
         self.dial_error = None;
@@ -2054,6 +2071,80 @@ pub(crate) mod tests {
         harness.get_by_label_contains(&format!("the verifier scored step {k} lowest"));
         harness.get_by_label_contains("<- lowest score");
         harness.get_by_label_contains("Step scores");
+        // The exact checker agrees with the oracle: its first wrong step is the flagged one.
+        harness.get_by_label_contains(&format!(
+            "the exact checker finds step {k} the first wrong one; the verifier's lowest score \
+             is on it: it found the slip"
+        ));
+        harness.get_by_label_contains("<- first wrong (checker)");
+    }
+
+    #[test]
+    fn a_weak_verifier_missing_the_slip_is_marked_and_wrong_candidates_can_stand_alone() {
+        // Beam search against a weak noisy oracle on a level-4 problem: find a wrong candidate
+        // whose lowest score is not on its first wrong step.
+        let (mut harness, i) = beam_searched("0.6", None);
+        let problem = harness.state().problems[i].clone();
+        let tree = harness.state().tree.clone();
+        let mut found = None;
+        for id in 1..tree.nodes.len() {
+            let slip = panels::step_scores::first_wrong_step(&tree, id, &problem);
+            let low = panels::step_scores::flagged_step(&tree, id);
+            if let (Some((_, w)), Some((_, k))) = (slip, low) {
+                if found.is_none() || w != k {
+                    found = Some((id, w, k));
+                }
+            }
+        }
+        let (leaf, w, k) = found.expect("a path with a wrong step");
+        harness.state_mut().apply(Command::SelectNode(leaf));
+        harness.run_steps(2);
+        harness.get_by_label_contains(&format!(
+            "the exact checker finds step {w} the first wrong one"
+        ));
+        if w != k {
+            harness.get_by_label_contains(if k < w {
+                "it missed the slip"
+            } else {
+                "it was late"
+            });
+        }
+        // Wrong candidates only: every finished leaf left in view is wrong, and every wrong one
+        // is there.
+        harness.get_by_label("Wrong candidates only").click();
+        harness.run_steps(2);
+        let app = harness.state();
+        assert!(app.wrong_only);
+        let shown = panels::tree_view::TreeView::of(app).tree.clone();
+        let reach = |t: &SearchTree| {
+            let mut out = Vec::new();
+            let mut stack = vec![SearchTree::ROOT];
+            while let Some(id) = stack.pop() {
+                out.push(id);
+                stack.extend(&t.nodes[id].children);
+            }
+            out
+        };
+        let wrong_leaves: std::collections::BTreeSet<usize> = reach(&tree)
+            .into_iter()
+            .filter(|&id| {
+                matches!(&tree.nodes[id].status,
+                    crate::search::NodeStatus::Finished { correct, .. } if *correct != Some(true))
+            })
+            .collect();
+        let shown_leaves: std::collections::BTreeSet<usize> = reach(&shown)
+            .into_iter()
+            .filter(|&id| {
+                matches!(
+                    shown.nodes[id].status,
+                    crate::search::NodeStatus::Finished { .. }
+                )
+            })
+            .collect();
+        assert_eq!(shown_leaves, wrong_leaves);
+        harness.get_by_label("Wrong candidates only").click();
+        harness.run_steps(2);
+        assert!(harness.state().derived.is_none());
     }
 
     #[test]

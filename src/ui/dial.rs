@@ -52,7 +52,7 @@ impl App {
             return;
         }
         self.rescore_as(want);
-        self.refresh_replay();
+        self.refresh_view();
     }
 
     fn rescore_as(&mut self, want: Option<NoisySpec>) {

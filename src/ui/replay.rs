@@ -8,12 +8,11 @@ use super::app::{App, Command, TreeInfo, View};
 use super::panels::tree_view::{layout, TreeLayout};
 use crate::search::SearchTree;
 
-/// The tree at the round being replayed, laid out once when the round or the tree changes.
+/// The tree as the view shows it when it is not the search as it is: at an earlier round,
+/// cut down to the wrong candidates, or both; laid out once when the tree or the view changes.
 #[derive(Debug, Clone)]
-pub struct Replay {
-    /// The round shown.
-    pub round: usize,
-    /// The tree at the end of it.
+pub struct Derived {
+    /// The tree shown.
     pub tree: SearchTree,
     /// Its layout.
     pub layout: TreeLayout,
@@ -23,26 +22,31 @@ impl App {
     /// Shows the search on screen at the end of `round` (`None`, or a round at or past the
     /// last: as it is now, following a live search).
     pub fn set_replay(&mut self, round: Option<usize>) {
-        self.replay = match round {
-            Some(r) if r < self.tree.rounds() => {
-                let tree = self.tree.at_round(r);
-                let layout = layout(&tree, &self.collapsed);
-                Some(Replay {
-                    round: r,
-                    tree,
-                    layout,
-                })
-            }
-            _ => None,
-        };
+        self.replay = round.filter(|&r| r < self.tree.rounds());
+        self.refresh_view();
     }
 
-    /// Lays the replayed round out again after the tree under it changed.
-    pub fn refresh_replay(&mut self) {
-        let round = self.replay.as_ref().map(|r| r.round);
-        if round.is_some() {
-            self.set_replay(round);
-        }
+    /// Shows only the wrong candidates' paths, or everything.
+    pub fn set_wrong_only(&mut self, on: bool) {
+        self.wrong_only = on;
+        self.refresh_view();
+    }
+
+    /// Makes the tree the view shows again after the tree, the round or the filter changed.
+    pub fn refresh_view(&mut self) {
+        self.derived = if self.replay.is_none() && !self.wrong_only {
+            None
+        } else {
+            let mut tree = match self.replay {
+                Some(r) => self.tree.at_round(r),
+                None => self.tree.clone(),
+            };
+            if self.wrong_only {
+                tree = tree.only_wrong();
+            }
+            let layout = layout(&tree, &self.collapsed);
+            Some(Derived { tree, layout })
+        };
     }
 
     /// The records of the selected problem in the open sweep: (index into its records, what
@@ -115,8 +119,8 @@ impl App {
 /// the selected problem when a sweep is open.
 pub fn bar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let last = app.tree.rounds();
-    let shown = app.replay.as_ref().map_or(last, |r| r.round);
-    ui.horizontal(|ui| {
+    let shown = app.replay.unwrap_or(last);
+    ui.horizontal_wrapped(|ui| {
         let l = ui.label("Round").on_hover_text(TIP_ROUND);
         let mut r = shown;
         let slider = ui
@@ -150,21 +154,32 @@ pub fn bar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         {
             cmds.push(Command::SetReplay(None));
         }
-        match &app.replay {
-            Some(r) => {
-                let reach = reachable(&r.tree);
+        match (app.replay, &app.derived) {
+            (Some(r), Some(d)) => {
                 ui.label(format!(
-                    "round {} of {last}: {reach} steps by then; visits and Q as they ended are \
+                    "round {r} of {last}: {} steps by then; visits and Q as they ended are \
                      shown at the last round",
-                    r.round
+                    reachable(&d.tree)
                 ));
             }
-            None if app.running.is_some() => {
+            _ if app.running.is_some() => {
                 ui.weak(format!("round {last}, live"));
             }
-            None => {
+            _ => {
                 ui.weak(format!("round {last} of {last}"));
             }
+        }
+        ui.separator();
+        let mut wrong = app.wrong_only;
+        if ui
+            .checkbox(&mut wrong, "Wrong candidates only")
+            .on_hover_text(
+                "Show only the paths to finished candidates whose answer is wrong (or missing): \
+                 where the search went astray",
+            )
+            .changed()
+        {
+            cmds.push(Command::SetWrongOnly(wrong));
         }
         if app.pinned.is_none() {
             ui.separator();
@@ -279,7 +294,7 @@ mod tests {
         harness.get_by_label("< Prev").click();
         harness.run_steps(2);
         let app = harness.state();
-        assert_eq!(app.replay.as_ref().map(|r| r.round), Some(last - 1));
+        assert_eq!(app.replay, Some(last - 1));
         assert_eq!(*TreeView::of(app).tree, app.tree.at_round(last - 1));
         assert_eq!(TreeView::of(app).chosen, None);
         harness.get_by_label_contains(&format!("round {} of {last}:", last - 1));
@@ -303,10 +318,10 @@ mod tests {
         // The arrow keys step while no widget holds the keyboard; Latest goes back.
         harness.key_press(egui::Key::ArrowRight);
         harness.run_steps(2);
-        assert_eq!(harness.state().replay.as_ref().map(|r| r.round), Some(2));
+        assert_eq!(harness.state().replay, Some(2));
         harness.key_press(egui::Key::ArrowLeft);
         harness.run_steps(2);
-        assert_eq!(harness.state().replay.as_ref().map(|r| r.round), Some(1));
+        assert_eq!(harness.state().replay, Some(1));
         harness.get_by_label("Latest").click();
         harness.run_steps(2);
         assert!(harness.state().replay.is_none());

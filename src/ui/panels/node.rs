@@ -54,6 +54,33 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
     if let Some((_, k)) = flagged {
         ui.label(format!("the verifier scored step {k} lowest on this path"));
     }
+    let slip = app
+        .search_problem()
+        .and_then(|p| super::step_scores::first_wrong_step(&app.tree, id, p));
+    match (slip, flagged) {
+        (Some((_, w)), Some((_, k))) => {
+            let verdict = if k == w {
+                "the verifier's lowest score is on it: it found the slip".to_string()
+            } else if k < w {
+                format!("the verifier's lowest score is on step {k}, before it: it missed the slip")
+            } else {
+                format!("the verifier's lowest score is on step {k}, after it: it was late")
+            };
+            ui.colored_label(
+                theme::verdict_color(Some(k == w)),
+                format!("the exact checker finds step {w} the first wrong one; {verdict}"),
+            );
+        }
+        (Some((_, w)), None) => {
+            ui.label(format!(
+                "the exact checker finds step {w} the first wrong one"
+            ));
+        }
+        (None, _) if app.search_problem().is_some_and(crate::data::toy::is_toy) => {
+            ui.label("the exact checker finds every step on this path right");
+        }
+        (None, _) => {}
+    }
     ui.label("Solution up to here, each step with its score:");
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (k, n) in app.tree.path(id).into_iter().skip(1).enumerate() {
@@ -65,6 +92,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App) {
             let mut text = format!("{:>2} [{score}] {}", k + 1, step.text);
             if flagged.is_some_and(|f| f.0 == n) {
                 text += "  <- lowest score";
+            }
+            if slip.is_some_and(|f| f.0 == n) {
+                text += "  <- first wrong (checker)";
             }
             ui.colored_label(
                 theme::score_color(step.score),

@@ -60,6 +60,28 @@ pub fn flagged_step(tree: &SearchTree, node: NodeId) -> Option<(NodeId, usize)> 
     best.map(|b| (b.0, b.1))
 }
 
+/// The first step the exact checker finds wrong on the path to `node` (the node and its step
+/// number from 1), where `problem` has a step checker (the toy task's arithmetic; other datasets
+/// have none) and some step is wrong.
+pub fn first_wrong_step(
+    tree: &SearchTree,
+    node: NodeId,
+    problem: &crate::data::Problem,
+) -> Option<(NodeId, usize)> {
+    if !crate::data::toy::is_toy(problem) {
+        return None;
+    }
+    let target: i64 = problem.answer.trim().parse().ok()?;
+    let path: Vec<NodeId> = tree.path(node).into_iter().skip(1).collect();
+    let texts: Vec<&str> = path
+        .iter()
+        .map(|&id| tree.nodes[id].text.as_str())
+        .collect();
+    let labels = crate::data::toy::check_steps(&texts, target);
+    let k = labels.iter().position(|ok| !ok)?;
+    Some((path[k], k + 1))
+}
+
 /// The most candidates the chart draws (those through the selected step first); a search
 /// spends at most a few hundred generations, so this binds only on synthetic trees.
 pub const MAX_TRACES: usize = 512;

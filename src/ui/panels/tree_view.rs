@@ -194,10 +194,14 @@ pub struct TreeView<'a> {
 impl<'a> TreeView<'a> {
     /// The app's tree as it is on screen.
     pub fn of(app: &'a App) -> Self {
-        let (tree, layout, chosen) = match &app.replay {
-            // Nothing was chosen before the last round.
-            Some(r) => (&r.tree, &r.layout, None),
-            None => (&app.tree, &app.tree_layout, app.shown_chosen_leaf()),
+        let (tree, layout) = match &app.derived {
+            Some(d) => (&d.tree, &d.layout),
+            None => (&app.tree, &app.tree_layout),
+        };
+        // Nothing was chosen before the last round.
+        let chosen = match app.replay {
+            Some(_) => None,
+            None => app.shown_chosen_leaf(),
         };
         Self {
             tree,
