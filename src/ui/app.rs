@@ -66,6 +66,8 @@ pub struct Settings {
     pub sweep_strategies: Vec<StrategyKind>,
     /// How many problems a sweep started in the window runs.
     pub sweep_problems: usize,
+    /// The directory a path was last opened or written in (what path prompts start from).
+    pub last_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -98,6 +100,7 @@ impl Default for Settings {
                 StrategyKind::Beam,
             ],
             sweep_problems: 20,
+            last_dir: None,
         }
     }
 }
@@ -191,6 +194,16 @@ pub enum Command {
     ShowStored(usize),
     /// Show only the paths of wrong candidates in the tree, or everything.
     SetWrongOnly(bool),
+    /// Ask for a path (a field, and the file dialog where there is one).
+    AskPath(super::files::PathFor),
+    /// The path prompt's field now holds this.
+    SetPathText(String),
+    /// Act on the path in the prompt.
+    SubmitPath,
+    /// Close the path prompt.
+    CancelPath,
+    /// Pick the prompt's path in the system's file dialog.
+    BrowsePath,
     /// Keep the finished search on screen beside the next one, to compare them.
     Pin,
     /// Stop comparing.
@@ -401,6 +414,12 @@ pub struct App {
     /// Show the selected problem's first stored search once the open sweep has been read
     /// (`gui --open DIR --problem ID`).
     pub show_stored_when_loaded: bool,
+    /// The path prompt on screen ([`super::files`]).
+    pub path_ask: Option<super::files::PathAsk>,
+    /// Whether a file dialog was found unable to open (no desktop portal).
+    pub no_dialog: bool,
+    /// Messages in the window's corner: what an export wrote, or why it failed.
+    pub toasts: Vec<super::files::Toast>,
     /// The search pinned beside the one on screen, to compare them ([`super::compare`]).
     pub pinned: Option<Box<super::compare::Pinned>>,
     /// The verifier-quality dial's re-scoring of the search on screen ([`super::dial`]).
@@ -554,6 +573,9 @@ impl App {
             error: settings_error,
             export: None,
             export_status: None,
+            path_ask: None,
+            no_dialog: false,
+            toasts: Vec::new(),
             replay: None,
             wrong_only: false,
             derived: None,
@@ -662,6 +684,15 @@ impl App {
             Command::SetReplay(r) => self.set_replay(r),
             Command::SetWrongOnly(on) => self.set_wrong_only(on),
             Command::ShowStored(k) => self.show_stored(k),
+            Command::AskPath(what) => self.ask_path(what),
+            Command::SetPathText(t) => {
+                if let Some(a) = self.path_ask.as_mut() {
+                    a.text = t;
+                }
+            }
+            Command::SubmitPath => self.submit_path(),
+            Command::CancelPath => self.path_ask = None,
+            Command::BrowsePath => self.browse(),
             Command::Pin => self.pin(),
             Command::Unpin => self.pinned = None,
             Command::SetPinnedCamera(c) => {
@@ -767,6 +798,7 @@ impl App {
     fn export_plot(&mut self, path: PathBuf) {
         let Some(sweep) = self.sweep.clone() else {
             self.plot_status = Some(Err("no sweep is open".into()));
+            self.toast(Err("no sweep is open: nothing to export".into()));
             return;
         };
         let figure = self.plot_figure;
@@ -794,7 +826,10 @@ impl App {
         );
         match started {
             Ok(t) => self.plot_export = Some(t),
-            Err(e) => self.plot_status = Some(Err(e)),
+            Err(e) => {
+                self.toast(Err(e.clone()));
+                self.plot_status = Some(Err(e));
+            }
         }
     }
 
@@ -822,11 +857,11 @@ impl App {
             ..panels::tree_view::TreeView::of(self)
         };
         let svg = panels::tree_view::tree_svg(&view, &meta.to_string());
-        self.plot_status = Some(
-            crate::io::write_atomic(path, svg.as_bytes())
-                .map(|()| format!("tree written to {}", path.display()))
-                .map_err(|e| format!("cannot write {}: {e:#}", path.display())),
-        );
+        let outcome = crate::io::write_atomic(path, svg.as_bytes())
+            .map(|()| format!("tree written to {}", path.display()))
+            .map_err(|e| format!("cannot write {}: {e:#}", path.display()));
+        self.toast(outcome.clone());
+        self.plot_status = Some(outcome);
     }
 
     /// Writes the figure set of the sweep in `dir` with the same function as `thinkscale
@@ -851,7 +886,10 @@ impl App {
         );
         match started {
             Ok(t) => self.export = Some(t),
-            Err(e) => self.export_status = Some(Err(e)),
+            Err(e) => {
+                self.toast(Err(e.clone()));
+                self.export_status = Some(Err(e));
+            }
         }
     }
 
@@ -940,12 +978,16 @@ impl App {
         }
         if let Some(r) = self.plot_export.as_ref().and_then(Task::poll) {
             self.plot_export = None;
+            self.toast(r.clone());
             self.plot_status = Some(r);
         }
         if let Some(r) = self.export.as_ref().and_then(Task::poll) {
             self.export = None;
+            self.toast(r.clone().map(|m| format!("figures: {m}")));
             self.export_status = Some(r);
         }
+        let now = std::time::Instant::now();
+        self.toasts.retain(|t| t.until > now);
         let mut grew = false;
         // Texts first: the events of the same batch, drained next, then replace them.
         if self.running.is_some() {
@@ -1231,6 +1273,8 @@ impl App {
                 View::Plots => panels::plots::ui(ui, self, &mut cmds),
             }
         });
+        super::files::prompt(ui.ctx(), self, &mut cmds);
+        super::files::toasts(ui.ctx(), self);
         for c in cmds {
             self.apply(c);
         }
@@ -1771,7 +1815,7 @@ pub(crate) mod tests {
     }
 
     /// A small sweep of the toy policy in `dir` (5 problems, oracle, beam width 2).
-    fn toy_sweep(dir: &std::path::Path, strategies: &str, budgets: &str) {
+    pub(crate) fn toy_sweep(dir: &std::path::Path, strategies: &str, budgets: &str) {
         let config: crate::runner::sweep::SweepConfig = toml::from_str(&format!(
             "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"oracle\"\n\
              strategies = [{strategies}]\nbudgets = [{budgets}]\nbeam_widths = [2]\n\
@@ -1816,7 +1860,8 @@ pub(crate) mod tests {
         ] {
             assert!(dir.join("figures").join(f).exists(), "{f}");
         }
-        harness.get_by_label_contains("figures:");
+        // In the top bar and in a toast.
+        assert_eq!(harness.get_all_by_label_contains("figures:").count(), 2);
         // A directory that is not a sweep says so in the window.
         harness
             .state_mut()

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod compare;
 pub mod dial;
+pub mod files;
 pub mod panels;
 pub mod replay;
 pub mod sweeps;

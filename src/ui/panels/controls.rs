@@ -10,6 +10,7 @@ use crate::search::revisions::RevisionSelection;
 use crate::search::spec::Exploration;
 use crate::search::{Aggregation, StrategyKind};
 use crate::ui::app::{App, Command, ModelStatus};
+use crate::ui::files::PathFor;
 use crate::verify::noisy::{BlindSpot, NoisySpec};
 use crate::verify::VerifierSpec;
 
@@ -179,21 +180,10 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     }
                 }
                 if ui.button("Model directory…").clicked() {
-                    if let Some(dir) = rfd::FileDialog::new()
-                        .set_title("A policy directory (config.json, tokenizer.json, weights)")
-                        .pick_folder()
-                    {
-                        cmds.push(Command::SetPolicy(dir));
-                    }
+                    cmds.push(Command::AskPath(PathFor::PolicyDir));
                 }
                 if ui.button("GGUF file…").clicked() {
-                    if let Some(f) = rfd::FileDialog::new()
-                        .set_title("A GGUF policy")
-                        .add_filter("GGUF", &["gguf"])
-                        .pick_file()
-                    {
-                        cmds.push(Command::SetPolicy(f));
-                    }
+                    cmds.push(Command::AskPath(PathFor::PolicyGguf));
                 }
             })
             .response
@@ -234,12 +224,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                         )
                         .clicked()
                     {
-                        if let Some(dir) = rfd::FileDialog::new()
-                            .set_title("A process reward model directory")
-                            .pick_folder()
-                        {
-                            s.verifier = VerifierSpec::Prm(dir);
-                        }
+                        cmds.push(Command::AskPath(PathFor::PrmDir));
                     }
                 })
                 .response
@@ -275,17 +260,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     cmds.push(Command::SetDataset(Box::new(DatasetSpec::Toy)));
                 }
                 if ui.button("JSONL file…").clicked() {
-                    if let Some(f) = rfd::FileDialog::new()
-                        .set_title("A JSONL dataset (MATH500, GSM8K)")
-                        .add_filter("JSONL", &["jsonl"])
-                        .pick_file()
-                    {
-                        cmds.push(Command::SetDataset(Box::new(DatasetSpec::Jsonl {
-                            path: f,
-                            format: None,
-                            skip_bad_lines: true,
-                        })));
-                    }
+                    cmds.push(Command::AskPath(PathFor::Dataset));
                 }
             })
             .response
@@ -326,24 +301,14 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             )
             .clicked()
         {
-            if let Some(dir) = rfd::FileDialog::new()
-                .set_title("A sweep directory (holds sweep.json)")
-                .pick_folder()
-            {
-                cmds.push(Command::OpenSweep(dir));
-            }
+            cmds.push(Command::AskPath(PathFor::OpenSweep));
         }
         if ui
             .add_enabled(app.export.is_none(), egui::Button::new("Export figures…"))
             .on_hover_text("Write the paper figures (SVG, PNG, CSV, JSON) of a sweep directory")
             .clicked()
         {
-            if let Some(dir) = rfd::FileDialog::new()
-                .set_title("A sweep directory (holds sweep.json)")
-                .pick_folder()
-            {
-                cmds.push(Command::ExportFigures(dir));
-            }
+            cmds.push(Command::AskPath(PathFor::ExportFigures));
         }
         match &app.export_status {
             _ if app.export.is_some() => {

@@ -536,12 +536,7 @@ fn toolbar(
             .on_hover_text("Draw a second sweep's curves, faded, over this one's")
             .clicked()
         {
-            if let Some(dir) = rfd::FileDialog::new()
-                .set_title("A sweep directory to overlay (holds sweep.json)")
-                .pick_folder()
-            {
-                cmds.push(Command::OpenOverlay(dir));
-            }
+            cmds.push(Command::AskPath(crate::ui::files::PathFor::Overlay));
         }
         if app.overlay.is_some() && ui.button("Remove overlay").clicked() {
             cmds.push(Command::CloseOverlay);
@@ -558,15 +553,7 @@ fn toolbar(
             .on_disabled_hover_text("open a sweep first")
             .clicked()
         {
-            if let Some(path) = rfd::FileDialog::new()
-                .set_title("Export the figure")
-                .add_filter("SVG", &["svg"])
-                .add_filter("PNG", &["png"])
-                .set_file_name(format!("{}.svg", app.plot_figure))
-                .save_file()
-            {
-                cmds.push(Command::ExportPlot(path));
-            }
+            cmds.push(Command::AskPath(crate::ui::files::PathFor::ExportPlot));
         }
         match &app.plot_status {
             _ if app.plot_export.is_some() => {
@@ -683,12 +670,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .on_disabled_hover_text(why)
                     .clicked()
                 {
-                    if let Some(dir) = rfd::FileDialog::new()
-                        .set_title("The sweep's directory (new, or the same sweep to resume)")
-                        .pick_folder()
-                    {
-                        cmds.push(Command::StartSweep(Box::new(app.sweep_config()), dir));
-                    }
+                    cmds.push(Command::AskPath(crate::ui::files::PathFor::RunSweep));
                 }
             });
         });

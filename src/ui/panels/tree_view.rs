@@ -398,14 +398,7 @@ fn toolbar(
             .on_hover_text("Write the whole tree as SVG, the run's configuration in its metadata")
             .clicked()
         {
-            if let Some(path) = rfd::FileDialog::new()
-                .set_title("Export the search tree")
-                .add_filter("SVG", &["svg"])
-                .set_file_name("tree.svg")
-                .save_file()
-            {
-                cmds.push(Command::ExportTree(path));
-            }
+            cmds.push(Command::AskPath(crate::ui::files::PathFor::ExportTree));
         }
         ui.weak("drag: pan · Ctrl+scroll: zoom · click: inspect · right-click: collapse");
     });
