@@ -1379,6 +1379,75 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_window_run_after_another_meters_what_the_cli_meters_for_the_same_settings() {
+        // The window: weighted best-of-N against the toy PRM on the first level-4 problem,
+        // then beam search on the same problem (the PRM has read its prefixes before).
+        let mut app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut s = app.settings.clone();
+        s.strategy = StrategyKind::WeightedBestOfN;
+        s.verifier = VerifierSpec::ToyPrm;
+        s.budget = 16;
+        app.apply(Command::SetSettings(s.clone()));
+        let i = app
+            .problems
+            .iter()
+            .position(|p| p.level == Some(4))
+            .unwrap();
+        let id = app.problems[i].id.clone();
+        let mut harness = loaded(app, 1280.0);
+        harness.state_mut().apply(Command::SelectProblem(i));
+        harness.state_mut().apply(Command::Run);
+        step_until(&mut harness, "the first search", |a| a.last.is_some());
+        s.strategy = StrategyKind::Beam;
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.state_mut().apply(Command::Run);
+        harness.run_steps(2);
+        step_until(&mut harness, "the second search", |a| {
+            a.running.is_none()
+                && a.tree_info.as_ref().is_some_and(|t| {
+                    t.run
+                        .as_ref()
+                        .is_some_and(|(c, _)| c.strategy.kind() == StrategyKind::Beam)
+                })
+                && a.last.is_some()
+        });
+        let window = harness.state().last.clone().unwrap();
+        assert_eq!(window.id, id);
+        assert!(window.compute.verifier_tokens > 0);
+
+        // The CLI, fresh, on the same problem with the same settings.
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: crate::cli::run::RunArgs,
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run");
+        let args = <Cli as clap::Parser>::parse_from([
+            "run",
+            "--strategy",
+            "beam",
+            "--budget",
+            "16",
+            "--verifier",
+            "toy-prm",
+            "--levels",
+            "4",
+            "--limit",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        crate::cli::run::run(args.run).unwrap();
+        let line = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+        let cli: crate::runner::sweep::SweepRecord =
+            serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        assert_eq!(cli.record.id, id);
+        assert_eq!(window.compute, cli.record.compute);
+        assert_eq!(window.candidates, cli.record.candidates);
+    }
+
+    #[test]
     fn select_a_problem_press_run_and_find_the_result() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let question = app.problems[0].question.clone();
