@@ -68,6 +68,8 @@ pub struct Settings {
     pub sweep_problems: usize,
     /// The directory a path was last opened or written in (what path prompts start from).
     pub last_dir: Option<PathBuf>,
+    /// What the window showed: the open sweep, the problem, the tab, the figure.
+    pub session: super::session::Session,
 }
 
 impl Default for Settings {
@@ -101,6 +103,7 @@ impl Default for Settings {
             ],
             sweep_problems: 20,
             last_dir: None,
+            session: Default::default(),
         }
     }
 }
@@ -213,7 +216,8 @@ pub enum Command {
 }
 
 /// What the centre of the window shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum View {
     /// The search tree of the current problem.
     #[default]
@@ -659,6 +663,15 @@ impl App {
 
     /// Applies one command.
     pub fn apply(&mut self, cmd: Command) {
+        // What the window shows is kept as soon as it changes (settings keep themselves).
+        let keep = self.settings_path.is_some() && !matches!(cmd, Command::SetSettings(_));
+        self.apply_one(cmd);
+        if keep {
+            self.keep_session();
+        }
+    }
+
+    fn apply_one(&mut self, cmd: Command) {
         match cmd {
             Command::SelectProblem(i) if i < self.problems.len() => {
                 self.selected = Some(i);
@@ -931,6 +944,9 @@ impl App {
             match r {
                 Ok(s) => self.sweep = Some(Arc::new(s)),
                 Err(e) => self.error = Some(e),
+            }
+            if self.settings_path.is_some() {
+                self.keep_session();
             }
             if std::mem::take(&mut self.show_stored_when_loaded) {
                 match self.stored_searches().first() {

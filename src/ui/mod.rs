@@ -7,6 +7,7 @@ pub mod dial;
 pub mod files;
 pub mod panels;
 pub mod replay;
+pub mod session;
 pub mod sweeps;
 pub mod theme;
 pub mod worker;
@@ -57,6 +58,8 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let mut app = App::with_settings(&cc.egui_ctx, policy, app::settings_path())?;
             app.runs_dir = Some(std::path::PathBuf::from("runs").join("window"));
+            // What the last session showed, before the flags ask for something else.
+            app.restore_session();
             if let Some(v) = launch.verifier {
                 app.apply(app::Command::SetSettings(app::Settings {
                     verifier: v,
