@@ -66,6 +66,10 @@ pub struct Settings {
     pub sweep_strategies: Vec<StrategyKind>,
     /// How many problems a sweep started in the window runs.
     pub sweep_problems: usize,
+    /// The budgets a sweep started in the window runs.
+    pub sweep_budgets: Vec<usize>,
+    /// A larger policy for a window sweep's FLOPs exchange.
+    pub sweep_larger: Option<PathBuf>,
     /// The directory a path was last opened or written in (what path prompts start from).
     pub last_dir: Option<PathBuf>,
     /// What the window showed: the open sweep, the problem, the tab, the figure.
@@ -102,6 +106,8 @@ impl Default for Settings {
                 StrategyKind::Beam,
             ],
             sweep_problems: 20,
+            sweep_budgets: vec![1, 2, 4, 8, 16],
+            sweep_larger: None,
             last_dir: None,
             session: Default::default(),
         }
@@ -644,8 +650,10 @@ impl App {
         let s = &self.settings;
         let mut c = crate::runner::sweep::SweepConfig::single(&Self::config_for(s, &self.policy));
         c.strategies = s.sweep_strategies.clone();
-        c.budgets = panels::plots::sweep_budgets(s.budget);
+        c.budgets = s.sweep_budgets.clone();
+        c.levels = s.level_filter.into_iter().collect();
         c.limit = Some(s.sweep_problems.max(1));
+        c.larger_policy = s.sweep_larger.clone();
         c.shared_bank = true;
         c.draws = 20;
         c.adaptive = crate::runner::sweep::AdaptiveParams {
@@ -1996,7 +2004,9 @@ pub(crate) mod tests {
         );
         let expected = panels::plots::at_budget(harness.state().sweep.as_ref().unwrap(), 0, 4);
         assert!(
-            expected.iter().any(|(l, _)| l == "compute-optimal"),
+            expected
+                .iter()
+                .any(|(l, _)| l == "compute-optimal (cross-validated)"),
             "{expected:?}"
         );
         // The slider itself, moved from the keyboard: one step down is N = 2, and the
@@ -2022,6 +2032,27 @@ pub(crate) mod tests {
         for (label, acc) in &bin5 {
             assert!(shown.contains(&format!("{label} {acc:.3}")), "{shown}");
         }
+        // The bin's own size in the header, and on the compute-optimal figure the bin's own
+        // numbers, the cross-validation said, and the gain said to be all problems'.
+        let n5 = harness
+            .state()
+            .sweep
+            .as_ref()
+            .unwrap()
+            .curves
+            .bins
+            .oracle_sizes[4];
+        harness.get_by_label_contains(&format!("(difficulty bin 5: {n5})"));
+        harness
+            .state_mut()
+            .apply(Command::SetPlotFigure(Figure::Optimal));
+        harness.run_steps(2);
+        harness.get_by_label_contains("compute-optimal is cross-validated");
+        harness.get_by_label_contains(&format!("bin 5 ({n5} problems) at N = 4: compute-optimal"));
+        harness
+            .state_mut()
+            .apply(Command::SetPlotFigure(Figure::Accuracy));
+        harness.run_steps(2);
         // A directory that is not a sweep is an error in the window, not a panic.
         harness
             .state_mut()
@@ -2285,12 +2316,22 @@ pub(crate) mod tests {
             .with_size([1400.0, 900.0])
             .build_ui_state(|ui, app: &mut App| app.show(ui), app);
         let mut s = harness.state().settings.clone();
-        s.budget = 4;
+        s.budget = 64;
+        s.sweep_budgets = vec![1, 2, 4];
         s.sweep_problems = 4;
         s.sweep_strategies = vec![StrategyKind::Majority, StrategyKind::Beam];
         s.beam_width = 2;
+        s.level_filter = Some(3);
+        harness.state_mut().apply(Command::SetSettings(s.clone()));
+        // The sweep's own budgets, not the budget slider's; the list's level filter.
+        let config = harness.state().sweep_config();
+        assert_eq!(config.budgets, vec![1, 2, 4]);
+        assert_eq!(config.levels, vec![3]);
+        s.level_filter = None;
+        s.budget = 4;
         harness.state_mut().apply(Command::SetSettings(s));
         let config = harness.state().sweep_config();
+        assert!(config.levels.is_empty());
         assert_eq!(config.budgets, vec![1, 2, 4]);
         // A folder that holds something else gets the sweep in a directory inside it.
         std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();

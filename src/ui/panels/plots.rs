@@ -65,9 +65,17 @@ pub fn at_budget(sweep: &LoadedSweep, bin: usize, budget: usize) -> Vec<(String,
         .into_iter()
         .find(|p| (p.0 - budget as f64).abs() < 1e-9)
     {
-        out.push(("compute-optimal".into(), p.1));
+        out.push(("compute-optimal (cross-validated)".into(), p.1));
     }
     out
+}
+
+/// Problems in oracle bin `bin` (0: all).
+fn bin_size(c: &SweepCurves, bin: usize) -> usize {
+    match bin {
+        0 => c.problems,
+        b => c.bins.oracle_sizes.get(b - 1).copied().unwrap_or(0),
+    }
 }
 
 /// The figures the tab offers, with their names in the chooser.
@@ -352,8 +360,13 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let bin = app.plot_bin;
     let figure = app.plot_figure;
     ui.horizontal_wrapped(|ui| {
+        let in_bin = if bin > 0 && panels_are_bins(figure) {
+            format!(" (difficulty bin {bin}: {})", bin_size(c, bin))
+        } else {
+            String::new()
+        };
         ui.label(format!(
-            "{} — {} problems, verifier {}",
+            "{} — {} problems{in_bin}, verifier {}",
             sweep.dir.display(),
             c.problems,
             sweep.manifest.config.verifier
@@ -430,16 +443,50 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
         _ => {}
     }
     if figure == Figure::Optimal {
-        if let Some(e) = c
+        let sizes: Vec<String> = c
+            .bins
+            .oracle_sizes
+            .iter()
+            .enumerate()
+            .map(|(b, n)| format!("{}: {n}", b + 1))
+            .collect();
+        ui.weak(format!(
+            "compute-optimal is cross-validated: each bin's setting is chosen on part of its \
+             problems and scored on the others, so on a small bin it can sit below the \
+             settings it chooses from (problems per bin — {})",
+            sizes.join(", ")
+        ));
+        let gain = c
             .efficiency
             .iter()
-            .find(|e| (e.cost - budget as f64).abs() < 1e-9)
-        {
+            .find(|e| (e.cost - budget as f64).abs() < 1e-9);
+        if bin == 0 {
+            if let Some(e) = gain {
+                ui.label(format!(
+                    "efficiency gain at N = {budget}: weighted best-of-N needs {} the compute \
+                     to match compute-optimal's {:.3}",
+                    crate::export::figures::gain_label(e.gain),
+                    e.optimal
+                ));
+            }
+        } else {
+            // The bin's own numbers; the gain is a number of all problems only.
+            let own = |label: &str| {
+                at_budget(sweep, bin, budget)
+                    .into_iter()
+                    .find(|(l, _)| l.starts_with(label))
+                    .map_or("—".to_string(), |(_, a)| format!("{a:.3}"))
+            };
             ui.label(format!(
-                "efficiency gain at N = {budget}: weighted best-of-N needs {} the compute to \
-                 match compute-optimal's {:.3}",
-                crate::export::figures::gain_label(e.gain),
-                e.optimal
+                "bin {bin} ({} problems) at N = {budget}: compute-optimal {}, weighted \
+                 best-of-N {}{}",
+                bin_size(c, bin),
+                own("compute-optimal"),
+                own("weighted-best-of-n"),
+                gain.map_or(String::new(), |e| format!(
+                    " (the efficiency gain, {}, is measured over all problems)",
+                    crate::export::figures::gain_label(e.gain)
+                ))
             ));
         }
     }
@@ -570,12 +617,29 @@ fn toolbar(
     });
 }
 
-/// The budgets a sweep from the window runs: the powers of two up to the budget slider's.
-pub fn sweep_budgets(max: usize) -> Vec<usize> {
-    (0..=12)
-        .map(|k| 1usize << k)
-        .take_while(|&b| b <= max.max(1))
-        .collect()
+/// Reads a sweep's budgets as the field holds them (`1, 2, 4, 8`): each at least 1 and at most
+/// [`crate::search::MAX_BUDGET`]; sorted, without repeats.
+pub fn parse_budgets(text: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        let b: usize = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{}' is not a budget (a whole number)", part.trim()))?;
+        if b == 0 || b > crate::search::MAX_BUDGET {
+            return Err(format!(
+                "budget {b} is not in 1..={}",
+                crate::search::MAX_BUDGET
+            ));
+        }
+        out.push(b);
+    }
+    if out.is_empty() {
+        return Err("no budget: write them like 1, 2, 4, 8".into());
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// Starting a sweep with the window's settings, and its progress while it runs.
@@ -596,7 +660,9 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                             text += &format!(" · about {} left", fmt_duration(eta));
                         }
                     }
-                    ui.add(egui::ProgressBar::new(frac).desired_width(260.0).text(text));
+                    // The whole line, time left included, at any window width.
+                    ui.add(egui::ProgressBar::new(frac).desired_width(160.0));
+                    ui.label(text);
                     if job.running() {
                         if ui
                             .button("Cancel sweep")
@@ -616,21 +682,90 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.weak(format!("into {}", job.dir.display()));
             }
             let s = &app.settings;
-            let budgets = sweep_budgets(s.budget);
             let strategies: Vec<StrategyKind> = s.sweep_strategies.clone();
+            let levels = match s.level_filter {
+                Some(l) => format!("level {l} of the dataset (the list's filter)"),
+                None => "the dataset".into(),
+            };
             ui.label(format!(
-                "The window's settings (verifier {}, temperature {}, seed {}) at budgets {} \
-                 (up to the budget slider), on the first {} problems of the dataset:",
-                s.verifier,
-                s.temperature,
-                s.seed,
-                budgets
+                "The window's settings (verifier {}, temperature {}, seed {}) on the first {} \
+                 problems of {levels}:",
+                s.verifier, s.temperature, s.seed, s.sweep_problems
+            ));
+            ui.horizontal_wrapped(|ui| {
+                let l = ui.label("Budgets");
+                let id = ui.make_persistent_id("sweep-budgets");
+                let joined = s
+                    .sweep_budgets
                     .iter()
                     .map(|b| b.to_string())
                     .collect::<Vec<_>>()
-                    .join(", "),
-                s.sweep_problems
-            ));
+                    .join(", ");
+                let mut text: String = ui
+                    .data_mut(|d| d.get_temp::<String>(id))
+                    .unwrap_or_else(|| joined.clone());
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut text).desired_width(180.0))
+                    .labelled_by(l.id)
+                    .on_hover_text(
+                        "The generation budgets N the sweep runs, comma-separated (its own, not \
+                         the budget slider's)",
+                    );
+                match parse_budgets(&text) {
+                    Ok(b) if b != s.sweep_budgets && field.changed() => {
+                        cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                            sweep_budgets: b,
+                            ..s.clone()
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        ui.colored_label(crate::ui::theme::BAD, e);
+                    }
+                }
+                if field.has_focus() {
+                    ui.data_mut(|d| d.insert_temp(id, text));
+                } else {
+                    ui.data_mut(|d| d.remove::<String>(id));
+                }
+                let l = ui.label("Larger policy");
+                let known = super::controls::known_policies();
+                let name = |p: &std::path::Path| {
+                    known
+                        .iter()
+                        .find(|(_, k)| k == p)
+                        .map_or_else(|| p.display().to_string(), |(n, _)| n.clone())
+                };
+                egui::ComboBox::from_id_salt("sweep-larger")
+                    .selected_text(s.sweep_larger.as_deref().map_or("none".into(), name))
+                    .show_ui(ui, |ui| {
+                        if ui.selectable_label(s.sweep_larger.is_none(), "none").clicked() {
+                            cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                                sweep_larger: None,
+                                ..s.clone()
+                            }));
+                        }
+                        for (n, p) in &known {
+                            if p != app.policy()
+                                && ui
+                                    .selectable_label(s.sweep_larger.as_ref() == Some(p), n)
+                                    .clicked()
+                            {
+                                cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                                    sweep_larger: Some(p.clone()),
+                                    ..s.clone()
+                                }));
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(
+                        "A larger policy for the FLOPs exchange: it answers every problem once, \
+                         greedily, and the Exchange figure compares it with this policy's \
+                         compute-optimal accuracy at equal FLOPs",
+                    );
+            });
             ui.horizontal_wrapped(|ui| {
                 for k in StrategyKind::ALL {
                     let mut on = strategies.contains(&k);
@@ -681,9 +816,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sweeps_from_the_window_double_up_to_the_slider() {
-        assert_eq!(sweep_budgets(16), vec![1, 2, 4, 8, 16]);
-        assert_eq!(sweep_budgets(1), vec![1]);
-        assert_eq!(sweep_budgets(0), vec![1]);
+    fn a_sweeps_budgets_field_reads_sorted_distinct_budgets_and_names_a_bad_one() {
+        assert_eq!(parse_budgets("16, 1,4  2,4"), Ok(vec![1, 2, 4, 16]));
+        assert_eq!(parse_budgets("8"), Ok(vec![8]));
+        assert!(parse_budgets("1, x").unwrap_err().contains("'x'"));
+        assert!(parse_budgets("0").unwrap_err().contains("budget 0"));
+        assert!(parse_budgets("100000").unwrap_err().contains("100000"));
+        assert!(parse_budgets(" , ").unwrap_err().contains("no budget"));
     }
 }
