@@ -140,6 +140,16 @@ fn line_style(l: crate::export::data::LineStyle) -> LineStyle {
     }
 }
 
+/// A histogram's bars in plot units: (centre, width, height), each bar spanning its bin.
+fn histogram(scale: Scale, bins: &[crate::export::data::Bin]) -> Vec<(f64, f64, f64)> {
+    bins.iter()
+        .map(|b| {
+            let (from, to) = (to_x(scale, b.from), to_x(scale, b.to));
+            ((from + to) / 2.0, (to - from).abs(), b.y)
+        })
+        .collect()
+}
+
 /// Adds one mark's items to the plot; `suffix` names an overlay's series apart, and an
 /// overlay's lines are faded and thinner (they keep their family's line style).
 fn add_mark(
@@ -223,12 +233,19 @@ fn add_mark(
             p.bar_chart(BarChart::new(name, items).color(c));
         }
         Shape::Steps(bins) if !bins.is_empty() => {
-            let mut pts = Vec::with_capacity(bins.len() * 2);
-            for b in bins {
-                pts.push([to_x(scale, b.from), b.y]);
-                pts.push([to_x(scale, b.to), b.y]);
-            }
-            p.line(Line::new(name, pts).color(c).width(1.5).fill(0.0));
+            // A histogram: one bar per bin, its edges the bin's, outlined and lightly filled so
+            // that two distributions read through each other (a line filled down to 0 drew
+            // self-intersecting ribbons across the bins' vertical edges).
+            let items = histogram(scale, bins)
+                .into_iter()
+                .map(|(centre, width, y)| {
+                    Bar::new(centre, y)
+                        .width(width)
+                        .fill(c.gamma_multiply(0.3))
+                        .stroke(egui::Stroke::new(1.5, c))
+                })
+                .collect();
+            p.bar_chart(BarChart::new(name, items).color(c));
         }
         _ => {}
     }
@@ -814,6 +831,26 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_histogram_draws_one_bar_per_bin_edge_to_edge() {
+        let bin = |from: f64, to: f64, y: f64| crate::export::data::Bin {
+            from,
+            to,
+            y,
+            count: 1,
+        };
+        let bins = [bin(0.0, 0.25, 0.5), bin(0.25, 0.5, 0.0), bin(0.5, 1.0, 0.5)];
+        let bars = histogram(Scale::Linear, &bins);
+        assert_eq!(
+            bars,
+            vec![(0.125, 0.25, 0.5), (0.375, 0.25, 0.0), (0.75, 0.5, 0.5)]
+        );
+        // Bars tile the bins: each ends where the next begins.
+        for w in bars.windows(2) {
+            assert!((w[0].0 + w[0].1 / 2.0 - (w[1].0 - w[1].1 / 2.0)).abs() < 1e-12);
+        }
+    }
 
     #[test]
     fn a_sweeps_budgets_field_reads_sorted_distinct_budgets_and_names_a_bad_one() {
