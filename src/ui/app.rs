@@ -374,6 +374,9 @@ pub struct App {
     pub bin_filter: Option<usize>,
     /// The last error, shown until the next run.
     pub error: Option<String>,
+    /// What went wrong reading the kept settings (or dataset) at launch: shown until the
+    /// settings change, a Run notwithstanding.
+    pub notice: Option<String>,
     /// The figure export under way (its result arrives here), and the last one's outcome.
     pub export: Option<Task<String>>,
     /// What the last figure export wrote, or why it failed.
@@ -580,7 +583,8 @@ impl App {
             verdicts: BTreeMap::new(),
             problem_query: String::new(),
             bin_filter: None,
-            error: settings_error,
+            error: None,
+            notice: settings_error,
             export: None,
             export_status: None,
             path_ask: None,
@@ -726,15 +730,9 @@ impl App {
                 self.after_tree_change();
             }
             Command::SetSettings(s) => {
-                if let Some(p) = &self.settings_path {
-                    if let Err(e) = s.save(p) {
-                        self.error = Some(format!(
-                            "cannot keep the settings in {}: {e:#}",
-                            p.display()
-                        ));
-                    }
-                }
                 self.settings = s;
+                self.save_settings();
+                self.notice = None;
                 self.apply_dial();
             }
             Command::ExportFigures(dir) => self.export_figures(dir),
@@ -764,6 +762,18 @@ impl App {
             Command::SetView(v) => self.view = v,
             Command::SetProblemQuery(q) => self.problem_query = q,
             Command::SetBinFilter(b) => self.bin_filter = b,
+        }
+    }
+
+    /// Keeps the settings in their file, where they are kept.
+    pub(super) fn save_settings(&mut self) {
+        if let Some(p) = &self.settings_path {
+            if let Err(e) = self.settings.save(p) {
+                self.error = Some(format!(
+                    "cannot keep the settings in {}: {e:#}",
+                    p.display()
+                ));
+            }
         }
     }
 
@@ -1472,6 +1482,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_run_button_stays_put_whatever_the_verifier_and_its_state() {
+        let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
+        let mut harness = loaded(app, 1280.0);
+        let at = |h: &Harness<'_, App>| h.get_by_label("Run").rect().min;
+        let first = at(&harness);
+        for v in [
+            VerifierSpec::NoisyOracle(crate::verify::noisy::NoisySpec::parse("0.97").unwrap()),
+            VerifierSpec::ToyPrmChecker,
+            VerifierSpec::Oracle,
+        ] {
+            let s = Settings {
+                verifier: v.clone(),
+                ..harness.state().settings.clone()
+            };
+            harness.state_mut().apply(Command::SetSettings(s));
+            harness.run_steps(2);
+            assert_eq!(at(&harness), first, "{v}");
+        }
+        // Majority reads no verifier: the hint goes, its room stays.
+        let s = Settings {
+            strategy: StrategyKind::Majority,
+            ..harness.state().settings.clone()
+        };
+        harness.state_mut().apply(Command::SetSettings(s));
+        harness.run_steps(2);
+        assert_eq!(at(&harness), first);
+    }
+
+    #[test]
     fn select_a_problem_press_run_and_find_the_result() {
         let app = App::new(&egui::Context::default(), default_policy_dir()).unwrap();
         let question = app.problems[0].question.clone();
@@ -2111,16 +2150,24 @@ pub(crate) mod tests {
         drop(app);
         let again = App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
         assert_eq!(again.settings, s);
-        assert!(again.error.is_none());
+        assert!(again.error.is_none() && again.notice.is_none());
         drop(again);
         // A file that is not settings: the defaults, an error naming it, and the file kept.
         std::fs::write(&path, "{ not json").unwrap();
-        let broken = App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
+        let mut broken =
+            App::with_settings(&ctx, default_policy_dir(), Some(path.clone())).unwrap();
         assert_eq!(broken.settings, Settings::default());
-        assert!(broken
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("settings.json")));
+        let named = |a: &App| {
+            a.notice
+                .as_deref()
+                .is_some_and(|e| e.contains("settings.json"))
+        };
+        assert!(named(&broken));
+        // It stays through what the launch does next (the session, a problem selected and
+        // searched), until the settings change.
+        broken.restore_session();
+        broken.apply(Command::SelectProblem(0));
+        assert!(named(&broken));
         assert_eq!(
             std::fs::read_to_string(path.with_extension("json.bad")).unwrap(),
             "{ not json"
@@ -2489,7 +2536,7 @@ pub(crate) mod tests {
         let gone = App::with_settings(&ctx, default_policy_dir(), Some(settings_file)).unwrap();
         assert_eq!(gone.problems.len(), crate::data::toy::eval_split().len());
         assert!(gone
-            .error
+            .notice
             .as_deref()
             .is_some_and(|e| e.contains("math.jsonl")));
         // Choosing a missing file leaves the list as it was.

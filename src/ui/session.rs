@@ -2,7 +2,7 @@
 //! tab, the figure and its bin — is kept with the settings as soon as it changes (not only on
 //! exit, so a SIGTERM or a crash loses nothing), and comes back at the next launch.
 
-use super::app::{App, Command, Settings, View};
+use super::app::{App, Command, View};
 use crate::export::Figure;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -58,11 +58,8 @@ impl App {
     pub fn keep_session(&mut self) {
         let now = self.session_now();
         if now != self.settings.session {
-            let s = Settings {
-                session: now,
-                ..self.settings.clone()
-            };
-            self.apply(Command::SetSettings(s));
+            self.settings.session = now;
+            self.save_settings();
         }
     }
 

@@ -193,6 +193,8 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             let l = label(ui, "Verifier", TIP_VERIFIER);
             egui::ComboBox::from_id_salt("verifier")
                 .selected_text(s.verifier.to_string())
+                // One width whatever is chosen, so the controls after it stay put.
+                .width(170.0)
                 // Every verifier at once, without a scroll bar.
                 .height(f32::INFINITY)
                 .show_ui(ui, |ui| {
@@ -231,15 +233,21 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 .labelled_by(l.id)
                 .on_hover_text(TIP_VERIFIER)
                 .on_disabled_hover_text("majority voting reads no verifier");
-            if s.spec().uses_verifier() {
-                if app.verifier_loaded.as_ref() == Some(&s.verifier) {
-                    ui.weak("loaded");
-                } else {
-                    ui.weak("loads on Run").on_hover_text(
-                        "The worker loads a verifier on the first search that uses it and keeps it",
-                    );
-                }
-            }
+            // The hint takes one width whatever it says, so Run does not move.
+            let hint = if !s.spec().uses_verifier() {
+                ""
+            } else if app.verifier_loaded.as_ref() == Some(&s.verifier) {
+                "loaded"
+            } else {
+                "loads on Run"
+            };
+            ui.add_sized(
+                [78.0, ui.spacing().interact_size.y],
+                egui::Label::new(egui::RichText::new(hint).weak()),
+            )
+            .on_hover_text(
+                "The worker loads a verifier on the first search that uses it and keeps it",
+            );
         });
         let l = label(ui, "Dataset", TIP_DATASET);
         let name = match &app.settings.dataset {
@@ -350,8 +358,11 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ));
             }
             (ModelStatus::Ready(name, params), None) => {
-                ui.label(format!("policy loaded: {params} parameters, cpu"))
-                    .on_hover_text(name);
+                ui.label(format!(
+                    "policy: {} parameters, cpu",
+                    crate::export::data::fmt_compact(*params as f64)
+                ))
+                .on_hover_text(format!("{name}: {params} parameters, loaded"));
             }
         }
     });

@@ -90,7 +90,7 @@ pub const MAX_TRACES: usize = 512;
 pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let scored = app.tree_info.as_ref().is_none_or(|i| i.scored);
     let all = traces(&app.tree);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong("Step scores");
         ui.weak(if !scored {
             "majority voting scores no step".to_string()

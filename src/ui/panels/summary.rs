@@ -159,6 +159,9 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     if let Some(e) = &app.error {
         ui.colored_label(theme::BAD, e);
     }
+    if let Some(n) = &app.notice {
+        ui.colored_label(theme::BAD, n);
+    }
     match &app.plot_status {
         Some(Ok(m)) => {
             ui.label(m);

@@ -400,7 +400,9 @@ fn toolbar(
         {
             cmds.push(Command::AskPath(crate::ui::files::PathFor::ExportTree));
         }
-        ui.weak("drag: pan · Ctrl+scroll: zoom · click: inspect · right-click: collapse");
+        ui.weak("(?)").on_hover_text(
+            "drag: pan · Ctrl+scroll: zoom · click: inspect · right-click: collapse",
+        );
     });
 }
 
