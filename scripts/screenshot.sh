@@ -5,7 +5,12 @@
 #                                step-score chart;
 #   assets/screenshot-plots.png  the Plots tab on a small sweep of the toy world (majority,
 #                                weighted best-of-N and beam search at N = 1 ... 16, 60
-#                                problems), run first with `thinkscale sweep`.
+#                                problems), run first with `thinkscale sweep`;
+#   assets/screenshot-compare.png  at 1280x720: beam search pinned beside weighted best-of-N
+#                                on the same problem against the noisy oracle at Q = 0.7;
+#   assets/screenshot-dial.png   at 1280x720: that beam search re-scored by the dial at Q = 0.97.
+# The last two click where the window puts its controls at 1280x720 (xdotool); a layout change
+# that moves them needs the coordinates below changed.
 # The window starts from its own settings file (strategy beam, budget 64), so the user's
 # settings are untouched; its runs are kept under a temporary directory.
 # Needs: apt-get install xvfb libgl1-mesa-dri libegl1 libegl-mesa0 libgl1 libglx-mesa0
@@ -54,3 +59,47 @@ xdotool mousemove 1439 899
 sleep 1
 import -window root assets/screenshot-plots.png
 echo "wrote assets/screenshot-plots.png"
+kill $app
+wait $app 2>/dev/null || true
+kill $xvfb
+wait $xvfb 2>/dev/null || true
+
+# At 1280x720: compare, then the dial.
+Xvfb :99 -screen 0 1280x720x24 >/dev/null 2>&1 &
+xvfb=$!
+sleep 1
+click() { xdotool mousemove "$1" "$2"; sleep 0.4; xdotool click 1; sleep 1; }
+printf '{"strategy": "beam", "budget": 16, "beam_width": 4, "verifier": {"noisy-oracle": {"q": 0.7}}}\n' \
+  >"$tmp/settings.json"
+rm -rf "$tmp/runs"
+(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+  "$bin" gui --problem toy-L4-003 --run) &
+app=$!
+sleep "${WAIT:-20}"
+click 368 99      # Pin
+click 1140 62     # Strategy
+click 1160 135    # weighted-best-of-n
+click 770 12      # Run
+sleep 8
+xdotool mousemove 1279 719
+sleep 1
+import -window root assets/screenshot-compare.png
+echo "wrote assets/screenshot-compare.png"
+kill $app
+wait $app 2>/dev/null || true
+
+rm -rf "$tmp/runs"
+printf '{"strategy": "beam", "budget": 16, "beam_width": 4, "verifier": {"noisy-oracle": {"q": 0.7}}}\n' \
+  >"$tmp/settings.json"
+(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+  "$bin" gui --problem toy-L4-003 --run) &
+app=$!
+sleep "${WAIT:-20}"
+# Drag Q from 0.70 to 0.97.
+xdotool mousemove 1136 166; sleep 0.5; xdotool mousedown 1; sleep 0.3
+xdotool mousemove 1160 166; sleep 0.3; xdotool mousemove 1186 166; sleep 0.3; xdotool mouseup 1
+sleep 1
+xdotool mousemove 1279 719
+sleep 1
+import -window root assets/screenshot-dial.png
+echo "wrote assets/screenshot-dial.png"

@@ -126,43 +126,68 @@ pub fn ui(ui: &mut egui::Ui, app: &App, pinned: &Pinned, cmds: &mut Vec<Command>
             ),
         );
     }
-    ui.columns(2, |cols| {
-        let left = &mut cols[0];
-        left.push_id("pinned", |ui| {
-            ui.strong("Pinned");
-            ui.label(side_line(&pinned.record));
-            let view = TreeView {
-                tree: &pinned.tree,
-                layout: &pinned.layout,
-                camera: pinned.camera,
-                chosen: pinned.chosen,
-                selected: None,
-                header: pinned.info.as_ref().map(|i| i.header.as_str()),
-                scored: pinned.info.as_ref().is_none_or(|i| i.scored),
-                any_collapsed: false,
-                pinned: true,
-            };
-            let mut own = Vec::new();
-            tree_view::draw(ui, &view, &mut own);
-            // The pinned tree only pans and zooms.
-            for c in own {
-                if let Command::SetCamera(cam) = c {
-                    cmds.push(Command::SetPinnedCamera(cam));
+    // One colour key for both trees, the scale they share.
+    tree_view::legend(
+        ui,
+        pinned.info.as_ref().is_none_or(|i| i.scored),
+        pinned
+            .tree
+            .nodes
+            .iter()
+            .chain(&app.tree.nodes)
+            .any(|n| n.q.is_some()),
+    );
+    // Two halves of exactly the room left, so neither tree draws past it.
+    let size = egui::vec2(
+        (ui.available_width() - ui.spacing().item_spacing.x) / 2.0,
+        ui.available_height(),
+    );
+    ui.horizontal_top(|ui| {
+        ui.allocate_ui_with_layout(size, egui::Layout::top_down(egui::Align::LEFT), |ui| {
+            ui.set_max_size(size);
+            ui.push_id("pinned", |ui| {
+                ui.strong("Pinned");
+                ui.label(side_line(&pinned.record));
+                let view = TreeView {
+                    tree: &pinned.tree,
+                    layout: &pinned.layout,
+                    camera: pinned.camera,
+                    chosen: pinned.chosen,
+                    selected: None,
+                    header: pinned.info.as_ref().map(|i| i.header.as_str()),
+                    scored: pinned.info.as_ref().is_none_or(|i| i.scored),
+                    any_collapsed: false,
+                    pinned: true,
+                    pinned_pair: true,
+                };
+                let mut own = Vec::new();
+                tree_view::draw(ui, &view, &mut own);
+                // The pinned tree only pans and zooms.
+                for c in own {
+                    if let Command::SetCamera(cam) = c {
+                        cmds.push(Command::SetPinnedCamera(cam));
+                    }
                 }
-            }
+            });
         });
-        let right = &mut cols[1];
-        right.push_id("current", |ui| {
-            ui.strong("Current");
-            match &app.last {
-                Some(r) if app.running.is_none() => {
-                    ui.label(side_line(r));
+        ui.allocate_ui_with_layout(size, egui::Layout::top_down(egui::Align::LEFT), |ui| {
+            ui.set_max_size(size);
+            ui.push_id("current", |ui| {
+                ui.strong("Current");
+                match &app.last {
+                    Some(r) if app.running.is_none() => {
+                        ui.label(side_line(r));
+                    }
+                    _ => {
+                        ui.label("searching…");
+                    }
                 }
-                _ => {
-                    ui.label("searching…");
-                }
-            }
-            tree_view::draw(ui, &TreeView::of(app), cmds);
+                let view = TreeView {
+                    pinned_pair: true,
+                    ..TreeView::of(app)
+                };
+                tree_view::draw(ui, &view, cmds);
+            });
         });
     });
 }
@@ -218,7 +243,12 @@ mod tests {
 
         // The pinned tree zooms on its own.
         let camera = harness.state().tree_camera;
-        harness.get_all_by_label("+").next().unwrap().click();
+        // The left one of the two toolbars' "+" is the pinned tree's.
+        let left = harness
+            .get_all_by_label("+")
+            .min_by(|a, b| a.rect().min.x.total_cmp(&b.rect().min.x))
+            .unwrap();
+        left.click();
         harness.run_steps(2);
         let app = harness.state();
         assert_ne!(app.pinned.as_ref().unwrap().camera, Camera::default());

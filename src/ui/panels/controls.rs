@@ -194,7 +194,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             egui::ComboBox::from_id_salt("verifier")
                 .selected_text(s.verifier.to_string())
                 // One width whatever is chosen, so the controls after it stay put.
-                .width(170.0)
+                .width(140.0)
                 // Every verifier at once, without a scroll bar.
                 .height(f32::INFINITY)
                 .show_ui(ui, |ui| {
@@ -242,7 +242,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 "loads on Run"
             };
             ui.add_sized(
-                [78.0, ui.spacing().interact_size.y],
+                [66.0, ui.spacing().interact_size.y],
                 egui::Label::new(egui::RichText::new(hint).weak()),
             )
             .on_hover_text(
@@ -359,7 +359,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
             }
             (ModelStatus::Ready(name, params), None) => {
                 ui.label(format!(
-                    "policy: {} parameters, cpu",
+                    "{} params · cpu",
                     crate::export::data::fmt_compact(*params as f64)
                 ))
                 .on_hover_text(format!("{name}: {params} parameters, loaded"));

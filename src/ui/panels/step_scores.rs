@@ -6,7 +6,7 @@
 use crate::search::{NodeId, NodeStatus, SearchTree};
 use crate::ui::app::{App, Command};
 use crate::ui::theme;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 /// One candidate's scores by step.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +124,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
     let height = ui.available_height().max(160.0);
     let resp = Plot::new("step-scores")
         .height(height)
-        .legend(Legend::default())
+        // No legend box over the lines: the header above names the colours.
         .x_axis_label("step")
         .y_axis_label("verifier score")
         .include_y(0.0)

@@ -189,6 +189,8 @@ pub struct TreeView<'a> {
     /// Whether it is the pinned search of a comparison: it pans and zooms, and its toolbar
     /// offers nothing that acts on the search on screen.
     pub pinned: bool,
+    /// Whether it is one of a comparison's two trees, which share one colour key above them.
+    pub pinned_pair: bool,
 }
 
 impl<'a> TreeView<'a> {
@@ -213,6 +215,7 @@ impl<'a> TreeView<'a> {
             scored: app.tree_info.as_ref().is_none_or(|i| i.scored),
             any_collapsed: !app.collapsed.is_empty(),
             pinned: false,
+            pinned_pair: false,
         }
     }
 
@@ -258,7 +261,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
 }
 
 /// The colour key: the score scale, unscored, pruned and the chosen path.
-fn legend(ui: &mut egui::Ui, scored: bool, mcts: bool) {
+pub fn legend(ui: &mut egui::Ui, scored: bool, mcts: bool) {
     ui.horizontal_wrapped(|ui| {
         let swatch = |ui: &mut egui::Ui, fill: egui::Color32| {
             let (r, _) = ui.allocate_exact_size(vec2(14.0, 12.0), Sense::hover());
@@ -417,7 +420,9 @@ pub fn draw(ui: &mut egui::Ui, view: &TreeView<'_>, cmds: &mut Vec<Command>) {
     if let Some(h) = view.header {
         ui.label(egui::RichText::new(h).strong());
     }
-    legend(ui, view.scored, tree.nodes.iter().any(|n| n.q.is_some()));
+    if !view.pinned_pair {
+        legend(ui, view.scored, tree.nodes.iter().any(|n| n.q.is_some()));
+    }
     let lay = view.current_layout();
     // The canvas takes what is left; the toolbar's row is reserved above it.
     let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
@@ -795,6 +800,7 @@ mod tests {
             scored: info.scored,
             any_collapsed: false,
             pinned: false,
+            pinned_pair: false,
         };
         // 11,111 boxes and their edges, but at most a screenful is painted: about 28 rows.
         let shapes = frame(&view);
@@ -842,6 +848,7 @@ mod tests {
             scored: true,
             any_collapsed: false,
             pinned: false,
+            pinned_pair: false,
         };
         let svg = tree_svg(&view, "{\"seed\":3}");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -903,6 +910,7 @@ mod tests {
             scored: true,
             any_collapsed: false,
             pinned: false,
+            pinned_pair: false,
         };
         let svg = tree_svg(&view, "{}");
         assert!(svg.contains("a N4 Q.62<"), "{svg}");
