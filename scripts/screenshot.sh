@@ -79,7 +79,7 @@ sleep "${WAIT:-20}"
 click 368 99      # Pin
 click 1140 62     # Strategy
 click 1160 135    # weighted-best-of-n
-click 770 12      # Run
+click 790 12      # Run
 sleep 8
 xdotool mousemove 1279 719
 sleep 1

@@ -242,7 +242,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 "loads on Run"
             };
             ui.add_sized(
-                [66.0, ui.spacing().interact_size.y],
+                [86.0, ui.spacing().interact_size.y],
                 egui::Label::new(egui::RichText::new(hint).weak()),
             )
             .on_hover_text(
