@@ -1220,3 +1220,99 @@ fn mcts_runs_with_its_flags_keeps_its_tree_and_refuses_bad_ones() {
         assert!(stderr(&o).contains(why), "{flag}: {}", stderr(&o));
     }
 }
+
+/// The window charges a search what `thinkscale run` charges for the same settings, even right
+/// after another search of the same problem (issue 28: the PRM's memo of scored prefixes was
+/// kept per problem, so a second search read it for free): beam search against the toy PRM on
+/// the first level-4 problem, after weighted best-of-N on it, in the window; the same from the
+/// binary, fresh.
+#[test]
+fn a_window_run_after_another_meters_what_the_cli_meters_for_the_same_settings() {
+    use egui_kittest::Harness;
+    use thinkscale::search::StrategyKind;
+    use thinkscale::ui::app::{App, Command as Cmd, ModelStatus};
+    use thinkscale::verify::VerifierSpec;
+
+    fn until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "timed out waiting for {what}"
+            );
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        h.run_steps(3);
+    }
+
+    let mut app = App::new(
+        &egui::Context::default(),
+        thinkscale::engine::default_policy_dir(),
+    )
+    .unwrap();
+    let mut s = app.settings.clone();
+    s.strategy = StrategyKind::WeightedBestOfN;
+    s.verifier = VerifierSpec::ToyPrm;
+    s.budget = 16;
+    app.apply(Cmd::SetSettings(s.clone()));
+    let i = app
+        .problems
+        .iter()
+        .position(|p| p.level == Some(4))
+        .unwrap();
+    let id = app.problems[i].id.clone();
+    let mut h = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    until(&mut h, "the policy", |a| {
+        matches!(a.model, ModelStatus::Ready(..))
+    });
+    h.state_mut().apply(Cmd::SelectProblem(i));
+    h.state_mut().apply(Cmd::Run);
+    until(&mut h, "the first search", |a| a.last.is_some());
+    s.strategy = StrategyKind::Beam;
+    h.state_mut().apply(Cmd::SetSettings(s));
+    h.state_mut().apply(Cmd::Run);
+    h.run_steps(2);
+    until(&mut h, "the second search", |a| {
+        a.running.is_none()
+            && a.last.is_some()
+            && a.tree_info.as_ref().is_some_and(|t| {
+                t.run
+                    .as_ref()
+                    .is_some_and(|(c, _)| c.strategy.kind() == StrategyKind::Beam)
+            })
+    });
+    let window = h.state().last.clone().unwrap();
+    assert_eq!(window.id, id);
+    assert!(window.compute.verifier_tokens > 0);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = bin()
+        .args([
+            "run",
+            "--strategy",
+            "beam",
+            "--budget",
+            "16",
+            "--verifier",
+            "toy-prm",
+            "--levels",
+            "4",
+            "--limit",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let cli: thinkscale::runner::sweep::SweepRecord =
+        serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(cli.record.id, id);
+    assert_eq!(window.compute, cli.record.compute);
+    assert_eq!(window.candidates, cli.record.candidates);
+}
