@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 cargo build --release
 bin=$PWD/target/release/thinkscale
 tmp=$(mktemp -d)
+# A fresh HOME for the window: no window size or settings remembered from other sessions.
+mkdir -p "$tmp/home"
 Xvfb :99 -screen 0 1440x900x24 >/dev/null 2>&1 &
 xvfb=$!
 app=
@@ -31,13 +33,13 @@ sleep 1
 
 # The tree: beam search with 16 beams of width 4 ... at N = 64, started by --run.
 printf '{"strategy": "beam", "budget": 64, "beam_width": 4}\n' >"$tmp/settings.json"
-(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+(cd "$tmp" && HOME="$tmp/home" THINKSCALE_SETTINGS="$tmp/settings.json" \
   "$bin" gui --verifier toy-prm --problem toy-L4-003 --run) &
 app=$!
 sleep "${WAIT:-20}"
 # Select the wrong leaf (where this seeded search puts it; CLICK="X Y" for another spot), so
 # the step panel names the step the verifier scored lowest; then the pointer off the widgets.
-read -r cx cy <<<"${CLICK:-1050 351}"
+read -r cx cy <<<"${CLICK:-1050 341}"
 xdotool mousemove "$cx" "$cy" click 1
 sleep 1
 xdotool mousemove 1439 899
@@ -51,7 +53,7 @@ echo "wrote assets/screenshot.png"
 "$bin" sweep --strategies majority,weighted-best-of-n,beam --budgets 1,2,4,8,16 \
   --beam-widths 4 --verifier toy-prm --limit 60 --out "$tmp/sweep-toy"
 printf '{"strategy": "weighted-best-of-n", "budget": 16}\n' >"$tmp/settings.json"
-(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+(cd "$tmp" && HOME="$tmp/home" THINKSCALE_SETTINGS="$tmp/settings.json" \
   "$bin" gui --open "$tmp/sweep-toy") &
 app=$!
 sleep 8
@@ -72,7 +74,7 @@ click() { xdotool mousemove "$1" "$2"; sleep 0.4; xdotool click 1; sleep 1; }
 printf '{"strategy": "beam", "budget": 16, "beam_width": 4, "verifier": {"noisy-oracle": {"q": 0.7}}}\n' \
   >"$tmp/settings.json"
 rm -rf "$tmp/runs"
-(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+(cd "$tmp" && HOME="$tmp/home" THINKSCALE_SETTINGS="$tmp/settings.json" \
   "$bin" gui --problem toy-L4-003 --run) &
 app=$!
 sleep "${WAIT:-20}"
@@ -91,7 +93,7 @@ wait $app 2>/dev/null || true
 rm -rf "$tmp/runs"
 printf '{"strategy": "beam", "budget": 16, "beam_width": 4, "verifier": {"noisy-oracle": {"q": 0.7}}}\n' \
   >"$tmp/settings.json"
-(cd "$tmp" && THINKSCALE_SETTINGS="$tmp/settings.json" \
+(cd "$tmp" && HOME="$tmp/home" THINKSCALE_SETTINGS="$tmp/settings.json" \
   "$bin" gui --problem toy-L4-003 --run) &
 app=$!
 sleep "${WAIT:-20}"
