@@ -371,6 +371,18 @@ impl SearchTree {
         out
     }
 
+    /// The nodes reachable from the root, root first (a replayed or filtered tree keeps the
+    /// ids of the nodes it leaves out, out of reach).
+    pub fn reachable(&self) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        let mut stack = vec![Self::ROOT];
+        while let Some(id) = stack.pop() {
+            out.push(id);
+            stack.extend(&self.nodes[id].children);
+        }
+        out
+    }
+
     /// Leaves (nodes without children), in id order.
     pub fn leaves(&self) -> Vec<NodeId> {
         (0..self.nodes.len())
@@ -455,6 +467,7 @@ mod tests {
         let one = t.at_round(1);
         assert_eq!(one.nodes.len(), 4, "ids stay");
         assert_eq!(one.nodes[0].children, [1, 2]);
+        assert_eq!(one.reachable(), [0, 2, 1]);
         assert!(one.nodes[1].children.is_empty(), "c was made in round 2");
         assert_eq!(
             one.nodes[2].status,

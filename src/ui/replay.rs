@@ -16,6 +16,8 @@ pub struct Derived {
     pub tree: SearchTree,
     /// Its layout.
     pub layout: TreeLayout,
+    /// Steps in it (reachable from the root, the root not counted).
+    pub steps: usize,
 }
 
 impl App {
@@ -45,7 +47,12 @@ impl App {
                 tree = tree.only_wrong();
             }
             let layout = layout(&tree, &self.collapsed);
-            Some(Derived { tree, layout })
+            let steps = tree.reachable().len() - 1;
+            Some(Derived {
+                tree,
+                layout,
+                steps,
+            })
         };
     }
 
@@ -159,7 +166,7 @@ pub fn bar(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.label(format!(
                     "round {r} of {last}: {} steps by then; visits and Q as they ended are \
                      shown at the last round",
-                    reachable(&d.tree)
+                    d.steps
                 ));
             }
             _ if app.running.is_some() => {
@@ -243,17 +250,6 @@ const TIP_ROUND: &str = "Replay: the search at the end of this round — the ste
 const TIP_STORED: &str = "The searches of this problem kept in the open sweep or run directory: \
     show one's tree, choice and configuration, and replay it";
 
-/// Steps reachable from the root.
-fn reachable(tree: &SearchTree) -> usize {
-    let mut n = 0;
-    let mut stack = vec![SearchTree::ROOT];
-    while let Some(id) = stack.pop() {
-        n += 1;
-        stack.extend(&tree.nodes[id].children);
-    }
-    n - 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,17 +263,15 @@ mod tests {
     /// What the tree view draws, reachable from the root: (id, pruned in round).
     fn drawn(app: &App) -> Vec<(usize, Option<usize>)> {
         let view = TreeView::of(app);
-        let mut out = Vec::new();
-        let mut stack = vec![SearchTree::ROOT];
-        while let Some(id) = stack.pop() {
-            let n = &view.tree.nodes[id];
-            let pruned = match n.status {
-                NodeStatus::Pruned { round } => Some(round),
-                _ => None,
-            };
-            out.push((id, pruned));
-            stack.extend(&n.children);
-        }
+        let mut out: Vec<(usize, Option<usize>)> = view
+            .tree
+            .reachable()
+            .into_iter()
+            .map(|id| match view.tree.nodes[id].status {
+                NodeStatus::Pruned { round } => (id, Some(round)),
+                _ => (id, None),
+            })
+            .collect();
         out.sort();
         out
     }

@@ -912,23 +912,16 @@ fn a_weak_verifier_missing_the_slip_is_marked_and_wrong_candidates_can_stand_alo
     let app = harness.state();
     assert!(app.wrong_only);
     let shown = panels::tree_view::TreeView::of(app).tree.clone();
-    let reach = |t: &SearchTree| {
-        let mut out = Vec::new();
-        let mut stack = vec![SearchTree::ROOT];
-        while let Some(id) = stack.pop() {
-            out.push(id);
-            stack.extend(&t.nodes[id].children);
-        }
-        out
-    };
-    let wrong_leaves: std::collections::BTreeSet<usize> = reach(&tree)
+    let wrong_leaves: std::collections::BTreeSet<usize> = tree
+        .reachable()
         .into_iter()
         .filter(|&id| {
             matches!(&tree.nodes[id].status,
                 crate::search::NodeStatus::Finished { correct, .. } if *correct != Some(true))
         })
         .collect();
-    let shown_leaves: std::collections::BTreeSet<usize> = reach(&shown)
+    let shown_leaves: std::collections::BTreeSet<usize> = shown
+        .reachable()
         .into_iter()
         .filter(|&id| {
             matches!(
