@@ -12,7 +12,8 @@ use std::time::Instant;
 use thinkscale::search::NodeStatus;
 use thinkscale::store::Record;
 use thinkscale::ui::app::{App, Command, Settings, TreeInfo};
-use thinkscale::ui::panels::tree_view::{layout, synthetic_tree, Camera};
+use thinkscale::ui::layout::{layout, Camera};
+use thinkscale::ui::panels::tree_view::synthetic_tree;
 
 const FRAMES: usize = 60;
 

@@ -141,3 +141,108 @@ fn the_path_reader_sees_grouped_and_inline_paths() {
         ]
     );
 }
+
+/// The window's own modules and their floors: what they draw on at the bottom, the state on
+/// them, the panels (which read the state and send commands) on it, and the app on top, the
+/// only module that holds the worker. (`ui/mod.rs` opens the window and stands above them.)
+const UI_FLOORS: &[(&str, u8)] = &[
+    ("theme", 1),
+    ("sweeps", 1),
+    ("worker", 1),
+    ("layout", 2),
+    ("state", 3),
+    ("panels", 4),
+    ("app", 5),
+];
+
+/// The window's modules named in `text`, a file of `src/ui/` at `depth` (0: `src/ui/x.rs`, 1:
+/// `src/ui/x/y.rs`, ...): `crate::ui::NAME`, and `super::…::NAME` where it climbs to `ui`.
+fn ui_paths(text: &str, depth: usize) -> Vec<(usize, String)> {
+    let climb = "super::".repeat(depth + 1);
+    // Whatever `crate::` path the file names outside the window is the other test's.
+    let text = text
+        .lines()
+        .map(|l| {
+            let l = l.replace("crate::ui::", "crate::");
+            if l.trim_start().starts_with("use super::*") && depth == 0 {
+                // A test module's glob of its own file.
+                l
+            } else {
+                l.replace(&climb, "crate::")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let names: BTreeMap<&str, u8> = UI_FLOORS.iter().copied().collect();
+    crate_paths(&text)
+        .into_iter()
+        .filter(|(_, n)| names.contains_key(n.as_str()))
+        .collect()
+}
+
+#[test]
+fn the_window_is_layered_too_and_panels_never_see_the_app() {
+    let floors: BTreeMap<&str, u8> = UI_FLOORS.iter().copied().collect();
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join("ui");
+    let mut files = Vec::new();
+    rust_files(&ui, &mut files);
+    files.sort();
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let rel = file.strip_prefix(&ui).unwrap();
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let module = parts[0].trim_end_matches(".rs").to_string();
+        if module == "mod" {
+            continue;
+        }
+        let floor = *floors.get(module.as_str()).unwrap_or_else(|| {
+            panic!(
+                "src/ui/{}: `{module}` has no floor in UI_FLOORS",
+                rel.display()
+            )
+        });
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, target) in ui_paths(&text, parts.len() - 1) {
+            checked += 1;
+            if target == module {
+                continue;
+            }
+            let t = floors[target.as_str()];
+            if t >= floor {
+                violations.push(format!(
+                    "src/ui/{}:{line}: `{module}` (floor {floor}) uses `ui::{target}` (floor {t})",
+                    rel.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} window paths found: is the parser broken?"
+    );
+    assert!(
+        violations.is_empty(),
+        "window imports that run upward or sideways:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn window_paths_are_read_relative_to_the_file() {
+    // In src/ui/panels/x.rs, `super::tree_view` stays inside panels; `super::super::state` and
+    // `crate::ui::app` climb out.
+    let text = "use super::tree_view;\nuse super::super::state::State;\nuse crate::ui::app::App;\n";
+    assert_eq!(
+        ui_paths(text, 1),
+        vec![(2, "state".to_string()), (3, "app".to_string())]
+    );
+    // In src/ui/layout.rs, `super::theme` is the window's theme.
+    assert_eq!(
+        ui_paths("use super::theme;\n", 0),
+        vec![(1, "theme".to_string())]
+    );
+}

@@ -1,13 +1,15 @@
-//! The workbench window (eframe). Panels read state and emit [`app::Command`]s; the app applies
-//! them in one place. Models run on the [`worker`] thread; the window never waits for them.
+//! The workbench window (eframe). Panels read the [`state`] and emit [`state::Command`]s; the
+//! [`app`] applies them in one place. Models run on the [`worker`] thread; the window never
+//! waits for them.
+//!
+//! Inside the window the modules are layered too (`tests/layering.rs` holds them to it): `theme`,
+//! `layout`, `sweeps` and `worker` at the bottom; `state` on them; `panels` on the state; `app`
+//! on top, the only module that sees the worker.
 
 pub mod app;
-pub mod compare;
-pub mod dial;
-pub mod files;
+pub mod layout;
 pub mod panels;
-pub mod replay;
-pub mod session;
+pub mod state;
 pub mod sweeps;
 pub mod theme;
 pub mod worker;

@@ -203,7 +203,7 @@ impl App {
         let header = shown.header.as_str();
         let (config, problem) = match &shown.run {
             Some((config, id)) => (config.as_ref().clone(), Some(id.clone())),
-            None => (Self::config_for(&self.settings, &self.policy), None),
+            None => (State::config_for(&self.settings, &self.policy), None),
         };
         let meta = serde_json::json!({
             "software": format!("thinkscale {}", env!("CARGO_PKG_VERSION")),
@@ -259,7 +259,7 @@ impl App {
         else {
             return;
         };
-        let config = Self::config_for(&self.settings, &self.policy);
+        let config = State::config_for(&self.settings, &self.policy);
         if let Err(e) = config.validate() {
             self.error = Some(format!("{e:#}"));
             return;
@@ -317,7 +317,7 @@ impl App {
     /// cancelled; the tree on screen stays until the next run).
     pub(super) fn set_policy(&mut self, policy: PathBuf) {
         let ctx = self.ctx.clone();
-        let config = Self::config_for(&self.settings, &policy);
+        let config = State::config_for(&self.settings, &policy);
         match Worker::spawn(config, move || ctx.request_repaint()) {
             Ok(w) => {
                 // The old worker is cancelled and let go when dropped.
@@ -357,6 +357,6 @@ impl App {
 
     /// Lays the tree out again (after it grew, or a branch was collapsed).
     pub(in crate::ui) fn relayout(&mut self) {
-        self.tree_layout = panels::tree_view::layout(&self.tree, &self.collapsed);
+        self.tree_layout = crate::ui::layout::layout(&self.tree, &self.collapsed);
     }
 }

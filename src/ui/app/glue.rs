@@ -35,27 +35,30 @@ impl App {
         }
         // A running sweep's curves are re-read as records land, at most every 2 s (and once
         // more when it ends), so they fill in while it runs.
-        if let Some(job) = self.sweep_job.as_mut() {
+        if let Some(job) = self.state.sweep_job.as_mut() {
             let fresh = job.poll();
             self.reload_pending |= fresh;
             let ended = !job.running();
             let due = self
                 .last_reload
                 .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(2));
-            if self.reload_pending && self.sweep_loading.is_none() && job.done > 0 && (due || ended)
+            if self.reload_pending
+                && self.state.sweep_loading.is_none()
+                && job.done > 0
+                && (due || ended)
             {
                 self.reload_pending = false;
                 let dir = job.dir.clone();
                 self.last_reload = Some(std::time::Instant::now());
                 let ctx = self.ctx.clone();
                 match read_sweep(dir, move || ctx.request_repaint()) {
-                    Ok(l) => self.sweep_loading = Some(l),
-                    Err(e) => self.error = Some(e),
+                    Ok(l) => self.state.sweep_loading = Some(l),
+                    Err(e) => self.state.error = Some(e),
                 }
             }
             if let Some(Err(e)) = &job.outcome {
-                if self.error.as_deref() != Some(e) && fresh {
-                    self.error = Some(e.clone());
+                if self.state.error.as_deref() != Some(e) && fresh {
+                    self.state.error = Some(e.clone());
                 }
             }
         }
@@ -74,7 +77,7 @@ impl App {
         let mut grew = false;
         // Texts first: the events of the same batch, drained next, then replace them.
         if self.running.is_some() {
-            self.batch.extend(self.worker.take_ended());
+            self.state.batch.extend(self.worker.take_ended());
         }
         for ev in self.worker.poll(4096) {
             match ev {

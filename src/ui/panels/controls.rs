@@ -9,8 +9,8 @@ use crate::search::mcts::{MctsParams, MctsSelect, MctsValue, TreeRule};
 use crate::search::revisions::RevisionSelection;
 use crate::search::spec::Exploration;
 use crate::search::{Aggregation, StrategyKind};
-use crate::ui::app::{App, Command, ModelStatus};
-use crate::ui::files::PathFor;
+use crate::ui::state::files::PathFor;
+use crate::ui::state::{Command, ModelStatus, State};
 use crate::verify::noisy::{BlindSpot, NoisySpec};
 use crate::verify::VerifierSpec;
 
@@ -154,7 +154,7 @@ fn label(ui: &mut egui::Ui, text: &str, tip: &str) -> egui::Response {
 }
 
 /// Draws the top bar.
-pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn top(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
     ui.horizontal_wrapped(|ui| {
         ui.heading("thinkscale");
@@ -347,10 +347,7 @@ pub fn top(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                         .desired_width(160.0)
-                        .text(format!(
-                            "{done}/{total} candidates · {} tokens",
-                            app.tokens()
-                        )),
+                        .text(format!("{done}/{total} candidates · {} tokens", app.tokens)),
                 )
                 .on_hover_text(format!(
                     "{done} of {total} candidates finished; the search spends a budget of \
@@ -457,7 +454,7 @@ fn mcts_rows(ui: &mut egui::Ui, m: &mut MctsParams) {
 }
 
 /// Draws the strategy panel: a grid of label and widget rows.
-pub fn strategy(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn strategy(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     let mut s = app.settings.clone();
     ui.heading("Strategy settings");
     egui::Grid::new("strategy-controls")

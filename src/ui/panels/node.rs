@@ -1,11 +1,11 @@
 //! Details of the node the user clicked: the whole step, its score, tokens and path.
 
 use crate::search::NodeStatus;
-use crate::ui::app::App;
+use crate::ui::state::State;
 use crate::ui::theme;
 
 /// Draws the details.
-pub fn ui(ui: &mut egui::Ui, app: &App) {
+pub fn ui(ui: &mut egui::Ui, app: &State) {
     ui.heading("Step");
     let Some(node) = app.selected_node.and_then(|id| app.tree.nodes.get(id)) else {
         ui.label("click a node of the tree");

@@ -13,7 +13,7 @@ use crate::analysis::sweep::{SeriesPoint, SweepCurves};
 use crate::export::data::{fmt_compact, Mark, Panel, Scale, Shape};
 use crate::export::figures::Figure;
 use crate::search::StrategyKind;
-use crate::ui::app::{App, Command, LoadedSweep};
+use crate::ui::state::{Command, LoadedSweep, State};
 use crate::ui::sweeps::fmt_duration;
 use egui_plot::{
     Bar, BarChart, FilledArea, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text,
@@ -340,7 +340,7 @@ fn draw_panel(
 }
 
 /// Draws the tab.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     // The figure's numbers, built once a frame for the choosers and the plot.
     let built = app
         .sweep
@@ -529,7 +529,7 @@ pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
 /// The figure, bin and panel choosers, and the open, overlay and export buttons.
 fn toolbar(
     ui: &mut egui::Ui,
-    app: &App,
+    app: &State,
     data: Option<&crate::export::data::FigureData>,
     cmds: &mut Vec<Command>,
 ) {
@@ -600,7 +600,7 @@ fn toolbar(
             .on_hover_text("Draw a second sweep's curves, faded, over this one's")
             .clicked()
         {
-            cmds.push(Command::AskPath(crate::ui::files::PathFor::Overlay));
+            cmds.push(Command::AskPath(crate::ui::state::files::PathFor::Overlay));
         }
         if app.overlay.is_some() && ui.button("Remove overlay").clicked() {
             cmds.push(Command::CloseOverlay);
@@ -617,7 +617,9 @@ fn toolbar(
             .on_disabled_hover_text("open a sweep first")
             .clicked()
         {
-            cmds.push(Command::AskPath(crate::ui::files::PathFor::ExportPlot));
+            cmds.push(Command::AskPath(
+                crate::ui::state::files::PathFor::ExportPlot,
+            ));
         }
         match &app.plot_status {
             _ if app.plot_export.is_some() => {
@@ -660,7 +662,7 @@ pub fn parse_budgets(text: &str) -> Result<Vec<usize>, String> {
 }
 
 /// Starting a sweep with the window's settings, and its progress while it runs.
-fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+fn sweep_runner(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     egui::CollapsingHeader::new("Run a sweep")
         .default_open(app.sweep_job.is_some())
         .show(ui, |ui| {
@@ -730,7 +732,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     );
                 match parse_budgets(&text) {
                     Ok(b) if b != s.sweep_budgets && field.changed() => {
-                        cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                        cmds.push(Command::SetSettings(crate::ui::state::Settings {
                             sweep_budgets: b,
                             ..s.clone()
                         }));
@@ -757,7 +759,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .selected_text(s.sweep_larger.as_deref().map_or("none".into(), name))
                     .show_ui(ui, |ui| {
                         if ui.selectable_label(s.sweep_larger.is_none(), "none").clicked() {
-                            cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                            cmds.push(Command::SetSettings(crate::ui::state::Settings {
                                 sweep_larger: None,
                                 ..s.clone()
                             }));
@@ -768,7 +770,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                                     .selectable_label(s.sweep_larger.as_ref() == Some(p), n)
                                     .clicked()
                             {
-                                cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                                cmds.push(Command::SetSettings(crate::ui::state::Settings {
                                     sweep_larger: Some(p.clone()),
                                     ..s.clone()
                                 }));
@@ -791,7 +793,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                             .into_iter()
                             .filter(|x| if *x == k { on } else { strategies.contains(x) })
                             .collect();
-                        cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                        cmds.push(Command::SetSettings(crate::ui::state::Settings {
                             sweep_strategies: next,
                             ..s.clone()
                         }));
@@ -805,7 +807,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .on_hover_text("How many problems of the window's dataset the sweep runs")
                     .changed()
                 {
-                    cmds.push(Command::SetSettings(crate::ui::app::Settings {
+                    cmds.push(Command::SetSettings(crate::ui::state::Settings {
                         sweep_problems: n,
                         ..s.clone()
                     }));
@@ -822,7 +824,7 @@ fn sweep_runner(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
                     .on_disabled_hover_text(why)
                     .clicked()
                 {
-                    cmds.push(Command::AskPath(crate::ui::files::PathFor::RunSweep));
+                    cmds.push(Command::AskPath(crate::ui::state::files::PathFor::RunSweep));
                 }
             });
         });

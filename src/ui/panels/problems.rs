@@ -2,11 +2,11 @@
 //! under the current settings, and the problem Run will search, always in view.
 
 use crate::analysis::bins::BINS;
-use crate::ui::app::{App, Command};
+use crate::ui::state::{Command, State};
 use crate::ui::theme;
 
 /// The problems the filters let through, by index.
-pub fn visible(app: &App) -> Vec<usize> {
+pub fn visible(app: &State) -> Vec<usize> {
     let q = app.problem_query.trim().to_lowercase();
     (0..app.problems.len())
         .filter(|&i| {
@@ -21,7 +21,7 @@ pub fn visible(app: &App) -> Vec<usize> {
 }
 
 /// Draws the list.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     ui.heading("Problems");
     let mut q = app.problem_query.clone();
     ui.horizontal(|ui| {

@@ -4,7 +4,7 @@
 //! the verifier noticed. Clicking a line selects its candidate's leaf.
 
 use crate::search::{NodeId, NodeStatus, SearchTree};
-use crate::ui::app::{App, Command};
+use crate::ui::state::{Command, State};
 use crate::ui::theme;
 use egui_plot::{Line, Plot, PlotPoints};
 
@@ -87,7 +87,7 @@ pub fn first_wrong_step(
 pub const MAX_TRACES: usize = 512;
 
 /// Draws the chart of the app's tree.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     let scored = app.tree_info.as_ref().is_none_or(|i| i.scored);
     let all = traces(&app.tree);
     ui.horizontal_wrapped(|ui| {

@@ -6,7 +6,7 @@ use crate::analysis::reselect::{choose, rule_name, Rule, Selection};
 use crate::search::select::answer_groups;
 use crate::search::Aggregation;
 use crate::store::Record;
-use crate::ui::app::{App, Command};
+use crate::ui::state::{Command, State};
 use crate::ui::theme;
 
 const TIP_SELECTION: &str = "Choose this search's answer again from its finished candidates' \
@@ -44,7 +44,7 @@ fn selection_tip(s: Selection) -> &'static str {
 }
 
 /// The selection switch and the answer its rule chooses.
-fn selection_switch(ui: &mut egui::Ui, app: &App, r: &Record, cmds: &mut Vec<Command>) {
+fn selection_switch(ui: &mut egui::Ui, app: &State, r: &Record, cmds: &mut Vec<Command>) {
     let own = app.own_rule();
     let shown: Option<Rule> = app.selection_rule.or(own);
     let mark = |rule: Rule| {
@@ -155,7 +155,7 @@ fn selection_switch(ui: &mut egui::Ui, app: &App, r: &Record, cmds: &mut Vec<Com
 }
 
 /// Draws the summary.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     if let Some(e) = &app.error {
         ui.colored_label(theme::BAD, e);
     }

@@ -7,137 +7,14 @@
 //! in sight. The layout is computed when the tree changes, and only what is on screen is
 //! painted and made clickable.
 
-use crate::search::{NodeId, NodeStatus, SearchTree};
-use crate::ui::app::{App, Command};
+use crate::search::{NodeStatus, SearchTree};
+use crate::ui::layout::{layout, Camera, TreeLayout, SCORE_ZOOM};
+use crate::ui::state::{Command, State};
 use crate::ui::theme;
-use egui::{pos2, vec2, Pos2, Rect, Sense, Stroke, Vec2};
+use egui::{vec2, Rect, Sense, Stroke, Vec2};
 use std::collections::BTreeSet;
-
-/// Where every box of a tree goes, in the tree's own coordinates (zoom 1).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TreeLayout {
-    /// Top-left corner of each node's box.
-    pub pos: Vec<Pos2>,
-    /// Whether each node is shown (not under a collapsed node).
-    pub shown: Vec<bool>,
-    /// Steps hidden under each collapsed node (0 for the others).
-    pub hidden: Vec<usize>,
-    /// The extent of the shown boxes.
-    pub size: Vec2,
-}
-
-impl TreeLayout {
-    /// Whether this layout was made for `tree` as it is now.
-    pub fn fits(&self, tree: &SearchTree) -> bool {
-        self.pos.len() == tree.nodes.len()
-    }
-}
-
-/// Lays out `tree` with the nodes in `collapsed` drawn as leaves (what grew from them hidden):
-/// leaves take rows in order, parents centre on their children.
-pub fn layout(tree: &SearchTree, collapsed: &BTreeSet<NodeId>) -> TreeLayout {
-    let n = tree.nodes.len();
-    let mut pos = vec![pos2(0.0, 0.0); n];
-    let mut shown = vec![false; n];
-    let mut next_row = 0.0f32;
-    let mut depth = 0usize;
-    // Iterative post-order walk.
-    let mut stack = vec![(SearchTree::ROOT, false)];
-    while let Some((id, visited)) = stack.pop() {
-        let node = &tree.nodes[id];
-        shown[id] = true;
-        depth = depth.max(node.depth);
-        let x = node.depth as f32 * (theme::NODE_W + theme::GAP_X);
-        if node.children.is_empty() || collapsed.contains(&id) {
-            pos[id] = pos2(x, next_row * theme::ROW_H);
-            next_row += 1.0;
-        } else if visited {
-            let first = pos[node.children[0]].y;
-            let last = pos[node.children[node.children.len() - 1]].y;
-            pos[id] = pos2(x, (first + last) / 2.0);
-        } else {
-            stack.push((id, true));
-            for &c in node.children.iter().rev() {
-                stack.push((c, false));
-            }
-        }
-    }
-    // Descendants per node: a node is always added after its parent.
-    let mut below = vec![0usize; n];
-    for id in (1..n).rev() {
-        if let Some(p) = tree.nodes[id].parent {
-            below[p] += below[id] + 1;
-        }
-    }
-    let hidden = (0..n)
-        .map(|i| if collapsed.contains(&i) { below[i] } else { 0 })
-        .collect();
-    TreeLayout {
-        pos,
-        shown,
-        hidden,
-        size: vec2(
-            (depth + 1) as f32 * (theme::NODE_W + theme::GAP_X),
-            next_row.max(1.0) * theme::ROW_H,
-        ),
-    }
-}
-
-/// How the tree is looked at: its scale and where its origin sits in the view.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Camera {
-    /// Scale (1: boxes at their natural size).
-    pub zoom: f32,
-    /// The tree's origin, from the view's top-left corner, in points.
-    pub offset: Vec2,
-    /// Whether the view keeps the whole tree fitted (until the user pans or zooms).
-    pub follow: bool,
-}
-
-impl Default for Camera {
-    fn default() -> Self {
-        Self {
-            zoom: 1.0,
-            offset: vec2(8.0, 8.0),
-            follow: true,
-        }
-    }
-}
-
-/// The smallest and largest zoom.
-pub const ZOOM_RANGE: (f32, f32) = (0.02, 4.0);
-/// From this zoom on, boxes print their scores.
-pub const SCORE_ZOOM: f32 = 0.75;
 /// Below this zoom, boxes carry no text.
 const TEXT_ZOOM: f32 = 0.4;
-
-impl Camera {
-    /// The camera that shows all of a tree `size` big in a view `view` big, never enlarging it
-    /// beyond its natural size.
-    pub fn fit(size: Vec2, view: Vec2) -> Self {
-        let margin = 16.0;
-        let zoom = ((view.x - margin) / size.x.max(1.0))
-            .min((view.y - margin) / size.y.max(1.0))
-            .clamp(ZOOM_RANGE.0, 1.0);
-        let used = size * zoom;
-        Self {
-            zoom,
-            offset: vec2(margin / 2.0, ((view.y - used.y) / 2.0).max(margin / 2.0)),
-            follow: true,
-        }
-    }
-
-    /// This camera zoomed by `factor` about `at` (a point of the view, from its corner).
-    pub fn zoomed(self, factor: f32, at: Vec2) -> Self {
-        let zoom = (self.zoom * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
-        let k = zoom / self.zoom;
-        Self {
-            zoom,
-            offset: at - (at - self.offset) * k,
-            follow: false,
-        }
-    }
-}
 
 fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -195,7 +72,7 @@ pub struct TreeView<'a> {
 
 impl<'a> TreeView<'a> {
     /// The app's tree as it is on screen.
-    pub fn of(app: &'a App) -> Self {
+    pub fn of(app: &'a State) -> Self {
         let (tree, layout) = match &app.derived {
             Some(d) => (&d.tree, &d.layout),
             None => (&app.tree, &app.tree_layout),
@@ -252,11 +129,11 @@ fn batch(ui: &mut egui::Ui, texts: &[String]) {
 }
 
 /// Draws the tree of the app.
-pub fn ui(ui: &mut egui::Ui, app: &App, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
     if app.running.is_some() && !app.batch.is_empty() {
         batch(ui, &app.batch);
     }
-    crate::ui::replay::bar(ui, app, cmds);
+    super::replay::bar(ui, app, cmds);
     draw(ui, &TreeView::of(app), cmds);
 }
 
@@ -401,7 +278,9 @@ fn toolbar(
             .on_hover_text("Write the whole tree as SVG, the run's configuration in its metadata")
             .clicked()
         {
-            cmds.push(Command::AskPath(crate::ui::files::PathFor::ExportTree));
+            cmds.push(Command::AskPath(
+                crate::ui::state::files::PathFor::ExportTree,
+            ));
         }
         ui.weak("(?)").on_hover_text(
             "drag: pan · Ctrl+scroll: zoom · click: inspect · right-click: collapse",
@@ -692,6 +571,8 @@ pub fn tree_svg(view: &TreeView<'_>, metadata: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::layout::ZOOM_RANGE;
+    use egui::pos2;
 
     fn small() -> SearchTree {
         let mut t = SearchTree::new("q");
@@ -776,12 +657,12 @@ mod tests {
         let tree = synthetic_tree(10, 4);
         assert_eq!(tree.nodes.len(), 11_111);
         let lay = layout(&tree, &BTreeSet::new());
-        let settings = crate::ui::app::Settings {
+        let settings = crate::ui::state::Settings {
             strategy: crate::search::StrategyKind::Beam,
             budget: 64,
             ..Default::default()
         };
-        let info = crate::ui::app::TreeInfo::of(&settings);
+        let info = crate::ui::state::TreeInfo::of(&settings);
         assert_eq!(
             info.header,
             "beam (beam width 4, max rounds 40) · verifier oracle (last of step scores) · \
@@ -821,7 +702,7 @@ mod tests {
             ..view
         };
         assert!(frame(&far) > shapes);
-        let majority = crate::ui::app::TreeInfo::of(&crate::ui::app::Settings {
+        let majority = crate::ui::state::TreeInfo::of(&crate::ui::state::Settings {
             strategy: crate::search::StrategyKind::Majority,
             ..Default::default()
         });

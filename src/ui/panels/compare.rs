@@ -1,49 +1,10 @@
-//! Compare: pin the finished search on screen, then run (or show a stored) other search of the
-//! same problem: the two trees side by side, each with its header, compute and chosen answer,
-//! on the one colour scale of verifier scores, and the difference in tokens and FLOPs.
+//! The two trees of a comparison side by side ([`crate::ui::state::compare`]).
 
-use super::app::{App, Command, TreeInfo};
-use super::panels::tree_view::{self, Camera, TreeLayout, TreeView};
+use super::tree_view::{self, TreeView};
 use crate::engine::ComputeMeter;
-use crate::search::{NodeId, SearchTree};
 use crate::store::Record;
-
-/// A finished search kept beside the one on screen.
-#[derive(Debug, Clone)]
-pub struct Pinned {
-    /// Its tree and layout.
-    pub tree: SearchTree,
-    /// The tree's layout.
-    pub layout: TreeLayout,
-    /// How its tree is looked at.
-    pub camera: Camera,
-    /// Which search drew it.
-    pub info: Option<TreeInfo>,
-    /// Its record.
-    pub record: Record,
-    /// The leaf of its chosen answer.
-    pub chosen: Option<NodeId>,
-}
-
-impl App {
-    /// Pins the finished search on screen (as the dial and the selection switch show it).
-    pub fn pin(&mut self) {
-        let Some(record) = self.last.clone() else {
-            return;
-        };
-        if self.running.is_some() {
-            return;
-        }
-        self.pinned = Some(Box::new(Pinned {
-            tree: self.tree.clone(),
-            layout: self.tree_layout.clone(),
-            camera: Camera::default(),
-            info: self.tree_info.clone(),
-            record,
-            chosen: self.shown_chosen_leaf(),
-        }));
-    }
-}
+use crate::ui::state::compare::Pinned;
+use crate::ui::state::{Command, State};
 
 /// Policy tokens (prompt run plus generated) of a record.
 fn policy_tokens(c: &ComputeMeter) -> u64 {
@@ -84,7 +45,7 @@ pub fn difference(a: &ComputeMeter, b: &ComputeMeter) -> String {
 }
 
 /// One side's line under its tree: the chosen answer, its verdict and its compute.
-fn side_line(r: &Record) -> String {
+pub(crate) fn side_line(r: &Record) -> String {
     format!(
         "answer {} ({}) · {} candidates · {} policy tokens · {} verifier tokens · {:.3e} FLOPs",
         r.answer.as_deref().unwrap_or("none"),
@@ -97,7 +58,7 @@ fn side_line(r: &Record) -> String {
 }
 
 /// The two trees side by side (the pinned one left), with the difference above them.
-pub fn ui(ui: &mut egui::Ui, app: &App, pinned: &Pinned, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, app: &State, pinned: &Pinned, cmds: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         if ui
             .button("Unpin")
@@ -190,95 +151,4 @@ pub fn ui(ui: &mut egui::Ui, app: &App, pinned: &Pinned, cmds: &mut Vec<Command>
             });
         });
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::search::StrategyKind;
-    use crate::ui::app::tests::{beam_searched, step_until};
-    use egui_kittest::kittest::Queryable;
-
-    #[test]
-    fn a_pinned_search_sits_beside_the_next_with_the_difference_in_compute() {
-        let (mut harness, _) = beam_searched("0.7", None);
-        let beam = harness.state().last.clone().unwrap();
-        let beam_tree = harness.state().tree.clone();
-        harness.get_by_label("Pin").click();
-        harness.run_steps(2);
-        assert!(harness.state().pinned.is_some());
-        harness.get_by_label("Pinned");
-        // Pinned beside itself until another search comes.
-        harness.get_by_label(&difference(&beam.compute, &beam.compute));
-
-        // Weighted best-of-N on the same problem.
-        let mut s = harness.state().settings.clone();
-        s.strategy = StrategyKind::WeightedBestOfN;
-        harness.state_mut().apply(Command::SetSettings(s));
-        harness.state_mut().apply(Command::Run);
-        harness.run_steps(2);
-        step_until(&mut harness, "the second search", |a| {
-            a.running.is_none() && a.last.as_ref().is_some_and(|r| r.candidates.len() == 16)
-        });
-        let app = harness.state();
-        let now = app.last.clone().unwrap();
-        let pinned = app.pinned.as_ref().unwrap();
-        assert_eq!(pinned.record, beam);
-        assert_eq!(pinned.tree, beam_tree);
-        assert_ne!(app.tree, beam_tree);
-        let line = difference(&beam.compute, &now.compute);
-        let tokens = |r: &Record| r.compute.prompt_tokens + r.compute.generated_tokens;
-        assert!(
-            line.contains(&format!(
-                "policy tokens {} -> {}",
-                tokens(&beam),
-                tokens(&now)
-            )),
-            "{line}"
-        );
-        harness.get_by_label(&line);
-        harness.get_by_label("Current");
-        harness.get_by_label(&side_line(&beam));
-        harness.get_by_label(&side_line(&now));
-
-        // The pinned tree zooms on its own.
-        let camera = harness.state().tree_camera;
-        // The left one of the two toolbars' "+" is the pinned tree's.
-        let left = harness
-            .get_all_by_label("+")
-            .min_by(|a, b| a.rect().min.x.total_cmp(&b.rect().min.x))
-            .unwrap();
-        left.click();
-        harness.run_steps(2);
-        let app = harness.state();
-        assert_ne!(app.pinned.as_ref().unwrap().camera, Camera::default());
-        assert_eq!(app.tree_camera, camera);
-
-        harness.get_by_label("Unpin").click();
-        harness.run_steps(2);
-        assert!(harness.state().pinned.is_none());
-    }
-
-    #[test]
-    fn the_difference_reads_both_ways() {
-        let a = ComputeMeter {
-            prompt_tokens: 100,
-            generated_tokens: 300,
-            policy_flops: 1e9,
-            generations: 16,
-            ..Default::default()
-        };
-        let b = ComputeMeter {
-            generated_tokens: 700,
-            verifier_tokens: 50,
-            ..a
-        };
-        assert_eq!(
-            difference(&a, &b),
-            "pinned -> current: policy tokens 400 -> 800 (+400, ×2.00); verifier tokens 0 -> 50 \
-             (+50); FLOPs 1.000e9 -> 1.000e9 (+0.000e0, ×1.00); generations 16 -> 16 (+0, ×1.00)"
-        );
-        assert!(difference(&b, &a)
-            .starts_with("pinned -> current: policy tokens 800 -> 400 (−400, ×0.50)"));
-    }
 }

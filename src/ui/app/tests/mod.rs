@@ -1,7 +1,15 @@
 //! Window tests of the app: kittest drives the real panels.
 
+mod compare;
+mod dial;
+mod files;
+mod replay;
+mod session;
+
 use super::*;
+use crate::analysis::reselect::Rule;
 use crate::engine::default_policy_dir;
+use crate::search::{Aggregation, StrategyKind};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::time::{Duration, Instant};
@@ -294,7 +302,7 @@ fn settings_changes_come_back_as_commands() {
     };
     app.apply(Command::SetSettings(s.clone()));
     assert_eq!(app.settings, s);
-    let c = App::config_for(&app.settings, std::path::Path::new("p"));
+    let c = State::config_for(&app.settings, std::path::Path::new("p"));
     assert_eq!(c.budget, 64);
     assert_eq!(c.strategy.kind(), StrategyKind::Majority);
     // Run without a selection does nothing.
@@ -1105,7 +1113,7 @@ fn a_jsonl_dataset_replaces_the_list_and_a_broken_one_is_named() {
         note.contains("skipped 1 bad line") && note.contains("2"),
         "{note}"
     );
-    assert_eq!(App::config_for(&app.settings, &app.policy).dataset, jsonl);
+    assert_eq!(State::config_for(&app.settings, &app.policy).dataset, jsonl);
     drop(app);
     // The choice is kept: the next launch opens on the same file.
     let again =
