@@ -115,6 +115,7 @@ mod tests {
         let cfg = RunConfig {
             dataset: crate::data::DatasetSpec::Toy,
             levels: Vec::new(),
+            problem_ids: Vec::new(),
             limit: None,
             policy: crate::engine::default_policy_dir(),
             remote: Default::default(),

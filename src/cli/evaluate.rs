@@ -81,6 +81,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let config = SweepConfig {
         dataset: a.dataset.clone(),
         levels: Vec::new(),
+        problem_ids: Vec::new(),
         limit: a.limit,
         policy: policy.clone(),
         remote: a.remote.options(),

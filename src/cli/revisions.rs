@@ -264,6 +264,7 @@ pub fn run(a: RevisionsArgs) -> anyhow::Result<ExitCode> {
     let config = SweepConfig {
         dataset: a.dataset.clone(),
         levels: Vec::new(),
+        problem_ids: Vec::new(),
         limit: Some(a.limit),
         policy: policy.clone(),
         remote: a.remote.options(),

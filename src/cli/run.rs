@@ -148,6 +148,9 @@ pub struct RunArgs {
     /// Only these levels, comma-separated (e.g. 3,4,5).
     #[arg(long, value_delimiter = ',')]
     pub levels: Vec<u8>,
+    /// Only these problems, by id, comma-separated (e.g. a difficulty bin of an earlier sweep).
+    #[arg(long, value_delimiter = ',')]
+    pub problem_ids: Vec<String>,
     /// Seed of the run; every problem's search seed derives from it and the problem id.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -300,6 +303,7 @@ impl RunArgs {
                 .clone()
                 .with_options(self.dataset_format.clone(), self.skip_bad_lines),
             levels: self.levels.clone(),
+            problem_ids: self.problem_ids.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             remote: self.remote.options(),

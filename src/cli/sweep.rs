@@ -144,6 +144,9 @@ pub struct SweepArgs {
     /// Only these levels.
     #[arg(long, value_delimiter = ',')]
     pub levels: Vec<u8>,
+    /// Only these problems, by id, comma-separated (e.g. a difficulty bin of an earlier sweep).
+    #[arg(long, value_delimiter = ',')]
+    pub problem_ids: Vec<String>,
     /// At most this many problems.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -229,6 +232,7 @@ impl SweepArgs {
                 .clone()
                 .with_options(self.dataset_format.clone(), false),
             levels: self.levels.clone(),
+            problem_ids: self.problem_ids.clone(),
             limit: self.limit,
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             remote: self.remote.options(),
@@ -306,6 +310,7 @@ impl SweepArgs {
         SweepConfig {
             dataset: DatasetSpec::Toy,
             levels: Vec::new(),
+            problem_ids: Vec::new(),
             limit: Some(self.limit.unwrap_or(PAPER_TOY_PROBLEMS)),
             policy: self.policy.clone().unwrap_or_else(default_policy_dir),
             remote: self.remote.options(),

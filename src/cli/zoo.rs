@@ -57,6 +57,7 @@ pub fn configs(args: &SweepArgs) -> anyhow::Result<Vec<(String, SweepConfig)>> {
             let config = SweepConfig {
                 dataset: DatasetSpec::Toy,
                 levels: Vec::new(),
+                problem_ids: Vec::new(),
                 limit: Some(args.limit.unwrap_or(ZOO_PROBLEMS)),
                 policy: args.policy.clone().unwrap_or_else(default_policy_dir),
                 remote: args.remote.options(),

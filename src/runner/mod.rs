@@ -31,7 +31,10 @@ pub struct RunConfig {
     /// Only these levels (empty: all).
     #[serde(default)]
     pub levels: Vec<u8>,
-    /// At most this many problems (after the level filter), taken in dataset order.
+    /// Only these problems, by id (empty: all): a difficulty bin of an earlier sweep, say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problem_ids: Vec<String>,
+    /// At most this many problems (after the level and id filters), taken in dataset order.
     pub limit: Option<usize>,
     /// The policy: a model directory or file, or a server (`remote:http://HOST:PORT`).
     pub policy: PathBuf,
@@ -110,6 +113,7 @@ impl RunConfig {
             .problems
             .into_iter()
             .filter(|p| self.levels.is_empty() || p.level.is_some_and(|l| self.levels.contains(&l)))
+            .filter(|p| self.problem_ids.is_empty() || self.problem_ids.contains(&p.id))
             .collect();
         if let Some(k) = self.limit {
             ps.truncate(k);
@@ -259,6 +263,7 @@ mod tests {
         RunConfig {
             dataset: DatasetSpec::Toy,
             levels: Vec::new(),
+            problem_ids: Vec::new(),
             limit: None,
             policy: default_policy_dir(),
             remote: Default::default(),

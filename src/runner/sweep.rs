@@ -96,6 +96,9 @@ pub struct SweepConfig {
     /// Only these levels (empty: all).
     #[serde(default)]
     pub levels: Vec<u8>,
+    /// Only these problems, by id (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problem_ids: Vec<String>,
     /// At most this many problems.
     #[serde(default)]
     pub limit: Option<usize>,
@@ -426,6 +429,7 @@ impl SweepConfig {
         Self {
             dataset: config.dataset.clone(),
             levels: config.levels.clone(),
+            problem_ids: config.problem_ids.clone(),
             limit: config.limit,
             policy: config.policy.clone(),
             remote: config.remote.clone(),
@@ -753,6 +757,7 @@ impl SweepConfig {
         RunConfig {
             dataset: self.dataset.clone(),
             levels: self.levels.clone(),
+            problem_ids: self.problem_ids.clone(),
             limit: self.limit,
             policy,
             remote,
@@ -1227,6 +1232,7 @@ mod tests {
             sweep: SweepConfig::single(&RunConfig {
                 dataset: DatasetSpec::Toy,
                 levels: vec![],
+                problem_ids: Vec::new(),
                 limit: None,
                 policy: "models/toy/policy".into(),
                 remote: Default::default(),
@@ -1344,6 +1350,7 @@ mod tests {
         let base = SweepConfig::single(&RunConfig {
             dataset: DatasetSpec::Toy,
             levels: vec![3],
+            problem_ids: Vec::new(),
             limit: Some(7),
             policy: "models/toy/policy".into(),
             remote: Default::default(),
@@ -1428,6 +1435,7 @@ mod tests {
         let mut config = SweepConfig::single(&RunConfig {
             dataset: DatasetSpec::Toy,
             levels: vec![],
+            problem_ids: Vec::new(),
             limit: Some(1),
             policy: "models/toy/policy".into(),
             remote: Default::default(),

@@ -702,10 +702,17 @@ fn sweep_runner(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
             }
             let s = &app.settings;
             let strategies: Vec<StrategyKind> = s.sweep_strategies.clone();
-            let levels = match s.level_filter {
+            let mut levels = match s.level_filter {
                 Some(l) => format!("level {l} of the dataset (the list's filter)"),
                 None => "the dataset".into(),
             };
+            if let Some((b, ids)) = app.bin_problems() {
+                levels += &format!(
+                    " in difficulty bin {b} of the open sweep ({} problem{}, the list's filter)",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" }
+                );
+            }
             ui.label(format!(
                 "The window's settings (verifier {}, temperature {}, seed {}) on the first {} \
                  problems of {levels}:",

@@ -546,6 +546,7 @@ impl State {
         RunConfig {
             dataset: settings.dataset.clone(),
             levels: Vec::new(),
+            problem_ids: Vec::new(),
             limit: None,
             policy: policy.to_path_buf(),
             remote: Default::default(),
@@ -575,6 +576,9 @@ impl State {
         c.strategies = s.sweep_strategies.clone();
         c.budgets = s.sweep_budgets.clone();
         c.levels = s.level_filter.into_iter().collect();
+        if let Some((_, ids)) = self.bin_problems() {
+            c.problem_ids = ids;
+        }
         c.limit = Some(s.sweep_problems.max(1));
         c.larger_policy = s.sweep_larger.clone();
         c.shared_bank = true;
@@ -658,6 +662,19 @@ impl State {
                 .find(|(p, _, _)| p == id)
                 .map(|b| b.1)
         })
+    }
+
+    /// The problem list's difficulty-bin filter and the ids of the problems it lets through
+    /// (of the open sweep's bins): what a sweep started from the window is limited to.
+    pub fn bin_problems(&self) -> Option<(usize, Vec<String>)> {
+        let b = self.bin_filter?;
+        let ids = self
+            .problems
+            .iter()
+            .filter(|p| self.bin_of(&p.id) == Some(b))
+            .map(|p| p.id.clone())
+            .collect();
+        Some((b, ids))
     }
 
     /// The policy the worker runs.

@@ -1044,6 +1044,19 @@ fn a_sweep_runs_from_the_window_its_figures_draw_and_export_and_another_overlays
     harness.run_steps(2);
     let shown = panels::problems::visible(harness.state());
     assert!(!shown.is_empty() && shown.len() < 4, "{shown:?}");
+    // A sweep started now runs that bin's problems only, and says so.
+    let ids: Vec<String> = shown
+        .iter()
+        .map(|&i| harness.state().problems[i].id.clone())
+        .collect();
+    let config = harness.state().sweep_config();
+    assert_eq!(config.problem_ids, ids);
+    let problems = config.run_config(&config.runs()[0]).problems().unwrap();
+    assert_eq!(
+        problems.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        ids
+    );
+    harness.get_by_label_contains("in difficulty bin 1 of the open sweep");
 }
 
 #[test]
