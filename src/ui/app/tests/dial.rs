@@ -9,13 +9,16 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
-/// Presses `key` `times` times on the Q slider.
+/// Focuses the Q slider once and presses `key` `times` times on it: the slider keeps the
+/// keyboard while the search on screen is re-scored under it, as a user holding an arrow key
+/// expects.
 fn press(harness: &mut Harness<'_, App>, key: egui::Key, times: usize) {
+    harness
+        .get_by_role_and_label(Role::Slider, "Verifier quality Q")
+        .focus();
+    // egui locks the arrow keys to a slider from its second frame with the keyboard.
+    harness.run_steps(2);
     for _ in 0..times {
-        harness
-            .get_by_role_and_label(Role::Slider, "Verifier quality Q")
-            .focus();
-        harness.run_steps(1);
         harness.key_press(key);
         harness.run_steps(1);
     }
