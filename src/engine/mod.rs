@@ -21,6 +21,6 @@ pub mod transformer;
 pub use cancel::{CancelToken, Cancelled};
 pub use chat::PromptFormat;
 pub use meter::ComputeMeter;
-pub use model::{CausalLm, GenRequest, Generation, ModelError, StopAt};
+pub use model::{CausalLm, GenGroup, GenRequest, Generation, ModelError, StopAt};
 pub use sample::SamplingParams;
 pub use source::{beside_crate, default_policy_dir, DEFAULT_POLICY};

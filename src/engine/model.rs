@@ -171,6 +171,19 @@ impl StopAt {
     }
 }
 
+/// One search's requests in a call shared by several searches ([`CausalLm::generate_groups`]):
+/// where its samples stop, and whose prefix cache they read and fill.
+#[derive(Debug, Clone)]
+pub struct GenGroup<'a> {
+    /// The requests.
+    pub requests: &'a [GenRequest<'a>],
+    /// Where their samples stop.
+    pub stop: StopAt,
+    /// The search they belong to: searches in flight together keep their prefix caches and
+    /// recomputation counters apart (0: the scope of calls made one search at a time).
+    pub scope: u64,
+}
+
 /// A loaded causal language model with its tokenizer.
 pub struct CausalLm {
     /// Where it was loaded from: the model directory or the GGUF file.
@@ -184,6 +197,17 @@ pub struct CausalLm {
     model: Transformer,
     device: Device,
     max_batch: usize,
+    /// Bytes each search's prefix cache may hold.
+    prefix_budget: usize,
+    /// Each search's prefixes, by scope ([`GenGroup::scope`]; 0 for calls of one search).
+    scopes: std::collections::BTreeMap<u64, Scope>,
+}
+
+/// One search's share of the engine: the sequences it ran (what it continues without running
+/// them again) and the hashes of every prefix it ran (what it ran twice). Searches in flight
+/// together keep theirs apart, so each is charged what it costs alone.
+#[derive(Debug, Default)]
+struct Scope {
     prefixes: PrefixCache,
     seen: SeenPrefixes,
 }
@@ -591,8 +615,8 @@ impl CausalLm {
             model,
             device: device.clone(),
             max_batch: MAX_BATCH,
-            prefixes: PrefixCache::default(),
-            seen: SeenPrefixes::default(),
+            prefix_budget: super::prefix::DEFAULT_BUDGET,
+            scopes: Default::default(),
         })
     }
 
@@ -611,16 +635,32 @@ impl CausalLm {
         flops_per_token(self.params, self.shape.layers, self.shape.hidden, context)
     }
 
-    /// Bytes the prefix cache may hold (default 1 GiB; 0 turns prefix sharing off). Samples
-    /// do not depend on it.
+    /// Bytes the prefix cache of each search may hold (default 1 GiB; 0 turns prefix sharing
+    /// off). Samples do not depend on it.
     pub fn set_prefix_cache_bytes(&mut self, bytes: usize) {
-        self.prefixes.set_budget(bytes);
+        self.prefix_budget = bytes;
+        for s in self.scopes.values_mut() {
+            s.prefixes.set_budget(bytes);
+        }
     }
 
-    /// Forgets every cached prefix and every prefix seen by the recomputation counter.
+    /// Forgets every cached prefix and every prefix seen by the recomputation counter, of
+    /// every search.
     pub fn clear_prefix_cache(&mut self) {
-        self.prefixes.clear();
-        self.seen.clear();
+        self.scopes.clear();
+    }
+
+    /// Forgets what the search `scope` ran (its prefix cache and recomputation counter).
+    pub fn clear_scope(&mut self, scope: u64) {
+        self.scopes.remove(&scope);
+    }
+
+    fn scope(&mut self, scope: u64) -> &mut Scope {
+        let budget = self.prefix_budget;
+        self.scopes.entry(scope).or_insert_with(|| Scope {
+            prefixes: PrefixCache::new(budget),
+            seen: SeenPrefixes::default(),
+        })
     }
 
     /// Samples `n` continuations of `prompt` (token ids, special tokens included). Sequence `i`
@@ -675,8 +715,31 @@ impl CausalLm {
         meter: &mut ComputeMeter,
         cancel: &CancelToken,
     ) -> Result<Vec<Vec<Generation>>, ModelError> {
+        let group = GenGroup {
+            requests,
+            stop: stop.clone(),
+            scope: 0,
+        };
+        let mut out = self.generate_groups(&[group], params, &mut [meter], cancel)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// The requests of several searches in one call: each group's rows decode side by side
+    /// with the others', and each group stops where its own [`StopAt`] says, reads and fills
+    /// its own search's prefix cache ([`GenGroup::scope`]) and charges `meters` at its index,
+    /// exactly what the same call alone would have charged. A group's rows are cut into
+    /// batches of at most [`Self::set_max_batch`] rows as they would be alone, and its batches
+    /// run in order; batches of different groups share forward passes.
+    pub fn generate_groups(
+        &mut self,
+        groups: &[GenGroup],
+        params: &SamplingParams,
+        meters: &mut [&mut ComputeMeter],
+        cancel: &CancelToken,
+    ) -> Result<Vec<Vec<Vec<Generation>>>, ModelError> {
+        assert_eq!(groups.len(), meters.len(), "one meter per group");
         let context = self.context();
-        for r in requests {
+        for r in groups.iter().flat_map(|g| g.requests) {
             if r.prompt.is_empty() || r.prompt.len() >= context {
                 return Err(ModelError::TooLong {
                     tokens: r.prompt.len(),
@@ -684,20 +747,65 @@ impl CausalLm {
                 });
             }
         }
-        let rows: Vec<(usize, usize)> = requests
+        // Every request once, with its group: what rows index.
+        let flat: Vec<(usize, &GenRequest)> = groups
             .iter()
             .enumerate()
-            .flat_map(|(q, r)| (0..r.n).map(move |i| (q, i)))
+            .flat_map(|(g, group)| group.requests.iter().map(move |r| (g, r)))
             .collect();
+        let mut first = 0;
+        let mut chunks: Vec<Vec<Vec<(usize, usize)>>> = Vec::with_capacity(groups.len());
+        for group in groups {
+            let rows: Vec<(usize, usize)> = group
+                .requests
+                .iter()
+                .enumerate()
+                .flat_map(|(q, r)| (0..r.n).map(move |i| (first + q, i)))
+                .collect();
+            first += group.requests.len();
+            chunks.push(rows.chunks(self.max_batch).map(<[_]>::to_vec).collect());
+        }
         let mut out: Vec<Vec<Generation>> =
-            requests.iter().map(|r| Vec::with_capacity(r.n)).collect();
-        for chunk in rows.chunks(self.max_batch) {
-            let gens = self.decode_rows(requests, chunk, params, stop, meter, cancel)?;
-            for (&(q, _), g) in chunk.iter().zip(gens) {
-                out[q].push(g);
+            flat.iter().map(|(_, r)| Vec::with_capacity(r.n)).collect();
+        // Wave w runs every group's w-th batch, packed into passes of at most max_batch rows.
+        let waves = chunks.iter().map(Vec::len).max().unwrap_or(0);
+        for w in 0..waves {
+            let mut batch: Vec<(usize, usize)> = Vec::new();
+            for chunk in chunks.iter().filter_map(|c| c.get(w)) {
+                if !batch.is_empty() && batch.len() + chunk.len() > self.max_batch {
+                    let rows = std::mem::take(&mut batch);
+                    self.decode_batch(&flat, groups, &rows, params, meters, cancel, &mut out)?;
+                }
+                batch.extend(chunk);
+            }
+            if !batch.is_empty() {
+                self.decode_batch(&flat, groups, &batch, params, meters, cancel, &mut out)?;
             }
         }
-        Ok(out)
+        // Back into groups.
+        let mut out = out.into_iter();
+        Ok(groups
+            .iter()
+            .map(|g| out.by_ref().take(g.requests.len()).collect())
+            .collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decode_batch(
+        &mut self,
+        flat: &[(usize, &GenRequest)],
+        groups: &[GenGroup],
+        rows: &[(usize, usize)],
+        params: &SamplingParams,
+        meters: &mut [&mut ComputeMeter],
+        cancel: &CancelToken,
+        out: &mut [Vec<Generation>],
+    ) -> Result<(), ModelError> {
+        let gens = self.decode_rows(flat, groups, rows, params, meters, cancel)?;
+        for (&(q, _), g) in rows.iter().zip(gens) {
+            out[q].push(g);
+        }
+        Ok(())
     }
 
     /// Runs `prompt` where the cache does not already hold it: its keys and values, the
@@ -705,6 +813,7 @@ impl CausalLm {
     fn prefill(
         &mut self,
         prompt: &[u32],
+        scope: u64,
         meter: &mut ComputeMeter,
     ) -> Result<(SeqKv, Vec<f32>, u64), ModelError> {
         let hashes: Vec<u64> = prompt
@@ -714,7 +823,7 @@ impl CausalLm {
                 Some(*h)
             })
             .collect();
-        let hit = self.prefixes.lookup(prompt);
+        let hit = self.scope(scope).prefixes.lookup(prompt);
         let last_hash = *hashes.last().unwrap_or(&0);
         if let Some(super::prefix::Hit {
             kv,
@@ -756,31 +865,36 @@ impl CausalLm {
         meter.policy_flops += (reuse..prompt.len())
             .map(|c| self.flops(c + 1))
             .sum::<f64>();
-        let again = self.seen.record_pass(&hashes[reuse..]) as u64;
+        let again = self.scope(scope).seen.record_pass(&hashes[reuse..]) as u64;
         meter.recomputed_tokens += again;
         meter.recomputed_prefix_tokens += again;
         let seq = kv.row(0)?;
-        self.prefixes
+        self.scope(scope)
+            .prefixes
             .insert(prompt.to_vec(), seq.clone(), Some(logits.clone()));
         Ok((seq, logits, last_hash))
     }
 
     fn decode_rows(
         &mut self,
-        requests: &[GenRequest],
+        flat: &[(usize, &GenRequest)],
+        groups: &[GenGroup],
         rows: &[(usize, usize)],
         params: &SamplingParams,
-        stop: &StopAt,
-        meter: &mut ComputeMeter,
+        meters: &mut [&mut ComputeMeter],
         cancel: &CancelToken,
     ) -> Result<Vec<Generation>, ModelError> {
+        let requests: Vec<&GenRequest> = flat.iter().map(|(_, r)| *r).collect();
+        let group_of: Vec<usize> = flat.iter().map(|(g, _)| *g).collect();
         let context = self.context();
         // Each prompt once, whatever the number of its rows.
         let mut prefilled: Vec<Option<(SeqKv, Vec<f32>, u64)>> = vec![None; requests.len()];
         for &(q, _) in rows {
             if prefilled[q].is_none() {
                 cancel.check()?;
-                prefilled[q] = Some(self.prefill(requests[q].prompt, meter)?);
+                let g = group_of[q];
+                prefilled[q] =
+                    Some(self.prefill(requests[q].prompt, groups[g].scope, &mut *meters[g])?);
             }
         }
         let prefilled: Vec<(SeqKv, Vec<f32>, u64)> = prefilled.into_iter().flatten().collect();
@@ -837,14 +951,16 @@ impl CausalLm {
             .iter()
             .map(|&(q, _)| prefilled[slot_of[q]].1.clone())
             .collect();
-        let delim = stop.delimiter.as_str();
-        let max_steps = stop.steps.unwrap_or(usize::MAX);
         loop {
             let mut keep = Vec::new();
             let mut next = Vec::new();
             for (slot, &r) in active.iter().enumerate() {
                 let row = &mut state[r];
                 let prompt = requests[row.request].prompt;
+                let g = group_of[row.request];
+                let meter = &mut *meters[g];
+                let delim = groups[g].stop.delimiter.as_str();
+                let max_steps = groups[g].stop.steps.unwrap_or(usize::MAX);
                 let draw = sample(&logits[slot], params, &mut row.rng);
                 let tok = draw.token;
                 row.drawn += 1;
@@ -897,7 +1013,7 @@ impl CausalLm {
                     Some((len, Some(after))) => vec![(len, after)],
                     _ => Vec::new(),
                 };
-                self.prefixes.insert_marked(
+                self.scope(groups[g].scope).prefixes.insert_marked(
                     tokens,
                     seq,
                     Some(std::mem::take(&mut logits[slot])),
@@ -918,12 +1034,13 @@ impl CausalLm {
                 .squeeze(1)?
                 .to_dtype(DType::F32)?
                 .to_vec2()?;
-            let mut hashes = Vec::with_capacity(active.len());
+            // Each group's hashes, in batch order: what it ran again, counted in its scope.
+            let mut hashes: Vec<Vec<u64>> = vec![Vec::new(); groups.len()];
             for (slot, (&r, &tok)) in active.iter().zip(&next).enumerate() {
                 let row = &mut state[r];
                 row.fed += 1;
                 row.hash = extend_hash(row.hash, tok);
-                hashes.push(row.hash);
+                hashes[group_of[row.request]].push(row.hash);
                 let fed_len = requests[row.request].prompt.len() + row.fed;
                 if let Some((len, after @ None)) = &mut row.first_step {
                     if *len == fed_len {
@@ -931,7 +1048,10 @@ impl CausalLm {
                     }
                 }
             }
-            meter.recomputed_tokens += self.seen.record_pass(&hashes) as u64;
+            for (g, h) in hashes.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+                meters[g].recomputed_tokens +=
+                    self.scope(groups[g].scope).seen.record_pass(h) as u64;
+            }
         }
         // One full decode per row: the text is exactly what decoding all tokens gives, even
         // where the stream still holds back an unfinished character.
@@ -1315,6 +1435,122 @@ mod tests {
                     assert_eq!(a.step_ends, b.step_ends);
                 }
             }
+        }
+    }
+
+    /// Two searches' calls, in two steps each (a step, then the rest from it), run alone and
+    /// then together in shared calls: the same samples, and each search charged exactly what it
+    /// was charged alone.
+    #[test]
+    fn searches_sharing_calls_get_their_own_samples_stops_caches_and_meters() {
+        let params = SamplingParams {
+            max_tokens: 40,
+            ..Default::default()
+        };
+        let mut lm = toy();
+        // Two searches of one problem (two settings of a sweep, say): A takes a step from the
+        // question, B two (its rows cut into batches of 5). Neither may read what the other ran.
+        let a = toy_prompt_ids(&lm, "(3+4)*12-5");
+        let b = a.clone();
+        let stops = [StopAt::steps("\n", 1), StopAt::steps("\n", 2)];
+        lm.set_max_batch(5);
+        // Alone: each search's two calls back to back on an empty cache.
+        let mut alone_first = Vec::new();
+        let mut alone_second = Vec::new();
+        let mut alone_meters = Vec::new();
+        for (g, stop) in stops.iter().enumerate() {
+            lm.clear_prefix_cache();
+            let p = if g == 0 { &a } else { &b };
+            let mut m = ComputeMeter::default();
+            let req = [GenRequest::new(p, if g == 0 { 3 } else { 7 }, g as u64 + 1)];
+            let f = lm
+                .generate_steps(&req, &params, stop, &mut m, &CancelToken::new())
+                .unwrap();
+            let mut ids = p.clone();
+            ids.extend(&f[0][0].tokens);
+            let req2 = [GenRequest::new(&ids, 2, g as u64 + 3)];
+            let end = StopAt::end("\n");
+            let s2 = lm
+                .generate_steps(&req2, &params, &end, &mut m, &CancelToken::new())
+                .unwrap();
+            alone_first.push(f);
+            alone_second.push(s2);
+            alone_meters.push(m);
+        }
+        // Together: both searches' calls shared, each search in its own scope.
+        lm.clear_prefix_cache();
+        let mut meters = [ComputeMeter::default(), ComputeMeter::default()];
+        let reqs = [[GenRequest::new(&a, 3, 1)], [GenRequest::new(&b, 7, 2)]];
+        let groups: Vec<GenGroup> = (0..2)
+            .map(|g| GenGroup {
+                requests: &reqs[g],
+                stop: stops[g].clone(),
+                scope: g as u64 + 1,
+            })
+            .collect();
+        let [ma, mb] = &mut meters;
+        let first = lm
+            .generate_groups(&groups, &params, &mut [ma, mb], &CancelToken::new())
+            .unwrap();
+        let cont: Vec<Vec<u32>> = [&a, &b]
+            .iter()
+            .zip(&first)
+            .map(|(p, f)| {
+                let mut ids = (*p).clone();
+                ids.extend(&f[0][0].tokens);
+                ids
+            })
+            .collect();
+        let reqs2 = [
+            [GenRequest::new(&cont[0], 2, 3)],
+            [GenRequest::new(&cont[1], 2, 4)],
+        ];
+        let groups: Vec<GenGroup> = (0..2)
+            .map(|g| GenGroup {
+                requests: &reqs2[g],
+                stop: StopAt::end("\n"),
+                scope: g as u64 + 1,
+            })
+            .collect();
+        let [ma, mb] = &mut meters;
+        let second = lm
+            .generate_groups(&groups, &params, &mut [ma, mb], &CancelToken::new())
+            .unwrap();
+        // Tokens, step ends and whether each ended, flattened in order.
+        let tokens = |x: &Vec<Vec<Vec<Generation>>>| -> Vec<(Vec<u32>, Vec<usize>, bool)> {
+            x.iter()
+                .flatten()
+                .flatten()
+                .map(|s| (s.tokens.clone(), s.step_ends.clone(), s.ended))
+                .collect()
+        };
+        assert_eq!(tokens(&first), tokens(&alone_first));
+        assert_eq!(tokens(&second), tokens(&alone_second));
+        // A took one step, B two (where the model did not end first).
+        assert!(first[0][0].iter().all(|s| s.step_ends.len() <= 1));
+        assert!(first[1][0].iter().any(|s| s.step_ends.len() == 2));
+        for g in 0..2 {
+            let (m, want) = (&meters[g], &alone_meters[g]);
+            assert_eq!(
+                (
+                    m.prompt_tokens,
+                    m.prompt_tokens_cached,
+                    m.generated_tokens,
+                    m.recomputed_tokens,
+                    m.recomputed_prefix_tokens
+                ),
+                (
+                    want.prompt_tokens,
+                    want.prompt_tokens_cached,
+                    want.generated_tokens,
+                    want.recomputed_tokens,
+                    want.recomputed_prefix_tokens
+                ),
+                "search {g}"
+            );
+            assert!((m.policy_flops - want.policy_flops).abs() <= 1e-6 * want.policy_flops);
+            // The second call continued from the cache: its prompt was not run again.
+            assert!(m.prompt_tokens_cached > 0, "search {g}");
         }
     }
 
