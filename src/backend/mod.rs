@@ -11,8 +11,8 @@
 use crate::data::Problem;
 use crate::engine::chat::{checked_template, toy_prompt, ChatTemplate};
 use crate::engine::{
-    CancelToken, CausalLm, ComputeMeter, GenRequest, Generation, ModelError, PromptFormat,
-    SamplingParams, StopAt,
+    CancelToken, CausalLm, ComputeMeter, GenGroup, GenRequest, Generation, ModelError,
+    PromptFormat, SamplingParams, StopAt,
 };
 use std::path::Path;
 
@@ -99,6 +99,20 @@ impl Until {
     }
 }
 
+/// One search's [`Policy::extend`] call in a call shared by several searches
+/// ([`Policy::extend_many`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ExtendCall<'a> {
+    /// The search it belongs to: what keeps its prefix cache apart from the others'.
+    pub search: u64,
+    /// The problem.
+    pub problem: &'a Problem,
+    /// The prefixes to continue.
+    pub requests: &'a [Extend<'a>],
+    /// How far.
+    pub until: Until,
+}
+
 /// Samples continuations of partial solutions.
 pub trait Policy {
     /// A short name for records and the window.
@@ -129,6 +143,34 @@ pub trait Policy {
     /// whatever ran before it. Samples never depend on it. Policies that keep nothing between
     /// calls need not implement it.
     fn start_search(&mut self) {}
+
+    /// Several searches' calls at once, with one delimiter and one sampling, each charged to
+    /// `meters` at its index exactly what it would be charged alone, and each continuing only
+    /// what its own search ran ([`ExtendCall::search`]; see [`Self::forget_search`]). The
+    /// local engine decodes them side by side in shared forward passes; the default runs them
+    /// one after another (a server batches concurrent requests itself).
+    fn extend_many(
+        &mut self,
+        calls: &[ExtendCall<'_>],
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meters: &mut [&mut ComputeMeter],
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Vec<Generation>>>> {
+        calls
+            .iter()
+            .zip(meters.iter_mut())
+            .map(|(c, m)| {
+                self.extend(
+                    c.problem, c.requests, c.until, delimiter, sampling, m, cancel,
+                )
+            })
+            .collect()
+    }
+
+    /// What search `search` of [`Self::extend_many`] ran is forgotten: it begins anew, or has
+    /// ended. Policies that keep nothing between calls need not implement it.
+    fn forget_search(&mut self, _search: u64) {}
 
     /// Tokens the model's context has left after the prompt of `problem` continued by the text
     /// `prefix`, where this policy knows it (`None`: unknown, as for a server). Sequential
@@ -226,6 +268,43 @@ impl LocalPolicy {
         })
     }
 
+    /// The engine scope of search `search` of [`Policy::extend_many`] (scope 0 is
+    /// [`Policy::extend`]'s, one search at a time).
+    fn scope(search: u64) -> u64 {
+        search.wrapping_add(1).max(1)
+    }
+
+    /// The token ids of every request's prompt and prefix. The prompt is tokenised once per
+    /// call; a sampled prefix is never tokenised again.
+    fn prompts(&self, problem: &Problem, requests: &[Extend<'_>]) -> anyhow::Result<Vec<Vec<u32>>> {
+        let prompt = self.prompt_ids(problem, "")?;
+        let mut prompts = Vec::with_capacity(requests.len());
+        for r in requests {
+            prompts.push(if r.prefix.ids.is_empty() && !r.prefix.text.is_empty() {
+                self.prompt_ids(problem, &r.prefix.text)?
+            } else {
+                let mut ids = prompt.clone();
+                ids.extend(&r.prefix.ids);
+                ids
+            });
+        }
+        Ok(prompts)
+    }
+
+    /// The engine's requests for `requests` with their prompts' ids.
+    fn requests<'a>(requests: &[Extend<'_>], prompts: &'a [Vec<u32>]) -> Vec<GenRequest<'a>> {
+        requests
+            .iter()
+            .zip(prompts)
+            .map(|(r, p)| GenRequest {
+                prompt: p,
+                n: r.n,
+                seed: r.seed,
+                max_tokens: r.max_tokens,
+            })
+            .collect()
+    }
+
     /// The prompt format in use: raw or chat (auto resolved).
     pub fn prompt_format(&self) -> PromptFormat {
         if self.chat.is_some() {
@@ -294,6 +373,51 @@ impl Policy for LocalPolicy {
         Ok(Some(self.lm.context().saturating_sub(used)))
     }
 
+    fn forget_search(&mut self, search: u64) {
+        self.lm.clear_scope(Self::scope(search));
+    }
+
+    fn extend_many(
+        &mut self,
+        calls: &[ExtendCall<'_>],
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meters: &mut [&mut ComputeMeter],
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Vec<Generation>>>> {
+        let mut prompts = Vec::with_capacity(calls.len());
+        for c in calls {
+            prompts.push(self.prompts(c.problem, c.requests)?);
+        }
+        let gens: Vec<Vec<GenRequest>> = calls
+            .iter()
+            .zip(&prompts)
+            .map(|(c, p)| Self::requests(c.requests, p))
+            .collect();
+        let groups: Vec<GenGroup> = calls
+            .iter()
+            .zip(&gens)
+            .map(|(c, g)| GenGroup {
+                requests: g,
+                stop: c.until.stop_at(delimiter),
+                scope: Self::scope(c.search),
+            })
+            .collect();
+        self.lm
+            .generate_groups(&groups, sampling, meters, cancel)
+            .map_err(|e| match e {
+                ModelError::Cancelled(c) => anyhow::Error::new(c),
+                e => {
+                    let ids: Vec<&str> = calls.iter().map(|c| c.problem.id.as_str()).collect();
+                    anyhow::anyhow!(
+                        "{}: problems {}: {e}",
+                        self.lm.dir.display(),
+                        ids.join(", ")
+                    )
+                }
+            })
+    }
+
     fn extend(
         &mut self,
         problem: &Problem,
@@ -308,28 +432,8 @@ impl Policy for LocalPolicy {
             self.lm.clear_prefix_cache();
             self.cached_problem = Some(problem.id.clone());
         }
-        // The prompt is tokenised once per call; a sampled prefix is never tokenised again.
-        let prompt = self.prompt_ids(problem, "")?;
-        let mut prompts = Vec::with_capacity(requests.len());
-        for r in requests {
-            prompts.push(if r.prefix.ids.is_empty() && !r.prefix.text.is_empty() {
-                self.prompt_ids(problem, &r.prefix.text)?
-            } else {
-                let mut ids = prompt.clone();
-                ids.extend(&r.prefix.ids);
-                ids
-            });
-        }
-        let gen: Vec<GenRequest> = requests
-            .iter()
-            .zip(&prompts)
-            .map(|(r, p)| GenRequest {
-                prompt: p,
-                n: r.n,
-                seed: r.seed,
-                max_tokens: r.max_tokens,
-            })
-            .collect();
+        let prompts = self.prompts(problem, requests)?;
+        let gen = Self::requests(requests, &prompts);
         let stop = until.stop_at(delimiter);
         self.lm
             .generate_steps(&gen, sampling, &stop, meter, cancel)

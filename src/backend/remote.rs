@@ -20,7 +20,7 @@
 //! round of beam search is one burst. Failures are retried with backoff; an API key comes from
 //! an environment variable and is sent only to the configured server, never written anywhere.
 
-use super::{Extend, Policy, Until};
+use super::{Extend, ExtendCall, Policy, Until};
 use crate::data::Problem;
 use crate::engine::chat::toy_prompt;
 use crate::engine::{
@@ -1075,63 +1075,97 @@ impl Policy for RemotePolicy {
         meter: &mut ComputeMeter,
         cancel: &CancelToken,
     ) -> anyhow::Result<Vec<Vec<Generation>>> {
-        let base = self.problem_prompt(problem, cancel)?;
-        let jobs: Vec<Job> = requests
+        let call = ExtendCall {
+            search: 0,
+            problem,
+            requests,
+            until,
+        };
+        let mut out = self.extend_many(&[call], delimiter, sampling, &mut [meter], cancel)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Every continuation of every call goes to the server at once (at most `concurrency` in
+    /// flight), so searches running side by side keep its slots busy while one of them waits
+    /// for its longest step.
+    fn extend_many(
+        &mut self,
+        calls: &[ExtendCall<'_>],
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meters: &mut [&mut ComputeMeter],
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Vec<Generation>>>> {
+        let mut bases = Vec::with_capacity(calls.len());
+        for c in calls {
+            bases.push(self.problem_prompt(c.problem, cancel)?);
+        }
+        // (call, job) pairs, each call's jobs in its requests' order.
+        let jobs: Vec<(usize, Job)> = calls
             .iter()
             .enumerate()
-            .flat_map(|(r, e)| {
-                let max_tokens = e.max_tokens.unwrap_or(usize::MAX).min(sampling.max_tokens);
-                (0..e.n).map(move |i| Job {
-                    request: r,
-                    index: i,
-                    seed: e.seed,
-                    max_tokens,
+            .flat_map(|(c, call)| {
+                call.requests.iter().enumerate().flat_map(move |(r, e)| {
+                    let max_tokens = e.max_tokens.unwrap_or(usize::MAX).min(sampling.max_tokens);
+                    (0..e.n).map(move |i| {
+                        (
+                            c,
+                            Job {
+                                request: r,
+                                index: i,
+                                seed: e.seed,
+                                max_tokens,
+                            },
+                        )
+                    })
                 })
             })
             .collect();
         // k steps are k chained one-step requests: servers stop at a string, not at its k-th
         // occurrence.
-        let (calls, stop) = match until {
+        let shape = |until: Until| match until {
             Until::Step => (1, true),
             Until::Steps(k) => (k.max(1), true),
             Until::End => (1, false),
         };
-        let results = in_parallel(&jobs, self.options.concurrency, |job| {
+        let results = in_parallel(&jobs, self.options.concurrency, |(c, job)| {
+            let (n, stop) = shape(calls[*c].until);
             self.continue_job(
-                &base,
-                &requests[job.request].prefix.text,
+                &bases[*c],
+                &calls[*c].requests[job.request].prefix.text,
                 job,
-                calls,
+                n,
                 stop,
                 delimiter,
                 sampling,
                 cancel,
             )
         })?;
-        let mut out: Vec<Vec<Generation>> =
-            requests.iter().map(|e| Vec::with_capacity(e.n)).collect();
+        let mut out: Vec<Vec<Vec<Generation>>> = calls
+            .iter()
+            .map(|c| c.requests.iter().map(|e| Vec::with_capacity(e.n)).collect())
+            .collect();
         let mut first_error = None;
-        for (job, r) in jobs.iter().zip(results) {
+        for ((c, job), r) in jobs.iter().zip(results) {
             match r {
                 Some(Ok((g, m))) => {
-                    meter.add(&m);
-                    out[job.request].push(g);
+                    meters[*c].add(&m);
+                    out[*c][job.request].push(g);
                 }
                 Some(Err(e)) => {
                     // A cancellation wins over other failures: it is what the caller asked for.
                     let cancelled = e.is::<Cancelled>();
                     if first_error.is_none() || cancelled {
-                        first_error = Some(e);
+                        first_error = Some(e.context(format!("problem {}", calls[*c].problem.id)));
                     }
                 }
                 None => {}
             }
         }
         if let Some(e) = first_error {
-            return Err(if e.is::<Cancelled>() {
-                e
-            } else {
-                e.context(format!("problem {}", problem.id))
+            return Err(match e.downcast_ref::<Cancelled>() {
+                Some(_) => Cancelled.into(),
+                None => e,
             });
         }
         if cancel.is_cancelled() {

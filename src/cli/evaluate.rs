@@ -48,6 +48,10 @@ pub struct EvaluateArgs {
     /// Continue an interrupted evaluation in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Problems searched at once, their rounds sharing batched policy calls (the records are
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    #[arg(long)]
+    pub parallel_problems: Option<usize>,
     /// Also write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -138,7 +142,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    let outcome = super::sweep::run_with_progress(&config, &out, a.resume)?;
+    let outcome = super::sweep::run_with_progress(&config, &out, a.resume, a.parallel_problems)?;
     if let Some(code) = super::sweep::interrupted(&outcome, &out) {
         return Ok(code);
     }

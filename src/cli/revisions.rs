@@ -33,6 +33,10 @@ pub struct RevisionsArgs {
     /// Budget N: attempts per problem, split into chains in every way that divides it.
     #[arg(long, default_value_t = 16, value_parser = super::parse_budget)]
     pub budget: usize,
+    /// Problems searched at once, their rounds sharing batched policy calls (the records are
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    #[arg(long)]
+    pub parallel_problems: Option<usize>,
     /// Verifiers of hierarchical selection, comma-separated (see `run --verifier`); majority
     /// over all attempts is always run.
     #[arg(long, value_parser = VerifierSpec::parse_list, default_value = "oracle,toy-prm")]
@@ -302,7 +306,7 @@ pub fn run(a: RevisionsArgs) -> anyhow::Result<ExitCode> {
         greedy: false,
     };
     let resume = out.join("sweep.json").exists();
-    let outcome = super::sweep::run_with_progress(&config, &out, resume)?;
+    let outcome = super::sweep::run_with_progress(&config, &out, resume, a.parallel_problems)?;
     if let Some(code) = super::sweep::interrupted(&outcome, &out) {
         return Ok(code);
     }

@@ -158,6 +158,10 @@ pub struct RunArgs {
     /// away say): problems on disk are kept, the rest run. The flags must describe the same run.
     #[arg(long, requires = "out")]
     pub resume: bool,
+    /// Problems searched at once, their rounds sharing batched policy calls (the records are
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    #[arg(long)]
+    pub parallel_problems: Option<usize>,
     /// Output directory; must not exist (but with --resume). Default:
     /// runs/DATASET-STRATEGY-bBUDGET-sSEED (with a
     /// numeric suffix if taken).
@@ -400,20 +404,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut finished = 0usize;
     let mut config_written: anyhow::Result<()> = Ok(());
     let start = Instant::now();
-    let result = sweep_run::run(&sweep, &out, args.resume, &cancel, &mut |e| match e {
-        SweepEvent::Started { total, done } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            finished = done;
-            config_written = crate::io::write_json(&out.join("config.json"), &config);
-        }
-        SweepEvent::Done { correct: c, .. } => {
-            correct += usize::from(c);
-            finished += 1;
-            bar.set_position(finished as u64);
-            bar.set_message(format!("accuracy {:.3}", correct as f64 / finished as f64));
-        }
-    });
+    let parallel = super::sweep::parallel_problems(args.parallel_problems, &sweep);
+    let result = sweep_run::run_with(
+        &sweep,
+        &out,
+        args.resume,
+        parallel,
+        &cancel,
+        &mut |e| match e {
+            SweepEvent::Started { total, done } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                finished = done;
+                config_written = crate::io::write_json(&out.join("config.json"), &config);
+            }
+            SweepEvent::Done { correct: c, .. } => {
+                correct += usize::from(c);
+                finished += 1;
+                bar.set_position(finished as u64);
+                bar.set_message(format!("accuracy {:.3}", correct as f64 / finished as f64));
+            }
+        },
+    );
     bar.finish_and_clear();
     config_written?;
     // The summary of whatever is on disk, also when the run failed or was interrupted.

@@ -11,6 +11,7 @@ use crate::data::DatasetSpec;
 use crate::engine::{beside_crate, default_policy_dir, PromptFormat, SamplingParams};
 use crate::export::{write_figure_set, Format, Preset};
 use crate::io::write_json;
+use crate::runner::parallel::default_parallel;
 use crate::runner::sweep::{
     self, AdaptiveParams, BeamWidth, SqrtTag, SweepConfig, SweepEvent, SweepOutcome, TypedModel,
     PAPER_EXCHANGE_RATIOS,
@@ -52,6 +53,10 @@ pub struct SweepArgs {
     /// Continue the sweep in --out: skip what is on disk, run the rest.
     #[arg(long)]
     pub resume: bool,
+    /// Problems searched at once, their rounds sharing batched policy calls (the records are
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    #[arg(long)]
+    pub parallel_problems: Option<usize>,
     /// Output directory (empty or new; with --resume, the sweep's own). Default:
     /// runs/sweep-DATASET.
     #[arg(long)]
@@ -456,7 +461,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    let outcome = run_with_progress(&config, &out, args.resume)?;
+    let outcome = run_with_progress(&config, &out, args.resume, args.parallel_problems)?;
     let (manifest, records) = sweep::load(&out)?;
     let c = curves(&manifest, &records);
     report(&out, &c)?;
@@ -489,16 +494,31 @@ pub fn follow(bar: &indicatif::ProgressBar, e: SweepEvent) {
     }
 }
 
-/// Runs (or resumes) a sweep with a progress bar (ETA; Ctrl-C stops after the record in
-/// flight).
+/// How many problems a run searches at once: `flag`'s number, else the backend's
+/// ([`default_parallel`]), said on stderr.
+pub fn parallel_problems(flag: Option<usize>, config: &SweepConfig) -> usize {
+    let k = flag.unwrap_or_else(|| default_parallel(config)).max(1);
+    eprintln!(
+        "searching {k} problem{} at once (--parallel-problems)",
+        if k == 1 { "" } else { "s" }
+    );
+    k
+}
+
+/// Runs (or resumes) a sweep with a progress bar (ETA; Ctrl-C stops after the records in
+/// flight), `parallel` problems at once (see [`parallel_problems`]).
 pub fn run_with_progress(
     config: &SweepConfig,
     out: &Path,
     resume: bool,
+    parallel: Option<usize>,
 ) -> anyhow::Result<SweepOutcome> {
     let cancel = CancelToken::from_flag(super::interrupt_flag());
+    let parallel = parallel_problems(parallel, config);
     let bar = super::progress_bar(0, "runs x problems")?;
-    let outcome = sweep::run(config, out, resume, &cancel, &mut |e| follow(&bar, e))?;
+    let outcome = sweep::run_with(config, out, resume, parallel, &cancel, &mut |e| {
+        follow(&bar, e)
+    })?;
     bar.finish_and_clear();
     Ok(outcome)
 }

@@ -127,6 +127,11 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let cancel = CancelToken::from_flag(super::interrupt_flag());
+    // Each of the sweeps running at once searches this many problems at once.
+    let parallel = match configs.first() {
+        Some((_, c)) => super::sweep::parallel_problems(args.parallel_problems, c),
+        None => 1,
+    };
     let bars = indicatif::MultiProgress::new();
     let queue: Mutex<Vec<usize>> = Mutex::new((0..configs.len()).rev().collect());
     let outcomes: Mutex<Vec<Option<anyhow::Result<SweepOutcome>>>> =
@@ -145,9 +150,14 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
                 )) {
                     bar.set_style(style);
                 }
-                let result = sweep::run(config, &out.join(name), args.resume, &cancel, &mut |e| {
-                    follow(&bar, e)
-                });
+                let result = sweep::run_with(
+                    config,
+                    &out.join(name),
+                    args.resume,
+                    parallel,
+                    &cancel,
+                    &mut |e| follow(&bar, e),
+                );
                 bar.finish();
                 if let Ok(mut o) = outcomes.lock() {
                     o[i] = Some(result);

@@ -69,6 +69,16 @@ impl PrefixScorer {
         self.cache.clear();
     }
 
+    /// Exchanges what this scorer has read with `cache` (another search's, set aside).
+    pub fn swap_cache(&mut self, cache: &mut PrefixCache) {
+        std::mem::swap(&mut self.cache, cache);
+    }
+
+    /// An empty cache of the size this scorer's starts with.
+    pub fn empty_cache() -> PrefixCache {
+        PrefixCache::new(DEFAULT_SCORER_CACHE_BYTES)
+    }
+
     /// The FLOPs of running positions `from..to` (context grows with the position).
     pub fn flops(&self, from: usize, to: usize) -> f64 {
         let cfg = self.model.config();

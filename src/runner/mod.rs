@@ -6,6 +6,7 @@
 
 pub mod judge;
 pub mod optimal;
+pub mod parallel;
 pub mod sweep;
 
 use crate::backend::{remote_url, LocalPolicy, Policy, RemoteOptions, RemotePolicy};

@@ -1063,11 +1063,61 @@ pub fn load(dir: &Path) -> anyhow::Result<(SweepManifest, Vec<SweepRecord>)> {
     Ok((manifest, records))
 }
 
-/// Runs (or, with `resume`, continues) the sweep `config` into `out`.
+/// Why a sweep stopped at problem `p` of `run`, with what is kept and how to go on.
+fn failed(
+    e: anyhow::Error,
+    p: &Problem,
+    run: &SweepRun,
+    count: usize,
+    records: &Path,
+) -> anyhow::Error {
+    e.context(format!(
+        "problem {} of run {run} failed; {count} finished records kept in {} (--resume continues)",
+        p.id,
+        records.display()
+    ))
+}
+
+/// Appends a finished search's record (flushed) and says so.
+fn keep(
+    file: &mut JsonlAppender,
+    run: &SweepRun,
+    p: &Problem,
+    record: Record,
+    on_event: &mut dyn FnMut(SweepEvent),
+) -> anyhow::Result<()> {
+    let correct = record.correct;
+    file.append(&SweepRecord {
+        run: run.clone(),
+        record,
+    })?;
+    on_event(SweepEvent::Done {
+        run: run.clone(),
+        problem: p.id.clone(),
+        correct,
+    });
+    Ok(())
+}
+
+/// Runs (or, with `resume`, continues) the sweep `config` into `out`, one problem at a time.
 pub fn run(
     config: &SweepConfig,
     out: &Path,
     resume: bool,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(SweepEvent),
+) -> anyhow::Result<SweepOutcome> {
+    run_with(config, out, resume, 1, cancel, on_event)
+}
+
+/// [`run`], searching `parallel` problems at once ([`super::parallel`]): the records are the
+/// same, each search charged what it costs alone, though they may land in another order. A
+/// larger policy's runs and runs watched by judges go one at a time after the others.
+pub fn run_with(
+    config: &SweepConfig,
+    out: &Path,
+    resume: bool,
+    parallel: usize,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(SweepEvent),
 ) -> anyhow::Result<SweepOutcome> {
@@ -1154,6 +1204,48 @@ pub fn run(
     }
     let mut file = JsonlAppender::open(&records_path)?;
     let mut count = done.len();
+    if parallel > 1 && judges.is_empty() {
+        let todo: Vec<(SweepRun, &Problem)> = runs
+            .iter()
+            .filter(|r| **r != SweepRun::Larger)
+            .flat_map(|r| problems.iter().map(move |p| (r.clone(), p)))
+            .filter(|(r, p)| !done.contains(&(r.clone(), p.id.clone())))
+            .collect();
+        let jobs: Vec<(RunConfig, &Problem)> = todo
+            .iter()
+            .map(|(r, p)| (config.run_config(r), *p))
+            .collect();
+        let mut cancelled = false;
+        super::parallel::search_jobs(
+            &jobs,
+            parallel,
+            policy.as_mut(),
+            verifier.as_mut(),
+            cancel,
+            &mut |j, result| {
+                let (run, p) = &todo[j];
+                let record = match result {
+                    Ok(r) => r,
+                    Err(e) if e.is::<Cancelled>() => {
+                        cancelled = true;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(failed(e, p, run, count, &records_path)),
+                };
+                keep(&mut file, run, p, record, on_event)?;
+                done.insert((run.clone(), p.id.clone()));
+                count += 1;
+                Ok(())
+            },
+        )?;
+        if cancelled || cancel.is_cancelled() {
+            return Ok(SweepOutcome {
+                done: count,
+                total,
+                cancelled: true,
+            });
+        }
+    }
     for run in &runs {
         let rc = config.run_config(run);
         for p in &problems {
@@ -1194,25 +1286,10 @@ pub fn run(
                         cancelled: true,
                     })
                 }
-                Err(e) => {
-                    return Err(e.context(format!(
-                        "problem {} of run {run} failed; {count} finished records kept in {} (--resume continues)",
-                        p.id,
-                        records_path.display()
-                    )))
-                }
+                Err(e) => return Err(failed(e, p, run, count, &records_path)),
             };
-            let correct = record.correct;
-            file.append(&SweepRecord {
-                run: run.clone(),
-                record,
-            })?;
+            keep(&mut file, run, p, record, on_event)?;
             count += 1;
-            on_event(SweepEvent::Done {
-                run: run.clone(),
-                problem: p.id.clone(),
-                correct,
-            });
         }
     }
     Ok(SweepOutcome {

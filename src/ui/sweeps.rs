@@ -5,7 +5,8 @@
 //! curves.
 
 use crate::analysis::sweep::SweepCurves;
-use crate::runner::sweep::{SweepConfig, SweepEvent, SweepManifest, SweepRecord};
+use crate::runner::parallel::default_parallel;
+use crate::runner::sweep::{run_with, SweepConfig, SweepEvent, SweepManifest, SweepRecord};
 use crate::search::CancelToken;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -131,7 +132,9 @@ impl SweepJob {
             .name("thinkscale-sweep".into())
             .spawn(move || {
                 let events = tx.clone();
-                let result = crate::runner::sweep::run(&config, &out, resume, &token, &mut |e| {
+                // Several problems at once, as the CLI's default ([`default_parallel`]).
+                let parallel = default_parallel(&config);
+                let result = run_with(&config, &out, resume, parallel, &token, &mut |e| {
                     let _ = events.send(Msg::Event(e));
                     wake();
                 })

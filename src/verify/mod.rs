@@ -107,6 +107,18 @@ pub trait Verifier {
     /// that remember nothing between calls need not implement it.
     fn start_search(&mut self) {}
 
+    /// Sets aside what the current search has read (so that another search can be scored
+    /// without reading it, or losing it) and returns it; `None` where nothing is kept between
+    /// calls. [`Self::resume`] brings it back. Searches run side by side
+    /// ([`crate::runner`]'s problems in parallel) take turns this way, each charged what it
+    /// reads alone.
+    fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+
+    /// Brings back what [`Self::suspend`] set aside.
+    fn resume(&mut self, _state: Box<dyn std::any::Any + Send>) {}
+
     /// Scores one solution known by the texts of its steps.
     fn score(
         &mut self,
@@ -134,6 +146,12 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
     }
     fn start_search(&mut self) {
         (**self).start_search();
+    }
+    fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        (**self).suspend()
+    }
+    fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
+        (**self).resume(state);
     }
 }
 
@@ -309,6 +327,14 @@ impl Verifier for Named {
 
     fn start_search(&mut self) {
         self.inner.start_search();
+    }
+
+    fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.inner.suspend()
+    }
+
+    fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
+        self.inner.resume(state);
     }
 }
 

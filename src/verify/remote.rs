@@ -722,6 +722,19 @@ impl Verifier for RemoteVerifier {
         // The next call forgets the scores, as for another problem.
         self.problem = None;
     }
+
+    fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        Some(Box::new((
+            std::mem::take(&mut self.scores),
+            self.problem.take(),
+        )))
+    }
+
+    fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
+        if let Ok(s) = state.downcast::<(HashMap<u64, f32>, Option<String>)>() {
+            (self.scores, self.problem) = *s;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub mod value_head;
 
 use super::{StepText, Verifier};
 use crate::data::Problem;
-use crate::engine::prefix::extend_hash;
+use crate::engine::prefix::{extend_hash, PrefixCache};
 use crate::engine::scorer::PrefixScorer;
 use crate::engine::ComputeMeter;
 use backbone::Backbone;
@@ -453,6 +453,31 @@ impl Verifier for Prm {
         // The next call frees the caches, as for another problem.
         self.problem = None;
     }
+
+    fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        let mut cache = PrefixScorer::empty_cache();
+        self.scorer.swap_cache(&mut cache);
+        Some(Box::new(PrmState {
+            cache,
+            scores: std::mem::take(&mut self.scores),
+            problem: self.problem.take(),
+        }))
+    }
+
+    fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
+        if let Ok(mut s) = state.downcast::<PrmState>() {
+            self.scorer.swap_cache(&mut s.cache);
+            self.scores = s.scores;
+            self.problem = s.problem;
+        }
+    }
+}
+
+/// What a [`Prm`] has read for one search, set aside while another is scored.
+struct PrmState {
+    cache: PrefixCache,
+    scores: HashMap<u64, f32>,
+    problem: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,563 @@
+//! Problems in parallel: K searches at once, each on a thread of its own, their policy calls
+//! gathered into one shared call.
+//!
+//! Each search runs the ordinary [`search_problem`] against stand-ins for the policy and the
+//! verifier that hand every call to this thread and wait. Once every search under way waits,
+//! this thread issues all their policy calls as one [`Policy::extend_many`] (the local engine
+//! decodes them side by side; a server gets them at once) and their verifier calls one search at
+//! a time, each search's memory of scored prefixes swapped in for its turn
+//! ([`Verifier::suspend`]). A search's samples draw from its own seeds and it reads only its own
+//! prefix cache and scores, so it gets the samples and is charged the compute it would alone.
+//! Which searches share a call depends only on how many calls each makes, so a run is
+//! reproducible whatever the timing of its threads.
+
+use super::{search_problem, RunConfig};
+use crate::backend::{Extend, ExtendCall, Policy, Prefix, Until};
+use crate::data::Problem;
+use crate::engine::{CancelToken, ComputeMeter, Generation, SamplingParams};
+use crate::search::SearchEvent;
+use crate::store::Record;
+use crate::verify::{StepText, Verifier};
+use std::collections::BTreeMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+
+/// The searches run at once where the backend says nothing else: enough rows to fill the
+/// local engine's batches on a few problems' rounds.
+pub const DEFAULT_PARALLEL_PROBLEMS: usize = 8;
+
+/// The problems a sweep searches at once unless told: a remote policy's `concurrency` (the
+/// requests it keeps in flight), else [`DEFAULT_PARALLEL_PROBLEMS`].
+pub fn default_parallel(config: &super::sweep::SweepConfig) -> usize {
+    if crate::backend::remote_url(&config.policy).is_some() {
+        config.remote.concurrency.max(1)
+    } else {
+        DEFAULT_PARALLEL_PROBLEMS
+    }
+}
+
+type Reply<T> = Sender<anyhow::Result<T>>;
+
+/// One prefix of an [`Extend`], owned.
+struct OwnedExtend {
+    prefix: Prefix,
+    n: usize,
+    seed: u64,
+    max_tokens: Option<usize>,
+}
+
+/// What a search's stand-ins ask of this thread.
+enum Msg {
+    Extend {
+        search: u64,
+        problem: Problem,
+        requests: Vec<OwnedExtend>,
+        until: Until,
+        delimiter: String,
+        sampling: SamplingParams,
+        meter: ComputeMeter,
+        reply: Reply<(Vec<Vec<Generation>>, ComputeMeter)>,
+    },
+    Score {
+        search: u64,
+        problem: Problem,
+        solutions: Vec<Vec<StepText>>,
+        meter: ComputeMeter,
+        reply: Reply<(Vec<Vec<f32>>, ComputeMeter)>,
+    },
+    RoomAfter {
+        problem: Problem,
+        prefix: String,
+        reply: Reply<Option<usize>>,
+    },
+    PolicyStart {
+        search: u64,
+    },
+    VerifierStart {
+        search: u64,
+    },
+    Done {
+        slot: usize,
+        job: usize,
+        result: anyhow::Result<Record>,
+    },
+}
+
+/// Waits for this thread's answer (a closed channel: the run is over).
+fn wait<T>(rx: Receiver<anyhow::Result<T>>) -> anyhow::Result<T> {
+    rx.recv()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the parallel run stopped")))
+}
+
+/// The policy as a search thread sees it.
+struct PolicyStandIn {
+    search: u64,
+    name: String,
+    params: Option<u64>,
+    tx: Sender<Msg>,
+}
+
+impl Policy for PolicyStandIn {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn params(&self) -> Option<u64> {
+        self.params
+    }
+
+    fn extend(
+        &mut self,
+        problem: &Problem,
+        requests: &[Extend<'_>],
+        until: Until,
+        delimiter: &str,
+        sampling: &SamplingParams,
+        meter: &mut ComputeMeter,
+        _cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Vec<Generation>>> {
+        let (reply, rx) = channel();
+        let msg = Msg::Extend {
+            search: self.search,
+            problem: problem.clone(),
+            requests: requests
+                .iter()
+                .map(|r| OwnedExtend {
+                    prefix: r.prefix.clone(),
+                    n: r.n,
+                    seed: r.seed,
+                    max_tokens: r.max_tokens,
+                })
+                .collect(),
+            until,
+            delimiter: delimiter.to_string(),
+            sampling: sampling.clone(),
+            meter: *meter,
+            reply,
+        };
+        self.tx
+            .send(msg)
+            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
+        let (gens, charged) = wait(rx)?;
+        *meter = charged;
+        Ok(gens)
+    }
+
+    fn start_search(&mut self) {
+        let _ = self.tx.send(Msg::PolicyStart {
+            search: self.search,
+        });
+    }
+
+    fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
+        let (reply, rx) = channel();
+        self.tx
+            .send(Msg::RoomAfter {
+                problem: problem.clone(),
+                prefix: prefix.to_string(),
+                reply,
+            })
+            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
+        wait(rx)
+    }
+}
+
+/// The verifier as a search thread sees it.
+struct VerifierStandIn {
+    search: u64,
+    name: String,
+    tx: Sender<Msg>,
+}
+
+impl Verifier for VerifierStandIn {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn score_many(
+        &mut self,
+        problem: &Problem,
+        solutions: &[&[StepText]],
+        meter: &mut ComputeMeter,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        let (reply, rx) = channel();
+        self.tx
+            .send(Msg::Score {
+                search: self.search,
+                problem: problem.clone(),
+                solutions: solutions.iter().map(|s| s.to_vec()).collect(),
+                meter: *meter,
+                reply,
+            })
+            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
+        let (scores, charged) = wait(rx)?;
+        *meter = charged;
+        Ok(scores)
+    }
+
+    fn start_search(&mut self) {
+        let _ = self.tx.send(Msg::VerifierStart {
+            search: self.search,
+        });
+    }
+}
+
+/// Which search's memory the verifier holds, and the others', set aside.
+struct Turns {
+    holder: Option<u64>,
+    kept: BTreeMap<u64, Box<dyn std::any::Any + Send>>,
+}
+
+impl Turns {
+    /// Gives `search` the verifier: its own memory back, or a fresh one.
+    fn take(&mut self, verifier: &mut dyn Verifier, search: u64) {
+        if self.holder == Some(search) {
+            return;
+        }
+        if let Some(h) = self.holder.take() {
+            if let Some(state) = verifier.suspend() {
+                self.kept.insert(h, state);
+            }
+        }
+        match self.kept.remove(&search) {
+            Some(state) => verifier.resume(state),
+            None => verifier.start_search(),
+        }
+        self.holder = Some(search);
+    }
+
+    /// `search` starts anew, or has ended: its memory goes.
+    fn forget(&mut self, verifier: &mut dyn Verifier, search: u64) {
+        self.kept.remove(&search);
+        if self.holder == Some(search) {
+            verifier.start_search();
+        }
+    }
+}
+
+/// Searches `jobs` (a configuration and a problem each) `k` at a time; `done(job, result)`
+/// receives each search's record as it finishes (searches that end while the same shared call
+/// is answered, in job order: the same order every time), and an error it returns stops the
+/// run: no new search starts, those under way finish. Returns once every
+/// started search has finished; with `cancel` set, searches not yet started never start.
+pub fn search_jobs(
+    jobs: &[(RunConfig, &Problem)],
+    k: usize,
+    policy: &mut dyn Policy,
+    verifier: &mut dyn Verifier,
+    cancel: &CancelToken,
+    done: &mut dyn FnMut(usize, anyhow::Result<Record>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let k = k.clamp(1, jobs.len().max(1));
+    let (tx, rx) = channel::<Msg>();
+    let policy_name = policy.name();
+    let policy_params = policy.params();
+    let verifier_name = verifier.name();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        // One thread per slot, each searching the jobs it is given.
+        let mut slots: Vec<Sender<usize>> = Vec::with_capacity(k);
+        for slot in 0..k {
+            let (job_tx, job_rx) = channel::<usize>();
+            slots.push(job_tx);
+            let tx = tx.clone();
+            let (pname, vname) = (policy_name.clone(), verifier_name.clone());
+            std::thread::Builder::new()
+                .name(format!("search-{slot}"))
+                .spawn_scoped(scope, move || {
+                    for job in job_rx {
+                        let (config, problem) = &jobs[job];
+                        let search = job as u64;
+                        let mut p = PolicyStandIn {
+                            search,
+                            name: pname.clone(),
+                            params: policy_params,
+                            tx: tx.clone(),
+                        };
+                        let mut v = VerifierStandIn {
+                            search,
+                            name: vname.clone(),
+                            tx: tx.clone(),
+                        };
+                        let mut sink = |_: &SearchEvent| {};
+                        let result =
+                            search_problem(config, problem, &mut p, &mut v, &mut sink, cancel);
+                        if tx.send(Msg::Done { slot, job, result }).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| anyhow::anyhow!("cannot start a search thread: {e}"))?;
+        }
+        drop(tx);
+        let mut next = 0;
+        let mut live = 0;
+        let mut stopped = false;
+        let mut outcome = Ok(());
+        for slot in &slots {
+            if next < jobs.len() && !cancel.is_cancelled() {
+                let _ = slot.send(next);
+                next += 1;
+                live += 1;
+            }
+        }
+        let mut extends: Vec<Msg> = Vec::new();
+        let mut scores: Vec<Msg> = Vec::new();
+        // Searches that ended since the last shared call, handled in job order once every
+        // search under way has ended or waits: so records land in the same order every time.
+        let mut ended: Vec<(usize, usize, anyhow::Result<Record>)> = Vec::new();
+        let mut turns = Turns {
+            holder: None,
+            kept: BTreeMap::new(),
+        };
+        while live > 0 {
+            let Ok(msg) = rx.recv() else { break };
+            match msg {
+                Msg::Extend { .. } => extends.push(msg),
+                Msg::Score { .. } => scores.push(msg),
+                Msg::RoomAfter {
+                    problem,
+                    prefix,
+                    reply,
+                } => {
+                    let _ = reply.send(policy.room_after(&problem, &prefix));
+                }
+                Msg::PolicyStart { search } => policy.forget_search(search),
+                Msg::VerifierStart { search } => turns.forget(verifier, search),
+                Msg::Done { slot, job, result } => ended.push((slot, job, result)),
+            }
+            if extends.len() + scores.len() + ended.len() < live {
+                continue;
+            }
+            ended.sort_by_key(|e| e.1);
+            for (slot, job, result) in ended.drain(..) {
+                live -= 1;
+                policy.forget_search(job as u64);
+                turns.forget(verifier, job as u64);
+                if let Err(e) = done(job, result) {
+                    if outcome.is_ok() {
+                        outcome = Err(e);
+                    }
+                    stopped = true;
+                }
+                if !stopped && !cancel.is_cancelled() && next < jobs.len() {
+                    let _ = slots[slot].send(next);
+                    next += 1;
+                    live += 1;
+                }
+            }
+            // Every search under way waits (those just started have yet to ask): answer them
+            // all.
+            if live > 0 && extends.len() + scores.len() == live {
+                serve_extends(policy, std::mem::take(&mut extends), cancel);
+                serve_scores(verifier, &mut turns, std::mem::take(&mut scores));
+            }
+        }
+        drop(slots);
+        outcome
+    })
+}
+
+/// One shared call per delimiter and sampling among `calls`, in search order; each search
+/// gets its generations and its meter back.
+fn serve_extends(policy: &mut dyn Policy, mut calls: Vec<Msg>, cancel: &CancelToken) {
+    calls.sort_by_key(|m| match m {
+        Msg::Extend { search, .. } => *search,
+        _ => u64::MAX,
+    });
+    while !calls.is_empty() {
+        // The calls that share the first one's delimiter and sampling.
+        let (delim, samp) = match &calls[0] {
+            Msg::Extend {
+                delimiter,
+                sampling,
+                ..
+            } => (delimiter.clone(), sampling.clone()),
+            _ => unreachable!("only extend calls are served here"),
+        };
+        let (now, later): (Vec<Msg>, Vec<Msg>) = calls.into_iter().partition(|m| {
+            matches!(m, Msg::Extend { delimiter, sampling, .. } if *delimiter == delim && *sampling == samp)
+        });
+        calls = later;
+        let mut parts = Vec::with_capacity(now.len());
+        for m in now {
+            if let Msg::Extend {
+                search,
+                problem,
+                requests,
+                until,
+                meter,
+                reply,
+                ..
+            } = m
+            {
+                parts.push((search, problem, requests, until, meter, reply));
+            }
+        }
+        let extends: Vec<Vec<Extend>> = parts
+            .iter()
+            .map(|(_, _, requests, _, _, _)| {
+                requests
+                    .iter()
+                    .map(|r| Extend {
+                        prefix: &r.prefix,
+                        n: r.n,
+                        seed: r.seed,
+                        max_tokens: r.max_tokens,
+                    })
+                    .collect()
+            })
+            .collect();
+        let shared: Vec<ExtendCall> = parts
+            .iter()
+            .zip(&extends)
+            .map(|((search, problem, _, until, _, _), e)| ExtendCall {
+                search: *search,
+                problem,
+                requests: e,
+                until: *until,
+            })
+            .collect();
+        let mut meters: Vec<ComputeMeter> = parts.iter().map(|p| p.4).collect();
+        let mut refs: Vec<&mut ComputeMeter> = meters.iter_mut().collect();
+        let result = policy.extend_many(&shared, &delim, &samp, &mut refs, cancel);
+        drop(shared);
+        match result {
+            Ok(gens) => {
+                for ((part, g), m) in parts.into_iter().zip(gens).zip(meters) {
+                    let _ = part.5.send(Ok((g, m)));
+                }
+            }
+            Err(e) => {
+                // Every search of the call hears why (a cancellation stays one).
+                for part in parts {
+                    let err = match e.downcast_ref::<crate::engine::Cancelled>() {
+                        Some(c) => anyhow::Error::new(*c),
+                        None => anyhow::anyhow!("{e:#}"),
+                    };
+                    let _ = part.5.send(Err(err));
+                }
+            }
+        }
+    }
+}
+
+/// Each search's verifier call in turn, in search order, its own memory swapped in.
+fn serve_scores(verifier: &mut dyn Verifier, turns: &mut Turns, mut calls: Vec<Msg>) {
+    calls.sort_by_key(|m| match m {
+        Msg::Score { search, .. } => *search,
+        _ => u64::MAX,
+    });
+    for m in calls {
+        if let Msg::Score {
+            search,
+            problem,
+            solutions,
+            mut meter,
+            reply,
+        } = m
+        {
+            turns.take(verifier, search);
+            let refs: Vec<&[StepText]> = solutions.iter().map(Vec::as_slice).collect();
+            let r = verifier.score_many(&problem, &refs, &mut meter);
+            let _ = reply.send(r.map(|s| (s, meter)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::default_policy_dir;
+    use crate::runner::sweep::{self, SweepConfig, SweepRecord};
+    use crate::search::StrategyKind;
+
+    /// Every strategy on a few toy problems with the toy PRM (whose memory of scored prefixes
+    /// each search must keep to itself), one problem at a time and `k` at once.
+    fn config() -> SweepConfig {
+        let strategies: Vec<String> = StrategyKind::ALL
+            .iter()
+            .map(|k| format!("{:?}", k.as_str()))
+            .collect();
+        toml::from_str(&format!(
+            "dataset = {{ kind = \"toy\" }}\npolicy = {:?}\nverifier = \"toy-prm\"\n\
+             strategies = [{}]\nbudgets = [4]\nbeam_widths = [2]\nlimit = 6\nbin_samples = 0\n\
+             draws = 2\n",
+            default_policy_dir(),
+            strategies.join(", ")
+        ))
+        .unwrap()
+    }
+
+    fn records(dir: &std::path::Path) -> Vec<SweepRecord> {
+        let (_, mut r) = sweep::load(dir).unwrap();
+        r.sort_by(|a, b| (a.run.to_string(), &a.record.id).cmp(&(b.run.to_string(), &b.record.id)));
+        r
+    }
+
+    #[test]
+    fn searching_sixteen_problems_at_once_gives_the_records_and_compute_of_one_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = config();
+        let cancel = CancelToken::new();
+        let one = tmp.path().join("k1");
+        let many = tmp.path().join("k16");
+        sweep::run_with(&c, &one, false, 1, &cancel, &mut |_| {}).unwrap();
+        sweep::run_with(&c, &many, false, 16, &cancel, &mut |_| {}).unwrap();
+        let (a, b) = (records(&one), records(&many));
+        assert_eq!(a.len(), 6 * c.runs().len());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                serde_json::to_value(x).unwrap(),
+                serde_json::to_value(y).unwrap(),
+                "{} of {}",
+                x.record.id,
+                x.run
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_of_problems_at_once_cancelled_keeps_whole_records_and_resumes_to_the_same_sweep() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = config();
+        c.strategies = vec![StrategyKind::WeightedBestOfN, StrategyKind::Beam];
+        c.limit = Some(12);
+        let full = tmp.path().join("full");
+        sweep::run_with(&c, &full, false, 1, &CancelToken::new(), &mut |_| {}).unwrap();
+        let cut = tmp.path().join("cut");
+        let cancel = CancelToken::new();
+        let mut seen = 0;
+        let o = sweep::run_with(&c, &cut, false, 8, &cancel, &mut |e| {
+            if let sweep::SweepEvent::Done { .. } = e {
+                seen += 1;
+                if seen == 3 {
+                    cancel.cancel();
+                }
+            }
+        })
+        .unwrap();
+        assert!(o.cancelled);
+        // Every line on disk is a whole record; the searches under way when it stopped are
+        // not there at all.
+        let text = std::fs::read_to_string(cut.join("records.jsonl")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.len() >= 3 && lines.len() < records(&full).len(),
+            "{}",
+            lines.len()
+        );
+        for l in &lines {
+            serde_json::from_str::<SweepRecord>(l).unwrap();
+        }
+        let o = sweep::run_with(&c, &cut, true, 8, &CancelToken::new(), &mut |_| {}).unwrap();
+        assert!(!o.cancelled);
+        let (a, b) = (records(&full), records(&cut));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                serde_json::to_value(x).unwrap(),
+                serde_json::to_value(y).unwrap()
+            );
+        }
+    }
+}
