@@ -7,9 +7,10 @@
 # 1. starts llama-server (b11434, built by scripts/build-llama-server.sh with llama-batched-bench)
 #    on 127.0.0.1 with SLOTS parallel slots (default 16) and its /metrics on;
 # 2. runs `thinkscale run --strategy beam` (N = 16, beam width 4: 16 continuations per round) on
-#    PROBLEMS toy problems (default 8) with --policy remote:URL and --concurrency SLOTS, then
-#    reads from the server's /metrics how many slots were busy per decode on average (the
-#    achieved concurrency: at most SLOTS, at most 16 continuations per round);
+#    PROBLEMS toy problems (default 8) with --policy remote:URL and --concurrency SLOTS, once
+#    with --parallel-problems 1 and once with the default (SLOTS problems at once, their rounds'
+#    requests in flight together), each on a freshly started server, and reads from its
+#    /metrics how many slots were busy per decode on average (the achieved concurrency);
 # 3. runs the same search with --policy MODEL.gguf on the local engine;
 # 4. runs llama-batched-bench on the same file at 1, 4 and 16 parallel sequences (64-token shared
 #    prompt, 32 tokens each), the server's engine without HTTP and scheduling;
@@ -31,23 +32,29 @@ mkdir -p "$out"
 cargo build --release --quiet
 port=8092
 url="http://127.0.0.1:$port"
-"$server" -m "$model" --host 127.0.0.1 --port "$port" -np "$slots" -c $((slots * 1024)) \
-  -t "$(nproc)" --metrics >"$out/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 120); do
-  python3 -c "import urllib.request; urllib.request.urlopen('$url/health')" >/dev/null 2>&1 && break
-  sleep 1
-done
 search=(run --strategy beam --budget 16 --beam-width 4 --limit "$limit" --max-tokens 96
   --verifier logprob --seed 0)
-echo "beam search, N = 16, beam width 4, $limit problems: remote ($slots slots) ..."
-target/release/thinkscale "${search[@]}" --policy "remote:$url" --concurrency "$slots" \
-  --out "$out/remote" >/dev/null
-python3 -c "import urllib.request; print(urllib.request.urlopen('$url/metrics').read().decode())" \
-  >"$out/metrics.txt"
-kill $pid 2>/dev/null || true
-wait $pid 2>/dev/null || true
+# The remote search twice, on a fresh server each time (its /metrics average from its start):
+# one problem at a time, then the default (--concurrency problems at once).
+for k in 1 default; do
+  "$server" -m "$model" --host 127.0.0.1 --port "$port" -np "$slots" -c $((slots * 1024)) \
+    -t "$(nproc)" --metrics >"$out/server-$k.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 120); do
+    python3 -c "import urllib.request; urllib.request.urlopen('$url/health')" >/dev/null 2>&1 && break
+    sleep 1
+  done
+  flag=()
+  [ "$k" = default ] || flag=(--parallel-problems "$k")
+  echo "beam search, N = 16, beam width 4, $limit problems: remote ($slots slots), parallel problems $k ..."
+  target/release/thinkscale "${search[@]}" --policy "remote:$url" --concurrency "$slots" \
+    "${flag[@]}" --out "$out/remote-$k" >/dev/null 2>"$out/remote-$k.log"
+  python3 -c "import urllib.request; print(urllib.request.urlopen('$url/metrics').read().decode())" \
+    >"$out/metrics-$k.txt"
+  kill $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+done
 echo "... local engine ..."
 target/release/thinkscale "${search[@]}" --policy "$model" --out "$out/local" >/dev/null
 echo "... llama-batched-bench ..."
@@ -56,18 +63,31 @@ echo "... llama-batched-bench ..."
 python3 - "$out" "$slots" <<'EOF'
 import json, re, sys
 out, slots = sys.argv[1], int(sys.argv[2])
-metrics = {}
-for line in open(f"{out}/metrics.txt"):
-    m = re.match(r"llamacpp:(\w+)\s+([-\d.e+]+)", line)
-    if m:
-        metrics[m.group(1)] = float(m.group(2))
+def metrics(k):
+    m = {}
+    for line in open(f"{out}/metrics-{k}.txt"):
+        r = re.match(r"llamacpp:(\w+)\s+([-\d.e+]+)", line)
+        if r:
+            m[r.group(1)] = float(r.group(2))
+    return m
+def said(k):
+    # What the run said it would do ("searching K problems at once").
+    for line in open(f"{out}/remote-{k}.log"):
+        r = re.search(r"searching (\d+) problems? at once", line)
+        if r:
+            return int(r.group(1))
+    return None
 rows = []
-for name in ["remote", "local"]:
+for name in ["remote-1", "remote-default", "local"]:
     s = json.load(open(f"{out}/{name}/summary.json"))
     c = s["compute"]
     rate = c["generated_tokens"] / s["elapsed_s"]
-    busy = metrics.get("n_busy_slots_per_decode") if name == "remote" else None
-    label = f"beam search via llama-server ({slots} slots)" if name == "remote" else "beam search on the local engine"
+    if name == "local":
+        label, busy = "beam search on the local engine", None
+    else:
+        k = name.split("-")[1]
+        busy = metrics(k).get("n_busy_slots_per_decode")
+        label = f"beam search via llama-server ({slots} slots), {said(k)} problem(s) at once"
     rows.append((label, c["generated_tokens"], s["elapsed_s"], rate, busy))
 # llama-batched-bench columns: | PP | TG | B | N_KV | T_PP s | S_PP t/s | T_TG s | S_TG t/s | T s | S t/s |
 for line in open(f"{out}/batched-bench.txt"):
@@ -81,9 +101,15 @@ print("|---|---|---|---|---|")
 for label, tokens, secs, rate, busy in rows:
     conc = f"{busy:.1f}" if busy is not None else "n/a (one batch per round)"
     print(f"| {label} | {tokens} | {secs:.1f} | {rate:.1f} | {conc} |")
-r, l = rows[0][3], rows[1][3]
-print(f"\nremote / local generated tokens/s: {r / l:.2f}")
-print(f"server: {metrics.get('tokens_predicted_total', 0):.0f} tokens predicted, "
-      f"{metrics.get('prompt_tokens_total', 0):.0f} prompt tokens run, "
-      f"{metrics.get('n_decode_total', 0):.0f} decode calls")
+one, many, local = rows[0][3], rows[1][3], rows[2][3]
+print(f"\nremote, problems at once against one at a time: {many / one:.2f}x generated tokens/s")
+print(f"remote (problems at once) / local generated tokens/s: {many / local:.2f}")
+sts = [r for r in rows if r[0] == f"llama-batched-bench, {min(slots, 16)} sequences"]
+if sts:
+    print(f"remote (problems at once) / llama-batched-bench at {min(slots, 16)} sequences: "
+          f"{many / sts[0][3]:.2f}")
+m = metrics("default")
+print(f"server (problems at once): {m.get('tokens_predicted_total', 0):.0f} tokens predicted, "
+      f"{m.get('prompt_tokens_total', 0):.0f} prompt tokens run, "
+      f"{m.get('n_decode_total', 0):.0f} decode calls")
 EOF
