@@ -770,8 +770,19 @@ impl CausalLm {
         // Wave w runs every group's w-th batch, packed into passes of at most max_batch rows.
         let waves = chunks.iter().map(Vec::len).max().unwrap_or(0);
         for w in 0..waves {
+            // Chunks of like prompt lengths share passes: rows pad each other's attention up
+            // to the longest, and a pass lasts as long as its longest sample.
+            let mut wave: Vec<&Vec<(usize, usize)>> =
+                chunks.iter().filter_map(|c| c.get(w)).collect();
+            let longest = |c: &Vec<(usize, usize)>| {
+                c.iter()
+                    .map(|&(q, _)| flat[q].1.prompt.len())
+                    .max()
+                    .unwrap_or(0)
+            };
+            wave.sort_by_key(|c| longest(c));
             let mut batch: Vec<(usize, usize)> = Vec::new();
-            for chunk in chunks.iter().filter_map(|c| c.get(w)) {
+            for chunk in wave {
                 if !batch.is_empty() && batch.len() + chunk.len() > self.max_batch {
                     let rows = std::mem::take(&mut batch);
                     self.decode_batch(&flat, groups, &rows, params, meters, cancel, &mut out)?;
@@ -897,16 +908,17 @@ impl CausalLm {
                     Some(self.prefill(requests[q].prompt, groups[g].scope, &mut *meters[g])?);
             }
         }
-        let prefilled: Vec<(SeqKv, Vec<f32>, u64)> = prefilled.into_iter().flatten().collect();
-        // `prefilled` is indexed by request in order of first appearance among the rows.
+        // The prompts run, in request order (rows need not be: passes pack groups by length),
+        // and where each request's is among them.
         let mut slot_of = vec![usize::MAX; requests.len()];
         let mut next_slot = 0;
-        for &(q, _) in rows {
-            if slot_of[q] == usize::MAX {
+        for (q, p) in prefilled.iter().enumerate() {
+            if p.is_some() {
                 slot_of[q] = next_slot;
                 next_slot += 1;
             }
         }
+        let prefilled: Vec<(SeqKv, Vec<f32>, u64)> = prefilled.into_iter().flatten().collect();
         let mut state: Vec<RowState> = rows
             .iter()
             .map(|&(q, i)| {
@@ -1552,6 +1564,64 @@ mod tests {
             // The second call continued from the cache: its prompt was not run again.
             assert!(m.prompt_tokens_cached > 0, "search {g}");
         }
+    }
+
+    /// Groups whose prompts are packed into one pass out of request order (the shorter
+    /// first) still continue their own prompts.
+    #[test]
+    fn groups_packed_out_of_order_continue_their_own_prompts() {
+        let params = SamplingParams {
+            max_tokens: 30,
+            ..Default::default()
+        };
+        let mut lm = toy();
+        let long = toy_prompt_ids(&lm, "(18*4+14-30)+12*14");
+        let short = toy_prompt_ids(&lm, "8*11");
+        assert!(long.len() > short.len());
+        let stop = StopAt::steps("\n", 1);
+        let alone: Vec<Vec<Vec<u32>>> = [(&long, 5u64), (&short, 6)]
+            .iter()
+            .map(|(p, seed)| {
+                lm.clear_prefix_cache();
+                let req = [GenRequest::new(p, 3, *seed)];
+                let g = lm
+                    .generate_steps(
+                        &req,
+                        &params,
+                        &stop,
+                        &mut ComputeMeter::default(),
+                        &CancelToken::new(),
+                    )
+                    .unwrap();
+                g[0].iter().map(|s| s.tokens.clone()).collect()
+            })
+            .collect();
+        lm.clear_prefix_cache();
+        let reqs = [
+            [GenRequest::new(&long, 3, 5)],
+            [GenRequest::new(&short, 3, 6)],
+        ];
+        let groups: Vec<GenGroup> = (0..2)
+            .map(|g| GenGroup {
+                requests: &reqs[g],
+                stop: stop.clone(),
+                scope: g as u64 + 1,
+            })
+            .collect();
+        let (mut ma, mut mb) = (ComputeMeter::default(), ComputeMeter::default());
+        let together = lm
+            .generate_groups(
+                &groups,
+                &params,
+                &mut [&mut ma, &mut mb],
+                &CancelToken::new(),
+            )
+            .unwrap();
+        let together: Vec<Vec<Vec<u32>>> = together
+            .iter()
+            .map(|g| g[0].iter().map(|s| s.tokens.clone()).collect())
+            .collect();
+        assert_eq!(together, alone);
     }
 
     #[test]
