@@ -268,6 +268,14 @@ impl LocalPolicy {
         })
     }
 
+    /// The engine's failure on `what` (a cancellation stays one, to be found in the chain).
+    fn failed(&self, e: ModelError, what: &str) -> anyhow::Error {
+        match e {
+            ModelError::Cancelled(c) => anyhow::Error::new(c),
+            e => anyhow::anyhow!("{}: {what}: {e}", self.lm.dir.display()),
+        }
+    }
+
     /// The engine scope of search `search` of [`Policy::extend_many`] (scope 0 is
     /// [`Policy::extend`]'s, one search at a time).
     fn scope(search: u64) -> u64 {
@@ -405,16 +413,9 @@ impl Policy for LocalPolicy {
             .collect();
         self.lm
             .generate_groups(&groups, sampling, meters, cancel)
-            .map_err(|e| match e {
-                ModelError::Cancelled(c) => anyhow::Error::new(c),
-                e => {
-                    let ids: Vec<&str> = calls.iter().map(|c| c.problem.id.as_str()).collect();
-                    anyhow::anyhow!(
-                        "{}: problems {}: {e}",
-                        self.lm.dir.display(),
-                        ids.join(", ")
-                    )
-                }
+            .map_err(|e| {
+                let ids: Vec<&str> = calls.iter().map(|c| c.problem.id.as_str()).collect();
+                self.failed(e, &format!("problems {}", ids.join(", ")))
             })
     }
 
@@ -437,10 +438,7 @@ impl Policy for LocalPolicy {
         let stop = until.stop_at(delimiter);
         self.lm
             .generate_steps(&gen, sampling, &stop, meter, cancel)
-            .map_err(|e| match e {
-                ModelError::Cancelled(c) => anyhow::Error::new(c),
-                e => anyhow::anyhow!("{}: problem {}: {e}", self.lm.dir.display(), problem.id),
-            })
+            .map_err(|e| self.failed(e, &format!("problem {}", problem.id)))
     }
 }
 

@@ -780,7 +780,7 @@ impl CausalLm {
                     .max()
                     .unwrap_or(0)
             };
-            wave.sort_by_key(|c| longest(c));
+            wave.sort_by_cached_key(|c| longest(c));
             let mut batch: Vec<(usize, usize)> = Vec::new();
             for chunk in wave {
                 if !batch.is_empty() && batch.len() + chunk.len() > self.max_batch {

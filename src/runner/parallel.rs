@@ -19,7 +19,7 @@ use crate::search::SearchEvent;
 use crate::store::Record;
 use crate::verify::{StepText, Verifier};
 use std::collections::BTreeMap;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Sender};
 
 /// The searches run at once where the backend says nothing else: enough rows to fill the
 /// local engine's batches on a few problems' rounds.
@@ -45,25 +45,31 @@ struct OwnedExtend {
     max_tokens: Option<usize>,
 }
 
+/// A search's policy call.
+struct ExtendMsg {
+    search: u64,
+    problem: Problem,
+    requests: Vec<OwnedExtend>,
+    until: Until,
+    delimiter: String,
+    sampling: SamplingParams,
+    meter: ComputeMeter,
+    reply: Reply<(Vec<Vec<Generation>>, ComputeMeter)>,
+}
+
+/// A search's verifier call.
+struct ScoreMsg {
+    search: u64,
+    problem: Problem,
+    solutions: Vec<Vec<StepText>>,
+    meter: ComputeMeter,
+    reply: Reply<(Vec<Vec<f32>>, ComputeMeter)>,
+}
+
 /// What a search's stand-ins ask of this thread.
 enum Msg {
-    Extend {
-        search: u64,
-        problem: Problem,
-        requests: Vec<OwnedExtend>,
-        until: Until,
-        delimiter: String,
-        sampling: SamplingParams,
-        meter: ComputeMeter,
-        reply: Reply<(Vec<Vec<Generation>>, ComputeMeter)>,
-    },
-    Score {
-        search: u64,
-        problem: Problem,
-        solutions: Vec<Vec<StepText>>,
-        meter: ComputeMeter,
-        reply: Reply<(Vec<Vec<f32>>, ComputeMeter)>,
-    },
+    Extend(ExtendMsg),
+    Score(ScoreMsg),
     RoomAfter {
         problem: Problem,
         prefix: String,
@@ -82,10 +88,13 @@ enum Msg {
     },
 }
 
-/// Waits for this thread's answer (a closed channel: the run is over).
-fn wait<T>(rx: Receiver<anyhow::Result<T>>) -> anyhow::Result<T> {
-    rx.recv()
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("the parallel run stopped")))
+/// Sends this thread the message `msg` makes with a reply channel, and waits for the answer
+/// (a closed channel: the run is over).
+fn ask<T>(tx: &Sender<Msg>, msg: impl FnOnce(Reply<T>) -> Msg) -> anyhow::Result<T> {
+    let stopped = || anyhow::anyhow!("the parallel run stopped");
+    let (reply, rx) = channel();
+    tx.send(msg(reply)).map_err(|_| stopped())?;
+    rx.recv().unwrap_or_else(|_| Err(stopped()))
 }
 
 /// The policy as a search thread sees it.
@@ -115,29 +124,26 @@ impl Policy for PolicyStandIn {
         meter: &mut ComputeMeter,
         _cancel: &CancelToken,
     ) -> anyhow::Result<Vec<Vec<Generation>>> {
-        let (reply, rx) = channel();
-        let msg = Msg::Extend {
-            search: self.search,
-            problem: problem.clone(),
-            requests: requests
-                .iter()
-                .map(|r| OwnedExtend {
-                    prefix: r.prefix.clone(),
-                    n: r.n,
-                    seed: r.seed,
-                    max_tokens: r.max_tokens,
-                })
-                .collect(),
-            until,
-            delimiter: delimiter.to_string(),
-            sampling: sampling.clone(),
-            meter: *meter,
-            reply,
-        };
-        self.tx
-            .send(msg)
-            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
-        let (gens, charged) = wait(rx)?;
+        let (gens, charged) = ask(&self.tx, |reply| {
+            Msg::Extend(ExtendMsg {
+                search: self.search,
+                problem: problem.clone(),
+                requests: requests
+                    .iter()
+                    .map(|r| OwnedExtend {
+                        prefix: r.prefix.clone(),
+                        n: r.n,
+                        seed: r.seed,
+                        max_tokens: r.max_tokens,
+                    })
+                    .collect(),
+                until,
+                delimiter: delimiter.to_string(),
+                sampling: sampling.clone(),
+                meter: *meter,
+                reply,
+            })
+        })?;
         *meter = charged;
         Ok(gens)
     }
@@ -149,15 +155,11 @@ impl Policy for PolicyStandIn {
     }
 
     fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
-        let (reply, rx) = channel();
-        self.tx
-            .send(Msg::RoomAfter {
-                problem: problem.clone(),
-                prefix: prefix.to_string(),
-                reply,
-            })
-            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
-        wait(rx)
+        ask(&self.tx, |reply| Msg::RoomAfter {
+            problem: problem.clone(),
+            prefix: prefix.to_string(),
+            reply,
+        })
     }
 }
 
@@ -179,17 +181,15 @@ impl Verifier for VerifierStandIn {
         solutions: &[&[StepText]],
         meter: &mut ComputeMeter,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
-        let (reply, rx) = channel();
-        self.tx
-            .send(Msg::Score {
+        let (scores, charged) = ask(&self.tx, |reply| {
+            Msg::Score(ScoreMsg {
                 search: self.search,
                 problem: problem.clone(),
                 solutions: solutions.iter().map(|s| s.to_vec()).collect(),
                 meter: *meter,
                 reply,
             })
-            .map_err(|_| anyhow::anyhow!("the parallel run stopped"))?;
-        let (scores, charged) = wait(rx)?;
+        })?;
         *meter = charged;
         Ok(scores)
     }
@@ -299,8 +299,8 @@ pub fn search_jobs(
                 live += 1;
             }
         }
-        let mut extends: Vec<Msg> = Vec::new();
-        let mut scores: Vec<Msg> = Vec::new();
+        let mut extends: Vec<ExtendMsg> = Vec::new();
+        let mut scores: Vec<ScoreMsg> = Vec::new();
         // Searches that ended since the last shared call, handled in job order once every
         // search under way has ended or waits: so records land in the same order every time.
         let mut ended: Vec<(usize, usize, anyhow::Result<Record>)> = Vec::new();
@@ -311,8 +311,8 @@ pub fn search_jobs(
         while live > 0 {
             let Ok(msg) = rx.recv() else { break };
             match msg {
-                Msg::Extend { .. } => extends.push(msg),
-                Msg::Score { .. } => scores.push(msg),
+                Msg::Extend(m) => extends.push(m),
+                Msg::Score(m) => scores.push(m),
                 Msg::RoomAfter {
                     problem,
                     prefix,
@@ -358,44 +358,19 @@ pub fn search_jobs(
 
 /// One shared call per delimiter and sampling among `calls`, in search order; each search
 /// gets its generations and its meter back.
-fn serve_extends(policy: &mut dyn Policy, mut calls: Vec<Msg>, cancel: &CancelToken) {
-    calls.sort_by_key(|m| match m {
-        Msg::Extend { search, .. } => *search,
-        _ => u64::MAX,
-    });
+fn serve_extends(policy: &mut dyn Policy, mut calls: Vec<ExtendMsg>, cancel: &CancelToken) {
+    calls.sort_by_key(|m| m.search);
     while !calls.is_empty() {
         // The calls that share the first one's delimiter and sampling.
-        let (delim, samp) = match &calls[0] {
-            Msg::Extend {
-                delimiter,
-                sampling,
-                ..
-            } => (delimiter.clone(), sampling.clone()),
-            _ => unreachable!("only extend calls are served here"),
-        };
-        let (now, later): (Vec<Msg>, Vec<Msg>) = calls.into_iter().partition(|m| {
-            matches!(m, Msg::Extend { delimiter, sampling, .. } if *delimiter == delim && *sampling == samp)
-        });
+        let (delimiter, sampling) = (calls[0].delimiter.clone(), calls[0].sampling.clone());
+        let (now, later): (Vec<ExtendMsg>, Vec<ExtendMsg>) = calls
+            .into_iter()
+            .partition(|m| m.delimiter == delimiter && m.sampling == sampling);
         calls = later;
-        let mut parts = Vec::with_capacity(now.len());
-        for m in now {
-            if let Msg::Extend {
-                search,
-                problem,
-                requests,
-                until,
-                meter,
-                reply,
-                ..
-            } = m
-            {
-                parts.push((search, problem, requests, until, meter, reply));
-            }
-        }
-        let extends: Vec<Vec<Extend>> = parts
+        let extends: Vec<Vec<Extend>> = now
             .iter()
-            .map(|(_, _, requests, _, _, _)| {
-                requests
+            .map(|m| {
+                m.requests
                     .iter()
                     .map(|r| Extend {
                         prefix: &r.prefix,
@@ -406,34 +381,33 @@ fn serve_extends(policy: &mut dyn Policy, mut calls: Vec<Msg>, cancel: &CancelTo
                     .collect()
             })
             .collect();
-        let shared: Vec<ExtendCall> = parts
+        let shared: Vec<ExtendCall> = now
             .iter()
             .zip(&extends)
-            .map(|((search, problem, _, until, _, _), e)| ExtendCall {
-                search: *search,
-                problem,
+            .map(|(m, e)| ExtendCall {
+                search: m.search,
+                problem: &m.problem,
                 requests: e,
-                until: *until,
+                until: m.until,
             })
             .collect();
-        let mut meters: Vec<ComputeMeter> = parts.iter().map(|p| p.4).collect();
+        let mut meters: Vec<ComputeMeter> = now.iter().map(|m| m.meter).collect();
         let mut refs: Vec<&mut ComputeMeter> = meters.iter_mut().collect();
-        let result = policy.extend_many(&shared, &delim, &samp, &mut refs, cancel);
-        drop(shared);
+        let result = policy.extend_many(&shared, &delimiter, &sampling, &mut refs, cancel);
         match result {
             Ok(gens) => {
-                for ((part, g), m) in parts.into_iter().zip(gens).zip(meters) {
-                    let _ = part.5.send(Ok((g, m)));
+                for ((m, g), meter) in now.iter().zip(gens).zip(meters) {
+                    let _ = m.reply.send(Ok((g, meter)));
                 }
             }
             Err(e) => {
                 // Every search of the call hears why (a cancellation stays one).
-                for part in parts {
+                for m in &now {
                     let err = match e.downcast_ref::<crate::engine::Cancelled>() {
                         Some(c) => anyhow::Error::new(*c),
                         None => anyhow::anyhow!("{e:#}"),
                     };
-                    let _ = part.5.send(Err(err));
+                    let _ = m.reply.send(Err(err));
                 }
             }
         }
@@ -441,25 +415,13 @@ fn serve_extends(policy: &mut dyn Policy, mut calls: Vec<Msg>, cancel: &CancelTo
 }
 
 /// Each search's verifier call in turn, in search order, its own memory swapped in.
-fn serve_scores(verifier: &mut dyn Verifier, turns: &mut Turns, mut calls: Vec<Msg>) {
-    calls.sort_by_key(|m| match m {
-        Msg::Score { search, .. } => *search,
-        _ => u64::MAX,
-    });
-    for m in calls {
-        if let Msg::Score {
-            search,
-            problem,
-            solutions,
-            mut meter,
-            reply,
-        } = m
-        {
-            turns.take(verifier, search);
-            let refs: Vec<&[StepText]> = solutions.iter().map(Vec::as_slice).collect();
-            let r = verifier.score_many(&problem, &refs, &mut meter);
-            let _ = reply.send(r.map(|s| (s, meter)));
-        }
+fn serve_scores(verifier: &mut dyn Verifier, turns: &mut Turns, mut calls: Vec<ScoreMsg>) {
+    calls.sort_by_key(|m| m.search);
+    for mut m in calls {
+        turns.take(verifier, m.search);
+        let refs: Vec<&[StepText]> = m.solutions.iter().map(Vec::as_slice).collect();
+        let r = verifier.score_many(&m.problem, &refs, &mut m.meter);
+        let _ = m.reply.send(r.map(|s| (s, m.meter)));
     }
 }
 
