@@ -4,6 +4,7 @@
 
 pub mod cancel;
 pub mod chat;
+pub mod dense;
 pub mod device;
 pub mod gguf;
 pub mod hf;

@@ -78,6 +78,11 @@ pub fn set_fast_kernels(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
+/// Whether models loaded now get the fast kernels (this module's, and [`super::dense`]'s).
+pub fn fast_kernels() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// The GGUF weight types [`FastQMatMul`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -10,6 +10,7 @@
 //! Tests check it against candle's stock `qwen2` and `quantized_llama` on the same weights, and
 //! against llama.cpp's greedy tokens on the SmolLM2 GGUF.
 
+use super::dense::DenseCpu;
 use super::qmatmul::QLinear;
 use candle_core::quantized::{gguf_file, QMatMul, QTensor};
 use candle_core::{DType, Device, Result, Tensor};
@@ -209,6 +210,14 @@ impl Proj {
         })
     }
 
+    /// The weight `(out, in)` and bias of a dense projection; `None` for a quantized one.
+    pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
+        match &self.weight {
+            QLinear::Candle(QMatMul::Tensor(w)) => Some((w, self.bias.as_ref())),
+            _ => None,
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.weight.forward(x)?;
         match &self.bias {
@@ -317,11 +326,11 @@ impl SeqKv {
 /// frees their share of the buffers.
 #[derive(Debug, Clone)]
 pub struct BatchKv {
-    layers: Vec<(Tensor, Tensor)>,
+    pub(super) layers: Vec<(Tensor, Tensor)>,
     /// Columns in use (the longest row's length).
-    cols: usize,
+    pub(super) cols: usize,
     /// Per row: leading columns that hold nothing.
-    pad: Vec<usize>,
+    pub(super) pad: Vec<usize>,
 }
 
 impl BatchKv {
@@ -424,7 +433,7 @@ impl BatchKv {
     }
 
     /// Makes room for `t` more columns, doubling the buffers where they are full.
-    fn reserve(&mut self, t: usize) -> Result<()> {
+    pub(super) fn reserve(&mut self, t: usize) -> Result<()> {
         for (k, v) in &mut self.layers {
             let cap = k.dim(2)?;
             if self.cols + t <= cap {
@@ -453,6 +462,9 @@ pub struct Transformer {
     inv_freq: Tensor,
     /// Type of the activations and the cache: the dense weights' type, f32 for GGUF.
     dtype: DType,
+    /// The same weights packed for the CPU kernels, for a small dense f32 model on the CPU
+    /// ([`super::dense`]).
+    dense: Option<std::sync::Arc<DenseCpu>>,
 }
 
 impl Transformer {
@@ -464,12 +476,37 @@ impl Transformer {
             Embedding::Dense(t) => t.dtype(),
             Embedding::Quantized(_) => DType::F32,
         };
+        let dense = match device.is_cpu() && super::qmatmul::fast_kernels() {
+            true => DenseCpu::new(&cfg, &w)?.map(std::sync::Arc::new),
+            false => None,
+        };
         Ok(Self {
             cfg,
             w,
             inv_freq,
             dtype,
+            dense,
         })
+    }
+
+    /// The same model on candle's ops only (no packed CPU kernels): the reference the
+    /// kernels are checked against.
+    pub fn without_dense(mut self) -> Self {
+        self.dense = None;
+        self
+    }
+
+    /// Whether the forward pass runs on [`super::dense`]'s CPU kernels.
+    pub fn is_dense(&self) -> bool {
+        self.dense.is_some()
+    }
+
+    /// The same model with its CPU kernels on `isa` (where this CPU runs it), for the tests.
+    pub fn with_isa(mut self, isa: thinkscale_dense::Isa) -> Self {
+        self.dense = self
+            .dense
+            .map(|d| std::sync::Arc::new((*d).clone().with_isa(isa)));
+        self
     }
 
     /// Type of the activations and the key/value cache.
@@ -506,6 +543,9 @@ impl Transformer {
                 self.w.blocks.len()
             );
         }
+        if let (Some(dense), true) = (&self.dense, ids.device().is_cpu()) {
+            return dense.forward(ids, kv);
+        }
         let device = ids.device();
         kv.reserve(t)?;
         let (cos, sin) = self.rope_tables(kv, t, device)?;
@@ -536,6 +576,9 @@ impl Transformer {
 
     /// Logits `(..., vocab)` of hidden states `(..., hidden)`.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        if let (Some(dense), true) = (&self.dense, hidden.device().is_cpu()) {
+            return dense.logits(hidden);
+        }
         self.w.lm_head.forward(&hidden.contiguous()?)
     }
 
