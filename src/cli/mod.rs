@@ -23,9 +23,9 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug, Parser)]
 #[command(name = "thinkscale", version, about, long_about = None)]
 pub struct Cli {
-    /// CPU threads for tensor work. Default: all cores, except 1 for running and evaluating a
-    /// policy under 20M parameters (the toy models: measured 2.1x faster on 1 thread than on
-    /// 2). RAYON_NUM_THREADS, if set, wins.
+    /// CPU threads for tensor work. Default: all cores for the commands that run models (run,
+    /// sweep, evaluate, revisions, train, bench), 1 for the rest and the window (whose drawing
+    /// needs a core of its own). RAYON_NUM_THREADS, if set, wins.
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -99,19 +99,6 @@ pub enum Next {
     Window(GuiArgs),
 }
 
-/// Threads for running or evaluating `policy` (default: the toy policy): 1 below 20M
-/// parameters, where thread synchronisation costs more than it saves; else all cores (`None`).
-/// A model whose headers cannot be read gets all cores; loading it reports the error.
-fn model_threads(policy: Option<&std::path::Path>) -> Option<usize> {
-    let dir = policy
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(crate::engine::default_policy_dir);
-    match crate::engine::model::ModelHeader::read(&dir) {
-        Ok(h) if h.params < 20_000_000 => Some(1),
-        _ => None,
-    }
-}
-
 /// Parses a budget flag (`--budget`, `--budgets`, `--samples`...): a whole number from 1 to
 /// [`crate::search::MAX_BUDGET`]. Checked here, before anything is allocated, so clap refuses
 /// an oversized budget with a message naming the flag and exit code 2.
@@ -158,11 +145,17 @@ pub fn main() -> anyhow::Result<Next> {
     let cli = Cli::parse();
     let threads = match (&cli.command, cli.threads) {
         (_, Some(n)) => Some(n.max(1)),
-        (Some(Command::Train(_) | Command::Bench(_)), None) => None,
-        (Some(Command::Run(a)), None) => model_threads(a.policy.as_deref()),
-        (Some(Command::Sweep(a)), None) => model_threads(a.policy.as_deref()),
-        (Some(Command::Evaluate(a)), None) => model_threads(a.policy.as_deref()),
-        (Some(Command::Revisions(a)), None) => model_threads(a.policy.as_deref()),
+        (
+            Some(
+                Command::Train(_)
+                | Command::Bench(_)
+                | Command::Run(_)
+                | Command::Sweep(_)
+                | Command::Evaluate(_)
+                | Command::Revisions(_),
+            ),
+            None,
+        ) => None,
         (_, None) => Some(1),
     };
     // All cores, spelled out: candle asks for the thread count at every operation, and without

@@ -188,8 +188,19 @@ impl DenseCpu {
             kernels::rope(&mut q, c.num_heads, &pos, &self.inv_freq, interleaved);
             kernels::rope(&mut k, c.num_kv_heads, &pos, &self.inv_freq, interleaved);
             let (ck, cv) = &kv.layers[l];
-            ck.inplace_op1(&WriteColumns { src: &k, t, cols })?;
-            cv.inplace_op1(&WriteColumns { src: &v, t, cols })?;
+            let slot = &kv.slot;
+            ck.inplace_op1(&WriteColumns {
+                src: &k,
+                t,
+                cols,
+                slot,
+            })?;
+            cv.inplace_op1(&WriteColumns {
+                src: &v,
+                t,
+                cols,
+                slot,
+            })?;
             {
                 let (ks, kl) = ck.storage_and_layout();
                 let (vs, vl) = cv.storage_and_layout();
@@ -205,13 +216,17 @@ impl DenseCpu {
                     cols,
                     window: c.sliding_window,
                 };
-                kernels::attention(&q, kc, vc, &kv.pad, shape, &mut att, self.isa, &pool);
+                let rows = kernels::CacheRows {
+                    pad: &kv.pad,
+                    slot: &kv.slot,
+                };
+                kernels::attention(&q, kc, vc, rows, shape, &mut att, self.isa, &pool);
             }
             block.o.matmul(&att, m, &mut y, &pool);
             kernels::add_in_place(&mut x, &y);
             kernels::rms_norm(&x, &block.mlp_norm, eps, &mut h);
             block.gate_up.matmul(&h, m, &mut gu, &pool);
-            kernels::silu_mul(&gu, inter, &mut act);
+            kernels::silu_mul(&gu, inter, &mut act, &pool);
             block.down.matmul(&act, m, &mut y, &pool);
             kernels::add_in_place(&mut x, &y);
         }
@@ -248,11 +263,13 @@ fn cpu_f32<'a>(s: &'a Storage, l: &Layout) -> Result<(&'a [f32], usize)> {
 }
 
 /// Writes new keys or values, `(rows · t, kv_heads · head_dim)`, into a cache buffer
-/// `(rows, kv_heads, cap, head_dim)` at columns `cols..cols + t`.
+/// `(buffer rows, kv_heads, cap, head_dim)` at columns `cols..cols + t`, row `r` into buffer
+/// row `slot[r]`.
 struct WriteColumns<'a> {
     src: &'a [f32],
     t: usize,
     cols: usize,
+    slot: &'a [usize],
 }
 
 impl InplaceOp1 for WriteColumns<'_> {
@@ -264,20 +281,23 @@ impl InplaceOp1 for WriteColumns<'_> {
         let (CpuStorage::F32(data), true) = (storage, layout.is_contiguous()) else {
             bail!("the key/value cache is not a contiguous f32 CPU buffer");
         };
-        let (rows, heads, cap, d) = layout.shape().dims4()?;
-        let t = self.t;
-        if self.cols + t > cap || self.src.len() != rows * t * heads * d {
+        let (held, heads, cap, d) = layout.shape().dims4()?;
+        let (t, rows) = (self.t, self.slot.len());
+        if self.cols + t > cap
+            || self.src.len() != rows * t * heads * d
+            || self.slot.iter().any(|&s| s >= held)
+        {
             bail!(
-                "{} new values do not fit the cache {rows}x{heads}x{cap}x{d}",
+                "{} new values do not fit the cache {held}x{heads}x{cap}x{d}",
                 self.src.len()
             );
         }
         let data = &mut data[layout.start_offset()..];
-        for r in 0..rows {
+        for (r, &b) in self.slot.iter().enumerate() {
             for i in 0..t {
                 let src = &self.src[(r * t + i) * heads * d..][..heads * d];
                 for (h, head) in src.chunks_exact(d).enumerate() {
-                    let at = ((r * heads + h) * cap + self.cols + i) * d;
+                    let at = ((b * heads + h) * cap + self.cols + i) * d;
                     data[at..at + d].copy_from_slice(head);
                 }
             }
@@ -372,8 +392,8 @@ mod tests {
         let mut next: Vec<u32> = vec![5, 9, 2];
         for step in 0..12 {
             if step == 6 {
-                kf.retain(&[0, 2]).unwrap();
-                ks.retain(&[0, 2]).unwrap();
+                kf.retain(&[0, 2]);
+                ks.retain(&[0, 2]);
                 next = vec![next[0], next[2]];
             }
             let ids = Tensor::from_vec(next.clone(), (next.len(), 1), &dev).unwrap();
@@ -480,7 +500,7 @@ mod tests {
         let up: Vec<f32> = (0..n).map(|i| 1.0 + i as f32 / 100.0).collect();
         let gate_up: Vec<f32> = gate.iter().chain(&up).copied().collect();
         let mut out = vec![0f32; n];
-        kernels::silu_mul(&gate_up, n, &mut out);
+        kernels::silu_mul(&gate_up, n, &mut out, &CandlePool);
         for ((&g, &u), &o) in gate.iter().zip(&up).zip(&out) {
             let want = g / (1.0 + (-g).exp()) * u;
             assert!(

@@ -1036,7 +1036,7 @@ impl CausalLm {
                 break;
             }
             cancel.check()?;
-            kv.retain(&keep)?;
+            kv.retain(&keep);
             active = keep.iter().map(|&s| active[s]).collect();
             let input = Tensor::from_vec(next.clone(), (active.len(), 1), &self.device)?;
             let hidden = self.model.forward(&input, &mut kv)?;

@@ -323,7 +323,8 @@ impl SeqKv {
 /// arrive (no copy of the cache per token). Rows may hold sequences of different lengths: a
 /// shorter row is left-padded, its first `pad[r]` columns masked out of attention, and its
 /// positions (RoPE) count from its own start. Rows are dropped with [`BatchKv::retain`], which
-/// frees their share of the buffers.
+/// copies nothing: candle's ops, which need the rows side by side, move them first
+/// ([`BatchKv::compact`]); the CPU kernels ([`super::dense`]) read them where they are.
 #[derive(Debug, Clone)]
 pub struct BatchKv {
     pub(super) layers: Vec<(Tensor, Tensor)>,
@@ -331,6 +332,8 @@ pub struct BatchKv {
     pub(super) cols: usize,
     /// Per row: leading columns that hold nothing.
     pub(super) pad: Vec<usize>,
+    /// Per row: the buffer row that holds it.
+    pub(super) slot: Vec<usize>,
 }
 
 impl BatchKv {
@@ -346,6 +349,16 @@ impl BatchKv {
         let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
         let cap = cols + reserve.max(1);
         let shape = (rows.len(), cfg.num_kv_heads, cap, cfg.head_dim);
+        let pad = rows.iter().map(|r| cols - r.len).collect();
+        let slot = (0..rows.len()).collect();
+        if let Some(layers) = Self::gather_f32(cfg, rows, cap, dtype, device)? {
+            return Ok(Self {
+                layers,
+                cols,
+                pad,
+                slot,
+            });
+        }
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for l in 0..cfg.num_layers {
             let k = Tensor::zeros(shape, dtype, device)?;
@@ -366,8 +379,54 @@ impl BatchKv {
         Ok(Self {
             layers,
             cols,
-            pad: rows.iter().map(|r| cols - r.len).collect(),
+            pad,
+            slot,
         })
+    }
+
+    /// [`Self::from_rows`]' buffers on the CPU in f32, each row's keys and values copied once
+    /// straight from the views they are (candle's `slice_set` would first make each view
+    /// contiguous, then copy it again into a zeroed buffer); `None` elsewhere, or where a row
+    /// is not a view of whole head rows.
+    fn gather_f32(
+        cfg: &Config,
+        rows: &[&SeqKv],
+        cap: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Option<Vec<(Tensor, Tensor)>>> {
+        if !device.is_cpu() || dtype != DType::F32 {
+            return Ok(None);
+        }
+        let (heads, d) = (cfg.num_kv_heads, cfg.head_dim);
+        let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
+        let per_row = heads * cap * d;
+        let mut layers = Vec::with_capacity(cfg.num_layers);
+        for l in 0..cfg.num_layers {
+            let mut k = vec![0f32; rows.len() * per_row];
+            let mut v = vec![0f32; rows.len() * per_row];
+            for (r, row) in rows.iter().enumerate() {
+                if row.len == 0 {
+                    continue;
+                }
+                let (rk, rv) = row.layers.get(l).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("cached sequence lacks block {l}"))
+                })?;
+                let off = cols - row.len;
+                let dst = r * per_row..(r + 1) * per_row;
+                if !copy_heads(rk, &mut k[dst.clone()], cap, off)?
+                    || !copy_heads(rv, &mut v[dst], cap, off)?
+                {
+                    return Ok(None);
+                }
+            }
+            let shape = (rows.len(), heads, cap, d);
+            layers.push((
+                Tensor::from_vec(k, shape, device)?,
+                Tensor::from_vec(v, shape, device)?,
+            ));
+        }
+        Ok(Some(layers))
     }
 
     /// Rows in the batch.
@@ -392,16 +451,35 @@ impl BatchKv {
             .layers
             .iter()
             .map(|(k, v)| {
-                let take = |t: &Tensor| t.narrow(0, r, 1)?.narrow(2, pad, len)?.force_contiguous();
+                let take = |t: &Tensor| {
+                    t.narrow(0, self.slot[r], 1)?
+                        .narrow(2, pad, len)?
+                        .force_contiguous()
+                };
                 Ok((take(k)?, take(v)?))
             })
             .collect::<Result<_>>()?;
         Ok(SeqKv { layers, len })
     }
 
-    /// Keeps only the rows `keep` (in that order), copying them into smaller buffers.
-    pub fn retain(&mut self, keep: &[usize]) -> Result<()> {
-        if keep.len() == self.rows() && keep.iter().enumerate().all(|(i, &r)| i == r) {
+    /// Keeps only the rows `keep` (in that order). Nothing moves: the rows that left keep
+    /// their place in the buffers (which the batch holds anyway from its start) until
+    /// [`Self::compact`] or the end of the batch.
+    pub fn retain(&mut self, keep: &[usize]) {
+        self.pad = keep.iter().map(|&r| self.pad[r]).collect();
+        self.slot = keep.iter().map(|&r| self.slot[r]).collect();
+    }
+
+    /// Whether row `r` sits in buffer row `r` for every row, as candle's ops need.
+    pub fn is_compact(&self) -> bool {
+        let held = self.layers.first().map_or(0, |(k, _)| k.dims()[0]);
+        held == self.rows() && self.slot.iter().enumerate().all(|(i, &s)| i == s)
+    }
+
+    /// Moves the rows into buffers of their own, row `r` in buffer row `r`, dropping the
+    /// columns every row leaves empty.
+    pub fn compact(&mut self) -> Result<()> {
+        if self.is_compact() {
             return Ok(());
         }
         let device = self
@@ -410,12 +488,12 @@ impl BatchKv {
             .map(|(k, _)| k.device().clone())
             .unwrap_or(Device::Cpu);
         let idx = Tensor::from_vec(
-            keep.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-            keep.len(),
+            self.slot.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            self.slot.len(),
             &device,
         )?;
-        // Columns every kept row leaves empty are dropped too.
-        let trim = keep.iter().map(|&r| self.pad[r]).min().unwrap_or(0);
+        // Columns every row leaves empty are dropped too.
+        let trim = self.pad.iter().copied().min().unwrap_or(0);
         for (k, v) in &mut self.layers {
             let cap = k.dim(2)? - trim;
             *k = k
@@ -427,7 +505,8 @@ impl BatchKv {
                 .narrow(2, trim, cap)?
                 .contiguous()?;
         }
-        self.pad = keep.iter().map(|&r| self.pad[r] - trim).collect();
+        self.pad.iter_mut().for_each(|p| *p -= trim);
+        self.slot = (0..self.pad.len()).collect();
         self.cols -= trim;
         Ok(())
     }
@@ -451,6 +530,37 @@ impl BatchKv {
         }
         Ok(())
     }
+}
+
+/// Copies `src`, a CPU f32 view `(1, heads, len, head_dim)` whose heads are runs of whole
+/// rows, into `dst` laid out `(heads, cap, head_dim)`, from column `off`; `false` (nothing
+/// copied) where `src` is not such a view or does not fit.
+fn copy_heads(src: &Tensor, dst: &mut [f32], cap: usize, off: usize) -> Result<bool> {
+    let (storage, layout) = src.storage_and_layout();
+    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
+        return Ok(false);
+    };
+    let (one, heads, len, d) = match *layout.dims() {
+        [a, b, c, e] => (a, b, c, e),
+        _ => return Ok(false),
+    };
+    let stride = layout.stride();
+    if one != 1
+        || stride[3] != 1
+        || stride[2] != d
+        || off + len > cap
+        || dst.len() < heads * cap * d
+    {
+        return Ok(false);
+    }
+    for h in 0..heads {
+        let from = layout.start_offset() + h * stride[1];
+        let (Some(src), at) = (data.get(from..from + len * d), (h * cap + off) * d) else {
+            return Ok(false);
+        };
+        dst[at..at + len * d].copy_from_slice(src);
+    }
+    Ok(true)
 }
 
 /// A loaded model. The key/value cache belongs to the caller ([`BatchKv`]), so one model
@@ -547,6 +657,7 @@ impl Transformer {
             return dense.forward(ids, kv);
         }
         let device = ids.device();
+        kv.compact()?;
         kv.reserve(t)?;
         let (cos, sin) = self.rope_tables(kv, t, device)?;
         let mask = self.mask(kv, t, device)?;

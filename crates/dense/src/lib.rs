@@ -41,8 +41,9 @@ impl Pool for Serial {
 
 /// Output columns per packed weight panel.
 pub const PANEL: usize = 16;
-/// Rows a kernel call multiplies against one panel.
-const ROWS: usize = 4;
+/// Rows a kernel call multiplies against one panel: 6 rows of 16 columns are 12 AVX2
+/// accumulators, enough to keep both FMA units busy through their latency.
+const ROWS: usize = 6;
 /// Rows one matmul work item covers (a chunk of activations stays in cache while its item
 /// walks a panel).
 const ROW_CHUNK: usize = 32;
@@ -207,7 +208,7 @@ impl Linear {
         });
     }
 
-    /// `rows` (1..=4) rows of `x` against one panel.
+    /// `rows` (1..=6) rows of `x` against one panel.
     fn panel(&self, x: &[f32], rows: usize, w: &[f32], acc: &mut [[f32; PANEL]; ROWS]) {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
@@ -218,14 +219,18 @@ impl Linear {
                     1 => avx2::panel::<1>(x, self.k, w, acc),
                     2 => avx2::panel::<2>(x, self.k, w, acc),
                     3 => avx2::panel::<3>(x, self.k, w, acc),
-                    _ => avx2::panel::<4>(x, self.k, w, acc),
+                    4 => avx2::panel::<4>(x, self.k, w, acc),
+                    5 => avx2::panel::<5>(x, self.k, w, acc),
+                    _ => avx2::panel::<6>(x, self.k, w, acc),
                 }
             },
             _ => match rows {
                 1 => panel_scalar::<1>(x, self.k, w, acc),
                 2 => panel_scalar::<2>(x, self.k, w, acc),
                 3 => panel_scalar::<3>(x, self.k, w, acc),
-                _ => panel_scalar::<4>(x, self.k, w, acc),
+                4 => panel_scalar::<4>(x, self.k, w, acc),
+                5 => panel_scalar::<5>(x, self.k, w, acc),
+                _ => panel_scalar::<6>(x, self.k, w, acc),
             },
         }
     }
@@ -434,7 +439,7 @@ mod avx2 {
         _mm256_andnot_ps(small, _mm256_mul_ps(p, pow2))
     }
 
-    /// [`super::silu_mul`] eight lanes at a time.
+    /// [`super::silu_mul_rows`] eight lanes at a time.
     ///
     /// # Safety
     /// The CPU has AVX2 and FMA.
@@ -491,6 +496,15 @@ pub struct AttentionShape {
     pub cols: usize,
     /// Each token attends to at most this many tokens (itself included), if set.
     pub window: Option<usize>,
+}
+
+/// Where each row of an attention call sits in the key/value buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheRows<'a> {
+    /// Per row: leading columns that hold nothing.
+    pub pad: &'a [usize],
+    /// Per row: the buffer row that holds it.
+    pub slot: &'a [usize],
 }
 
 /// One (row, query head) of an attention call.
@@ -570,9 +584,9 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Attention of new tokens over a key/value cache.
 ///
 /// `q` is `(rows · t, heads · head_dim)` (RoPE applied), `k_cache` and `v_cache`
-/// `(rows, kv_heads, cap, head_dim)` with the new tokens' keys and values already at columns
-/// `cols..cols + t`, `pad[r]` the leading columns of row `r` that hold nothing. Writes
-/// `(rows · t, heads · head_dim)` into `out`.
+/// `(buffer rows, kv_heads, cap, head_dim)` with the new tokens' keys and values already at
+/// columns `cols..cols + t`; row `r` sits in buffer row `cache.slot[r]`, its first
+/// `cache.pad[r]` columns holding nothing. Writes `(rows · t, heads · head_dim)` into `out`.
 ///
 /// # Panics
 /// Where the buffers do not match `shape`: a caller's bug.
@@ -581,7 +595,7 @@ pub fn attention(
     q: &[f32],
     k_cache: &[f32],
     v_cache: &[f32],
-    pad: &[usize],
+    cache: CacheRows,
     shape: AttentionShape,
     out: &mut [f32],
     isa: Isa,
@@ -596,11 +610,13 @@ pub fn attention(
     );
     assert_eq!(q.len(), s.rows * s.t * width, "queries");
     assert_eq!(out.len(), s.rows * s.t * width, "attention output");
-    assert!(k_cache.len() >= s.rows * per_row && v_cache.len() >= s.rows * per_row);
+    let held = cache.slot.iter().max().map_or(0, |&b| b + 1);
+    assert!(k_cache.len() >= held * per_row && v_cache.len() >= held * per_row);
     assert!(
-        pad.len() == s.rows && s.cols + s.t <= s.cap,
-        "cache columns"
+        cache.pad.len() == s.rows && cache.slot.len() == s.rows,
+        "rows of the cache"
     );
+    assert!(s.cols + s.t <= s.cap, "cache columns");
     let groups = s.heads / s.kv_heads;
     let avx2_ok = isa == Isa::Avx2 && isa.available();
     let shared = SharedOut::new(out);
@@ -609,13 +625,13 @@ pub fn attention(
         let mut o = vec![0f32; s.t * width];
         for item in items {
             let (r, h) = (item / s.heads, item % s.heads);
-            let at = (r * s.kv_heads + h / groups) * s.cap * d;
+            let at = (cache.slot[r] * s.kv_heads + h / groups) * s.cap * d;
             let job = AttendJob {
                 shape: s,
                 q: &q[r * s.t * width..(r + 1) * s.t * width],
                 k: &k_cache[at..at + s.cap * d],
                 v: &v_cache[at..at + s.cap * d],
-                pad: pad[r],
+                pad: cache.pad[r],
                 head: h,
             };
             match (isa, d) {
@@ -685,8 +701,23 @@ pub fn rope(x: &mut [f32], heads: usize, pos: &[f32], inv_freq: &[f32], interlea
 }
 
 /// The gated MLP's activation: `gate_up` holds per row the gate's `n` values then the up
-/// projection's `n`; `out` gets `silu(gate) · up`, `(rows, n)`.
-pub fn silu_mul(gate_up: &[f32], n: usize, out: &mut [f32]) {
+/// projection's `n`; `out` gets `silu(gate) · up`, `(rows, n)`, rows spread over `pool`.
+pub fn silu_mul(gate_up: &[f32], n: usize, out: &mut [f32], pool: &dyn Pool) {
+    let rows = out.len() / n;
+    assert_eq!(
+        gate_up.len(),
+        2 * rows * n,
+        "gate and up values of {rows} rows"
+    );
+    let shared = SharedOut::new(out);
+    pool.run(rows, &|range: Range<usize>| {
+        // SAFETY: the rows of `range` are this item's.
+        let out = unsafe { shared.slice(range.start * n, range.len() * n) };
+        silu_mul_rows(&gate_up[range.start * 2 * n..range.end * 2 * n], n, out);
+    });
+}
+
+fn silu_mul_rows(gate_up: &[f32], n: usize, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if Isa::Avx2.available() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
