@@ -216,9 +216,44 @@ impl DenseCpu {
                     cols,
                     window: c.sliding_window,
                 };
+                // The sequences the rows continue, read where they are.
+                let guards: Vec<_> = kv
+                    .base
+                    .iter()
+                    .map(|b| {
+                        b.layers.get(l).filter(|_| b.len > 0).map(|(k, v)| {
+                            let (ks, kl) = k.storage_and_layout();
+                            let (vs, vl) = v.storage_and_layout();
+                            (ks, kl, vs, vl, b.len)
+                        })
+                    })
+                    .collect();
+                let mut base = Vec::with_capacity(guards.len());
+                for g in &guards {
+                    base.push(match g {
+                        Some((ks, kl, vs, vl, len)) => {
+                            let (Some((k, head_stride)), Some((v, vstride))) =
+                                (base_view(ks, kl, *len, d), base_view(vs, vl, *len, d))
+                            else {
+                                bail!("a continued sequence's keys are not whole head rows");
+                            };
+                            if vstride != head_stride {
+                                bail!("a continued sequence's keys and values differ in layout");
+                            }
+                            kernels::Base {
+                                k,
+                                v,
+                                len: *len,
+                                head_stride,
+                            }
+                        }
+                        None => kernels::Base::default(),
+                    });
+                }
                 let rows = kernels::CacheRows {
                     pad: &kv.pad,
                     slot: &kv.slot,
+                    base: &base,
                 };
                 kernels::attention(&q, kc, vc, rows, shape, &mut att, self.isa, &pool);
             }
@@ -250,6 +285,23 @@ impl DenseCpu {
         *shape.last_mut().unwrap_or(&mut 0) = self.head.n();
         Tensor::from_vec(y, shape, &Device::Cpu)
     }
+}
+
+/// A continued sequence's keys or values, `(1, heads, len, head_dim)` on the CPU in f32 with
+/// each head's rows side by side: its values from head 0's first, and the stride between
+/// heads; `None` for any other layout.
+fn base_view<'a>(s: &'a Storage, l: &Layout, len: usize, d: usize) -> Option<(&'a [f32], usize)> {
+    let Storage::Cpu(CpuStorage::F32(v)) = s else {
+        return None;
+    };
+    let (one, heads, held, dim) = match *l.dims() {
+        [a, b, c, e] => (a, b, c, e),
+        _ => return None,
+    };
+    let stride = l.stride();
+    let fits = one == 1 && held >= len && dim == d && stride[3] == 1 && stride[2] == d;
+    let end = l.start_offset() + (heads - 1) * stride[1] + len * d;
+    (fits && heads > 0 && end <= v.len()).then(|| (&v[l.start_offset()..], stride[1]))
 }
 
 /// The f32 values of a contiguous `(rows, kv_heads, cap, head_dim)` CPU buffer from its
@@ -348,9 +400,10 @@ mod tests {
             .unwrap()
     }
 
-    /// Rows of different lengths (left padding), prompts run several tokens at a time, then
-    /// decoding token by token, a row leaving the batch half way: every hidden state and logit
-    /// of the packed kernels is candle's to float rounding.
+    /// Rows of different lengths (left padding for candle, the prompts read in place by the
+    /// kernels), prompts run several tokens at a time, then decoding token by token, a row
+    /// leaving the batch half way, and every row taken out whole at the end: every hidden
+    /// state, logit and cached key of the packed kernels is candle's to float rounding.
     fn agree(fast: &Transformer, slow: &Transformer) {
         let dev = Device::Cpu;
         let vocab = fast.config().vocab_size as u32;
@@ -372,8 +425,13 @@ mod tests {
                 let h = m.forward(&ids, &mut kv).unwrap();
                 seqs.push((kv.row(0).unwrap(), m.logits(&h).unwrap()));
             }
+            // The kernels read the prompts in place; candle's ops get them copied in.
             let rows: Vec<&SeqKv> = seqs.iter().map(|(s, _)| s).collect();
-            let kv = BatchKv::from_rows(m.config(), &rows, 2, DType::F32, &dev).unwrap();
+            let kv = match m.is_dense() {
+                true => BatchKv::continuing(m.config(), &rows, 2, DType::F32, &dev),
+                false => BatchKv::from_rows(m.config(), &rows, 2, DType::F32, &dev),
+            }
+            .unwrap();
             kvs.push((kv, seqs.into_iter().map(|(_, l)| l).collect::<Vec<_>>()));
         }
         for ((_, a), (_, b)) in kvs.iter().take(1).zip(kvs.iter().skip(1)) {
@@ -419,6 +477,17 @@ mod tests {
                 .unwrap()
                 .to_vec1::<u32>()
                 .unwrap();
+        }
+        // Taken out whole, the rows hold the same keys and values.
+        for r in 0..kf.rows() {
+            let (a, b) = (kf.row(r).unwrap(), ks.row(r).unwrap());
+            assert_eq!((a.len, a.layers.len()), (b.len, b.layers.len()));
+            for ((ka, va), (kb, vb)) in a.layers.iter().zip(&b.layers) {
+                assert!(
+                    max_diff(ka, kb) < 1e-4 && max_diff(va, vb) < 1e-4,
+                    "row {r}"
+                );
+            }
         }
     }
 

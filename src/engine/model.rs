@@ -855,7 +855,7 @@ impl CausalLm {
             _ => empty,
         };
         let cfg = self.model.config().clone();
-        let mut kv = BatchKv::from_rows(
+        let mut kv = BatchKv::continuing(
             &cfg,
             &[&start],
             prompt.len() - reuse,
@@ -955,7 +955,7 @@ impl CausalLm {
             .iter()
             .map(|&(q, _)| &prefilled[slot_of[q]].0)
             .collect();
-        let mut kv = BatchKv::from_rows(&cfg, &starts, 64, self.model.dtype(), &self.device)?;
+        let mut kv = BatchKv::continuing(&cfg, &starts, 64, self.model.dtype(), &self.device)?;
         drop(starts);
         // Rows still decoding, in batch order, and the logits each samples from next.
         let mut active: Vec<usize> = (0..rows.len()).collect();

@@ -103,7 +103,7 @@ impl PrefixScorer {
                 len: 0,
             },
         };
-        let mut kv = BatchKv::from_rows(
+        let mut kv = BatchKv::continuing(
             self.model.config(),
             &[&start],
             ids.len() - reused,
@@ -256,7 +256,7 @@ impl PrefixScorer {
         }
         let longest = wave.iter().map(|&(_, f, t)| t - f).max().unwrap_or(1);
         let refs: Vec<&SeqKv> = rows.iter().collect();
-        let mut kv = BatchKv::from_rows(
+        let mut kv = BatchKv::continuing(
             self.model.config(),
             &refs,
             longest,

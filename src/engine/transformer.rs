@@ -288,7 +288,7 @@ pub struct Weights {
 /// The keys and values of one sequence: per block, keys and values
 /// `(1, kv_heads, len, head_dim)`. Cloning shares the tensors (candle tensors are immutable
 /// where they are shared), so a fork costs nothing until it is continued.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SeqKv {
     /// Per block: keys and values.
     pub layers: Vec<(Tensor, Tensor)>,
@@ -334,6 +334,9 @@ pub struct BatchKv {
     pub(super) pad: Vec<usize>,
     /// Per row: the buffer row that holds it.
     pub(super) slot: Vec<usize>,
+    /// Per row: the sequence it continues, read in place, its buffer columns holding only
+    /// what came after ([`BatchKv::continuing`]); empty where the buffers hold the whole row.
+    pub(super) base: Vec<SeqKv>,
 }
 
 impl BatchKv {
@@ -346,21 +349,57 @@ impl BatchKv {
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
+        let shape = (cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+        Self::build(shape, rows, reserve, dtype, device)
+    }
+
+    /// Rows continuing the given sequences, which on the CPU in f32 are read where they are
+    /// (by [`super::dense`]'s kernels; candle's ops copy them in first, [`Self::compact`]):
+    /// the buffers hold only the tokens that come after, with room for `reserve` of them.
+    /// Elsewhere, as [`Self::from_rows`].
+    pub fn continuing(
+        cfg: &Config,
+        rows: &[&SeqKv],
+        reserve: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let whole = |r: &&SeqKv| r.len == 0 || r.layers.len() == cfg.num_layers;
+        if !device.is_cpu() || dtype != DType::F32 || !rows.iter().all(whole) {
+            return Self::from_rows(cfg, rows, reserve, dtype, device);
+        }
+        let empty = SeqKv::default();
+        let mut kv = Self::from_rows(cfg, &vec![&empty; rows.len()], reserve, dtype, device)?;
+        kv.base = rows.iter().map(|r| (*r).clone()).collect();
+        Ok(kv)
+    }
+
+    /// [`Self::from_rows`] for `(layers, kv_heads, head_dim)`.
+    fn build(
+        (num_layers, heads, head_dim): (usize, usize, usize),
+        rows: &[&SeqKv],
+        reserve: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
         let cap = cols + reserve.max(1);
-        let shape = (rows.len(), cfg.num_kv_heads, cap, cfg.head_dim);
+        let shape = (rows.len(), heads, cap, head_dim);
         let pad = rows.iter().map(|r| cols - r.len).collect();
         let slot = (0..rows.len()).collect();
-        if let Some(layers) = Self::gather_f32(cfg, rows, cap, dtype, device)? {
+        let base = vec![SeqKv::default(); rows.len()];
+        let dims = (num_layers, heads, head_dim);
+        if let Some(layers) = Self::gather_f32(dims, rows, cap, dtype, device)? {
             return Ok(Self {
                 layers,
                 cols,
                 pad,
                 slot,
+                base,
             });
         }
-        let mut layers = Vec::with_capacity(cfg.num_layers);
-        for l in 0..cfg.num_layers {
+        let mut layers = Vec::with_capacity(num_layers);
+        for l in 0..num_layers {
             let k = Tensor::zeros(shape, dtype, device)?;
             let v = Tensor::zeros(shape, dtype, device)?;
             for (r, row) in rows.iter().enumerate() {
@@ -381,6 +420,7 @@ impl BatchKv {
             cols,
             pad,
             slot,
+            base,
         })
     }
 
@@ -389,7 +429,7 @@ impl BatchKv {
     /// contiguous, then copy it again into a zeroed buffer); `None` elsewhere, or where a row
     /// is not a view of whole head rows.
     fn gather_f32(
-        cfg: &Config,
+        (num_layers, heads, d): (usize, usize, usize),
         rows: &[&SeqKv],
         cap: usize,
         dtype: DType,
@@ -398,11 +438,10 @@ impl BatchKv {
         if !device.is_cpu() || dtype != DType::F32 {
             return Ok(None);
         }
-        let (heads, d) = (cfg.num_kv_heads, cfg.head_dim);
         let cols = rows.iter().map(|r| r.len).max().unwrap_or(0);
         let per_row = heads * cap * d;
-        let mut layers = Vec::with_capacity(cfg.num_layers);
-        for l in 0..cfg.num_layers {
+        let mut layers = Vec::with_capacity(num_layers);
+        for l in 0..num_layers {
             let mut k = vec![0f32; rows.len() * per_row];
             let mut v = vec![0f32; rows.len() * per_row];
             for (r, row) in rows.iter().enumerate() {
@@ -436,7 +475,7 @@ impl BatchKv {
 
     /// Length of row `r`.
     pub fn len(&self, r: usize) -> usize {
-        self.cols - self.pad[r]
+        self.base[r].len + self.cols - self.pad[r]
     }
 
     /// Whether the batch has no rows.
@@ -446,20 +485,30 @@ impl BatchKv {
 
     /// Row `r` as a sequence of its own (a copy: it outlives the batch's buffers).
     pub fn row(&self, r: usize) -> Result<SeqKv> {
-        let (pad, len) = (self.pad[r], self.len(r));
+        let (pad, own, base) = (self.pad[r], self.cols - self.pad[r], &self.base[r]);
         let layers = self
             .layers
             .iter()
-            .map(|(k, v)| {
-                let take = |t: &Tensor| {
-                    t.narrow(0, self.slot[r], 1)?
-                        .narrow(2, pad, len)?
-                        .force_contiguous()
+            .enumerate()
+            .map(|(l, (k, v))| {
+                let take = |t: &Tensor, before: Option<&Tensor>| {
+                    let t = t.narrow(0, self.slot[r], 1)?.narrow(2, pad, own)?;
+                    match before {
+                        Some(b) => Tensor::cat(&[b, &t], 2),
+                        None => t.force_contiguous(),
+                    }
                 };
-                Ok((take(k)?, take(v)?))
+                let before = base.layers.get(l).filter(|_| base.len > 0);
+                Ok((
+                    take(k, before.map(|b| &b.0))?,
+                    take(v, before.map(|b| &b.1))?,
+                ))
             })
             .collect::<Result<_>>()?;
-        Ok(SeqKv { layers, len })
+        Ok(SeqKv {
+            layers,
+            len: self.len(r),
+        })
     }
 
     /// Keeps only the rows `keep` (in that order). Nothing moves: the rows that left keep
@@ -468,18 +517,37 @@ impl BatchKv {
     pub fn retain(&mut self, keep: &[usize]) {
         self.pad = keep.iter().map(|&r| self.pad[r]).collect();
         self.slot = keep.iter().map(|&r| self.slot[r]).collect();
+        self.base = keep.iter().map(|&r| self.base[r].clone()).collect();
     }
 
     /// Whether row `r` sits in buffer row `r` for every row, as candle's ops need.
     pub fn is_compact(&self) -> bool {
         let held = self.layers.first().map_or(0, |(k, _)| k.dims()[0]);
-        held == self.rows() && self.slot.iter().enumerate().all(|(i, &s)| i == s)
+        held == self.rows()
+            && self.slot.iter().enumerate().all(|(i, &s)| i == s)
+            && self.base.iter().all(|b| b.len == 0)
     }
 
     /// Moves the rows into buffers of their own, row `r` in buffer row `r`, dropping the
     /// columns every row leaves empty.
     pub fn compact(&mut self) -> Result<()> {
         if self.is_compact() {
+            return Ok(());
+        }
+        if let Some((k, _)) = self
+            .layers
+            .first()
+            .filter(|_| self.base.iter().any(|b| b.len > 0))
+        {
+            // The sequences continued move in: every row whole, with the room it had.
+            let (_, heads, cap, d) = k.dims4()?;
+            let (dtype, device) = (k.dtype(), k.device().clone());
+            let rows = (0..self.rows())
+                .map(|r| self.row(r))
+                .collect::<Result<Vec<_>>>()?;
+            let rows: Vec<&SeqKv> = rows.iter().collect();
+            let shape = (self.layers.len(), heads, d);
+            *self = Self::build(shape, &rows, cap - self.cols, dtype, &device)?;
             return Ok(());
         }
         let device = self

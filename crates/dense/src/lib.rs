@@ -307,49 +307,25 @@ mod avx2 {
         let width = s.heads * d;
         let scale = 1.0 / (d as f32).sqrt();
         for i in 0..s.t {
-            let qc = s.cols + i;
-            let lo = super::first_visible(job.pad, qc, s.window);
             let q = &job.q[i * width + job.head * d..][..d];
-            let keys = &job.k[lo * d..(qc + 1) * d];
-            let values = &job.v[lo * d..(qc + 1) * d];
+            let seen = job.visible(i);
+            let n: usize = seen.iter().map(|(k, _)| k.len() / d).sum();
             // SAFETY: every load below reads 8 values at a multiple of 8 inside `q` (d
-            // values), a key or a value (d values each, `keys`/`values` hold qc + 1 - lo of
-            // them), and the stores write `o`'s d values.
+            // values), a key or a value (d values each, inside the visible slices), and the
+            // stores write inside `scores` (n rounded up to 8 values; each segment's scores
+            // from where the previous ended) and `o`'s d values.
             unsafe {
                 let mut qv = [_mm256_setzero_ps(); C];
                 for (c, v) in qv.iter_mut().enumerate() {
                     *v = _mm256_loadu_ps(q.as_ptr().add(8 * c));
                 }
-                // Scores eight keys at a time: eight dot products in eight registers,
-                // reduced into one register of eight scores.
-                let n = qc + 1 - lo;
                 scores.clear();
                 scores.resize(n.next_multiple_of(8), f32::NEG_INFINITY);
-                let scale_v = _mm256_set1_ps(scale);
-                let mut maxv = _mm256_set1_ps(f32::NEG_INFINITY);
-                let mut j = 0;
-                while j + 8 <= n {
-                    let mut acc = [_mm256_setzero_ps(); 8];
-                    for (a, acc) in acc.iter_mut().enumerate() {
-                        let key = keys.as_ptr().add((j + a) * d);
-                        for (c, v) in qv.iter().enumerate() {
-                            *acc = _mm256_fmadd_ps(*v, _mm256_loadu_ps(key.add(8 * c)), *acc);
-                        }
-                    }
-                    let sc = _mm256_mul_ps(reduce8(&acc), scale_v);
-                    maxv = _mm256_max_ps(maxv, sc);
-                    _mm256_storeu_ps(scores.as_mut_ptr().add(j), sc);
-                    j += 8;
-                }
-                let mut max = hmax(maxv);
-                for (a, sc) in scores.iter_mut().enumerate().take(n).skip(j) {
-                    let key = keys.as_ptr().add(a * d);
-                    let mut acc = _mm256_setzero_ps();
-                    for (c, v) in qv.iter().enumerate() {
-                        acc = _mm256_fmadd_ps(*v, _mm256_loadu_ps(key.add(8 * c)), acc);
-                    }
-                    *sc = hsum(acc) * scale;
-                    max = max.max(*sc);
+                let mut max = f32::NEG_INFINITY;
+                let mut at = 0;
+                for (keys, _) in seen {
+                    max = max.max(score::<C>(&qv, keys, scale, &mut scores[at..]));
+                    at += keys.len() / d;
                 }
                 // exp(score - max), eight at a time (the padding past n gives exp(-inf) = 0).
                 let maxb = _mm256_set1_ps(max);
@@ -361,7 +337,8 @@ mod avx2 {
                 }
                 let sum = hsum(sumv);
                 let mut o = [_mm256_setzero_ps(); C];
-                for (value, &p) in values.chunks_exact(d).zip(scores.iter()) {
+                let values = seen.iter().flat_map(|(_, v)| v.chunks_exact(d));
+                for (value, &p) in values.zip(scores.iter()) {
                     let p = _mm256_set1_ps(p);
                     for (c, acc) in o.iter_mut().enumerate() {
                         *acc = _mm256_fmadd_ps(p, _mm256_loadu_ps(value.as_ptr().add(8 * c)), *acc);
@@ -376,6 +353,54 @@ mod avx2 {
                     _mm256_storeu_ps(dst.as_mut_ptr().add(8 * c), *acc);
                 }
             }
+        }
+    }
+
+    /// The scaled dot products of the query `qv` (`8 · C` values in `C` registers) with each
+    /// key of `keys`, eight keys at a time, into `out`; returns the largest.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA, and `out` holds at least a value per key.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn score<const C: usize>(
+        qv: &[__m256; C],
+        keys: &[f32],
+        scale: f32,
+        out: &mut [f32],
+    ) -> f32 {
+        let d = 8 * C;
+        let n = keys.len() / d;
+        assert!(out.len() >= n, "a score per key");
+        let scale_v = _mm256_set1_ps(scale);
+        let mut maxv = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut j = 0;
+        // SAFETY: key j + a < n starts at (j + a) · d, with d values inside `keys`; the
+        // stores write out[j..j + 8] with j + 8 <= n.
+        unsafe {
+            while j + 8 <= n {
+                let mut acc = [_mm256_setzero_ps(); 8];
+                for (a, acc) in acc.iter_mut().enumerate() {
+                    let key = keys.as_ptr().add((j + a) * d);
+                    for (c, v) in qv.iter().enumerate() {
+                        *acc = _mm256_fmadd_ps(*v, _mm256_loadu_ps(key.add(8 * c)), *acc);
+                    }
+                }
+                let sc = _mm256_mul_ps(reduce8(&acc), scale_v);
+                maxv = _mm256_max_ps(maxv, sc);
+                _mm256_storeu_ps(out.as_mut_ptr().add(j), sc);
+                j += 8;
+            }
+            let mut max = hmax(maxv);
+            for (a, sc) in out.iter_mut().enumerate().take(n).skip(j) {
+                let key = keys.as_ptr().add(a * d);
+                let mut acc = _mm256_setzero_ps();
+                for (c, v) in qv.iter().enumerate() {
+                    acc = _mm256_fmadd_ps(*v, _mm256_loadu_ps(key.add(8 * c)), acc);
+                }
+                *sc = hsum(acc) * scale;
+                max = max.max(*sc);
+            }
+            max
         }
     }
 
@@ -505,6 +530,23 @@ pub struct CacheRows<'a> {
     pub pad: &'a [usize],
     /// Per row: the buffer row that holds it.
     pub slot: &'a [usize],
+    /// Per row: the keys and values of the sequence it continues, read in place, before its
+    /// buffer columns (empty where the buffers hold the whole row).
+    pub base: &'a [Base<'a>],
+}
+
+/// The keys and values a row continues from, where they are: head `h`'s `len` rows of
+/// `head_dim` values start at `h · head_stride` in `k` and in `v`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Base<'a> {
+    /// Keys, from head 0's first value.
+    pub k: &'a [f32],
+    /// Values, laid out as the keys.
+    pub v: &'a [f32],
+    /// Positions held.
+    pub len: usize,
+    /// Values from one head's first position to the next head's.
+    pub head_stride: usize,
 }
 
 /// One (row, query head) of an attention call.
@@ -512,40 +554,55 @@ struct AttendJob<'a> {
     shape: AttentionShape,
     /// The row's queries, `(t, heads · head_dim)` from its first token.
     q: &'a [f32],
+    /// The keys and values of the sequence the row continues, read in place, `(base_len,
+    /// head_dim)` for the head's key/value head (empty where the buffers hold the whole row).
+    base_k: &'a [f32],
+    base_v: &'a [f32],
     /// The row's key and value buffers for the head's key/value head, `(cap, head_dim)`.
     k: &'a [f32],
     v: &'a [f32],
-    /// Leading columns of the row that hold nothing.
+    /// Leading columns of the row's buffers that hold nothing.
     pad: usize,
     head: usize,
 }
 
-/// The first column a query at column `qc` sees: past the row's padding and within the window.
-fn first_visible(pad: usize, qc: usize, window: Option<usize>) -> usize {
-    match window {
-        Some(w) => pad.max((qc + 1).saturating_sub(w)),
-        None => pad,
+impl AttendJob<'_> {
+    /// What query `i` sees, as its keys and values: the visible part of the base, then of
+    /// the buffers (causal, past the padding, within the window).
+    fn visible(&self, i: usize) -> [(&[f32], &[f32]); 2] {
+        let (s, d) = (self.shape, self.shape.head_dim);
+        let base = self.base_k.len() / d;
+        let qc = s.cols + i;
+        // Positions count from the row's start: the base, then the buffer's columns from pad.
+        let pos = base + qc - self.pad;
+        let lo = s.window.map_or(0, |w| (pos + 1).saturating_sub(w));
+        let a = lo.min(base) * d..base * d;
+        let b = (self.pad + lo.saturating_sub(base)) * d..(qc + 1) * d;
+        [
+            (&self.base_k[a.clone()], &self.base_v[a]),
+            (&self.k[b.clone()], &self.v[b]),
+        ]
     }
 }
 
-/// Softmax attention of a row's query head over its visible columns: causal, left padding
-/// hidden, within the window; output `(t, head_dim)` into `out` at stride `heads · head_dim`.
+/// Softmax attention of a row's query head over what it sees ([`AttendJob::visible`]); output
+/// `(t, head_dim)` into `out` at stride `heads · head_dim`.
 fn attend(job: &AttendJob, scores: &mut Vec<f32>, out: &mut [f32]) {
     let s = job.shape;
     let d = s.head_dim;
     let width = s.heads * d;
     let scale = 1.0 / (d as f32).sqrt();
     for i in 0..s.t {
-        let qc = s.cols + i;
-        let lo = first_visible(job.pad, qc, s.window);
         let q = &job.q[i * width + job.head * d..][..d];
+        let seen = job.visible(i);
         scores.clear();
         let mut max = f32::NEG_INFINITY;
-        for j in lo..=qc {
-            let kj = &job.k[j * d..(j + 1) * d];
-            let sc = dot(q, kj) * scale;
-            max = max.max(sc);
-            scores.push(sc);
+        for (keys, _) in seen {
+            for kj in keys.chunks_exact(d) {
+                let sc = dot(q, kj) * scale;
+                max = max.max(sc);
+                scores.push(sc);
+            }
         }
         let mut sum = 0f32;
         for sc in scores.iter_mut() {
@@ -554,8 +611,8 @@ fn attend(job: &AttendJob, scores: &mut Vec<f32>, out: &mut [f32]) {
         }
         let o = &mut out[i * width..i * width + d];
         o.fill(0.0);
-        for (j, &p) in (lo..=qc).zip(scores.iter()) {
-            let vj = &job.v[j * d..(j + 1) * d];
+        let values = seen.iter().flat_map(|(_, v)| v.chunks_exact(d));
+        for (vj, &p) in values.zip(scores.iter()) {
             let p = p / sum;
             for (a, &b) in o.iter_mut().zip(vj) {
                 *a += p * b;
@@ -626,9 +683,13 @@ pub fn attention(
         for item in items {
             let (r, h) = (item / s.heads, item % s.heads);
             let at = (cache.slot[r] * s.kv_heads + h / groups) * s.cap * d;
+            let b = &cache.base[r];
+            let from = (h / groups) * b.head_stride;
             let job = AttendJob {
                 shape: s,
                 q: &q[r * s.t * width..(r + 1) * s.t * width],
+                base_k: &b.k[from..from + b.len * d],
+                base_v: &b.v[from..from + b.len * d],
                 k: &k_cache[at..at + s.cap * d],
                 v: &v_cache[at..at + s.cap * d],
                 pad: cache.pad[r],
