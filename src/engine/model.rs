@@ -1,11 +1,11 @@
 //! Causal language models: loading and batched generation.
 //!
 //! A model is a directory in Hugging Face layout (`config.json`, `*.safetensors`,
-//! `tokenizer.json`) or a GGUF file (see [`super::source`]). Qwen2 checkpoints in HF layout,
-//! the toy models among them, run on candle-transformers' own Qwen2 (their outputs are pinned by
-//! tests); the Llama family in HF layout and every GGUF file run on [`Transformer`], which
-//! returns all positions' hidden states, so teacher-forced scoring takes one forward pass for
-//! every backend.
+//! `tokenizer.json`) or a GGUF file (see [`super::source`]). Every model runs on
+//! [`Transformer`] (pinned by tests to candle-transformers' Llama and Qwen2), which returns all
+//! positions' hidden states, so teacher-forced scoring takes one forward pass for every
+//! backend; small dense f32 models on the CPU, the toy models among them, run it on
+//! [`super::dense`]'s kernels.
 
 use super::cancel::{CancelToken, Cancelled};
 use super::gguf::GgufFile;
@@ -15,7 +15,7 @@ use super::prefix::{extend_hash, PrefixCache, SeenPrefixes};
 use super::sample::{sample, SamplingParams};
 use super::source::{self, ModelSource};
 use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
-use super::transformer::{self, BatchKv, RopeScaling, SeqKv, Transformer};
+use super::transformer::{self, RopeScaling, SeqKv, Transformer};
 use candle_core::{DType, Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -854,14 +854,9 @@ impl CausalLm {
             Some(h) if reuse > 0 => h.kv.prefix(reuse)?,
             _ => empty,
         };
-        let cfg = self.model.config().clone();
-        let mut kv = BatchKv::continuing(
-            &cfg,
-            &[&start],
-            prompt.len() - reuse,
-            self.model.dtype(),
-            &self.device,
-        )?;
+        let mut kv = self
+            .model
+            .batch(&[&start], prompt.len() - reuse, &self.device)?;
         let input = Tensor::new(&prompt[reuse..], &self.device)?.unsqueeze(0)?;
         let hidden = self.model.forward(&input, &mut kv)?;
         let t = prompt.len() - reuse;
@@ -950,12 +945,11 @@ impl CausalLm {
                 }
             })
             .collect();
-        let cfg = self.model.config().clone();
         let starts: Vec<&SeqKv> = rows
             .iter()
             .map(|&(q, _)| &prefilled[slot_of[q]].0)
             .collect();
-        let mut kv = BatchKv::continuing(&cfg, &starts, 64, self.model.dtype(), &self.device)?;
+        let mut kv = self.model.batch(&starts, 64, &self.device)?;
         drop(starts);
         // Rows still decoding, in batch order, and the logits each samples from next.
         let mut active: Vec<usize> = (0..rows.len()).collect();

@@ -13,7 +13,7 @@
 use super::meter::flops_per_token;
 use super::prefix::extend_hash;
 use super::prefix::PrefixCache;
-use super::transformer::{BatchKv, SeqKv, Transformer};
+use super::transformer::{SeqKv, Transformer};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 
@@ -103,13 +103,9 @@ impl PrefixScorer {
                 len: 0,
             },
         };
-        let mut kv = BatchKv::continuing(
-            self.model.config(),
-            &[&start],
-            ids.len() - reused,
-            self.model.dtype(),
-            &self.device,
-        )?;
+        let mut kv = self
+            .model
+            .batch(&[&start], ids.len() - reused, &self.device)?;
         let input = Tensor::new(&ids[reused..], &self.device)?.unsqueeze(0)?;
         let hidden = self.model.forward(&input, &mut kv)?.squeeze(0)?;
         self.cache.insert(ids.to_vec(), kv.row(0)?, None);
@@ -256,13 +252,7 @@ impl PrefixScorer {
         }
         let longest = wave.iter().map(|&(_, f, t)| t - f).max().unwrap_or(1);
         let refs: Vec<&SeqKv> = rows.iter().collect();
-        let mut kv = BatchKv::continuing(
-            self.model.config(),
-            &refs,
-            longest,
-            self.model.dtype(),
-            &self.device,
-        )?;
+        let mut kv = self.model.batch(&refs, longest, &self.device)?;
         // Right-pad every segment to the longest with its own last token (any id would do).
         let mut ids = Vec::with_capacity(wave.len() * longest);
         for &(i, from, to) in wave {

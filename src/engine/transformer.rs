@@ -697,6 +697,16 @@ impl Transformer {
         &self.cfg
     }
 
+    /// A batch continuing `rows`, laid out for this model's forward pass: read where they are
+    /// by the CPU kernels ([`BatchKv::continuing`]), copied in for candle's ops
+    /// ([`BatchKv::from_rows`]); room for `reserve` more tokens.
+    pub fn batch(&self, rows: &[&SeqKv], reserve: usize, device: &Device) -> Result<BatchKv> {
+        match self.dense.is_some() && device.is_cpu() {
+            true => BatchKv::continuing(&self.cfg, rows, reserve, self.dtype, device),
+            false => BatchKv::from_rows(&self.cfg, rows, reserve, self.dtype, device),
+        }
+    }
+
     /// An empty cache for `rows` new sequences, with room for `reserve` tokens.
     pub fn empty_kv(&self, rows: usize, reserve: usize, device: &Device) -> Result<BatchKv> {
         let empty = SeqKv {
