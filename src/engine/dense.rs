@@ -9,7 +9,7 @@
 //! logits and sampled tokens); [`super::qmatmul::set_fast_kernels`] turns it off, for A/B
 //! timing, for models loaded afterwards.
 
-use super::transformer::{BatchKv, Config, Embedding, Proj, Weights};
+use super::transformer::{head_rows, BatchKv, Config, Embedding, Proj, Weights};
 use candle_core::{bail, CpuStorage, DType, Device, InplaceOp1, Layout, Result, Storage, Tensor};
 use std::ops::Range;
 use thinkscale_dense::{self as kernels, AttentionShape, Isa, Linear, Pool};
@@ -50,9 +50,14 @@ pub struct DenseCpu {
     isa: Isa,
 }
 
-fn part(p: &Proj) -> Result<(&Tensor, Option<&Tensor>)> {
+fn f32_cpu(t: &Tensor) -> bool {
+    t.dtype() == DType::F32 && t.device().is_cpu()
+}
+
+/// A projection's weight and bias, where it is dense f32 on the CPU.
+fn part(p: &Proj) -> Option<(&Tensor, Option<&Tensor>)> {
     p.dense_parts()
-        .ok_or_else(|| candle_core::Error::Msg("not a dense projection".into()))
+        .filter(|(w, b)| f32_cpu(w) && b.is_none_or(f32_cpu))
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -86,31 +91,26 @@ impl DenseCpu {
         if cfg.param_count() > MAX_PARAMS {
             return Ok(None);
         }
-        let dense_f32 = |t: &Tensor| t.dtype() == DType::F32 && t.device().is_cpu();
-        let Embedding::Dense(embed) = &w.embed else {
+        let (Embedding::Dense(embed), Some(head)) = (&w.embed, part(&w.lm_head)) else {
             return Ok(None);
         };
-        let mut projs = vec![w.lm_head.dense_parts()];
-        for b in &w.blocks {
-            for p in [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down] {
-                projs.push(p.dense_parts());
-            }
-        }
-        let all_dense = projs
-            .iter()
-            .all(|p| p.is_some_and(|(w, b)| dense_f32(w) && b.is_none_or(dense_f32)));
-        if !all_dense || !dense_f32(embed) {
+        if !f32_cpu(embed) {
             return Ok(None);
         }
         let mut blocks = Vec::with_capacity(w.blocks.len());
         for b in &w.blocks {
+            let parts = [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].map(part);
+            let [Some(q), Some(k), Some(v), Some(o), Some(gate), Some(up), Some(down)] = parts
+            else {
+                return Ok(None);
+            };
             blocks.push(Block {
                 attn_norm: values(&b.attn_norm)?,
-                qkv: stacked(&[part(&b.q)?, part(&b.k)?, part(&b.v)?])?,
-                o: stacked(&[part(&b.o)?])?,
+                qkv: stacked(&[q, k, v])?,
+                o: stacked(&[o])?,
                 mlp_norm: values(&b.mlp_norm)?,
-                gate_up: stacked(&[part(&b.gate)?, part(&b.up)?])?,
-                down: stacked(&[part(&b.down)?])?,
+                gate_up: stacked(&[gate, up])?,
+                down: stacked(&[down])?,
             });
         }
         Ok(Some(Self {
@@ -118,7 +118,7 @@ impl DenseCpu {
             embed: values(embed)?,
             blocks,
             norm: values(&w.norm)?,
-            head: stacked(&[part(&w.lm_head)?])?,
+            head: stacked(&[head])?,
             inv_freq: cfg.inv_freq(),
             isa: Isa::best(),
         }))
@@ -160,6 +160,7 @@ impl DenseCpu {
                 (start..start + t).map(|p| p as f32)
             })
             .collect();
+        let (cos, sin) = kernels::rope_tables(&pos, &self.inv_freq);
         let (qw, kw) = (c.num_heads * d, c.num_kv_heads * d);
         let eps = c.rms_norm_eps as f32;
         let pool = CandlePool;
@@ -184,9 +185,9 @@ impl DenseCpu {
                 kr.copy_from_slice(&row[qw..qw + kw]);
                 vr.copy_from_slice(&row[qw + kw..]);
             }
-            let interleaved = c.rope_interleaved;
-            kernels::rope(&mut q, c.num_heads, &pos, &self.inv_freq, interleaved);
-            kernels::rope(&mut k, c.num_kv_heads, &pos, &self.inv_freq, interleaved);
+            let il = c.rope_interleaved;
+            kernels::rope(&mut q, c.num_heads, d, &cos, &sin, il);
+            kernels::rope(&mut k, c.num_kv_heads, d, &cos, &sin, il);
             let (ck, cv) = &kv.layers[l];
             let slot = &kv.slot;
             ck.inplace_op1(&WriteColumns {
@@ -233,7 +234,7 @@ impl DenseCpu {
                     base.push(match g {
                         Some((ks, kl, vs, vl, len)) => {
                             let (Some((k, head_stride)), Some((v, vstride))) =
-                                (base_view(ks, kl, *len, d), base_view(vs, vl, *len, d))
+                                (head_rows(ks, kl, *len, d), head_rows(vs, vl, *len, d))
                             else {
                                 bail!("a continued sequence's keys are not whole head rows");
                             };
@@ -285,23 +286,6 @@ impl DenseCpu {
         *shape.last_mut().unwrap_or(&mut 0) = self.head.n();
         Tensor::from_vec(y, shape, &Device::Cpu)
     }
-}
-
-/// A continued sequence's keys or values, `(1, heads, len, head_dim)` on the CPU in f32 with
-/// each head's rows side by side: its values from head 0's first, and the stride between
-/// heads; `None` for any other layout.
-fn base_view<'a>(s: &'a Storage, l: &Layout, len: usize, d: usize) -> Option<(&'a [f32], usize)> {
-    let Storage::Cpu(CpuStorage::F32(v)) = s else {
-        return None;
-    };
-    let (one, heads, held, dim) = match *l.dims() {
-        [a, b, c, e] => (a, b, c, e),
-        _ => return None,
-    };
-    let stride = l.stride();
-    let fits = one == 1 && held >= len && dim == d && stride[3] == 1 && stride[2] == d;
-    let end = l.start_offset() + (heads - 1) * stride[1] + len * d;
-    (fits && heads > 0 && end <= v.len()).then(|| (&v[l.start_offset()..], stride[1]))
 }
 
 /// The f32 values of a contiguous `(rows, kv_heads, cap, head_dim)` CPU buffer from its

@@ -308,6 +308,13 @@ impl SeqKv {
         Ok(Self { layers, len })
     }
 
+    /// Block `l`'s keys and values.
+    pub fn layer(&self, l: usize) -> Result<&(Tensor, Tensor)> {
+        self.layers
+            .get(l)
+            .ok_or_else(|| candle_core::Error::Msg(format!("cached sequence lacks block {l}")))
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.layers
@@ -406,9 +413,7 @@ impl BatchKv {
                 if row.len == 0 {
                     continue;
                 }
-                let (rk, rv) = row.layers.get(l).ok_or_else(|| {
-                    candle_core::Error::Msg(format!("cached sequence lacks block {l}"))
-                })?;
+                let (rk, rv) = row.layer(l)?;
                 let off = cols - row.len;
                 k.narrow(0, r, 1)?.slice_set(&rk.contiguous()?, 2, off)?;
                 v.narrow(0, r, 1)?.slice_set(&rv.contiguous()?, 2, off)?;
@@ -448,9 +453,7 @@ impl BatchKv {
                 if row.len == 0 {
                     continue;
                 }
-                let (rk, rv) = row.layers.get(l).ok_or_else(|| {
-                    candle_core::Error::Msg(format!("cached sequence lacks block {l}"))
-                })?;
+                let (rk, rv) = row.layer(l)?;
                 let off = cols - row.len;
                 let dst = r * per_row..(r + 1) * per_row;
                 if !copy_heads(rk, &mut k[dst.clone()], cap, off)?
@@ -600,33 +603,45 @@ impl BatchKv {
     }
 }
 
-/// Copies `src`, a CPU f32 view `(1, heads, len, head_dim)` whose heads are runs of whole
-/// rows, into `dst` laid out `(heads, cap, head_dim)`, from column `off`; `false` (nothing
-/// copied) where `src` is not such a view or does not fit.
+/// Keys or values `(1, heads, len', head_dim)` on the CPU in f32 whose heads are runs of whole
+/// rows (a cached sequence, or a prefix of one): the values from head 0's first, and the
+/// stride between heads, where the first `len` rows of every head lie inside; `None` for any
+/// other layout.
+pub(super) fn head_rows<'a>(
+    s: &'a candle_core::Storage,
+    l: &candle_core::Layout,
+    len: usize,
+    d: usize,
+) -> Option<(&'a [f32], usize)> {
+    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)) = s else {
+        return None;
+    };
+    let [one, heads, held, dim] = *l.dims() else {
+        return None;
+    };
+    let stride = l.stride();
+    let fits = one == 1 && heads > 0 && held >= len && dim == d && stride[3] == 1 && stride[2] == d;
+    let end = l.start_offset() + heads.saturating_sub(1) * stride[1] + len * d;
+    (fits && end <= v.len()).then(|| (&v[l.start_offset()..], stride[1]))
+}
+
+/// Copies `src`, keys or values `(1, heads, len, head_dim)` as [`head_rows`] reads them, into
+/// `dst` laid out `(heads, cap, head_dim)`, from column `off`; `false` (nothing copied) where
+/// `src` is not such a view or does not fit.
 fn copy_heads(src: &Tensor, dst: &mut [f32], cap: usize, off: usize) -> Result<bool> {
     let (storage, layout) = src.storage_and_layout();
-    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
+    let [_, heads, len, d] = *layout.dims() else {
         return Ok(false);
     };
-    let (one, heads, len, d) = match *layout.dims() {
-        [a, b, c, e] => (a, b, c, e),
-        _ => return Ok(false),
+    let Some((data, head_stride)) = head_rows(&storage, layout, len, d) else {
+        return Ok(false);
     };
-    let stride = layout.stride();
-    if one != 1
-        || stride[3] != 1
-        || stride[2] != d
-        || off + len > cap
-        || dst.len() < heads * cap * d
-    {
+    if off + len > cap || dst.len() < heads * cap * d {
         return Ok(false);
     }
     for h in 0..heads {
-        let from = layout.start_offset() + h * stride[1];
-        let (Some(src), at) = (data.get(from..from + len * d), (h * cap + off) * d) else {
-            return Ok(false);
-        };
-        dst[at..at + len * d].copy_from_slice(src);
+        let at = (h * cap + off) * d;
+        dst[at..at + len * d].copy_from_slice(&data[h * head_stride..][..len * d]);
     }
     Ok(true)
 }

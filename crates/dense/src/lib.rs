@@ -734,18 +734,33 @@ pub fn rms_norm(x: &[f32], alpha: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
-/// RoPE in place on `x`, `(tokens, heads · head_dim)`, token `i` at position `pos[i]`, with
-/// per-pair frequencies `inv_freq` (`head_dim / 2` of them): halves (pairs `j, j + d/2`, HF
-/// layout) or interleaved (pairs `2j, 2j + 1`).
-pub fn rope(x: &mut [f32], heads: usize, pos: &[f32], inv_freq: &[f32], interleaved: bool) {
-    let half = inv_freq.len();
-    let d = 2 * half;
-    let (mut cos, mut sin) = (vec![0f32; half], vec![0f32; half]);
-    for (tok, &p) in x.chunks_exact_mut(heads * d).zip(pos) {
-        for ((c, s), &f) in cos.iter_mut().zip(sin.iter_mut()).zip(inv_freq) {
-            let angle = p * f;
-            (*c, *s) = (angle.cos(), angle.sin());
-        }
+/// The cosines and sines RoPE turns token `i` by, `(tokens, inv_freq.len())` each: token `i`
+/// at position `pos[i]`, pair `j` at angle `pos[i] · inv_freq[j]`. Computed once per forward
+/// pass and shared by every block's queries and keys.
+pub fn rope_tables(pos: &[f32], inv_freq: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let angles = pos
+        .iter()
+        .flat_map(|&p| inv_freq.iter().map(move |&f| p * f));
+    angles.map(|a| (a.cos(), a.sin())).unzip()
+}
+
+/// RoPE in place on `x`, `(tokens, heads · head_dim)`, by the tables of [`rope_tables`]
+/// (`head_dim / 2` values per token):
+/// halves (pairs `j, j + d/2`, HF layout) or interleaved (pairs `2j, 2j + 1`).
+pub fn rope(
+    x: &mut [f32],
+    heads: usize,
+    head_dim: usize,
+    cos: &[f32],
+    sin: &[f32],
+    interleaved: bool,
+) {
+    let (d, half) = (head_dim, head_dim / 2);
+    for ((tok, cos), sin) in x
+        .chunks_exact_mut(heads * d)
+        .zip(cos.chunks_exact(half))
+        .zip(sin.chunks_exact(half))
+    {
         for head in tok.chunks_exact_mut(d) {
             for j in 0..half {
                 let (a, b) = if interleaved {
