@@ -1,8 +1,10 @@
 //! Times the toy policy on candle's ops against the packed CPU kernels (`engine::dense`), side
 //! by side in one run: a prompt, then 1 to 64 sequences sampling 64 tokens each from a shared
-//! 64-token prompt, rounds interleaved (candle, kernels, candle, ...), medians printed with
-//! their ratio. The two also sample the same tokens (checked: the logits agree to float
-//! rounding, so a sample can only differ where a draw lands within rounding of a boundary).
+//! 64-token prompt, rounds interleaved, medians printed with their ratios. Three engines:
+//! candle's ops; the kernels as first built (each product and the attention split over the
+//! threads, AVX2); and the kernels now (a decoding step as one run of whole rows per thread,
+//! the products on AVX-512 where the CPU has it). The kernels give the same results either
+//! way, bit for bit; against candle the logits agree to float rounding.
 //!
 //!   cargo run --release --example dense_bench [-- ROUNDS]
 //!
@@ -10,8 +12,10 @@
 
 use candle_core::Device;
 use std::time::Instant;
+use thinkscale::engine::dense::set_whole_rows;
 use thinkscale::engine::qmatmul::set_fast_kernels;
 use thinkscale::engine::{default_policy_dir, CausalLm, ComputeMeter, SamplingParams};
+use thinkscale_dense::Isa;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -27,6 +31,7 @@ fn main() -> anyhow::Result<()> {
     set_fast_kernels(false);
     let mut candle = CausalLm::load(&dir, &Device::Cpu)?;
     set_fast_kernels(true);
+    let mut first = CausalLm::load(&dir, &Device::Cpu)?.with_isa(Isa::Avx2);
     let mut kernels = CausalLm::load(&dir, &Device::Cpu)?;
     let vocab = candle.shape.vocab_size as u32;
     println!(
@@ -46,15 +51,21 @@ fn main() -> anyhow::Result<()> {
         max_tokens: 1,
         ..Default::default()
     };
-    println!("| workload | candle ops, tokens/s | kernels, tokens/s | kernels / candle |");
-    println!("|---|---|---|---|");
+    println!(
+        "| workload | candle ops | kernels, products split (AVX2) | kernels now ({:?}) | \
+         now / candle | now / split |",
+        Isa::best()
+    );
+    println!("|---|---|---|---|---|---|");
     let workloads: Vec<(String, usize)> = std::iter::once(("prompt, 256 tokens".to_string(), 0))
         .chain([1, 8, 16, 32, 64].map(|n| (format!("generate x{n}, 64 tokens"), n)))
         .collect();
     for (name, n) in workloads {
-        let mut rates = [Vec::new(), Vec::new()];
+        let mut rates = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..rounds {
-            for (which, lm) in [&mut candle, &mut kernels].into_iter().enumerate() {
+            let engines = [&mut candle, &mut first, &mut kernels];
+            for (which, lm) in engines.into_iter().enumerate() {
+                set_whole_rows(which == 2);
                 // A new seed per round: nothing comes from the prefix cache of an earlier one.
                 let seed = round as u64;
                 let mut meter = ComputeMeter::default();
@@ -73,8 +84,12 @@ fn main() -> anyhow::Result<()> {
                 rates[which].push(tokens as f64 / t.elapsed().as_secs_f64());
             }
         }
-        let (c, k) = (median(rates[0].clone()), median(rates[1].clone()));
-        println!("| {name} | {c:.0} | {k:.0} | {:.2}x |", k / c);
+        let [c, f, k] = rates.map(median);
+        println!(
+            "| {name} | {c:.0} | {f:.0} | {k:.0} | {:.2}x | {:.2}x |",
+            k / c,
+            k / f
+        );
     }
     Ok(())
 }

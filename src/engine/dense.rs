@@ -1,6 +1,8 @@
 //! The forward pass of small dense f32 models on the CPU (the toy policies and PRMs), on the
 //! kernels of `thinkscale-dense`: weights packed once at load, every step a handful of calls
-//! on plain buffers, attention read straight from the [`BatchKv`] buffers.
+//! on plain buffers, attention read straight from the [`BatchKv`] buffers. A step of several
+//! rows runs as one run of whole rows per thread (rows are independent sequences, each writing
+//! its own part of the cache), so the threads meet once per step, not at every product.
 //!
 //! Why: on such a model every candle op's allocation and dispatch costs more than its
 //! arithmetic, and the attention's batched products call `gemm` once per row and head; a
@@ -10,7 +12,7 @@
 //! timing, for models loaded afterwards.
 
 use super::transformer::{head_rows, BatchKv, Config, Embedding, Proj, Weights};
-use candle_core::{bail, CpuStorage, DType, Device, InplaceOp1, Layout, Result, Storage, Tensor};
+use candle_core::{bail, CpuStorage, DType, Device, InplaceOp1, Layout, Result, Tensor};
 use std::ops::Range;
 use thinkscale_dense::{self as kernels, AttentionShape, Isa, Linear, Pool};
 
@@ -18,12 +20,25 @@ use thinkscale_dense::{self as kernels, AttentionShape, Isa, Linear, Pool};
 /// for `gemm`, and a packed copy of their weights would double their memory.
 pub const MAX_PARAMS: u128 = 100_000_000;
 
+static WHOLE_ROWS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets a step run as one run of whole rows per thread where [`by_rows`] finds it pays (on by
+/// default); off, every step splits each product and the attention over the threads, with a
+/// hand-off between them. For A/B timing: the results are the same bit for bit.
+pub fn set_whole_rows(enabled: bool) {
+    WHOLE_ROWS.store(enabled, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Work split over candle's own CPU thread pool (the one its quantized matmul uses).
 struct CandlePool;
 
 impl Pool for CandlePool {
     fn run(&self, items: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         candle_core::utils::barrier_pool().execute_chunked(items, f);
+    }
+
+    fn threads(&self) -> usize {
+        candle_core::utils::barrier_pool().n_workers() + 1
     }
 }
 
@@ -141,6 +156,13 @@ impl DenseCpu {
     /// As [`super::transformer::Transformer::forward`]: `ids` `(rows, time)` continue the rows
     /// of `kv`; returns the normed hidden states `(rows, time, hidden)`.
     pub fn forward(&self, ids: &Tensor, kv: &mut BatchKv) -> Result<Tensor> {
+        self.forward_split(ids, kv, None)
+    }
+
+    /// [`Self::forward`], its work split over the threads by whole rows (`Some(true)`), by
+    /// products and attention heads (`Some(false)`) or as [`by_rows`] chooses (`None`). The
+    /// results are the same bit for bit.
+    fn forward_split(&self, ids: &Tensor, kv: &mut BatchKv, rows: Option<bool>) -> Result<Tensor> {
         let c = &self.cfg;
         let (b, t) = ids.dims2()?;
         let ids = ids.flatten_all()?.to_vec1::<u32>()?;
@@ -148,12 +170,14 @@ impl DenseCpu {
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= c.vocab_size) {
             bail!("token id {bad} outside the vocabulary of {}", c.vocab_size);
         }
-        kv.reserve(t)?;
-        let m = b * t;
-        let mut x = Vec::with_capacity(m * hidden);
-        for &id in &ids {
-            x.extend_from_slice(&self.embed[id as usize * hidden..][..hidden]);
+        if b != kv.slot.len() || kv.layers.len() != self.blocks.len() {
+            bail!(
+                "{b} rows of tokens for a batch of {} rows and {} blocks",
+                kv.slot.len(),
+                kv.layers.len()
+            );
         }
+        kv.reserve(t)?;
         let pos: Vec<f32> = (0..b)
             .flat_map(|r| {
                 let start = kv.len(r);
@@ -161,9 +185,128 @@ impl DenseCpu {
             })
             .collect();
         let (cos, sin) = kernels::rope_tables(&pos, &self.inv_freq);
-        let (qw, kw) = (c.num_heads * d, c.num_kv_heads * d);
+        // The sequences the rows continue, read where they are: per row, per block.
+        let guards: Vec<Vec<_>> = kv
+            .base
+            .iter()
+            .map(|b| match (b.len, b.layers.len()) {
+                (0, _) => Ok(Vec::new()),
+                (_, n) if n != self.blocks.len() => {
+                    bail!(
+                        "a continued sequence of {n} blocks for a model of {}",
+                        self.blocks.len()
+                    )
+                }
+                _ => Ok(b
+                    .layers
+                    .iter()
+                    .map(|(k, v)| (k.storage_and_layout(), v.storage_and_layout(), b.len))
+                    .collect()),
+            })
+            .collect::<Result<_>>()?;
+        let mut base = Vec::with_capacity(b);
+        for g in &guards {
+            let mut layers = vec![kernels::Base::default(); self.blocks.len()];
+            for (slot, ((ks, kl), (vs, vl), len)) in layers.iter_mut().zip(g) {
+                let (Some((k, head_stride)), Some((v, vstride))) =
+                    (head_rows(ks, kl, *len, d), head_rows(vs, vl, *len, d))
+                else {
+                    bail!("a continued sequence's keys are not whole head rows");
+                };
+                if vstride != head_stride {
+                    bail!("a continued sequence's keys and values differ in layout");
+                }
+                *slot = kernels::Base {
+                    k,
+                    v,
+                    len: *len,
+                    head_stride,
+                };
+            }
+            base.push(layers);
+        }
+        let cap = kv.layers[0].0.dim(2)?;
+        let (cols, pad, slot) = (kv.cols, &kv.pad, &kv.slot);
+        let per_row = c.num_kv_heads * cap * d;
+        let mut out = vec![0f32; b * t * hidden];
+        let buffers: Vec<&Tensor> = kv.layers.iter().flat_map(|(k, v)| [k, v]).collect();
+        with_buffers(&buffers, &mut |bufs| {
+            let mut cache = row_regions(bufs, slot, per_row)?.into_iter();
+            let pool = CandlePool;
+            let threads = pool.threads();
+            let step = Step { t, cols, cap };
+            let whole = WHOLE_ROWS.load(std::sync::atomic::Ordering::Relaxed);
+            if !rows.unwrap_or_else(|| whole && by_rows(b, t, threads)) {
+                let rows = Rows {
+                    ids: &ids,
+                    cos: &cos,
+                    sin: &sin,
+                    pad,
+                    base: &base,
+                    cache: cache.collect(),
+                    out: &mut out,
+                };
+                self.run_rows(rows, step, &pool);
+                return Ok(());
+            }
+            // One item per thread, each a run of whole rows through every block: rows are
+            // independent, so no thread waits for another between blocks.
+            let half = d / 2;
+            let mut rest: &mut [f32] = &mut out;
+            let mut parts = Vec::with_capacity(threads);
+            for p in 0..threads {
+                let r = p * b / threads..(p + 1) * b / threads;
+                let tok = r.start * t..r.end * t;
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(r.len() * t * hidden);
+                rest = tail;
+                parts.push(std::sync::Mutex::new(Some(Rows {
+                    ids: &ids[tok.clone()],
+                    cos: &cos[tok.start * half..tok.end * half],
+                    sin: &sin[tok.start * half..tok.end * half],
+                    pad: &pad[r.clone()],
+                    base: &base[r.clone()],
+                    cache: cache.by_ref().take(r.len()).collect(),
+                    out: mine,
+                })));
+            }
+            pool.run(parts.len(), &|items: Range<usize>| {
+                for p in items {
+                    let rows = parts[p].lock().ok().and_then(|mut rows| rows.take());
+                    if let Some(rows) = rows {
+                        self.run_rows(rows, step, &kernels::Serial);
+                    }
+                }
+            });
+            Ok(())
+        })?;
+        drop(base);
+        drop(guards);
+        kv.cols += t;
+        Tensor::from_vec(out, (b, t, hidden), &Device::Cpu)
+    }
+
+    /// Runs `rows` through every block and the final norm, products and attention spread
+    /// over `pool`; their new keys and values go into their cache regions.
+    fn run_rows(&self, rows: Rows, step: Step, pool: &dyn Pool) {
+        let c = &self.cfg;
+        let Step { t, cols, cap } = step;
+        let (hidden, d, kvh) = (c.hidden_size, c.head_dim, c.num_kv_heads);
+        let Rows {
+            ids,
+            cos,
+            sin,
+            pad,
+            base,
+            mut cache,
+            out,
+        } = rows;
+        let (n, m) = (pad.len(), ids.len());
+        let mut x = Vec::with_capacity(m * hidden);
+        for &id in ids {
+            x.extend_from_slice(&self.embed[id as usize * hidden..][..hidden]);
+        }
+        let (qw, kw) = (c.num_heads * d, kvh * d);
         let eps = c.rms_norm_eps as f32;
-        let pool = CandlePool;
         let mut h = vec![0f32; m * hidden];
         let mut qkv = vec![0f32; m * (qw + 2 * kw)];
         let (mut q, mut k, mut v) = (vec![0f32; m * qw], vec![0f32; m * kw], vec![0f32; m * kw]);
@@ -172,10 +315,20 @@ impl DenseCpu {
         let inter = c.intermediate_size;
         let mut gu = vec![0f32; m * 2 * inter];
         let mut act = vec![0f32; m * inter];
-        let cols = kv.cols;
+        let shape = AttentionShape {
+            rows: n,
+            t,
+            heads: c.num_heads,
+            kv_heads: kvh,
+            head_dim: d,
+            cap,
+            cols,
+            window: c.sliding_window,
+        };
+        let il = c.rope_interleaved;
         for (l, block) in self.blocks.iter().enumerate() {
             kernels::rms_norm(&x, &block.attn_norm, eps, &mut h);
-            block.qkv.matmul(&h, m, &mut qkv, &pool);
+            block.qkv.matmul(&h, m, &mut qkv, pool);
             for (row, ((qr, kr), vr)) in qkv.chunks_exact(qw + 2 * kw).zip(
                 q.chunks_exact_mut(qw)
                     .zip(k.chunks_exact_mut(kw))
@@ -185,90 +338,33 @@ impl DenseCpu {
                 kr.copy_from_slice(&row[qw..qw + kw]);
                 vr.copy_from_slice(&row[qw + kw..]);
             }
-            let il = c.rope_interleaved;
-            kernels::rope(&mut q, c.num_heads, d, &cos, &sin, il);
-            kernels::rope(&mut k, c.num_kv_heads, d, &cos, &sin, il);
-            let (ck, cv) = &kv.layers[l];
-            let slot = &kv.slot;
-            ck.inplace_op1(&WriteColumns {
-                src: &k,
-                t,
-                cols,
-                slot,
-            })?;
-            cv.inplace_op1(&WriteColumns {
-                src: &v,
-                t,
-                cols,
-                slot,
-            })?;
-            {
-                let (ks, kl) = ck.storage_and_layout();
-                let (vs, vl) = cv.storage_and_layout();
-                let (kc, cap) = cpu_f32(&ks, kl)?;
-                let (vc, _) = cpu_f32(&vs, vl)?;
-                let shape = AttentionShape {
-                    rows: b,
-                    t,
-                    heads: c.num_heads,
-                    kv_heads: c.num_kv_heads,
-                    head_dim: d,
-                    cap,
-                    cols,
-                    window: c.sliding_window,
-                };
-                // The sequences the rows continue, read where they are.
-                let guards: Vec<_> = kv
-                    .base
-                    .iter()
-                    .map(|b| {
-                        b.layers.get(l).filter(|_| b.len > 0).map(|(k, v)| {
-                            let (ks, kl) = k.storage_and_layout();
-                            let (vs, vl) = v.storage_and_layout();
-                            (ks, kl, vs, vl, b.len)
-                        })
-                    })
-                    .collect();
-                let mut base = Vec::with_capacity(guards.len());
-                for g in &guards {
-                    base.push(match g {
-                        Some((ks, kl, vs, vl, len)) => {
-                            let (Some((k, head_stride)), Some((v, vstride))) =
-                                (head_rows(ks, kl, *len, d), head_rows(vs, vl, *len, d))
-                            else {
-                                bail!("a continued sequence's keys are not whole head rows");
-                            };
-                            if vstride != head_stride {
-                                bail!("a continued sequence's keys and values differ in layout");
-                            }
-                            kernels::Base {
-                                k,
-                                v,
-                                len: *len,
-                                head_stride,
-                            }
-                        }
-                        None => kernels::Base::default(),
-                    });
-                }
-                let rows = kernels::CacheRows {
-                    pad: &kv.pad,
-                    slot: &kv.slot,
-                    base: &base,
-                };
-                kernels::attention(&q, kc, vc, rows, shape, &mut att, self.isa, &pool);
+            kernels::rope(&mut q, c.num_heads, d, cos, sin, il);
+            kernels::rope(&mut k, kvh, d, cos, sin, il);
+            for (r, regions) in cache.iter_mut().enumerate() {
+                let new = r * t * kw..(r + 1) * t * kw;
+                kernels::write_columns(&k[new.clone()], regions[2 * l], kvh, d, cols);
+                kernels::write_columns(&v[new], regions[2 * l + 1], kvh, d, cols);
             }
-            block.o.matmul(&att, m, &mut y, &pool);
+            let seen: Vec<_> = cache
+                .iter()
+                .zip(pad.iter().zip(base))
+                .map(|(regions, (&pad, base))| kernels::CacheRow {
+                    k: &*regions[2 * l],
+                    v: &*regions[2 * l + 1],
+                    pad,
+                    base: base[l],
+                })
+                .collect();
+            kernels::attention(&q, &seen, shape, &mut att, self.isa, pool);
+            block.o.matmul(&att, m, &mut y, pool);
             kernels::add_in_place(&mut x, &y);
             kernels::rms_norm(&x, &block.mlp_norm, eps, &mut h);
-            block.gate_up.matmul(&h, m, &mut gu, &pool);
-            kernels::silu_mul(&gu, inter, &mut act, &pool);
-            block.down.matmul(&act, m, &mut y, &pool);
+            block.gate_up.matmul(&h, m, &mut gu, pool);
+            kernels::silu_mul(&gu, inter, &mut act, pool);
+            block.down.matmul(&act, m, &mut y, pool);
             kernels::add_in_place(&mut x, &y);
         }
-        kv.cols += t;
-        kernels::rms_norm(&x, &self.norm, eps, &mut h);
-        Tensor::from_vec(h, (b, t, hidden), &Device::Cpu)
+        kernels::rms_norm(&x, &self.norm, eps, out);
     }
 
     /// Logits `(..., vocab)` of hidden states `(..., hidden)`.
@@ -288,58 +384,114 @@ impl DenseCpu {
     }
 }
 
-/// The f32 values of a contiguous `(rows, kv_heads, cap, head_dim)` CPU buffer from its
-/// first element, and `cap`.
-fn cpu_f32<'a>(s: &'a Storage, l: &Layout) -> Result<(&'a [f32], usize)> {
-    let (Storage::Cpu(CpuStorage::F32(v)), true) = (s, l.is_contiguous()) else {
-        bail!("the key/value cache is not a contiguous f32 CPU buffer");
-    };
-    let (_, _, cap, _) = l.shape().dims4()?;
-    Ok((&v[l.start_offset()..], cap))
-}
-
-/// Writes new keys or values, `(rows · t, kv_heads · head_dim)`, into a cache buffer
-/// `(buffer rows, kv_heads, cap, head_dim)` at columns `cols..cols + t`, row `r` into buffer
-/// row `slot[r]`.
-struct WriteColumns<'a> {
-    src: &'a [f32],
+/// Where a step stands in the cache: `t` new tokens after `cols` columns of buffers of `cap`.
+#[derive(Debug, Clone, Copy)]
+struct Step {
     t: usize,
     cols: usize,
-    slot: &'a [usize],
+    cap: usize,
 }
 
-impl InplaceOp1 for WriteColumns<'_> {
+/// Some rows of a step: their tokens `(rows · t)`, RoPE tables, padding, the sequences they
+/// continue (per block), their cache regions (per block: keys, then values) and their output.
+struct Rows<'a> {
+    ids: &'a [u32],
+    cos: &'a [f32],
+    sin: &'a [f32],
+    pad: &'a [usize],
+    base: &'a [Vec<kernels::Base<'a>>],
+    cache: Vec<Vec<&'a mut [f32]>>,
+    out: &'a mut [f32],
+}
+
+/// Whether a step of `rows` sequences of `t` new tokens runs as one work item per thread, each
+/// a run of whole rows through every block, rather than each product and attention split over
+/// the threads with a hand-off between them (about 25 per step). Whole rows idle a thread
+/// where the rows do not divide evenly, which costs only where a row is long (a prompt).
+fn by_rows(rows: usize, t: usize, threads: usize) -> bool {
+    threads > 1
+        && rows >= threads
+        && (t <= 16 || rows.is_multiple_of(threads) || rows >= 4 * threads)
+}
+
+/// Runs `f` with the f32 CPU values of every tensor (contiguous, from its first element)
+/// borrowed mutably at once: each tensor's write lock is held, one inside the other, while
+/// `f` runs. The tensors must not share storage (a batch's buffers never do).
+fn with_buffers(
+    tensors: &[&Tensor],
+    f: &mut dyn FnMut(Vec<&mut [f32]>) -> Result<()>,
+) -> Result<()> {
+    let held = std::cell::RefCell::new(Vec::with_capacity(tensors.len()));
+    let f = std::cell::RefCell::new(f);
+    descend(tensors, &held, &f)
+}
+
+type Held = std::cell::RefCell<Vec<(*mut f32, usize)>>;
+type Body<'f> = std::cell::RefCell<&'f mut dyn FnMut(Vec<&mut [f32]>) -> Result<()>>;
+
+fn descend(rest: &[&Tensor], held: &Held, f: &Body) -> Result<()> {
+    let Some((first, rest)) = rest.split_first() else {
+        let bufs = held
+            .borrow()
+            .iter()
+            // SAFETY: each pointer and length is a distinct tensor's storage, borrowed
+            // mutably by a `Borrow::cpu_fwd` further up this call stack that is still running
+            // (so its write lock is held and nothing else reads or writes it).
+            .map(|&(p, n)| unsafe { std::slice::from_raw_parts_mut(p, n) })
+            .collect();
+        return (f.borrow_mut())(bufs);
+    };
+    first.inplace_op1(&Borrow { rest, held, f })
+}
+
+/// One level of [`with_buffers`]: holds one tensor's storage and descends to the next.
+struct Borrow<'a, 'f> {
+    rest: &'a [&'a Tensor],
+    held: &'a Held,
+    f: &'a Body<'f>,
+}
+
+impl InplaceOp1 for Borrow<'_, '_> {
     fn name(&self) -> &'static str {
-        "write-kv-columns"
+        "borrow-kv-buffers"
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
         let (CpuStorage::F32(data), true) = (storage, layout.is_contiguous()) else {
             bail!("the key/value cache is not a contiguous f32 CPU buffer");
         };
-        let (held, heads, cap, d) = layout.shape().dims4()?;
-        let (t, rows) = (self.t, self.slot.len());
-        if self.cols + t > cap
-            || self.src.len() != rows * t * heads * d
-            || self.slot.iter().any(|&s| s >= held)
-        {
-            bail!(
-                "{} new values do not fit the cache {held}x{heads}x{cap}x{d}",
-                self.src.len()
-            );
-        }
-        let data = &mut data[layout.start_offset()..];
-        for (r, &b) in self.slot.iter().enumerate() {
-            for i in 0..t {
-                let src = &self.src[(r * t + i) * heads * d..][..heads * d];
-                for (h, head) in src.chunks_exact(d).enumerate() {
-                    let at = ((b * heads + h) * cap + self.cols + i) * d;
-                    data[at..at + d].copy_from_slice(head);
-                }
-            }
-        }
-        Ok(())
+        let range = layout.start_offset()..layout.start_offset() + layout.shape().elem_count();
+        let Some(data) = data.get_mut(range) else {
+            bail!("the key/value cache is shorter than its shape");
+        };
+        self.held.borrow_mut().push((data.as_mut_ptr(), data.len()));
+        descend(self.rest, self.held, self.f)
     }
+}
+
+/// The buffers of a batch (per block: keys, values; each `(buffer rows, kv_heads, cap,
+/// head_dim)`) cut into each row's own region of `per_row` values: per row, per buffer.
+fn row_regions<'a>(
+    bufs: Vec<&'a mut [f32]>,
+    slot: &[usize],
+    per_row: usize,
+) -> Result<Vec<Vec<&'a mut [f32]>>> {
+    let mut by_slot: Vec<Vec<Option<&mut [f32]>>> = bufs
+        .into_iter()
+        .map(|b| b.chunks_exact_mut(per_row).map(Some).collect())
+        .collect();
+    let mut rows = Vec::with_capacity(slot.len());
+    for &s in slot {
+        let mut regions = Vec::with_capacity(by_slot.len());
+        for buf in &mut by_slot {
+            let Some(region) = buf.get_mut(s).and_then(Option::take) else {
+                bail!("batch row {s} is missing or held by two rows");
+            };
+            regions.push(region);
+        }
+        rows.push(regions);
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -478,9 +630,62 @@ mod tests {
     #[test]
     fn the_packed_toy_policy_computes_what_candle_computes() {
         let (fast, slow) = both(&default_policy_dir(), None);
-        agree(&fast, &slow);
-        // Every kernel this CPU has: the plain one too.
-        agree(&fast.with_isa(Isa::Scalar), &slow);
+        // Every kernel this CPU has.
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
+            if isa.available() {
+                agree(&fast.clone().with_isa(isa), &slow);
+            }
+        }
+    }
+
+    /// A step split by whole rows per thread computes what the same step split by products
+    /// and attention heads computes, bit for bit: hidden states, and the keys and values
+    /// cached, through prompts of several tokens, rows continuing cached prefixes of
+    /// different lengths, decoding, and rows leaving the batch.
+    #[test]
+    fn whole_rows_per_thread_compute_what_split_products_compute() {
+        let (fast, _) = both(&default_policy_dir(), None);
+        let dense = fast.dense().expect("the toy policy runs on the kernels");
+        let (cfg, dev) = (fast.config(), Device::Cpu);
+        let vocab = cfg.vocab_size as u32;
+        let tokens = |n: usize, salt: u32| -> Vec<u32> {
+            (0..n as u32).map(|i| (i * 7 + salt) % vocab).collect()
+        };
+        let run = |split: bool| -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+            let mut seen = Vec::new();
+            let mut step = |kv: &mut BatchKv, ids: Vec<u32>, t: usize| {
+                let rows = ids.len() / t;
+                let ids = Tensor::from_vec(ids, (rows, t), &dev).unwrap();
+                let h = dense.forward_split(&ids, kv, Some(split)).unwrap();
+                seen.push(h.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            };
+            let empty = SeqKv::default();
+            let mut first = BatchKv::continuing(cfg, &[&empty; 4], 2, DType::F32, &dev).unwrap();
+            step(&mut first, tokens(4 * 9, 3), 9);
+            let prompts: Vec<SeqKv> = (0..4).map(|r| first.row(r).unwrap()).collect();
+            // Five rows continuing prefixes of 9, 4, 7, 9 and 1 tokens.
+            let prefixes: Vec<SeqKv> = [(0, 9), (1, 4), (2, 7), (3, 9), (0, 1)]
+                .iter()
+                .map(|&(r, len)| prompts[r].prefix(len).unwrap())
+                .collect();
+            let refs: Vec<&SeqKv> = prefixes.iter().collect();
+            let mut kv = BatchKv::continuing(cfg, &refs, 2, DType::F32, &dev).unwrap();
+            step(&mut kv, tokens(5 * 3, 1), 3);
+            for i in 0..6u32 {
+                if i == 3 {
+                    kv.retain(&[0, 2, 3, 4]);
+                }
+                let rows = kv.rows();
+                step(&mut kv, tokens(rows, i), 1);
+            }
+            let cached = (0..kv.rows())
+                .flat_map(|r| kv.row(r).unwrap().layers)
+                .flat_map(|(k, v)| [k, v])
+                .map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            (seen, cached)
+        };
+        assert!(run(true) == run(false), "the two splits differ");
     }
 
     #[test]
@@ -513,7 +718,8 @@ mod tests {
                 .collect();
             let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
             for with_bias in [false, true] {
-                for isa in [Isa::Scalar, Isa::Avx2]
+                let mut wide: Option<Vec<f32>> = None;
+                for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512]
                     .into_iter()
                     .filter(|i| i.available())
                 {
@@ -533,6 +739,13 @@ mod tests {
                                 (got - want).abs() < 1e-4,
                                 "{isa:?} ({m},{n},{k}) [{r},{c}]: {got} vs {want}"
                             );
+                        }
+                    }
+                    // AVX2 and AVX-512 run the same chain of fused multiply-adds per output.
+                    if isa != Isa::Scalar {
+                        match &wide {
+                            Some(prev) => assert!(prev == &y, "{isa:?} differs from AVX2"),
+                            None => wide = Some(y),
                         }
                     }
                 }

@@ -549,6 +549,13 @@ impl CausalLm {
         Self::from_header_as(ModelHeader::read(spec)?, device, dtype)
     }
 
+    /// The same model with its CPU kernels ([`super::dense`]) on instruction set `isa` where
+    /// this CPU has it (for A/B timing; AVX2 and AVX-512 give the same results bit for bit).
+    pub fn with_isa(mut self, isa: thinkscale_dense::Isa) -> Self {
+        self.model = self.model.with_isa(isa);
+        self
+    }
+
     /// Loads the weights a header points at, in f32.
     pub fn from_header(h: ModelHeader, device: &Device) -> Result<Self, ModelError> {
         Self::from_header_as(h, device, DType::F32)

@@ -689,6 +689,12 @@ impl Transformer {
         self
     }
 
+    /// The packed model the CPU kernels run, where they run it.
+    #[cfg(test)]
+    pub(super) fn dense(&self) -> Option<&DenseCpu> {
+        self.dense.as_deref()
+    }
+
     /// Whether the forward pass runs on [`super::dense`]'s CPU kernels.
     pub fn is_dense(&self) -> bool {
         self.dense.is_some()

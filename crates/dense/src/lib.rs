@@ -25,6 +25,11 @@ use std::ops::Range;
 pub trait Pool: Sync {
     /// Calls `f` on disjoint ranges covering `0..items`, and returns when all have run.
     fn run(&self, items: usize, f: &(dyn Fn(Range<usize>) + Sync));
+
+    /// How many threads run the items at once.
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 /// Everything on the calling thread.
@@ -41,9 +46,8 @@ impl Pool for Serial {
 
 /// Output columns per packed weight panel.
 pub const PANEL: usize = 16;
-/// Rows a kernel call multiplies against one panel: 6 rows of 16 columns are 12 AVX2
-/// accumulators, enough to keep both FMA units busy through their latency.
-const ROWS: usize = 6;
+/// Rows a kernel call multiplies against one panel, at most ([`Isa::rows`]).
+const ROWS: usize = 12;
 /// Rows one matmul work item covers (a chunk of activations stays in cache while its item
 /// walks a panel).
 const ROW_CHUNK: usize = 32;
@@ -55,15 +59,17 @@ pub enum Isa {
     Scalar,
     /// AVX2 with fused multiply-add (x86-64).
     Avx2,
+    /// AVX-512 (x86-64): the matrix products on 16-wide registers, the rest as [`Isa::Avx2`].
+    Avx512,
 }
 
 impl Isa {
     /// The best this CPU runs.
     pub fn best() -> Self {
-        match Self::Avx2.available() {
-            true => Self::Avx2,
-            false => Self::Scalar,
-        }
+        [Self::Avx512, Self::Avx2]
+            .into_iter()
+            .find(|isa| isa.available())
+            .unwrap_or(Self::Scalar)
     }
 
     /// Whether this CPU runs it.
@@ -72,8 +78,25 @@ impl Isa {
             Self::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => Self::Avx2.available() && is_x86_feature_detected!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::Avx2 => false,
+            Self::Avx2 | Self::Avx512 => false,
+        }
+    }
+
+    /// Whether the AVX2 kernels run (on [`Isa::Avx2`] and [`Isa::Avx512`], where available).
+    fn avx2(self) -> bool {
+        self != Self::Scalar && self.available()
+    }
+
+    /// Rows one matrix kernel call takes: its accumulators, one row's 16 columns each in
+    /// one AVX-512 register or two AVX2 ones, are 12 registers, enough to keep both FMA
+    /// units busy through their latency.
+    fn rows(self) -> usize {
+        match self {
+            Self::Avx512 => 12,
+            _ => 6,
         }
     }
 }
@@ -108,6 +131,26 @@ impl SharedOut {
         // SAFETY: in bounds (checked above); exclusive by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
     }
+}
+
+/// Calls the kernel `f::<R>` for `R = rows` (at most [`ROWS`]).
+macro_rules! rows_of {
+    ($rows:expr, $($f:ident)::+ ($($arg:expr),*)) => {
+        match $rows {
+            1 => $($f)::+::<1>($($arg),*),
+            2 => $($f)::+::<2>($($arg),*),
+            3 => $($f)::+::<3>($($arg),*),
+            4 => $($f)::+::<4>($($arg),*),
+            5 => $($f)::+::<5>($($arg),*),
+            6 => $($f)::+::<6>($($arg),*),
+            7 => $($f)::+::<7>($($arg),*),
+            8 => $($f)::+::<8>($($arg),*),
+            9 => $($f)::+::<9>($($arg),*),
+            10 => $($f)::+::<10>($($arg),*),
+            11 => $($f)::+::<11>($($arg),*),
+            _ => $($f)::+::<12>($($arg),*),
+        }
+    };
 }
 
 /// A linear map `y = x·wᵀ + b` with its weight `(n, k)` packed into panels of [`PANEL`] output
@@ -185,9 +228,12 @@ impl Linear {
                 let w = &self.panels[p * k * PANEL..(p + 1) * k * PANEL];
                 let cols = PANEL.min(n - p * PANEL);
                 let rows = c * ROW_CHUNK..m.min((c + 1) * ROW_CHUNK);
-                let mut r = rows.start;
-                while r < rows.end {
-                    let take = ROWS.min(rows.end - r);
+                // Calls of equal size (16 rows: 8 and 8, not 12 and 4), so none is too short
+                // to hide its multiply-adds' latency.
+                let (len, calls) = (rows.len(), rows.len().div_ceil(self.isa.rows()));
+                for call in 0..calls {
+                    let r = rows.start + call * len / calls;
+                    let take = rows.start + (call + 1) * len / calls - r;
                     let mut acc = [[0f32; PANEL]; ROWS];
                     self.panel(&x[r * k..(r + take) * k], take, w, &mut acc);
                     for (i, a) in acc.iter().take(take).enumerate() {
@@ -202,36 +248,23 @@ impl Linear {
                             None => dst.copy_from_slice(&a[..cols]),
                         }
                     }
-                    r += take;
                 }
             }
         });
     }
 
-    /// `rows` (1..=6) rows of `x` against one panel.
+    /// `rows` (1..=[`Isa::rows`]) rows of `x` against one panel.
     fn panel(&self, x: &[f32], rows: usize, w: &[f32], acc: &mut [[f32; PANEL]; ROWS]) {
+        let k = self.k;
         match self.isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is Avx2 only where the CPU has AVX2 and FMA (`with_isa`, `best`);
+            // SAFETY: `isa` is Avx512 only where the CPU has AVX-512F (`with_isa`, `best`);
             // `x` holds `rows · k` values and `w` `k · 16` (the slices above).
-            Isa::Avx2 => unsafe {
-                match rows {
-                    1 => avx2::panel::<1>(x, self.k, w, acc),
-                    2 => avx2::panel::<2>(x, self.k, w, acc),
-                    3 => avx2::panel::<3>(x, self.k, w, acc),
-                    4 => avx2::panel::<4>(x, self.k, w, acc),
-                    5 => avx2::panel::<5>(x, self.k, w, acc),
-                    _ => avx2::panel::<6>(x, self.k, w, acc),
-                }
-            },
-            _ => match rows {
-                1 => panel_scalar::<1>(x, self.k, w, acc),
-                2 => panel_scalar::<2>(x, self.k, w, acc),
-                3 => panel_scalar::<3>(x, self.k, w, acc),
-                4 => panel_scalar::<4>(x, self.k, w, acc),
-                5 => panel_scalar::<5>(x, self.k, w, acc),
-                _ => panel_scalar::<6>(x, self.k, w, acc),
-            },
+            Isa::Avx512 => unsafe { rows_of!(rows, avx512::panel(x, k, w, acc)) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for AVX2 and FMA.
+            Isa::Avx2 => unsafe { rows_of!(rows, avx2::panel(x, k, w, acc)) },
+            _ => rows_of!(rows, panel_scalar(x, k, w, acc)),
         }
     }
 }
@@ -244,6 +277,43 @@ fn panel_scalar<const R: usize>(x: &[f32], k: usize, w: &[f32], acc: &mut [[f32;
             for (a, &wv) in acc[r].iter_mut().zip(wk) {
                 *a += xv * wv;
             }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{PANEL, ROWS};
+    use std::arch::x86_64::*;
+
+    /// `R` rows of `x` (`R · k` values) against a panel `w` (`k · 16` values), one register
+    /// per row; each output is the same chain of fused multiply-adds as on AVX2.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F, and the slices are as long as said.
+    #[target_feature(enable = "avx512f,fma")]
+    pub unsafe fn panel<const R: usize>(
+        x: &[f32],
+        k: usize,
+        w: &[f32],
+        acc: &mut [[f32; PANEL]; ROWS],
+    ) {
+        debug_assert!(x.len() >= R * k && w.len() >= k * PANEL);
+        let (xp, wp) = (x.as_ptr(), w.as_ptr());
+        let mut a = [_mm512_setzero_ps(); R];
+        for kk in 0..k {
+            // SAFETY: kk < k, so the 16 weights at kk·16 and the value at r·k + kk (r < R)
+            // are inside the slices.
+            unsafe {
+                let wv = _mm512_loadu_ps(wp.add(kk * PANEL));
+                for (r, a) in a.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*xp.add(r * k + kk)), wv, *a);
+                }
+            }
+        }
+        for (r, a) in a.iter().enumerate() {
+            // SAFETY: each row of `acc` holds 16 values.
+            unsafe { _mm512_storeu_ps(acc[r].as_mut_ptr(), *a) };
         }
     }
 }
@@ -523,16 +593,20 @@ pub struct AttentionShape {
     pub window: Option<usize>,
 }
 
-/// Where each row of an attention call sits in the key/value buffers.
-#[derive(Debug, Clone, Copy)]
-pub struct CacheRows<'a> {
-    /// Per row: leading columns that hold nothing.
-    pub pad: &'a [usize],
-    /// Per row: the buffer row that holds it.
-    pub slot: &'a [usize],
-    /// Per row: the keys and values of the sequence it continues, read in place, before its
-    /// buffer columns (empty where the buffers hold the whole row).
-    pub base: &'a [Base<'a>],
+/// One row of an attention call: its own key and value buffers, `(kv_heads, cap, head_dim)`
+/// with the new tokens' keys and values already at columns `cols..cols + t`, and the sequence
+/// it continues.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheRow<'a> {
+    /// The row's keys.
+    pub k: &'a [f32],
+    /// The row's values, laid out as the keys.
+    pub v: &'a [f32],
+    /// Leading columns that hold nothing.
+    pub pad: usize,
+    /// The keys and values of the sequence it continues, read in place, before its buffer
+    /// columns (empty where the buffers hold the whole row).
+    pub base: Base<'a>,
 }
 
 /// The keys and values a row continues from, where they are: head `h`'s `len` rows of
@@ -640,19 +714,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Attention of new tokens over a key/value cache.
 ///
-/// `q` is `(rows · t, heads · head_dim)` (RoPE applied), `k_cache` and `v_cache`
-/// `(buffer rows, kv_heads, cap, head_dim)` with the new tokens' keys and values already at
-/// columns `cols..cols + t`; row `r` sits in buffer row `cache.slot[r]`, its first
-/// `cache.pad[r]` columns holding nothing. Writes `(rows · t, heads · head_dim)` into `out`.
+/// `q` is `(rows · t, heads · head_dim)` (RoPE applied); row `r` reads its keys and values
+/// from `cache[r]`. Writes `(rows · t, heads · head_dim)` into `out`.
 ///
 /// # Panics
 /// Where the buffers do not match `shape`: a caller's bug.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     q: &[f32],
-    k_cache: &[f32],
-    v_cache: &[f32],
-    cache: CacheRows,
+    cache: &[CacheRow],
     shape: AttentionShape,
     out: &mut [f32],
     isa: Isa,
@@ -667,49 +737,45 @@ pub fn attention(
     );
     assert_eq!(q.len(), s.rows * s.t * width, "queries");
     assert_eq!(out.len(), s.rows * s.t * width, "attention output");
-    let held = cache.slot.iter().max().map_or(0, |&b| b + 1);
-    assert!(k_cache.len() >= held * per_row && v_cache.len() >= held * per_row);
+    assert_eq!(cache.len(), s.rows, "rows of the cache");
     assert!(
-        cache.pad.len() == s.rows && cache.slot.len() == s.rows,
-        "rows of the cache"
+        cache
+            .iter()
+            .all(|c| c.k.len() >= per_row && c.v.len() >= per_row),
+        "a row's key/value buffers"
     );
     assert!(s.cols + s.t <= s.cap, "cache columns");
     let groups = s.heads / s.kv_heads;
-    let avx2_ok = isa == Isa::Avx2 && isa.available();
+    let avx2_ok = isa.avx2();
     let shared = SharedOut::new(out);
     pool.run(s.rows * s.heads, &|items: Range<usize>| {
         let mut scores = Vec::with_capacity(s.cols + s.t);
         let mut o = vec![0f32; s.t * width];
         for item in items {
             let (r, h) = (item / s.heads, item % s.heads);
-            let at = (cache.slot[r] * s.kv_heads + h / groups) * s.cap * d;
-            let b = &cache.base[r];
+            let row = &cache[r];
+            let at = (h / groups) * s.cap * d;
+            let b = &row.base;
             let from = (h / groups) * b.head_stride;
             let job = AttendJob {
                 shape: s,
                 q: &q[r * s.t * width..(r + 1) * s.t * width],
                 base_k: &b.k[from..from + b.len * d],
                 base_v: &b.v[from..from + b.len * d],
-                k: &k_cache[at..at + s.cap * d],
-                v: &v_cache[at..at + s.cap * d],
-                pad: cache.pad[r],
+                k: &row.k[at..at + s.cap * d],
+                v: &row.v[at..at + s.cap * d],
+                pad: row.pad,
                 head: h,
             };
-            match (isa, d) {
+            match d {
                 // SAFETY (each arm): Avx2 where the CPU has it (`Isa::available`, checked once
                 // above), and heads of 8 · C values.
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, 32) if avx2_ok => unsafe {
-                    avx2::attend::<4>(&job, &mut scores, &mut o)
-                },
+                32 if avx2_ok => unsafe { avx2::attend::<4>(&job, &mut scores, &mut o) },
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, 64) if avx2_ok => unsafe {
-                    avx2::attend::<8>(&job, &mut scores, &mut o)
-                },
+                64 if avx2_ok => unsafe { avx2::attend::<8>(&job, &mut scores, &mut o) },
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, 128) if avx2_ok => unsafe {
-                    avx2::attend::<16>(&job, &mut scores, &mut o)
-                },
+                128 if avx2_ok => unsafe { avx2::attend::<16>(&job, &mut scores, &mut o) },
                 _ => attend(&job, &mut scores, &mut o),
             }
             for i in 0..s.t {
@@ -804,6 +870,28 @@ fn silu_mul_rows(gate_up: &[f32], n: usize, out: &mut [f32]) {
         let (g, u) = gu.split_at(n);
         for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
             *o = g / (1.0 + (-g).exp()) * u;
+        }
+    }
+}
+
+/// Writes one row's new keys or values, `(t, kv_heads · head_dim)`, into its buffer
+/// `(kv_heads, cap, head_dim)` at columns `cols..cols + t`.
+///
+/// # Panics
+/// Where they do not fit: a caller's bug.
+pub fn write_columns(src: &[f32], buf: &mut [f32], kv_heads: usize, head_dim: usize, cols: usize) {
+    let d = head_dim;
+    let t = src.len() / (kv_heads * d);
+    let cap = buf.len() / (kv_heads * d);
+    assert!(
+        src.len() == t * kv_heads * d && cols + t <= cap,
+        "{} new values past column {cols} of a buffer of {cap}",
+        src.len()
+    );
+    for (i, token) in src.chunks_exact(kv_heads * d).enumerate() {
+        for (h, head) in token.chunks_exact(d).enumerate() {
+            let at = (h * cap + cols + i) * d;
+            buf[at..at + d].copy_from_slice(head);
         }
     }
 }
