@@ -11,7 +11,8 @@
 //! interleaved four at a time (so one AVX-512 VNNI `vpdpbusd` multiplies four values of 16
 //! columns by the same four activations and leaves one partial sum per column in each lane),
 //! followed by the columns' scales and mins as f32. Activations are quantized per row to Q8_1
-//! with candle's own `BlockQ8_1::from_float`. A kernel walks one tile against up to four rows at
+//! exactly as candle's `BlockQ8_1::from_float` does (bit for bit, tested), without its round
+//! trip through f16 blocks and `roundf` calls (11% of a one-sequence SmolLM2 step). A kernel walks one tile against up to four rows at
 //! a time, so each loaded weight block serves several rows, and the tiles (times chunks of rows)
 //! are spread over candle's own CPU thread pool, the one its quantized matmul uses.
 //!
@@ -38,7 +39,6 @@
 
 // The SIMD kernels need `unsafe` (intrinsics and raw pointer reads); every block says why it is
 // sound.
-use candle_core::quantized::k_quants::{BlockQ8_1, GgmlType};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,8 +61,6 @@ const Q8_0_BYTES: usize = 34;
 /// 256 values (Q8_K), so their results differ from the per-32 math here by more than rounding.
 /// SmolLM2's Q8_0 output head has 576 inputs.
 const Q8_0_CANDLE_K: usize = 256;
-/// Bytes of candle's `BlockQ8_1`: f16 scale, f16 scaled sum, 32 `i8` values (`repr(C)`).
-const Q8_1_BYTES: usize = 36;
 /// Rows one work item covers; a chunk's quantized activations stay in cache while its item
 /// walks a tile.
 const ROW_CHUNK: usize = 64;
@@ -500,7 +498,6 @@ impl Lhs {
             lhs.sum.as_mut_ptr() as usize,
         );
         let rows = |range: std::ops::Range<usize>| {
-            let mut blocks = vec![BlockQ8_1::zeros(); kb];
             for r in range {
                 // SAFETY: rows r < m of `q`, `d`, `s` and `sum` (sized for m rows above, alive
                 // until the pool call returns); each row is quantized by exactly one thread and
@@ -513,10 +510,7 @@ impl Lhs {
                         std::slice::from_raw_parts_mut((sum as *mut i32).add(r * kb), kb),
                     )
                 };
-                quantize_row(&x[r * k..(r + 1) * k], &mut blocks, q, d, s);
-                for (b, sum) in sum.iter_mut().enumerate() {
-                    *sum = q[b * QK..][..QK].iter().map(|&v| v as i32).sum();
-                }
+                quantize_row(&x[r * k..(r + 1) * k], q, d, s, sum);
             }
         };
         if m < 4 {
@@ -528,21 +522,35 @@ impl Lhs {
     }
 }
 
-/// One row to Q8_1 with candle's `from_float`, its blocks split into values, scales and sums.
-fn quantize_row(x: &[f32], blocks: &mut [BlockQ8_1], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
-    BlockQ8_1::from_float(x, blocks);
-    // SAFETY: `BlockQ8_1` is `repr(C)` { d: f16, s: f16, qs: [i8; 32] }, 36 bytes with no
-    // padding (candle asserts the size), so its bytes are initialized and may be read as `u8`.
-    // The layout is pinned by the test `q8_1_layout`.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), blocks.len() * Q8_1_BYTES)
-    };
-    for (b, blk) in bytes.chunks_exact(Q8_1_BYTES).enumerate() {
-        d[b] = f16_le(&blk[0..2]);
-        s[b] = f16_le(&blk[2..4]);
-        for (dst, &v) in q[b * QK..][..QK].iter_mut().zip(&blk[4..]) {
-            *dst = v as i8;
+/// One row to Q8_1 as candle's `BlockQ8_1::from_float` computes it, bit for bit (the test
+/// `q8_1_is_candles` pins it): per block of 32, `d = amax / 127`, each value
+/// `round(x / d)` (half away from zero, saturating to `i8`), the scale and the scaled sum
+/// rounded through f16 (`s = f16(Σq) · f16(d)` in f16); also the exact sums `Σq`.
+fn quantize_row(x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32], sum: &mut [i32]) {
+    let blocks = x.chunks_exact(QK).zip(q.chunks_exact_mut(QK));
+    for (b, (xs, qs)) in blocks.enumerate() {
+        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = amax / 127.0;
+        let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+        let mut total = 0i32;
+        for (dst, &v) in qs.iter_mut().zip(xs) {
+            let v = v * inv;
+            // `v as i32` truncates (saturating; NaN to 0), and `v - t` is exact where it
+            // matters, so this is `f32::round` without a call to `roundf`; beyond `i32` both
+            // saturate to the same `i8`.
+            let t = v as i32 as f32;
+            let r = if (v - t).abs() >= 0.5 {
+                t + 1f32.copysign(v)
+            } else {
+                t
+            };
+            *dst = r as i8;
+            total += *dst as i32;
         }
+        let dh = half::f16::from_f32(scale);
+        d[b] = dh.to_f32();
+        s[b] = (half::f16::from_f32(total as f32) * dh).to_f32();
+        sum[b] = total;
     }
 }
 
@@ -1194,22 +1202,97 @@ mod tests {
         assert!(q8.matmul(&[0.0; 10], 1, &mut [0.0; 32]).is_err());
     }
 
+    /// The quantized activations are candle's `BlockQ8_1::from_float` bit for bit: values,
+    /// scales and scaled sums, on random rows, exact ties (`x / d` ending in .5), zeros,
+    /// subnormals, huge values, infinities and NaN.
     #[test]
-    fn q8_1_layout() {
-        // The byte reading in `Lhs::quantize` must see candle's values and scales.
-        let x: Vec<f32> = random((1, 64), 4).flatten_all().unwrap().to_vec1().unwrap();
-        let lhs = Lhs::quantize(&x, 1, 64);
-        let mut blocks = vec![BlockQ8_1::zeros(); 2];
-        BlockQ8_1::from_float(&x, &mut blocks);
-        let mut deq = vec![0f32; 64];
-        BlockQ8_1::to_float(&blocks, &mut deq);
-        for (i, &v) in deq.iter().enumerate() {
-            assert_eq!(v, lhs.q[i] as f32 * lhs.d[i / 32]);
+    fn q8_1_is_candles() {
+        use candle_core::quantized::k_quants::{BlockQ8_1, GgmlType};
+        let mut rows: Vec<Vec<f32>> = (0..8u64)
+            .map(|seed| {
+                let r = random((1, 256), seed).flatten_all().unwrap();
+                let scale = [1e-3f32, 1.0, 37.0, 1e4][seed as usize % 4];
+                r.to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v * scale)
+                    .collect()
+            })
+            .collect();
+        // Ties: amax 127 makes d = 1, so k + 0.5 lands exactly half way.
+        rows.push(
+            (0..64)
+                .map(|i| match i % 32 {
+                    0 => 127.0,
+                    j => (j as f32 - 16.0) + 0.5,
+                })
+                .collect(),
+        );
+        let odd = [
+            0.0,
+            -0.0,
+            1e-45,
+            -3e-44,
+            1e-40,
+            f32::MAX,
+            -f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            0.5,
+            -0.5,
+            2.5,
+            -2.5,
+        ];
+        rows.push((0..64).map(|i| odd[i % odd.len()]).collect());
+        rows.push(
+            (0..64)
+                .map(|i| odd[(i * 7 + 3) % odd.len()] * 1e-3)
+                .collect(),
+        );
+        rows.push(vec![1e-44; 32]);
+        rows.push(vec![0.0; 32]);
+        for (n, x) in rows.iter().enumerate() {
+            let kb = x.len() / QK;
+            let (mut q, mut d, mut s, mut sum) = (
+                vec![0i8; x.len()],
+                vec![0f32; kb],
+                vec![0f32; kb],
+                vec![0i32; kb],
+            );
+            quantize_row(x, &mut q, &mut d, &mut s, &mut sum);
+            for (b, (cd, cs, cq)) in candle(x).into_iter().enumerate() {
+                assert_eq!(q[b * QK..][..QK], cq, "row {n} block {b}: values");
+                assert_eq!(d[b].to_bits(), cd.to_bits(), "row {n} block {b}: scale");
+                assert_eq!(s[b].to_bits(), cs.to_bits(), "row {n} block {b}: sum");
+                assert_eq!(sum[b], cq.iter().map(|&v| v as i32).sum::<i32>());
+            }
         }
-        for b in 0..2 {
-            let sum: i32 = lhs.q[b * 32..(b + 1) * 32].iter().map(|&v| v as i32).sum();
-            let want = half::f16::from_f32(sum as f32) * half::f16::from_f32(lhs.d[b]);
-            assert_eq!(lhs.s[b], want.to_f32());
+        // And through `Lhs`, rows spread over the pool.
+        let x: Vec<f32> = rows[..8].concat();
+        let lhs = Lhs::quantize(&x, 8, 256);
+        let qs: Vec<i8> = candle(&x).into_iter().flat_map(|(_, _, q)| q).collect();
+        assert_eq!(lhs.q, qs);
+
+        /// Candle's blocks of `x`: scale, scaled sum and values.
+        fn candle(x: &[f32]) -> Vec<(f32, f32, Vec<i8>)> {
+            let mut blocks = vec![BlockQ8_1::zeros(); x.len() / QK];
+            BlockQ8_1::from_float(x, &mut blocks);
+            // SAFETY: `BlockQ8_1` is `repr(C)` { d: f16, s: f16, qs: [i8; 32] }, 36 bytes with
+            // no padding (candle asserts the size), so its bytes are initialized.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), x.len() / QK * 36)
+            };
+            bytes
+                .chunks_exact(36)
+                .map(|b| {
+                    (
+                        f16_le(&b[0..2]),
+                        f16_le(&b[2..4]),
+                        b[4..].iter().map(|&v| v as i8).collect(),
+                    )
+                })
+                .collect()
         }
     }
 }
