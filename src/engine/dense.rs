@@ -11,9 +11,11 @@
 //! logits and sampled tokens); [`super::qmatmul::set_fast_kernels`] turns it off, for A/B
 //! timing, for models loaded afterwards.
 
+use super::qmatmul::{CandlePool, FastQMatMul};
 use super::transformer::{head_rows, BatchKv, Config, Embedding, Proj, Weights};
 use candle_core::{bail, CpuStorage, DType, Device, InplaceOp1, Layout, Result, Tensor};
 use std::ops::Range;
+use std::sync::Arc;
 use thinkscale_dense::{self as kernels, AttentionShape, Isa, Linear, Pool};
 
 /// Models above this many parameters stay on candle's ops: their products are large enough
@@ -22,6 +24,16 @@ pub const MAX_PARAMS: u128 = 100_000_000;
 
 static WHOLE_ROWS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
+/// Whether quantized models (GGUF Q4_1/Q8_0) run on these kernels too: only where the
+/// environment sets `THINKSCALE_GGUF_KERNELS=1`. They run SmolLM2 1.6-2x faster than candle's
+/// ops, but its logits then differ from candle's by up to about 1 (each quantized product
+/// rounds its inputs to 8 bits, which turns float-order differences into whole steps, and 30
+/// blocks compound them), and its greedy tokens part from llama.cpp's at a near tie where
+/// candle's path matches them; so candle's ops stay the default for quantized models.
+pub fn quantized_on_kernels() -> bool {
+    std::env::var("THINKSCALE_GGUF_KERNELS").is_ok_and(|v| v == "1")
+}
+
 /// Lets a step run as one run of whole rows per thread where [`by_rows`] finds it pays (on by
 /// default); off, every step splits each product and the attention over the threads, with a
 /// hand-off between them. For A/B timing: the results are the same bit for bit.
@@ -29,38 +41,132 @@ pub fn set_whole_rows(enabled: bool) {
     WHOLE_ROWS.store(enabled, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Work split over candle's own CPU thread pool (the one its quantized matmul uses).
-struct CandlePool;
+/// Projections of one input whose outputs lie side by side in each row (q, k and v; gate and
+/// up): dense f32 ones packed as one [`Linear`], or quantized ones each on
+/// [`super::qmatmul`]'s kernels, with their biases.
+#[derive(Debug, Clone)]
+enum Lin {
+    Packed(Linear),
+    Quant(Vec<(Arc<FastQMatMul>, Option<Vec<f32>>)>),
+}
 
-impl Pool for CandlePool {
-    fn run(&self, items: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
-        candle_core::utils::barrier_pool().execute_chunked(items, f);
+impl Lin {
+    /// From projections that are all dense f32 on the CPU, or all on the quantized kernels;
+    /// `None` for any other.
+    fn new(projs: &[&Proj]) -> Result<Option<Self>> {
+        if let Some(parts) = projs.iter().map(|p| part(p)).collect::<Option<Vec<_>>>() {
+            return Ok(Some(Self::Packed(stacked(&parts)?)));
+        }
+        let Some(parts) = projs
+            .iter()
+            .map(|p| p.fast_parts())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        let mut quant = Vec::with_capacity(parts.len());
+        for (w, bias) in parts {
+            if w.in_features() != parts_k(&quant).unwrap_or(w.in_features()) {
+                bail!("side-by-side projections of different inputs");
+            }
+            let bias = match bias {
+                Some(b) if f32_cpu(b) => Some(values(b)?),
+                Some(_) => return Ok(None),
+                None => None,
+            };
+            quant.push((w.clone(), bias));
+        }
+        Ok(Some(Self::Quant(quant)))
     }
 
-    fn threads(&self) -> usize {
-        candle_core::utils::barrier_pool().n_workers() + 1
+    /// Outputs per row.
+    fn n(&self) -> usize {
+        match self {
+            Self::Packed(l) => l.n(),
+            Self::Quant(parts) => parts.iter().map(|(w, _)| w.out_features()).sum(),
+        }
     }
+
+    /// Inputs per row.
+    fn k(&self) -> usize {
+        match self {
+            Self::Packed(l) => l.k(),
+            Self::Quant(parts) => parts_k(parts).unwrap_or(0),
+        }
+    }
+
+    fn with_isa(self, isa: Isa) -> Self {
+        match self {
+            Self::Packed(l) => Self::Packed(l.with_isa(isa)),
+            quant => quant,
+        }
+    }
+
+    /// `y (m, n) = x (m, k) · wᵀ + b`, each part's outputs after the previous part's.
+    fn matmul(&self, x: &[f32], m: usize, y: &mut [f32], pool: &dyn Pool) -> Result<()> {
+        let parts = match self {
+            Self::Packed(l) => {
+                l.matmul(x, m, y, pool);
+                return Ok(());
+            }
+            Self::Quant(parts) => parts,
+        };
+        if let [(w, None)] = parts.as_slice() {
+            return w.matmul_on(x, m, y, pool);
+        }
+        let (n, mut at, mut part) = (self.n(), 0, Vec::new());
+        for (w, bias) in parts {
+            let width = w.out_features();
+            part.resize(m * width, 0f32);
+            w.matmul_on(x, m, &mut part, pool)?;
+            for (dst, src) in y.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
+                let dst = &mut dst[at..at + width];
+                match bias {
+                    Some(b) => {
+                        for ((d, &v), &b) in dst.iter_mut().zip(src).zip(b) {
+                            *d = v + b;
+                        }
+                    }
+                    None => dst.copy_from_slice(src),
+                }
+            }
+            at += width;
+        }
+        Ok(())
+    }
+}
+
+/// The inputs of the first of some quantized projections.
+fn parts_k(parts: &[(Arc<FastQMatMul>, Option<Vec<f32>>)]) -> Option<usize> {
+    parts.first().map(|(w, _)| w.in_features())
 }
 
 /// One decoder block, packed: q, k and v as one product, gate and up as another.
 #[derive(Debug, Clone)]
 struct Block {
     attn_norm: Vec<f32>,
-    qkv: Linear,
-    o: Linear,
+    qkv: Lin,
+    o: Lin,
     mlp_norm: Vec<f32>,
-    gate_up: Linear,
-    down: Linear,
+    gate_up: Lin,
+    down: Lin,
 }
 
-/// A dense f32 model's weights, packed for the CPU kernels.
+/// The token embeddings: a dense f32 table, or a quantized one looked up row by row.
+#[derive(Debug, Clone)]
+enum Embed {
+    Dense(Vec<f32>),
+    Table(Embedding),
+}
+
+/// A small dense f32 model's weights, or a quantized one's, packed for the CPU kernels.
 #[derive(Debug, Clone)]
 pub struct DenseCpu {
     cfg: Config,
-    embed: Vec<f32>,
+    embed: Embed,
     blocks: Vec<Block>,
     norm: Vec<f32>,
-    head: Linear,
+    head: Lin,
     inv_freq: Vec<f32>,
     isa: Isa,
 }
@@ -100,40 +206,74 @@ fn stacked(parts: &[(&Tensor, Option<&Tensor>)]) -> Result<Linear> {
 }
 
 impl DenseCpu {
-    /// The packed model, where every weight is a dense f32 tensor on the CPU and the model is
-    /// small (see [`MAX_PARAMS`]); `None` otherwise.
+    /// The packed model, where every projection is a dense f32 tensor on the CPU or (only
+    /// where [`quantized_on_kernels`]) runs on [`super::qmatmul`]'s kernels (Q4_1, Q8_0), and
+    /// the dense weights are few (see [`MAX_PARAMS`]); `None` otherwise.
     pub fn new(cfg: &Config, w: &Weights) -> Result<Option<Self>> {
-        if cfg.param_count() > MAX_PARAMS {
+        Self::pack(cfg, w, quantized_on_kernels())
+    }
+
+    /// [`Self::new`] for a quantized model whatever the environment says.
+    #[cfg(test)]
+    fn new_quantized(cfg: &Config, w: &Weights) -> Result<Option<Self>> {
+        Self::pack(cfg, w, true)
+    }
+
+    fn pack(cfg: &Config, w: &Weights, quantized_ok: bool) -> Result<Option<Self>> {
+        let mut projs: Vec<&Proj> = vec![&w.lm_head];
+        for b in &w.blocks {
+            projs.extend([&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down]);
+        }
+        let embed = match &w.embed {
+            Embedding::Dense(t) if f32_cpu(t) => Some(t),
+            Embedding::Dense(_) => return Ok(None),
+            Embedding::Quantized(_) => None,
+        };
+        let quantized = embed.is_none() || projs.iter().any(|p| p.fast_parts().is_some());
+        if quantized && !quantized_ok {
             return Ok(None);
         }
-        let (Embedding::Dense(embed), Some(head)) = (&w.embed, part(&w.lm_head)) else {
+        let dense: usize = projs
+            .iter()
+            .filter_map(|p| part(p))
+            .map(|(w, _)| w.elem_count())
+            .sum::<usize>()
+            + embed.map_or(0, |e| e.elem_count());
+        if dense as u128 > MAX_PARAMS {
+            return Ok(None);
+        }
+        let Some(head) = Lin::new(&[&w.lm_head])? else {
             return Ok(None);
         };
-        if !f32_cpu(embed) {
-            return Ok(None);
-        }
         let mut blocks = Vec::with_capacity(w.blocks.len());
         for b in &w.blocks {
-            let parts = [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].map(part);
-            let [Some(q), Some(k), Some(v), Some(o), Some(gate), Some(up), Some(down)] = parts
-            else {
+            let lins = [
+                Lin::new(&[&b.q, &b.k, &b.v])?,
+                Lin::new(&[&b.o])?,
+                Lin::new(&[&b.gate, &b.up])?,
+                Lin::new(&[&b.down])?,
+            ];
+            let [Some(qkv), Some(o), Some(gate_up), Some(down)] = lins else {
                 return Ok(None);
             };
             blocks.push(Block {
                 attn_norm: values(&b.attn_norm)?,
-                qkv: stacked(&[q, k, v])?,
-                o: stacked(&[o])?,
+                qkv,
+                o,
                 mlp_norm: values(&b.mlp_norm)?,
-                gate_up: stacked(&[gate, up])?,
-                down: stacked(&[down])?,
+                gate_up,
+                down,
             });
         }
         Ok(Some(Self {
             cfg: cfg.clone(),
-            embed: values(embed)?,
+            embed: match embed {
+                Some(e) => Embed::Dense(values(e)?),
+                None => Embed::Table(w.embed.clone()),
+            },
             blocks,
             norm: values(&w.norm)?,
-            head: stacked(&[head])?,
+            head,
             inv_freq: cfg.inv_freq(),
             isa: Isa::best(),
         }))
@@ -143,7 +283,7 @@ impl DenseCpu {
     pub fn with_isa(mut self, isa: Isa) -> Self {
         let isa = if isa.available() { isa } else { Isa::best() };
         self.isa = isa;
-        let set = |l: &mut Linear| *l = l.clone().with_isa(isa);
+        let set = |l: &mut Lin| *l = l.clone().with_isa(isa);
         for b in &mut self.blocks {
             for l in [&mut b.qkv, &mut b.o, &mut b.gate_up, &mut b.down] {
                 set(l);
@@ -165,6 +305,7 @@ impl DenseCpu {
     fn forward_split(&self, ids: &Tensor, kv: &mut BatchKv, rows: Option<bool>) -> Result<Tensor> {
         let c = &self.cfg;
         let (b, t) = ids.dims2()?;
+        let table = ids;
         let ids = ids.flatten_all()?.to_vec1::<u32>()?;
         let (hidden, d) = (c.hidden_size, c.head_dim);
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= c.vocab_size) {
@@ -178,6 +319,16 @@ impl DenseCpu {
             );
         }
         kv.reserve(t)?;
+        let x = match &self.embed {
+            Embed::Dense(e) => {
+                let mut x = Vec::with_capacity(b * t * hidden);
+                for &id in &ids {
+                    x.extend_from_slice(&e[id as usize * hidden..][..hidden]);
+                }
+                x
+            }
+            Embed::Table(e) => values(&e.forward(table)?)?,
+        };
         let pos: Vec<f32> = (0..b)
             .flat_map(|r| {
                 let start = kv.len(r);
@@ -238,7 +389,7 @@ impl DenseCpu {
             let whole = WHOLE_ROWS.load(std::sync::atomic::Ordering::Relaxed);
             if !rows.unwrap_or_else(|| whole && by_rows(b, t, threads)) {
                 let rows = Rows {
-                    ids: &ids,
+                    x: &x,
                     cos: &cos,
                     sin: &sin,
                     pad,
@@ -246,8 +397,7 @@ impl DenseCpu {
                     cache: cache.collect(),
                     out: &mut out,
                 };
-                self.run_rows(rows, step, &pool);
-                return Ok(());
+                return self.run_rows(rows, step, &pool);
             }
             // One item per thread, each a run of whole rows through every block: rows are
             // independent, so no thread waits for another between blocks.
@@ -260,7 +410,7 @@ impl DenseCpu {
                 let (mine, tail) = std::mem::take(&mut rest).split_at_mut(r.len() * t * hidden);
                 rest = tail;
                 parts.push(std::sync::Mutex::new(Some(Rows {
-                    ids: &ids[tok.clone()],
+                    x: &x[tok.start * hidden..tok.end * hidden],
                     cos: &cos[tok.start * half..tok.end * half],
                     sin: &sin[tok.start * half..tok.end * half],
                     pad: &pad[r.clone()],
@@ -269,15 +419,23 @@ impl DenseCpu {
                     out: mine,
                 })));
             }
+            let failed = std::sync::Mutex::new(None);
             pool.run(parts.len(), &|items: Range<usize>| {
                 for p in items {
                     let rows = parts[p].lock().ok().and_then(|mut rows| rows.take());
-                    if let Some(rows) = rows {
-                        self.run_rows(rows, step, &kernels::Serial);
+                    if let Some(Err(e)) =
+                        rows.map(|rows| self.run_rows(rows, step, &kernels::Serial))
+                    {
+                        if let Ok(mut failed) = failed.lock() {
+                            failed.get_or_insert(e);
+                        }
                     }
                 }
             });
-            Ok(())
+            match failed.into_inner() {
+                Ok(Some(e)) => Err(e),
+                _ => Ok(()),
+            }
         })?;
         drop(base);
         drop(guards);
@@ -287,12 +445,12 @@ impl DenseCpu {
 
     /// Runs `rows` through every block and the final norm, products and attention spread
     /// over `pool`; their new keys and values go into their cache regions.
-    fn run_rows(&self, rows: Rows, step: Step, pool: &dyn Pool) {
+    fn run_rows(&self, rows: Rows, step: Step, pool: &dyn Pool) -> Result<()> {
         let c = &self.cfg;
         let Step { t, cols, cap } = step;
         let (hidden, d, kvh) = (c.hidden_size, c.head_dim, c.num_kv_heads);
         let Rows {
-            ids,
+            x,
             cos,
             sin,
             pad,
@@ -300,11 +458,8 @@ impl DenseCpu {
             mut cache,
             out,
         } = rows;
-        let (n, m) = (pad.len(), ids.len());
-        let mut x = Vec::with_capacity(m * hidden);
-        for &id in ids {
-            x.extend_from_slice(&self.embed[id as usize * hidden..][..hidden]);
-        }
+        let (n, m) = (pad.len(), x.len() / hidden);
+        let mut x = x.to_vec();
         let (qw, kw) = (c.num_heads * d, kvh * d);
         let eps = c.rms_norm_eps as f32;
         let mut h = vec![0f32; m * hidden];
@@ -328,7 +483,7 @@ impl DenseCpu {
         let il = c.rope_interleaved;
         for (l, block) in self.blocks.iter().enumerate() {
             kernels::rms_norm(&x, &block.attn_norm, eps, &mut h);
-            block.qkv.matmul(&h, m, &mut qkv, pool);
+            block.qkv.matmul(&h, m, &mut qkv, pool)?;
             for (row, ((qr, kr), vr)) in qkv.chunks_exact(qw + 2 * kw).zip(
                 q.chunks_exact_mut(qw)
                     .zip(k.chunks_exact_mut(kw))
@@ -356,15 +511,16 @@ impl DenseCpu {
                 })
                 .collect();
             kernels::attention(&q, &seen, shape, &mut att, self.isa, pool);
-            block.o.matmul(&att, m, &mut y, pool);
+            block.o.matmul(&att, m, &mut y, pool)?;
             kernels::add_in_place(&mut x, &y);
             kernels::rms_norm(&x, &block.mlp_norm, eps, &mut h);
-            block.gate_up.matmul(&h, m, &mut gu, pool);
+            block.gate_up.matmul(&h, m, &mut gu, pool)?;
             kernels::silu_mul(&gu, inter, &mut act, pool);
-            block.down.matmul(&act, m, &mut y, pool);
+            block.down.matmul(&act, m, &mut y, pool)?;
             kernels::add_in_place(&mut x, &y);
         }
         kernels::rms_norm(&x, &self.norm, eps, out);
+        Ok(())
     }
 
     /// Logits `(..., vocab)` of hidden states `(..., hidden)`.
@@ -377,7 +533,7 @@ impl DenseCpu {
         let x = values(&hidden.to_dtype(DType::F32)?)?;
         let m = x.len() / k;
         let mut y = vec![0f32; m * self.head.n()];
-        self.head.matmul(&x, m, &mut y, &CandlePool);
+        self.head.matmul(&x, m, &mut y, &CandlePool)?;
         let mut shape = dims.to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = self.head.n();
         Tensor::from_vec(y, shape, &Device::Cpu)
@@ -392,10 +548,10 @@ struct Step {
     cap: usize,
 }
 
-/// Some rows of a step: their tokens `(rows · t)`, RoPE tables, padding, the sequences they
+/// Some rows of a step: their embedded tokens `(rows · t, hidden)`, RoPE tables, padding, the sequences they
 /// continue (per block), their cache regions (per block: keys, then values) and their output.
 struct Rows<'a> {
-    ids: &'a [u32],
+    x: &'a [f32],
     cos: &'a [f32],
     sin: &'a [f32],
     pad: &'a [usize],
@@ -686,6 +842,111 @@ mod tests {
             (seen, cached)
         };
         assert!(run(true) == run(false), "the two splits differ");
+    }
+
+    /// SmolLM2's Q4_1 GGUF (where `scripts/fetch-models.sh` fetched it): loaded twice, on the
+    /// kernels (quantized products on `qmatmul`'s kernels, the rest here) and on candle's ops.
+    fn smollm2() -> Option<(Transformer, Transformer)> {
+        let path = crate::engine::beside_crate("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+        if !path.exists() {
+            assert!(
+                std::env::var_os("THINKSCALE_REQUIRE_MODELS").is_none(),
+                "{} is missing (scripts/fetch-models.sh)",
+                path.display()
+            );
+            eprintln!("skipped: {} is missing", path.display());
+            return None;
+        }
+        let header = ModelHeader::read(&path).unwrap();
+        let WeightSource::Gguf(g) = header.weights else {
+            panic!("a GGUF file");
+        };
+        let crate::engine::gguf::GgufFile { content, mut file } = *g;
+        let dev = Device::Cpu;
+        let cfg = header.config.clone();
+        let w = transformer::weights_from_gguf(
+            &cfg,
+            transformer::gguf_reader(&content, &mut file, &dev),
+            &dev,
+        )
+        .unwrap();
+        let packed = DenseCpu::new_quantized(&cfg, &w)
+            .unwrap()
+            .expect("SmolLM2 packs");
+        let slow = Transformer::new(cfg, w, &dev).unwrap().without_dense();
+        let fast = slow.clone().with_dense(packed);
+        Some((fast, slow))
+    }
+
+    /// SmolLM2 on the kernels against candle's ops, greedy from a chat prompt for 40 tokens:
+    /// the logits stay within 2 of candle's (each quantized product rounds its inputs to 8
+    /// bits, so float-order differences grow through 30 blocks to about 1; a wrong head
+    /// grouping or RoPE gives 10 and more), and the greedy token is candle's wherever candle's
+    /// margin between its first two exceeds twice that distance. Then 4 rows continuing the
+    /// prompt: split by whole rows and by products, the same numbers bit for bit.
+    #[test]
+    fn smollm2_on_the_kernels_computes_what_candle_computes() {
+        let Some((fast, slow)) = smollm2() else {
+            return;
+        };
+        let dev = Device::Cpu;
+        let prompt: Vec<u32> = vec![
+            1, 4093, 198, 2683, 314, 216, 33, 39, 284, 216, 34, 37, 47, 2, 198, 1, 520, 9531, 198,
+        ];
+        let mut kvs: Vec<BatchKv> = [&fast, &slow]
+            .iter()
+            .map(|m| m.batch(&[&SeqKv::default()], 64, &dev).unwrap())
+            .collect();
+        let mut next = prompt.clone();
+        for step in 0..40 {
+            let ids = Tensor::from_vec(next.clone(), (1, next.len()), &dev).unwrap();
+            let (hf, hs) = (
+                fast.forward(&ids, &mut kvs[0]).unwrap(),
+                slow.forward(&ids, &mut kvs[1]).unwrap(),
+            );
+            let last = |h: &Tensor| h.narrow(1, next.len() - 1, 1).unwrap();
+            let (lf, ls) = (
+                fast.logits(&last(&hf)).unwrap(),
+                slow.logits(&last(&hs)).unwrap(),
+            );
+            let diff = max_diff(&lf, &ls);
+            assert!(diff < 2.0, "step {step}: logits differ by {diff}");
+            let mut top: Vec<(f32, u32)> = ls
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .zip(0..)
+                .collect();
+            top.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let ours = lf
+                .flatten_all()
+                .unwrap()
+                .argmax(0)
+                .unwrap()
+                .to_scalar::<u32>()
+                .unwrap();
+            if top[0].0 - top[1].0 > 2.0 * diff {
+                assert_eq!(ours, top[0].1, "step {step}: a clear greedy token differs");
+            }
+            next = vec![top[0].1];
+        }
+        let dense = fast.dense().unwrap();
+        let prompt_kv = kvs[0].row(0).unwrap();
+        let run = |split: bool| -> Vec<Vec<f32>> {
+            let rows = [&prompt_kv; 4];
+            let mut kv = BatchKv::continuing(fast.config(), &rows, 4, DType::F32, &dev).unwrap();
+            let mut seen = Vec::new();
+            for (i, t) in [3usize, 1, 1].into_iter().enumerate() {
+                let ids: Vec<u32> = (0..4 * t as u32).map(|j| 100 + 37 * j + i as u32).collect();
+                let ids = Tensor::from_vec(ids, (4, t), &dev).unwrap();
+                let h = dense.forward_split(&ids, &mut kv, Some(split)).unwrap();
+                seen.push(h.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            }
+            seen
+        };
+        assert!(run(true) == run(false), "the two splits differ on SmolLM2");
     }
 
     #[test]

@@ -43,6 +43,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use thinkscale_dense::Pool;
 
 /// Values per quantization block (Q4_1 and Q8_1).
 const QK: usize = 32;
@@ -68,6 +69,21 @@ const ROW_CHUNK: usize = 64;
 const ROWS: usize = 4;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Work split over candle's own CPU thread pool (the one its quantized matmul uses). Not from
+/// inside one of its items: there the thread that started the call would wait on itself, so
+/// work inside an item runs on [`thinkscale_dense::Serial`].
+pub(super) struct CandlePool;
+
+impl Pool for CandlePool {
+    fn run(&self, items: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+        candle_core::utils::barrier_pool().execute_chunked(items, f);
+    }
+
+    fn threads(&self) -> usize {
+        candle_core::utils::barrier_pool().n_workers() + 1
+    }
+}
 
 /// Turns the fast kernels on or off for weights loaded from now on (on by default). For A/B
 /// timing and checks against candle; results are the same either way (Q4_1 bit for bit, Q8_0
@@ -319,8 +335,13 @@ impl FastQMatMul {
         x.apply_op1_no_bwd(self)
     }
 
-    /// `dst (m, out) = x (m, in) · wᵀ` on f32 slices.
+    /// `dst (m, out) = x (m, in) · wᵀ` on f32 slices, over candle's thread pool.
     pub fn matmul(&self, x: &[f32], m: usize, dst: &mut [f32]) -> Result<()> {
+        self.matmul_on(x, m, dst, &CandlePool)
+    }
+
+    /// [`Self::matmul`], its work spread over `pool`.
+    pub fn matmul_on(&self, x: &[f32], m: usize, dst: &mut [f32], pool: &dyn Pool) -> Result<()> {
         let (n, k, kb) = (self.n, self.k, self.kb);
         if x.len() != m * k || dst.len() != m * n {
             candle_core::bail!(
@@ -333,7 +354,7 @@ impl FastQMatMul {
         if m == 0 {
             return Ok(());
         }
-        let lhs = Lhs::quantize(x, m, k);
+        let lhs = Lhs::quantize(x, m, k, pool);
         let row_chunks = m.div_ceil(ROW_CHUNK);
         let dst_addr = dst.as_mut_ptr() as usize;
         let work = |item: usize| {
@@ -362,7 +383,7 @@ impl FastQMatMul {
             }
         };
         let items = self.tiles * row_chunks;
-        candle_core::utils::barrier_pool().execute_chunked(items, |range| range.for_each(work));
+        pool.run(items, &|range| range.for_each(work));
         Ok(())
     }
 
@@ -482,8 +503,8 @@ struct Lhs {
 }
 
 impl Lhs {
-    /// Quantizes the `m` rows of `x`, rows spread over candle's thread pool.
-    fn quantize(x: &[f32], m: usize, k: usize) -> Self {
+    /// Quantizes the `m` rows of `x`, rows spread over `pool`.
+    fn quantize(x: &[f32], m: usize, k: usize, pool: &dyn Pool) -> Self {
         let kb = k / QK;
         let mut lhs = Self {
             q: vec![0i8; m * k],
@@ -516,7 +537,7 @@ impl Lhs {
         if m < 4 {
             rows(0..m);
         } else {
-            candle_core::utils::barrier_pool().execute_chunked(m, rows);
+            pool.run(m, &rows);
         }
         lhs
     }
@@ -1270,7 +1291,7 @@ mod tests {
         }
         // And through `Lhs`, rows spread over the pool.
         let x: Vec<f32> = rows[..8].concat();
-        let lhs = Lhs::quantize(&x, 8, 256);
+        let lhs = Lhs::quantize(&x, 8, 256, &CandlePool);
         let qs: Vec<i8> = candle(&x).into_iter().flat_map(|(_, _, q)| q).collect();
         assert_eq!(lhs.q, qs);
 

@@ -210,6 +210,20 @@ impl Proj {
         })
     }
 
+    /// The repacked quantized weight and the bias of a projection on [`super::qmatmul`]'s
+    /// kernels; `None` for any other.
+    pub(super) fn fast_parts(
+        &self,
+    ) -> Option<(
+        &std::sync::Arc<super::qmatmul::FastQMatMul>,
+        Option<&Tensor>,
+    )> {
+        match &self.weight {
+            QLinear::Fast(w) => Some((w, self.bias.as_ref())),
+            _ => None,
+        }
+    }
+
     /// The weight `(out, in)` and bias of a dense projection; `None` for a quantized one.
     pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
         match &self.weight {
@@ -237,7 +251,8 @@ pub enum Embedding {
 }
 
 impl Embedding {
-    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+    /// The rows of `ids` `(b, t)`: `(b, t, hidden)`.
+    pub(super) fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         match self {
             Self::Dense(w) => {
                 let (b, t) = ids.dims2()?;
@@ -686,6 +701,13 @@ impl Transformer {
     /// kernels are checked against.
     pub fn without_dense(mut self) -> Self {
         self.dense = None;
+        self
+    }
+
+    /// The same model on `packed`, the kernels' copy of its weights.
+    #[cfg(test)]
+    pub(super) fn with_dense(mut self, packed: DenseCpu) -> Self {
+        self.dense = Some(std::sync::Arc::new(packed));
         self
     }
 
