@@ -111,23 +111,16 @@ impl Lin {
             }
             Self::Quant(parts) => parts,
         };
-        if let [(w, None)] = parts.as_slice() {
-            return w.matmul_on(x, m, y, pool);
-        }
-        let (n, mut at, mut part) = (self.n(), 0, Vec::new());
+        let maps: Vec<&FastQMatMul> = parts.iter().map(|(w, _)| &**w).collect();
+        FastQMatMul::side_by_side(&maps, x, m, y, pool)?;
+        let (n, mut at) = (self.n(), 0);
         for (w, bias) in parts {
             let width = w.out_features();
-            part.resize(m * width, 0f32);
-            w.matmul_on(x, m, &mut part, pool)?;
-            for (dst, src) in y.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
-                let dst = &mut dst[at..at + width];
-                match bias {
-                    Some(b) => {
-                        for ((d, &v), &b) in dst.iter_mut().zip(src).zip(b) {
-                            *d = v + b;
-                        }
+            if let Some(b) = bias {
+                for row in y.chunks_exact_mut(n) {
+                    for (d, &b) in row[at..at + width].iter_mut().zip(b) {
+                        *d += b;
                     }
-                    None => dst.copy_from_slice(src),
                 }
             }
             at += width;

@@ -342,11 +342,27 @@ impl FastQMatMul {
 
     /// [`Self::matmul`], its work spread over `pool`.
     pub fn matmul_on(&self, x: &[f32], m: usize, dst: &mut [f32], pool: &dyn Pool) -> Result<()> {
-        let (n, k, kb) = (self.n, self.k, self.kb);
-        if x.len() != m * k || dst.len() != m * n {
+        Self::side_by_side(&[self], x, m, dst, pool)
+    }
+
+    /// Several maps of the same input, their outputs side by side in each row of `dst`
+    /// `(m, Σ out)`, the first's columns first (q, k and v; gate and up): the input is
+    /// quantized once for all of them.
+    pub fn side_by_side(
+        maps: &[&Self],
+        x: &[f32],
+        m: usize,
+        dst: &mut [f32],
+        pool: &dyn Pool,
+    ) -> Result<()> {
+        let k = maps.first().map_or(0, |w| w.k);
+        let width: usize = maps.iter().map(|w| w.n).sum();
+        if maps.iter().any(|w| w.k != k) || x.len() != m * k || dst.len() != m * width {
             candle_core::bail!(
-                "{:?} matmul of ({m}, {k}) by ({k}, {n}) given {} inputs and {} outputs",
-                self.format,
+                "{:?} matmul of ({m}, {k}) by ({k}, {width}) given {} inputs and {} outputs",
+                maps.iter()
+                    .map(|w| (w.format, w.k, w.n))
+                    .collect::<Vec<_>>(),
                 x.len(),
                 dst.len()
             );
@@ -355,6 +371,27 @@ impl FastQMatMul {
             return Ok(());
         }
         let lhs = Lhs::quantize(x, m, k, pool);
+        let mut at = 0;
+        for w in maps {
+            w.write(&lhs, m, dst, width, at, pool);
+            at += w.n;
+        }
+        Ok(())
+    }
+
+    /// The products of quantized rows `lhs` into columns `at..at + out` of `dst`, rows of
+    /// `width` values.
+    fn write(
+        &self,
+        lhs: &Lhs,
+        m: usize,
+        dst: &mut [f32],
+        width: usize,
+        at: usize,
+        pool: &dyn Pool,
+    ) {
+        let (n, kb) = (self.n, self.kb);
+        assert!(at + n <= width && dst.len() == m * width, "output columns");
         let row_chunks = m.div_ceil(ROW_CHUNK);
         let dst_addr = dst.as_mut_ptr() as usize;
         let work = |item: usize| {
@@ -368,14 +405,15 @@ impl FastQMatMul {
             while r < rows.end {
                 let take = ROWS.min(rows.end - r);
                 let mut out = [[0f32; TILE]; ROWS];
-                self.tile(take, wq, wdm, &lhs, r, &mut out);
+                self.tile(take, wq, wdm, lhs, r, &mut out);
                 for (i, o) in out.iter().take(take).enumerate() {
-                    // SAFETY: `dst` holds m * n values and outlives the pool call; row r + i < m
-                    // and columns t*16 .. t*16 + cols < n. Each (tile, row chunk) item is run
-                    // by exactly one thread, so no two threads write the same element, and
-                    // nothing reads `dst` until the pool call returns.
+                    // SAFETY: `dst` holds m * width values and outlives the pool call; row
+                    // r + i < m and columns at + t*16 .. at + t*16 + cols <= at + n <= width
+                    // (asserted above). Each (tile, row chunk) item is run by exactly one
+                    // thread, so no two threads write the same element, and nothing reads
+                    // `dst` until the pool call returns.
                     unsafe {
-                        let p = (dst_addr as *mut f32).add((r + i) * n + t * TILE);
+                        let p = (dst_addr as *mut f32).add((r + i) * width + at + t * TILE);
                         std::ptr::copy_nonoverlapping(o.as_ptr(), p, cols);
                     }
                 }
@@ -384,7 +422,6 @@ impl FastQMatMul {
         };
         let items = self.tiles * row_chunks;
         pool.run(items, &|range| range.for_each(work));
-        Ok(())
     }
 
     /// One tile against `rows` (1..=4) rows from `r0`, results in `out[..rows]`.
