@@ -172,6 +172,15 @@ pub trait Policy {
     /// ended. Policies that keep nothing between calls need not implement it.
     fn forget_search(&mut self, _search: u64) {}
 
+    /// A handle on this policy that another thread can call while this one is called, sharing
+    /// its limits (a server's requests in flight) and nothing of its searches; `None` where
+    /// calls must go through this one (the local engine decodes searches side by side in one
+    /// call). Problems in parallel give each search a handle of its own where there is one, so
+    /// a server hears every search's requests as soon as it makes them.
+    fn detach(&self) -> Option<Box<dyn Policy + Send>> {
+        None
+    }
+
     /// Tokens the model's context has left after the prompt of `problem` continued by the text
     /// `prefix`, where this policy knows it (`None`: unknown, as for a server). Sequential
     /// revisions use it to keep only the earlier attempts that leave room for a new one.

@@ -13,11 +13,16 @@
 //!   without them still work, see [`parse_openai`]); `stop_reason` (vLLM) or `matched_stop`
 //!   (SGLang) tells a stop string from the end of sequence.
 //!
-//! Every continuation is its own request with `n = 1` and a seed derived from the request's
-//! seed and the continuation's index, so continuation `i` depends on `(seed, i)` alone, as with
-//! the local engine, and never on a server's cap on `n` (llama.cpp caps it at its slot count).
-//! Up to `concurrency` requests are in flight at once: servers batch across requests, so a
-//! round of beam search is one burst. Failures are retried with backoff; an API key comes from
+//! Continuation `i` of a request seeded `seed` draws from a seed derived from `(seed, i)`
+//! alone, as with the local engine, never from how continuations are grouped into requests.
+//! On OpenAI-compatible servers each continuation is its own request with `n = 1` (vLLM and
+//! SGLang share prompts across requests by their own prefix caches). On llama.cpp, whose
+//! cache belongs to a slot, a request's continuations go as siblings of one prompt
+//! (`n_cmpl`, up to its slot count): it runs the prompt once and copies it to the siblings'
+//! slots, where separate requests would each run the whole beam again in a slot of their own
+//! ([`sibling_seed`]). Up to `concurrency` continuations are in flight at once, shared by
+//! every handle on the server ([`Gate`]): servers batch across requests, so a round of beam
+//! search is one burst. Failures are retried with backoff; an API key comes from
 //! an environment variable and is sent only to the configured server, never written anywhere.
 
 use super::{Extend, ExtendCall, Policy, Until};
@@ -30,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// How a policy path names a server: `remote:http://HOST:PORT`.
@@ -65,6 +70,11 @@ pub struct RemoteOptions {
     /// The policy's parameter count, for the compute meter's FLOPs, where the server does not
     /// report it (llama.cpp does; vLLM and SGLang do not).
     pub params: Option<u64>,
+    /// On llama.cpp, the most continuations of one prefix one request asks for as siblings of
+    /// one prompt (`n_cmpl`; at most its slots and `concurrency`): more run the prompt fewer
+    /// times, fewer keep more slots busy (a request's slots wait for its longest sibling).
+    /// Samples do not depend on it.
+    pub siblings: usize,
 }
 
 impl Default for RemoteOptions {
@@ -77,6 +87,7 @@ impl Default for RemoteOptions {
             retries: 4,
             backoff_ms: 500,
             params: None,
+            siblings: 2,
         }
     }
 }
@@ -478,6 +489,14 @@ pub fn continuation_seed(seed: u64, i: usize, step: usize) -> u64 {
     (z ^ (z >> 31)) & 0x7FFF_FFFF
 }
 
+/// The seed of continuation `i` of a request seeded `seed` where llama.cpp takes a
+/// request's continuations as siblings of one prompt (`n_cmpl`, which seeds sibling `j` of a
+/// request seeded `s` with `s + j`): `continuation_seed(seed, 0, 0) + i`, below 2^32 - 1
+/// (llama.cpp's "random seed"), whichever request the continuation goes in.
+pub fn sibling_seed(seed: u64, i: usize) -> u64 {
+    (continuation_seed(seed, 0, 0) + i as u64).min(u64::from(u32::MAX) - 1)
+}
+
 /// One reply, parsed: the continuation and what it cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -830,6 +849,57 @@ pub fn in_parallel<J: Sync, T: Send>(
         .map_err(|_| anyhow::anyhow!("a request thread panicked"))
 }
 
+/// A count of requests allowed in flight, shared by every handle on one server
+/// ([`Policy::detach`]): searches running side by side each send their requests as soon as
+/// they make them, and together never hold more than `concurrency` of the server's slots.
+pub struct Gate {
+    size: usize,
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A request's places in a [`Gate`], given back when dropped.
+pub struct Pass<'a>(&'a Gate, usize);
+
+impl Gate {
+    /// A gate letting `n` (at least 1) requests through at once.
+    pub fn new(n: usize) -> Arc<Self> {
+        Arc::new(Self {
+            size: n.max(1),
+            free: Mutex::new(n.max(1)),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Waits for `n` places (at most what the gate lets through); `Cancelled` once `cancel`
+    /// is set while waiting.
+    pub fn enter(&self, n: usize, cancel: &CancelToken) -> Result<Pass<'_>, Cancelled> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let n = n.clamp(1, self.size);
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Cancelled);
+            }
+            if *free >= n {
+                *free -= n;
+                return Ok(Pass(self, n));
+            }
+            free = self
+                .freed
+                .wait_timeout(free, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += self.1;
+        self.0.freed.notify_all();
+    }
+}
+
 /// How a problem becomes a prompt on the server.
 #[derive(Debug, Clone, PartialEq)]
 enum Prompt {
@@ -851,13 +921,18 @@ pub struct RemotePolicy {
     prompt: Prompt,
     /// The prompt of the problem last asked about: (problem id, prompt text).
     cached: Option<(String, String)>,
+    /// The requests in flight, shared with every [`Policy::detach`]ed handle.
+    gate: Arc<Gate>,
 }
 
 /// One request: which continuation of which request.
 #[derive(Debug, Clone, Copy)]
 struct Job {
     request: usize,
+    /// The first continuation it asks for.
     index: usize,
+    /// How many continuations, `index` on, one request asks for (llama.cpp's `n_cmpl`).
+    count: usize,
     seed: u64,
     max_tokens: usize,
 }
@@ -896,6 +971,7 @@ impl RemotePolicy {
             options: options.clone(),
             prompt,
             cached: None,
+            gate: Gate::new(options.concurrency),
         })
     }
 
@@ -993,6 +1069,9 @@ impl RemotePolicy {
                 "return_tokens": true,
                 "cache_prompt": true,
                 "ignore_eos": s.ignore_eos,
+                // Siblings share the prompt: the server runs it once and copies it to the
+                // slots of the others, which draw with seeds `seed + 1`, `seed + 2`, …
+                "n_cmpl": job.count,
             }),
             Dialect::OpenAi => {
                 let mut b = json!({
@@ -1065,6 +1144,19 @@ impl Policy for RemotePolicy {
         self.caps.params
     }
 
+    /// Another handle on the same server and the same [`Gate`]: requests from searches on
+    /// other threads go out as soon as they are made, `concurrency` at most in all.
+    fn detach(&self) -> Option<Box<dyn Policy + Send>> {
+        Some(Box::new(Self {
+            client: self.client.clone(),
+            caps: self.caps.clone(),
+            options: self.options.clone(),
+            prompt: self.prompt.clone(),
+            cached: None,
+            gate: self.gate.clone(),
+        }))
+    }
+
     fn extend(
         &mut self,
         problem: &Problem,
@@ -1100,27 +1192,6 @@ impl Policy for RemotePolicy {
         for c in calls {
             bases.push(self.problem_prompt(c.problem, cancel)?);
         }
-        // (call, job) pairs, each call's jobs in its requests' order.
-        let jobs: Vec<(usize, Job)> = calls
-            .iter()
-            .enumerate()
-            .flat_map(|(c, call)| {
-                call.requests.iter().enumerate().flat_map(move |(r, e)| {
-                    let max_tokens = e.max_tokens.unwrap_or(usize::MAX).min(sampling.max_tokens);
-                    (0..e.n).map(move |i| {
-                        (
-                            c,
-                            Job {
-                                request: r,
-                                index: i,
-                                seed: e.seed,
-                                max_tokens,
-                            },
-                        )
-                    })
-                })
-            })
-            .collect();
         // k steps are k chained one-step requests: servers stop at a string, not at its k-th
         // occurrence.
         let shape = |until: Until| match until {
@@ -1128,6 +1199,36 @@ impl Policy for RemotePolicy {
             Until::Steps(k) => (k.max(1), true),
             Until::End => (1, false),
         };
+        // (call, job) pairs, each call's jobs in its requests' order; on llama.cpp a request's
+        // continuations of one call each go as siblings of one prompt, as many per request as
+        // the server has slots and `concurrency` allows.
+        let cap = self.siblings_cap();
+        let mut jobs: Vec<(usize, Job)> = Vec::new();
+        for (c, call) in calls.iter().enumerate() {
+            let per = if self.siblings(shape(call.until).0) {
+                cap
+            } else {
+                1
+            };
+            for (r, e) in call.requests.iter().enumerate() {
+                let max_tokens = e.max_tokens.unwrap_or(usize::MAX).min(sampling.max_tokens);
+                let mut index = 0;
+                while index < e.n {
+                    let count = per.min(e.n - index);
+                    jobs.push((
+                        c,
+                        Job {
+                            request: r,
+                            index,
+                            count,
+                            seed: e.seed,
+                            max_tokens,
+                        },
+                    ));
+                    index += count;
+                }
+            }
+        }
         let results = in_parallel(&jobs, self.options.concurrency, |(c, job)| {
             let (n, stop) = shape(calls[*c].until);
             self.continue_job(
@@ -1148,9 +1249,11 @@ impl Policy for RemotePolicy {
         let mut first_error = None;
         for ((c, job), r) in jobs.iter().zip(results) {
             match r {
-                Some(Ok((g, m))) => {
-                    meters[*c].add(&m);
-                    out[*c][job.request].push(g);
+                Some(Ok(continued)) => {
+                    for (g, m) in continued {
+                        meters[*c].add(&m);
+                        out[*c][job.request].push(g);
+                    }
                 }
                 Some(Err(e)) => {
                     // A cancellation wins over other failures: it is what the caller asked for.
@@ -1176,9 +1279,132 @@ impl Policy for RemotePolicy {
 }
 
 impl RemotePolicy {
-    /// One continuation of `prefix`, by `calls` chained requests (one step each where `stop`).
+    /// Whether continuations taken in `calls` chained requests go as siblings of one prompt
+    /// (llama.cpp's `n_cmpl`, one request each).
+    fn siblings(&self, calls: usize) -> bool {
+        self.caps.dialect == Dialect::LlamaCpp && calls == 1
+    }
+
+    /// The most siblings one request asks for: `siblings`, at most the server's slots (its
+    /// limit on `n_cmpl`) and `concurrency`.
+    fn siblings_cap(&self) -> usize {
+        self.caps
+            .slots
+            .unwrap_or(1)
+            .min(self.options.concurrency)
+            .min(self.options.siblings)
+            .max(1)
+    }
+
+    /// The continuations `job` asks for of `prefix`: by `calls` chained requests each (one
+    /// step each where `stop`), or as siblings of one prompt ([`Self::siblings`]).
     #[allow(clippy::too_many_arguments)]
     fn continue_job(
+        &self,
+        base: &str,
+        prefix: &str,
+        job: &Job,
+        calls: usize,
+        stop: bool,
+        delimiter: &str,
+        sampling: &SamplingParams,
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<(Generation, ComputeMeter)>> {
+        if self.siblings(calls) {
+            return self.continue_siblings(base, prefix, job, stop, delimiter, sampling, cancel);
+        }
+        let mut out = Vec::with_capacity(job.count);
+        for index in job.index..job.index + job.count {
+            let one = Job {
+                index,
+                count: 1,
+                ..*job
+            };
+            out.push(
+                self.continue_chained(
+                    base, prefix, &one, calls, stop, delimiter, sampling, cancel,
+                )?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `job`'s continuations of `prefix` as siblings of one prompt: one request with
+    /// `n_cmpl = count`, seeded [`sibling_seed`] of its first continuation. The server runs
+    /// the prompt once, copies it to the siblings' slots and seeds sibling `j` with the
+    /// request's seed plus `j`, so every continuation `i` draws from `sibling_seed(seed, i)`
+    /// however the continuations are grouped. The prompt is charged to the first sibling; the
+    /// others took it from the first one's cache. A server older than `n_cmpl` answers one
+    /// continuation: the rest follow in requests of their own, with the same seeds.
+    #[allow(clippy::too_many_arguments)]
+    fn continue_siblings(
+        &self,
+        base: &str,
+        prefix: &str,
+        job: &Job,
+        stop: bool,
+        delimiter: &str,
+        sampling: &SamplingParams,
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<(Generation, ComputeMeter)>> {
+        let text = format!("{base}{prefix}");
+        let end = job.index + job.count;
+        let mut out = Vec::with_capacity(job.count);
+        while out.len() < job.count {
+            if cancel.is_cancelled() {
+                return Err(Cancelled.into());
+            }
+            let first = job.index + out.len();
+            let one = Job {
+                index: first,
+                count: end - first,
+                seed: sibling_seed(job.seed, first),
+                ..*job
+            };
+            let body = self.body(&text, &one, stop, delimiter, sampling);
+            let replies = {
+                let _pass = self.gate.enter(one.count, cancel)?;
+                self.complete_siblings(&body, delimiter, cancel)?
+            };
+            for (j, r) in replies.into_iter().take(one.count).enumerate() {
+                let (ran, cached) = match j {
+                    0 => (r.prompt_tokens, r.prompt_tokens_cached),
+                    _ => (0, r.prompt_tokens + r.prompt_tokens_cached),
+                };
+                let m = ComputeMeter {
+                    prompt_tokens: ran,
+                    prompt_tokens_cached: cached,
+                    generated_tokens: r.generated_tokens,
+                    policy_flops: self.flops(ran + r.generated_tokens),
+                    ..Default::default()
+                };
+                out.push((r.generation, m));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One request's siblings from llama.cpp's `/completion`: a list, in sibling order, or
+    /// one reply where it gave one.
+    fn complete_siblings(
+        &self,
+        body: &Value,
+        delimiter: &str,
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Vec<Reply>> {
+        let parse = |v: &Value| match v {
+            Value::Array(list) if list.is_empty() => Err("the reply lists no completion".into()),
+            Value::Array(list) => list.iter().map(|x| parse_llama(x, delimiter)).collect(),
+            one => parse_llama(one, delimiter).map(|r| vec![r]),
+        };
+        Ok(self
+            .client
+            .call_parsed("/completion", Some(body), cancel, parse)?)
+    }
+
+    /// One continuation of `prefix`, by `calls` chained requests (one step each where `stop`).
+    #[allow(clippy::too_many_arguments)]
+    fn continue_chained(
         &self,
         base: &str,
         prefix: &str,
@@ -1211,7 +1437,10 @@ impl RemotePolicy {
                 ..*job
             };
             let body = self.body(&text, &one, stop, delimiter, sampling);
-            let r = self.complete(&body, delimiter, cancel)?;
+            let r = {
+                let _pass = self.gate.enter(1, cancel)?;
+                self.complete(&body, delimiter, cancel)?
+            };
             m.prompt_tokens += r.prompt_tokens;
             m.prompt_tokens_cached += r.prompt_tokens_cached;
             m.generated_tokens += r.generated_tokens;
@@ -1555,6 +1784,140 @@ mod tests {
             .all(|b| b["n"] == 1 && b["stop"] == json!(["\n"])));
         assert!(bodies.iter().any(|b| b["prompt"] == "2+3\n2+3\n"));
         assert!(bodies.iter().all(|b| b["model"] == "m"));
+    }
+
+    /// A llama.cpp server with `slots` slots whose `/completion` answers `n_cmpl` siblings
+    /// (`siblings`), or one completion whatever it is asked (a server older than `n_cmpl`).
+    /// Sibling `j` of a request seeded `s` says `s{s + j}`; the prompt is 10 tokens, 4 of them
+    /// run.
+    fn llama_server(slots: usize, siblings: bool) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        server(move |s, _| {
+            if s.line.starts_with("GET /props") {
+                let props =
+                    json!({"total_slots": slots, "default_generation_settings": {"n_ctx": 2048}});
+                return (200, vec![], props.to_string());
+            }
+            if s.line.starts_with("GET /v1/models") {
+                return (200, vec![], models("llamacpp"));
+            }
+            let b: Value = serde_json::from_str(&s.body).unwrap();
+            let seed = b["seed"].as_u64().unwrap();
+            let n = if siblings {
+                b["n_cmpl"].as_u64().unwrap()
+            } else {
+                1
+            };
+            let reply = |j: u64| {
+                json!({
+                    "content": format!("s{}", seed + j),
+                    "tokens": [5],
+                    "stop_type": "word",
+                    "stopping_word": "\n",
+                    "tokens_predicted": 2,
+                    "tokens_evaluated": 10,
+                    "timings": {"prompt_n": 4},
+                })
+            };
+            let body = match n {
+                1 => reply(0),
+                _ => Value::Array((0..n).map(reply).collect()),
+            };
+            (200, vec![], body.to_string())
+        })
+    }
+
+    /// On llama.cpp a request's continuations go as siblings of one prompt, as many per
+    /// request as the server has slots; each continuation draws from the same seed however
+    /// they are grouped, also from a server that answers one at a time; the prompt is charged
+    /// once per request.
+    #[test]
+    fn llama_cpp_siblings_share_a_prompt_and_keep_their_seeds() {
+        let root = Prefix::root();
+        let step = Prefix {
+            text: "2+3\n".into(),
+            ids: Vec::new(),
+        };
+        let reqs = [Extend::new(&root, 7, 11), Extend::new(&step, 2, 12)];
+        let mut texts = Vec::new();
+        // (slots, answers siblings, concurrency, siblings asked for, requests)
+        for (slots, answers, concurrency, siblings, asked) in [
+            (3, true, 16, 16, 3 + 1),
+            (16, true, 4, 16, 2 + 1),
+            (16, true, 16, 2, 4 + 1),
+            (16, false, 16, 16, 7 + 2),
+            (1, true, 16, 16, 7 + 2),
+        ] {
+            let (url, seen) = llama_server(slots, answers);
+            let o = RemoteOptions {
+                concurrency,
+                siblings,
+                ..quick()
+            };
+            let mut p = RemotePolicy::connect(&url, &o, PromptFormat::Raw).unwrap();
+            let mut meter = ComputeMeter::default();
+            let out = p
+                .extend(
+                    &problem(),
+                    &reqs,
+                    Until::Step,
+                    "\n",
+                    &SamplingParams::default(),
+                    &mut meter,
+                    &CancelToken::new(),
+                )
+                .unwrap();
+            let got: Vec<Vec<String>> = out
+                .iter()
+                .map(|r| r.iter().map(|g| g.text.clone()).collect())
+                .collect();
+            let want: Vec<Vec<String>> = [(11, 7), (12, 2)]
+                .iter()
+                .map(|&(seed, n)| {
+                    (0..n)
+                        .map(|i| format!("s{}\n", sibling_seed(seed, i)))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(got, want, "{slots} slots");
+            let posts: Vec<Value> = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.line.starts_with("POST /completion"))
+                .map(|s| serde_json::from_str(&s.body).unwrap())
+                .collect();
+            assert_eq!(
+                posts.len(),
+                asked,
+                "{slots} slots, concurrency {concurrency}"
+            );
+            let cap = slots.min(concurrency).min(siblings) as u64;
+            assert!(posts.iter().all(|b| b["n_cmpl"].as_u64().unwrap() <= cap));
+            assert_eq!(meter.generated_tokens, 9 * 2);
+            assert_eq!(meter.prompt_tokens, 4 * asked as u64, "{slots} slots");
+            assert_eq!(meter.prompt_tokens + meter.prompt_tokens_cached, 9 * 10);
+            texts.push(got);
+        }
+        // k steps stay k chained requests, one continuation each.
+        let (url, seen) = llama_server(4, true);
+        let mut p = RemotePolicy::connect(&url, &quick(), PromptFormat::Raw).unwrap();
+        p.extend(
+            &problem(),
+            &[Extend::new(&root, 2, 3)],
+            Until::Steps(2),
+            "\n",
+            &SamplingParams::default(),
+            &mut ComputeMeter::default(),
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let seen = seen.lock().unwrap();
+        let posts: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.line.starts_with("POST /completion"))
+            .collect();
+        assert_eq!(posts.len(), 4);
+        assert!(posts.iter().all(|s| s.body.contains("\"n_cmpl\":1")));
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub struct RemoteArgs {
     /// (llama.cpp does; vLLM and SGLang do not).
     #[arg(long)]
     pub policy_params: Option<u64>,
+    /// llama.cpp only: the most continuations of one prefix that one request asks for as
+    /// siblings of one prompt (`n_cmpl`): the server runs the prompt once for them, but their
+    /// slots wait for the longest. Samples do not depend on it.
+    #[arg(long, default_value_t = RemoteOptions::default().siblings)]
+    pub siblings: usize,
 }
 
 impl RemoteArgs {
@@ -42,6 +47,7 @@ impl RemoteArgs {
             timeout_s: self.request_timeout,
             retries: self.retries,
             params: self.policy_params,
+            siblings: self.siblings,
             ..RemoteOptions::default()
         }
     }

@@ -4,12 +4,19 @@
 //! Each search runs the ordinary [`search_problem`] against stand-ins for the policy and the
 //! verifier that hand every call to this thread and wait. Once every search under way waits,
 //! this thread issues all their policy calls as one [`Policy::extend_many`] (the local engine
-//! decodes them side by side; a server gets them at once) and their verifier calls one search at
-//! a time, each search's memory of scored prefixes swapped in for its turn
-//! ([`Verifier::suspend`]). A search's samples draw from its own seeds and it reads only its own
-//! prefix cache and scores, so it gets the samples and is charged the compute it would alone.
-//! Which searches share a call depends only on how many calls each makes, so a run is
-//! reproducible whatever the timing of its threads.
+//! decodes them side by side) and their verifier calls one search at a time, each search's
+//! memory of scored prefixes swapped in for its turn ([`Verifier::suspend`]). A search's
+//! samples draw from its own seeds and it reads only its own prefix cache and scores, so it
+//! gets the samples and is charged the compute it would alone. Which searches share a call
+//! depends only on how many calls each makes, so a run is reproducible whatever the timing of
+//! its threads.
+//!
+//! A policy or verifier on a server needs no gathering: the server batches whatever requests
+//! are in flight. Where one offers [`Policy::detach`] ([`Verifier::detach`]), each search
+//! calls a handle of its own directly, so its requests go out the moment it makes them and a
+//! search waiting for its round's longest step never holds back the others; the handles share
+//! one count of requests in flight (`--concurrency`). Searches then end, and their records
+//! land, in the order they finish.
 
 use super::{search_problem, RunConfig};
 use crate::backend::{Extend, ExtendCall, Policy, Prefix, Until};
@@ -236,7 +243,8 @@ impl Turns {
 
 /// Searches `jobs` (a configuration and a problem each) `k` at a time; `done(job, result)`
 /// receives each search's record as it finishes (searches that end while the same shared call
-/// is answered, in job order: the same order every time), and an error it returns stops the
+/// is answered, in job order: the same order every time; with a policy of
+/// [`Policy::detach`]ed handles, in the order they finish), and an error it returns stops the
 /// run: no new search starts, those under way finish. Returns once every
 /// started search has finished; with `cancel` set, searches not yet started never start.
 pub fn search_jobs(
@@ -255,7 +263,16 @@ pub fn search_jobs(
     std::thread::scope(|scope| -> anyhow::Result<()> {
         // One thread per slot, each searching the jobs it is given.
         let mut slots: Vec<Sender<usize>> = Vec::with_capacity(k);
-        for slot in 0..k {
+        // Handles of their own for the searches where the policy (verifier) offers them: then
+        // their calls never come to this thread.
+        let own_policies: Vec<Option<Box<dyn Policy + Send>>> =
+            (0..k).map(|_| policy.detach()).collect();
+        let own_verifiers: Vec<Option<Box<dyn Verifier + Send>>> =
+            (0..k).map(|_| verifier.detach()).collect();
+        let free = own_policies.iter().all(Option::is_some);
+        for ((slot, mut own_policy), mut own_verifier) in
+            own_policies.into_iter().enumerate().zip(own_verifiers)
+        {
             let (job_tx, job_rx) = channel::<usize>();
             slots.push(job_tx);
             let tx = tx.clone();
@@ -266,20 +283,27 @@ pub fn search_jobs(
                     for job in job_rx {
                         let (config, problem) = &jobs[job];
                         let search = job as u64;
-                        let mut p = PolicyStandIn {
+                        let mut stand_in_p = PolicyStandIn {
                             search,
                             name: pname.clone(),
                             params: policy_params,
                             tx: tx.clone(),
                         };
-                        let mut v = VerifierStandIn {
+                        let mut stand_in_v = VerifierStandIn {
                             search,
                             name: vname.clone(),
                             tx: tx.clone(),
                         };
+                        let p: &mut dyn Policy = match own_policy.as_mut() {
+                            Some(h) => h.as_mut(),
+                            None => &mut stand_in_p,
+                        };
+                        let v: &mut dyn Verifier = match own_verifier.as_mut() {
+                            Some(h) => h.as_mut(),
+                            None => &mut stand_in_v,
+                        };
                         let mut sink = |_: &SearchEvent| {};
-                        let result =
-                            search_problem(config, problem, &mut p, &mut v, &mut sink, cancel);
+                        let result = search_problem(config, problem, p, v, &mut sink, cancel);
                         if tx.send(Msg::Done { slot, job, result }).is_err() {
                             break;
                         }
@@ -324,7 +348,8 @@ pub fn search_jobs(
                 Msg::VerifierStart { search } => turns.forget(verifier, search),
                 Msg::Done { slot, job, result } => ended.push((slot, job, result)),
             }
-            if extends.len() + scores.len() + ended.len() < live {
+            // Searches with handles of their own wait for nothing: what comes is answered now.
+            if !free && extends.len() + scores.len() + ended.len() < live {
                 continue;
             }
             ended.sort_by_key(|e| e.1);
@@ -346,7 +371,7 @@ pub fn search_jobs(
             }
             // Every search under way waits (those just started have yet to ask): answer them
             // all.
-            if live > 0 && extends.len() + scores.len() == live {
+            if free || (live > 0 && extends.len() + scores.len() == live) {
                 serve_extends(policy, std::mem::take(&mut extends), cancel);
                 serve_scores(verifier, &mut turns, std::mem::take(&mut scores));
             }
@@ -474,6 +499,113 @@ mod tests {
                 "{} of {}",
                 x.record.id,
                 x.run
+            );
+        }
+    }
+
+    /// A policy whose handles are engines of their own (as a server's requests are its own),
+    /// noting how many of its calls run at once: the first call waits (up to 10 s) for another
+    /// to start beside it.
+    struct Handles {
+        inner: Box<dyn Policy + Send>,
+        config: RunConfig,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Policy for Handles {
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn params(&self) -> Option<u64> {
+            self.inner.params()
+        }
+        fn extend(
+            &mut self,
+            problem: &Problem,
+            requests: &[Extend<'_>],
+            until: Until,
+            delimiter: &str,
+            sampling: &SamplingParams,
+            meter: &mut ComputeMeter,
+            cancel: &CancelToken,
+        ) -> anyhow::Result<Vec<Vec<Generation>>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            let t = std::time::Instant::now();
+            let first = self.calls.fetch_add(1, SeqCst) == 0;
+            while first && self.peak.load(SeqCst) < 2 && t.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let out = self
+                .inner
+                .extend(problem, requests, until, delimiter, sampling, meter, cancel);
+            self.running.fetch_sub(1, SeqCst);
+            out
+        }
+        fn start_search(&mut self) {
+            self.inner.start_search();
+        }
+        fn detach(&self) -> Option<Box<dyn Policy + Send>> {
+            Some(Box::new(Handles {
+                inner: crate::runner::load_policy(&self.config).ok()?,
+                config: self.config.clone(),
+                calls: self.calls.clone(),
+                running: self.running.clone(),
+                peak: self.peak.clone(),
+            }))
+        }
+    }
+
+    /// Searches with handles of their own call them at once, nothing gathered, and get the
+    /// records one search at a time gets (strategies in turn, a verifier that keeps a memory
+    /// of scored prefixes per search, served by the calling thread).
+    #[test]
+    fn searches_with_policy_handles_of_their_own_run_at_once_and_keep_their_records() {
+        let c = config();
+        let problems = crate::data::toy::eval_split();
+        let todo: Vec<(RunConfig, &Problem)> = c
+            .runs()
+            .iter()
+            .flat_map(|r| {
+                let rc = c.run_config(r);
+                problems.iter().take(3).map(move |p| (rc.clone(), p))
+            })
+            .collect();
+        let cancel = CancelToken::new();
+        let search = |k: usize, policy: &mut dyn Policy| {
+            let mut verifier = crate::runner::load_verifier(&todo[0].0).unwrap();
+            let mut out: Vec<Option<Record>> = vec![None; todo.len()];
+            search_jobs(&todo, k, policy, verifier.as_mut(), &cancel, &mut |j, r| {
+                out[j] = Some(r?);
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        let mut plain = crate::runner::load_policy(&todo[0].0).unwrap();
+        let alone = search(1, plain.as_mut());
+        let mut handles = Handles {
+            inner: crate::runner::load_policy(&todo[0].0).unwrap(),
+            config: todo[0].0.clone(),
+            calls: Default::default(),
+            running: Default::default(),
+            peak: Default::default(),
+        };
+        let at_once = search(8, &mut handles);
+        assert!(
+            handles.peak.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+            "no two searches called their policies at once"
+        );
+        for (j, (a, b)) in alone.iter().zip(&at_once).enumerate() {
+            assert_eq!(
+                serde_json::to_value(a.as_ref().unwrap()).unwrap(),
+                serde_json::to_value(b.as_ref().unwrap()).unwrap(),
+                "{} of {:?}",
+                todo[j].1.id,
+                todo[j].0.strategy
             );
         }
     }

@@ -119,6 +119,14 @@ pub trait Verifier {
     /// Brings back what [`Self::suspend`] set aside.
     fn resume(&mut self, _state: Box<dyn std::any::Any + Send>) {}
 
+    /// A handle on this verifier that another thread can call while this one is called,
+    /// sharing its limits (a server's requests in flight) and nothing any search has read;
+    /// `None` where calls must go through this one (a model in this process). Problems in
+    /// parallel give each search a handle of its own where there is one.
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        None
+    }
+
     /// Scores one solution known by the texts of its steps.
     fn score(
         &mut self,
@@ -152,6 +160,9 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
     }
     fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
         (**self).resume(state);
+    }
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        (**self).detach()
     }
 }
 
@@ -335,6 +346,14 @@ impl Verifier for Named {
 
     fn resume(&mut self, state: Box<dyn std::any::Any + Send>) {
         self.inner.resume(state);
+    }
+
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        let inner = self.inner.detach()?;
+        Some(Box::new(Named {
+            name: self.name.clone(),
+            inner,
+        }))
     }
 }
 

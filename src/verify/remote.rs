@@ -32,7 +32,7 @@ use super::prm::input::Piece;
 use super::prm::{math_shepherd, qwen_math, rlhflow, PrmFormat};
 use super::{StepText, Verifier};
 use crate::backend::remote::{
-    in_parallel, probe_with, prompt_counts, Capabilities, Client, Dialect, RemoteOptions,
+    in_parallel, probe_with, prompt_counts, Capabilities, Client, Dialect, Gate, RemoteOptions,
 };
 use crate::data::Problem;
 use crate::engine::{CancelToken, ComputeMeter};
@@ -41,6 +41,7 @@ use serde_json::{json, Value};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// How many next-token log-probabilities a completions request asks for (vLLM's default
 /// `--max-logprobs`).
@@ -220,6 +221,8 @@ pub struct RemoteVerifier {
     /// Scores read for the current problem, by the hash of the text up to the step's tag.
     scores: HashMap<u64, f32>,
     problem: Option<String>,
+    /// The requests in flight, shared with every [`Verifier::detach`]ed handle.
+    gate: Arc<Gate>,
 }
 
 /// What one request gave: scores by text hash, and its cost.
@@ -266,6 +269,7 @@ impl RemoteVerifier {
             mode,
             scores: HashMap::new(),
             problem: None,
+            gate: Gate::new(spec.concurrency),
         })
     }
 
@@ -328,6 +332,7 @@ impl RemoteVerifier {
             body["model"] = json!(m);
         }
         let want = keys.len();
+        let _pass = self.gate.enter(1, cancel)?;
         let (probs, tokens) = self
             .client
             .call_parsed("/pooling", Some(&body), cancel, |v| parse_pooling(v, want))?;
@@ -383,6 +388,7 @@ impl RemoteVerifier {
             }
         };
         let dialect = self.caps.dialect;
+        let _pass = self.gate.enter(1, cancel)?;
         let (top, tokens) = self.client.call_parsed(path, Some(&body), cancel, |v| {
             let top = match dialect {
                 Dialect::LlamaCpp => top_llama(v),
@@ -721,6 +727,20 @@ impl Verifier for RemoteVerifier {
     fn start_search(&mut self) {
         // The next call forgets the scores, as for another problem.
         self.problem = None;
+    }
+
+    /// Another handle on the same server and the same [`Gate`], with no scores read yet.
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        Some(Box::new(Self {
+            spec: self.spec.clone(),
+            format: self.format,
+            client: self.client.clone(),
+            caps: self.caps.clone(),
+            mode: self.mode.clone(),
+            scores: HashMap::new(),
+            problem: None,
+            gate: self.gate.clone(),
+        }))
     }
 
     fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
