@@ -917,6 +917,15 @@ mod tests {
         assert_eq!(again[1].len(), 3);
         assert_eq!(posts(&seen, "/v1/completions").len(), 4);
         assert_eq!(posts(&seen, "/tokenize").len(), 1);
+        // A handle for another search (problems in parallel) reads none of this one's scores:
+        // it asks for its own, and they are the same; the server is not probed again.
+        let mut other = v.detach().unwrap();
+        assert_eq!(other.name(), v.name());
+        let mut meter = ComputeMeter::default();
+        assert_eq!(other.score_many(&p, &[&a, &b], &mut meter).unwrap(), got);
+        assert_eq!(meter.verifier_tokens, 3 * 14);
+        assert_eq!(posts(&seen, "/v1/completions").len(), 7);
+        assert_eq!(posts(&seen, "/tokenize").len(), 1);
     }
 
     #[test]
