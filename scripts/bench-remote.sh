@@ -10,8 +10,8 @@
 #    PROBLEMS toy problems (default 8) with --policy remote:URL and --concurrency SLOTS three
 #    times, each on a freshly started server: with --parallel-problems 1; with the default
 #    (SLOTS problems at once, each sending its requests as it makes them); and with the default
-#    and --siblings 1 (every continuation its own request, none sharing a prompt), and reads
-#    from its /metrics how many slots were busy per decode on average (the achieved
+#    and --samples-per-request 1 (every continuation its own request, none sharing a prompt),
+#    and reads from its /metrics how many slots were busy per decode on average (the achieved
 #    concurrency) and how many prompt tokens it ran;
 # 3. runs the same search with --policy MODEL.gguf on the local engine;
 # 4. runs llama-batched-bench on the same file at 1, 4 and 16 parallel sequences (64-token shared
@@ -49,7 +49,7 @@ for k in 1 default separate; do
   done
   flag=()
   [ "$k" = 1 ] && flag=(--parallel-problems 1)
-  [ "$k" = separate ] && flag=(--siblings 1)
+  [ "$k" = separate ] && flag=(--samples-per-request 1)
   echo "beam search, N = 16, beam width 4, $limit problems: remote ($slots slots), $k ..."
   target/release/thinkscale "${search[@]}" --policy "remote:$url" --concurrency "$slots" \
     "${flag[@]}" --out "$out/remote-$k" >/dev/null 2>"$out/remote-$k.log"

@@ -74,7 +74,7 @@ pub struct RemoteOptions {
     /// one prompt (`n_cmpl`; at most its slots and `concurrency`): more run the prompt fewer
     /// times, fewer keep more slots busy (a request's slots wait for its longest sibling).
     /// Samples do not depend on it.
-    pub siblings: usize,
+    pub samples_per_request: usize,
 }
 
 impl Default for RemoteOptions {
@@ -87,7 +87,7 @@ impl Default for RemoteOptions {
             retries: 4,
             backoff_ms: 500,
             params: None,
-            siblings: 2,
+            samples_per_request: 2,
         }
     }
 }
@@ -1285,14 +1285,14 @@ impl RemotePolicy {
         self.caps.dialect == Dialect::LlamaCpp && calls == 1
     }
 
-    /// The most siblings one request asks for: `siblings`, at most the server's slots (its
-    /// limit on `n_cmpl`) and `concurrency`.
+    /// The most siblings one request asks for: `samples_per_request`, at most the server's
+    /// slots (its limit on `n_cmpl`) and `concurrency`.
     fn siblings_cap(&self) -> usize {
         self.caps
             .slots
             .unwrap_or(1)
             .min(self.options.concurrency)
-            .min(self.options.siblings)
+            .min(self.options.samples_per_request)
             .max(1)
     }
 
@@ -1850,7 +1850,7 @@ mod tests {
             let (url, seen) = llama_server(slots, answers);
             let o = RemoteOptions {
                 concurrency,
-                siblings,
+                samples_per_request: siblings,
                 ..quick()
             };
             let mut p = RemotePolicy::connect(&url, &o, PromptFormat::Raw).unwrap();

@@ -33,8 +33,8 @@ pub struct RemoteArgs {
     /// llama.cpp only: the most continuations of one prefix that one request asks for as
     /// siblings of one prompt (`n_cmpl`): the server runs the prompt once for them, but their
     /// slots wait for the longest. Samples do not depend on it.
-    #[arg(long, default_value_t = RemoteOptions::default().siblings)]
-    pub siblings: usize,
+    #[arg(long, default_value_t = RemoteOptions::default().samples_per_request)]
+    pub samples_per_request: usize,
 }
 
 impl RemoteArgs {
@@ -47,7 +47,7 @@ impl RemoteArgs {
             timeout_s: self.request_timeout,
             retries: self.retries,
             params: self.policy_params,
-            siblings: self.siblings,
+            samples_per_request: self.samples_per_request,
             ..RemoteOptions::default()
         }
     }
