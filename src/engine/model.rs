@@ -12,7 +12,7 @@ use super::gguf::GgufFile;
 use super::hf::{self, HfConfig};
 use super::meter::{flops_per_token, ComputeMeter};
 use super::prefix::{extend_hash, PrefixCache, SeenPrefixes};
-use super::sample::{sample, SamplingParams};
+use super::sample::{sample, Draw, SamplingParams};
 use super::source::{self, ModelSource};
 use super::tokenizer::{TextStream, TextTokenizer, TokenizerError};
 use super::transformer::{self, RopeScaling, SeqKv, Transformer};
@@ -967,14 +967,14 @@ impl CausalLm {
         loop {
             let mut keep = Vec::new();
             let mut next = Vec::new();
-            for (slot, &r) in active.iter().enumerate() {
+            let draws = draw_rows(&active, &logits, &mut state, params);
+            for ((slot, &r), draw) in active.iter().enumerate().zip(draws) {
                 let row = &mut state[r];
                 let prompt = requests[row.request].prompt;
                 let g = group_of[row.request];
                 let meter = &mut *meters[g];
                 let delim = groups[g].stop.delimiter.as_str();
                 let max_steps = groups[g].stop.steps.unwrap_or(usize::MAX);
-                let draw = sample(&logits[slot], params, &mut row.rng);
                 let tok = draw.token;
                 row.drawn += 1;
                 meter.generated_tokens += 1;
@@ -1075,6 +1075,39 @@ impl CausalLm {
                 g.text = self.tokenizer.decode(&g.tokens)?;
                 Ok(g)
             })
+            .collect()
+    }
+}
+
+/// Each active row's next token, drawn from its logits (`logits[slot]` for the row
+/// `active[slot]`) with its own random stream. A row's draw depends only on its logits and its
+/// stream, so where the rows' distributions are large (a real vocabulary: a softmax over tens
+/// of thousands of logits per row) they are drawn on all threads, not on the calling thread
+/// while the others wait.
+fn draw_rows(
+    active: &[usize],
+    logits: &[Vec<f32>],
+    state: &mut [RowState],
+    params: &SamplingParams,
+) -> Vec<Draw> {
+    let mut rngs: Vec<Option<&mut ChaCha8Rng>> =
+        state.iter_mut().map(|s| Some(&mut s.rng)).collect();
+    let mut mine: Vec<(&[f32], &mut ChaCha8Rng)> = Vec::with_capacity(active.len());
+    for (slot, &r) in active.iter().enumerate() {
+        if let Some(rng) = rngs[r].take() {
+            mine.push((&logits[slot], rng));
+        }
+    }
+    debug_assert_eq!(mine.len(), active.len(), "active rows are distinct");
+    let work = mine.len() * logits.first().map_or(0, Vec::len);
+    if mine.len() > 1 && work >= 1 << 16 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        mine.into_par_iter()
+            .map(|(l, rng)| sample(l, params, rng))
+            .collect()
+    } else {
+        mine.into_iter()
+            .map(|(l, rng)| sample(l, params, rng))
             .collect()
     }
 }
@@ -1203,6 +1236,50 @@ impl CausalLm {
 mod tests {
     use super::*;
     use crate::engine::default_policy_dir;
+    use rand::{Rng, RngCore};
+
+    /// Rows drawn side by side (a vocabulary large enough to share out) draw what each row's
+    /// own stream draws alone, row for row, whichever rows are still active.
+    #[test]
+    fn rows_drawn_on_all_threads_draw_what_each_draws_alone() {
+        let vocab = 20_000;
+        let mut noise = ChaCha8Rng::seed_from_u64(7);
+        let row = |i: u64| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            rng.set_stream(i);
+            RowState {
+                request: 0,
+                rng,
+                gen: Generation::default(),
+                stream: Default::default(),
+                scan: Default::default(),
+                fed: 0,
+                drawn: 0,
+                max_tokens: 8,
+                hash: 0,
+                first_step: None,
+            }
+        };
+        let params = SamplingParams::default();
+        let mut state: Vec<RowState> = (0..6).map(row).collect();
+        let mut alone: Vec<ChaCha8Rng> = state.iter().map(|s| s.rng.clone()).collect();
+        for active in [vec![0, 1, 2, 3, 4, 5], vec![1, 3, 4], vec![5]] {
+            let logits: Vec<Vec<f32>> = active
+                .iter()
+                .map(|_| (0..vocab).map(|_| noise.random_range(-8.0..8.0)).collect())
+                .collect();
+            let drawn = draw_rows(&active, &logits, &mut state, &params);
+            let want: Vec<Draw> = active
+                .iter()
+                .zip(&logits)
+                .map(|(&r, l)| sample(l, &params, &mut alone[r]))
+                .collect();
+            assert_eq!(drawn, want, "rows {active:?}");
+        }
+        for (s, a) in state.iter_mut().zip(&mut alone) {
+            assert_eq!(s.rng.next_u64(), a.next_u64());
+        }
+    }
 
     fn toy() -> CausalLm {
         CausalLm::load(&default_policy_dir(), &Device::Cpu).unwrap()
