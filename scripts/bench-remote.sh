@@ -91,7 +91,8 @@ for name in ["remote-1", "remote-default", "remote-separate", "local"]:
         k = name.split("-")[1]
         m = metrics(k)
         busy, prompt = m.get("n_busy_slots_per_decode"), int(m.get("prompt_tokens_total", 0))
-        how = "its own request each" if k == "separate" else "siblings of 2"
+        how = ("its own request each" if k == "separate"
+               else "as siblings (the default --samples-per-request)")
         label = (f"beam search via llama-server ({slots} slots), {said(k)} problem(s) at once, "
                  f"continuations {how}")
     rows.append((label, c["generated_tokens"], prompt, s["elapsed_s"], rate, busy))
@@ -109,7 +110,7 @@ for label, tokens, prompt, secs, rate, busy in rows:
     print(f"| {label} | {tokens} | {prompt} | {secs:.1f} | {rate:.1f} | {conc} |")
 one, many, separate, local = rows[0][4], rows[1][4], rows[2][4], rows[3][4]
 print(f"\nremote, problems at once against one at a time: {many / one:.2f}x generated tokens/s")
-print(f"remote, siblings of 2 against separate requests: {many / separate:.2f}x generated tokens/s")
+print(f"remote, siblings against separate requests: {many / separate:.2f}x generated tokens/s")
 print(f"remote (problems at once) / local generated tokens/s: {many / local:.2f}")
 sts = [r for r in rows if r[0] == f"llama-batched-bench, {min(slots, 16)} sequences"]
 if sts:

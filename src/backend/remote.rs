@@ -55,7 +55,8 @@ pub fn remote_url(policy: &Path) -> Option<&str> {
 pub struct RemoteOptions {
     /// The served model to ask for (`--model`); the server's only model where it serves one.
     pub model: Option<String>,
-    /// Requests in flight at once.
+    /// Continuations in flight at once, counted across every handle on the server
+    /// ([`Policy::detach`]).
     pub concurrency: usize,
     /// The environment variable holding the API key, sent as a bearer token where set.
     pub api_key_env: String,
@@ -1736,6 +1737,27 @@ mod tests {
 
     type Gens = anyhow::Result<Vec<Vec<Generation>>>;
 
+    /// One step of each request, charged to `meter`.
+    fn one_step(p: &mut RemotePolicy, reqs: &[Extend<'_>], meter: &mut ComputeMeter) -> Gens {
+        p.extend(
+            &problem(),
+            reqs,
+            Until::Step,
+            "\n",
+            &SamplingParams::default(),
+            meter,
+            &CancelToken::new(),
+        )
+    }
+
+    /// The solution so far `text` (no token ids).
+    fn prefix(text: &str) -> Prefix {
+        Prefix {
+            text: text.into(),
+            ids: Vec::new(),
+        }
+    }
+
     #[test]
     fn extend_on_an_openai_server_keeps_order_seeds_and_counts() {
         let (url, seen) = echo_server(0);
@@ -1744,23 +1766,10 @@ mod tests {
         assert_eq!(p.capabilities().server.as_deref(), Some("vllm"));
         assert_eq!(p.prompt_format(), PromptFormat::Raw);
         let root = Prefix::root();
-        let step = Prefix {
-            text: "2+3\n".into(),
-            ids: Vec::new(),
-        };
+        let step = prefix("2+3\n");
         let reqs = [Extend::new(&root, 3, 11), Extend::new(&step, 2, 12)];
         let mut meter = ComputeMeter::default();
-        let out = p
-            .extend(
-                &problem(),
-                &reqs,
-                Until::Step,
-                "\n",
-                &SamplingParams::default(),
-                &mut meter,
-                &CancelToken::new(),
-            )
-            .unwrap();
+        let out = one_step(&mut p, &reqs, &mut meter).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].len(), out[1].len()), (3, 2));
         for (r, gens) in reqs.iter().zip(&out) {
@@ -1833,10 +1842,7 @@ mod tests {
     #[test]
     fn llama_cpp_siblings_share_a_prompt_and_keep_their_seeds() {
         let root = Prefix::root();
-        let step = Prefix {
-            text: "2+3\n".into(),
-            ids: Vec::new(),
-        };
+        let step = prefix("2+3\n");
         let reqs = [Extend::new(&root, 7, 11), Extend::new(&step, 2, 12)];
         let mut texts = Vec::new();
         // (slots, answers siblings, concurrency, siblings asked for, requests)
@@ -1855,17 +1861,7 @@ mod tests {
             };
             let mut p = RemotePolicy::connect(&url, &o, PromptFormat::Raw).unwrap();
             let mut meter = ComputeMeter::default();
-            let out = p
-                .extend(
-                    &problem(),
-                    &reqs,
-                    Until::Step,
-                    "\n",
-                    &SamplingParams::default(),
-                    &mut meter,
-                    &CancelToken::new(),
-                )
-                .unwrap();
+            let out = one_step(&mut p, &reqs, &mut meter).unwrap();
             let got: Vec<Vec<String>> = out
                 .iter()
                 .map(|r| r.iter().map(|g| g.text.clone()).collect())
@@ -2105,19 +2101,12 @@ mod tests {
         let mut p = RemotePolicy::connect(&url, &quick(), PromptFormat::Auto).unwrap();
         assert!(p.capabilities().chat_template);
         assert_eq!(p.prompt_format(), PromptFormat::Chat);
-        let step = Prefix {
-            text: "1+1=2: 2\n".into(),
-            ids: Vec::new(),
-        };
+        let step = prefix("1+1=2: 2\n");
         for _ in 0..2 {
-            p.extend(
-                &problem(),
+            one_step(
+                &mut p,
                 &[Extend::new(&step, 1, 0)],
-                Until::Step,
-                "\n",
-                &SamplingParams::default(),
                 &mut ComputeMeter::default(),
-                &CancelToken::new(),
             )
             .unwrap();
         }

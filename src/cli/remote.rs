@@ -11,8 +11,9 @@ pub struct RemoteArgs {
     /// server's only model.
     #[arg(long)]
     pub model: Option<String>,
-    /// Requests in flight at once to a remote policy's server: servers batch across requests,
-    /// so this is how many sequences it decodes together (llama.cpp: at most its -np slots).
+    /// Continuations in flight at once to a remote policy's server, counted across every
+    /// search of the run: servers batch across requests, so this is how many sequences it
+    /// decodes together (llama.cpp: at most its -np slots).
     #[arg(long, default_value_t = RemoteOptions::default().concurrency)]
     pub concurrency: usize,
     /// Environment variable holding the server's API key (sent as a bearer token; never

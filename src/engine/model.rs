@@ -1090,26 +1090,28 @@ fn draw_rows(
     state: &mut [RowState],
     params: &SamplingParams,
 ) -> Vec<Draw> {
+    let work = active.len() * logits.first().map_or(0, Vec::len);
+    if active.len() < 2 || work < 1 << 16 || rayon::current_num_threads() < 2 {
+        // Small vocabularies (the toy models) draw here: handing them out would cost more.
+        return active
+            .iter()
+            .enumerate()
+            .map(|(slot, &r)| sample(&logits[slot], params, &mut state[r].rng))
+            .collect();
+    }
+    // Each active row's stream, once, in batch order.
     let mut rngs: Vec<Option<&mut ChaCha8Rng>> =
         state.iter_mut().map(|s| Some(&mut s.rng)).collect();
-    let mut mine: Vec<(&[f32], &mut ChaCha8Rng)> = Vec::with_capacity(active.len());
-    for (slot, &r) in active.iter().enumerate() {
-        if let Some(rng) = rngs[r].take() {
-            mine.push((&logits[slot], rng));
-        }
-    }
+    let mine: Vec<(&[f32], &mut ChaCha8Rng)> = active
+        .iter()
+        .zip(logits)
+        .filter_map(|(&r, l)| Some((l.as_slice(), rngs[r].take()?)))
+        .collect();
     debug_assert_eq!(mine.len(), active.len(), "active rows are distinct");
-    let work = mine.len() * logits.first().map_or(0, Vec::len);
-    if mine.len() > 1 && work >= 1 << 16 && rayon::current_num_threads() > 1 {
-        use rayon::prelude::*;
-        mine.into_par_iter()
-            .map(|(l, rng)| sample(l, params, rng))
-            .collect()
-    } else {
-        mine.into_iter()
-            .map(|(l, rng)| sample(l, params, rng))
-            .collect()
-    }
+    use rayon::prelude::*;
+    mine.into_par_iter()
+        .map(|(l, rng)| sample(l, params, rng))
+        .collect()
 }
 
 /// A row of [`CausalLm::decode_rows`] while it decodes.
