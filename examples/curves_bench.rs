@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         models: Vec::new(),
         policies: Vec::new(),
         thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+        problems: Vec::new(),
     };
     // Problems of graded difficulty; a sample is right with the problem's pass@1, wrong answers
     // spread over a few values so majority voting has something to count; scores lean right.

@@ -752,6 +752,7 @@ fn synthetic_sweep(dir: &Path) {
         policies: vec![],
         models: vec![],
         thinkscale_version: "0.1.0".into(),
+        problems: vec![],
     };
     std::fs::write(
         dir.join("sweep.json"),

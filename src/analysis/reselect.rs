@@ -413,6 +413,7 @@ mod tests {
             models: Vec::new(),
             policies: Vec::new(),
             thinkscale_version: "test".into(),
+            problems: Vec::new(),
         };
         let record = Record {
             id: "p".into(),

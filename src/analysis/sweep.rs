@@ -214,21 +214,62 @@ fn record_cost(r: &crate::store::Record, per_sample: bool) -> (f64, f64) {
     )
 }
 
+/// Each problem the manifest lists, with its place in the list.
+fn listed_problems(manifest: &SweepManifest) -> HashMap<&str, usize> {
+    (manifest.problems.iter().enumerate())
+        .map(|(i, id)| (id.as_str(), i))
+        .collect()
+}
+
+/// `records` in the order one search at a time writes them, whatever order they landed in:
+/// run by run as the configuration lists its runs, each run's problems in the dataset's order
+/// (where the manifest keeps it). Sums over records then add in the same order every time.
+/// Records of runs the configuration does not list, and problems the manifest does not, keep
+/// their order after the others.
+fn in_run_order<'a>(manifest: &SweepManifest, records: &'a [SweepRecord]) -> Vec<&'a SweepRecord> {
+    let runs = manifest.config.runs();
+    let problem = listed_problems(manifest);
+    let mut ordered: Vec<&SweepRecord> = records.iter().collect();
+    ordered.sort_by_cached_key(|r| {
+        (
+            runs.iter().position(|x| *x == r.run).unwrap_or(usize::MAX),
+            problem
+                .get(r.record.id.as_str())
+                .copied()
+                .unwrap_or(usize::MAX),
+        )
+    });
+    ordered
+}
+
 /// Builds every curve of a sweep from its manifest and records.
 pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves {
     let cfg = &manifest.config;
-    // Problems in the order they first appear.
-    let mut ids: Vec<String> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut levels: Vec<Option<u8>> = Vec::new();
+    // Problems in the dataset's order where the manifest keeps it (those with records), then
+    // any others in the order they first appear: a problem's number seeds its draws.
+    let listed = listed_problems(manifest);
+    let mut firsts: Vec<&SweepRecord> = Vec::new();
+    let mut present: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for r in records {
-        if !index.contains_key(&r.record.id) {
-            index.insert(r.record.id.clone(), ids.len());
-            ids.push(r.record.id.clone());
-            levels.push(r.record.level);
+        if present.insert(r.record.id.as_str()) {
+            firsts.push(r);
         }
     }
+    firsts.sort_by_key(|r| {
+        listed
+            .get(r.record.id.as_str())
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
+    let ids: Vec<String> = firsts.iter().map(|r| r.record.id.clone()).collect();
+    let levels: Vec<Option<u8>> = firsts.iter().map(|r| r.record.level).collect();
+    let index: HashMap<String, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i))
+        .collect();
     let n = ids.len();
+    let records = in_run_order(manifest, records);
     // Banks per seed, in seed order, and which problems each seed's bank has.
     let mut banks: BTreeMap<u64, Vec<Bank>> = BTreeMap::new();
     let mut bank_has: BTreeMap<u64, Vec<bool>> = BTreeMap::new();

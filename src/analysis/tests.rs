@@ -27,6 +27,7 @@ fn manifest(config: SweepConfig) -> SweepManifest {
         models: Vec::new(),
         policies: Vec::new(),
         thinkscale_version: "test".into(),
+        problems: Vec::new(),
     }
 }
 
@@ -1085,4 +1086,30 @@ fn the_zoo_compares_settings_at_the_tokens_weighted_best_of_n_spends() {
         md.contains("MCTS beats weighted best-of-N in 2 of 6 cells."),
         "{md}"
     );
+}
+
+#[test]
+fn the_curves_do_not_depend_on_the_order_records_land_in() {
+    // Problems searched at once (or on a server) write their records in the order they
+    // finish. The manifest's list of problems numbers them (a number seeds a problem's draws
+    // from its bank: budgets 1 to 3 are below the bank's 4) and the records are summed run by
+    // run, so any landing order gives the curves of one problem at a time.
+    let cfg = sweep_config();
+    let mut records = sweep_records(&cfg);
+    // FLOPs whose sums round differently in another order.
+    for (i, r) in records.iter_mut().enumerate() {
+        r.record.compute.policy_flops = 0.1 + 1e16 * (i % 3) as f64 + 0.7 * i as f64;
+    }
+    let sequential = curves(&manifest(cfg.clone()), &records);
+    let mut listed = manifest(cfg.clone());
+    listed.problems = (0..BANKS.len()).map(|i| format!("p{i}")).collect();
+    assert_eq!(curves(&listed, &records), sequential);
+    // Rotated (problems first met in another order) and each run's records reversed.
+    let mut landed = records.clone();
+    landed.rotate_left(7);
+    landed.reverse();
+    assert_eq!(curves(&listed, &landed), sequential);
+    // Without the list, problems count in the order they first appear: the draws move (this
+    // is what the list is for).
+    assert_ne!(curves(&manifest(cfg), &landed), sequential);
 }

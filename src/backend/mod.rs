@@ -181,6 +181,15 @@ pub trait Policy {
         None
     }
 
+    /// Another engine on the same weights with caches of its own, to call from another
+    /// thread while this one is called: where one engine per core, each working alone
+    /// ([`crate::engine::qmatmul::alone`]), runs faster than one engine on all cores (a small
+    /// dense model on the CPU). Problems in parallel then search in groups, one per core,
+    /// each group's calls shared as one engine's. `None` for every other policy.
+    fn twin(&self) -> Option<Box<dyn Policy + Send>> {
+        None
+    }
+
     /// Tokens the model's context has left after the prompt of `problem` continued by the text
     /// `prefix`, where this policy knows it (`None`: unknown, as for a server). Sequential
     /// revisions use it to keep only the earlier attempts that leave room for a new one.
@@ -392,6 +401,14 @@ impl Policy for LocalPolicy {
 
     fn forget_search(&mut self, search: u64) {
         self.lm.clear_scope(Self::scope(search));
+    }
+
+    fn twin(&self) -> Option<Box<dyn Policy + Send>> {
+        Some(Box::new(Self {
+            lm: self.lm.twin()?,
+            chat: self.chat.clone(),
+            cached_problem: None,
+        }))
     }
 
     fn extend_many(

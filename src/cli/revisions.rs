@@ -34,7 +34,9 @@ pub struct RevisionsArgs {
     #[arg(long, default_value_t = 16, value_parser = super::parse_budget)]
     pub budget: usize,
     /// Problems searched at once, their rounds sharing batched policy calls (the records are
-    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server. A
+    /// small model on the CPU (the toy models) searches them in one group per core, each on
+    /// an engine of its own.
     #[arg(long)]
     pub parallel_problems: Option<usize>,
     /// Verifiers of hierarchical selection, comma-separated (see `run --verifier`); majority

@@ -54,7 +54,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub resume: bool,
     /// Problems searched at once, their rounds sharing batched policy calls (the records are
-    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server.
+    /// those of one at a time). Default: 8 on the local engine, --concurrency with a server. A
+    /// small model on the CPU (the toy models) searches them in one group per core, each on
+    /// an engine of its own.
     #[arg(long)]
     pub parallel_problems: Option<usize>,
     /// Output directory (empty or new; with --resume, the sweep's own). Default:

@@ -101,6 +101,7 @@ impl std::fmt::Display for PromptFormat {
 }
 
 /// A compiled chat template with the special tokens it may refer to.
+#[derive(Clone)]
 pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,

@@ -199,6 +199,15 @@ fn stacked(parts: &[(&Tensor, Option<&Tensor>)]) -> Result<Linear> {
 }
 
 impl DenseCpu {
+    /// Whether every projection, the output head's too, is packed dense f32 (none quantized).
+    pub fn all_packed(&self) -> bool {
+        self.blocks
+            .iter()
+            .flat_map(|b| [&b.qkv, &b.o, &b.gate_up, &b.down])
+            .chain([&self.head])
+            .all(|l| matches!(l, Lin::Packed(_)))
+    }
+
     /// The packed model, where every projection is a dense f32 tensor on the CPU or (only
     /// where [`quantized_on_kernels`]) runs on [`super::qmatmul`]'s kernels (Q4_1, Q8_0), and
     /// the dense weights are few (see [`MAX_PARAMS`]); `None` otherwise.

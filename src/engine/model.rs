@@ -651,6 +651,29 @@ impl CausalLm {
         }
     }
 
+    /// Another engine on the same weights (shared, not copied), with caches of its own and
+    /// none of this one's searches, for a thread beside this one's: where the model runs on the
+    /// CPU kernels with dense f32 weights, whose steps already run as whole rows per thread, so
+    /// engines each [`super::qmatmul::alone`] on a core compute what one engine on all cores
+    /// would, without waiting for each other. `None` for any other model (quantized weights and
+    /// GPUs gain from one engine's wide products).
+    pub fn twin(&self) -> Option<Self> {
+        if !self.model.twins_pay() {
+            return None;
+        }
+        Some(Self {
+            dir: self.dir.clone(),
+            tokenizer: self.tokenizer.clone(),
+            params: self.params,
+            shape: self.shape.clone(),
+            model: self.model.clone(),
+            device: self.device.clone(),
+            max_batch: self.max_batch,
+            prefix_budget: self.prefix_budget,
+            scopes: Default::default(),
+        })
+    }
+
     /// Forgets every cached prefix and every prefix seen by the recomputation counter, of
     /// every search.
     pub fn clear_prefix_cache(&mut self) {
@@ -1091,7 +1114,11 @@ fn draw_rows(
     params: &SamplingParams,
 ) -> Vec<Draw> {
     let work = active.len() * logits.first().map_or(0, Vec::len);
-    if active.len() < 2 || work < 1 << 16 || rayon::current_num_threads() < 2 {
+    if active.len() < 2
+        || work < 1 << 16
+        || rayon::current_num_threads() < 2
+        || super::qmatmul::alone_here()
+    {
         // Small vocabularies (the toy models) draw here: handing them out would cost more.
         return active
             .iter()

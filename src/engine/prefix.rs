@@ -81,6 +81,11 @@ impl PrefixCache {
         }
     }
 
+    /// The byte budget.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Changes the byte budget, dropping entries to fit it.
     pub fn set_budget(&mut self, budget: usize) {
         self.budget = budget;

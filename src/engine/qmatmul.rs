@@ -77,12 +77,50 @@ pub(super) struct CandlePool;
 
 impl Pool for CandlePool {
     fn run(&self, items: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
-        candle_core::utils::barrier_pool().execute_chunked(items, f);
+        if alone_here() {
+            thinkscale_dense::Serial.run(items, f);
+        } else {
+            candle_core::utils::barrier_pool().execute_chunked(items, f);
+        }
     }
 
     fn threads(&self) -> usize {
-        candle_core::utils::barrier_pool().n_workers() + 1
+        if alone_here() {
+            1
+        } else {
+            pool_threads()
+        }
     }
+}
+
+/// The threads the kernels spread a step over (the calling thread and candle's pool).
+pub fn pool_threads() -> usize {
+    candle_core::utils::barrier_pool().n_workers() + 1
+}
+
+thread_local! {
+    /// Whether this thread's engine work stays on it ([`alone`]).
+    static ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the kernels' work of every engine call it makes (products, attention, the
+/// drawing of tokens) kept on the calling thread, not spread over the shared pool. Engines on
+/// the same weights ([`super::CausalLm::twin`]) run side by side this way, one per core, none
+/// waiting for the others at each step. The results are the same bit for bit.
+pub fn alone<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ALONE.with(|a| a.set(self.0));
+        }
+    }
+    let _restore = Restore(ALONE.with(|a| a.replace(true)));
+    f()
+}
+
+/// Whether this thread is inside [`alone`].
+pub fn alone_here() -> bool {
+    ALONE.with(std::cell::Cell::get)
 }
 
 /// Turns the fast kernels on or off for weights loaded from now on (on by default). For A/B

@@ -49,6 +49,17 @@ pub struct PrefixScorer {
 }
 
 impl PrefixScorer {
+    /// Another scorer on the same weights with an empty cache, for another thread, where
+    /// the model gains from engines side by side ([`super::CausalLm::twin`]).
+    pub fn twin(&self) -> Option<Self> {
+        self.model.twins_pay().then(|| Self {
+            model: self.model.clone(),
+            device: self.device.clone(),
+            cache: PrefixCache::new(self.cache.budget()),
+            params: self.params,
+        })
+    }
+
     /// Wraps a loaded transformer of `params` parameters.
     pub fn new(model: Transformer, device: &Device, params: u64) -> Self {
         Self {

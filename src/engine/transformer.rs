@@ -722,6 +722,13 @@ impl Transformer {
         self.dense.is_some()
     }
 
+    /// Whether engines on these weights gain from running one per core side by side
+    /// ([`super::CausalLm::twin`]): the forward pass runs on the CPU kernels with every weight
+    /// dense f32.
+    pub fn twins_pay(&self) -> bool {
+        self.dense.as_ref().is_some_and(|d| d.all_packed())
+    }
+
     /// The same model with its CPU kernels on `isa` (where this CPU runs it), for the tests.
     pub fn with_isa(mut self, isa: thinkscale_dense::Isa) -> Self {
         self.dense = self

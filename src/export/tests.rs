@@ -100,6 +100,7 @@ fn write_sweep(dir: &Path, config: &SweepConfig) {
         ],
         models: vec![],
         thinkscale_version: "0.1.0".into(),
+        problems: Vec::new(),
     };
     crate::io::write_json(&dir.join("sweep.json"), &manifest).unwrap();
     let mut lines = Vec::new();

@@ -17,6 +17,17 @@
 //! search waiting for its round's longest step never holds back the others; the handles share
 //! one count of requests in flight (`--concurrency`). Searches then end, and their records
 //! land, in the order they finish.
+//!
+//! A small model on the CPU kernels (the toy policies and PRMs) runs faster as one engine per
+//! core than as one engine spread over the cores, which hands each step to the other cores and
+//! waits for them, and leaves them idle while it samples and the searches think. Where the
+//! policy offers [`Policy::twin`]s, the searches run as one group per core, each group
+//! gathered as above onto a twin engine (the same weights, caches of its own) that works on
+//! its core alone ([`crate::engine::qmatmul::alone`]); the verifier is a handle per search
+//! or a twin per group. Samples never depend on their batch, so the records are the same;
+//! they land in the order the groups finish them (the curves read them in the same order
+//! whatever it is: [`crate::analysis::sweep`]). The `--preset paper-toy` sweep runs 1.5x as
+//! fast this way on 2 cores.
 
 use super::{search_problem, RunConfig};
 use crate::backend::{Extend, ExtendCall, Policy, Prefix, Until};
@@ -26,6 +37,7 @@ use crate::search::SearchEvent;
 use crate::store::Record;
 use crate::verify::{StepText, Verifier};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 
 /// The searches run at once where the backend says nothing else: enough rows to fill the
@@ -241,12 +253,41 @@ impl Turns {
     }
 }
 
+/// The jobs not yet started, handed out in order to whichever slot frees first; none once the
+/// run stops (a record its caller could not keep) or is cancelled.
+struct Queue<'a> {
+    len: usize,
+    next: AtomicUsize,
+    stopped: AtomicBool,
+    cancel: &'a CancelToken,
+}
+
+impl Queue<'_> {
+    fn take(&self) -> Option<usize> {
+        if self.stopped.load(Ordering::SeqCst) || self.cancel.is_cancelled() {
+            return None;
+        }
+        let job = self.next.fetch_add(1, Ordering::SeqCst);
+        (job < self.len).then_some(job)
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Searches `jobs` (a configuration and a problem each) `k` at a time; `done(job, result)`
 /// receives each search's record as it finishes (searches that end while the same shared call
 /// is answered, in job order: the same order every time; with a policy of
 /// [`Policy::detach`]ed handles, in the order they finish), and an error it returns stops the
 /// run: no new search starts, those under way finish. Returns once every
 /// started search has finished; with `cancel` set, searches not yet started never start.
+///
+/// Where the policy offers [`Policy::twin`]s (a small model on the CPU kernels) and the
+/// verifier a handle per search or a twin, the `k` searches run as one group per core, each
+/// group's calls shared as above on an engine of its own that works on its core alone: no core
+/// waits for another at every step, and one group's searches run their own logic while the
+/// other's engine works. Records then land in the order the groups finish them.
 pub fn search_jobs(
     jobs: &[(RunConfig, &Problem)],
     k: usize,
@@ -255,7 +296,116 @@ pub fn search_jobs(
     cancel: &CancelToken,
     done: &mut dyn FnMut(usize, anyhow::Result<Record>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let cores = crate::engine::qmatmul::pool_threads();
+    search_jobs_on(jobs, k, cores, policy, verifier, cancel, done)
+}
+
+/// [`search_jobs`] with at most `cores` groups.
+fn search_jobs_on(
+    jobs: &[(RunConfig, &Problem)],
+    k: usize,
+    cores: usize,
+    policy: &mut dyn Policy,
+    verifier: &mut dyn Verifier,
+    cancel: &CancelToken,
+    done: &mut dyn FnMut(usize, anyhow::Result<Record>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let k = k.clamp(1, jobs.len().max(1));
+    let queue = Queue {
+        len: jobs.len(),
+        next: AtomicUsize::new(0),
+        stopped: AtomicBool::new(false),
+        cancel,
+    };
+    let mut outcome = Ok(());
+    let mut keep = |job: usize, result: anyhow::Result<Record>| {
+        if let Err(e) = done(job, result) {
+            if outcome.is_ok() {
+                outcome = Err(e);
+            }
+            queue.stop();
+        }
+    };
+    let groups = twins(policy, verifier, k.min(cores));
+    if groups.is_empty() {
+        search_group(jobs, k, policy, verifier, &queue, &mut keep)?;
+        return outcome;
+    }
+    let count = groups.len();
+    let (tx, rx) = channel::<(usize, anyhow::Result<Record>)>();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut started = Vec::with_capacity(count);
+        for (g, (mut p, mut v)) in groups.into_iter().enumerate() {
+            let slots = k * (g + 1) / count - k * g / count;
+            let (tx, queue) = (tx.clone(), &queue);
+            let group = std::thread::Builder::new()
+                .name(format!("search-group-{g}"))
+                .spawn_scoped(scope, move || {
+                    crate::engine::qmatmul::alone(|| {
+                        search_group(jobs, slots, p.as_mut(), v.as_mut(), queue, &mut |j, r| {
+                            let _ = tx.send((j, r));
+                        })
+                    })
+                });
+            match group {
+                Ok(h) => started.push(h),
+                Err(e) => {
+                    queue.stop();
+                    return Err(anyhow::anyhow!("cannot start a search thread: {e}"));
+                }
+            }
+        }
+        drop(tx);
+        for (job, result) in rx {
+            keep(job, result);
+        }
+        for h in started {
+            match h.join() {
+                Ok(r) => r?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(())
+    })?;
+    outcome
+}
+
+/// `count` groups for [`search_jobs`] to run its searches in, one per core: each an engine of
+/// its own ([`Policy::twin`]) and a verifier (handles per search, or a twin); none where the
+/// policy or the verifier offers no such thing, `count` is 1, or this thread already works
+/// alone.
+fn twins(
+    policy: &dyn Policy,
+    verifier: &dyn Verifier,
+    count: usize,
+) -> Vec<(Box<dyn Policy + Send>, Box<dyn Verifier + Send>)> {
+    if count < 2 || crate::engine::qmatmul::alone_here() {
+        return Vec::new();
+    }
+    (0..count)
+        .map(|_| {
+            Some((
+                policy.twin()?,
+                verifier.detach().or_else(|| verifier.twin())?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default()
+}
+
+/// Searches jobs from `queue` `k` at a time on `policy` and `verifier`, each search on a
+/// thread of its own; `keep(job, result)` receives each record as its search ends. The calls
+/// of searches without handles of their own are gathered here: once every search under way
+/// waits, they go out as one shared call.
+fn search_group(
+    jobs: &[(RunConfig, &Problem)],
+    k: usize,
+    policy: &mut dyn Policy,
+    verifier: &mut dyn Verifier,
+    queue: &Queue,
+    keep: &mut dyn FnMut(usize, anyhow::Result<Record>),
+) -> anyhow::Result<()> {
+    let cancel = queue.cancel;
     let (tx, rx) = channel::<Msg>();
     let policy_name = policy.name();
     let policy_params = policy.params();
@@ -312,16 +462,11 @@ pub fn search_jobs(
                 .map_err(|e| anyhow::anyhow!("cannot start a search thread: {e}"))?;
         }
         drop(tx);
-        let mut next = 0;
         let mut live = 0;
-        let mut stopped = false;
-        let mut outcome = Ok(());
         for slot in &slots {
-            if next < jobs.len() && !cancel.is_cancelled() {
-                let _ = slot.send(next);
-                next += 1;
-                live += 1;
-            }
+            let Some(job) = queue.take() else { break };
+            let _ = slot.send(job);
+            live += 1;
         }
         let mut extends: Vec<ExtendMsg> = Vec::new();
         let mut scores: Vec<ScoreMsg> = Vec::new();
@@ -357,15 +502,9 @@ pub fn search_jobs(
                 live -= 1;
                 policy.forget_search(job as u64);
                 turns.forget(verifier, job as u64);
-                if let Err(e) = done(job, result) {
-                    if outcome.is_ok() {
-                        outcome = Err(e);
-                    }
-                    stopped = true;
-                }
-                if !stopped && !cancel.is_cancelled() && next < jobs.len() {
+                keep(job, result);
+                if let Some(next) = queue.take() {
                     let _ = slots[slot].send(next);
-                    next += 1;
                     live += 1;
                 }
             }
@@ -377,7 +516,7 @@ pub fn search_jobs(
             }
         }
         drop(slots);
-        outcome
+        Ok(())
     })
 }
 
@@ -505,13 +644,28 @@ mod tests {
 
     /// A policy whose handles are engines of their own (as a server's requests are its own),
     /// noting how many of its calls run at once: the first call waits (up to 10 s) for another
-    /// to start beside it.
+    /// to start beside it. Without a configuration to load handles from, it offers twins
+    /// instead, and notes which threads make shared calls and whether they work alone.
     struct Handles {
         inner: Box<dyn Policy + Send>,
-        config: RunConfig,
+        config: Option<RunConfig>,
         calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(String, bool)>>>,
+    }
+
+    impl Handles {
+        fn new(config: &RunConfig, detach: bool) -> Self {
+            Self {
+                inner: crate::runner::load_policy(config).unwrap(),
+                config: detach.then(|| config.clone()),
+                calls: Default::default(),
+                running: Default::default(),
+                peak: Default::default(),
+                seen: Default::default(),
+            }
+        }
     }
 
     impl Policy for Handles {
@@ -548,14 +702,98 @@ mod tests {
         fn start_search(&mut self) {
             self.inner.start_search();
         }
+        fn extend_many(
+            &mut self,
+            calls: &[ExtendCall<'_>],
+            delimiter: &str,
+            sampling: &SamplingParams,
+            meters: &mut [&mut ComputeMeter],
+            cancel: &CancelToken,
+        ) -> anyhow::Result<Vec<Vec<Vec<Generation>>>> {
+            let me = std::thread::current().name().unwrap_or("").to_string();
+            let alone = crate::engine::qmatmul::alone_here();
+            self.seen.lock().unwrap().insert((me, alone));
+            self.inner
+                .extend_many(calls, delimiter, sampling, meters, cancel)
+        }
+        fn forget_search(&mut self, search: u64) {
+            self.inner.forget_search(search);
+        }
+        fn room_after(&mut self, problem: &Problem, prefix: &str) -> anyhow::Result<Option<usize>> {
+            self.inner.room_after(problem, prefix)
+        }
         fn detach(&self) -> Option<Box<dyn Policy + Send>> {
+            let config = self.config.as_ref()?;
             Some(Box::new(Handles {
-                inner: crate::runner::load_policy(&self.config).ok()?,
-                config: self.config.clone(),
+                inner: crate::runner::load_policy(config).ok()?,
+                config: Some(config.clone()),
                 calls: self.calls.clone(),
                 running: self.running.clone(),
                 peak: self.peak.clone(),
+                seen: self.seen.clone(),
             }))
+        }
+        fn twin(&self) -> Option<Box<dyn Policy + Send>> {
+            if self.config.is_some() {
+                return None;
+            }
+            Some(Box::new(Handles {
+                inner: self.inner.twin()?,
+                config: None,
+                calls: self.calls.clone(),
+                running: self.running.clone(),
+                peak: self.peak.clone(),
+                seen: self.seen.clone(),
+            }))
+        }
+    }
+
+    /// The jobs of every run of `c` on the first three toy problems.
+    fn three_each<'a>(c: &SweepConfig, problems: &'a [Problem]) -> Vec<(RunConfig, &'a Problem)> {
+        c.runs()
+            .iter()
+            .flat_map(|r| {
+                let rc = c.run_config(r);
+                problems.iter().take(3).map(move |p| (rc.clone(), p))
+            })
+            .collect()
+    }
+
+    /// The records of `todo` searched `k` at a time on at most `cores` groups.
+    fn search_all(
+        todo: &[(RunConfig, &Problem)],
+        k: usize,
+        cores: usize,
+        policy: &mut dyn Policy,
+    ) -> Vec<Record> {
+        let mut verifier = crate::runner::load_verifier(&todo[0].0).unwrap();
+        let mut out: Vec<Option<Record>> = vec![None; todo.len()];
+        let cancel = CancelToken::new();
+        search_jobs_on(
+            todo,
+            k,
+            cores,
+            policy,
+            verifier.as_mut(),
+            &cancel,
+            &mut |j, r| {
+                out[j] = Some(r?);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out.into_iter().map(Option::unwrap).collect()
+    }
+
+    fn same_records(todo: &[(RunConfig, &Problem)], a: &[Record], b: &[Record], what: &str) {
+        for (j, (a, b)) in a.iter().zip(b).enumerate() {
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                serde_json::to_value(b).unwrap(),
+                "{} of {:?} {what}",
+                todo[j].1.id,
+                todo[j].0.strategy
+            );
         }
     }
 
@@ -564,49 +802,44 @@ mod tests {
     /// of scored prefixes per search, served by the calling thread).
     #[test]
     fn searches_with_policy_handles_of_their_own_run_at_once_and_keep_their_records() {
-        let c = config();
         let problems = crate::data::toy::eval_split();
-        let todo: Vec<(RunConfig, &Problem)> = c
-            .runs()
-            .iter()
-            .flat_map(|r| {
-                let rc = c.run_config(r);
-                problems.iter().take(3).map(move |p| (rc.clone(), p))
-            })
-            .collect();
-        let cancel = CancelToken::new();
-        let search = |k: usize, policy: &mut dyn Policy| {
-            let mut verifier = crate::runner::load_verifier(&todo[0].0).unwrap();
-            let mut out: Vec<Option<Record>> = vec![None; todo.len()];
-            search_jobs(&todo, k, policy, verifier.as_mut(), &cancel, &mut |j, r| {
-                out[j] = Some(r?);
-                Ok(())
-            })
-            .unwrap();
-            out
-        };
+        let todo = three_each(&config(), &problems);
         let mut plain = crate::runner::load_policy(&todo[0].0).unwrap();
-        let alone = search(1, plain.as_mut());
-        let mut handles = Handles {
-            inner: crate::runner::load_policy(&todo[0].0).unwrap(),
-            config: todo[0].0.clone(),
-            calls: Default::default(),
-            running: Default::default(),
-            peak: Default::default(),
-        };
-        let at_once = search(8, &mut handles);
+        let alone = search_all(&todo, 1, 1, plain.as_mut());
+        let mut handles = Handles::new(&todo[0].0, true);
+        let at_once = search_all(&todo, 8, 1, &mut handles);
         assert!(
             handles.peak.load(std::sync::atomic::Ordering::SeqCst) >= 2,
             "no two searches called their policies at once"
         );
-        for (j, (a, b)) in alone.iter().zip(&at_once).enumerate() {
+        same_records(&todo, &alone, &at_once, "with handles");
+    }
+
+    /// On two cores the searches run as two groups, each on a twin engine working alone on
+    /// its thread, and get the records of one search at a time: every strategy, against the
+    /// toy PRM (a twin per group, each search's memory its own) and against the noisy oracle
+    /// (a handle per search).
+    #[test]
+    fn searches_in_groups_on_twin_engines_get_the_records_of_one_at_a_time() {
+        let problems = crate::data::toy::eval_split();
+        for verifier in ["toy-prm", "noisy-oracle:0.8"] {
+            let mut c = config();
+            c.verifier = crate::verify::VerifierSpec::parse(verifier).unwrap();
+            let todo = three_each(&c, &problems);
+            let alone = search_all(&todo, 1, 1, &mut Handles::new(&todo[0].0, false));
+            let mut policy = Handles::new(&todo[0].0, false);
+            let grouped = search_all(&todo, 16, 2, &mut policy);
+            let threads: Vec<(String, bool)> =
+                policy.seen.lock().unwrap().iter().cloned().collect();
             assert_eq!(
-                serde_json::to_value(a.as_ref().unwrap()).unwrap(),
-                serde_json::to_value(b.as_ref().unwrap()).unwrap(),
-                "{} of {:?}",
-                todo[j].1.id,
-                todo[j].0.strategy
+                threads,
+                [
+                    ("search-group-0".to_string(), true),
+                    ("search-group-1".to_string(), true)
+                ],
+                "{verifier}"
             );
+            same_records(&todo, &alone, &grouped, &format!("against {verifier}"));
         }
     }
 

@@ -932,6 +932,12 @@ pub struct SweepManifest {
     pub policies: Vec<PolicyFacts>,
     /// The thinkscale version that started the sweep.
     pub thinkscale_version: String,
+    /// The problems' ids in the dataset's order: the curves number problems (and seed each
+    /// problem's draws from the banks) by it, so they do not depend on the order records
+    /// landed in (problems in parallel, a server's searches ending as they end). Empty in
+    /// sweeps made before it: there, problems count in the order they first appear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 impl SweepManifest {
@@ -949,6 +955,7 @@ impl SweepManifest {
             models,
             policies: vec![PolicyFacts::read("policy", &config.policy, params)],
             thinkscale_version: env!("CARGO_PKG_VERSION").into(),
+            problems: Vec::new(),
         })
     }
 }
@@ -1190,6 +1197,7 @@ pub fn run_with(
             None => Ok(0),
         };
         let mut manifest = SweepManifest::of(config, params(policy.as_ref(), "policy")?)?;
+        manifest.problems = problems.iter().map(|p| p.id.clone()).collect();
         if let (Some(dir), Some(l)) = (&config.larger_policy, &larger) {
             manifest
                 .models

@@ -152,6 +152,11 @@ impl Verifier for LogprobVerifier {
         .into()
     }
 
+    /// It keeps nothing between calls: it reads what the policy reported.
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn score_many(
         &mut self,
         problem: &Problem,

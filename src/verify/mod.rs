@@ -127,6 +127,13 @@ pub trait Verifier {
         None
     }
 
+    /// Another verifier on the same weights with memory of its own, to call from another
+    /// thread while this one is called (see [`crate::backend::Policy::twin`]); `None` where
+    /// there is none. A verifier that keeps nothing offers [`Self::detach`] instead.
+    fn twin(&self) -> Option<Box<dyn Verifier + Send>> {
+        None
+    }
+
     /// Scores one solution known by the texts of its steps.
     fn score(
         &mut self,
@@ -163,6 +170,9 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
     }
     fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
         (**self).detach()
+    }
+    fn twin(&self) -> Option<Box<dyn Verifier + Send>> {
+        (**self).twin()
     }
 }
 
@@ -355,6 +365,14 @@ impl Verifier for Named {
             inner,
         }))
     }
+
+    fn twin(&self) -> Option<Box<dyn Verifier + Send>> {
+        let inner = self.inner.twin()?;
+        Some(Box::new(Named {
+            name: self.name.clone(),
+            inner,
+        }))
+    }
 }
 
 /// Several verifiers, as `--verifiers` lists them.
@@ -434,6 +452,11 @@ pub struct OracleVerifier;
 impl Verifier for OracleVerifier {
     fn name(&self) -> String {
         "oracle".into()
+    }
+
+    /// It keeps nothing between calls.
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        Some(Box::new(OracleVerifier))
     }
 
     fn score_many(

@@ -297,6 +297,11 @@ impl Verifier for NoisyOracle {
         format!("{} (synthetic)", self.spec)
     }
 
+    /// It keeps nothing between calls: a copy scores what it scores.
+    fn detach(&self) -> Option<Box<dyn Verifier + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn score_many(
         &mut self,
         problem: &Problem,

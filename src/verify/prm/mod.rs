@@ -222,21 +222,22 @@ pub fn load(dir: &Path, device: &Device) -> Result<Box<dyn Verifier + Send>, Prm
 }
 
 /// Turns a problem and its steps into the tokens a format reads and the positions it scores.
-trait Layout: Send {
+trait Layout: Send + Sync {
     /// The token ids and, per step, the position whose output scores it (increasing).
     fn build(&self, question: &str, steps: &[String]) -> Result<ScoringInput, PrmError>;
 }
 
 /// A classification head applied to the hidden states of the scored positions.
-trait Head: Send {
+trait Head: Send + Sync {
     /// One score in [0, 1] per row of `hidden` (`[steps, hidden_size]`).
     fn scores(&self, hidden: &Tensor) -> candle_core::Result<Vec<f32>>;
 }
 
 /// How a format turns the model's hidden states into scores.
+#[derive(Clone)]
 enum Readout {
-    /// A classification head on the hidden states.
-    Head(Box<dyn Head>),
+    /// A classification head on the hidden states (shared by twins).
+    Head(std::sync::Arc<dyn Head>),
     /// The next-token probability of `good` against `bad` under the model's own head.
     Tokens { good: u32, bad: u32 },
 }
@@ -250,7 +251,7 @@ enum Readout {
 struct Prm {
     name: String,
     format: PrmFormat,
-    layout: Box<dyn Layout>,
+    layout: std::sync::Arc<dyn Layout>,
     scorer: PrefixScorer,
     readout: Readout,
     context: usize,
@@ -282,7 +283,7 @@ impl Prm {
         Self {
             name: format!("{format}:{}", ck.dir_name()),
             format,
-            layout: Box::new(layout),
+            layout: std::sync::Arc::new(layout),
             scorer: backbone.scorer,
             readout,
             context: backbone.context,
@@ -452,6 +453,19 @@ impl Verifier for Prm {
     fn start_search(&mut self) {
         // The next call frees the caches, as for another problem.
         self.problem = None;
+    }
+
+    fn twin(&self) -> Option<Box<dyn Verifier + Send>> {
+        Some(Box::new(Self {
+            name: self.name.clone(),
+            format: self.format,
+            layout: self.layout.clone(),
+            scorer: self.scorer.twin()?,
+            readout: self.readout.clone(),
+            context: self.context,
+            scores: HashMap::new(),
+            problem: None,
+        }))
     }
 
     fn suspend(&mut self) -> Option<Box<dyn std::any::Any + Send>> {

@@ -91,7 +91,7 @@ pub(super) fn load(ck: &Checkpoint, device: &Device) -> Result<Prm, PrmError> {
         FORMAT,
         layout,
         backbone,
-        Readout::Head(Box::new(head)),
+        Readout::Head(std::sync::Arc::new(head)),
     ))
 }
 
