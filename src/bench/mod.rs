@@ -145,6 +145,66 @@ pub fn kept_beams(
         .collect()
 }
 
+/// The generate workload of `n` sequences as problems in parallel run a small CPU model:
+/// one [`CausalLm::twin`] per core, each working alone on its share of the rows; `None` where
+/// the model has no twins, there is one core, or fewer rows than cores.
+fn on_twins(
+    lm: &CausalLm,
+    shared: &[u32],
+    n: usize,
+    cfg: &BenchConfig,
+) -> anyhow::Result<Option<BenchRow>> {
+    let cores = crate::engine::qmatmul::pool_threads();
+    if cores < 2 || n < cores {
+        return Ok(None);
+    }
+    let Some(twins) = (0..cores).map(|_| lm.twin()).collect::<Option<Vec<_>>>() else {
+        return Ok(None);
+    };
+    let t = Instant::now();
+    let done = std::thread::scope(|scope| {
+        let handles: Vec<_> = twins
+            .into_iter()
+            .enumerate()
+            .map(|(c, mut twin)| {
+                let rows = n * (c + 1) / cores - n * c / cores;
+                scope.spawn(move || {
+                    crate::engine::qmatmul::alone(|| {
+                        let mut meter = ComputeMeter::default();
+                        let gens =
+                            twin.generate(shared, rows, &greedy(cfg.gen_tokens), 0, &mut meter)?;
+                        let tokens: u64 = gens.iter().map(|g| g.tokens.len() as u64).sum();
+                        Ok::<_, anyhow::Error>((tokens, meter))
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a twin panicked")))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut meter = ComputeMeter::default();
+    for (_, m) in &done {
+        meter.add(m);
+    }
+    Ok(Some(BenchRow {
+        workload: format!(
+            "generate x{n} on {cores} twin engines, one per core (problems in parallel)"
+        ),
+        ours: Measured {
+            tokens: done.iter().map(|(t, _)| t).sum(),
+            seconds,
+        },
+        server: None,
+        meter,
+    }))
+}
+
 /// Runs every workload on the engine, and on `server` where one is given.
 pub fn run(
     lm: &mut CausalLm,
@@ -207,6 +267,9 @@ pub fn run(
             server: theirs,
             meter,
         });
+        if let Some(row) = on_twins(lm, &shared, n, cfg)? {
+            rows.push(row);
+        }
     }
 
     progress("beam search");

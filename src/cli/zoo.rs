@@ -132,6 +132,9 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         Some((_, c)) => super::sweep::parallel_problems(args.parallel_problems, c),
         None => 1,
     };
+    // Where the sweeps at once have a core each (or fewer), each keeps its engines' work on
+    // its own thread, rather than all of them handing steps to one shared pool.
+    let alone = crate::engine::qmatmul::pool_threads() <= AT_ONCE;
     let bars = indicatif::MultiProgress::new();
     let queue: Mutex<Vec<usize>> = Mutex::new((0..configs.len()).rev().collect());
     let outcomes: Mutex<Vec<Option<anyhow::Result<SweepOutcome>>>> =
@@ -150,14 +153,21 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
                 )) {
                     bar.set_style(style);
                 }
-                let result = sweep::run_with(
-                    config,
-                    &out.join(name),
-                    args.resume,
-                    parallel,
-                    &cancel,
-                    &mut |e| follow(&bar, e),
-                );
+                let sweep = || {
+                    sweep::run_with(
+                        config,
+                        &out.join(name),
+                        args.resume,
+                        parallel,
+                        &cancel,
+                        &mut |e| follow(&bar, e),
+                    )
+                };
+                let result = if alone {
+                    crate::engine::qmatmul::alone(sweep)
+                } else {
+                    sweep()
+                };
                 bar.finish();
                 if let Ok(mut o) = outcomes.lock() {
                     o[i] = Some(result);
