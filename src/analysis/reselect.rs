@@ -179,16 +179,14 @@ pub fn reselect(
     let rules = rules(aggregations, selections);
     let mut budgets: Vec<usize> = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
-    // Problems in the order they first appear in the records, as the curves number them (a
-    // bank's random subsets are drawn per problem number).
-    let mut ids: Vec<&str> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = Default::default();
-    for r in records {
-        index.entry(&r.record.id).or_insert_with(|| {
-            ids.push(&r.record.id);
-            ids.len() - 1
-        });
-    }
+    // Problems numbered as the curves number them (a bank's random subsets are drawn per
+    // problem number).
+    let ids: Vec<&str> = super::sweep::numbered_problems(manifest, records)
+        .iter()
+        .map(|r| r.record.id.as_str())
+        .collect();
+    let index: std::collections::HashMap<&str, usize> =
+        ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     // Banks: per seed, each problem's candidates.
     let mut banks: BTreeMap<u64, BTreeMap<usize, &[Candidate]>> = BTreeMap::new();
     for r in records {

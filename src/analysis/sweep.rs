@@ -221,6 +221,30 @@ fn listed_problems(manifest: &SweepManifest) -> HashMap<&str, usize> {
         .collect()
 }
 
+/// The first record of each problem in `records`, in the order the curves number problems
+/// (a number seeds the problem's draws from a bank): the dataset's order where the manifest
+/// keeps it, then problems it does not list in the order they first appear.
+pub(crate) fn numbered_problems<'a>(
+    manifest: &SweepManifest,
+    records: &'a [SweepRecord],
+) -> Vec<&'a SweepRecord> {
+    let listed = listed_problems(manifest);
+    let mut firsts: Vec<&SweepRecord> = Vec::new();
+    let mut present: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for r in records {
+        if present.insert(r.record.id.as_str()) {
+            firsts.push(r);
+        }
+    }
+    firsts.sort_by_key(|r| {
+        listed
+            .get(r.record.id.as_str())
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
+    firsts
+}
+
 /// `records` in the order one search at a time writes them, whatever order they landed in:
 /// run by run as the configuration lists its runs, each run's problems in the dataset's order
 /// (where the manifest keeps it). Sums over records then add in the same order every time.
@@ -245,22 +269,7 @@ fn in_run_order<'a>(manifest: &SweepManifest, records: &'a [SweepRecord]) -> Vec
 /// Builds every curve of a sweep from its manifest and records.
 pub fn curves(manifest: &SweepManifest, records: &[SweepRecord]) -> SweepCurves {
     let cfg = &manifest.config;
-    // Problems in the dataset's order where the manifest keeps it (those with records), then
-    // any others in the order they first appear: a problem's number seeds its draws.
-    let listed = listed_problems(manifest);
-    let mut firsts: Vec<&SweepRecord> = Vec::new();
-    let mut present: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for r in records {
-        if present.insert(r.record.id.as_str()) {
-            firsts.push(r);
-        }
-    }
-    firsts.sort_by_key(|r| {
-        listed
-            .get(r.record.id.as_str())
-            .copied()
-            .unwrap_or(usize::MAX)
-    });
+    let firsts = numbered_problems(manifest, records);
     let ids: Vec<String> = firsts.iter().map(|r| r.record.id.clone()).collect();
     let levels: Vec<Option<u8>> = firsts.iter().map(|r| r.record.level).collect();
     let index: HashMap<String, usize> = ids

@@ -373,6 +373,10 @@ mod tests {
             seen,
             ["prompt", "generate x1", "generate x3", "beam search"]
         );
+        // With two or three cores, x3 also runs on twin engines (x1 has too few rows).
+        let cores = crate::engine::qmatmul::pool_threads();
+        let (twins, rows): (Vec<BenchRow>, Vec<BenchRow>) =
+            rows.into_iter().partition(|r| r.workload.contains("twin"));
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0].ours.tokens, 40);
         assert_eq!(rows[0].meter.prompt_tokens, 40);
@@ -384,6 +388,16 @@ mod tests {
             rows[2].meter.prompt_tokens, 10,
             "the shared prompt runs once"
         );
+        match &twins[..] {
+            [] => assert!(!(2..=3).contains(&cores), "no twin row on {cores} cores"),
+            [t] => {
+                let name = format!("generate x3 on {cores} twin");
+                assert!(t.workload.starts_with(&name), "{}", t.workload);
+                assert_eq!(t.ours.tokens, 15);
+                assert_eq!(t.meter.prompt_tokens, 10 * cores as u64, "once per twin");
+            }
+            more => panic!("{} twin rows", more.len()),
+        }
         let beam = &rows[3];
         assert_eq!(beam.ours.tokens, 2 * 3 * 3 * 4);
         // The prompt once, then one new token per kept beam per later round.
