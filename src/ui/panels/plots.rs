@@ -667,7 +667,9 @@ fn sweep_runner(ui: &mut egui::Ui, app: &State, cmds: &mut Vec<Command>) {
         .default_open(app.sweep_job.is_some())
         .show(ui, |ui| {
             if let Some(job) = &app.sweep_job {
-                ui.horizontal(|ui| {
+                // Wrapped: the finished line is long, and an unwrapped row widened the panel
+                // under the side panel at 1280x720, the plot's right edge and legend with it.
+                ui.horizontal_wrapped(|ui| {
                     let frac = job.done as f32 / job.total.max(1) as f32;
                     let mut text = format!("{}/{} (run, problem) pairs", job.done, job.total);
                     let new = job.done.saturating_sub(job.resumed);
