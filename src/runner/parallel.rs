@@ -335,6 +335,7 @@ fn search_jobs_on(
     let (tx, rx) = channel::<(usize, anyhow::Result<Record>)>();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut started = Vec::with_capacity(count);
+        let mut unstarted = None;
         for (g, (mut p, mut v)) in groups.into_iter().enumerate() {
             let slots = k * (g + 1) / count - k * g / count;
             let (tx, queue) = (tx.clone(), &queue);
@@ -350,8 +351,11 @@ fn search_jobs_on(
             match group {
                 Ok(h) => started.push(h),
                 Err(e) => {
+                    // No new search starts; the groups under way finish theirs, and their
+                    // records are kept below.
                     queue.stop();
-                    return Err(anyhow::anyhow!("cannot start a search thread: {e}"));
+                    unstarted = Some(anyhow::anyhow!("cannot start a search thread: {e}"));
+                    break;
                 }
             }
         }
@@ -365,7 +369,7 @@ fn search_jobs_on(
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        Ok(())
+        unstarted.map_or(Ok(()), Err)
     })?;
     outcome
 }
